@@ -1,0 +1,561 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  Partial aggregation of a batch of stream events, per continuous view.
+ *
+ * Pipeline position: batch.  For each event of the view's stream: WHERE,
+ * then one projection that computes the group keys and every aggregate's
+ * arguments, then a hash lookup of the group (PostgreSQL's TupleHashTable,
+ * as HashAgg uses) and the transition functions.  The states of a batch are
+ * merged into storage by flush.c, once per group per batch.
+ *
+ * Errors: the whole batch runs in one subtransaction.  If an event raises an
+ * error (a division by zero, a bad cast), the batch state is thrown away and
+ * the batch runs again event by event, each in its own subtransaction; the
+ * failing events become dead letters, written in the same transaction as
+ * the state, and the rest count.  Errors that strike between transition
+ * functions of one event cannot be undone in place, so the careful run
+ * starts over without that event.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "batch.h"
+
+/* Where an event failed, so the careful run knows what to do with it. */
+typedef enum EventOutcome
+{
+	EVENT_OK,
+	EVENT_SKIPPED,				/* filtered out by WHERE */
+	EVENT_FAILED_EVALUATION,	/* no state was touched */
+	EVENT_FAILED_TRANSITION		/* some states may have been advanced */
+} EventOutcome;
+
+static void view_build_groups(ViewRuntime *vr);
+static EventOutcome view_apply_event(ViewRuntime *vr, StreamEvent *event,
+									 bool *in_transition);
+static TupleTableSlot *view_input_slot(ViewRuntime *vr, StreamEvent *event);
+static GroupStates *view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj);
+static bool view_process_all(ViewRuntime *vr, StreamEvents *events);
+static void view_process_carefully(ViewRuntime *vr, StreamEvents *events);
+static char *event_payload(StreamEvent *event);
+static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
+
+ViewRuntime *
+view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query)
+{
+	ViewRuntime *vr;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	Relation	streamrel;
+	List	   *tlist = NIL;
+	TupleDesc	projdesc;
+	TupleDesc	keydesc;
+	AttrNumber	resno = 1;
+	ListCell   *lc;
+	int			i;
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pg_continuous view",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+
+	vr = palloc0(sizeof(ViewRuntime));
+	vr->view = view;
+	vr->stream = stream;
+	vr->storage = storage;
+	vr->owner = owner;
+	vr->cxt = cxt;
+	vr->name = get_rel_name(view);
+	MemoryContextSetIdentifier(cxt, vr->name);
+	vr->state_cxt = AllocSetContextCreate(cxt, "pg_continuous view batch state",
+										  ALLOCSET_DEFAULT_SIZES);
+	vr->plan = continuous_plan_build(query);
+	vr->nkeys = list_length(vr->plan->keys);
+	vr->naggs = list_length(vr->plan->aggregates);
+
+	streamrel = relation_open(stream, AccessShareLock);
+	vr->input_desc = CreateTupleDescCopy(RelationGetDescr(streamrel));
+	relation_close(streamrel, AccessShareLock);
+	vr->input_slot = MakeSingleTupleTableSlot(vr->input_desc, &TTSOpsHeapTuple);
+	vr->econtext = CreateStandaloneExprContext();
+	vr->econtext->ecxt_scantuple = vr->input_slot;
+
+	/* default arguments, constant folding: what the planner would do */
+	if (vr->plan->where)
+		vr->where = ExecInitQual(make_ands_implicit(expression_planner(vr->plan->where)),
+								 NULL);
+
+	/* one projection: keys first, then the arguments of each aggregate */
+	foreach(lc, vr->plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+
+		tlist = lappend(tlist, makeTargetEntry(expression_planner(key->expr),
+											   resno++, NULL, false));
+	}
+	vr->aggs = palloc(sizeof(AggSupport *) * Max(vr->naggs, 1));
+	vr->arg_offset = palloc(sizeof(int) * Max(vr->naggs, 1));
+	i = 0;
+	foreach(lc, vr->plan->aggregates)
+	{
+		ContinuousAggregate *agg = lfirst(lc);
+		ListCell   *arg;
+
+		vr->aggs[i] = agg_support_create(agg->aggref);
+		agg_support_set_context(vr->aggs[i], vr->state_cxt);
+		vr->arg_offset[i] = resno - 1;
+		foreach(arg, agg->aggref->args)
+		{
+			TargetEntry *argtle = lfirst(arg);
+
+			tlist = lappend(tlist, makeTargetEntry(expression_planner(argtle->expr),
+												   resno++, NULL, false));
+		}
+		i++;
+	}
+	projdesc = ExecTypeFromTL(tlist);
+	vr->project = ExecBuildProjectionInfo(tlist, vr->econtext,
+										  MakeSingleTupleTableSlot(projdesc, &TTSOpsVirtual),
+										  NULL, vr->input_desc);
+
+	keydesc = CreateTemplateTupleDesc(vr->nkeys);
+	for (i = 0; i < vr->nkeys; i++)
+		TupleDescCopyEntry(keydesc, i + 1, projdesc, i + 1);
+	vr->key_slot = MakeSingleTupleTableSlot(keydesc, &TTSOpsVirtual);
+	vr->group_slot = MakeSingleTupleTableSlot(keydesc, &TTSOpsMinimalTuple);
+
+	view_build_groups(vr);
+
+	MemoryContextSwitchTo(oldcxt);
+	return vr;
+}
+
+void
+view_runtime_destroy(ViewRuntime *vr)
+{
+	ExecDropSingleTupleTableSlot(vr->input_slot);
+	ExecDropSingleTupleTableSlot(vr->key_slot);
+	ExecDropSingleTupleTableSlot(vr->group_slot);
+	ExecDropSingleTupleTableSlot(vr->project->pi_state.resultslot);
+	FreeExprContext(vr->econtext, false);
+	MemoryContextDelete(vr->cxt);
+}
+
+/* The group hash table: hash and equality from the query's GROUP BY. */
+static void
+view_build_groups(ViewRuntime *vr)
+{
+	AttrNumber *keycols;
+	Oid		   *eqfuncs;
+	Oid		   *collations;
+	FmgrInfo   *hashfuncs;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (vr->nkeys == 0)
+	{
+		vr->groups = NULL;
+		return;
+	}
+
+	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
+	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
+	collations = palloc(sizeof(Oid) * vr->nkeys);
+	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
+	foreach(lc, vr->plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+		SortGroupClause *sgc = NULL;
+		ListCell   *g;
+		Oid			hashfn;
+
+		foreach(g, vr->plan->query->groupClause)
+		{
+			SortGroupClause *candidate = lfirst(g);
+
+			if (candidate->tleSortGroupRef == key->sortgroupref)
+				sgc = candidate;
+		}
+		if (sgc == NULL)
+			elog(ERROR, "group key %d of continuous view \"%s\" has no GROUP BY clause",
+				 i + 1, vr->name);
+		if (!get_op_hash_functions(sgc->eqop, &hashfn, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("could not identify a hash function for type %s",
+							format_type_be(key->type)),
+					 errdetail("Continuous views group with hashing.")));
+		keycols[i] = i + 1;
+		eqfuncs[i] = get_opcode(sgc->eqop);
+		collations[i] = key->collation;
+		fmgr_info(hashfn, &hashfuncs[i]);
+		i++;
+	}
+
+	vr->groups = BuildTupleHashTableExt(NULL, vr->key_slot->tts_tupleDescriptor,
+										vr->nkeys, keycols, eqfuncs, hashfuncs,
+										collations, 1024, 0,
+										vr->cxt, vr->state_cxt,
+										vr->econtext->ecxt_per_tuple_memory,
+										false);
+}
+
+void
+view_batch_reset(ViewRuntime *vr)
+{
+	if (vr->groups)
+		ResetTupleHashTable(vr->groups);
+	MemoryContextReset(vr->state_cxt);
+	vr->global = NULL;
+	vr->seen_desc = NULL;
+	vr->events = 0;
+	vr->dead_letters = NIL;
+}
+
+/* ------------------------------------------------------------------------
+ * Processing
+ * ------------------------------------------------------------------------
+ */
+
+void
+view_process_events(ViewRuntime *vr, StreamEvents *events)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	/* the view's expressions run with its owner's privileges */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(vr->owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (!view_process_all(vr, events))
+	{
+		view_batch_reset(vr);
+		view_process_carefully(vr, events);
+	}
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* The first event that is the view's: events are in commit order. */
+static int
+view_first_event(ViewRuntime *vr, StreamEvents *events)
+{
+	int			i;
+
+	if (vr->active_from == InvalidXLogRecPtr)
+		return events->nevents;
+	for (i = 0; i < events->nevents; i++)
+		if (events->events[i].commit_lsn >= vr->active_from)
+			return i;
+	return events->nevents;
+}
+
+/* The fast path: every event, one subtransaction.  False if any failed. */
+static bool
+view_process_all(ViewRuntime *vr, StreamEvents *events)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		bool		in_transition;
+		int			i;
+
+		for (i = view_first_event(vr, events); i < events->nevents; i++)
+		{
+			(void) view_apply_event(vr, &events->events[i], &in_transition);
+			CHECK_FOR_INTERRUPTS();
+		}
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return ok;
+}
+
+/*
+ * The slow path: one subtransaction per event.  A failure before any state
+ * moved is a dead letter and the run goes on; a failure between transition
+ * functions restarts the run without that event.
+ */
+static void
+view_process_carefully(ViewRuntime *vr, StreamEvents *events)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool	   *skip = palloc0(sizeof(bool) * events->nevents);
+	char	  **errors = palloc0(sizeof(char *) * events->nevents);
+	bool		restart;
+	int			i;
+
+	do
+	{
+		restart = false;
+		view_batch_reset(vr);
+		for (i = view_first_event(vr, events); i < events->nevents && !restart; i++)
+		{
+			bool		in_transition = false;
+
+			if (skip[i])
+				continue;
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(oldcxt);
+			PG_TRY();
+			{
+				(void) view_apply_event(vr, &events->events[i], &in_transition);
+				ReleaseCurrentSubTransaction();
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				MemoryContextSwitchTo(oldcxt);
+				edata = CopyErrorData();
+				FlushErrorState();
+				RollbackAndReleaseCurrentSubTransaction();
+				skip[i] = true;
+				errors[i] = edata->message;
+				restart = in_transition;
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+	} while (restart);
+
+	/* dead letters are attached after the last reset */
+	for (i = 0; i < events->nevents; i++)
+	{
+		if (skip[i])
+		{
+			DeadLetter *dl;
+			MemoryContext cxt = MemoryContextSwitchTo(vr->state_cxt);
+
+			dl = palloc(sizeof(DeadLetter));
+			dl->commit_lsn = events->events[i].commit_lsn;
+			dl->error = pstrdup(errors[i]);
+			dl->payload = event_payload(&events->events[i]);
+			vr->dead_letters = lappend(vr->dead_letters, dl);
+			MemoryContextSwitchTo(cxt);
+		}
+	}
+	vr->events = events->nevents - view_first_event(vr, events);
+	pfree(skip);
+	pfree(errors);
+}
+
+static EventOutcome
+view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
+{
+	ExprContext *econtext = vr->econtext;
+	TupleTableSlot *proj;
+	GroupStates *group;
+	MemoryContext oldcxt;
+	int			i;
+
+	*in_transition = false;
+	vr->events++;
+	ResetExprContext(econtext);
+	/* evaluation and transition functions leave garbage in per-event memory */
+	oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	econtext->ecxt_scantuple = view_input_slot(vr, event);
+
+	if (vr->where && !ExecQual(vr->where, econtext))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return EVENT_SKIPPED;
+	}
+
+	proj = ExecProject(vr->project);
+	slot_getallattrs(proj);
+	group = view_group_lookup(vr, proj);
+
+	*in_transition = true;
+	for (i = 0; i < vr->naggs; i++)
+		group->values[i] = agg_advance(vr->aggs[i], group->values[i],
+									   &group->isnull[i],
+									   &proj->tts_values[vr->arg_offset[i]],
+									   &proj->tts_isnull[vr->arg_offset[i]]);
+	*in_transition = false;
+	MemoryContextSwitchTo(oldcxt);
+	return EVENT_OK;
+}
+
+/*
+ * The event as a row of the stream's current type.  Rows decoded before an
+ * ALTER TABLE keep their old layout; columns are carried over by position
+ * when their type is unchanged, NULL otherwise.
+ */
+static TupleTableSlot *
+view_input_slot(ViewRuntime *vr, StreamEvent *event)
+{
+	TupleTableSlot *slot = vr->input_slot;
+	TupleDesc	cur = vr->input_desc;
+	TupleDesc	old = event->desc;
+	Datum	   *values;
+	bool	   *isnull;
+	int			i;
+
+	/* events of one batch share a few descriptors: compare each once */
+	if (old != vr->seen_desc)
+	{
+		vr->seen_desc = old;
+		vr->seen_desc_matches = equalTupleDescs(old, cur);
+	}
+	if (vr->seen_desc_matches)
+	{
+		ExecStoreHeapTuple(event->tuple, slot, false);
+		return slot;
+	}
+
+	values = palloc(sizeof(Datum) * Max(old->natts, 1));
+	isnull = palloc(sizeof(bool) * Max(old->natts, 1));
+	heap_deform_tuple(event->tuple, old, values, isnull);
+	{
+		Datum	   *curvalues = palloc(sizeof(Datum) * cur->natts);
+		bool	   *curnull = palloc(sizeof(bool) * cur->natts);
+		HeapTuple	tuple;
+
+		for (i = 0; i < cur->natts; i++)
+		{
+			Form_pg_attribute ca = TupleDescAttr(cur, i);
+
+			curnull[i] = true;
+			curvalues[i] = (Datum) 0;
+			if (i < old->natts && !ca->attisdropped &&
+				!TupleDescAttr(old, i)->attisdropped &&
+				TupleDescAttr(old, i)->atttypid == ca->atttypid)
+			{
+				curvalues[i] = values[i];
+				curnull[i] = isnull[i];
+			}
+		}
+		tuple = heap_form_tuple(cur, curvalues, curnull);
+		ExecStoreHeapTuple(tuple, slot, false);
+	}
+	return slot;
+}
+
+static GroupStates *
+view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
+{
+	GroupStates *group;
+	MemoryContext oldcxt;
+	int			i;
+
+	if (vr->groups == NULL)
+	{
+		if (vr->global)
+			return vr->global;
+		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+		group = vr->global = palloc(sizeof(GroupStates));
+	}
+	else
+	{
+		TupleTableSlot *keys = vr->key_slot;
+		TupleHashEntry entry;
+		bool		isnew;
+
+		ExecClearTuple(keys);
+		for (i = 0; i < vr->nkeys; i++)
+		{
+			keys->tts_values[i] = proj->tts_values[i];
+			keys->tts_isnull[i] = proj->tts_isnull[i];
+		}
+		ExecStoreVirtualTuple(keys);
+		entry = LookupTupleHashEntry(vr->groups, keys, &isnew, NULL);
+		if (!isnew)
+			return entry->additional;
+		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+		group = entry->additional = palloc(sizeof(GroupStates));
+	}
+
+	group->values = palloc(sizeof(Datum) * Max(vr->naggs, 1));
+	group->isnull = palloc(sizeof(bool) * Max(vr->naggs, 1));
+	for (i = 0; i < vr->naggs; i++)
+		group->values[i] = agg_initial_state(vr->aggs[i], &group->isnull[i]);
+	MemoryContextSwitchTo(oldcxt);
+	return group;
+}
+
+/* ------------------------------------------------------------------------
+ * Iterating the groups of a batch, for flush.c
+ * ------------------------------------------------------------------------
+ */
+
+void
+view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter)
+{
+	if (vr->groups)
+		InitTupleHashIterator(vr->groups, iter);
+	else
+		memset(iter, 0, sizeof(TupleHashIterator));
+}
+
+bool
+view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
+				 TupleTableSlot **keys, GroupStates **states)
+{
+	TupleHashEntry entry;
+
+	if (vr->groups == NULL)
+	{
+		/* the single group of a view without GROUP BY, once */
+		if (iter->cur != 0 || vr->global == NULL)
+			return false;
+		iter->cur = 1;
+		*keys = NULL;
+		*states = vr->global;
+		return true;
+	}
+
+	entry = ScanTupleHashTable(vr->groups, iter);
+	if (entry == NULL)
+		return false;
+	ExecStoreMinimalTuple(entry->firstTuple, vr->group_slot, false);
+	slot_getallattrs(vr->group_slot);
+	*keys = vr->group_slot;
+	*states = entry->additional;
+	return true;
+}
+
+/* The event's row as text, for continuous.dead_letters. */
+static char *
+event_payload(StreamEvent *event)
+{
+	Datum		row = heap_copy_tuple_as_datum(event->tuple, event->desc);
+
+	return OidOutputFunctionCall(F_RECORD_OUT, row);
+}

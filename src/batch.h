@@ -1,0 +1,95 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.h
+ *	  A continuous view at run time, and partial aggregation of a batch of
+ *	  stream events into it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_BATCH_H
+#define CONTINUOUS_BATCH_H
+
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+
+#include "agg_support.h"
+#include "decoder.h"
+#include "plan.h"
+
+/* Partial aggregate states of one group, for one batch. */
+typedef struct GroupStates
+{
+	Datum	   *values;			/* one transition state per aggregate */
+	bool	   *isnull;
+} GroupStates;
+
+/* An event that could not be evaluated; written at flush. */
+typedef struct DeadLetter
+{
+	XLogRecPtr	commit_lsn;
+	char	   *payload;
+	char	   *error;
+} DeadLetter;
+
+typedef struct ViewRuntime
+{
+	Oid			view;
+	Oid			stream;
+	Oid			storage;
+	Oid			owner;			/* expressions run with its privileges */
+
+	/*
+	 * Transactions committing before this position are not the view's: they
+	 * precede the one that created it.  InvalidXLogRecPtr until the worker
+	 * knows where the view begins (see worker.c).
+	 */
+	XLogRecPtr	active_from;
+	char	   *name;			/* for messages */
+	ContinuousPlan *plan;
+	int			nkeys;
+	int			naggs;
+
+	MemoryContext cxt;			/* lives as long as the definition */
+	MemoryContext state_cxt;	/* partial states of the current batch */
+
+	/* evaluation of one event */
+	TupleDesc	input_desc;		/* the stream's current row type */
+	TupleTableSlot *input_slot;
+	TupleDesc	seen_desc;		/* an event descriptor compared already, */
+	bool		seen_desc_matches;	/* and whether it equals input_desc */
+	ExprContext *econtext;		/* per-event memory */
+	ExprState  *where;
+	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
+	TupleTableSlot *key_slot;	/* keys of an event, for hash lookups */
+	TupleTableSlot *group_slot;	/* keys of a stored group, when iterating */
+	AggSupport **aggs;
+	int		   *arg_offset;		/* of each aggregate's args in the projection */
+
+	/* the batch */
+	TupleHashTable groups;		/* keys -> GroupStates; NULL without keys */
+	GroupStates *global;		/* the one group without GROUP BY */
+	int64		events;
+	List	   *dead_letters;
+} ViewRuntime;
+
+/* Build from a view_catalog row's analysed query; in CurrentMemoryContext. */
+extern ViewRuntime *view_runtime_create(Oid view, Oid stream, Oid storage,
+										Oid owner, Query *query);
+extern void view_runtime_destroy(ViewRuntime *vr);
+
+/*
+ * Partial-aggregate a stream's events into the view's batch state.  An event
+ * whose evaluation fails becomes a dead letter; the others count.  Runs in
+ * the flush transaction.
+ */
+extern void view_process_events(ViewRuntime *vr, StreamEvents *events);
+
+/* Iterate the groups of the batch: returns false when done. */
+extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);
+extern bool view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
+							 TupleTableSlot **keys, GroupStates **states);
+
+/* Forget the batch state after its flush (or its failure). */
+extern void view_batch_reset(ViewRuntime *vr);
+
+#endif							/* CONTINUOUS_BATCH_H */

@@ -1,0 +1,245 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_catalog.c
+ *	  Reading and writing continuous.stream_catalog and view_catalog (and
+ *	  their statistics rows) on behalf of DDL.
+ *
+ * Pipeline position: DDL.  create_stream/drop_stream (ddl_stream.c) and
+ * CREATE VIEW ... WITH (continuous) (ddl_view.c) record what they create
+ * here; the worker notices the rows in the WAL it decodes.  Users get no
+ * privileges on these tables, so every access runs as the bootstrap
+ * superuser, with a search_path that user objects cannot hijack.  The
+ * statements are fixed strings with parameters: nothing a user typed is
+ * executed with those rights.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "ddl_catalog.h"
+
+static void catalog_execute(const char *sql, int nargs, Oid *argtypes,
+							Datum *values, const char *nulls, int expected);
+
+void
+ddl_catalog_elevate(DdlCatalogPrivileges *saved)
+{
+	GetUserIdAndSecContext(&saved->saved_userid, &saved->saved_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   saved->saved_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	saved->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+ddl_catalog_restore(DdlCatalogPrivileges *saved)
+{
+	AtEOXact_GUC(true, saved->guc_nestlevel);
+	SetUserIdAndSecContext(saved->saved_userid, saved->saved_sec_context);
+}
+
+bool
+ddl_catalog_is_stream(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	DdlCatalogPrivileges saved;
+	bool		found;
+
+	ddl_catalog_elevate(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM continuous.stream_catalog WHERE stream = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous.stream_catalog");
+	found = SPI_processed > 0;
+	SPI_finish();
+	ddl_catalog_restore(&saved);
+
+	return found;
+}
+
+/* The storage table of a continuous view, or InvalidOid for other relations. */
+Oid
+ddl_catalog_storage_of_view(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	DdlCatalogPrivileges saved;
+	Oid			storage = InvalidOid;
+
+	ddl_catalog_elevate(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT storage FROM continuous.view_catalog WHERE view = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous.view_catalog");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		storage = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1,
+												 &isnull));
+	}
+	SPI_finish();
+	ddl_catalog_restore(&saved);
+
+	return storage;
+}
+
+List *
+ddl_catalog_views_of_stream(Oid stream)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream)};
+	MemoryContext callercxt = CurrentMemoryContext;
+	DdlCatalogPrivileges saved;
+	List	   *views = NIL;
+	uint64		i;
+
+	ddl_catalog_elevate(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT view FROM continuous.view_catalog"
+							  " WHERE stream = $1 ORDER BY view",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous.view_catalog");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		view = SPI_getbinval(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+
+		views = lappend_oid(views, DatumGetObjectId(view));
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+	ddl_catalog_restore(&saved);
+
+	return views;
+}
+
+void
+ddl_catalog_add_stream(Oid stream, const char *event_time,
+					   Interval *watermark_delay)
+{
+	Oid			argtypes[3] = {OIDOID, NAMEOID, INTERVALOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(stream);
+	if (event_time != NULL)
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(event_time));
+	else
+	{
+		values[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+	values[2] = IntervalPGetDatum(watermark_delay);
+
+	catalog_execute("INSERT INTO continuous.stream_catalog"
+					" (stream, kind, event_time, watermark_delay)"
+					" VALUES ($1, 'table', $2, $3)",
+					3, argtypes, values, nulls, SPI_OK_INSERT);
+	catalog_execute("INSERT INTO continuous.stream_stats (stream) VALUES ($1)",
+					1, argtypes, values, NULL, SPI_OK_INSERT);
+}
+
+void
+ddl_catalog_remove_stream(Oid stream)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream)};
+
+	catalog_execute("DELETE FROM continuous.stream_catalog WHERE stream = $1",
+					1, argtypes, values, NULL, SPI_OK_DELETE);
+	catalog_execute("DELETE FROM continuous.stream_stats WHERE stream = $1",
+					1, argtypes, values, NULL, SPI_OK_DELETE);
+}
+
+void
+ddl_catalog_add_view(const ViewCatalogEntry *entry)
+{
+	Oid			argtypes[9] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
+	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(entry->view);
+	values[1] = ObjectIdGetDatum(entry->stream);
+	values[2] = ObjectIdGetDatum(entry->storage);
+	values[3] = CStringGetTextDatum(entry->query);
+	values[4] = CStringGetTextDatum(entry->definition);
+	values[5] = CStringGetTextDatum(entry->emit);
+	values[6] = IntervalPGetDatum(entry->allowed_lateness);
+	values[7] = CStringGetTextDatum(entry->late_events);
+	if (entry->retention != NULL)
+		values[8] = IntervalPGetDatum(entry->retention);
+	else
+	{
+		values[8] = (Datum) 0;
+		nulls[8] = 'n';
+	}
+
+	catalog_execute("INSERT INTO continuous.view_catalog"
+					" (view, stream, storage, query, definition, emit,"
+					"  allowed_lateness, late_events, retention)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					9, argtypes, values, nulls, SPI_OK_INSERT);
+	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
+					1, argtypes, values, NULL, SPI_OK_INSERT);
+}
+
+void
+ddl_catalog_remove_view(Oid view)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(view)};
+
+	catalog_execute("DELETE FROM continuous.view_catalog WHERE view = $1",
+					1, argtypes, values, NULL, SPI_OK_DELETE);
+	catalog_execute("DELETE FROM continuous.view_stats WHERE view = $1",
+					1, argtypes, values, NULL, SPI_OK_DELETE);
+}
+
+char *
+ddl_relation_display_name(Oid relid)
+{
+	return DatumGetCString(DirectFunctionCall1(regclassout,
+											   ObjectIdGetDatum(relid)));
+}
+
+/* Run one catalog-writing statement with the catalog owner's rights. */
+static void
+catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+				const char *nulls, int expected)
+{
+	DdlCatalogPrivileges saved;
+	int			rc;
+
+	ddl_catalog_elevate(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+	SPI_finish();
+	ddl_catalog_restore(&saved);
+}

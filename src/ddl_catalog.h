@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_catalog.h
+ *	  The extension's catalog tables as seen by DDL: streams and continuous
+ *	  views, read and written on behalf of users who have no rights on them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_DDL_CATALOG_H
+#define CONTINUOUS_DDL_CATALOG_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+/*
+ * The catalog belongs to the extension, not to the user running the DDL:
+ * between ddl_catalog_elevate() and ddl_catalog_restore() the backend acts
+ * as the bootstrap superuser with search_path = pg_catalog, pg_temp.  An
+ * error in between needs no cleanup: transaction abort restores both.
+ */
+typedef struct DdlCatalogPrivileges
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			guc_nestlevel;
+} DdlCatalogPrivileges;
+
+extern void ddl_catalog_elevate(DdlCatalogPrivileges *saved);
+extern void ddl_catalog_restore(DdlCatalogPrivileges *saved);
+
+/* A row of continuous.view_catalog. */
+typedef struct ViewCatalogEntry
+{
+	Oid			view;
+	Oid			stream;
+	Oid			storage;
+	char	   *query;			/* nodeToString() of the analysed SELECT */
+	char	   *definition;		/* the SELECT as the user wrote it */
+	char	   *emit;
+	Interval   *allowed_lateness;
+	char	   *late_events;
+	Interval   *retention;		/* NULL: keep forever */
+} ViewCatalogEntry;
+
+extern bool ddl_catalog_is_stream(Oid relid);
+extern Oid	ddl_catalog_storage_of_view(Oid view);	/* InvalidOid: not one */
+extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
+
+extern void ddl_catalog_add_stream(Oid stream, const char *event_time,
+								   Interval *watermark_delay);
+extern void ddl_catalog_remove_stream(Oid stream);
+extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
+extern void ddl_catalog_remove_view(Oid view);
+
+/* "name", or "schema.name" when not on search_path; quoted as needed */
+extern char *ddl_relation_display_name(Oid relid);
+
+#endif							/* CONTINUOUS_DDL_CATALOG_H */

@@ -1,0 +1,951 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_view.c
+ *	  CREATE VIEW ... WITH (continuous) AS SELECT ...: the ProcessUtility
+ *	  hook that turns a view definition into a continuous view.
+ *
+ * Pipeline position: DDL, and the last step of the pipeline (view).  The
+ * hook analyses the SELECT, refuses what cannot be maintained incrementally
+ * (ddl_view_check.c), derives the plan (plan.c), and creates three things in
+ * one transaction:
+ *
+ *	 - the storage table continuous_storage.<view>_state, one column per group
+ *	   key and one per aggregate transition state, with a unique index on the
+ *	   keys through which the worker (flush.c) finds and updates groups;
+ *	 - the user's view, an ordinary view over the storage table that applies
+ *	   continuous.finalize() to the states and the SELECT's expressions and
+ *	   HAVING to the result, created by PostgreSQL's own CREATE VIEW from a
+ *	   rewritten SELECT;
+ *	 - a row in continuous.view_catalog holding the analysed SELECT, which
+ *	   the worker sees in the WAL it decodes and starts maintaining.
+ *
+ * Dependencies make the pieces one object: the storage table is an internal
+ * part of the view (DROP VIEW drops it, DROP TABLE on it is refused), and
+ * the view depends on everything its SELECT uses, so dropping the stream
+ * needs CASCADE.  The sql_drop event trigger of the extension script then
+ * removes the catalog rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "catalog/toasting.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "commands/tablecmds.h"
+#include "common/keywords.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
+#include "parser/parse_func.h"
+#include "parser/parse_node.h"
+#include "parser/parser.h"
+#include "parser/scanner.h"
+#include "parser/scansup.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
+
+#include "agg_support.h"
+#include "ddl_catalog.h"
+#include "ddl_view_check.h"
+#include "pg_continuous.h"
+#include "plan.h"
+
+/* What WITH (...) of a CREATE VIEW asked for. */
+typedef struct ContinuousOptions
+{
+	bool		mentioned;		/* any option of ours was given */
+	bool		continuous;		/* continuous [= true] */
+	bool		not_continuous; /* continuous = false: an ordinary view */
+	char	   *emit;
+	Interval   *allowed_lateness;
+	char	   *late_events;
+	Interval   *retention;		/* NULL: keep forever */
+	List	   *view_options;	/* the others, for the view itself */
+} ContinuousOptions;
+
+/* storage_expr_mutator() */
+typedef struct ReadViewContext
+{
+	ContinuousPlan *plan;
+	Oid			finalize;		/* continuous.finalize(oid, "any", anyelement) */
+} ReadViewContext;
+
+/* Options of CREATE VIEW that belong to continuous views. */
+static const char *const continuous_option_names[] = {
+	"continuous", "emit", "allowed_lateness", "late_events", "retention", NULL
+};
+
+/* PostgreSQL's own view options that a continuous view keeps. */
+static const char *const view_option_names[] = {
+	"security_barrier", "security_invoker", NULL
+};
+
+#define VALID_OPTIONS_HINT \
+	"Valid options are continuous, emit, allowed_lateness, late_events, retention, security_barrier and security_invoker."
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void continuous_process_utility(PlannedStmt *pstmt,
+									   const char *queryString,
+									   bool readOnlyTree,
+									   ProcessUtilityContext context,
+									   ParamListInfo params,
+									   QueryEnvironment *queryEnv,
+									   DestReceiver *dest,
+									   QueryCompletion *qc);
+static void next_process_utility(PlannedStmt *pstmt, const char *queryString,
+								 bool readOnlyTree,
+								 ProcessUtilityContext context,
+								 ParamListInfo params,
+								 QueryEnvironment *queryEnv,
+								 DestReceiver *dest, QueryCompletion *qc);
+static PlannedStmt *utility_statement(PlannedStmt *pstmt, Node *stmt);
+static bool extension_exists(void);
+static bool is_continuous_option(const char *name);
+static void parse_continuous_options(ParseState *pstate, List *options,
+									 ContinuousOptions *opts);
+static void check_options_supported(ContinuousOptions *opts);
+static Interval *option_interval(ParseState *pstate, DefElem *def);
+static void define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
+								   ContinuousOptions *opts,
+								   const char *queryString,
+								   ProcessUtilityContext context,
+								   ParamListInfo params,
+								   QueryEnvironment *queryEnv,
+								   DestReceiver *dest, QueryCompletion *qc);
+static void apply_column_aliases(Query *query, List *aliases);
+static Oid	create_storage_table(ContinuousPlan *plan, const char *view_name,
+								 Oid owner, const char *queryString);
+static void insert_global_row(ContinuousPlan *plan, Oid storage);
+static char *read_view_select(ContinuousPlan *plan, Oid storage);
+static Node *storage_expr_mutator(Node *node, ReadViewContext *context);
+static char *user_select_text(const char *queryString, int location, int len);
+static void check_alter_view(AlterTableStmt *stmt);
+static Oid	continuous_view_storage(Oid relid);
+
+void
+continuous_install_utility_hook(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = continuous_process_utility;
+}
+
+static void
+continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
+						   bool readOnlyTree, ProcessUtilityContext context,
+						   ParamListInfo params, QueryEnvironment *queryEnv,
+						   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, ViewStmt))
+	{
+		ViewStmt   *stmt = (ViewStmt *) parsetree;
+		ParseState *pstate = make_parsestate(NULL);
+		ContinuousOptions opts;
+
+		pstate->p_sourcetext = queryString;
+		parse_continuous_options(pstate, stmt->options, &opts);
+
+		if (opts.mentioned)
+		{
+			define_continuous_view(pstmt, stmt, &opts, queryString, context,
+								   params, queryEnv, dest, qc);
+			return;
+		}
+		if (opts.not_continuous)
+		{
+			/* PostgreSQL does not know the option, even when false */
+			ViewStmt   *plain = copyObject(stmt);
+
+			plain->options = opts.view_options;
+			next_process_utility(utility_statement(pstmt, (Node *) plain),
+								 queryString, false, context, params,
+								 queryEnv, dest, qc);
+			return;
+		}
+
+		/* replacing a continuous view by a plain one would orphan its state */
+		if (stmt->replace && extension_exists() &&
+			OidIsValid(continuous_view_storage(RangeVarGetRelid(stmt->view,
+																NoLock, true))))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot replace continuous view \"%s\"",
+							stmt->view->relname),
+					 errhint("Drop the view with DROP VIEW and create it again.")));
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+		Oid			storage = InvalidOid;
+		Oid			new_owner = InvalidOid;
+		ListCell   *lc;
+
+		if (extension_exists())
+		{
+			check_alter_view(stmt);
+
+			/*
+			 * The view reads its storage table with its owner's rights, so
+			 * the table must change hands with the view.
+			 */
+			foreach(lc, stmt->cmds)
+			{
+				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+				if (cmd->subtype == AT_ChangeOwner)
+					new_owner = get_rolespec_oid(cmd->newowner, false);
+			}
+			if (OidIsValid(new_owner))
+				storage = continuous_view_storage(RangeVarGetRelid(stmt->relation,
+																   NoLock, true));
+		}
+
+		next_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+
+		if (OidIsValid(storage))
+			ATExecChangeOwner(storage, new_owner, true, AccessExclusiveLock);
+		return;
+	}
+
+	next_process_utility(pstmt, queryString, readOnlyTree, context, params,
+						 queryEnv, dest, qc);
+}
+
+static void
+next_process_utility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/* pstmt with its statement replaced by a rewritten one */
+static PlannedStmt *
+utility_statement(PlannedStmt *pstmt, Node *stmt)
+{
+	PlannedStmt *result = makeNode(PlannedStmt);
+
+	result->commandType = CMD_UTILITY;
+	result->canSetTag = pstmt->canSetTag;
+	result->utilityStmt = stmt;
+	result->stmt_location = pstmt->stmt_location;
+	result->stmt_len = pstmt->stmt_len;
+	return result;
+}
+
+/*
+ * The library is loaded in every database of the cluster, the extension
+ * created in only some of them.
+ */
+static bool
+extension_exists(void)
+{
+	return IsTransactionState() &&
+		OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+}
+
+static bool
+is_continuous_option(const char *name)
+{
+	int			i;
+
+	for (i = 0; continuous_option_names[i] != NULL; i++)
+	{
+		if (strcmp(name, continuous_option_names[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Split WITH (...) into our options and the view's own.  Values are checked
+ * here; whether the combination is supported, in check_options_supported().
+ */
+static void
+parse_continuous_options(ParseState *pstate, List *options,
+						 ContinuousOptions *opts)
+{
+	DefElem    *continuous_def = NULL;
+	DefElem    *emit_def = NULL;
+	DefElem    *lateness_def = NULL;
+	DefElem    *late_events_def = NULL;
+	DefElem    *retention_def = NULL;
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(ContinuousOptions));
+	opts->emit = "changes";
+	opts->allowed_lateness = palloc0(sizeof(Interval));
+	opts->late_events = "drop";
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+		DefElem   **slot = NULL;
+
+		if (def->defnamespace == NULL && is_continuous_option(def->defname))
+		{
+			if (strcmp(def->defname, "continuous") == 0)
+				slot = &continuous_def;
+			else if (strcmp(def->defname, "emit") == 0)
+				slot = &emit_def;
+			else if (strcmp(def->defname, "allowed_lateness") == 0)
+				slot = &lateness_def;
+			else if (strcmp(def->defname, "late_events") == 0)
+				slot = &late_events_def;
+			else
+				slot = &retention_def;
+		}
+		if (slot == NULL)
+		{
+			opts->view_options = lappend(opts->view_options, def);
+			continue;
+		}
+		if (*slot != NULL)
+			errorConflictingDefElem(def, pstate);
+		*slot = def;
+		opts->mentioned = true;
+	}
+	if (!opts->mentioned)
+		return;
+
+	if (continuous_def != NULL)
+		opts->continuous = defGetBoolean(continuous_def);
+	if (!opts->continuous)
+	{
+		DefElem    *first = emit_def ? emit_def : lateness_def ? lateness_def :
+		late_events_def ? late_events_def : retention_def;
+
+		if (first == NULL)
+		{
+			opts->mentioned = false;
+			opts->not_continuous = true;
+			return;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" is only valid for continuous views",
+						first->defname),
+				 errhint("Add the continuous option: WITH (continuous, %s = ...).",
+						 first->defname),
+				 parser_errposition(pstate, first->location)));
+	}
+
+	if (emit_def != NULL)
+	{
+		char	   *emit = defGetString(emit_def);
+
+		if (pg_strcasecmp(emit, "changes") == 0)
+			opts->emit = "changes";
+		else if (pg_strcasecmp(emit, "window_close") == 0)
+			opts->emit = "window_close";
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"emit\": \"%s\"", emit),
+					 errdetail("Valid values are \"changes\" and \"window_close\"."),
+					 parser_errposition(pstate, emit_def->location)));
+	}
+	if (lateness_def != NULL)
+		opts->allowed_lateness = option_interval(pstate, lateness_def);
+	if (late_events_def != NULL)
+	{
+		char	   *late_events = defGetString(late_events_def);
+
+		opts->late_events = pg_strcasecmp(late_events, "drop") == 0 ?
+			"drop" : late_events;
+	}
+	if (retention_def != NULL)
+		opts->retention = option_interval(pstate, retention_def);
+
+	/* the view's own options: only those a continuous view can honour */
+	foreach(lc, opts->view_options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+		bool		known = false;
+		int			i;
+
+		if (strcmp(def->defname, "check_option") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("continuous views do not support WITH CHECK OPTION"),
+					 errdetail("Continuous views cannot be written to."),
+					 parser_errposition(pstate, def->location)));
+		for (i = 0; view_option_names[i] != NULL; i++)
+			known |= def->defnamespace == NULL &&
+				strcmp(def->defname, view_option_names[i]) == 0;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized continuous view option \"%s\"",
+							def->defname),
+					 errhint(VALID_OPTIONS_HINT),
+					 parser_errposition(pstate, def->location)));
+	}
+}
+
+static Interval *
+option_interval(ParseState *pstate, DefElem *def)
+{
+	Interval	zero = {0};
+	Interval   *value;
+	char	   *text = defGetString(def);
+
+	value = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+												  CStringGetDatum(text),
+												  ObjectIdGetDatum(InvalidOid),
+												  Int32GetDatum(-1)));
+	if (DatumGetBool(DirectFunctionCall2(interval_lt,
+										 IntervalPGetDatum(value),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must not be negative", def->defname),
+				 parser_errposition(pstate, def->location)));
+	return value;
+}
+
+/*
+ * Windows that close by watermark (emit = 'window_close', allowed lateness,
+ * late events, retention of closed windows) come with the windows and
+ * watermarks issue.  The options are already parsed and recorded in
+ * view_catalog, so that adding them changes only this function and the
+ * worker.
+ */
+static void
+check_options_supported(ContinuousOptions *opts)
+{
+	Interval	zero = {0};
+
+	if (strcmp(opts->emit, "changes") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("emit = '%s' is not supported yet", opts->emit),
+				 errdetail("This version of pg_continuous supports only emit = 'changes'.")));
+	if (!DatumGetBool(DirectFunctionCall2(interval_eq,
+										  IntervalPGetDatum(opts->allowed_lateness),
+										  IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("option \"allowed_lateness\" is not supported yet"),
+				 errdetail("This version of pg_continuous does not close windows by watermark.")));
+	if (strcmp(opts->late_events, "drop") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("option \"late_events\" is not supported yet"),
+				 errdetail("This version of pg_continuous does not close windows by watermark, so no event is late.")));
+	if (opts->retention != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("option \"retention\" is not supported yet"),
+				 errdetail("This version of pg_continuous does not close windows by watermark.")));
+}
+
+static void
+define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
+					   ContinuousOptions *opts, const char *queryString,
+					   ProcessUtilityContext context, ParamListInfo params,
+					   QueryEnvironment *queryEnv, DestReceiver *dest,
+					   QueryCompletion *qc)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	Oid			owner = GetUserId();
+	RawStmt    *rawstmt;
+	Query	   *query;
+	ContinuousPlan *plan;
+	Oid			view_namespace;
+	Oid			storage;
+	Oid			view;
+	ViewStmt   *read_stmt;
+	ObjectAddress view_address;
+	ObjectAddress storage_address;
+	ViewCatalogEntry entry;
+
+	pstate->p_sourcetext = queryString;
+
+	if (!extension_exists())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous views require the pg_continuous extension"),
+				 errhint("Run CREATE EXTENSION pg_continuous in this database.")));
+	continuous_require_preload();
+	check_options_supported(opts);
+
+	if (stmt->replace)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("CREATE OR REPLACE is not supported for continuous views"),
+				 errhint("Drop the view with DROP VIEW and create it again.")));
+	if (stmt->view->relpersistence == RELPERSISTENCE_TEMP ||
+		(stmt->view->schemaname != NULL &&
+		 strcmp(stmt->view->schemaname, "pg_temp") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views cannot be temporary"),
+				 errdetail("A background worker maintains continuous views, and it cannot see temporary objects.")));
+	if (stmt->withCheckOption != NO_CHECK_OPTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views do not support WITH CHECK OPTION"),
+				 errdetail("Continuous views cannot be written to.")));
+
+	/* analyse as DefineView() would, on a copy: analysis scribbles */
+	rawstmt = makeNode(RawStmt);
+	rawstmt->stmt = copyObject(stmt->query);
+	rawstmt->stmt_location = pstmt->stmt_location;
+	rawstmt->stmt_len = pstmt->stmt_len;
+	query = parse_analyze_fixedparams(rawstmt, queryString, NULL, 0, queryEnv);
+	apply_column_aliases(query, stmt->aliases);
+
+	(void) ddl_view_check_query(pstate, query);
+
+	/* the worker reads the stream for the view's owner: may the owner? */
+	(void) ExecCheckRTPerms(query->rtable, true);
+
+	plan = continuous_plan_build(query);
+	ddl_view_check_keys(plan);
+
+	view_namespace = RangeVarGetCreationNamespace(stmt->view);
+	storage = create_storage_table(plan, stmt->view->relname, owner,
+								   queryString);
+
+	/*
+	 * PostgreSQL creates the user's view, as for any CREATE VIEW, from the
+	 * SELECT over the storage table; so the view is as ordinary as can be
+	 * and the event triggers of the database see its creation.
+	 */
+	read_stmt = copyObject(stmt);
+	read_stmt->query = linitial_node(RawStmt,
+									 raw_parser(read_view_select(plan, storage),
+												RAW_PARSE_DEFAULT))->stmt;
+	read_stmt->options = opts->view_options;
+
+	next_process_utility(utility_statement(pstmt, (Node *) read_stmt),
+						 queryString, false, context, params, queryEnv, dest,
+						 qc);
+	CommandCounterIncrement();
+
+	view = get_relname_relid(stmt->view->relname, view_namespace);
+	if (!OidIsValid(view))
+		elog(ERROR, "continuous view \"%s\" was not created",
+			 stmt->view->relname);
+
+	ObjectAddressSet(view_address, RelationRelationId, view);
+	ObjectAddressSet(storage_address, RelationRelationId, storage);
+	recordDependencyOn(&storage_address, &view_address, DEPENDENCY_INTERNAL);
+	recordDependencyOnExpr(&view_address, (Node *) query, NIL,
+						   DEPENDENCY_NORMAL);
+
+	entry.view = view;
+	entry.stream = plan->stream;
+	entry.storage = storage;
+	entry.query = nodeToString(query);
+	entry.definition = user_select_text(queryString, pstmt->stmt_location,
+										pstmt->stmt_len);
+	entry.emit = opts->emit;
+	entry.allowed_lateness = opts->allowed_lateness;
+	entry.late_events = opts->late_events;
+	entry.retention = opts->retention;
+	ddl_catalog_add_view(&entry);
+}
+
+/*
+ * CREATE VIEW name (columns): the names go into the analysed query, as
+ * DefineView() does, so that the storage table's key columns carry the
+ * names of the view's columns.
+ */
+static void
+apply_column_aliases(Query *query, List *aliases)
+{
+	ListCell   *alias = list_head(aliases);
+	ListCell   *lc;
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (alias == NULL)
+			break;
+		if (tle->resjunk)
+			continue;
+		tle->resname = pstrdup(strVal(lfirst(alias)));
+		alias = lnext(aliases, alias);
+	}
+	if (alias != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("CREATE VIEW specifies more column names than columns")));
+}
+
+/*
+ * continuous_storage.<view>_state: the group keys, then one transition
+ * state per aggregate, in plan order; the worker relies on that order.
+ *
+ * Users have no CREATE right on continuous_storage, so the table is created
+ * with the catalog owner's rights, but owned by the view's owner: the view
+ * reads it with its owner's rights, and DROP OWNED / REASSIGN OWNED treat
+ * the two alike.
+ */
+static Oid
+create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
+					 const char *queryString)
+{
+	Oid			namespace = get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, false);
+	CreateStmt *create = makeNode(CreateStmt);
+	List	   *columns = NIL;
+	List	   *key_columns = NIL;
+	DdlCatalogPrivileges saved;
+	ObjectAddress address;
+	ListCell   *lc;
+
+	foreach(lc, plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+		IndexElem  *elem = makeNode(IndexElem);
+
+		columns = lappend(columns, makeColumnDef(key->column, key->type,
+												 key->typmod, key->collation));
+		elem->name = key->column;
+		elem->ordering = SORTBY_DEFAULT;
+		elem->nulls_ordering = SORTBY_NULLS_DEFAULT;
+		key_columns = lappend(key_columns, elem);
+	}
+	foreach(lc, plan->aggregates)
+	{
+		ContinuousAggregate *agg = lfirst(lc);
+
+		columns = lappend(columns, makeColumnDef(agg->column, agg->storage_type,
+												 -1, InvalidOid));
+	}
+
+	create->relation = makeRangeVar(CONTINUOUS_STORAGE_SCHEMA,
+									ChooseRelationName(view_name, NULL, "state",
+													   namespace, false),
+									-1);
+	create->tableElts = columns;
+	create->oncommit = ONCOMMIT_NOOP;
+	/* heap whatever default_table_access_method says: see insert_global_row() */
+	create->accessMethod = DEFAULT_TABLE_ACCESS_METHOD;
+
+	ddl_catalog_elevate(&saved);
+
+	address = DefineRelation(create, RELKIND_RELATION, owner, NULL,
+							 queryString);
+	CommandCounterIncrement();
+	NewRelationCreateToastTable(address.objectId, (Datum) 0);
+
+	/*
+	 * Without keys the table holds the one row of a global aggregate and
+	 * needs no index.  NULL is a group key like any other value, hence NULLS
+	 * NOT DISTINCT.  The table is empty, so building the index runs no
+	 * comparison function with the rights we hold here.
+	 */
+	if (key_columns != NIL)
+	{
+		IndexStmt  *index = makeNode(IndexStmt);
+
+		index->idxname = ChooseRelationName(create->relation->relname, NULL,
+											"key", namespace, false);
+		index->relation = create->relation;
+		index->accessMethod = DEFAULT_INDEX_TYPE;
+		index->indexParams = key_columns;
+		index->unique = true;
+		index->nulls_not_distinct = true;
+		index->transformed = true;
+		(void) DefineIndex(address.objectId, index, InvalidOid, InvalidOid,
+						   InvalidOid, false, false, false, false, true);
+	}
+
+	ddl_catalog_restore(&saved);
+
+	if (key_columns == NIL)
+		insert_global_row(plan, address.objectId);
+	CommandCounterIncrement();
+
+	return address.objectId;
+}
+
+/*
+ * A SELECT without GROUP BY returns one row even over no events: count(*)
+ * is 0, sum() is NULL.  The storage table of such a view starts with that
+ * row, holding each aggregate's initial state, and the worker updates it.
+ */
+static void
+insert_global_row(ContinuousPlan *plan, Oid storage)
+{
+	Relation	rel = table_open(storage, RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+	int			attno = 0;
+	ListCell   *lc;
+
+	foreach(lc, plan->aggregates)
+	{
+		ContinuousAggregate *agg = lfirst(lc);
+		AggSupport *support = agg_support_create(agg->aggref);
+		Datum		state = agg_initial_state(support, &nulls[attno]);
+
+		values[attno] = agg_to_storage(support, state, nulls[attno]);
+		attno++;
+	}
+	simple_heap_insert(rel, heap_form_tuple(desc, values, nulls));
+	table_close(rel, NoLock);
+}
+
+/*
+ * The SELECT of the user's view: the analysed query with group keys read
+ * from the storage table's key columns, aggregates finalised from its state
+ * columns, and HAVING as the WHERE of the stored groups.  It goes through
+ * SQL text so that CREATE VIEW does what it always does with it.
+ */
+static char *
+read_view_select(ContinuousPlan *plan, Oid storage)
+{
+	Query	   *read = copyObject(plan->query);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	RangeTblRef *rtr = makeNode(RangeTblRef);
+	ReadViewContext context;
+	List	   *targetlist = NIL;
+	List	   *colnames = NIL;
+	Oid			finalize_argtypes[3] = {OIDOID, ANYOID, ANYELEMENTOID};
+	ListCell   *lc;
+
+	foreach(lc, plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+
+		colnames = lappend(colnames, makeString(key->column));
+	}
+	foreach(lc, plan->aggregates)
+	{
+		ContinuousAggregate *agg = lfirst(lc);
+
+		colnames = lappend(colnames, makeString(agg->column));
+	}
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = storage;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = AccessShareLock;
+	rte->eref = makeAlias(get_rel_name(storage), colnames);
+	rte->inh = true;
+	rte->inFromCl = true;
+	rte->requiredPerms = ACL_SELECT;
+	rtr->rtindex = 1;
+
+	context.plan = plan;
+	context.finalize =
+		LookupFuncName(list_make2(makeString(CONTINUOUS_SCHEMA),
+								  makeString("finalize")),
+					   3, finalize_argtypes, false);
+
+	foreach(lc, read->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		tle = flatCopyTargetEntry(tle);
+		tle->expr = (Expr *) storage_expr_mutator((Node *) tle->expr, &context);
+		tle->resno = list_length(targetlist) + 1;
+		tle->ressortgroupref = 0;
+		targetlist = lappend(targetlist, tle);
+	}
+
+	read->targetList = targetlist;
+	read->rtable = list_make1(rte);
+	read->jointree = makeFromExpr(list_make1(rtr),
+								  storage_expr_mutator(read->havingQual,
+													   &context));
+	read->havingQual = NULL;
+	read->groupClause = NIL;
+	read->hasAggs = false;
+
+	return pg_get_querydef(read, false);
+}
+
+static Node *
+storage_expr_mutator(Node *node, ReadViewContext *context)
+{
+	ContinuousPlan *plan = context->plan;
+	AttrNumber	attno = 0;
+	ListCell   *lc;
+
+	if (node == NULL)
+		return NULL;
+
+	foreach(lc, plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+
+		attno++;
+		if (equal(node, key->expr))
+			return (Node *) makeVar(1, attno, key->type, key->typmod,
+									key->collation, 0);
+	}
+
+	if (IsA(node, Aggref))
+	{
+		Aggref	   *aggref = (Aggref *) node;
+
+		foreach(lc, plan->aggregates)
+		{
+			ContinuousAggregate *agg = lfirst(lc);
+			List	   *args;
+
+			attno++;
+			if (!equal(aggref, agg->aggref))
+				continue;
+
+			args = list_make3(makeConst(OIDOID, -1, InvalidOid, sizeof(Oid),
+										ObjectIdGetDatum(aggref->aggfnoid),
+										false, true),
+							  makeVar(1, attno, agg->storage_type, -1,
+									  get_typcollation(agg->storage_type), 0),
+							  makeNullConst(aggref->aggtype, -1,
+											aggref->aggcollid));
+			return (Node *) makeFuncExpr(context->finalize, aggref->aggtype,
+										 args, aggref->aggcollid,
+										 aggref->aggcollid,
+										 COERCE_EXPLICIT_CALL);
+		}
+		elog(ERROR, "aggregate missing from the continuous view plan");
+	}
+
+	return expression_tree_mutator(node, storage_expr_mutator, context);
+}
+
+/*
+ * The SELECT as the user wrote it, for continuous.views: the statement's
+ * text after the AS that ends the CREATE VIEW clause.  The statement parsed,
+ * so scanning its tokens for the first AS outside parentheses finds it;
+ * names and options before it are identifiers, strings or parenthesised.
+ */
+static char *
+user_select_text(const char *queryString, int location, int len)
+{
+	char	   *text;
+	core_yy_extra_type yyextra;
+	core_yyscan_t scanner;
+	core_YYSTYPE yylval;
+	YYLTYPE		yylloc;
+	int			as_token;
+	int			depth = 0;
+	int			start = -1;
+	int			end;
+
+	text = len > 0 ? pnstrdup(queryString + location, len) :
+		pstrdup(queryString + location);
+	as_token = ScanKeywordTokens[ScanKeywordLookup("as", &ScanKeywords)];
+
+	scanner = scanner_init(text, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	yyextra.escape_string_warning = false;
+	for (;;)
+	{
+		int			token = core_yylex(&yylval, &yylloc, scanner);
+
+		if (token == 0)
+			break;
+		if (token == '(')
+			depth++;
+		else if (token == ')')
+			depth--;
+		else if (token == as_token && depth == 0)
+		{
+			start = yylloc + 2;
+			break;
+		}
+	}
+	scanner_finish(scanner);
+
+	if (start < 0)
+		return text;
+	while (text[start] != '\0' && scanner_isspace(text[start]))
+		start++;
+	end = strlen(text);
+	while (end > start && (scanner_isspace(text[end - 1]) || text[end - 1] == ';'))
+		end--;
+	return pnstrdup(text + start, end - start);
+}
+
+/*
+ * ALTER VIEW ... SET/RESET (continuous, ...): a view's kind and its
+ * continuous options are fixed at creation, because its storage was laid
+ * out for them.
+ */
+static void
+check_alter_view(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		ListCell   *optlc;
+
+		if (cmd->subtype != AT_SetRelOptions &&
+			cmd->subtype != AT_ResetRelOptions &&
+			cmd->subtype != AT_ReplaceRelOptions)
+			continue;
+
+		foreach(optlc, (List *) cmd->def)
+		{
+			DefElem    *def = lfirst_node(DefElem, optlc);
+			Oid			relid;
+
+			if (def->defnamespace != NULL || !is_continuous_option(def->defname))
+				continue;
+
+			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+			if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_VIEW)
+				return;			/* PostgreSQL's own error will do */
+
+			if (OidIsValid(continuous_view_storage(relid)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot change option \"%s\" of continuous view \"%s\"",
+								def->defname, stmt->relation->relname),
+						 errhint("Drop the view and create it again with the new options.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot make existing view \"%s\" continuous",
+							stmt->relation->relname),
+					 errhint("Create a new view with CREATE VIEW ... WITH (continuous) AS SELECT ....")));
+		}
+	}
+}
+
+/* The storage table of a continuous view; InvalidOid for other relations. */
+static Oid
+continuous_view_storage(Oid relid)
+{
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_VIEW)
+		return InvalidOid;
+	return ddl_catalog_storage_of_view(relid);
+}

@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * decoder.h
+ *	  Table streams: committed rows of stream tables, read from the WAL by
+ *	  logical decoding inside the database's worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_DECODER_H
+#define CONTINUOUS_DECODER_H
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "utils/hsearch.h"
+
+/* One committed row of a stream table. */
+typedef struct StreamEvent
+{
+	HeapTuple	tuple;			/* flattened: no external TOAST pointers */
+	TupleDesc	desc;			/* the descriptor it was decoded with */
+	XLogRecPtr	commit_lsn;		/* its transaction's commit record */
+	TimestampTz commit_time;
+} StreamEvent;
+
+/* The events of one stream gathered since the last flush, in commit order. */
+typedef struct StreamEvents
+{
+	Oid			relid;			/* hash key */
+	StreamEvent *events;
+	int			nevents;
+	int			capacity;
+	int64		bytes;
+	int64		ignored_changes;	/* UPDATE, DELETE, TRUNCATE */
+	TupleDesc	desc;			/* copy of the last descriptor seen ... */
+	TupleDesc	desc_source;	/* ... and the relcache one it came from */
+} StreamEvents;
+
+/* What the decoder has gathered since the last flush. */
+typedef struct DecodedBatch
+{
+	MemoryContext cxt;			/* holds everything below; reset per flush */
+	HTAB	   *streams;		/* Oid -> StreamEvents */
+	int64		nevents;
+	int64		nchanges;		/* ignored changes: UPDATE, DELETE, TRUNCATE */
+	TimestampTz oldest_commit_time;
+	/* a transaction that changed the continuous catalog ended the batch */
+	bool		catalog_changed;
+	TransactionId catalog_xid;
+} DecodedBatch;
+
+extern DecodedBatch *decoder_batch;
+
+/*
+ * Acquire (creating if needed) the slot and resume after start_lsn.  True if
+ * the slot was created.
+ */
+extern bool decoder_start(XLogRecPtr start_lsn);
+
+/* Which relations are streams, and which are the continuous catalog. */
+extern void decoder_set_streams(Oid *relids, int nrelids,
+								Oid stream_catalog, Oid view_catalog);
+
+/*
+ * Decode until end_of_wal, until a transaction that changed the continuous
+ * catalog has been decoded, or until max_events or max_bytes are gathered.
+ */
+extern void decoder_read(XLogRecPtr end_of_wal, int64 max_events,
+						 Size max_bytes);
+
+/* Memory the batch takes. */
+extern Size decoder_batch_bytes(void);
+
+/* Everything before this position has been decoded into the batch. */
+extern XLogRecPtr decoder_read_position(void);
+
+/* The batch has been flushed: forget it, and let the slot move on. */
+extern void decoder_batch_flushed(XLogRecPtr flushed_lsn);
+
+/* The extension is gone: release and drop the slot. */
+extern void decoder_drop_slot(void);
+
+#endif							/* CONTINUOUS_DECODER_H */

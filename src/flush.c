@@ -1,0 +1,415 @@
+/*-------------------------------------------------------------------------
+ *
+ * flush.c
+ *	  Merging a batch's partial aggregate states into storage tables, with
+ *	  the decoder position, statistics and dead letters, in one transaction.
+ *
+ * Pipeline position: flush.  Each changed group of a view is looked up in
+ * its storage table through the unique index on the group keys; a stored
+ * state is deserialised, combined with the batch's state by the aggregate's
+ * combine function, serialised and written back (a HOT update: the state
+ * columns are not indexed).  A new group is inserted.  The worker is the
+ * only writer of storage tables, so no row locks are taken; readers see the
+ * previous version until the flush commits.
+ *
+ * Because the decoder position commits in the same transaction, a crash
+ * before the commit loses the batch and its position together, and the
+ * batch is decoded again: exactly once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "flush.h"
+#include "pg_continuous.h"
+
+/* How one view's storage table is laid out, resolved per flush. */
+typedef struct StorageLayout
+{
+	AttrNumber *key_attnos;		/* storage column of each plan key */
+	AttrNumber *state_attnos;	/* storage column of each aggregate */
+	Relation	index;			/* unique index on the keys, or NULL */
+	int		   *index_key;		/* plan key of each index column */
+	FmgrInfo   *index_eq;		/* equality of each index column */
+} StorageLayout;
+
+static void storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout);
+static bool storage_find_group(ViewRuntime *vr, StorageLayout *layout,
+							   IndexScanDesc iscan, TableScanDesc sscan,
+							   TupleTableSlot *keys, TupleTableSlot *found);
+static void spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+					 const char *nulls);
+
+void
+flush_view_state(ViewRuntime *vr)
+{
+	Relation	rel;
+	StorageLayout layout;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *stored;
+	TupleTableSlot *merged;
+	IndexScanDesc iscan = NULL;
+	TableScanDesc sscan = NULL;
+	TupleHashIterator iter;
+	TupleTableSlot *keys;
+	GroupStates *states;
+	MemoryContext group_cxt;
+	MemoryContext oldcxt;
+	Snapshot	snapshot = GetActiveSnapshot();
+	int			i;
+
+	/* the view may have been dropped since the batch began */
+	LockRelationOid(vr->storage, RowExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(vr->storage)))
+	{
+		UnlockRelationOid(vr->storage, RowExclusiveLock);
+		return;
+	}
+	rel = table_open(vr->storage, NoLock);
+	storage_layout(vr, rel, &layout);
+
+	estate = CreateExecutorState();
+	estate->es_output_cid = GetCurrentCommandId(true);
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+
+	stored = table_slot_create(rel, NULL);
+	merged = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	if (layout.index)
+		iscan = index_beginscan(rel, layout.index, snapshot, vr->nkeys, 0);
+	else
+		sscan = table_beginscan(rel, snapshot, 0, NULL);
+
+	group_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "pg_continuous flush group",
+									  ALLOCSET_DEFAULT_SIZES);
+	view_groups_begin(vr, &iter);
+	while (view_groups_next(vr, &iter, &keys, &states))
+	{
+		bool		found;
+
+		MemoryContextReset(group_cxt);
+		oldcxt = MemoryContextSwitchTo(group_cxt);
+
+		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
+
+		ExecClearTuple(merged);
+		memset(merged->tts_isnull, true, sizeof(bool) * merged->tts_tupleDescriptor->natts);
+		for (i = 0; i < vr->nkeys; i++)
+		{
+			merged->tts_values[layout.key_attnos[i] - 1] = keys->tts_values[i];
+			merged->tts_isnull[layout.key_attnos[i] - 1] = keys->tts_isnull[i];
+		}
+		for (i = 0; i < vr->naggs; i++)
+		{
+			AggSupport *agg = vr->aggs[i];
+			Datum		state = states->values[i];
+			bool		isnull = states->isnull[i];
+			AttrNumber	attno = layout.state_attnos[i];
+
+			if (found)
+			{
+				bool		stored_isnull;
+				Datum		stored_state;
+
+				agg_support_set_context(agg, group_cxt);
+				stored_state = slot_getattr(stored, attno, &stored_isnull);
+				stored_state = agg_from_storage(agg, stored_state, stored_isnull);
+				state = agg_combine(agg, stored_state, &stored_isnull,
+									state, isnull);
+				isnull = stored_isnull;
+			}
+			merged->tts_values[attno - 1] = agg_to_storage(agg, state, isnull);
+			merged->tts_isnull[attno - 1] = isnull;
+		}
+		ExecStoreVirtualTuple(merged);
+
+		if (found)
+		{
+			bool		update_indexes;
+
+			simple_table_tuple_update(rel, &stored->tts_tid, merged, snapshot,
+									  &update_indexes);
+			if (update_indexes && rri->ri_NumIndices > 0)
+				ExecInsertIndexTuples(rri, merged, estate, true, false, NULL, NIL);
+		}
+		else
+		{
+			simple_table_tuple_insert(rel, merged);
+			if (rri->ri_NumIndices > 0)
+				ExecInsertIndexTuples(rri, merged, estate, false, false, NULL, NIL);
+		}
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	for (i = 0; i < vr->naggs; i++)
+		agg_support_set_context(vr->aggs[i], vr->state_cxt);
+	MemoryContextDelete(group_cxt);
+	if (iscan)
+		index_endscan(iscan);
+	if (sscan)
+		table_endscan(sscan);
+	ExecDropSingleTupleTableSlot(stored);
+	ExecDropSingleTupleTableSlot(merged);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	if (layout.index)
+		index_close(layout.index, NoLock);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+}
+
+static void
+storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	int			i;
+
+	layout->key_attnos = palloc(sizeof(AttrNumber) * Max(vr->nkeys, 1));
+	layout->state_attnos = palloc(sizeof(AttrNumber) * Max(vr->naggs, 1));
+	i = 0;
+	foreach(lc, vr->plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+
+		layout->key_attnos[i] = get_attnum(vr->storage, key->column);
+		if (layout->key_attnos[i] == InvalidAttrNumber)
+			elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
+				 vr->name, key->column);
+		i++;
+	}
+	i = 0;
+	foreach(lc, vr->plan->aggregates)
+	{
+		ContinuousAggregate *agg = lfirst(lc);
+
+		layout->state_attnos[i] = get_attnum(vr->storage, agg->column);
+		if (layout->state_attnos[i] == InvalidAttrNumber)
+			elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
+				 vr->name, agg->column);
+		i++;
+	}
+
+	layout->index = NULL;
+	if (vr->nkeys == 0)
+		return;
+
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+
+		if (index->rd_index->indisunique &&
+			index->rd_index->indnkeyatts == vr->nkeys)
+		{
+			layout->index = index;
+			break;
+		}
+		index_close(index, RowExclusiveLock);
+	}
+	list_free(indexes);
+	if (layout->index == NULL)
+		elog(ERROR, "storage of continuous view \"%s\" has no unique index on its keys",
+			 vr->name);
+
+	layout->index_key = palloc(sizeof(int) * vr->nkeys);
+	layout->index_eq = palloc(sizeof(FmgrInfo) * vr->nkeys);
+	for (i = 0; i < vr->nkeys; i++)
+	{
+		Relation	index = layout->index;
+		AttrNumber	attno = index->rd_index->indkey.values[i];
+		Oid			eqop;
+		int			k;
+
+		layout->index_key[i] = -1;
+		for (k = 0; k < vr->nkeys; k++)
+			if (layout->key_attnos[k] == attno)
+				layout->index_key[i] = k;
+		if (layout->index_key[i] < 0)
+			elog(ERROR, "unique index of continuous view \"%s\" is not on its keys",
+				 vr->name);
+		eqop = get_opfamily_member(index->rd_opfamily[i],
+								   index->rd_opcintype[i],
+								   index->rd_opcintype[i],
+								   BTEqualStrategyNumber);
+		if (!OidIsValid(eqop))
+			elog(ERROR, "missing equality operator for index column %d of continuous view \"%s\"",
+				 i + 1, vr->name);
+		fmgr_info(get_opcode(eqop), &layout->index_eq[i]);
+	}
+}
+
+static bool
+storage_find_group(ViewRuntime *vr, StorageLayout *layout, IndexScanDesc iscan,
+				   TableScanDesc sscan, TupleTableSlot *keys,
+				   TupleTableSlot *found)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	int			i;
+
+	if (iscan == NULL)
+	{
+		/* the one row of a view without GROUP BY */
+		table_rescan(sscan, NULL);
+		return table_scan_getnextslot(sscan, ForwardScanDirection, found);
+	}
+
+	for (i = 0; i < vr->nkeys; i++)
+	{
+		int			k = layout->index_key[i];
+		bool		isnull = keys->tts_isnull[k];
+
+		ScanKeyEntryInitializeWithInfo(&skeys[i],
+									   isnull ? (SK_ISNULL | SK_SEARCHNULL) : 0,
+									   i + 1,
+									   BTEqualStrategyNumber,
+									   InvalidOid,
+									   layout->index->rd_indcollation[i],
+									   &layout->index_eq[i],
+									   isnull ? (Datum) 0 : keys->tts_values[k]);
+	}
+	index_rescan(iscan, skeys, vr->nkeys, NULL, 0);
+	return index_getnext_slot(iscan, ForwardScanDirection, found);
+}
+
+/* ------------------------------------------------------------------------
+ * Bookkeeping through SPI: a few statements per flush, not per event
+ * ------------------------------------------------------------------------
+ */
+
+static void
+spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		 const char *nulls)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+										   false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "pg_continuous: SPI_execute_with_args failed: %s", sql);
+}
+
+void
+flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
+{
+	ListCell   *lc;
+	Oid			types[6];
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	foreach(lc, vr->dead_letters)
+	{
+		DeadLetter *dl = lfirst(lc);
+
+		types[0] = OIDOID;
+		values[0] = ObjectIdGetDatum(vr->stream);
+		types[1] = OIDOID;
+		values[1] = ObjectIdGetDatum(vr->view);
+		types[2] = TEXTOID;
+		values[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(dl->commit_lsn)));
+		types[3] = TEXTOID;
+		values[3] = CStringGetTextDatum(dl->payload);
+		types[4] = TEXTOID;
+		values[4] = CStringGetTextDatum(dl->error);
+		spi_exec("INSERT INTO continuous.dead_letters (stream, view, position, payload, error) "
+				 "VALUES ($1::regclass, $2::regclass, $3, $4, $5)",
+				 5, types, values, NULL);
+	}
+
+	types[0] = OIDOID;
+	values[0] = ObjectIdGetDatum(vr->view);
+	types[1] = INT8OID;
+	values[1] = Int64GetDatum(vr->events);
+	types[2] = INT8OID;
+	values[2] = Int64GetDatum(list_length(vr->dead_letters));
+	types[3] = FLOAT8OID;
+	values[3] = Float8GetDatum(flush_ms);
+	types[4] = FLOAT8OID;
+	values[4] = Float8GetDatum(latency_ms);
+	types[5] = PG_LSNOID;
+	values[5] = LSNGetDatum(vr->active_from);
+	if (vr->active_from == InvalidXLogRecPtr)
+		nulls[5] = 'n';
+	spi_exec("INSERT INTO continuous.view_stats AS s "
+			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from) "
+			 "VALUES ($1, $2, $3, now(), $4, $5, $6) "
+			 "ON CONFLICT (view) DO UPDATE SET events = s.events + excluded.events, "
+			 "errors = s.errors + excluded.errors, last_flush_at = excluded.last_flush_at, "
+			 "flush_ms = excluded.flush_ms, latency_ms = excluded.latency_ms, "
+			 "active_from = coalesce(s.active_from, excluded.active_from)",
+			 6, types, values, nulls);
+}
+
+void
+flush_stream_stats(StreamEvents *stream)
+{
+	Oid			types[5] = {OIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(stream->relid);
+	values[1] = Int64GetDatum(stream->nevents);
+	values[2] = Int64GetDatum(stream->bytes);
+	values[3] = Int64GetDatum(stream->ignored_changes);
+	if (stream->nevents > 0)
+		values[4] = TimestampTzGetDatum(stream->events[stream->nevents - 1].commit_time);
+	else
+	{
+		values[4] = (Datum) 0;
+		nulls[4] = 'n';
+	}
+	spi_exec("INSERT INTO continuous.stream_stats AS s "
+			 "(stream, events, bytes, ignored_changes, last_event_at) "
+			 "VALUES ($1, $2, $3, $4, $5) "
+			 "ON CONFLICT (stream) DO UPDATE SET events = s.events + excluded.events, "
+			 "bytes = s.bytes + excluded.bytes, "
+			 "ignored_changes = s.ignored_changes + excluded.ignored_changes, "
+			 "last_event_at = coalesce(excluded.last_event_at, s.last_event_at)",
+			 5, types, values, nulls);
+}
+
+void
+flush_write_position(XLogRecPtr lsn)
+{
+	Oid			type = PG_LSNOID;
+	Datum		value = LSNGetDatum(lsn);
+
+	spi_exec("UPDATE continuous.decoder_position SET lsn = $1", 1, &type, &value, NULL);
+}
+
+XLogRecPtr
+flush_read_position(void)
+{
+	bool		isnull;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	if (SPI_execute("SELECT lsn FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the decoder position");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			lsn = DatumGetLSN(d);
+	}
+	return lsn;
+}

@@ -1,0 +1,274 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *	  The launcher: one background worker that keeps a worker running in
+ *	  every database where the extension exists.
+ *
+ * Pipeline position: processes.  The launcher connects to no database; it
+ * reads pg_database, starts a worker per connectable database, and the
+ * worker itself checks whether the extension is there (a process can only
+ * ever connect to one database, so asking is the worker's job).  A worker
+ * that finds no extension records so in its slot and exits; it is started
+ * again when CREATE EXTENSION commits in that database (sync.c's
+ * continuous._start_worker()), or when the database is new.  A worker that
+ * dies for any other reason is restarted after a short delay.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pg_continuous.h"
+#include "shmem.h"
+
+/* wait this long before restarting a worker that died */
+#define WORKER_RESTART_DELAY_MS 1000
+/* and look at pg_database at least this often */
+#define LAUNCHER_NAPTIME_MS		1000
+
+typedef struct LauncherWorker
+{
+	BackgroundWorkerHandle *handle;
+	TimestampTz last_start;
+} LauncherWorker;
+
+/* indexed like ContinuousShmem->slots */
+static LauncherWorker *launcher_workers;
+
+static void launcher_scan_databases(void);
+static bool launcher_worker_alive(int i);
+static void launcher_start_worker(int i);
+
+void
+continuous_launcher_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, CONTINUOUS_EXTENSION_NAME);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "continuous_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_continuous launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_continuous launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+void
+continuous_launcher_wakeup(void)
+{
+	Latch	   *latch;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+	latch = ContinuousShmem->launcher_latch;
+	LWLockRelease(ContinuousShmem->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+void
+continuous_launcher_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* no database: pg_database is a shared catalog */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	launcher_workers = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(LauncherWorker) * ContinuousShmem->nslots);
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ContinuousShmem->launcher_latch = MyLatch;
+	LWLockRelease(ContinuousShmem->lock);
+
+	for (;;)
+	{
+		int			i;
+		long		naptime = LAUNCHER_NAPTIME_MS;
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		launcher_scan_databases();
+
+		for (i = 0; i < ContinuousShmem->nslots; i++)
+		{
+			DatabaseSlot *slot = &ContinuousShmem->slots[i];
+			bool		alive = launcher_worker_alive(i);
+			bool		wanted;
+
+			/*
+			 * A start request stays until a worker has seen the extension:
+			 * the worker still alive may be one that is about to notice a
+			 * DROP EXTENSION and exit.
+			 */
+			LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+			wanted = slot->state != DBSLOT_FREE && !alive &&
+				(slot->start_requested || slot->state == DBSLOT_PROBE ||
+				 slot->state == DBSLOT_RUNNING);
+			LWLockRelease(ContinuousShmem->lock);
+
+			if (wanted)
+			{
+				TimestampTz due = TimestampTzPlusMilliseconds(launcher_workers[i].last_start,
+															  WORKER_RESTART_DELAY_MS);
+				TimestampTz now = GetCurrentTimestamp();
+
+				if (now >= due)
+					launcher_start_worker(i);
+				else
+					naptime = Min(naptime, TimestampDifferenceMilliseconds(now, due));
+			}
+		}
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 naptime, PG_WAIT_EXTENSION);
+	}
+}
+
+/*
+ * Give every connectable database a slot (new ones are probed) and free the
+ * slots of databases that are gone.
+ */
+static void
+launcher_scan_databases(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	int			i;
+	bool	   *seen = palloc0(sizeof(bool) * ContinuousShmem->nslots);
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+		DatabaseSlot *slot;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		slot = continuous_find_slot(db->oid);
+		if (slot == NULL)
+		{
+			PG_TRY();
+			{
+				slot = continuous_get_slot(db->oid);
+				slot->state = DBSLOT_PROBE;
+			}
+			PG_CATCH();
+			{
+				LWLockRelease(ContinuousShmem->lock);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
+		seen[slot - ContinuousShmem->slots] = true;
+	}
+	for (i = 0; i < ContinuousShmem->nslots; i++)
+	{
+		DatabaseSlot *slot = &ContinuousShmem->slots[i];
+
+		if (slot->state != DBSLOT_FREE && !seen[i] && !launcher_worker_alive(i))
+			slot->state = DBSLOT_FREE;
+	}
+	LWLockRelease(ContinuousShmem->lock);
+
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pfree(seen);
+}
+
+static bool
+launcher_worker_alive(int i)
+{
+	pid_t		pid;
+
+	if (launcher_workers[i].handle == NULL)
+		return false;
+	if (GetBackgroundWorkerPid(launcher_workers[i].handle, &pid) == BGWH_STOPPED)
+	{
+		pfree(launcher_workers[i].handle);
+		launcher_workers[i].handle = NULL;
+		return false;
+	}
+	return true;
+}
+
+static void
+launcher_start_worker(int i)
+{
+	DatabaseSlot *slot = &ContinuousShmem->slots[i];
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext oldcxt;
+	bool		registered;
+	Oid			dboid;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	dboid = slot->dboid;
+	if (slot->state != DBSLOT_RUNNING)
+		slot->state = DBSLOT_PROBE;
+	LWLockRelease(ContinuousShmem->lock);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, CONTINUOUS_EXTENSION_NAME);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "continuous_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_continuous worker for database %u",
+			 dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_continuous worker");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+
+	launcher_workers[i].last_start = GetCurrentTimestamp();
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(oldcxt);
+	if (!registered)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start pg_continuous worker for database %u", dboid),
+				 errhint("Increase max_worker_processes.")));
+		return;
+	}
+	launcher_workers[i].handle = handle;
+}

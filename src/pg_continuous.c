@@ -1,0 +1,132 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_continuous.c
+ *	  Module entry: settings, hooks, shared memory and the launcher.
+ *
+ * Pipeline position: none of its own.  _PG_init() wires the pieces in when
+ * the library is preloaded: the ProcessUtility hook that turns CREATE VIEW
+ * ... WITH (continuous) into a continuous view (ddl_view.c), the shared
+ * memory the processes coordinate through (shmem.c), and the launcher that
+ * starts one worker per database (launcher.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "pg_continuous.h"
+#include "shmem.h"
+
+PG_MODULE_MAGIC;
+
+/* GUCs */
+int			continuous_flush_interval_ms = 200;
+int			continuous_state_memory_kb = 64 * 1024;
+int			continuous_batch_events = 100000;
+
+bool		continuous_loaded_via_preload = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+static void continuous_request_shmem(void);
+static void continuous_startup_shmem(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("continuous.flush_interval",
+							"Longest time between an event's commit and its effect being visible in continuous views.",
+							NULL,
+							&continuous_flush_interval_ms,
+							200, 1, 60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.state_memory",
+							"Memory for aggregate state not yet flushed to storage, per database worker.",
+							"When it is full, the worker flushes early.",
+							&continuous_state_memory_kb,
+							64 * 1024, 1024, INT_MAX / 2,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.batch_events",
+							"Events a worker gathers before it flushes, whatever the flush interval.",
+							NULL,
+							&continuous_batch_events,
+							100000, 1, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("continuous");
+
+	continuous_install_utility_hook();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	continuous_loaded_via_preload = true;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = continuous_request_shmem;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = continuous_startup_shmem;
+
+	continuous_launcher_register();
+}
+
+static void
+continuous_request_shmem(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	continuous_shmem_request();
+}
+
+static void
+continuous_startup_shmem(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	continuous_shmem_startup();
+}
+
+/*
+ * Functions that need the workers call this first, so that a missing
+ * shared_preload_libraries entry is reported as such.
+ */
+void
+continuous_require_preload(void)
+{
+	if (!continuous_loaded_via_preload || ContinuousShmem == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_continuous must be loaded via shared_preload_libraries"),
+				 errhint("Add pg_continuous to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+Oid
+continuous_schema_oid(void)
+{
+	return get_namespace_oid(CONTINUOUS_SCHEMA, false);
+}
+
+/* Relid of one of the extension's catalog tables in schema continuous. */
+Oid
+continuous_catalog_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, continuous_schema_oid());
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "pg_continuous catalog table continuous.%s is missing", name);
+	return relid;
+}

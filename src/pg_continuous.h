@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_continuous.h
+ *	  Declarations shared by the modules of pg_continuous.
+ *
+ * The pipeline, and the file that owns each step:
+ *
+ *	 DDL         ddl_stream.c (create_stream), ddl_view.c (CREATE VIEW ...
+ *	             WITH (continuous)), both recorded in the extension's catalog
+ *	 processes   launcher.c starts one worker.c per database
+ *	 source      decoder.c: logical decoding inside the worker; committed rows
+ *	             of stream tables become a batch
+ *	 batch       batch.c: WHERE, group keys and partial aggregation per view
+ *	 state       agg_support.c: transition, combine, (de)serialise, final
+ *	 flush       flush.c: merge partial states into storage tables, together
+ *	             with the decoder position, in one transaction
+ *	 view        the user's view reads the storage table through
+ *	             continuous.finalize() (finalize.c)
+ *	 waiting     sync.c: continuous.sync()
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_CONTINUOUS_H
+#define PG_CONTINUOUS_H
+
+#include "postgres.h"
+
+#include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
+
+#define CONTINUOUS_EXTENSION_NAME	"pg_continuous"
+#define CONTINUOUS_SCHEMA			"continuous"
+#define CONTINUOUS_STORAGE_SCHEMA	"continuous_storage"
+/* the library is also the output plugin of the workers' replication slots */
+#define CONTINUOUS_PLUGIN_NAME		"pg_continuous"
+
+/* catalog tables in schema continuous (see src/sql/pg_continuous--0.1.sql) */
+#define CATALOG_STREAMS			"stream_catalog"
+#define CATALOG_VIEWS			"view_catalog"
+#define CATALOG_POSITION		"decoder_position"
+#define CATALOG_STREAM_STATS	"stream_stats"
+#define CATALOG_VIEW_STATS		"view_stats"
+#define CATALOG_DEAD_LETTERS	"dead_letters"
+
+/* GUCs (pg_continuous.c) */
+extern int	continuous_flush_interval_ms;
+extern int	continuous_state_memory_kb;
+extern int	continuous_batch_events;
+
+/* pg_continuous.c */
+extern bool continuous_loaded_via_preload;
+extern void continuous_require_preload(void);
+extern Oid	continuous_schema_oid(void);
+extern Oid	continuous_catalog_relid(const char *name);
+
+/* launcher.c */
+extern void continuous_launcher_register(void);
+extern PGDLLEXPORT void continuous_launcher_main(Datum arg);
+extern void continuous_launcher_wakeup(void);
+
+/* sync.c */
+extern void continuous_wait_for_decoder(void);
+
+/* worker.c */
+extern PGDLLEXPORT void continuous_worker_main(Datum arg);
+
+/* ddl_view.c: ProcessUtility hook for CREATE VIEW ... WITH (continuous) */
+extern void continuous_install_utility_hook(void);
+
+#endif							/* PG_CONTINUOUS_H */

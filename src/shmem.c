@@ -1,0 +1,112 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Allocation and lookup of pg_continuous's shared memory.
+ *
+ * Pipeline position: coordination between processes.  The slots here tell
+ * the launcher which databases need a worker, and tell continuous.sync()
+ * how far each database's worker has applied the WAL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+#include "pg_continuous.h"
+#include "shmem.h"
+
+ContinuousShared *ContinuousShmem = NULL;
+
+/* a database worker is a background worker, so there cannot be more */
+static int
+continuous_slot_count(void)
+{
+	return max_worker_processes;
+}
+
+static Size
+continuous_shmem_size(void)
+{
+	return add_size(offsetof(ContinuousShared, slots),
+					mul_size(continuous_slot_count(), sizeof(DatabaseSlot)));
+}
+
+void
+continuous_shmem_request(void)
+{
+	RequestAddinShmemSpace(continuous_shmem_size());
+	RequestNamedLWLockTranche("pg_continuous", 1);
+}
+
+void
+continuous_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ContinuousShmem = ShmemInitStruct("pg_continuous", continuous_shmem_size(),
+									  &found);
+	if (!found)
+	{
+		int			i;
+
+		memset(ContinuousShmem, 0, continuous_shmem_size());
+		ContinuousShmem->lock = &(GetNamedLWLockTranche("pg_continuous"))->lock;
+		ConditionVariableInit(&ContinuousShmem->applied_cv);
+		ContinuousShmem->nslots = continuous_slot_count();
+		for (i = 0; i < ContinuousShmem->nslots; i++)
+		{
+			pg_atomic_init_u64(&ContinuousShmem->slots[i].applied_lsn, 0);
+			pg_atomic_init_u32(&ContinuousShmem->slots[i].sync_requests, 0);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+DatabaseSlot *
+continuous_find_slot(Oid dboid)
+{
+	int			i;
+
+	for (i = 0; i < ContinuousShmem->nslots; i++)
+	{
+		DatabaseSlot *slot = &ContinuousShmem->slots[i];
+
+		if (slot->state != DBSLOT_FREE && slot->dboid == dboid)
+			return slot;
+	}
+	return NULL;
+}
+
+DatabaseSlot *
+continuous_get_slot(Oid dboid)
+{
+	DatabaseSlot *slot = continuous_find_slot(dboid);
+	int			i;
+
+	if (slot)
+		return slot;
+	for (i = 0; i < ContinuousShmem->nslots; i++)
+	{
+		slot = &ContinuousShmem->slots[i];
+		if (slot->state == DBSLOT_FREE)
+		{
+			slot->dboid = dboid;
+			slot->state = DBSLOT_NO_EXTENSION;
+			slot->start_requested = false;
+			slot->pid = 0;
+			slot->worker_latch = NULL;
+			pg_atomic_write_u64(&slot->applied_lsn, 0);
+			return slot;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("too many databases use pg_continuous"),
+			 errhint("Increase max_worker_processes.")));
+	return NULL;				/* keep compiler quiet */
+}

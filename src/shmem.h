@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *	  Shared memory of pg_continuous: one slot per database with a worker.
+ *
+ * The launcher starts and restarts workers through these slots; a worker
+ * publishes in its slot how far its views are up to date (applied_lsn), and
+ * continuous.sync() waits on that.  View state itself is not here: it lives
+ * in the worker and in storage tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_SHMEM_H
+#define CONTINUOUS_SHMEM_H
+
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+typedef enum DatabaseSlotState
+{
+	DBSLOT_FREE = 0,
+	DBSLOT_PROBE,				/* worker started, extension not yet seen */
+	DBSLOT_RUNNING,				/* worker serving the database */
+	DBSLOT_NO_EXTENSION			/* checked: extension absent or dropped */
+} DatabaseSlotState;
+
+typedef struct DatabaseSlot
+{
+	Oid			dboid;
+	DatabaseSlotState state;
+	bool		start_requested;	/* CREATE EXTENSION committed here */
+	pid_t		pid;			/* worker, or 0 */
+	Latch	   *worker_latch;
+	bool		decoder_ready;	/* the worker's replication slot exists ... */
+	Oid			extension;		/* ... for this pg_extension row */
+
+	/*
+	 * Every event committed before applied_lsn is visible in every view of
+	 * the database.  Reset to 0 when a worker starts.
+	 */
+	pg_atomic_uint64 applied_lsn;
+	/* bumped by continuous.sync() so the worker flushes without delay */
+	pg_atomic_uint32 sync_requests;
+} DatabaseSlot;
+
+typedef struct ContinuousShared
+{
+	LWLock	   *lock;			/* protects slot fields but the atomics */
+	Latch	   *launcher_latch;
+	ConditionVariable applied_cv;	/* broadcast when applied_lsn moves */
+	int			nslots;
+	DatabaseSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} ContinuousShared;
+
+extern ContinuousShared *ContinuousShmem;
+
+extern void continuous_shmem_request(void);
+extern void continuous_shmem_startup(void);
+
+/* Slot of a database, or NULL; caller holds ContinuousShmem->lock. */
+extern DatabaseSlot *continuous_find_slot(Oid dboid);
+/* Slot of a database, created if needed; caller holds the lock exclusively. */
+extern DatabaseSlot *continuous_get_slot(Oid dboid);
+
+#endif							/* CONTINUOUS_SHMEM_H */

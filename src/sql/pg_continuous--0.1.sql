@@ -1,0 +1,209 @@
+/*
+ * pg_continuous 0.1: the SQL surface and the extension's own catalog.
+ *
+ * Catalog tables (stream_catalog, view_catalog) are written by DDL only; the
+ * per-database worker reads them and notices their changes in the WAL it
+ * decodes, so a stream or view begins exactly after the transaction that
+ * created it commits.  Statistics and the decoder position are written by the
+ * worker, in the same transaction as the view state they describe.
+ */
+
+\echo Use "CREATE EXTENSION pg_continuous" to load this file. \quit
+
+-- Storage tables of continuous views live here, one per view, named after it.
+CREATE SCHEMA continuous_storage;
+GRANT USAGE ON SCHEMA continuous_storage TO PUBLIC;
+GRANT USAGE ON SCHEMA continuous TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Catalog (DDL writes, the worker reads)
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE continuous.stream_catalog (
+    stream          oid PRIMARY KEY,        -- pg_class oid of the stream table
+    kind            text NOT NULL DEFAULT 'table' CHECK (kind IN ('table', 'kafka')),
+    event_time      name,                   -- timestamptz/timestamp column, or NULL
+    watermark_delay interval NOT NULL DEFAULT '0',
+    idle_timeout    interval,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE continuous.view_catalog (
+    view             oid PRIMARY KEY,       -- pg_class oid of the user-facing view
+    stream           oid NOT NULL,          -- stream the view reads
+    storage          oid NOT NULL,          -- its storage table in continuous_storage
+    query            text NOT NULL,         -- nodeToString() of the analysed SELECT
+    definition       text NOT NULL,         -- the SELECT as the user wrote it
+    emit             text NOT NULL DEFAULT 'changes'
+                     CHECK (emit IN ('changes', 'window_close')),
+    allowed_lateness interval NOT NULL DEFAULT '0',
+    late_events      text NOT NULL DEFAULT 'drop',
+    retention        interval,
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+/* ------------------------------------------------------------------------
+ * Worker-maintained state (written in flush transactions)
+ * ------------------------------------------------------------------------ */
+
+-- Position of the table-stream decoder: every transaction that committed
+-- before this LSN is reflected in every view's storage.  One row.
+CREATE TABLE continuous.decoder_position (
+    lsn pg_lsn NOT NULL
+);
+INSERT INTO continuous.decoder_position VALUES ('0/0');
+
+CREATE TABLE continuous.stream_stats (
+    stream          oid PRIMARY KEY,
+    events          bigint NOT NULL DEFAULT 0,
+    bytes           bigint NOT NULL DEFAULT 0,
+    ignored_changes bigint NOT NULL DEFAULT 0,
+    errors          bigint NOT NULL DEFAULT 0,
+    last_event_at   timestamptz,
+    watermark       timestamptz
+);
+
+CREATE TABLE continuous.view_stats (
+    view          oid PRIMARY KEY,
+    -- the view counts transactions that commit at or after this position:
+    -- those after the one that created it
+    active_from   pg_lsn,
+    events        bigint NOT NULL DEFAULT 0,
+    late_events   bigint NOT NULL DEFAULT 0,
+    errors        bigint NOT NULL DEFAULT 0,
+    last_flush_at timestamptz,
+    flush_ms      float8,
+    latency_ms    float8
+);
+
+CREATE TABLE continuous.dead_letters (
+    id       bigserial PRIMARY KEY,
+    stream   regclass,
+    view     regclass,
+    position text NOT NULL,                 -- commit LSN, or partition/offset
+    payload  text,
+    error    text NOT NULL,
+    at       timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT, DELETE ON continuous.dead_letters TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Functions implemented in C
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION continuous.sync(timeout interval DEFAULT '1 minute')
+RETURNS void
+AS 'MODULE_PATHNAME', 'continuous_sync'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION continuous.sync(interval) IS
+    'wait until every event committed before the call is visible in every continuous view';
+
+-- Final value of an aggregate from the transition state kept in storage;
+-- the views over storage tables call it.  "result" only carries the type.
+CREATE FUNCTION continuous.finalize(aggregate oid, state "any", result anyelement)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'continuous_finalize'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION continuous.tumble(ts timestamptz, size interval,
+                                  origin timestamptz DEFAULT '2000-01-01 00:00:00+00')
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'continuous_tumble_timestamptz'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION continuous.tumble(ts timestamp, size interval,
+                                  origin timestamp DEFAULT '2000-01-01 00:00:00')
+RETURNS timestamp
+AS 'MODULE_PATHNAME', 'continuous_tumble_timestamp'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Not SECURITY DEFINER: the C code checks that the caller owns the table,
+-- and writes the catalog with the catalog owner's rights (ddl_catalog.c).
+CREATE FUNCTION continuous.create_stream(stream regclass,
+                                         event_time name DEFAULT NULL,
+                                         watermark_delay interval DEFAULT '0')
+RETURNS void
+AS 'MODULE_PATHNAME', 'continuous_create_stream'
+LANGUAGE C;
+
+CREATE FUNCTION continuous.drop_stream(stream regclass, cascade boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'continuous_drop_stream'
+LANGUAGE C;
+
+-- Bytes of WAL the database's decoder has not yet applied.
+CREATE FUNCTION continuous._decoder_lag()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'continuous_decoder_lag'
+LANGUAGE C STABLE;
+
+-- Called once below: asks the launcher to start this database's worker when
+-- the CREATE EXTENSION transaction commits.
+CREATE FUNCTION continuous._start_worker()
+RETURNS void
+AS 'MODULE_PATHNAME', 'continuous_start_worker'
+LANGUAGE C;
+
+/* ------------------------------------------------------------------------
+ * Cleanup when streams, views or their tables are dropped
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION continuous._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM continuous.view_catalog v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND (v.view = d.objid OR v.stream = d.objid);
+    DELETE FROM continuous.stream_catalog s
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND s.stream = d.objid;
+    DELETE FROM continuous.view_stats s
+     WHERE NOT EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.view = s.view);
+    DELETE FROM continuous.stream_stats s
+     WHERE NOT EXISTS (SELECT 1 FROM continuous.stream_catalog c WHERE c.stream = s.stream);
+END
+$$;
+
+CREATE EVENT TRIGGER continuous_on_sql_drop ON sql_drop
+    EXECUTE FUNCTION continuous._on_sql_drop();
+
+/* ------------------------------------------------------------------------
+ * Monitoring views
+ * ------------------------------------------------------------------------ */
+
+CREATE VIEW continuous.streams AS
+SELECT c.stream::regclass               AS stream,
+       c.kind,
+       c.event_time,
+       s.watermark,
+       coalesce(s.events, 0)            AS events,
+       coalesce(s.bytes, 0)             AS bytes,
+       continuous._decoder_lag()        AS lag,
+       coalesce(s.ignored_changes, 0)   AS ignored_changes,
+       coalesce(s.errors, 0)            AS errors,
+       s.last_event_at
+  FROM continuous.stream_catalog c
+  LEFT JOIN continuous.stream_stats s USING (stream);
+
+CREATE VIEW continuous.views AS
+SELECT c.view::regclass                 AS view,
+       c.stream::regclass               AS stream,
+       c.emit,
+       coalesce(s.events, 0)            AS events,
+       coalesce(s.late_events, 0)       AS late_events,
+       coalesce(s.errors, 0)            AS errors,
+       pg_total_relation_size(c.storage) AS state_bytes,
+       s.last_flush_at,
+       s.flush_ms,
+       s.latency_ms                     AS processing_latency_ms,
+       c.storage::regclass              AS storage,
+       c.definition
+  FROM continuous.view_catalog c
+  LEFT JOIN continuous.view_stats s USING (view);
+
+GRANT SELECT ON continuous.streams, continuous.views TO PUBLIC;
+
+SELECT continuous._start_worker();

@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * sync.c
+ *	  continuous.sync() and the other SQL functions that talk to a
+ *	  database's worker through shared memory.
+ *
+ * Pipeline position: waiting.  sync() takes the current end of WAL as its
+ * target: every event committed before the call lies before it.  The worker
+ * publishes applied_lsn only after the flush that covers it has committed,
+ * so once applied_lsn reaches the target, the events are visible to readers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "pg_continuous.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(continuous_sync);
+PG_FUNCTION_INFO_V1(continuous_decoder_lag);
+PG_FUNCTION_INFO_V1(continuous_start_worker);
+
+/* how long create_stream() waits for a new worker's replication slot */
+#define DECODER_START_TIMEOUT_MS	30000
+
+static bool start_worker_at_commit = false;
+static bool start_worker_callback_registered = false;
+
+static void start_worker_xact_callback(XactEvent event, void *arg);
+
+static XLogRecPtr
+database_applied_lsn(Latch **worker_latch)
+{
+	DatabaseSlot *slot;
+	XLogRecPtr	applied = InvalidXLogRecPtr;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+	slot = continuous_find_slot(MyDatabaseId);
+	if (worker_latch)
+		*worker_latch = slot ? slot->worker_latch : NULL;
+	if (slot)
+	{
+		applied = pg_atomic_read_u64(&slot->applied_lsn);
+		if (worker_latch)
+			pg_atomic_fetch_add_u32(&slot->sync_requests, 1);
+	}
+	LWLockRelease(ContinuousShmem->lock);
+	return applied;
+}
+
+Datum
+continuous_sync(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	float8		timeout_ms;
+	XLogRecPtr	target;
+	TimestampTz deadline;
+
+	continuous_require_preload();
+
+	timeout_ms = DatumGetFloat8(DirectFunctionCall2(interval_part,
+													CStringGetTextDatum("epoch"),
+													IntervalPGetDatum(timeout))) * 1000.0;
+	if (timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative")));
+
+	/* the worker reads only flushed WAL */
+	target = GetXLogInsertRecPtr();
+	XLogFlush(target);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   (int64) Min(timeout_ms, (float8) PG_INT64_MAX / 2000.0));
+
+	ConditionVariablePrepareToSleep(&ContinuousShmem->applied_cv);
+	for (;;)
+	{
+		Latch	   *worker_latch;
+		XLogRecPtr	applied = database_applied_lsn(&worker_latch);
+		long		remaining;
+
+		if (applied >= target)
+			break;
+		if (worker_latch)
+			SetLatch(worker_latch);
+
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("continuous.sync() timed out"),
+					 errdetail("Views are up to date until WAL position %X/%X; waited for %X/%X.",
+							   LSN_FORMAT_ARGS(applied), LSN_FORMAT_ARGS(target)),
+					 errhint("Look at continuous.streams and the server log for a stalled worker, or pass a longer timeout.")));
+		}
+		/* sleep on the condition variable, but poll: the worker may be new */
+		(void) ConditionVariableTimedSleep(&ContinuousShmem->applied_cv,
+										   Min(remaining, 100),
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Table streams see what commits after their database's worker has created
+ * its replication slot.  create_stream() waits for that, so that a stream
+ * made right after CREATE EXTENSION misses nothing.
+ */
+void
+continuous_wait_for_decoder(void)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   DECODER_START_TIMEOUT_MS);
+	Oid			extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, false);
+
+	continuous_require_preload();
+	ConditionVariablePrepareToSleep(&ContinuousShmem->applied_cv);
+	for (;;)
+	{
+		DatabaseSlot *slot;
+		bool		ready;
+		long		remaining;
+
+		LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+		slot = continuous_find_slot(MyDatabaseId);
+		/* a worker of a dropped incarnation of the extension does not count */
+		ready = slot && slot->decoder_ready && slot->extension == extension;
+		LWLockRelease(ContinuousShmem->lock);
+		if (ready)
+			break;
+
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the pg_continuous worker of this database is not running"),
+					 errdetail("Table streams need the worker's replication slot, which it creates when it starts."),
+					 errhint("Commit CREATE EXTENSION before creating streams, and look at the server log for errors of the worker.")));
+		}
+		(void) ConditionVariableTimedSleep(&ContinuousShmem->applied_cv,
+										   Min(remaining, 100),
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* Bytes of flushed WAL the database's worker has not applied yet. */
+Datum
+continuous_decoder_lag(PG_FUNCTION_ARGS)
+{
+	XLogRecPtr	flushed;
+	XLogRecPtr	applied;
+
+	continuous_require_preload();
+	flushed = GetFlushRecPtr(NULL);
+	applied = database_applied_lsn(NULL);
+	PG_RETURN_INT64(applied >= flushed ? 0 : (int64) (flushed - applied));
+}
+
+/*
+ * Called by the extension's install script: the launcher starts this
+ * database's worker once the CREATE EXTENSION transaction has committed.
+ */
+Datum
+continuous_start_worker(PG_FUNCTION_ARGS)
+{
+	continuous_require_preload();
+	if (!start_worker_callback_registered)
+	{
+		RegisterXactCallback(start_worker_xact_callback, NULL);
+		start_worker_callback_registered = true;
+	}
+	start_worker_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+static void
+start_worker_xact_callback(XactEvent event, void *arg)
+{
+	if (!start_worker_at_commit)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+	{
+		DatabaseSlot *slot;
+
+		start_worker_at_commit = false;
+		LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+		slot = continuous_find_slot(MyDatabaseId);
+		if (slot == NULL)
+		{
+			/* a database the launcher has not scanned yet: it will */
+			LWLockRelease(ContinuousShmem->lock);
+			continuous_launcher_wakeup();
+			return;
+		}
+		slot->start_requested = true;
+		LWLockRelease(ContinuousShmem->lock);
+		continuous_launcher_wakeup();
+	}
+	else if (event == XACT_EVENT_ABORT)
+		start_worker_at_commit = false;
+}

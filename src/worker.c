@@ -1,0 +1,554 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The per-database worker: decode, process, flush, repeat.
+ *
+ * Pipeline position: the loop that drives every step.  Each turn reads the
+ * WAL flushed so far (decoder.c), and when a flush is due (the flush
+ * interval has passed, the batch is large, a continuous.sync() is waiting, or
+ * the continuous catalog changed) it runs one transaction that partially
+ * aggregates the batch for every view (batch.c), merges it into storage,
+ * and records the decoder position and statistics (flush.c).  Then it
+ * publishes how far the views are up to date for continuous.sync().
+ *
+ * The worker exits when the extension is dropped, dropping its replication
+ * slot.  Any error ends the worker; the launcher starts it again, and it
+ * resumes from the last flushed position, so nothing is lost or counted
+ * twice.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "batch.h"
+#include "decoder.h"
+#include "flush.h"
+#include "pg_continuous.h"
+#include "shmem.h"
+
+/* how often an idle worker looks for new WAL */
+#define WORKER_POLL_MS			10
+/* and checks that the extension still exists */
+#define EXTENSION_CHECK_MS		1000
+
+/*
+ * Where each view begins, kept across catalog reloads.  A view created while
+ * the worker runs begins right after its creating transaction, which the
+ * decoder reports as a catalog change; the position is written to
+ * view_stats.active_from with the next flush, before the slot moves past it.
+ * So at startup a view without a written position was created after the
+ * start position, and it waits for its creating transaction to be decoded.
+ */
+typedef struct ViewActivation
+{
+	Oid			view;			/* hash key */
+	XLogRecPtr	active_from;	/* InvalidXLogRecPtr: not yet known */
+	bool		persisted;
+} ViewActivation;
+
+typedef struct WorkerState
+{
+	DatabaseSlot *slot;
+	Oid			extension;		/* the pg_extension row we serve */
+	bool		decoding;		/* wal_level = logical */
+	List	   *views;			/* ViewRuntime */
+	HTAB	   *activations;	/* Oid -> ViewActivation */
+	TimestampTz last_flush;
+	TimestampTz last_extension_check;
+	uint32		seen_sync_requests;
+	XLogRecPtr	published;
+} WorkerState;
+
+static WorkerState ws;
+
+static void worker_detach(int code, Datum arg);
+static void worker_begin(TransactionId wait_for);
+static void worker_commit(void);
+static bool worker_extension_exists(void);
+static void worker_exit_without_extension(void);
+static void worker_load_catalog(bool at_startup, bool slot_is_new);
+static bool worker_activations_unwritten(void);
+static void worker_flush(void);
+static void worker_publish(XLogRecPtr lsn);
+static bool worker_flush_due(bool sync_requested);
+
+void
+continuous_worker_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	XLogRecPtr	start_lsn;
+	bool		slot_is_new = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("pg_continuous worker");
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot = continuous_get_slot(dboid);
+	ws.slot->pid = MyProcPid;
+	ws.slot->worker_latch = MyLatch;
+	ws.slot->decoder_ready = false;
+	pg_atomic_write_u64(&ws.slot->applied_lsn, InvalidXLogRecPtr);
+	LWLockRelease(ContinuousShmem->lock);
+	before_shmem_exit(worker_detach, (Datum) 0);
+
+	worker_begin(InvalidTransactionId);
+	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
+	if (!OidIsValid(ws.extension))
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->state = DBSLOT_RUNNING;
+	ws.slot->start_requested = false;
+	LWLockRelease(ContinuousShmem->lock);
+
+	start_lsn = flush_read_position();
+	worker_commit();
+
+	ws.decoding = (wal_level >= WAL_LEVEL_LOGICAL);
+	if (ws.decoding)
+		slot_is_new = decoder_start(start_lsn);
+	else
+		ereport(LOG,
+				(errmsg("pg_continuous: table streams are off in database %u because wal_level is not logical",
+						dboid)));
+
+	/* after the slot exists, so no catalog change can fall in between */
+	worker_begin(InvalidTransactionId);
+	worker_load_catalog(true, slot_is_new);
+	worker_commit();
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->decoder_ready = true;
+	ws.slot->extension = ws.extension;
+	LWLockRelease(ContinuousShmem->lock);
+	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
+	ws.last_flush = ws.last_extension_check = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		sync_requested;
+		uint32		sync_requests;
+		XLogRecPtr	end_of_wal;
+		long		timeout = WORKER_POLL_MS;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		sync_requests = pg_atomic_read_u32(&ws.slot->sync_requests);
+		sync_requested = (sync_requests != ws.seen_sync_requests);
+
+		if (!ws.decoding)
+		{
+			ws.seen_sync_requests = sync_requests;
+			worker_publish(GetXLogInsertRecPtr());
+		}
+		else
+		{
+			bool		catalog_changed;
+			TransactionId catalog_xid;
+
+			end_of_wal = GetFlushRecPtr(NULL);
+			if (decoder_read_position() < end_of_wal)
+				decoder_read(end_of_wal, continuous_batch_events,
+							 (Size) continuous_state_memory_kb * 1024);
+
+			catalog_changed = decoder_batch->catalog_changed;
+			catalog_xid = decoder_batch->catalog_xid;
+
+			if (decoder_batch->nevents > 0 || decoder_batch->nchanges > 0)
+			{
+				if (worker_flush_due(sync_requested))
+				{
+					ws.seen_sync_requests = sync_requests;
+					worker_flush();
+				}
+				else
+				{
+					long		left = continuous_flush_interval_ms -
+						TimestampDifferenceMilliseconds(ws.last_flush,
+														GetCurrentTimestamp());
+
+					timeout = Max(1, Min(timeout, left));
+				}
+			}
+			else if (worker_activations_unwritten())
+			{
+				/* where new views begin must be written before moving on */
+				ws.seen_sync_requests = sync_requests;
+				worker_flush();
+			}
+			else
+			{
+				/* nothing of ours in what was read: up to date */
+				ws.seen_sync_requests = sync_requests;
+				decoder_batch_flushed(decoder_read_position());
+				worker_publish(decoder_read_position());
+			}
+
+			if (catalog_changed)
+			{
+				worker_begin(catalog_xid);
+				if (!worker_extension_exists())
+				{
+					worker_commit();
+					worker_exit_without_extension();
+				}
+				worker_load_catalog(false, false);
+				worker_commit();
+				/* the next turn writes where new views begin */
+				timeout = 0;
+			}
+
+			/* more WAL waiting: no sleep */
+			if (decoder_read_position() < GetFlushRecPtr(NULL) &&
+				decoder_batch->nevents < continuous_batch_events)
+				timeout = 0;
+		}
+
+		if (TimestampDifferenceExceeds(ws.last_extension_check,
+									   GetCurrentTimestamp(),
+									   EXTENSION_CHECK_MS))
+		{
+			worker_begin(InvalidTransactionId);
+			if (!worker_extension_exists())
+			{
+				worker_commit();
+				worker_exit_without_extension();
+			}
+			worker_commit();
+			ws.last_extension_check = GetCurrentTimestamp();
+		}
+
+		if (timeout > 0)
+		{
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+static bool
+worker_flush_due(bool sync_requested)
+{
+	return sync_requested ||
+		decoder_batch->catalog_changed ||
+		decoder_batch->nevents >= continuous_batch_events ||
+		decoder_batch_bytes() >= (Size) continuous_state_memory_kb * 1024 ||
+		TimestampDifferenceExceeds(ws.last_flush, GetCurrentTimestamp(),
+								   continuous_flush_interval_ms);
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->pid = 0;
+	ws.slot->worker_latch = NULL;
+	ws.slot->decoder_ready = false;
+	LWLockRelease(ContinuousShmem->lock);
+}
+
+/*
+ * A transaction for the worker's own work.  If wait_for is valid, wait until
+ * that transaction has ended first: its commit record may be decoded before
+ * it is visible to new snapshots.
+ */
+static void
+worker_begin(TransactionId wait_for)
+{
+	StartTransactionCommand();
+	if (TransactionIdIsValid(wait_for))
+		XactLockTableWait(wait_for, NULL, NULL, XLTW_None);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pg_continuous: SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+worker_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static bool
+worker_extension_exists(void)
+{
+	return get_extension_oid(CONTINUOUS_EXTENSION_NAME, true) == ws.extension;
+}
+
+static void
+worker_exit_without_extension(void)
+{
+	char		slotname[NAMEDATALEN];
+
+	if (ws.decoding)
+		decoder_drop_slot();
+	else
+	{
+		snprintf(slotname, NAMEDATALEN, "continuous_%u", MyDatabaseId);
+		if (SearchNamedReplicationSlot(slotname, true) != NULL)
+			ReplicationSlotDrop(slotname, true);
+	}
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->state = DBSLOT_NO_EXTENSION;
+	LWLockRelease(ContinuousShmem->lock);
+	ereport(LOG,
+			(errmsg("pg_continuous: extension not present in database %u, worker exiting",
+					MyDatabaseId)));
+	proc_exit(0);
+}
+
+/*
+ * Streams and views as the catalog has them now.  at_startup: the decoder
+ * resumes at the last written position; slot_is_new: it starts from scratch.
+ */
+static void
+worker_load_catalog(bool at_startup, bool slot_is_new)
+{
+	ListCell   *lc;
+	Oid		   *relids;
+	uint64		i;
+	MemoryContext spicxt = CurrentMemoryContext;
+	HTAB	   *previous = ws.activations;
+	HASHCTL		ctl;
+
+	foreach(lc, ws.views)
+		view_runtime_destroy(lfirst(lc));
+	list_free(ws.views);
+	ws.views = NIL;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ViewActivation);
+	ws.activations = hash_create("pg_continuous view activations", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS);
+
+	if (SPI_execute("SELECT stream FROM continuous.stream_catalog WHERE kind = 'table'",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
+	relids = palloc(sizeof(Oid) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	decoder_set_streams(relids, (int) SPI_processed,
+						continuous_catalog_relid(CATALOG_STREAMS),
+						continuous_catalog_relid(CATALOG_VIEWS));
+
+	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from "
+					"FROM continuous.view_catalog v "
+					"JOIN pg_catalog.pg_class c ON c.oid = v.view "
+					"LEFT JOIN continuous.view_stats s ON s.view = v.view "
+					"ORDER BY v.view",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		Oid			storage = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
+		char	   *query = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
+		Oid			owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
+		Datum		written = SPI_getbinval(row, desc, 6, &isnull);
+		ResourceOwner oldowner = CurrentResourceOwner;
+		ViewActivation *act;
+		ViewActivation *before = NULL;
+
+		act = hash_search(ws.activations, &view, HASH_ENTER, NULL);
+		if (previous)
+			before = hash_search(previous, &view, HASH_FIND, NULL);
+		if (!isnull)
+		{
+			act->active_from = DatumGetLSN(written);
+			act->persisted = true;
+		}
+		else if (before && before->active_from != InvalidXLogRecPtr)
+			*act = *before;
+		else
+		{
+			/* new to this worker: it begins here, or when its creation is decoded */
+			act->active_from = (at_startup && !slot_is_new) ?
+				InvalidXLogRecPtr : Max(decoder_read_position(), 1);
+			act->persisted = false;
+		}
+
+		/* a view that cannot be set up must not stop the others */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(spicxt);
+		PG_TRY();
+		{
+			Oid			save_userid;
+			int			save_sec_context;
+			ViewRuntime *vr;
+
+			GetUserIdAndSecContext(&save_userid, &save_sec_context);
+			SetUserIdAndSecContext(owner, save_sec_context |
+								   SECURITY_LOCAL_USERID_CHANGE |
+								   SECURITY_RESTRICTED_OPERATION);
+			vr = view_runtime_create(view, stream, storage, owner,
+									 (Query *) stringToNode(query));
+			vr->active_from = act->active_from;
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(TopMemoryContext);
+			ws.views = lappend(ws.views, vr);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(spicxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("pg_continuous: continuous view %u is not maintained: %s",
+							view, edata->message)));
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(spicxt);
+		CurrentResourceOwner = oldowner;
+	}
+	if (previous)
+		hash_destroy(previous);
+}
+
+/* Does a view begin at a position not yet written to view_stats? */
+static bool
+worker_activations_unwritten(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
+
+		if (act && !act->persisted && act->active_from != InvalidXLogRecPtr)
+			return true;
+	}
+	return false;
+}
+
+/* One transaction: process the batch into every view, merge, record. */
+static void
+worker_flush(void)
+{
+	XLogRecPtr	position = decoder_read_position();
+	TimestampTz started = GetCurrentTimestamp();
+	HASH_SEQ_STATUS seq;
+	StreamEvents *stream;
+	ListCell   *lc;
+	double		flush_ms;
+	double		latency_ms;
+
+	worker_begin(InvalidTransactionId);
+	if (!worker_extension_exists())
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
+
+	hash_seq_init(&seq, decoder_batch->streams);
+	while ((stream = hash_seq_search(&seq)) != NULL)
+	{
+		flush_stream_stats(stream);
+		if (stream->nevents == 0)
+			continue;
+		foreach(lc, ws.views)
+		{
+			ViewRuntime *vr = lfirst(lc);
+
+			if (vr->stream == stream->relid)
+				view_process_events(vr, stream);
+		}
+	}
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->events > 0)
+			flush_view_state(vr);
+	}
+
+	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
+	latency_ms = (double) (GetCurrentTimestamp() - decoder_batch->oldest_commit_time) / 1000.0;
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
+
+		if (vr->events > 0 || (act && !act->persisted))
+			flush_view_bookkeeping(vr, flush_ms, latency_ms);
+	}
+	flush_write_position(position);
+	worker_commit();
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
+
+		if (act && act->active_from != InvalidXLogRecPtr)
+			act->persisted = true;
+	}
+
+	foreach(lc, ws.views)
+		view_batch_reset(lfirst(lc));
+	decoder_batch_flushed(position);
+	ws.last_flush = GetCurrentTimestamp();
+	worker_publish(position);
+}
+
+static void
+worker_publish(XLogRecPtr lsn)
+{
+	if (lsn <= ws.published)
+		return;
+	ws.published = lsn;
+	pg_atomic_write_u64(&ws.slot->applied_lsn, lsn);
+	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
+}
