@@ -87,7 +87,8 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query)
 	MemoryContextSetIdentifier(cxt, vr->name);
 	vr->state_cxt = AllocSetContextCreate(cxt, "pg_continuous view batch state",
 										  ALLOCSET_DEFAULT_SIZES);
-	vr->plan = continuous_plan_build(query);
+	/* expressions built below point into the query: keep it with them */
+	vr->plan = continuous_plan_build(copyObject(query));
 	vr->nkeys = list_length(vr->plan->keys);
 	vr->naggs = list_length(vr->plan->aggregates);
 

@@ -28,6 +28,8 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "access/sysattr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -54,6 +56,8 @@ static void storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 static bool storage_find_group(ViewRuntime *vr, StorageLayout *layout,
 							   IndexScanDesc iscan, TableScanDesc sscan,
 							   TupleTableSlot *keys, TupleTableSlot *found);
+static EState *storage_estate(ViewRuntime *vr, Relation rel,
+							  StorageLayout *layout);
 static void spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					 const char *nulls);
 
@@ -86,8 +90,7 @@ flush_view_state(ViewRuntime *vr)
 	rel = table_open(vr->storage, NoLock);
 	storage_layout(vr, rel, &layout);
 
-	estate = CreateExecutorState();
-	estate->es_output_cid = GetCurrentCommandId(true);
+	estate = storage_estate(vr, rel, &layout);
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
@@ -107,10 +110,11 @@ flush_view_state(ViewRuntime *vr)
 	{
 		bool		found;
 
+		/* the scan keeps its buffers in the flush's context, not per group */
+		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
+
 		MemoryContextReset(group_cxt);
 		oldcxt = MemoryContextSwitchTo(group_cxt);
-
-		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
 
 		ExecClearTuple(merged);
 		memset(merged->tts_isnull, true, sizeof(bool) * merged->tts_tupleDescriptor->natts);
@@ -176,6 +180,31 @@ flush_view_state(ViewRuntime *vr)
 		index_close(layout.index, NoLock);
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
+}
+
+/*
+ * An executor state whose range table names the storage table, with only
+ * the state columns updated: index maintenance learns from it that the key
+ * index is unchanged by a flush, which lets btree delete old versions
+ * bottom-up instead of splitting pages.
+ */
+static EState *
+storage_estate(ViewRuntime *vr, Relation rel, StorageLayout *layout)
+{
+	EState	   *estate = CreateExecutorState();
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	int			i;
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	for (i = 0; i < vr->naggs; i++)
+		rte->updatedCols = bms_add_member(rte->updatedCols,
+										  layout->state_attnos[i] - FirstLowInvalidHeapAttributeNumber);
+	ExecInitRangeTable(estate, list_make1(rte));
+	estate->es_output_cid = GetCurrentCommandId(true);
+	return estate;
 }
 
 static void

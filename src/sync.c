@@ -141,6 +141,20 @@ continuous_wait_for_decoder(void)
 		if (ready)
 			break;
 
+		/*
+		 * The slot's creation waits for every transaction that has written,
+		 * which would include ours: waiting here could only time out.
+		 */
+		if (GetTopTransactionIdIfAny() != InvalidTransactionId)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("pg_continuous is still starting in this database"),
+					 errdetail("Its worker is creating a replication slot, which waits for transactions that have written data, like this one."),
+					 errhint("Call this function in a transaction that has not written data yet, for example right after COMMIT.")));
+		}
+
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
 		{

@@ -1,0 +1,147 @@
+--
+-- Continuous views equal their own SELECT run as batch SQL over the events
+-- the stream delivered.  Every check below prints the rows that differ, so
+-- the expected output is empty result sets and matching counts.
+--
+CREATE EXTENSION pg_continuous;
+
+CREATE TABLE clicks (
+    user_id    int,
+    url        text,
+    latency_ms float8,
+    bytes      bigint,
+    ok         boolean,
+    price      numeric,
+    ts         timestamptz NOT NULL
+);
+SELECT continuous.create_stream('clicks', event_time => 'ts');
+
+-- many aggregates, keys with NULLs, expressions over keys and aggregates
+CREATE VIEW clicks_per_user WITH (continuous) AS
+    SELECT user_id,
+           count(*)                    AS clicks,
+           count(latency_ms)           AS timed,
+           sum(bytes)                  AS bytes,
+           avg(latency_ms)             AS avg_latency,
+           min(url)                    AS first_url,
+           max(ts)                     AS last_seen,
+           bool_and(ok)                AS all_ok,
+           bit_or(bytes)               AS any_bits,
+           sum(price)                  AS revenue,
+           avg(price)                  AS avg_price,
+           stddev(latency_ms)          AS sd,
+           variance(bytes)             AS var_bytes,
+           corr(latency_ms, bytes)     AS corr_lb,
+           regr_slope(latency_ms, bytes) AS slope,
+           max(bytes) - min(bytes)     AS spread
+    FROM clicks
+    GROUP BY user_id;
+
+-- tumbling windows, both spellings, and a global aggregate
+CREATE VIEW clicks_per_minute WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute,
+           count(*) AS clicks, sum(price) AS revenue
+    FROM clicks GROUP BY minute;
+CREATE VIEW clicks_per_hour WITH (continuous) AS
+    SELECT date_trunc('hour', ts) AS hour, url, count(*) AS clicks
+    FROM clicks GROUP BY 1, 2;
+CREATE VIEW clicks_total WITH (continuous) AS
+    SELECT count(*) AS clicks, sum(bytes) AS bytes, max(latency_ms) AS worst
+    FROM clicks;
+
+-- WHERE and HAVING
+CREATE VIEW slow_users WITH (continuous) AS
+    SELECT user_id, count(*) AS slow_clicks
+    FROM clicks
+    WHERE latency_ms > 500
+    GROUP BY user_id
+    HAVING count(*) >= 3;
+
+-- events arrive in many transactions, one aborted, and one COPY
+INSERT INTO clicks
+SELECT CASE WHEN i % 50 = 0 THEN NULL ELSE i % 37 END,
+       '/page/' || (i % 11),
+       CASE WHEN i % 13 = 0 THEN NULL ELSE (i * 7919 % 1000)::float8 END,
+       i * 31 % 10007,
+       i % 17 <> 0,
+       (i % 100) / 4.0,
+       '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 second'
+FROM generate_series(1, 5000) i;
+
+BEGIN;
+INSERT INTO clicks SELECT 1, '/aborted', 1, 1, true, 1, now() FROM generate_series(1, 1000);
+ROLLBACK;
+
+COPY clicks FROM stdin;
+7	/copy/a	12.5	100	t	3.25	2026-01-01 02:00:00+00
+7	/copy/b	\N	200	f	\N	2026-01-01 02:00:30+00
+\N	/copy/c	999	\N	\N	1.5	2026-01-01 02:01:00+00
+\.
+
+BEGIN;
+INSERT INTO clicks SELECT i % 5, '/tx', 600 + i, i, true, i, '2026-01-01 03:00:00+00'::timestamptz + i * interval '1 minute'
+FROM generate_series(1, 200) i;
+SAVEPOINT s;
+INSERT INTO clicks SELECT 99, '/rolled-back-savepoint', 1, 1, true, 1, now() FROM generate_series(1, 10);
+ROLLBACK TO s;
+INSERT INTO clicks VALUES (4, '/after-savepoint', 700, 3, true, 2, '2026-01-01 04:00:00+00');
+COMMIT;
+
+SELECT continuous.sync();
+
+-- the oracle: each view EXCEPT its batch query, both ways
+CREATE FUNCTION pg_temp.differences(view_sql text, batch_sql text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d',
+                   view_sql, batch_sql, batch_sql, view_sql) INTO n;
+    RETURN n;
+END $$;
+
+-- floating-point aggregates are compared rounded (summation order differs)
+SELECT pg_temp.differences(
+    $v$SELECT user_id, clicks, timed, bytes, round(avg_latency::numeric, 6), first_url, last_seen,
+              all_ok, any_bits, revenue, avg_price, round(sd::numeric, 6), round(var_bytes, 6),
+              round(corr_lb::numeric, 6), round(slope::numeric, 6), spread FROM clicks_per_user$v$,
+    $b$SELECT user_id, count(*), count(latency_ms), sum(bytes), round(avg(latency_ms)::numeric, 6),
+              min(url), max(ts), bool_and(ok), bit_or(bytes), sum(price), avg(price),
+              round(stddev(latency_ms)::numeric, 6), round(variance(bytes), 6),
+              round(corr(latency_ms, bytes)::numeric, 6), round(regr_slope(latency_ms, bytes)::numeric, 6),
+              max(bytes) - min(bytes) FROM clicks GROUP BY user_id$b$) AS per_user_differences;
+
+SELECT pg_temp.differences('SELECT * FROM clicks_per_minute',
+    $b$SELECT continuous.tumble(ts, '1 minute'), count(*), sum(price) FROM clicks GROUP BY 1$b$)
+    AS per_minute_differences;
+SELECT pg_temp.differences('SELECT * FROM clicks_per_hour',
+    $b$SELECT date_trunc('hour', ts), url, count(*) FROM clicks GROUP BY 1, 2$b$)
+    AS per_hour_differences;
+SELECT pg_temp.differences('SELECT * FROM clicks_total',
+    $b$SELECT count(*), sum(bytes), max(latency_ms) FROM clicks$b$) AS total_differences;
+SELECT pg_temp.differences('SELECT * FROM slow_users',
+    $b$SELECT user_id, count(*) FROM clicks WHERE latency_ms > 500 GROUP BY user_id HAVING count(*) >= 3$b$)
+    AS slow_differences;
+
+SELECT count(*) AS user_groups FROM clicks_per_user;
+SELECT * FROM clicks_total;
+SELECT * FROM clicks_per_user WHERE user_id IS NULL;
+
+-- UPDATE, DELETE and TRUNCATE do not change views; they are counted
+UPDATE clicks SET bytes = 0 WHERE user_id = 1;
+DELETE FROM clicks WHERE user_id = 2;
+SELECT continuous.sync();
+SELECT stream, kind, event_time, events, ignored_changes, lag >= 0 AS has_lag
+FROM continuous.streams;
+SELECT clicks FROM clicks_per_user WHERE user_id = 2;
+
+-- a view created later sees only what commits after it
+CREATE VIEW late_view WITH (continuous) AS SELECT count(*) AS n FROM clicks;
+SELECT continuous.sync();
+SELECT * FROM late_view;
+INSERT INTO clicks VALUES (1, '/late', 1, 1, true, 1, '2026-01-02 00:00:00+00');
+SELECT continuous.sync();
+SELECT * FROM late_view;
+
+SELECT view, stream, emit, events, errors FROM continuous.views ORDER BY view::text;
+
+DROP EXTENSION pg_continuous CASCADE;
