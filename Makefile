@@ -1,0 +1,65 @@
+# pg_continuous: PGXS build, plus the project's harness targets.
+#
+#   make              build (PGXS)            make install   install (PGXS)
+#   make test         install missing Debian packages, build, install, then
+#                     pg_regress (sql/), isolation (test/isolation/specs/) and
+#                     TAP (test/t/) on temporary instances; ends "N passed, N failed"
+#   make demo         scratch cluster in .demo/ with a live event generator
+#   make demo-stop    stop the demo's generator and server (keeps .demo/)
+#   make demo-clean   stop the demo and remove .demo/
+#   make bench        table-stream throughput benchmark (test/bench/)
+#
+# The harness scripts live in test/harness/; see README.md.
+
+MODULE_big = pg_continuous
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+EXTENSION = pg_continuous
+DATA = $(sort $(wildcard src/sql/*.sql))
+PGFILEDESC = "pg_continuous - continuous views over event streams"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+# Kafka streams use librdkafka (Debian: librdkafka-dev).
+SHLIB_LINK = -lrdkafka
+
+# Every sql/NAME.sql is a pg_regress test.  `make test` runs them on a
+# temporary, preloaded instance; `make installcheck` runs them against a
+# running server that is already configured like test/regress.conf.
+REGRESS ?= $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+EXTRA_CLEAN = results log regression.diffs regression.out tmp_check output_iso
+
+# PostgreSQL 15's own pg_config when present: /usr/bin/pg_config follows the
+# newest installed server, which need not be 15.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+# Fresh machine: the harness targets below install the build dependencies.
+all install installcheck:
+	@echo "PGXS not found via $(PG_CONFIG): install postgresql-server-dev-15," >&2
+	@echo "or run 'make test' or 'make demo', which install what they need." >&2
+	@exit 1
+endif
+
+HARNESS = test/harness
+
+.PHONY: test demo demo-stop demo-clean bench deps
+
+deps:
+	@$(HARNESS)/deps.sh
+
+test:
+	@$(HARNESS)/test.sh
+
+demo:
+	@$(HARNESS)/demo.sh start
+
+demo-stop:
+	@$(HARNESS)/demo.sh stop
+
+demo-clean:
+	@$(HARNESS)/demo.sh clean
+
+bench:
+	@test/bench/table_streams.sh

@@ -1,0 +1,245 @@
+#!/bin/bash
+# test/bench/table_streams.sh: `make bench`.  Write throughput of table
+# streams against the alternatives, on a scratch cluster, with the same
+# generated events for every case:
+#   plain     a plain table
+#   stream1   a stream table with 1 continuous view
+#   stream5   a stream table with 5 continuous views
+#   trigger   a plain table with a per-row plpgsql trigger that upserts a
+#             per-key count/sum summary table
+# each loaded twice: as transactions of BENCH_TXN_ROWS rows (INSERT ... SELECT
+# from a source table) and as one COPY of all rows.  For the stream cases the
+# clock stops when continuous.sync('10 minutes') returns, i.e. when the views
+# show every event.  Each measurement runs BENCH_REPEAT times (default 3); the
+# table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
+# BENCH_CASES (default "plain stream1 stream5 trigger") picks cases.  A run
+# that takes longer than BENCH_TIMEOUT seconds (default 300) is stopped and
+# its case reported as slower than that bound, not repeated.
+set -euo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
+
+EVENTS=${BENCH_EVENTS:-2000000}
+REPEAT=${BENCH_REPEAT:-3}
+TXN_ROWS=${BENCH_TXN_ROWS:-10000}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+KEYS=1000
+
+"$REPO/test/harness/build.sh"
+pg_locate
+
+SCRATCH=$(pg_scratch_dir bench)
+cleanup()
+{
+	pg_stop "$SCRATCH/data" && rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+PORT=$(free_port 5600)
+pg_init "$SCRATCH/data"
+cat >>"$SCRATCH/data/postgresql.conf" <<EOF
+port = $PORT
+listen_addresses = 'localhost'
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_continuous'
+wal_level = logical
+max_replication_slots = 10
+max_worker_processes = 16
+shared_buffers = '1GB'
+max_wal_size = '16GB'
+checkpoint_timeout = '1h'
+autovacuum = off
+EOF
+touch "$SCRATCH/server.log"
+[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$SCRATCH/server.log"
+pg_start "$SCRATCH/data" "$SCRATCH/server.log"
+
+bpsql()
+{
+	PGOPTIONS='-c client_min_messages=warning' "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"
+}
+
+now_ns() { date +%s%N; }
+
+log "generating $EVENTS events ($KEYS keys)"
+bpsql -d postgres -c 'CREATE DATABASE bench'
+bpsql -d bench <<EOF
+SELECT setseed(0.42);
+CREATE UNLOGGED TABLE src AS
+SELECT i::bigint AS id,
+       1 + floor(random() * $KEYS)::int AS user_id,
+       floor(random() * 1000)::int AS value,
+       random() * 100 AS amount,
+       timestamptz '2024-01-01 00:00:00+00' + i * interval '1 millisecond' AS ts
+  FROM generate_series(1, $EVENTS) i;
+CREATE INDEX ON src (id);
+VACUUM ANALYZE src;
+COPY src (user_id, value, amount, ts) TO '$SCRATCH/events.copy';
+EOF
+
+# The two load scripts.
+: >"$SCRATCH/load_txn.sql"
+for ((lo = 1; lo <= EVENTS; lo += TXN_ROWS)); do
+	echo "INSERT INTO events SELECT user_id, value, amount, ts FROM src WHERE id BETWEEN $lo AND $((lo + TXN_ROWS - 1));"
+done >>"$SCRATCH/load_txn.sql"
+echo "COPY events FROM '$SCRATCH/events.copy';" >"$SCRATCH/load_copy.sql"
+
+TABLE_SQL="CREATE TABLE events (user_id int, value int, amount float8, ts timestamptz NOT NULL);"
+
+VIEW1="CREATE VIEW v1 WITH (continuous) AS
+  SELECT user_id, count(*) AS c, sum(value) AS s, avg(amount) AS a,
+         min(value) AS mn, max(value) AS mx
+    FROM events GROUP BY user_id;"
+VIEWS2TO5="
+CREATE VIEW v2 WITH (continuous) AS
+  SELECT count(*) AS c, sum(amount) AS s, max(ts) AS last FROM events;
+CREATE VIEW v3 WITH (continuous) AS
+  SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS c, avg(amount) AS a
+    FROM events GROUP BY minute;
+CREATE VIEW v4 WITH (continuous) AS
+  SELECT user_id, count(*) AS c, max(amount) AS mx
+    FROM events WHERE value > 500 GROUP BY user_id;
+CREATE VIEW v5 WITH (continuous) AS
+  SELECT user_id % 10 AS bucket, count(*) AS c, sum(amount) AS s, stddev(amount) AS sd
+    FROM events GROUP BY bucket;"
+
+TRIGGER_SQL="
+CREATE TABLE summary (user_id int PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
+CREATE FUNCTION summary_upsert() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    INSERT INTO summary VALUES (NEW.user_id, 1, NEW.value)
+    ON CONFLICT (user_id) DO UPDATE
+        SET n = summary.n + 1, total = summary.total + EXCLUDED.total;
+    RETURN NULL;
+END
+\$\$;
+CREATE TRIGGER events_summary AFTER INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION summary_upsert();"
+
+case_setup()
+{
+	case $1 in
+		plain) echo "$TABLE_SQL" ;;
+		trigger) echo "$TABLE_SQL $TRIGGER_SQL" ;;
+		stream1 | stream5)
+			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
+			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
+			echo "$VIEW1"
+			[ "$1" = stream1 ] || echo "$VIEWS2TO5"
+			;;
+	esac
+}
+
+# Dropping the extension stops the worker, so that no decoding runs while
+# the other cases are measured.
+case_teardown()
+{
+	case $1 in
+		plain) echo "DROP TABLE events;" ;;
+		trigger) echo "DROP TABLE events; DROP TABLE summary; DROP FUNCTION summary_upsert();" ;;
+		stream1 | stream5) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
+	esac
+}
+
+declare -A RATE CATCHUP TIMED_OUT
+read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 trigger}"
+MODES=(txn copy)
+
+# Stop a load that is still running after the time limit.
+stop_load()
+{
+	bpsql -d postgres -tAc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'bench_load'" >/dev/null
+	while [ -n "$(bpsql -d postgres -tAc "SELECT 1 FROM pg_stat_activity
+		WHERE application_name = 'bench_load'")" ]; do
+		sleep 0.2
+	done
+}
+
+# measure CASE MODE: one run; appends events/s (and sync wait) to the lists,
+# or marks the case as over the time limit.
+measure()
+{
+	local c=$1 m=$2 t0 t1 t2 check left ok=1
+	case_setup "$c" | bpsql -d bench -f - >/dev/null
+	bpsql -d bench -c CHECKPOINT
+	t0=$(now_ns)
+	PGAPPNAME=bench_load PGOPTIONS="-c statement_timeout=${TIMEOUT}s" \
+		timeout "$TIMEOUT" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
+		-h 127.0.0.1 -p "$PORT" -U postgres -d bench -f "$SCRATCH/load_$m.sql" \
+		2>/dev/null || ok=0
+	t1=$(now_ns)
+	left=$((TIMEOUT - (t1 - t0) / 1000000000))
+	if [ $ok -eq 1 ] && [ $left -gt 0 ] && { [ "$c" = stream1 ] || [ "$c" = stream5 ]; }; then
+		bpsql -d bench -c "SELECT continuous.sync('$left seconds')" >/dev/null 2>&1 || ok=0
+	fi
+	[ $left -gt 0 ] || ok=0
+	t2=$(now_ns)
+	if [ $ok -eq 0 ]; then
+		stop_load
+		TIMED_OUT[$c/$m]=1
+		log "$c/$m run: over the time limit of ${TIMEOUT}s (BENCH_TIMEOUT)"
+		case_teardown "$c" | bpsql -d bench -f - >/dev/null
+		return
+	fi
+	# Refuse to report the speed of wrong answers.
+	case $c in
+		stream*) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
+		trigger) check=$(bpsql -d bench -tAc "SELECT sum(n) FROM summary") ;;
+		*) check=$(bpsql -d bench -tAc "SELECT count(*) FROM events") ;;
+	esac
+	[ "$check" = "$EVENTS" ] || die "$c/$m: counted $check events, expected $EVENTS"
+	case_teardown "$c" | bpsql -d bench -f - >/dev/null
+	RATE[$c/$m]+="$(awk -v n="$EVENTS" -v ns=$((t2 - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }') "
+	CATCHUP[$c/$m]+="$(awk -v ns=$((t2 - t1)) 'BEGIN { printf "%.2f", ns / 1e9 }') "
+	log "$c/$m run: $(awk -v n="$EVENTS" -v ns=$((t2 - t0)) 'BEGIN { printf "%.0f events/s", n / (ns / 1e9) }')"
+}
+
+median()
+{
+	tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+for ((rep = 1; rep <= REPEAT; rep++)); do
+	for m in "${MODES[@]}"; do
+		for c in "${CASES[@]}"; do
+			[ -z "${TIMED_OUT[$c/$m]:-}" ] || continue
+			log "repetition $rep/$REPEAT: $c, $m"
+			measure "$c" "$m"
+		done
+	done
+done
+
+shmem=$(bpsql -d bench -tAc "SELECT coalesce(sum(allocated_size), 0) FROM pg_shmem_allocations WHERE name ILIKE '%continuous%'")
+state_memory=$(bpsql -d bench -tAc "SHOW continuous.state_memory" 2>/dev/null || echo '?')
+
+echo
+echo "pg_continuous table streams: $EVENTS events, $KEYS keys, median of $REPEAT runs"
+echo "(stream cases: until continuous.sync() returned; 'sync wait' = time from end of load to that;"
+echo " '< N': a run took longer than BENCH_TIMEOUT = ${TIMEOUT}s)"
+echo
+printf '%-10s %-10s %14s %9s %11s\n' mode case "events/s" ratio "sync wait"
+printf '%-10s %-10s %14s %9s %11s\n' ---------- ---------- -------------- --------- -----------
+for m in "${MODES[@]}"; do
+	base=$(median "${RATE[plain/$m]:-}")
+	for c in "${CASES[@]}"; do
+		label=$m
+		[ "$m" != txn ] || label="txn/${TXN_ROWS}"
+		if [ -n "${TIMED_OUT[$c/$m]:-}" ]; then
+			# Over the limit: only an upper bound is known.
+			r=$((EVENTS / TIMEOUT))
+			printf '%-10s %-10s %14s %9s %11s\n' "$label" "$c" "< $r" \
+				"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "< %.2f", a / b; else print "-" }')" \
+				"timeout"
+			continue
+		fi
+		r=$(median "${RATE[$c/$m]}")
+		w=""
+		case $c in stream*) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
+		printf '%-10s %-10s %14s %9s %11s\n' "$label" "$c" "$r" \
+			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w"
+	done
+done
+echo
+echo "shared memory of pg_continuous (pg_shmem_allocations): $shmem bytes"
+echo "continuous.state_memory (limit for aggregate state, not included above): $state_memory"

@@ -1,0 +1,228 @@
+#!/bin/bash
+# test/harness/demo.sh start|stop|clean: `make demo`, `make demo-stop`,
+# `make demo-clean`.
+#
+# start: installs missing packages, builds and installs the extension, starts
+#   a scratch cluster in .demo/ (preloaded, wal_level = logical, localhost on
+#   the first free port from 5499), creates database "demo" with a stream
+#   table "clicks" and three continuous views, starts a rate-limited pgbench
+#   that inserts random clicks for DEMO_GENERATOR_SECONDS (default 300), and
+#   shows the views changing for DEMO_SECONDS (default 20).
+# stop:  stops the generator and the server; keeps .demo/.
+# clean: stop, then remove .demo/.
+# When run as root the server runs as "postgres"; if that user cannot reach
+# the repository, .demo is a symlink to a directory under /var/tmp.
+set -Eeuo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEMO_LINK=$REPO/.demo
+DEMO_SECONDS=${DEMO_SECONDS:-20}
+DEMO_GENERATOR_SECONDS=${DEMO_GENERATOR_SECONDS:-300}
+
+demo_psql()
+{
+	"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"
+}
+
+# Is the generator (a pgbench we started) still running?
+generator_pid()
+{
+	local pid
+	[ -f "$DIR/generator.pid" ] || return 1
+	pid=$(cat "$DIR/generator.pid")
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pgbench ] || return 1
+	echo "$pid"
+}
+
+demo_stop()
+{
+	local pid
+	if [ ! -e "$DEMO_LINK" ]; then
+		echo "no demo in $DEMO_LINK"
+		return 0
+	fi
+	DIR=$(cd "$DEMO_LINK" && pwd -P)
+	if pid=$(generator_pid); then
+		kill "$pid"
+		echo "stopped the event generator (pid $pid)"
+	fi
+	rm -f "$DIR/generator.pid"
+	if [ -f "$DIR/data/postmaster.pid" ]; then
+		pg_locate
+		pg_stop "$DIR/data" || die "could not stop the demo server ($DIR/data)"
+		echo "stopped the demo server"
+	fi
+}
+
+demo_clean()
+{
+	local dir
+	demo_stop
+	if [ -L "$DEMO_LINK" ]; then
+		dir=$(readlink -f "$DEMO_LINK")
+		rm -rf "$dir"
+		rm -f "$DEMO_LINK"
+	else
+		rm -rf "$DEMO_LINK"
+	fi
+	echo "removed $DEMO_LINK"
+}
+
+demo_setup_sql()
+{
+	cat <<'EOF'
+CREATE EXTENSION pg_continuous;
+
+CREATE TABLE clicks (user_id int, url text, latency_ms float8, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('clicks', event_time => 'ts',
+                                watermark_delay => '5 seconds') \gset
+
+CREATE VIEW clicks_per_user WITH (continuous) AS
+    SELECT user_id, count(*) AS clicks, avg(latency_ms) AS avg_latency
+    FROM clicks
+    GROUP BY user_id;
+
+CREATE VIEW clicks_per_minute WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute,
+           count(*) AS clicks, max(latency_ms) AS max_latency
+    FROM clicks
+    GROUP BY minute;
+
+CREATE VIEW clicks_total WITH (continuous) AS
+    SELECT count(*) AS clicks, avg(latency_ms) AS avg_latency, max(ts) AS last_click
+    FROM clicks;
+EOF
+}
+
+# One look at the views, after waiting for everything committed so far.
+demo_look_sql()
+{
+	cat <<'EOF'
+\pset footer off
+SELECT continuous.sync() \g /dev/null
+SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, events, lag FROM continuous.streams;
+\echo 'clicks_per_user (top 5):'
+SELECT user_id, clicks, round(avg_latency::numeric, 1) AS avg_latency
+  FROM clicks_per_user ORDER BY clicks DESC, user_id LIMIT 5;
+\echo 'clicks_per_minute (last 3 minutes):'
+SELECT minute, clicks, max_latency FROM clicks_per_minute ORDER BY minute DESC LIMIT 3;
+\echo 'clicks_total:'
+SELECT clicks, round(avg_latency::numeric, 1) AS avg_latency, last_click FROM clicks_total;
+EOF
+}
+
+# Random clicks: 50 users, 10 pages, timestamps up to 2 s in the past.
+demo_generator_sql()
+{
+	cat <<'EOF'
+INSERT INTO clicks (user_id, url, latency_ms, ts)
+SELECT 1 + (random() * 49)::int,
+       '/page/' || (1 + (random() * 9)::int),
+       round((5 + random() * 245)::numeric, 1),
+       now() - random() * interval '2 seconds'
+  FROM generate_series(1, 50);
+EOF
+}
+
+demo_start()
+{
+	trap 'echo "make demo failed; the demo server may still be running:" \
+		"make demo-stop stops it, make demo-clean starts over" >&2' ERR
+	"$REPO/test/harness/build.sh"
+	pg_locate
+
+	# The demo directory must be reachable by the server user.
+	if [ ! -e "$DEMO_LINK" ]; then
+		if as_pg_cd test -x "$REPO"; then
+			mkdir "$DEMO_LINK"
+		else
+			local dir=/var/tmp/pg_continuous-demo
+			log "$PG_OS_USER cannot reach $REPO; the demo lives in $dir"
+			mkdir -p "$dir"
+			ln -s "$dir" "$DEMO_LINK"
+		fi
+	fi
+	DIR=$(cd "$DEMO_LINK" && pwd -P)
+	[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$DIR"
+
+	if [ ! -f "$DIR/data/PG_VERSION" ]; then
+		log "initdb $DIR/data"
+		pg_init "$DIR/data"
+		echo "include 'demo.conf'" >>"$DIR/data/postgresql.conf"
+	fi
+
+	if as_pg_cd "$PG_BINDIR/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
+		PORT=$(cat "$DIR/port")
+		log "demo server already running on port $PORT"
+	else
+		PORT=$(free_port "${DEMO_PORT:-5499}")
+		cat >"$DIR/demo.conf.tmp" <<EOF
+# written by test/harness/demo.sh at every start
+port = $PORT
+listen_addresses = 'localhost'
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_continuous'
+wal_level = logical
+max_replication_slots = 10
+max_worker_processes = 16
+EOF
+		if [ "$(id -u)" -eq 0 ]; then
+			install -o "$PG_OS_USER" -m 644 "$DIR/demo.conf.tmp" "$DIR/data/demo.conf"
+		else
+			cp "$DIR/demo.conf.tmp" "$DIR/data/demo.conf"
+		fi
+		rm -f "$DIR/demo.conf.tmp"
+		echo "$PORT" >"$DIR/port"
+		log "starting the demo server on port $PORT (log: $DIR/server.log)"
+		touch "$DIR/server.log"
+		[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$DIR/server.log"
+		pg_start "$DIR/data" "$DIR/server.log"
+	fi
+
+	if [ -z "$(demo_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'demo'")" ]; then
+		log "creating database demo, the stream and its continuous views"
+		demo_psql -d postgres -c 'CREATE DATABASE demo'
+		if ! demo_setup_sql | demo_psql -d demo -e -f -; then
+			# Start from scratch next time.  The worker holds the database
+			# until the extension is gone.
+			demo_psql -d demo -c 'DROP EXTENSION IF EXISTS pg_continuous CASCADE' || true
+			demo_psql -d postgres -c 'DROP DATABASE demo WITH (FORCE)' || true
+			die "demo setup failed; server still running (make demo-stop, make demo-clean)"
+		fi
+	fi
+
+	if ! generator_pid >/dev/null; then
+		demo_generator_sql >"$DIR/generator.sql"
+		log "starting the event generator: ~1000 clicks/s for ${DEMO_GENERATOR_SECONDS}s"
+		nohup "$PG_BINDIR/pgbench" -n -h 127.0.0.1 -p "$PORT" -U postgres \
+			-c 2 -j 1 -R 20 -T "$DEMO_GENERATOR_SECONDS" -f "$DIR/generator.sql" demo \
+			>"$DIR/generator.log" 2>&1 </dev/null &
+		echo $! >"$DIR/generator.pid"
+	fi
+
+	demo_look_sql >"$DIR/look.sql"
+	local end=$((SECONDS + DEMO_SECONDS))
+	while [ $SECONDS -lt $end ]; do
+		[ ! -t 1 ] || printf '\033[H\033[2J'
+		demo_psql -d demo -f "$DIR/look.sql"
+		echo
+		sleep 1
+	done
+
+	cat <<EOF
+The demo is running (generator for up to ${DEMO_GENERATOR_SECONDS}s from its start).
+Connect:    psql -h localhost -p $PORT -U postgres demo
+Look:       SELECT continuous.sync(); SELECT * FROM clicks_per_user ORDER BY user_id;
+            SELECT * FROM continuous.streams; SELECT * FROM continuous.views;
+Stop:       make demo-stop     (generator and server; keeps $DEMO_LINK)
+Remove:     make demo-clean    (also deletes $DEMO_LINK)
+EOF
+}
+
+case "${1:-}" in
+	start) demo_start ;;
+	stop) demo_stop ;;
+	clean) demo_clean ;;
+	*) die "usage: $0 start|stop|clean" ;;
+esac
