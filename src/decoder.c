@@ -10,6 +10,11 @@
  * text format, no SPI.  Changes arrive per transaction at its commit, in
  * commit order, and never for aborted transactions.
  *
+ * Large transactions are streamed to the plugin before they commit (the
+ * reorder buffer's streaming mode, instead of spilling them to disk and
+ * reading them back change by change): their rows wait in a PendingTxn and
+ * join the batch at commit, or vanish at abort.
+ *
  * Rows are copied into the current DecodedBatch.  A transaction that
  * changes the continuous catalog (a stream or view created or dropped) ends
  * the batch, so the worker reloads its definitions exactly between that
@@ -61,6 +66,30 @@ static Oid	view_catalog_relid = InvalidOid;
 /* set while a transaction that touched the catalog is being replayed */
 static bool txn_changed_catalog = false;
 
+/* A row of a transaction streamed before its commit. */
+typedef struct PendingRow
+{
+	Oid			relid;
+	TransactionId subxid;		/* the (sub)transaction that wrote it */
+	HeapTuple	tuple;			/* NULL: an ignored change */
+	TupleDesc	desc;
+} PendingRow;
+
+/* A transaction being streamed: its rows until it commits or aborts. */
+typedef struct PendingTxn
+{
+	TransactionId xid;			/* top-level; hash key */
+	MemoryContext cxt;
+	PendingRow *rows;
+	int			nrows;
+	int			capacity;
+	bool		changed_catalog;
+	TupleDesc	desc;			/* last descriptor copied, and its source */
+	TupleDesc	desc_source;
+} PendingTxn;
+
+static HTAB *pending_txns = NULL;
+
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void decoder_create_slot(void);
@@ -68,6 +97,29 @@ static void decoder_trust_own_plugin(void);
 static void batch_init(void);
 static bool is_stream(Oid relid);
 static StreamEvents *batch_stream(Oid relid);
+static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
+static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
+static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
+						 ReorderBufferTXN *txn);
+static void pending_init(void);
+static PendingTxn *pending_txn(ReorderBufferTXN *txn);
+static void pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
+						HeapTuple tuple, TupleDesc desc);
+static void plugin_stream_start(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn);
+static void plugin_stream_stop(LogicalDecodingContext *ctx,
+							   ReorderBufferTXN *txn);
+static void plugin_stream_change(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, Relation relation,
+								 ReorderBufferChange *change);
+static void plugin_stream_truncate(LogicalDecodingContext *ctx,
+								   ReorderBufferTXN *txn, int nrelations,
+								   Relation relations[],
+								   ReorderBufferChange *change);
+static void plugin_stream_abort(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn, XLogRecPtr abort_lsn);
+static void plugin_stream_commit(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
 static void plugin_startup(LogicalDecodingContext *ctx,
 						   OutputPluginOptions *opt, bool is_init);
 static void plugin_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
@@ -92,6 +144,12 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->change_cb = plugin_change;
 	cb->truncate_cb = plugin_truncate;
 	cb->commit_cb = plugin_commit;
+	cb->stream_start_cb = plugin_stream_start;
+	cb->stream_stop_cb = plugin_stream_stop;
+	cb->stream_change_cb = plugin_stream_change;
+	cb->stream_truncate_cb = plugin_stream_truncate;
+	cb->stream_abort_cb = plugin_stream_abort;
+	cb->stream_commit_cb = plugin_stream_commit;
 }
 
 static void
@@ -118,8 +176,8 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	Oid			relid = RelationGetRelid(relation);
 	StreamEvents *stream;
-	HeapTuple	tuple;
 	MemoryContext oldcxt;
+	TupleDesc	desc;
 
 	if (relid == stream_catalog_relid || relid == view_catalog_relid)
 	{
@@ -138,23 +196,44 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+	desc = keep_desc(&stream->desc, &stream->desc_source, relation);
+	batch_append(stream, copy_row(relation, change), desc, txn);
+	MemoryContextSwitchTo(oldcxt);
+}
 
-	/* a new relcache entry may carry a changed descriptor: keep a copy */
-	if (stream->desc_source != RelationGetDescr(relation))
-	{
-		if (stream->desc == NULL ||
-			!equalTupleDescs(stream->desc, RelationGetDescr(relation)))
-			stream->desc = CreateTupleDescCopy(RelationGetDescr(relation));
-		stream->desc_source = RelationGetDescr(relation);
-	}
+/* The inserted row, in CurrentMemoryContext. */
+static HeapTuple
+copy_row(Relation relation, ReorderBufferChange *change)
+{
+	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
 
 	/* toasted values point into the reorder buffer: take them inline */
-	tuple = &change->data.tp.newtuple->tuple;
 	if (HeapTupleHasExternal(tuple))
-		tuple = toast_flatten_tuple(tuple, RelationGetDescr(relation));
-	else
-		tuple = heap_copytuple(tuple);
+		return toast_flatten_tuple(tuple, RelationGetDescr(relation));
+	return heap_copytuple(tuple);
+}
 
+/*
+ * A copy of the relation's descriptor in CurrentMemoryContext, made again
+ * only when the relcache hands out a different one that is not equal.
+ */
+static TupleDesc
+keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation)
+{
+	if (*source != RelationGetDescr(relation))
+	{
+		if (*copy == NULL || !equalTupleDescs(*copy, RelationGetDescr(relation)))
+			*copy = CreateTupleDescCopy(RelationGetDescr(relation));
+		*source = RelationGetDescr(relation);
+	}
+	return *copy;
+}
+
+/* Add a committed row to the batch; in the batch's memory context. */
+static void
+batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
+			 ReorderBufferTXN *txn)
+{
 	if (stream->nevents == stream->capacity)
 	{
 		stream->capacity = Max(1024, stream->capacity * 2);
@@ -166,7 +245,7 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 										   sizeof(StreamEvent) * stream->capacity);
 	}
 	stream->events[stream->nevents].tuple = tuple;
-	stream->events[stream->nevents].desc = stream->desc;
+	stream->events[stream->nevents].desc = desc;
 	stream->events[stream->nevents].commit_lsn = txn->final_lsn;
 	stream->events[stream->nevents].commit_time = txn->xact_time.commit_time;
 	stream->nevents++;
@@ -176,8 +255,6 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		txn->xact_time.commit_time < decoder_batch->oldest_commit_time)
 		decoder_batch->oldest_commit_time = txn->xact_time.commit_time;
 	decoder_batch->nevents++;
-
-	MemoryContextSwitchTo(oldcxt);
 }
 
 static void
@@ -208,6 +285,172 @@ plugin_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 /* ------------------------------------------------------------------------
+ * Streamed transactions
+ * ------------------------------------------------------------------------
+ */
+
+static void
+pending_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(TransactionId);
+	ctl.entrysize = sizeof(PendingTxn);
+	pending_txns = hash_create("pg_continuous streamed transactions", 16,
+							   &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+static PendingTxn *
+pending_txn(ReorderBufferTXN *txn)
+{
+	TransactionId xid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	PendingTxn *pending;
+	bool		found;
+
+	pending = hash_search(pending_txns, &xid, HASH_ENTER, &found);
+	if (!found)
+	{
+		pending->cxt = AllocSetContextCreate(TopMemoryContext,
+											 "pg_continuous streamed transaction",
+											 ALLOCSET_DEFAULT_SIZES);
+		pending->rows = NULL;
+		pending->nrows = pending->capacity = 0;
+		pending->changed_catalog = false;
+		pending->desc = pending->desc_source = NULL;
+	}
+	return pending;
+}
+
+static void
+pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
+			HeapTuple tuple, TupleDesc desc)
+{
+	if (pending->nrows == pending->capacity)
+	{
+		pending->capacity = Max(1024, pending->capacity * 2);
+		if (pending->rows == NULL)
+			pending->rows = MemoryContextAllocHuge(pending->cxt,
+												   sizeof(PendingRow) * pending->capacity);
+		else
+			pending->rows = repalloc_huge(pending->rows,
+										  sizeof(PendingRow) * pending->capacity);
+	}
+	pending->rows[pending->nrows].relid = relid;
+	pending->rows[pending->nrows].subxid = subxid;
+	pending->rows[pending->nrows].tuple = tuple;
+	pending->rows[pending->nrows].desc = desc;
+	pending->nrows++;
+}
+
+static void
+plugin_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+}
+
+static void
+plugin_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+}
+
+static void
+plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 Relation relation, ReorderBufferChange *change)
+{
+	Oid			relid = RelationGetRelid(relation);
+	PendingTxn *pending;
+	MemoryContext oldcxt;
+	HeapTuple	tuple = NULL;
+	TupleDesc	desc = NULL;
+
+	if (relid != stream_catalog_relid && relid != view_catalog_relid &&
+		!is_stream(relid))
+		return;
+	pending = pending_txn(txn);
+	if (!is_stream(relid))
+	{
+		pending->changed_catalog = true;
+		return;
+	}
+	oldcxt = MemoryContextSwitchTo(pending->cxt);
+	if (change->action == REORDER_BUFFER_CHANGE_INSERT)
+	{
+		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
+		tuple = copy_row(relation, change);
+	}
+	pending_add(pending, relid, change->txn->xid, tuple, desc);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+plugin_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					   int nrelations, Relation relations[],
+					   ReorderBufferChange *change)
+{
+	int			i;
+
+	for (i = 0; i < nrelations; i++)
+		if (is_stream(RelationGetRelid(relations[i])))
+			pending_add(pending_txn(txn), RelationGetRelid(relations[i]),
+						change->txn->xid, NULL, NULL);
+}
+
+/* A subtransaction's abort drops its rows; the top level's drops them all. */
+static void
+plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					XLogRecPtr abort_lsn)
+{
+	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	PendingTxn *pending = hash_search(pending_txns, &topxid, HASH_FIND, NULL);
+	int			kept = 0;
+	int			i;
+
+	if (pending == NULL)
+		return;
+	if (txn->toptxn == NULL)
+	{
+		MemoryContextDelete(pending->cxt);
+		hash_search(pending_txns, &topxid, HASH_REMOVE, NULL);
+		return;
+	}
+	for (i = 0; i < pending->nrows; i++)
+		if (pending->rows[i].subxid != txn->xid)
+			pending->rows[kept++] = pending->rows[i];
+	pending->nrows = kept;
+}
+
+static void
+plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 XLogRecPtr commit_lsn)
+{
+	PendingTxn *pending = hash_search(pending_txns, &txn->xid, HASH_FIND, NULL);
+	int			i;
+
+	if (pending == NULL)
+		return;
+	for (i = 0; i < pending->nrows; i++)
+	{
+		PendingRow *row = &pending->rows[i];
+		StreamEvents *stream = batch_stream(row->relid);
+
+		if (row->tuple == NULL)
+		{
+			stream->ignored_changes++;
+			decoder_batch->nchanges++;
+		}
+		else
+			batch_append(stream, row->tuple, row->desc, txn);
+	}
+	if (pending->changed_catalog)
+	{
+		decoder_batch->catalog_changed = true;
+		decoder_batch->catalog_xid = txn->xid;
+	}
+	/* the rows now belong to the batch, and go when it is flushed */
+	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
+	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
+}
+
+/* ------------------------------------------------------------------------
  * Driving the decoder from the worker
  * ------------------------------------------------------------------------
  */
@@ -222,6 +465,7 @@ decoder_start(XLogRecPtr start_lsn)
 	decoder_owner = ResourceOwnerCreate(NULL, "pg_continuous decoder");
 	CurrentResourceOwner = decoder_owner;
 	batch_init();
+	pending_init();
 	decoder_trust_own_plugin();
 
 	if (SearchNamedReplicationSlot(decoder_slot_name, true) == NULL)
@@ -346,6 +590,9 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 
 	/* and historic catalog entries must not leak into processing */
 	InvalidateSystemCaches();
+
+	/* spilled and streamed transactions, for pg_stat_replication_slots */
+	UpdateDecodingStats(decoding_ctx);
 }
 
 XLogRecPtr

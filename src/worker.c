@@ -22,6 +22,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -288,6 +289,15 @@ static void
 worker_begin(TransactionId wait_for)
 {
 	StartTransactionCommand();
+
+	/*
+	 * DROP EXTENSION locks the extension before any of its tables.  Taking
+	 * that lock first makes a concurrent DROP wait for this transaction, or
+	 * this transaction wait for the DROP, instead of the two deadlocking
+	 * over the catalog and storage tables in different orders.
+	 */
+	if (OidIsValid(ws.extension))
+		LockDatabaseObject(ExtensionRelationId, ws.extension, 0, AccessShareLock);
 	if (TransactionIdIsValid(wait_for))
 		XactLockTableWait(wait_for, NULL, NULL, XLTW_None);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -1,0 +1,102 @@
+# Copyright (c) pg_continuous contributors
+# Large transactions reach the worker before they commit (logical decoding's
+# streaming mode, forced here by a tiny logical_decoding_work_mem).  Their
+# rows must count only at commit: not when the transaction aborts, not the
+# rows of a subtransaction rolled back to a savepoint, and exactly once when
+# the worker is killed while such a transaction is still open.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('large');
+$node->init(allows_streaming => 'logical');
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_continuous'
+max_worker_processes = 16
+logical_decoding_work_mem = '64kB'
+restart_after_crash = on
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE TABLE t (k int, v bigint, note text, ts timestamptz NOT NULL DEFAULT now());
+SELECT continuous.create_stream('t');
+CREATE VIEW per_k WITH (continuous) AS
+    SELECT k % 13 AS g, count(*) AS n, sum(v) AS s, max(note) AS m FROM t GROUP BY g;
+});
+
+sub differences
+{
+	return $node->safe_psql('postgres', q{
+SELECT continuous.sync('2 minutes');
+SELECT count(*) FROM (
+    (TABLE per_k EXCEPT ALL SELECT k % 13, count(*), sum(v), max(note) FROM t GROUP BY 1)
+    UNION ALL
+    (SELECT k % 13, count(*), sum(v), max(note) FROM t GROUP BY 1 EXCEPT ALL TABLE per_k)) d});
+}
+
+# committed, with a rolled-back savepoint and a released one in between
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO t (k, v, note) SELECT g, g, repeat('a', 50) FROM generate_series(1, 20000) g;
+SAVEPOINT s1;
+INSERT INTO t (k, v, note) SELECT g, -1000000, 'rolled back' FROM generate_series(1, 20000) g;
+ROLLBACK TO s1;
+SAVEPOINT s2;
+INSERT INTO t (k, v, note) SELECT g, 7, 'released' FROM generate_series(1, 20000) g;
+RELEASE s2;
+COMMIT;
+});
+is(differences(), "\n0", 'large transaction with savepoints: view equals its batch query');
+
+# aborted as a whole
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO t (k, v, note) SELECT g, -5, 'aborted' FROM generate_series(1, 50000) g;
+ROLLBACK;
+});
+is(differences(), "\n0", 'aborted large transaction leaves the view alone');
+is($node->safe_psql('postgres', "SELECT count(*) FROM per_k WHERE m = 'aborted'"),
+	'0', 'no trace of the aborted rows');
+
+# two large transactions interleaved, committed in the opposite order
+my $s1 = $node->background_psql('postgres');
+my $s2 = $node->background_psql('postgres');
+$s1->query_safe("BEGIN; INSERT INTO t (k, v, note) SELECT g, 1, 'first' FROM generate_series(1, 30000) g;");
+$s2->query_safe("BEGIN; INSERT INTO t (k, v, note) SELECT g, 2, 'second' FROM generate_series(1, 30000) g;");
+$s1->query_safe("INSERT INTO t (k, v, note) SELECT g, 3, 'first' FROM generate_series(1, 30000) g;");
+$s2->query_safe('COMMIT');
+$s1->query_safe('COMMIT');
+is(differences(), "\n0", 'interleaved large transactions: view equals its batch query');
+
+# the worker dies while a large transaction is open and partly streamed
+$s1->query_safe("BEGIN; INSERT INTO t (k, v, note) SELECT g, 11, 'across a crash' FROM generate_series(1, 40000) g;");
+my $worker = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' AND datname = 'postgres'");
+like($worker, qr/^\d+$/, 'found the worker');
+# a kill -9 resets every process, the open transaction's session too: use
+# SIGTERM, which ends only the worker; the launcher starts a new one
+kill 'TERM', $worker;
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+		  . "AND datname = 'postgres' AND pid <> $worker"),
+	'worker restarted');
+$s1->query_safe("INSERT INTO t (k, v, note) SELECT g, 12, 'across a crash' FROM generate_series(1, 40000) g;");
+$s1->query_safe('COMMIT');
+is(differences(), "\n0", 'large transaction open across a worker restart counts once');
+$s1->quit;
+$s2->quit;
+
+# pgstat may publish the slot's counters a moment later
+ok( $node->poll_query_until('postgres',
+		"SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name LIKE 'continuous_%'"),
+	'the large transactions were streamed to the worker, not spilled');
+
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_k'),
+	$node->safe_psql('postgres', 'SELECT count(*) FROM t'), 'every committed row counted');
+
+$node->stop;
+done_testing();
