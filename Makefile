@@ -63,3 +63,8 @@ demo-clean:
 
 bench:
 	@test/bench/table_streams.sh
+
+# Kafka test tools (mock broker, producer, raw consumer); `make test` builds
+# them with the extension.
+include test/kafka/kafka.mk
+EXTRA_CLEAN += $(KAFKA_CLEAN)

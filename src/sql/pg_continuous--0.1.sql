@@ -207,3 +207,27 @@ SELECT c.view::regclass                 AS view,
 GRANT SELECT ON continuous.streams, continuous.views TO PUBLIC;
 
 SELECT continuous._start_worker();
+
+/* ------------------------------------------------------------------------
+ * Kafka streams
+ *
+ * A Kafka stream is a foreign table of wrapper continuous_kafka: brokers
+ * and librdkafka settings on the server, credentials in user mappings,
+ * topic and format on the table (src/kafka_options.c).  The wrapper only
+ * validates options; reading the table directly is refused, continuous
+ * views read it through the worker's consumer.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION continuous.kafka_fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME', 'continuous_kafka_handler'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION continuous.kafka_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'continuous_kafka_validator'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER continuous_kafka
+    HANDLER continuous.kafka_fdw_handler
+    VALIDATOR continuous.kafka_fdw_validator;

@@ -11,6 +11,7 @@ pg_locate
 
 log "building pg_continuous"
 $MAKE -C "$REPO" PG_CONFIG="$PG_CONFIG"
+$MAKE -C "$REPO" PG_CONFIG="$PG_CONFIG" kafka-tools
 
 log "installing into $("$PG_CONFIG" --pkglibdir)"
 if [ -w "$("$PG_CONFIG" --pkglibdir)" ] && [ -w "$("$PG_CONFIG" --sharedir)/extension" ]; then

@@ -1,0 +1,70 @@
+#!/bin/bash
+# test/fuzz/run.sh: build and run the Kafka payload fuzzers (libFuzzer with
+# AddressSanitizer and UBSan) for a bounded time each.
+#
+#   fuzz_csv    src/kafka_csv.c, the CSV field splitter (plain C)
+#   fuzz_json   src/kafka_json.c, JSON field collection, built frontend-side
+#               against PostgreSQL 15's libpgcommon (its JSON parser)
+#
+# Environment: FUZZ_SECONDS (default 60) per fuzzer, FUZZERS (default
+# "csv json"), FUZZ_JOBS (default 1) parallel workers per fuzzer.  The seed
+# corpus in test/fuzz/corpus/ is only read; the grown corpus and any crash
+# reproducers go to test/fuzz/build/.  Installs clang and its fuzzer runtime
+# with apt-get when missing.  Exit status non-zero if a fuzzer failed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BUILD=$HERE/build
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+FUZZERS=${FUZZERS:-csv json}
+JOBS=${FUZZ_JOBS:-1}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+CC=$(command -v clang-14 || command -v clang || true)
+fuzzer_runtime()
+{
+	[ -n "$CC" ] && ls "$("$CC" -print-resource-dir)"/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
+}
+if ! fuzzer_runtime; then
+	echo "installing clang-14 and its fuzzer runtime" >&2
+	apt-get update -qq
+	apt-get install -y -qq clang-14 >/dev/null
+	apt-get install -y -qq libclang-rt-14-dev >/dev/null 2>&1 || true
+	CC=$(command -v clang-14)
+	fuzzer_runtime || { echo "no libFuzzer runtime for $CC" >&2; exit 1; }
+fi
+
+PGINC=$("$PG_CONFIG" --includedir-server)
+# Debian keeps the static libraries with the server's modules
+PGLIB=$("$PG_CONFIG" --libdir)
+[ -f "$PGLIB/libpgcommon.a" ] || PGLIB=$("$PG_CONFIG" --pkglibdir)
+FLAGS="-g -O1 -Wno-ignored-attributes -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$REPO/src"
+
+mkdir -p "$BUILD"
+"$CC" $FLAGS -o "$BUILD/fuzz_csv" "$HERE/fuzz_csv.c" "$REPO/src/kafka_csv.c"
+# PostgreSQL 15's frontend jsonapi.o is in libpgcommon.a; json_errdetail() is not.
+"$CC" $FLAGS -DFRONTEND -I"$PGINC" -I"$("$PG_CONFIG" --includedir)/internal" \
+	-o "$BUILD/fuzz_json" "$HERE/fuzz_json.c" "$REPO/src/kafka_json.c" \
+	"$PGLIB/libpgcommon.a" "$PGLIB/libpgport.a"
+
+status=0
+for f in $FUZZERS; do
+	mkdir -p "$BUILD/corpus_$f" "$BUILD/artifacts_$f"
+	echo "== fuzz_$f: $SECONDS_EACH s"
+	if ! (cd "$BUILD" && "./fuzz_$f" -max_total_time="$SECONDS_EACH" \
+		-max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-jobs="$JOBS" -workers="$JOBS" \
+		-artifact_prefix="$BUILD/artifacts_$f/" \
+		"$BUILD/corpus_$f" "$HERE/corpus/$f" 2>&1 | tee "$BUILD/fuzz_$f.log" |
+		grep -E "^(#[0-9]+ +DONE|stat::|==[0-9]+==ERROR|SUMMARY|Done)" ); then
+		:
+	fi
+	if grep -qE "ERROR: (AddressSanitizer|libFuzzer|UndefinedBehavior)|runtime error:|deadly signal" "$BUILD/fuzz_$f.log"; then
+		echo "fuzz_$f FAILED: see $BUILD/fuzz_$f.log and $BUILD/artifacts_$f/"
+		status=1
+	else
+		echo "fuzz_$f ok"
+	fi
+done
+exit $status
