@@ -64,6 +64,10 @@ demo-clean:
 bench:
 	@test/bench/table_streams.sh
 
+# PGXS tracks no header dependencies: rebuild every object when a header of
+# ours changes, so no two objects disagree on a struct's layout.
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
+
 # Kafka test tools (mock broker, producer, raw consumer); `make test` builds
 # them with the extension.
 include test/kafka/kafka.mk

@@ -56,7 +56,6 @@ static TupleTableSlot *view_input_slot(ViewRuntime *vr, StreamEvent *event);
 static GroupStates *view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj);
 static bool view_process_all(ViewRuntime *vr, StreamEvents *events);
 static void view_process_carefully(ViewRuntime *vr, StreamEvents *events);
-static char *event_payload(StreamEvent *event);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
 
 ViewRuntime *
@@ -367,7 +366,7 @@ view_process_carefully(ViewRuntime *vr, StreamEvents *events)
 			dl = palloc(sizeof(DeadLetter));
 			dl->commit_lsn = events->events[i].commit_lsn;
 			dl->error = pstrdup(errors[i]);
-			dl->payload = event_payload(&events->events[i]);
+			dl->payload = stream_event_payload(&events->events[i]);
 			vr->dead_letters = lappend(vr->dead_letters, dl);
 			MemoryContextSwitchTo(cxt);
 		}
@@ -553,8 +552,8 @@ view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
 }
 
 /* The event's row as text, for continuous.dead_letters. */
-static char *
-event_payload(StreamEvent *event)
+char *
+stream_event_payload(StreamEvent *event)
 {
 	Datum		row = heap_copy_tuple_as_datum(event->tuple, event->desc);
 

@@ -89,6 +89,9 @@ extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);
 extern bool view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
 							 TupleTableSlot **keys, GroupStates **states);
 
+/* The event's row as text, for continuous.dead_letters. */
+extern char *stream_event_payload(StreamEvent *event);
+
 /* Forget the batch state after its flush (or its failure). */
 extern void view_batch_reset(ViewRuntime *vr);
 

@@ -337,6 +337,26 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "pg_continuous: SPI_execute_with_args failed: %s", sql);
 }
 
+/* One dead letter; view is InvalidOid for those of the stream itself. */
+static void
+flush_dead_letter(Oid stream, Oid view, DeadLetter *dl)
+{
+	Oid			types[5] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(stream);
+	values[1] = ObjectIdGetDatum(view);
+	if (!OidIsValid(view))
+		nulls[1] = 'n';
+	values[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(dl->commit_lsn)));
+	values[3] = CStringGetTextDatum(dl->payload);
+	values[4] = CStringGetTextDatum(dl->error);
+	spi_exec("INSERT INTO continuous.dead_letters (stream, view, position, payload, error) "
+			 "VALUES ($1::regclass, $2::regclass, $3, $4, $5)",
+			 5, types, values, nulls);
+}
+
 void
 flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 {
@@ -346,23 +366,7 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	foreach(lc, vr->dead_letters)
-	{
-		DeadLetter *dl = lfirst(lc);
-
-		types[0] = OIDOID;
-		values[0] = ObjectIdGetDatum(vr->stream);
-		types[1] = OIDOID;
-		values[1] = ObjectIdGetDatum(vr->view);
-		types[2] = TEXTOID;
-		values[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(dl->commit_lsn)));
-		types[3] = TEXTOID;
-		values[3] = CStringGetTextDatum(dl->payload);
-		types[4] = TEXTOID;
-		values[4] = CStringGetTextDatum(dl->error);
-		spi_exec("INSERT INTO continuous.dead_letters (stream, view, position, payload, error) "
-				 "VALUES ($1::regclass, $2::regclass, $3, $4, $5)",
-				 5, types, values, NULL);
-	}
+		flush_dead_letter(vr->stream, vr->view, lfirst(lc));
 
 	types[0] = OIDOID;
 	values[0] = ObjectIdGetDatum(vr->view);
@@ -389,31 +393,41 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 }
 
 void
-flush_stream_stats(StreamEvents *stream)
+flush_stream_stats(StreamEvents *stream, StreamClock *clock)
 {
-	Oid			types[5] = {OIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[7] = {OIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID,
+	INT8OID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	ListCell   *lc;
+
+	if (clock)
+		foreach(lc, clock->dead_letters)
+			flush_dead_letter(stream->relid, InvalidOid, lfirst(lc));
 
 	values[0] = ObjectIdGetDatum(stream->relid);
-	values[1] = Int64GetDatum(stream->nevents);
+	values[1] = Int64GetDatum(stream->nevents + (clock ? list_length(clock->dead_letters) : 0));
 	values[2] = Int64GetDatum(stream->bytes);
 	values[3] = Int64GetDatum(stream->ignored_changes);
 	if (stream->nevents > 0)
 		values[4] = TimestampTzGetDatum(stream->events[stream->nevents - 1].commit_time);
 	else
-	{
-		values[4] = (Datum) 0;
 		nulls[4] = 'n';
-	}
+	values[5] = Int64GetDatum(clock ? list_length(clock->dead_letters) : 0);
+	if (clock && clock->has_watermark)
+		values[6] = TimestampTzGetDatum(clock->watermark);
+	else
+		nulls[6] = 'n';
 	spi_exec("INSERT INTO continuous.stream_stats AS s "
-			 "(stream, events, bytes, ignored_changes, last_event_at) "
-			 "VALUES ($1, $2, $3, $4, $5) "
+			 "(stream, events, bytes, ignored_changes, last_event_at, errors, watermark) "
+			 "VALUES ($1, $2, $3, $4, $5, $6, $7) "
 			 "ON CONFLICT (stream) DO UPDATE SET events = s.events + excluded.events, "
 			 "bytes = s.bytes + excluded.bytes, "
 			 "ignored_changes = s.ignored_changes + excluded.ignored_changes, "
-			 "last_event_at = coalesce(excluded.last_event_at, s.last_event_at)",
-			 5, types, values, nulls);
+			 "last_event_at = coalesce(excluded.last_event_at, s.last_event_at), "
+			 "errors = s.errors + excluded.errors, "
+			 "watermark = greatest(s.watermark, excluded.watermark)",
+			 7, types, values, nulls);
 }
 
 void

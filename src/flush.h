@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "decoder.h"
+#include "watermark.h"
 
 /* Merge the view's batch groups into its storage table. */
 extern void flush_view_state(ViewRuntime *vr);
@@ -21,8 +22,8 @@ extern void flush_view_state(ViewRuntime *vr);
 extern void flush_view_bookkeeping(ViewRuntime *vr, double flush_ms,
 								   double latency_ms);
 
-/* A stream's counters for the batch. */
-extern void flush_stream_stats(StreamEvents *stream);
+/* A stream's counters, watermark and dead letters for the batch. */
+extern void flush_stream_stats(StreamEvents *stream, StreamClock *clock);
 
 /* Decoder position: after the flush commits, decoding resumes here. */
 extern void flush_write_position(XLogRecPtr lsn);

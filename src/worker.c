@@ -46,6 +46,7 @@
 #include "flush.h"
 #include "pg_continuous.h"
 #include "shmem.h"
+#include "watermark.h"
 
 /* how often an idle worker looks for new WAL */
 #define WORKER_POLL_MS			10
@@ -73,6 +74,8 @@ typedef struct WorkerState
 	Oid			extension;		/* the pg_extension row we serve */
 	bool		decoding;		/* wal_level = logical */
 	List	   *views;			/* ViewRuntime */
+	List	   *clocks;			/* StreamClock, one per table stream */
+	MemoryContext catalog_cxt;	/* holds clocks; reset at each reload */
 	HTAB	   *activations;	/* Oid -> ViewActivation */
 	TimestampTz last_flush;
 	TimestampTz last_extension_check;
@@ -89,6 +92,7 @@ static bool worker_extension_exists(void);
 static void worker_exit_without_extension(void);
 static void worker_load_catalog(bool at_startup, bool slot_is_new);
 static bool worker_activations_unwritten(void);
+static StreamClock *worker_stream_clock(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
@@ -367,16 +371,41 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	ws.activations = hash_create("pg_continuous view activations", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS);
 
-	if (SPI_execute("SELECT stream FROM continuous.stream_catalog WHERE kind = 'table'",
+	if (ws.catalog_cxt == NULL)
+		ws.catalog_cxt = AllocSetContextCreate(TopMemoryContext,
+											   "pg_continuous streams",
+											   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(ws.catalog_cxt);
+	ws.clocks = NIL;
+
+	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark "
+					"FROM continuous.stream_catalog c "
+					"LEFT JOIN continuous.stream_stats s USING (stream) "
+					"WHERE c.kind = 'table'",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
 	relids = palloc(sizeof(Oid) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		bool		no_event_time;
+		bool		no_watermark;
+		Datum		event_time = SPI_getbinval(row, desc, 2, &no_event_time);
+		Datum		delay = SPI_getbinval(row, desc, 3, &isnull);
+		Datum		watermark = SPI_getbinval(row, desc, 4, &no_watermark);
+		MemoryContext oldcxt;
 
-		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-												   SPI_tuptable->tupdesc, 1, &isnull));
+		relids[i] = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		oldcxt = MemoryContextSwitchTo(ws.catalog_cxt);
+		ws.clocks = lappend(ws.clocks,
+							stream_clock_create(relids[i],
+												no_event_time ? NULL : NameStr(*DatumGetName(event_time)),
+												DatumGetIntervalP(delay),
+												!no_watermark,
+												no_watermark ? 0 : DatumGetTimestampTz(watermark)));
+		MemoryContextSwitchTo(oldcxt);
 	}
 	decoder_set_streams(relids, (int) SPI_processed,
 						continuous_catalog_relid(CATALOG_STREAMS),
@@ -481,6 +510,21 @@ worker_activations_unwritten(void)
 	return false;
 }
 
+static StreamClock *
+worker_stream_clock(Oid stream)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.clocks)
+	{
+		StreamClock *clock = lfirst(lc);
+
+		if (clock->stream == stream)
+			return clock;
+	}
+	return NULL;
+}
+
 /* One transaction: process the batch into every view, merge, record. */
 static void
 worker_flush(void)
@@ -504,7 +548,11 @@ worker_flush(void)
 	hash_seq_init(&seq, decoder_batch->streams);
 	while ((stream = hash_seq_search(&seq)) != NULL)
 	{
-		flush_stream_stats(stream);
+		StreamClock *clock = worker_stream_clock(stream->relid);
+
+		if (clock)
+			stream_clock_advance(clock, stream);
+		flush_stream_stats(stream, clock);
 		if (stream->nevents == 0)
 			continue;
 		foreach(lc, ws.views)
