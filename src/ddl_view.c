@@ -40,6 +40,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "catalog/toasting.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -191,6 +192,25 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 					 errmsg("cannot replace continuous view \"%s\"",
 							stmt->view->relname),
 					 errhint("Drop the view with DROP VIEW and create it again.")));
+	}
+	else if (IsA(parsetree, DropdbStmt) && continuous_loaded_via_preload)
+	{
+		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+
+		if (OidIsValid(dboid) && continuous_pause_database(dboid))
+		{
+			PG_TRY();
+			{
+				next_process_utility(pstmt, queryString, readOnlyTree, context,
+									 params, queryEnv, dest, qc);
+			}
+			PG_FINALLY();
+			{
+				continuous_resume_database(dboid);
+			}
+			PG_END_TRY();
+			return;
+		}
 	}
 	else if (IsA(parsetree, AlterTableStmt))
 	{

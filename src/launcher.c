@@ -41,6 +41,8 @@
 
 /* wait this long before restarting a worker that died */
 #define WORKER_RESTART_DELAY_MS 1000
+/* how long DROP DATABASE waits for a worker to step aside */
+#define WORKER_PAUSE_TIMEOUT_MS 30000
 /* and look at pg_database at least this often */
 #define LAUNCHER_NAPTIME_MS		1000
 
@@ -84,6 +86,65 @@ continuous_launcher_wakeup(void)
 	LWLockRelease(ContinuousShmem->lock);
 	if (latch)
 		SetLatch(latch);
+}
+
+/*
+ * DROP DATABASE refuses a database that a process is connected to or whose
+ * replication slot is active, and drops inactive slots itself.  So the
+ * database's worker steps aside for the drop: it exits, the launcher leaves
+ * it down until continuous_resume_database(), and if the drop fails it comes
+ * back and resumes from its slot, losing nothing.  Returns false when the
+ * database has no worker to pause.
+ */
+bool
+continuous_pause_database(Oid dboid)
+{
+	DatabaseSlot *slot;
+	Latch	   *latch;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   WORKER_PAUSE_TIMEOUT_MS);
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	slot = continuous_find_slot(dboid);
+	if (slot == NULL)
+	{
+		LWLockRelease(ContinuousShmem->lock);
+		return false;
+	}
+	slot->pause_requested = true;
+	latch = slot->worker_latch;
+	LWLockRelease(ContinuousShmem->lock);
+	if (latch)
+		SetLatch(latch);
+
+	for (;;)
+	{
+		pid_t		pid;
+
+		LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+		pid = slot->pid;
+		LWLockRelease(ContinuousShmem->lock);
+		if (pid == 0 || GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+void
+continuous_resume_database(Oid dboid)
+{
+	DatabaseSlot *slot;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	slot = continuous_find_slot(dboid);
+	if (slot)
+		slot->pause_requested = false;
+	LWLockRelease(ContinuousShmem->lock);
+	continuous_launcher_wakeup();
 }
 
 void
@@ -131,6 +192,7 @@ continuous_launcher_main(Datum arg)
 			 */
 			LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
 			wanted = slot->state != DBSLOT_FREE && !alive &&
+				!slot->pause_requested &&
 				(slot->start_requested || slot->state == DBSLOT_PROBE ||
 				 slot->state == DBSLOT_RUNNING);
 			LWLockRelease(ContinuousShmem->lock);

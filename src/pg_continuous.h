@@ -57,6 +57,8 @@ extern Oid	continuous_catalog_relid(const char *name);
 extern void continuous_launcher_register(void);
 extern PGDLLEXPORT void continuous_launcher_main(Datum arg);
 extern void continuous_launcher_wakeup(void);
+extern bool continuous_pause_database(Oid dboid);
+extern void continuous_resume_database(Oid dboid);
 
 /* sync.c */
 extern void continuous_wait_for_decoder(void);

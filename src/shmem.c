@@ -98,6 +98,7 @@ continuous_get_slot(Oid dboid)
 			slot->dboid = dboid;
 			slot->state = DBSLOT_NO_EXTENSION;
 			slot->start_requested = false;
+			slot->pause_requested = false;
 			slot->pid = 0;
 			slot->worker_latch = NULL;
 			pg_atomic_write_u64(&slot->applied_lsn, 0);

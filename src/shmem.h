@@ -31,6 +31,7 @@ typedef struct DatabaseSlot
 	Oid			dboid;
 	DatabaseSlotState state;
 	bool		start_requested;	/* CREATE EXTENSION committed here */
+	bool		pause_requested;	/* DROP DATABASE running: no worker */
 	pid_t		pid;			/* worker, or 0 */
 	Latch	   *worker_latch;
 	bool		decoder_ready;	/* the worker's replication slot exists ... */

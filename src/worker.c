@@ -167,6 +167,13 @@ continuous_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		if (ws.slot->pause_requested)
+		{
+			/* unflushed events stay in the WAL, and the slot keeps them */
+			ereport(LOG,
+					(errmsg("pg_continuous: worker exiting for DROP DATABASE")));
+			proc_exit(0);
+		}
 
 		sync_requests = pg_atomic_read_u32(&ws.slot->sync_requests);
 		sync_requested = (sync_requests != ws.seen_sync_requests);
