@@ -99,6 +99,8 @@ static bool is_stream(Oid relid);
 static StreamEvents *batch_stream(Oid relid);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
+static void *room_for_one_more(void *array, int n, int *capacity,
+							   Size elemsize, MemoryContext cxt);
 static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 						 ReorderBufferTXN *txn);
 static void pending_init(void);
@@ -229,21 +231,27 @@ keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation)
 	return *copy;
 }
 
+/* An array with room for element n, doubled when full; may be huge. */
+static void *
+room_for_one_more(void *array, int n, int *capacity, Size elemsize,
+				  MemoryContext cxt)
+{
+	if (n < *capacity)
+		return array;
+	*capacity = Max(1024, *capacity * 2);
+	if (array == NULL)
+		return MemoryContextAllocHuge(cxt, elemsize * *capacity);
+	return repalloc_huge(array, elemsize * *capacity);
+}
+
 /* Add a committed row to the batch; in the batch's memory context. */
 static void
 batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 			 ReorderBufferTXN *txn)
 {
-	if (stream->nevents == stream->capacity)
-	{
-		stream->capacity = Max(1024, stream->capacity * 2);
-		if (stream->events == NULL)
-			stream->events = MemoryContextAllocHuge(decoder_batch->cxt,
-													sizeof(StreamEvent) * stream->capacity);
-		else
-			stream->events = repalloc_huge(stream->events,
-										   sizeof(StreamEvent) * stream->capacity);
-	}
+	stream->events = room_for_one_more(stream->events, stream->nevents,
+									   &stream->capacity, sizeof(StreamEvent),
+									   decoder_batch->cxt);
 	stream->events[stream->nevents].tuple = tuple;
 	stream->events[stream->nevents].desc = desc;
 	stream->events[stream->nevents].commit_lsn = txn->final_lsn;
@@ -325,16 +333,9 @@ static void
 pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 			HeapTuple tuple, TupleDesc desc)
 {
-	if (pending->nrows == pending->capacity)
-	{
-		pending->capacity = Max(1024, pending->capacity * 2);
-		if (pending->rows == NULL)
-			pending->rows = MemoryContextAllocHuge(pending->cxt,
-												   sizeof(PendingRow) * pending->capacity);
-		else
-			pending->rows = repalloc_huge(pending->rows,
-										  sizeof(PendingRow) * pending->capacity);
-	}
+	pending->rows = room_for_one_more(pending->rows, pending->nrows,
+									  &pending->capacity, sizeof(PendingRow),
+									  pending->cxt);
 	pending->rows[pending->nrows].relid = relid;
 	pending->rows[pending->nrows].subxid = subxid;
 	pending->rows[pending->nrows].tuple = tuple;
