@@ -126,6 +126,7 @@ agg_support_init(AggSupport *agg, Oid aggfnoid, Oid *inputTypes, int numInputs,
 
 	agg->aggfnoid = aggfnoid;
 	agg->resulttype = resulttype;
+	agg->collation = inputcollid;
 	agg->numTransInputs = numInputs;
 
 	if (IsPolymorphicType(aggform->aggtranstype) && OidIsValid(transtype_hint))
@@ -239,8 +240,7 @@ agg_advance(AggSupport *agg, Datum state, bool *isnull,
 	}
 
 	InitFunctionCallInfoData(*fcinfo, &agg->transfn, agg->numTransInputs + 1,
-							 exprInputCollation((Node *) agg->transfn.fn_expr),
-							 (Node *) agg->callcontext, NULL);
+							 agg->collation, (Node *) agg->callcontext, NULL);
 	fcinfo->args[0].value = state;
 	fcinfo->args[0].isnull = *isnull;
 	for (i = 0; i < agg->numTransInputs; i++)
@@ -276,8 +276,7 @@ agg_combine(AggSupport *agg, Datum a, bool *a_isnull, Datum b, bool b_isnull)
 	}
 
 	InitFunctionCallInfoData(*fcinfo, &agg->combinefn, 2,
-							 exprInputCollation((Node *) agg->combinefn.fn_expr),
-							 (Node *) agg->callcontext, NULL);
+							 agg->collation, (Node *) agg->callcontext, NULL);
 	fcinfo->args[0].value = a;
 	fcinfo->args[0].isnull = *a_isnull;
 	fcinfo->args[1].value = b;
@@ -364,8 +363,7 @@ agg_finalize(AggSupport *agg, Datum state, bool state_isnull, bool *isnull)
 	}
 
 	InitFunctionCallInfoData(*fcinfo, &agg->finalfn, agg->numFinalArgs,
-							 exprInputCollation((Node *) agg->finalfn.fn_expr),
-							 (Node *) agg->callcontext, NULL);
+							 agg->collation, (Node *) agg->callcontext, NULL);
 	fcinfo->args[0].value = state;
 	fcinfo->args[0].isnull = state_isnull;
 	/* extra arguments of aggfinalextra aggregates are always NULL */

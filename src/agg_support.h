@@ -34,6 +34,7 @@ typedef struct AggSupport
 	FmgrInfo	serialfn;		/* valid only when transtype is internal */
 	FmgrInfo	deserialfn;
 	FmgrInfo	finalfn;		/* fn_oid invalid when there is none */
+	Oid			collation;		/* input collation of the calls */
 
 	bool		initValueIsNull;
 	Datum		initValue;		/* in the long-lived context */
