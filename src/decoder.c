@@ -35,10 +35,12 @@
 #include "access/xlog.h"
 #include "access/xlogutils.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
 #include "replication/slot.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -93,6 +95,9 @@ static HTAB *pending_txns = NULL;
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void decoder_create_slot(void);
+static int	decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
+							  int reqLen, XLogRecPtr targetRecPtr,
+							  char *cur_page);
 static void decoder_trust_own_plugin(void);
 static void batch_init(void);
 static bool is_stream(Oid relid);
@@ -483,13 +488,35 @@ decoder_start(XLogRecPtr start_lsn)
 	ReplicationSlotAcquire(decoder_slot_name, true);
 
 	decoding_ctx = CreateDecodingContext(start_lsn, NIL, false,
-										 XL_ROUTINE(.page_read = read_local_xlog_page,
+										 XL_ROUTINE(.page_read = decoder_page_read,
 													.segment_open = wal_segment_open,
 													.segment_close = wal_segment_close),
 										 NULL, NULL, NULL);
 	XLogBeginRead(decoding_ctx->reader, MyReplicationSlot->data.restart_lsn);
 	confirmed_lsn = MyReplicationSlot->data.confirmed_flush;
 	return created;
+}
+
+/*
+ * WAL pages for the decoder.  read_local_xlog_page() waits for WAL that is
+ * not flushed yet in a sleep loop that does not watch for postmaster death:
+ * a worker caught there when the postmaster is killed would never exit and
+ * would keep the server from restarting.  So wait here, on the latch, until
+ * the page is flushed, and only then let it read.
+ */
+static int
+decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
+				  int reqLen, XLogRecPtr targetRecPtr, char *cur_page)
+{
+	while (GetFlushRecPtr(NULL) < targetPagePtr + reqLen)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return read_local_xlog_page(state, targetPagePtr, reqLen, targetRecPtr,
+								cur_page);
 }
 
 /*
@@ -538,7 +565,7 @@ decoder_create_slot(void)
 	ReplicationSlotCreate(decoder_slot_name, true, RS_EPHEMERAL, false);
 	ctx = CreateInitDecodingContext(CONTINUOUS_PLUGIN_NAME, NIL, false,
 									InvalidXLogRecPtr,
-									XL_ROUTINE(.page_read = read_local_xlog_page,
+									XL_ROUTINE(.page_read = decoder_page_read,
 											   .segment_open = wal_segment_open,
 											   .segment_close = wal_segment_close),
 									NULL, NULL, NULL);
