@@ -6,7 +6,9 @@
  * Pipeline position: batch.  For each event of the view's stream: WHERE,
  * then one projection that computes the group keys and every aggregate's
  * arguments, then a hash lookup of the group (PostgreSQL's TupleHashTable,
- * as HashAgg uses) and the transition functions.  The states of a batch are
+ * as HashAgg uses) and the transition functions.  In a view with a window,
+ * an event whose window the watermark had closed before the batch is late:
+ * it is dropped and counted instead.  The states of a batch are
  * merged into storage by flush.c, once per group per batch.
  *
  * Errors: the whole batch runs in one subtransaction.  If an event raises an
@@ -45,6 +47,7 @@ typedef enum EventOutcome
 {
 	EVENT_OK,
 	EVENT_SKIPPED,				/* filtered out by WHERE */
+	EVENT_LATE,					/* its window had closed: dropped */
 	EVENT_FAILED_EVALUATION,	/* no state was touched */
 	EVENT_FAILED_TRANSITION		/* some states may have been advanced */
 } EventOutcome;
@@ -59,7 +62,8 @@ static void view_process_carefully(ViewRuntime *vr, StreamEvents *events);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
 
 ViewRuntime *
-view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query)
+view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
+					Interval *allowed_lateness)
 {
 	ViewRuntime *vr;
 	MemoryContext cxt;
@@ -88,6 +92,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query)
 										  ALLOCSET_DEFAULT_SIZES);
 	/* expressions built below point into the query: keep it with them */
 	vr->plan = continuous_plan_build(copyObject(query));
+	vr->allowed_lateness = *allowed_lateness;
 	vr->nkeys = list_length(vr->plan->keys);
 	vr->naggs = list_length(vr->plan->aggregates);
 
@@ -227,6 +232,7 @@ view_batch_reset(ViewRuntime *vr)
 	vr->global = NULL;
 	vr->seen_desc = NULL;
 	vr->events = 0;
+	vr->late_events = 0;
 	vr->dead_letters = NIL;
 }
 
@@ -236,10 +242,15 @@ view_batch_reset(ViewRuntime *vr)
  */
 
 void
-view_process_events(ViewRuntime *vr, StreamEvents *events)
+view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 {
 	Oid			save_userid;
 	int			save_sec_context;
+
+	vr->judge_lateness = vr->plan->window_key >= 0 && clock != NULL &&
+		clock->had_watermark_before;
+	if (vr->judge_lateness)
+		vr->watermark_before = clock->watermark_before;
 
 	/* the view's expressions run with its owner's privileges */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -400,6 +411,18 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 
 	proj = ExecProject(vr->project);
 	slot_getallattrs(proj);
+
+	/* keys come first in the projection */
+	if (vr->judge_lateness && !proj->tts_isnull[vr->plan->window_key] &&
+		continuous_window_closes_at(vr->plan,
+									proj->tts_values[vr->plan->window_key],
+									&vr->allowed_lateness) <= vr->watermark_before)
+	{
+		vr->late_events++;
+		MemoryContextSwitchTo(oldcxt);
+		return EVENT_LATE;
+	}
+
 	group = view_group_lookup(vr, proj);
 
 	*in_transition = true;

@@ -15,6 +15,7 @@
 #include "agg_support.h"
 #include "decoder.h"
 #include "plan.h"
+#include "watermark.h"
 
 /* Partial aggregate states of one group, for one batch. */
 typedef struct GroupStates
@@ -46,6 +47,7 @@ typedef struct ViewRuntime
 	XLogRecPtr	active_from;
 	char	   *name;			/* for messages */
 	ContinuousPlan *plan;
+	Interval	allowed_lateness;	/* of its window, if it has one */
 	int			nkeys;
 	int			naggs;
 
@@ -69,20 +71,28 @@ typedef struct ViewRuntime
 	TupleHashTable groups;		/* keys -> GroupStates; NULL without keys */
 	GroupStates *global;		/* the one group without GROUP BY */
 	int64		events;
+	int64		late_events;	/* dropped: their window had closed */
 	List	   *dead_letters;
+
+	/* an event is late if its window closes at or before this; per batch */
+	bool		judge_lateness;
+	TimestampTz watermark_before;
 } ViewRuntime;
 
 /* Build from a view_catalog row's analysed query; in CurrentMemoryContext. */
 extern ViewRuntime *view_runtime_create(Oid view, Oid stream, Oid storage,
-										Oid owner, Query *query);
+										Oid owner, Query *query,
+										Interval *allowed_lateness);
 extern void view_runtime_destroy(ViewRuntime *vr);
 
 /*
  * Partial-aggregate a stream's events into the view's batch state.  An event
- * whose evaluation fails becomes a dead letter; the others count.  Runs in
- * the flush transaction.
+ * whose evaluation fails becomes a dead letter; an event whose window the
+ * stream's clock (NULL: none) had closed before the batch is late, dropped
+ * and counted; the others count.  Runs in the flush transaction.
  */
-extern void view_process_events(ViewRuntime *vr, StreamEvents *events);
+extern void view_process_events(ViewRuntime *vr, StreamEvents *events,
+								StreamClock *clock);
 
 /* Iterate the groups of the batch: returns false when done. */
 extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);

@@ -135,6 +135,43 @@ ddl_catalog_views_of_stream(Oid stream)
 	return views;
 }
 
+/*
+ * The event-time column of a stream, by name, or NULL.  DDL and the worker
+ * (through plan.c) both ask here, with the catalog owner's rights: the
+ * worker runs a view's setup as the view's owner.
+ */
+char *
+ddl_catalog_stream_event_time(Oid stream)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream)};
+	MemoryContext callercxt = CurrentMemoryContext;
+	DdlCatalogPrivileges saved;
+	char	   *event_time = NULL;
+
+	ddl_catalog_elevate(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT event_time FROM continuous.stream_catalog"
+							  " WHERE stream = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous.stream_catalog");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		name = SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			event_time = MemoryContextStrdup(callercxt,
+											 NameStr(*DatumGetName(name)));
+	}
+	SPI_finish();
+	ddl_catalog_restore(&saved);
+
+	return event_time;
+}
+
 void
 ddl_catalog_add_stream(Oid stream, const char *event_time,
 					   Interval *watermark_delay)
@@ -176,10 +213,10 @@ ddl_catalog_remove_stream(Oid stream)
 void
 ddl_catalog_add_view(const ViewCatalogEntry *entry)
 {
-	Oid			argtypes[9] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
-	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[10] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
+	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(entry->view);
 	values[1] = ObjectIdGetDatum(entry->stream);
@@ -196,12 +233,19 @@ ddl_catalog_add_view(const ViewCatalogEntry *entry)
 		values[8] = (Datum) 0;
 		nulls[8] = 'n';
 	}
+	if (entry->window != NULL)
+		values[9] = CStringGetTextDatum(entry->window);
+	else
+	{
+		values[9] = (Datum) 0;
+		nulls[9] = 'n';
+	}
 
 	catalog_execute("INSERT INTO continuous.view_catalog"
 					" (view, stream, storage, query, definition, emit,"
-					"  allowed_lateness, late_events, retention)"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-					9, argtypes, values, nulls, SPI_OK_INSERT);
+					"  allowed_lateness, late_events, retention, \"window\")"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					10, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 }

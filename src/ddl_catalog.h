@@ -40,11 +40,13 @@ typedef struct ViewCatalogEntry
 	Interval   *allowed_lateness;
 	char	   *late_events;
 	Interval   *retention;		/* NULL: keep forever */
+	char	   *window;			/* e.g. "tumble 00:01:00"; NULL: none */
 } ViewCatalogEntry;
 
 extern bool ddl_catalog_is_stream(Oid relid);
 extern Oid	ddl_catalog_storage_of_view(Oid view);	/* InvalidOid: not one */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
+extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */
 
 extern void ddl_catalog_add_stream(Oid stream, const char *event_time,
 								   Interval *watermark_delay);

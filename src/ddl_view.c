@@ -14,8 +14,9 @@
  *	   keys through which the worker (flush.c) finds and updates groups;
  *	 - the user's view, an ordinary view over the storage table that applies
  *	   continuous.finalize() to the states and the SELECT's expressions and
- *	   HAVING to the result, created by PostgreSQL's own CREATE VIEW from a
- *	   rewritten SELECT;
+ *	   HAVING to the result (with emit = 'window_close', it also keeps only
+ *	   the windows the stream's watermark has closed), created by
+ *	   PostgreSQL's own CREATE VIEW from a rewritten SELECT;
  *	 - a row in continuous.view_catalog holding the analysed SELECT, which
  *	   the worker sees in the WAL it decodes and starts maintaining.
  *
@@ -38,6 +39,7 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "catalog/toasting.h"
 #include "commands/dbcommands.h"
@@ -52,12 +54,15 @@
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "parser/parse_node.h"
+#include "parser/parse_oper.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
 #include "parser/scansup.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/timestamp.h"
@@ -123,6 +128,8 @@ static bool is_continuous_option(const char *name);
 static void parse_continuous_options(ParseState *pstate, List *options,
 									 ContinuousOptions *opts);
 static void check_options_supported(ContinuousOptions *opts);
+static void check_window_options(ContinuousPlan *plan, ContinuousOptions *opts);
+static char *window_description(ContinuousPlan *plan);
 static Interval *option_interval(ParseState *pstate, DefElem *def);
 static void define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 								   ContinuousOptions *opts,
@@ -135,7 +142,9 @@ static void apply_column_aliases(Query *query, List *aliases);
 static Oid	create_storage_table(ContinuousPlan *plan, const char *view_name,
 								 Oid owner, const char *queryString);
 static void insert_global_row(ContinuousPlan *plan, Oid storage);
-static char *read_view_select(ContinuousPlan *plan, Oid storage);
+static char *read_view_select(ContinuousPlan *plan, ContinuousOptions *opts,
+							  Oid storage);
+static Node *window_closed_qual(ContinuousPlan *plan, Interval *lateness);
 static Node *storage_expr_mutator(Node *node, ReadViewContext *context);
 static char *user_select_text(const char *queryString, int location, int len);
 static void check_alter_view(AlterTableStmt *stmt);
@@ -451,39 +460,85 @@ option_interval(ParseState *pstate, DefElem *def)
 }
 
 /*
- * Windows that close by watermark (emit = 'window_close', allowed lateness,
- * late events, retention of closed windows) come with the windows and
- * watermarks issue.  The options are already parsed and recorded in
- * view_catalog, so that adding them changes only this function and the
- * worker.
+ * What a continuous view does with late events, and how long it keeps
+ * closed windows, are for a later version: late events are dropped and
+ * counted, and windows are kept forever.
  */
 static void
 check_options_supported(ContinuousOptions *opts)
 {
-	Interval	zero = {0};
-
-	if (strcmp(opts->emit, "changes") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("emit = '%s' is not supported yet", opts->emit),
-				 errdetail("This version of pg_continuous supports only emit = 'changes'.")));
-	if (!DatumGetBool(DirectFunctionCall2(interval_eq,
-										  IntervalPGetDatum(opts->allowed_lateness),
-										  IntervalPGetDatum(&zero))))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("option \"allowed_lateness\" is not supported yet"),
-				 errdetail("This version of pg_continuous does not close windows by watermark.")));
 	if (strcmp(opts->late_events, "drop") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("option \"late_events\" is not supported yet"),
-				 errdetail("This version of pg_continuous does not close windows by watermark, so no event is late.")));
+				 errdetail("This version of pg_continuous drops late events and counts them in continuous.views.late_events.")));
 	if (opts->retention != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("option \"retention\" is not supported yet"),
-				 errdetail("This version of pg_continuous does not close windows by watermark.")));
+				 errdetail("This version of pg_continuous keeps closed windows until the view is dropped.")));
+}
+
+/*
+ * emit = 'window_close' and allowed_lateness > 0 need a window that closes:
+ * a tumbling window over the event time of a stream that has one.
+ */
+static void
+check_window_options(ContinuousPlan *plan, ContinuousOptions *opts)
+{
+	Interval	zero = {0};
+	const char *option;
+
+	if (strcmp(opts->emit, "window_close") == 0)
+		option = "emit = 'window_close'";
+	else if (!DatumGetBool(DirectFunctionCall2(interval_eq,
+											   IntervalPGetDatum(opts->allowed_lateness),
+											   IntervalPGetDatum(&zero))))
+		option = "option \"allowed_lateness\"";
+	else
+		return;
+
+	if (plan->event_time == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s requires a stream with an event time", option),
+				 errdetail("Stream %s has no event_time column, so its windows never close.",
+						   ddl_relation_display_name(plan->stream)),
+				 errhint("Create the stream with continuous.create_stream(stream, event_time => 'column').")));
+	if (plan->window_key < 0 && plan->variable_window_unit != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s requires a window of fixed length", option),
+				 errdetail("Windows of date_trunc('%s', ...) differ in length.",
+						   plan->variable_window_unit),
+				 errhint("Use date_trunc() with a unit of at most a week, or continuous.tumble(%s, size).",
+						 quote_identifier(plan->event_time))));
+	if (plan->window_key < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s requires a window", option),
+				 errdetail("No GROUP BY expression of the view is a tumbling window over the event time of stream %s.",
+						   ddl_relation_display_name(plan->stream)),
+				 errhint("Group by continuous.tumble(%s, size).",
+						 quote_identifier(plan->event_time))));
+}
+
+/*
+ * How continuous.views describes the view's window, or NULL: "tumble" and
+ * the size in the postgres interval style, whatever the creating session's
+ * IntervalStyle, so that the description does not depend on who created it.
+ */
+static char *
+window_description(ContinuousPlan *plan)
+{
+	struct pg_itm itm;
+	char		size[MAXDATELEN + 1];
+
+	if (plan->window_key < 0)
+		return NULL;
+	interval2itm(*plan->window_size, &itm);
+	EncodeInterval(&itm, INTSTYLE_POSTGRES, size);
+	return psprintf("tumble %s", size);
 }
 
 static void
@@ -549,6 +604,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	plan = continuous_plan_build(query);
 	ddl_view_check_keys(plan);
+	check_window_options(plan, opts);
 
 	view_namespace = RangeVarGetCreationNamespace(stmt->view);
 	storage = create_storage_table(plan, stmt->view->relname, owner,
@@ -561,7 +617,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	 */
 	read_stmt = copyObject(stmt);
 	read_stmt->query = linitial_node(RawStmt,
-									 raw_parser(read_view_select(plan, storage),
+									 raw_parser(read_view_select(plan, opts, storage),
 												RAW_PARSE_DEFAULT))->stmt;
 	read_stmt->options = opts->view_options;
 
@@ -591,6 +647,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.allowed_lateness = opts->allowed_lateness;
 	entry.late_events = opts->late_events;
 	entry.retention = opts->retention;
+	entry.window = window_description(plan);
 	ddl_catalog_add_view(&entry);
 }
 
@@ -741,11 +798,12 @@ insert_global_row(ContinuousPlan *plan, Oid storage)
 /*
  * The SELECT of the user's view: the analysed query with group keys read
  * from the storage table's key columns, aggregates finalised from its state
- * columns, and HAVING as the WHERE of the stored groups.  It goes through
- * SQL text so that CREATE VIEW does what it always does with it.
+ * columns, and HAVING as the WHERE of the stored groups.  With emit =
+ * 'window_close', the WHERE also keeps only closed windows.  It goes
+ * through SQL text so that CREATE VIEW does what it always does with it.
  */
 static char *
-read_view_select(ContinuousPlan *plan, Oid storage)
+read_view_select(ContinuousPlan *plan, ContinuousOptions *opts, Oid storage)
 {
 	Query	   *read = copyObject(plan->query);
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
@@ -754,6 +812,7 @@ read_view_select(ContinuousPlan *plan, Oid storage)
 	List	   *targetlist = NIL;
 	List	   *colnames = NIL;
 	Oid			finalize_argtypes[3] = {OIDOID, ANYOID, ANYELEMENTOID};
+	Node	   *quals;
 	ListCell   *lc;
 
 	foreach(lc, plan->keys)
@@ -800,14 +859,74 @@ read_view_select(ContinuousPlan *plan, Oid storage)
 
 	read->targetList = targetlist;
 	read->rtable = list_make1(rte);
-	read->jointree = makeFromExpr(list_make1(rtr),
-								  storage_expr_mutator(read->havingQual,
-													   &context));
+	quals = storage_expr_mutator(read->havingQual, &context);
+	if (strcmp(opts->emit, "window_close") == 0)
+		quals = make_and_qual(quals,
+							  window_closed_qual(plan, opts->allowed_lateness));
+	read->jointree = makeFromExpr(list_make1(rtr), quals);
 	read->havingQual = NULL;
 	read->groupClause = NIL;
 	read->hasAggs = false;
 
 	return pg_get_querydef(read, false);
+}
+
+/*
+ * window_start + size + allowed_lateness <= continuous._watermark(stream),
+ * over the storage table's window column: the SQL form of
+ * continuous_window_closes_at(), by which the worker drops late events.
+ * The worker writes the watermark and the window's state in one
+ * transaction, so a snapshot sees a window either not at all or with its
+ * final state.  A timestamp window is UTC, as the watermark reads it.
+ */
+static Node *
+window_closed_qual(ContinuousPlan *plan, Interval *lateness)
+{
+	ContinuousKey *key = list_nth(plan->keys, plan->window_key);
+	ParseState *pstate = make_parsestate(NULL);
+	List	   *plus = list_make2(makeString("pg_catalog"), makeString("+"));
+	Oid			watermark_argtypes[1] = {REGCLASSOID};
+	Oid			watermark;
+	Node	   *closes;
+	Node	   *now;
+
+	closes = (Node *) makeVar(1, plan->window_key + 1, key->type, key->typmod,
+							  key->collation, 0);
+	closes = (Node *) make_op(pstate, plus, closes,
+							  (Node *) makeConst(INTERVALOID, -1, InvalidOid,
+												 sizeof(Interval),
+												 IntervalPGetDatum(plan->window_size),
+												 false, false),
+							  NULL, -1);
+	closes = (Node *) make_op(pstate, plus, closes,
+							  (Node *) makeConst(INTERVALOID, -1, InvalidOid,
+												 sizeof(Interval),
+												 IntervalPGetDatum(lateness),
+												 false, false),
+							  NULL, -1);
+	if (key->type == TIMESTAMPOID)
+		closes = (Node *) makeFuncExpr(F_TIMEZONE_TEXT_TIMESTAMP, TIMESTAMPTZOID,
+									   list_make2(makeConst(TEXTOID, -1,
+															DEFAULT_COLLATION_OID, -1,
+															CStringGetTextDatum("UTC"),
+															false, false),
+												  closes),
+									   InvalidOid, InvalidOid,
+									   COERCE_EXPLICIT_CALL);
+
+	watermark = LookupFuncName(list_make2(makeString(CONTINUOUS_SCHEMA),
+										  makeString("_watermark")),
+							   1, watermark_argtypes, false);
+	now = (Node *) makeFuncExpr(watermark, TIMESTAMPTZOID,
+								list_make1(makeConst(REGCLASSOID, -1, InvalidOid,
+													 sizeof(Oid),
+													 ObjectIdGetDatum(plan->stream),
+													 false, true)),
+								InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+	return (Node *) make_op(pstate,
+							list_make2(makeString("pg_catalog"), makeString("<=")),
+							closes, now, NULL, -1);
 }
 
 static Node *

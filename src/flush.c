@@ -361,9 +361,9 @@ void
 flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 {
 	ListCell   *lc;
-	Oid			types[6];
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[7];
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	foreach(lc, vr->dead_letters)
 		flush_dead_letter(vr->stream, vr->view, lfirst(lc));
@@ -382,14 +382,18 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 	values[5] = LSNGetDatum(vr->active_from);
 	if (vr->active_from == InvalidXLogRecPtr)
 		nulls[5] = 'n';
+	types[6] = INT8OID;
+	values[6] = Int64GetDatum(vr->late_events);
 	spi_exec("INSERT INTO continuous.view_stats AS s "
-			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from) "
-			 "VALUES ($1, $2, $3, now(), $4, $5, $6) "
+			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from, "
+			 "late_events) "
+			 "VALUES ($1, $2, $3, now(), $4, $5, $6, $7) "
 			 "ON CONFLICT (view) DO UPDATE SET events = s.events + excluded.events, "
 			 "errors = s.errors + excluded.errors, last_flush_at = excluded.last_flush_at, "
 			 "flush_ms = excluded.flush_ms, latency_ms = excluded.latency_ms, "
-			 "active_from = coalesce(s.active_from, excluded.active_from)",
-			 6, types, values, nulls);
+			 "active_from = coalesce(s.active_from, excluded.active_from), "
+			 "late_events = s.late_events + excluded.late_events",
+			 7, types, values, nulls);
 }
 
 void

@@ -10,12 +10,15 @@
  *	 processes   launcher.c starts one worker.c per database
  *	 source      decoder.c: logical decoding inside the worker; committed rows
  *	             of stream tables become a batch
- *	 batch       batch.c: WHERE, group keys and partial aggregation per view
+ *	 batch       batch.c: WHERE, group keys and partial aggregation per view;
+ *	             watermark.c moves each stream's watermark, and events whose
+ *	             window (plan.c) it had closed are dropped as late
  *	 state       agg_support.c: transition, combine, (de)serialise, final
  *	 flush       flush.c: merge partial states into storage tables, together
  *	             with the decoder position, in one transaction
  *	 view        the user's view reads the storage table through
- *	             continuous.finalize() (finalize.c)
+ *	             continuous.finalize() (finalize.c); with emit =
+ *	             'window_close', only windows the watermark has closed
  *	 waiting     sync.c: continuous.sync()
  *
  *-------------------------------------------------------------------------

@@ -13,16 +13,32 @@
  * order, aggregates in order of first appearance in the SELECT list and
  * then HAVING.
  *
+ * The plan also recognises the view's tumbling window: a group key that
+ * maps the stream's event time to the start of a fixed-length window.  The
+ * worker judges lateness by it (batch.c) and the read view of emit =
+ * 'window_close' shows a window once it has closed (ddl_view.c); both ask
+ * continuous_window_closes_at() when that is.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "common/int.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "parser/scansup.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "agg_support.h"
+#include "ddl_catalog.h"
+#include "pg_continuous.h"
 #include "plan.h"
 
 static Oid	plan_stream_relid(Query *query);
@@ -33,6 +49,13 @@ static const char *aggregate_resname(Query *query, Aggref *aggref);
 static bool collect_aggrefs_walker(Node *node, List **aggrefs);
 static bool resname_is_unique(Query *query, const char *resname);
 static char *unique_column_name(const char *base, List *used_names);
+static void plan_window(ContinuousPlan *plan);
+static bool window_of_key(ContinuousPlan *plan, Expr *expr,
+						  AttrNumber event_time, Interval **size,
+						  const char **function, char **variable_unit);
+static bool is_event_time(ContinuousPlan *plan, Node *node,
+						  AttrNumber event_time);
+static Interval *date_trunc_unit_length(const char *unit);
 
 ContinuousPlan *
 continuous_plan_build(Query *query)
@@ -45,8 +68,223 @@ continuous_plan_build(Query *query)
 	plan->keys = plan_keys(query, &used_names);
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
+	plan_window(plan);
 
 	return plan;
+}
+
+/*
+ * The first group key that is a tumbling window over the stream's event
+ * time.  Only calls whose size and origin are constants qualify: the window
+ * of an event must be a function of its event time alone, or no watermark
+ * could say when it is complete.
+ */
+static void
+plan_window(ContinuousPlan *plan)
+{
+	AttrNumber	event_time;
+	ListCell   *lc;
+	int			i = 0;
+
+	plan->window_key = -1;
+	plan->event_time = ddl_catalog_stream_event_time(plan->stream);
+	if (plan->event_time == NULL)
+		return;
+	event_time = get_attnum(plan->stream, plan->event_time);
+	if (event_time == InvalidAttrNumber)
+		return;
+
+	foreach(lc, plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+		Interval   *size = NULL;
+		const char *function = NULL;
+		char	   *variable_unit = NULL;
+
+		if (window_of_key(plan, key->expr, event_time, &size, &function,
+						  &variable_unit))
+		{
+			plan->window_key = i;
+			plan->window_size = size;
+			plan->window_function = function;
+			return;
+		}
+		if (variable_unit != NULL && plan->variable_window_unit == NULL)
+			plan->variable_window_unit = variable_unit;
+		i++;
+	}
+}
+
+/*
+ * Is expr continuous.tumble(event_time, size [, origin]),
+ * date_bin(size, event_time, origin) or date_trunc(unit, event_time)?  Sets
+ * the window's size and the function's name if so; a date_trunc() whose
+ * unit has no fixed length sets variable_unit instead.
+ */
+static bool
+window_of_key(ContinuousPlan *plan, Expr *expr, AttrNumber event_time,
+			  Interval **size, const char **function, char **variable_unit)
+{
+	FuncExpr   *func;
+	Node	   *ts;
+	Node	   *size_arg = NULL;
+	Node	   *origin = NULL;
+	Const	   *c;
+	Interval   *length;
+
+	if (!IsA(expr, FuncExpr))
+		return false;
+	func = (FuncExpr *) expr;
+
+	if (func->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ ||
+		func->funcid == F_DATE_TRUNC_TEXT_TIMESTAMP)
+	{
+		char	   *unit;
+
+		c = (Const *) linitial(func->args);
+		if (!IsA(c, Const) || c->constisnull ||
+			!is_event_time(plan, lsecond(func->args), event_time))
+			return false;
+		unit = TextDatumGetCString(c->constvalue);
+		length = date_trunc_unit_length(unit);
+		if (length == NULL)
+		{
+			*variable_unit = unit;
+			return false;
+		}
+		*size = length;
+		*function = "date_trunc";
+		return true;
+	}
+
+	if (func->funcid == F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ ||
+		func->funcid == F_DATE_BIN_INTERVAL_TIMESTAMP_TIMESTAMP)
+	{
+		size_arg = linitial(func->args);
+		ts = lsecond(func->args);
+		origin = lthird(func->args);
+		*function = "date_bin";
+	}
+	else if (get_func_namespace(func->funcid) == continuous_schema_oid() &&
+			 strcmp(get_func_name(func->funcid), "tumble") == 0 &&
+			 list_length(func->args) >= 2)
+	{
+		ts = linitial(func->args);
+		size_arg = lsecond(func->args);
+		if (list_length(func->args) > 2)
+			origin = lthird(func->args);
+		*function = "tumble";
+	}
+	else
+		return false;
+
+	if (!is_event_time(plan, ts, event_time))
+		return false;
+	if (origin != NULL && (!IsA(origin, Const) || ((Const *) origin)->constisnull))
+		return false;
+	c = (Const *) size_arg;
+	if (!IsA(c, Const) || c->constisnull || c->consttype != INTERVALOID)
+		return false;
+	length = DatumGetIntervalP(c->constvalue);
+	/* sizes that tumble() and date_bin() refuse for every event anyway */
+	if (length->month != 0 || length->day * USECS_PER_DAY + length->time <= 0)
+		return false;
+	*size = palloc(sizeof(Interval));
+	**size = *length;
+	return true;
+}
+
+/* Is node the stream's event-time column, as it is? */
+static bool
+is_event_time(ContinuousPlan *plan, Node *node, AttrNumber event_time)
+{
+	Var		   *var = (Var *) node;
+
+	return IsA(node, Var) && var->varlevelsup == 0 &&
+		var->varattno == event_time &&
+		rt_fetch(var->varno, plan->query->rtable)->relid == plan->stream;
+}
+
+/*
+ * The length of date_trunc()'s unit, parsed as date_trunc() parses it; NULL
+ * for units whose length varies (month, quarter, year and longer).  A day
+ * is one calendar day: for timestamptz, date_trunc() and interval
+ * arithmetic agree on it in the worker's time zone.
+ */
+static Interval *
+date_trunc_unit_length(const char *unit)
+{
+	char	   *lowunits = downcase_truncate_identifier(unit, strlen(unit), false);
+	Interval   *length = palloc0(sizeof(Interval));
+	int			val;
+
+	if (DecodeUnits(0, lowunits, &val) != UNITS)
+		return NULL;
+	switch (val)
+	{
+		case DTK_MICROSEC:
+			length->time = 1;
+			break;
+		case DTK_MILLISEC:
+			length->time = 1000;
+			break;
+		case DTK_SECOND:
+			length->time = USECS_PER_SEC;
+			break;
+		case DTK_MINUTE:
+			length->time = USECS_PER_MINUTE;
+			break;
+		case DTK_HOUR:
+			length->time = USECS_PER_HOUR;
+			break;
+		case DTK_DAY:
+			length->day = 1;
+			break;
+		case DTK_WEEK:
+			length->day = 7;
+			break;
+		default:
+			return NULL;
+	}
+	return length;
+}
+
+TimestampTz
+continuous_window_closes_at(ContinuousPlan *plan, Datum window_start,
+							const Interval *lateness)
+{
+	ContinuousKey *key = list_nth(plan->keys, plan->window_key);
+	Interval   *size = plan->window_size;
+	TimestampTz start = DatumGetTimestampTz(window_start);
+	PGFunction	plus;
+	Datum		end;
+
+	Assert(plan->window_key >= 0);
+	if (TIMESTAMP_NOT_FINITE(start))
+		return start;
+
+	/* the common case, without calendar arithmetic: once per event */
+	if (size->month == 0 && size->day == 0 &&
+		lateness->month == 0 && lateness->day == 0)
+	{
+		int64		result;
+
+		if (pg_add_s64_overflow(start, size->time, &result) ||
+			pg_add_s64_overflow(result, lateness->time, &result) ||
+			!IS_VALID_TIMESTAMP(result))
+			return DT_NOEND;	/* never closes */
+		return result;
+	}
+
+	/*
+	 * Calendar days: timestamp arithmetic needs no time zone, timestamptz
+	 * arithmetic uses the worker's, as the key's date_trunc() did.
+	 */
+	plus = key->type == TIMESTAMPOID ? timestamp_pl_interval :
+		timestamptz_pl_interval;
+	end = DirectFunctionCall2(plus, window_start, IntervalPGetDatum(size));
+	end = DirectFunctionCall2(plus, end, IntervalPGetDatum((Interval *) lateness));
+	return DatumGetTimestampTz(end);
 }
 
 /* The one relation a continuous view's query reads. */

@@ -14,6 +14,7 @@
 #ifndef CONTINUOUS_PLAN_H
 #define CONTINUOUS_PLAN_H
 
+#include "datatype/timestamp.h"
 #include "nodes/parsenodes.h"
 #include "nodes/primnodes.h"
 
@@ -45,6 +46,23 @@ typedef struct ContinuousPlan
 								 * targetList then HAVING; equal() calls
 								 * share one entry */
 	Expr	   *where;			/* WHERE over stream columns, or NULL */
+
+	char	   *event_time;		/* the stream's event-time column, or NULL */
+
+	/*
+	 * The tumbling window among the keys: a key that computes the start of
+	 * a fixed-length window over the stream's event time (see plan.c).
+	 */
+	int			window_key;		/* index into keys, or -1 */
+	Interval   *window_size;	/* its length; NULL without a window */
+	const char *window_function;	/* "tumble", "date_bin" or "date_trunc" */
+
+	/*
+	 * A date_trunc() key over the event time whose unit has no fixed length
+	 * (month, year, ...): fine as a key, but no window can close by it.
+	 * The unit, or NULL.
+	 */
+	char	   *variable_window_unit;
 } ContinuousPlan;
 
 /*
@@ -52,5 +70,16 @@ typedef struct ContinuousPlan
  * types are resolved through agg_support.c.
  */
 extern ContinuousPlan *continuous_plan_build(Query *query);
+
+/*
+ * When the window that starts at window_start (a value of the window key)
+ * closes: window_start + window size + allowed_lateness, as a timestamptz
+ * (a timestamp key is read as UTC, like the watermark).  The one place that
+ * computes it for the worker; the read view of emit = 'window_close' says
+ * the same in SQL (ddl_view.c).
+ */
+extern TimestampTz continuous_window_closes_at(ContinuousPlan *plan,
+											   Datum window_start,
+											   const Interval *lateness);
 
 #endif							/* CONTINUOUS_PLAN_H */

@@ -9,8 +9,9 @@
  * the batch as a dead letter of the stream; the others move the watermark
  * to max(event time seen) - watermark_delay, never backwards.  The
  * watermark is written with the batch's state (flush.c), so after a restart
- * it resumes where it was.  An event-time column of type timestamp
- * (without time zone) is read as UTC.
+ * it resumes where it was.  The watermark before the batch stays at hand:
+ * views with windows judge their events late by it (batch.c).  An
+ * event-time column of type timestamp (without time zone) is read as UTC.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +53,13 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 	int			kept = 0;
 	int			i;
 
+	/*
+	 * The views judge lateness by the watermark before this batch: the
+	 * windows it had closed were visible with their final state, and only
+	 * events for those are too late.
+	 */
+	clock->had_watermark_before = clock->has_watermark;
+	clock->watermark_before = clock->watermark;
 	clock->dead_letters = NIL;
 	if (clock->event_time == InvalidAttrNumber)
 		return;

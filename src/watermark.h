@@ -20,6 +20,9 @@ typedef struct StreamClock
 	Interval	delay;
 	bool		has_watermark;
 	TimestampTz watermark;		/* max event time seen - delay, never back */
+	/* as they were before the current batch: windows closed by then */
+	bool		had_watermark_before;
+	TimestampTz watermark_before;
 	List	   *dead_letters;	/* DeadLetter: events without event time */
 } StreamClock;
 

@@ -418,7 +418,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 						continuous_catalog_relid(CATALOG_STREAMS),
 						continuous_catalog_relid(CATALOG_VIEWS));
 
-	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from "
+	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
+					"v.allowed_lateness "
 					"FROM continuous.view_catalog v "
 					"JOIN pg_catalog.pg_class c ON c.oid = v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view = v.view "
@@ -436,7 +437,10 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		Oid			storage = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
 		char	   *query = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
 		Oid			owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
-		Datum		written = SPI_getbinval(row, desc, 6, &isnull);
+		bool		not_written;
+		Datum		written = SPI_getbinval(row, desc, 6, &not_written);
+		Interval   *lateness = DatumGetIntervalP(SPI_getbinval(row, desc, 7,
+																  &isnull));
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
@@ -444,7 +448,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		act = hash_search(ws.activations, &view, HASH_ENTER, NULL);
 		if (previous)
 			before = hash_search(previous, &view, HASH_FIND, NULL);
-		if (!isnull)
+		if (!not_written)
 		{
 			act->active_from = DatumGetLSN(written);
 			act->persisted = true;
@@ -473,7 +477,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 								   SECURITY_LOCAL_USERID_CHANGE |
 								   SECURITY_RESTRICTED_OPERATION);
 			vr = view_runtime_create(view, stream, storage, owner,
-									 (Query *) stringToNode(query));
+									 (Query *) stringToNode(query),
+									 lateness);
 			vr->active_from = act->active_from;
 			SetUserIdAndSecContext(save_userid, save_sec_context);
 			ReleaseCurrentSubTransaction();
@@ -567,7 +572,7 @@ worker_flush(void)
 			ViewRuntime *vr = lfirst(lc);
 
 			if (vr->stream == stream->relid)
-				view_process_events(vr, stream);
+				view_process_events(vr, stream, clock);
 		}
 	}
 

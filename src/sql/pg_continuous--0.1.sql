@@ -39,6 +39,7 @@ CREATE TABLE continuous.view_catalog (
     allowed_lateness interval NOT NULL DEFAULT '0',
     late_events      text NOT NULL DEFAULT 'drop',
     retention        interval,
+    "window"         text,                  -- e.g. 'tumble 00:01:00', or NULL
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 
@@ -131,6 +132,15 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'continuous_drop_stream'
 LANGUAGE C;
 
+-- The watermark of a stream, for the views of emit = 'window_close': they
+-- show a window once the watermark has passed its end.  SECURITY DEFINER so
+-- that readers of those views need no rights on stream_stats; the worker
+-- writes the watermark in the transaction that writes the windows' state.
+CREATE FUNCTION continuous._watermark(stream regclass)
+RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog
+AS $$ SELECT watermark FROM continuous.stream_stats WHERE stream = $1::oid $$;
+
 -- Bytes of WAL the database's decoder has not yet applied.
 CREATE FUNCTION continuous._decoder_lag()
 RETURNS bigint
@@ -192,6 +202,7 @@ CREATE VIEW continuous.views AS
 SELECT c.view::regclass                 AS view,
        c.stream::regclass               AS stream,
        c.emit,
+       c."window",
        coalesce(s.events, 0)            AS events,
        coalesce(s.late_events, 0)       AS late_events,
        coalesce(s.errors, 0)            AS errors,
