@@ -26,6 +26,8 @@
 
 #include "ddl_catalog.h"
 
+static List *catalog_select(const char *sql, Oid key);
+static Oid	text_to_oid(const char *value);
 static void catalog_execute(const char *sql, int nargs, Oid *argtypes,
 							Datum *values, const char *nulls, int expected);
 
@@ -54,84 +56,29 @@ ddl_catalog_restore(DdlCatalogPrivileges *saved)
 bool
 ddl_catalog_is_stream(Oid relid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	DdlCatalogPrivileges saved;
-	bool		found;
-
-	ddl_catalog_elevate(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT 1 FROM continuous.stream_catalog WHERE stream = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous.stream_catalog");
-	found = SPI_processed > 0;
-	SPI_finish();
-	ddl_catalog_restore(&saved);
-
-	return found;
+	return catalog_select("SELECT 'yes' FROM continuous.stream_catalog WHERE stream = $1",
+						  relid) != NIL;
 }
 
 /* The storage table of a continuous view, or InvalidOid for other relations. */
 Oid
 ddl_catalog_storage_of_view(Oid relid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	DdlCatalogPrivileges saved;
-	Oid			storage = InvalidOid;
+	List	   *storage = catalog_select("SELECT storage::text FROM continuous.view_catalog"
+										 " WHERE view = $1", relid);
 
-	ddl_catalog_elevate(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT storage FROM continuous.view_catalog WHERE view = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous.view_catalog");
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-
-		storage = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1,
-												 &isnull));
-	}
-	SPI_finish();
-	ddl_catalog_restore(&saved);
-
-	return storage;
+	return storage ? text_to_oid(linitial(storage)) : InvalidOid;
 }
 
 List *
 ddl_catalog_views_of_stream(Oid stream)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(stream)};
-	MemoryContext callercxt = CurrentMemoryContext;
-	DdlCatalogPrivileges saved;
 	List	   *views = NIL;
-	uint64		i;
+	ListCell   *lc;
 
-	ddl_catalog_elevate(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT view FROM continuous.view_catalog"
-							  " WHERE stream = $1 ORDER BY view",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous.view_catalog");
-
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		view = SPI_getbinval(SPI_tuptable->vals[i],
-										 SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
-
-		views = lappend_oid(views, DatumGetObjectId(view));
-		MemoryContextSwitchTo(spicxt);
-	}
-	SPI_finish();
-	ddl_catalog_restore(&saved);
-
+	foreach(lc, catalog_select("SELECT view::text FROM continuous.view_catalog"
+							   " WHERE stream = $1 ORDER BY view", stream))
+		views = lappend_oid(views, text_to_oid(lfirst(lc)));
 	return views;
 }
 
@@ -143,33 +90,10 @@ ddl_catalog_views_of_stream(Oid stream)
 char *
 ddl_catalog_stream_event_time(Oid stream)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(stream)};
-	MemoryContext callercxt = CurrentMemoryContext;
-	DdlCatalogPrivileges saved;
-	char	   *event_time = NULL;
+	List	   *event_time = catalog_select("SELECT event_time::text FROM continuous.stream_catalog"
+											" WHERE stream = $1", stream);
 
-	ddl_catalog_elevate(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT event_time FROM continuous.stream_catalog"
-							  " WHERE stream = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous.stream_catalog");
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-		Datum		name = SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			event_time = MemoryContextStrdup(callercxt,
-											 NameStr(*DatumGetName(name)));
-	}
-	SPI_finish();
-	ddl_catalog_restore(&saved);
-
-	return event_time;
+	return event_time ? linitial(event_time) : NULL;
 }
 
 void
@@ -267,6 +191,50 @@ ddl_relation_display_name(Oid relid)
 {
 	return DatumGetCString(DirectFunctionCall1(regclassout,
 											   ObjectIdGetDatum(relid)));
+}
+
+/*
+ * The first column, as text, of the rows a catalog query keyed by one oid
+ * returns, read with the catalog owner's rights; NULLs are left out.  The
+ * strings are in the caller's memory context.
+ */
+static List *
+catalog_select(const char *sql, Oid key)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(key)};
+	MemoryContext callercxt = CurrentMemoryContext;
+	DdlCatalogPrivileges saved;
+	List	   *result = NIL;
+	uint64		i;
+
+	ddl_catalog_elevate(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the pg_continuous catalog: %s", sql);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 1);
+
+		if (value)
+		{
+			MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+
+			result = lappend(result, pstrdup(value));
+			MemoryContextSwitchTo(spicxt);
+		}
+	}
+	SPI_finish();
+	ddl_catalog_restore(&saved);
+	return result;
+}
+
+static Oid
+text_to_oid(const char *value)
+{
+	return DatumGetObjectId(DirectFunctionCall1(oidin, CStringGetDatum(value)));
 }
 
 /* Run one catalog-writing statement with the catalog owner's rights. */
