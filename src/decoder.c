@@ -694,6 +694,7 @@ batch_init(void)
 	}
 	decoder_batch->nevents = 0;
 	decoder_batch->nchanges = 0;
+	decoder_batch->last_stream = NULL;
 	decoder_batch->oldest_commit_time = 0;
 	decoder_batch->catalog_changed = false;
 	decoder_batch->catalog_xid = InvalidTransactionId;
@@ -718,13 +719,17 @@ static StreamEvents *
 batch_stream(Oid relid)
 {
 	bool		found;
-	StreamEvents *stream;
+	StreamEvents *stream = decoder_batch->last_stream;
 
+	/* rows come in runs of one table: look up only when the table changes */
+	if (stream && stream->relid == relid)
+		return stream;
 	stream = hash_search(decoder_batch->streams, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
 		memset(stream, 0, sizeof(StreamEvents));
 		stream->relid = relid;
 	}
+	decoder_batch->last_stream = stream;
 	return stream;
 }

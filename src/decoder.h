@@ -42,6 +42,7 @@ typedef struct DecodedBatch
 {
 	MemoryContext cxt;			/* holds everything below; reset per flush */
 	HTAB	   *streams;		/* Oid -> StreamEvents */
+	StreamEvents *last_stream;	/* the entry batch_stream() found last */
 	int64		nevents;
 	int64		nchanges;		/* ignored changes: UPDATE, DELETE, TRUNCATE */
 	TimestampTz oldest_commit_time;
