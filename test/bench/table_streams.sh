@@ -37,14 +37,8 @@ trap cleanup EXIT
 
 PORT=$(free_port 5600)
 pg_init "$SCRATCH/data"
+pg_server_conf "$PORT" >>"$SCRATCH/data/postgresql.conf"
 cat >>"$SCRATCH/data/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = 'localhost'
-unix_socket_directories = ''
-shared_preload_libraries = 'pg_continuous'
-wal_level = logical
-max_replication_slots = 10
-max_worker_processes = 16
 shared_buffers = '1GB'
 max_wal_size = '16GB'
 checkpoint_timeout = '1h'

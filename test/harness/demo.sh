@@ -157,16 +157,10 @@ demo_start()
 		log "demo server already running on port $PORT"
 	else
 		PORT=$(free_port "${DEMO_PORT:-5499}")
-		cat >"$DIR/demo.conf.tmp" <<EOF
-# written by test/harness/demo.sh at every start
-port = $PORT
-listen_addresses = 'localhost'
-unix_socket_directories = ''
-shared_preload_libraries = 'pg_continuous'
-wal_level = logical
-max_replication_slots = 10
-max_worker_processes = 16
-EOF
+		{
+			echo "# written by test/harness/demo.sh at every start"
+			pg_server_conf "$PORT"
+		} >"$DIR/demo.conf.tmp"
 		if [ "$(id -u)" -eq 0 ]; then
 			install -o "$PG_OS_USER" -m 644 "$DIR/demo.conf.tmp" "$DIR/data/demo.conf"
 		else

@@ -107,6 +107,21 @@ pg_init()
 		{ cat "$1.initdb.log" >&2; die "initdb failed"; }
 }
 
+# pg_server_conf PORT: the settings every scratch server of the harness
+# shares (localhost only, the extension preloaded, logical decoding on).
+pg_server_conf()
+{
+	cat <<EOF
+port = $1
+listen_addresses = 'localhost'
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_continuous'
+wal_level = logical
+max_replication_slots = 10
+max_worker_processes = 16
+EOF
+}
+
 # pg_start DATADIR LOGFILE: start and wait until it accepts connections.
 pg_start()
 {
