@@ -273,6 +273,9 @@ view_first_event(ViewRuntime *vr, StreamEvents *events)
 {
 	int			i;
 
+	/* a view counts the Kafka messages flushed while it exists */
+	if (events->kafka)
+		return 0;
 	if (vr->active_from == InvalidXLogRecPtr)
 		return events->nevents;
 	for (i = 0; i < events->nevents; i++)
@@ -371,14 +374,11 @@ view_process_carefully(ViewRuntime *vr, StreamEvents *events)
 	{
 		if (skip[i])
 		{
-			DeadLetter *dl;
 			MemoryContext cxt = MemoryContextSwitchTo(vr->state_cxt);
 
-			dl = palloc(sizeof(DeadLetter));
-			dl->commit_lsn = events->events[i].commit_lsn;
-			dl->error = pstrdup(errors[i]);
-			dl->payload = stream_event_payload(&events->events[i]);
-			vr->dead_letters = lappend(vr->dead_letters, dl);
+			vr->dead_letters = lappend(vr->dead_letters,
+									   stream_event_dead_letter(&events->events[i],
+																errors[i]));
 			MemoryContextSwitchTo(cxt);
 		}
 	}
@@ -574,11 +574,17 @@ view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
 	return true;
 }
 
-/* The event's row as text, for continuous.dead_letters. */
-char *
-stream_event_payload(StreamEvent *event)
+DeadLetter *
+stream_event_dead_letter(StreamEvent *event, const char *error)
 {
+	DeadLetter *dl = palloc(sizeof(DeadLetter));
 	Datum		row = heap_copy_tuple_as_datum(event->tuple, event->desc);
 
-	return OidOutputFunctionCall(F_RECORD_OUT, row);
+	dl->commit_lsn = event->commit_lsn;
+	dl->partition = event->partition;
+	dl->offset = event->offset;
+	/* the row as text */
+	dl->payload = OidOutputFunctionCall(F_RECORD_OUT, row);
+	dl->error = pstrdup(error);
+	return dl;
 }

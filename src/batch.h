@@ -27,7 +27,9 @@ typedef struct GroupStates
 /* An event that could not be evaluated; written at flush. */
 typedef struct DeadLetter
 {
-	XLogRecPtr	commit_lsn;
+	XLogRecPtr	commit_lsn;		/* table streams */
+	int32		partition;		/* Kafka streams; -1 for table streams */
+	int64		offset;
 	char	   *payload;
 	char	   *error;
 } DeadLetter;
@@ -99,8 +101,9 @@ extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);
 extern bool view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
 							 TupleTableSlot **keys, GroupStates **states);
 
-/* The event's row as text, for continuous.dead_letters. */
-extern char *stream_event_payload(StreamEvent *event);
+/* The event as a dead letter with this error; in CurrentMemoryContext. */
+extern DeadLetter *stream_event_dead_letter(StreamEvent *event,
+											const char *error);
 
 /* Forget the batch state after its flush (or its failure). */
 extern void view_batch_reset(ViewRuntime *vr);

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "ddl_catalog.h"
+#include "kafka_options.h"
 
 static List *catalog_select(const char *sql, Oid key);
 static Oid	text_to_oid(const char *value);
@@ -97,14 +98,18 @@ ddl_catalog_stream_event_time(Oid stream)
 }
 
 void
-ddl_catalog_add_stream(Oid stream, const char *event_time,
-					   Interval *watermark_delay)
+ddl_catalog_add_stream(Oid stream, const char *kind, const char *event_time,
+					   Interval *watermark_delay, Interval *idle_timeout)
 {
-	Oid			argtypes[3] = {OIDOID, NAMEOID, INTERVALOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, INTERVALOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(stream);
+	values[3] = CStringGetTextDatum(kind);
+	values[4] = PointerGetDatum(idle_timeout);
+	if (idle_timeout == NULL)
+		nulls[4] = 'n';
 	if (event_time != NULL)
 		values[1] = DirectFunctionCall1(namein, CStringGetDatum(event_time));
 	else
@@ -115,11 +120,24 @@ ddl_catalog_add_stream(Oid stream, const char *event_time,
 	values[2] = IntervalPGetDatum(watermark_delay);
 
 	catalog_execute("INSERT INTO continuous.stream_catalog"
-					" (stream, kind, event_time, watermark_delay)"
-					" VALUES ($1, 'table', $2, $3)",
-					3, argtypes, values, nulls, SPI_OK_INSERT);
+					" (stream, kind, event_time, watermark_delay, idle_timeout)"
+					" VALUES ($1, $4, $2, $3, $5)",
+					5, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.stream_stats (stream) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * A Kafka stream is registered by its first continuous view, and goes with
+ * its last (continuous._on_sql_drop()).
+ */
+void
+ddl_catalog_add_kafka_stream(Oid foreign_table)
+{
+	KafkaStreamOptions *opts = kafka_stream_options(foreign_table);
+
+	ddl_catalog_add_stream(foreign_table, "kafka", opts->event_time,
+						   opts->watermark_delay, opts->idle_timeout);
 }
 
 void

@@ -48,8 +48,12 @@ extern Oid	ddl_catalog_storage_of_view(Oid view);	/* InvalidOid: not one */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
 extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */
 
-extern void ddl_catalog_add_stream(Oid stream, const char *event_time,
-								   Interval *watermark_delay);
+extern void ddl_catalog_add_stream(Oid stream, const char *kind,
+								   const char *event_time,
+								   Interval *watermark_delay,
+								   Interval *idle_timeout);
+/* A Kafka stream, as its foreign table's options describe it. */
+extern void ddl_catalog_add_kafka_stream(Oid foreign_table);
 extern void ddl_catalog_remove_stream(Oid stream);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern void ddl_catalog_remove_view(Oid view);

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "ddl_catalog.h"
+#include "kafka_options.h"
 #include "pg_continuous.h"
 
 PG_FUNCTION_INFO_V1(continuous_create_stream);
@@ -105,7 +106,8 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 				 errmsg("table \"%s\" is already a stream",
 						RelationGetRelationName(rel))));
 
-	ddl_catalog_add_stream(RelationGetRelid(rel), event_time, watermark_delay);
+	ddl_catalog_add_stream(RelationGetRelid(rel), "table", event_time,
+						   watermark_delay, NULL);
 
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
@@ -219,7 +221,10 @@ check_stream_table(Relation rel)
 				 errmsg("cannot make \"%s\" a stream", relname),
 				 errdetail_relkind_not_supported(rel->rd_rel->relkind),
 				 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
-				 errhint("Make each partition a stream.") : 0));
+				 errhint("Make each partition a stream.") :
+				 kafka_is_stream_table(RelationGetRelid(rel)) ?
+				 errhint("A foreign table of \"%s\" is a stream already: create continuous views over it.",
+						 KAFKA_FDW_NAME) : 0));
 
 	if (!pg_class_ownercheck(RelationGetRelid(rel), GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);

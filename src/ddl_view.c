@@ -70,6 +70,7 @@
 #include "agg_support.h"
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
+#include "kafka_options.h"
 #include "pg_continuous.h"
 #include "plan.h"
 
@@ -550,6 +551,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 {
 	ParseState *pstate = make_parsestate(NULL);
 	Oid			owner = GetUserId();
+	Oid			stream;
 	RawStmt    *rawstmt;
 	Query	   *query;
 	ContinuousPlan *plan;
@@ -597,7 +599,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	query = parse_analyze_fixedparams(rawstmt, queryString, NULL, 0, queryEnv);
 	apply_column_aliases(query, stmt->aliases);
 
-	(void) ddl_view_check_query(pstate, query);
+	stream = ddl_view_check_query(pstate, query);
+	if (kafka_is_stream_table(stream) && !ddl_catalog_is_stream(stream))
+		ddl_catalog_add_kafka_stream(stream);
 
 	/* the worker reads the stream for the view's owner: may the owner? */
 	(void) ExecCheckRTPerms(query->rtable, true);

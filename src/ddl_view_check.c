@@ -35,6 +35,7 @@
 #include "agg_support.h"
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
+#include "kafka_options.h"
 
 /* ungrouped_var_walker() */
 typedef struct UngroupedContext
@@ -343,12 +344,23 @@ check_from_clause(Query *query)
 	}
 
 	relname = get_rel_name(rte->relid);
-	if (rte->relkind != RELKIND_RELATION)
+	if (rte->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		if (!kafka_is_stream_table(rte->relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("foreign table \"%s\" is not a stream", relname),
+					 errdetail("Foreign tables are streams only if their foreign-data wrapper is \"%s\".",
+							   KAFKA_FDW_NAME)));
+		/* the options must fit the columns; the first view registers it */
+		(void) kafka_stream_options(rte->relid);
+	}
+	else if (rte->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a stream", relname),
 				 errdetail_relkind_not_supported(rte->relkind)));
-	if (!ddl_catalog_is_stream(rte->relid))
+	else if (!ddl_catalog_is_stream(rte->relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("table \"%s\" is not a stream", relname),

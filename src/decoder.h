@@ -15,13 +15,18 @@
 #include "datatype/timestamp.h"
 #include "utils/hsearch.h"
 
-/* One committed row of a stream table. */
+/*
+ * One event of a stream: a committed row of a stream table, or a decoded
+ * Kafka message (kafka_source.c).
+ */
 typedef struct StreamEvent
 {
 	HeapTuple	tuple;			/* flattened: no external TOAST pointers */
 	TupleDesc	desc;			/* the descriptor it was decoded with */
-	XLogRecPtr	commit_lsn;		/* its transaction's commit record */
-	TimestampTz commit_time;
+	XLogRecPtr	commit_lsn;		/* its transaction's commit record; Kafka: 0 */
+	TimestampTz commit_time;	/* Kafka: when the message was consumed */
+	int32		partition;		/* Kafka: where the message was; tables: -1 */
+	int64		offset;
 } StreamEvent;
 
 /* The events of one stream gathered since the last flush, in commit order. */
@@ -33,6 +38,8 @@ typedef struct StreamEvents
 	int			capacity;
 	int64		bytes;
 	int64		ignored_changes;	/* UPDATE, DELETE, TRUNCATE */
+	bool		kafka;			/* events are Kafka messages, in offset order
+								 * per partition */
 	TupleDesc	desc;			/* copy of the last descriptor seen ... */
 	TupleDesc	desc_source;	/* ... and the relcache one it came from */
 } StreamEvents;

@@ -338,23 +338,35 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 }
 
 /* One dead letter; view is InvalidOid for those of the stream itself. */
-static void
+void
 flush_dead_letter(Oid stream, Oid view, DeadLetter *dl)
 {
-	Oid			types[5] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[7] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(stream);
 	values[1] = ObjectIdGetDatum(view);
 	if (!OidIsValid(view))
 		nulls[1] = 'n';
-	values[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(dl->commit_lsn)));
+	if (dl->partition >= 0)
+	{
+		values[2] = CStringGetTextDatum(psprintf("partition %d offset " INT64_FORMAT,
+												 dl->partition, dl->offset));
+		values[5] = Int32GetDatum(dl->partition);
+		values[6] = Int64GetDatum(dl->offset);
+	}
+	else
+	{
+		values[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(dl->commit_lsn)));
+		nulls[5] = nulls[6] = 'n';
+	}
 	values[3] = CStringGetTextDatum(dl->payload);
 	values[4] = CStringGetTextDatum(dl->error);
-	spi_exec("INSERT INTO continuous.dead_letters (stream, view, position, payload, error) "
-			 "VALUES ($1::regclass, $2::regclass, $3, $4, $5)",
-			 5, types, values, nulls);
+	spi_exec("INSERT INTO continuous.dead_letters "
+			 "(stream, view, position, payload, error, \"partition\", \"offset\") "
+			 "VALUES ($1::regclass, $2::regclass, $3, $4, $5, $6, $7)",
+			 7, types, values, nulls);
 }
 
 void

@@ -25,6 +25,9 @@ extern void flush_view_bookkeeping(ViewRuntime *vr, double flush_ms,
 /* A stream's counters, watermark and dead letters for the batch. */
 extern void flush_stream_stats(StreamEvents *stream, StreamClock *clock);
 
+/* One dead letter; view is InvalidOid for those of the stream itself. */
+extern void flush_dead_letter(Oid stream, Oid view, DeadLetter *dl);
+
 /* Decoder position: after the flush commits, decoding resumes here. */
 extern void flush_write_position(XLogRecPtr lsn);
 extern XLogRecPtr flush_read_position(void);

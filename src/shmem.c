@@ -61,7 +61,8 @@ continuous_shmem_startup(void)
 		for (i = 0; i < ContinuousShmem->nslots; i++)
 		{
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].applied_lsn, 0);
-			pg_atomic_init_u32(&ContinuousShmem->slots[i].sync_requests, 0);
+			pg_atomic_init_u64(&ContinuousShmem->slots[i].sync_requests, 0);
+			pg_atomic_init_u64(&ContinuousShmem->slots[i].kafka_synced, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);

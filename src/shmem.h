@@ -42,8 +42,15 @@ typedef struct DatabaseSlot
 	 * the database.  Reset to 0 when a worker starts.
 	 */
 	pg_atomic_uint64 applied_lsn;
-	/* bumped by continuous.sync() so the worker flushes without delay */
-	pg_atomic_uint32 sync_requests;
+	/*
+	 * Each continuous.sync() call takes a number here, so the worker flushes
+	 * without delay; kafka_synced is the highest number for which every
+	 * Kafka partition's messages up to the high watermark the broker had
+	 * after the call are visible (all of them when there is no Kafka
+	 * stream).
+	 */
+	pg_atomic_uint64 sync_requests;
+	pg_atomic_uint64 kafka_synced;
 } DatabaseSlot;
 
 typedef struct ContinuousShared

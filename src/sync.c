@@ -8,6 +8,12 @@
  * target: every event committed before the call lies before it.  The worker
  * publishes applied_lsn only after the flush that covers it has committed,
  * so once applied_lsn reaches the target, the events are visible to readers.
+ * For Kafka streams, the call then takes a request number; the worker, once
+ * it sees that number, asks the brokers for every partition's high
+ * watermark, and publishes the number as kafka_synced when flushes have
+ * committed the offsets up to those (kafka_source.c).  Only after the WAL
+ * is applied: by then the worker consumes the Kafka streams of views
+ * created before the call.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,8 +43,13 @@ static bool start_worker_callback_registered = false;
 
 static void start_worker_xact_callback(XactEvent event, void *arg);
 
+/*
+ * How far the database's worker is: WAL applied, and the last sync request
+ * its Kafka streams are up to date for.  If request is not NULL and *request
+ * is 0, take a request number for this call.
+ */
 static XLogRecPtr
-database_applied_lsn(Latch **worker_latch)
+database_applied_lsn(Latch **worker_latch, uint64 *request, uint64 *kafka_synced)
 {
 	DatabaseSlot *slot;
 	XLogRecPtr	applied = InvalidXLogRecPtr;
@@ -50,8 +61,10 @@ database_applied_lsn(Latch **worker_latch)
 	if (slot)
 	{
 		applied = pg_atomic_read_u64(&slot->applied_lsn);
-		if (worker_latch)
-			pg_atomic_fetch_add_u32(&slot->sync_requests, 1);
+		if (request && *request == 0)
+			*request = pg_atomic_add_fetch_u64(&slot->sync_requests, 1);
+		if (kafka_synced)
+			*kafka_synced = pg_atomic_read_u64(&slot->kafka_synced);
 	}
 	LWLockRelease(ContinuousShmem->lock);
 	return applied;
@@ -63,6 +76,8 @@ continuous_sync(PG_FUNCTION_ARGS)
 	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
 	float8		timeout_ms;
 	XLogRecPtr	target;
+	uint64		request = 0;
+	bool		wal_applied = false;
 	TimestampTz deadline;
 
 	continuous_require_preload();
@@ -85,10 +100,19 @@ continuous_sync(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		Latch	   *worker_latch;
-		XLogRecPtr	applied = database_applied_lsn(&worker_latch);
+		uint64		kafka_synced = 0;
+		XLogRecPtr	applied = database_applied_lsn(&worker_latch, &request,
+												   &kafka_synced);
 		long		remaining;
 
-		if (applied >= target)
+		if (applied >= target && !wal_applied)
+		{
+			/* a new request, which the worker sees with its catalog current */
+			wal_applied = true;
+			request = 0;
+			continue;
+		}
+		if (wal_applied && kafka_synced >= request)
 			break;
 		if (worker_latch)
 			SetLatch(worker_latch);
@@ -97,12 +121,18 @@ continuous_sync(PG_FUNCTION_ARGS)
 		if (remaining <= 0)
 		{
 			ConditionVariableCancelSleep();
+			if (applied < target)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("continuous.sync() timed out"),
+						 errdetail("Views are up to date until WAL position %X/%X; waited for %X/%X.",
+								   LSN_FORMAT_ARGS(applied), LSN_FORMAT_ARGS(target)),
+						 errhint("Look at continuous.streams and the server log for a stalled worker, or pass a longer timeout.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("continuous.sync() timed out"),
-					 errdetail("Views are up to date until WAL position %X/%X; waited for %X/%X.",
-							   LSN_FORMAT_ARGS(applied), LSN_FORMAT_ARGS(target)),
-					 errhint("Look at continuous.streams and the server log for a stalled worker, or pass a longer timeout.")));
+					 errdetail("Some Kafka partitions have not been consumed up to the high watermark they had when sync() was called."),
+					 errhint("Look at continuous.kafka_partitions for the lag and the last error, or pass a longer timeout.")));
 		}
 		/* sleep on the condition variable, but poll: the worker may be new */
 		(void) ConditionVariableTimedSleep(&ContinuousShmem->applied_cv,
@@ -181,7 +211,7 @@ continuous_decoder_lag(PG_FUNCTION_ARGS)
 
 	continuous_require_preload();
 	flushed = GetFlushRecPtr(NULL);
-	applied = database_applied_lsn(NULL);
+	applied = database_applied_lsn(NULL, NULL, NULL);
 	PG_RETURN_INT64(applied >= flushed ? 0 : (int64) (flushed - applied));
 }
 

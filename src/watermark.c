@@ -9,7 +9,10 @@
  * the batch as a dead letter of the stream; the others move the watermark
  * to max(event time seen) - watermark_delay, never backwards.  The
  * watermark is written with the batch's state (flush.c), so after a restart
- * it resumes where it was.  The watermark before the batch stays at hand:
+ * it resumes where it was.  A Kafka stream's watermark trails the minimum of
+ * its partitions' latest event times, leaving out partitions idle for
+ * longer than idle_timeout (kafka_source.c tells the clock its partitions
+ * and when each last delivered).  The watermark before the batch stays at hand:
  * views with windows judge their events late by it (batch.c).  An
  * event-time column of type timestamp (without time zone) is read as UTC.
  *
@@ -42,7 +45,61 @@ stream_clock_create(Oid stream, const char *event_time, Interval *delay,
 		clock->delay = *delay;
 	clock->has_watermark = has_watermark;
 	clock->watermark = watermark;
+	clock->idle_timeout_us = -1;
 	return clock;
+}
+
+/*
+ * The event time the watermark trails now: the latest seen, or for a Kafka
+ * stream the minimum of its partitions' latest, over the partitions not
+ * idle.  False if there is none yet.
+ */
+static bool
+stream_clock_event_time(StreamClock *clock, TimestampTz now, TimestampTz *result)
+{
+	bool		found = false;
+	int			p;
+
+	for (p = 0; p < clock->nparts; p++)
+	{
+		PartitionClock *part = &clock->parts[p];
+
+		if (clock->idle_timeout_us >= 0 &&
+			now - part->active_at > clock->idle_timeout_us)
+			continue;
+		/* an active partition without event time holds the watermark */
+		if (!part->seen)
+			return false;
+		if (!found || part->max_event_time < *result)
+			*result = part->max_event_time;
+		found = true;
+	}
+	return found;
+}
+
+/* The watermark that trails event_time: event_time - delay. */
+static TimestampTz
+stream_clock_trailing(StreamClock *clock, TimestampTz event_time)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(event_time),
+												   IntervalPGetDatum(&clock->delay)));
+}
+
+/* Move the watermark to event_time - delay, unless that goes back. */
+static void
+stream_clock_move(StreamClock *clock, TimestampTz event_time)
+{
+	TimestampTz candidate;
+
+	if (TIMESTAMP_NOT_FINITE(event_time))
+		return;
+	candidate = stream_clock_trailing(clock, event_time);
+	if (!clock->has_watermark || candidate > clock->watermark)
+	{
+		clock->watermark = candidate;
+		clock->has_watermark = true;
+	}
 }
 
 void
@@ -77,19 +134,25 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 								 &isnull);
 		if (isnull)
 		{
-			DeadLetter *dl = palloc(sizeof(DeadLetter));
-
-			dl->commit_lsn = event->commit_lsn;
-			dl->payload = stream_event_payload(event);
-			dl->error = pstrdup("event time is NULL");
-			clock->dead_letters = lappend(clock->dead_letters, dl);
+			clock->dead_letters = lappend(clock->dead_letters,
+										  stream_event_dead_letter(event,
+																   "event time is NULL"));
 			continue;
 		}
+
 		/*
 		 * A timestamp without time zone is read as UTC: the same number, and
 		 * a watermark that does not depend on any session's TimeZone.
 		 */
 		ts = DatumGetTimestampTz(value);
+		if (event->partition >= 0 && event->partition < clock->nparts)
+		{
+			PartitionClock *part = &clock->parts[event->partition];
+
+			if (!part->seen || ts > part->max_event_time)
+				part->max_event_time = ts;
+			part->seen = true;
+		}
 		if (!seen || ts > latest)
 			latest = ts;
 		seen = true;
@@ -97,17 +160,54 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 	}
 	events->nevents = kept;
 
-	if (seen && !TIMESTAMP_NOT_FINITE(latest))
+	if (clock->parts != NULL)
 	{
-		TimestampTz candidate;
-
-		candidate = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-															TimestampTzGetDatum(latest),
-															IntervalPGetDatum(&clock->delay)));
-		if (!clock->has_watermark || candidate > clock->watermark)
-		{
-			clock->watermark = candidate;
-			clock->has_watermark = true;
-		}
+		if (stream_clock_event_time(clock, GetCurrentTimestamp(), &latest))
+			stream_clock_move(clock, latest);
 	}
+	else if (seen)
+		stream_clock_move(clock, latest);
+}
+
+void
+stream_clock_set_partitions(StreamClock *clock, int nparts,
+							Interval *idle_timeout)
+{
+	MemoryContext cxt = GetMemoryChunkContext(clock);
+	TimestampTz now = GetCurrentTimestamp();
+	int			p;
+
+	clock->idle_timeout_us = -1;
+	if (idle_timeout)
+		clock->idle_timeout_us = idle_timeout->time +
+			(idle_timeout->day + (int64) idle_timeout->month * DAYS_PER_MONTH) *
+			USECS_PER_DAY;
+	if (nparts <= clock->nparts)
+		return;
+	if (clock->parts == NULL)
+		clock->parts = MemoryContextAllocZero(cxt, sizeof(PartitionClock) * nparts);
+	else
+	{
+		clock->parts = repalloc(clock->parts, sizeof(PartitionClock) * nparts);
+		memset(&clock->parts[clock->nparts], 0,
+			   sizeof(PartitionClock) * (nparts - clock->nparts));
+	}
+	for (p = clock->nparts; p < nparts; p++)
+		clock->parts[p].active_at = now;
+	clock->nparts = nparts;
+}
+
+bool
+stream_clock_idle_advance_pending(StreamClock *clock)
+{
+	TimestampTz event_time;
+
+	if (clock->parts == NULL || clock->idle_timeout_us < 0 ||
+		clock->event_time == InvalidAttrNumber)
+		return false;
+	if (!stream_clock_event_time(clock, GetCurrentTimestamp(), &event_time) ||
+		TIMESTAMP_NOT_FINITE(event_time))
+		return false;
+	return !clock->has_watermark ||
+		stream_clock_trailing(clock, event_time) > clock->watermark;
 }

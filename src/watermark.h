@@ -13,6 +13,19 @@
 
 #include "decoder.h"
 
+/*
+ * A Kafka partition's event time.  The watermark of a Kafka stream is the
+ * minimum over its partitions, leaving out those idle for longer than the
+ * stream's idle_timeout: a partition that never delivers would otherwise
+ * hold every window open forever.
+ */
+typedef struct PartitionClock
+{
+	bool		seen;			/* max_event_time is valid */
+	TimestampTz max_event_time;
+	TimestampTz active_at;		/* wall clock: last message, or assignment */
+} PartitionClock;
+
 typedef struct StreamClock
 {
 	Oid			stream;
@@ -24,6 +37,11 @@ typedef struct StreamClock
 	bool		had_watermark_before;
 	TimestampTz watermark_before;
 	List	   *dead_letters;	/* DeadLetter: events without event time */
+
+	/* Kafka streams: one per partition, indexed by partition number */
+	int			nparts;
+	PartitionClock *parts;
+	int64		idle_timeout_us;	/* negative: partitions are never idle */
 } StreamClock;
 
 /* From a stream_catalog row and the watermark stored with the state. */
@@ -37,5 +55,18 @@ extern StreamClock *stream_clock_create(Oid stream, const char *event_time,
  * Runs in the flush transaction; allocates in CurrentMemoryContext.
  */
 extern void stream_clock_advance(StreamClock *clock, StreamEvents *events);
+
+/*
+ * Kafka streams: the clock has nparts partitions (more than before: the new
+ * ones start now, without event time).  Allocates in the clock's context.
+ */
+extern void stream_clock_set_partitions(StreamClock *clock, int nparts,
+										Interval *idle_timeout);
+
+/*
+ * Would the watermark of a Kafka stream move now, without new events, as
+ * partitions fall idle?
+ */
+extern bool stream_clock_idle_advance_pending(StreamClock *clock);
 
 #endif							/* CONTINUOUS_WATERMARK_H */

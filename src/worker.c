@@ -4,12 +4,14 @@
  *	  The per-database worker: decode, process, flush, repeat.
  *
  * Pipeline position: the loop that drives every step.  Each turn reads the
- * WAL flushed so far (decoder.c), and when a flush is due (the flush
+ * WAL flushed so far (decoder.c) and the messages the Kafka streams' consumers
+ * have received (kafka_source.c), and when a flush is due (the flush
  * interval has passed, the batch is large, a continuous.sync() is waiting, or
  * the continuous catalog changed) it runs one transaction that partially
  * aggregates the batch for every view (batch.c), merges it into storage,
- * and records the decoder position and statistics (flush.c).  Then it
- * publishes how far the views are up to date for continuous.sync().
+ * and records the decoder position, the Kafka offsets and statistics
+ * (flush.c).  Then it publishes how far the views are up to date for
+ * continuous.sync().
  *
  * The worker exits when the extension is dropped, dropping its replication
  * slot.  Any error ends the worker; the launcher starts it again, and it
@@ -44,6 +46,7 @@
 #include "batch.h"
 #include "decoder.h"
 #include "flush.h"
+#include "kafka_source.h"
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "watermark.h"
@@ -74,13 +77,20 @@ typedef struct WorkerState
 	Oid			extension;		/* the pg_extension row we serve */
 	bool		decoding;		/* wal_level = logical */
 	List	   *views;			/* ViewRuntime */
-	List	   *clocks;			/* StreamClock, one per table stream */
+	List	   *clocks;			/* StreamClock, one per stream */
+	List	   *kafka_sources;	/* KafkaSource, one per Kafka stream with views */
 	MemoryContext catalog_cxt;	/* holds clocks; reset at each reload */
 	HTAB	   *activations;	/* Oid -> ViewActivation */
+	char	   *catalog_fingerprint;	/* without decoding: to see changes */
 	TimestampTz last_flush;
 	TimestampTz last_extension_check;
-	uint32		seen_sync_requests;
+	uint64		seen_sync_requests;
 	XLogRecPtr	published;
+
+	/* continuous.sync() for Kafka streams: the request being served */
+	bool		kafka_sync_pending;
+	uint64		kafka_sync_request;
+	TimestampTz kafka_sync_failed_at;
 } WorkerState;
 
 static WorkerState ws;
@@ -96,6 +106,12 @@ static StreamClock *worker_stream_clock(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
+static void worker_create_kafka_sources(List *relids);
+static int	worker_poll_kafka(void);
+static bool worker_kafka_pending(int64 *messages, Size *bytes);
+static void worker_write_kafka_state(void);
+static void worker_kafka_sync(uint64 requests);
+static char *worker_catalog_fingerprint(void);
 
 void
 continuous_worker_main(Datum arg)
@@ -157,8 +173,12 @@ continuous_worker_main(Datum arg)
 	for (;;)
 	{
 		bool		sync_requested;
-		uint32		sync_requests;
-		XLogRecPtr	end_of_wal;
+		uint64		sync_requests;
+		bool		catalog_changed = false;
+		TransactionId catalog_xid = InvalidTransactionId;
+		int64		kafka_messages;
+		Size		kafka_bytes;
+		bool		pending;
 		long		timeout = WORKER_POLL_MS;
 
 		CHECK_FOR_INTERRUPTS();
@@ -175,76 +195,104 @@ continuous_worker_main(Datum arg)
 			proc_exit(0);
 		}
 
-		sync_requests = pg_atomic_read_u32(&ws.slot->sync_requests);
+		sync_requests = pg_atomic_read_u64(&ws.slot->sync_requests);
 		sync_requested = (sync_requests != ws.seen_sync_requests);
 
-		if (!ws.decoding)
+		if (ws.decoding)
 		{
-			ws.seen_sync_requests = sync_requests;
-			worker_publish(GetXLogInsertRecPtr());
-		}
-		else
-		{
-			bool		catalog_changed;
-			TransactionId catalog_xid;
+			XLogRecPtr	end_of_wal = GetFlushRecPtr(NULL);
 
-			end_of_wal = GetFlushRecPtr(NULL);
 			if (decoder_read_position() < end_of_wal)
 				decoder_read(end_of_wal, continuous_batch_events,
 							 (Size) continuous_state_memory_kb * 1024);
-
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
+		}
+		if (worker_poll_kafka() > 0)
+			timeout = 0;		/* more may be waiting */
+		worker_write_kafka_state();
 
-			if (decoder_batch->nevents > 0 || decoder_batch->nchanges > 0)
-			{
-				if (worker_flush_due(sync_requested))
-				{
-					ws.seen_sync_requests = sync_requests;
-					worker_flush();
-				}
-				else
-				{
-					long		left = continuous_flush_interval_ms -
-						TimestampDifferenceMilliseconds(ws.last_flush,
-														GetCurrentTimestamp());
+		pending = worker_kafka_pending(&kafka_messages, &kafka_bytes);
+		if (ws.decoding &&
+			(decoder_batch->nevents > 0 || decoder_batch->nchanges > 0))
+			pending = true;
 
-					timeout = Max(1, Min(timeout, left));
-				}
-			}
-			else if (worker_activations_unwritten())
+		if (pending)
+		{
+			if (worker_flush_due(sync_requested || ws.kafka_sync_pending))
 			{
-				/* where new views begin must be written before moving on */
 				ws.seen_sync_requests = sync_requests;
 				worker_flush();
 			}
 			else
 			{
-				/* nothing of ours in what was read: up to date */
-				ws.seen_sync_requests = sync_requests;
+				long		left = continuous_flush_interval_ms -
+					TimestampDifferenceMilliseconds(ws.last_flush,
+													GetCurrentTimestamp());
+
+				timeout = Max(1, Min(timeout, left));
+			}
+		}
+		else if (ws.decoding && worker_activations_unwritten())
+		{
+			/* where new views begin must be written before moving on */
+			ws.seen_sync_requests = sync_requests;
+			worker_flush();
+		}
+		else
+		{
+			/* nothing of ours in what was read: up to date */
+			ws.seen_sync_requests = sync_requests;
+			if (ws.decoding)
+			{
 				decoder_batch_flushed(decoder_read_position());
 				worker_publish(decoder_read_position());
 			}
-
-			if (catalog_changed)
-			{
-				worker_begin(catalog_xid);
-				if (!worker_extension_exists())
-				{
-					worker_commit();
-					worker_exit_without_extension();
-				}
-				worker_load_catalog(false, false);
-				worker_commit();
-				/* the next turn writes where new views begin */
-				timeout = 0;
-			}
-
-			/* more WAL waiting: no sleep */
-			if (decoder_read_position() < GetFlushRecPtr(NULL) &&
-				decoder_batch->nevents < continuous_batch_events)
-				timeout = 0;
+			else
+				worker_publish(GetXLogInsertRecPtr());
 		}
+		if (!ws.decoding &&
+			(sync_requested ||
+			 TimestampDifferenceExceeds(ws.last_extension_check,
+										GetCurrentTimestamp(),
+										EXTENSION_CHECK_MS)))
+		{
+			/* no WAL to tell: look at the catalog itself */
+			char	   *fingerprint;
+
+			worker_begin(InvalidTransactionId);
+			fingerprint = worker_catalog_fingerprint();
+			worker_commit();
+			if (strcmp(fingerprint, ws.catalog_fingerprint) != 0)
+			{
+				if (worker_kafka_pending(&kafka_messages, &kafka_bytes))
+					worker_flush();
+				catalog_changed = true;
+			}
+		}
+
+		if (catalog_changed)
+		{
+			worker_begin(catalog_xid);
+			if (!worker_extension_exists())
+			{
+				worker_commit();
+				worker_exit_without_extension();
+			}
+			worker_load_catalog(false, false);
+			worker_commit();
+			/* the next turn writes where new views begin */
+			timeout = 0;
+		}
+
+		/* after the catalog: a sync() sees the streams of views made before it */
+		worker_kafka_sync(sync_requests);
+
+		/* more WAL waiting: no sleep */
+		if (ws.decoding &&
+			decoder_read_position() < GetFlushRecPtr(NULL) &&
+			decoder_batch->nevents < continuous_batch_events)
+			timeout = 0;
 
 		if (TimestampDifferenceExceeds(ws.last_extension_check,
 									   GetCurrentTimestamp(),
@@ -273,10 +321,20 @@ continuous_worker_main(Datum arg)
 static bool
 worker_flush_due(bool sync_requested)
 {
+	int64		events = 0;
+	Size		bytes = 0;
+
+	(void) worker_kafka_pending(&events, &bytes);
+	if (ws.decoding)
+	{
+		if (decoder_batch->catalog_changed)
+			return true;
+		events += decoder_batch->nevents;
+		bytes += decoder_batch_bytes();
+	}
 	return sync_requested ||
-		decoder_batch->catalog_changed ||
-		decoder_batch->nevents >= continuous_batch_events ||
-		decoder_batch_bytes() >= (Size) continuous_state_memory_kb * 1024 ||
+		events >= continuous_batch_events ||
+		bytes >= (Size) continuous_state_memory_kb * 1024 ||
 		TimestampDifferenceExceeds(ws.last_flush, GetCurrentTimestamp(),
 								   continuous_flush_interval_ms);
 }
@@ -367,11 +425,20 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	MemoryContext spicxt = CurrentMemoryContext;
 	HTAB	   *previous = ws.activations;
 	HASHCTL		ctl;
+	int			ntables = 0;
+	List	   *kafka_streams = NIL;
 
 	foreach(lc, ws.views)
 		view_runtime_destroy(lfirst(lc));
 	list_free(ws.views);
 	ws.views = NIL;
+
+	/* consumers resume at the offsets stored with the state */
+	foreach(lc, ws.kafka_sources)
+		kafka_source_destroy(lfirst(lc));
+	list_free(ws.kafka_sources);
+	ws.kafka_sources = NIL;
+	ws.kafka_sync_pending = false;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(ViewActivation);
@@ -385,10 +452,11 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	MemoryContextReset(ws.catalog_cxt);
 	ws.clocks = NIL;
 
-	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark "
+	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
+					"c.kind = 'kafka', "
+					"EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.stream = c.stream) "
 					"FROM continuous.stream_catalog c "
-					"LEFT JOIN continuous.stream_stats s USING (stream) "
-					"WHERE c.kind = 'table'",
+					"LEFT JOIN continuous.stream_stats s USING (stream)",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
 	relids = palloc(sizeof(Oid) * Max(SPI_processed, 1));
@@ -402,21 +470,29 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		Datum		event_time = SPI_getbinval(row, desc, 2, &no_event_time);
 		Datum		delay = SPI_getbinval(row, desc, 3, &isnull);
 		Datum		watermark = SPI_getbinval(row, desc, 4, &no_watermark);
+		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		bool		kafka = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+		bool		has_views = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
 		MemoryContext oldcxt;
 
-		relids[i] = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		if (!kafka)
+			relids[ntables++] = stream;
+		else if (has_views)
+			kafka_streams = lappend_oid(kafka_streams, stream);
 		oldcxt = MemoryContextSwitchTo(ws.catalog_cxt);
 		ws.clocks = lappend(ws.clocks,
-							stream_clock_create(relids[i],
+							stream_clock_create(stream,
 												no_event_time ? NULL : NameStr(*DatumGetName(event_time)),
 												DatumGetIntervalP(delay),
 												!no_watermark,
 												no_watermark ? 0 : DatumGetTimestampTz(watermark)));
 		MemoryContextSwitchTo(oldcxt);
 	}
-	decoder_set_streams(relids, (int) SPI_processed,
-						continuous_catalog_relid(CATALOG_STREAMS),
-						continuous_catalog_relid(CATALOG_VIEWS));
+	if (ws.decoding)
+		decoder_set_streams(relids, ntables,
+							continuous_catalog_relid(CATALOG_STREAMS),
+							continuous_catalog_relid(CATALOG_VIEWS));
+	worker_create_kafka_sources(kafka_streams);
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
 					"v.allowed_lateness "
@@ -503,6 +579,190 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	}
 	if (previous)
 		hash_destroy(previous);
+	if (!ws.decoding)
+		ws.catalog_fingerprint = worker_catalog_fingerprint();
+}
+
+/*
+ * Without logical decoding nothing tells the worker that the catalog
+ * changed: it compares this now and then.
+ */
+static char *
+worker_catalog_fingerprint(void)
+{
+	char	   *fingerprint;
+
+	if (SPI_execute("SELECT format('%s/%s', "
+					"(SELECT string_agg(stream::text, ',' ORDER BY stream) FROM continuous.stream_catalog), "
+					"(SELECT string_agg(view::text, ',' ORDER BY view) FROM continuous.view_catalog))",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pg_continuous: could not read the continuous catalog");
+	fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return MemoryContextStrdup(TopMemoryContext, fingerprint ? fingerprint : "");
+}
+
+/* A consumer per Kafka stream; one that cannot be set up is skipped. */
+static void
+worker_create_kafka_sources(List *relids)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ListCell   *lc;
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			KafkaSource *src = kafka_source_create(relid, worker_stream_clock(relid));
+
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(TopMemoryContext);
+			ws.kafka_sources = lappend(ws.kafka_sources, src);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("pg_continuous: Kafka stream %u is not consumed: %s",
+							relid, edata->message)));
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = oldowner;
+	}
+}
+
+/* Take what the Kafka consumers have received, up to the batch's size. */
+static int
+worker_poll_kafka(void)
+{
+	int64		messages;
+	Size		bytes;
+	int			taken = 0;
+	ListCell   *lc;
+
+	(void) worker_kafka_pending(&messages, &bytes);
+	foreach(lc, ws.kafka_sources)
+	{
+		int64		room = continuous_batch_events - messages - taken;
+
+		if (bytes >= (Size) continuous_state_memory_kb * 1024)
+			room = 0;
+		taken += kafka_source_poll(lfirst(lc), (int) Max(room, 0));
+	}
+	return taken;
+}
+
+/*
+ * Messages and bytes the Kafka consumers hold; true if a flush has work:
+ * messages, or a watermark that idle partitions let move.
+ */
+static bool
+worker_kafka_pending(int64 *messages, Size *bytes)
+{
+	bool		pending = false;
+	ListCell   *lc;
+
+	*messages = 0;
+	*bytes = 0;
+	foreach(lc, ws.kafka_sources)
+	{
+		KafkaSource *src = lfirst(lc);
+		StreamClock *clock = worker_stream_clock(kafka_source_relid(src));
+
+		*messages += kafka_source_batch_messages(src);
+		*bytes += kafka_source_batch_bytes(src);
+		if (kafka_source_batch_messages(src) > 0 ||
+			(clock && stream_clock_idle_advance_pending(clock)))
+			pending = true;
+	}
+	return pending;
+}
+
+/*
+ * Where new partitions start, and the consumers' error states: written at
+ * once, in a transaction of their own.
+ */
+static void
+worker_write_kafka_state(void)
+{
+	List	   *starts = NIL;
+	List	   *errors = NIL;
+	ListCell   *lc;
+
+	foreach(lc, ws.kafka_sources)
+	{
+		KafkaSource *src = lfirst(lc);
+
+		if (kafka_source_position_unwritten(src))
+			starts = lappend(starts, src);
+		if (kafka_source_error_changed(src))
+			errors = lappend(errors, src);
+	}
+	if (starts == NIL && errors == NIL)
+		return;
+
+	worker_begin(InvalidTransactionId);
+	foreach(lc, starts)
+		kafka_source_write_position(lfirst(lc), false);
+	foreach(lc, errors)
+		kafka_source_write_error(lfirst(lc));
+	worker_commit();
+	foreach(lc, starts)
+		kafka_source_positions_stored(lfirst(lc));
+	list_free(starts);
+	list_free(errors);
+}
+
+/*
+ * Serve continuous.sync() for Kafka streams: once a new request is seen,
+ * note every partition's high watermark; once the flushed offsets reach
+ * them, publish the request as done.
+ */
+static void
+worker_kafka_sync(uint64 requests)
+{
+	uint64		synced = pg_atomic_read_u64(&ws.slot->kafka_synced);
+	ListCell   *lc;
+
+	if (!ws.kafka_sync_pending)
+	{
+		if (requests <= synced)
+			return;
+		if (ws.kafka_sources != NIL)
+		{
+			/* a broker that did not answer is asked again a second later */
+			if (!TimestampDifferenceExceeds(ws.kafka_sync_failed_at,
+											GetCurrentTimestamp(), 1000))
+				return;
+			foreach(lc, ws.kafka_sources)
+			{
+				if (!kafka_source_capture_sync_target(lfirst(lc)))
+				{
+					ws.kafka_sync_failed_at = GetCurrentTimestamp();
+					return;
+				}
+			}
+		}
+		ws.kafka_sync_pending = true;
+		ws.kafka_sync_request = requests;
+	}
+
+	foreach(lc, ws.kafka_sources)
+		if (!kafka_source_reached_sync_target(lfirst(lc)))
+			return;
+	ws.kafka_sync_pending = false;
+	pg_atomic_write_u64(&ws.slot->kafka_synced, ws.kafka_sync_request);
+	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
 }
 
 /* Does a view begin at a position not yet written to view_stats? */
@@ -537,14 +797,38 @@ worker_stream_clock(Oid stream)
 	return NULL;
 }
 
+/* A stream's batch: its clock, its statistics, and every view over it. */
+static void
+worker_process_stream(StreamEvents *stream, List *dead_letters)
+{
+	StreamClock *clock = worker_stream_clock(stream->relid);
+	ListCell   *lc;
+
+	if (clock)
+	{
+		stream_clock_advance(clock, stream);
+		clock->dead_letters = list_concat(clock->dead_letters, dead_letters);
+	}
+	flush_stream_stats(stream, clock);
+	if (stream->nevents == 0)
+		return;
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->stream == stream->relid)
+			view_process_events(vr, stream, clock);
+	}
+}
+
 /* One transaction: process the batch into every view, merge, record. */
 static void
 worker_flush(void)
 {
-	XLogRecPtr	position = decoder_read_position();
+	XLogRecPtr	position = ws.decoding ? decoder_read_position() :
+		GetXLogInsertRecPtr();
 	TimestampTz started = GetCurrentTimestamp();
-	HASH_SEQ_STATUS seq;
-	StreamEvents *stream;
+	TimestampTz oldest = started;
 	ListCell   *lc;
 	double		flush_ms;
 	double		latency_ms;
@@ -557,23 +841,24 @@ worker_flush(void)
 	}
 	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
 
-	hash_seq_init(&seq, decoder_batch->streams);
-	while ((stream = hash_seq_search(&seq)) != NULL)
+	if (ws.decoding)
 	{
-		StreamClock *clock = worker_stream_clock(stream->relid);
+		HASH_SEQ_STATUS seq;
+		StreamEvents *stream;
 
-		if (clock)
-			stream_clock_advance(clock, stream);
-		flush_stream_stats(stream, clock);
-		if (stream->nevents == 0)
-			continue;
-		foreach(lc, ws.views)
-		{
-			ViewRuntime *vr = lfirst(lc);
+		hash_seq_init(&seq, decoder_batch->streams);
+		while ((stream = hash_seq_search(&seq)) != NULL)
+			worker_process_stream(stream, NIL);
+		if (decoder_batch->nevents > 0)
+			oldest = decoder_batch->oldest_commit_time;
+	}
+	foreach(lc, ws.kafka_sources)
+	{
+		KafkaSource *src = lfirst(lc);
+		List	   *dead_letters;
+		StreamEvents *stream = kafka_source_decode(src, &dead_letters);
 
-			if (vr->stream == stream->relid)
-				view_process_events(vr, stream, clock);
-		}
+		worker_process_stream(stream, dead_letters);
 	}
 
 	foreach(lc, ws.views)
@@ -585,7 +870,7 @@ worker_flush(void)
 	}
 
 	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
-	latency_ms = (double) (GetCurrentTimestamp() - decoder_batch->oldest_commit_time) / 1000.0;
+	latency_ms = (double) (GetCurrentTimestamp() - oldest) / 1000.0;
 	foreach(lc, ws.views)
 	{
 		ViewRuntime *vr = lfirst(lc);
@@ -594,7 +879,16 @@ worker_flush(void)
 		if (vr->events > 0 || (act && !act->persisted))
 			flush_view_bookkeeping(vr, flush_ms, latency_ms);
 	}
-	flush_write_position(position);
+	foreach(lc, ws.kafka_sources)
+	{
+		KafkaSource *src = lfirst(lc);
+
+		kafka_source_write_position(src, true);
+		if (kafka_source_error_changed(src))
+			kafka_source_write_error(src);
+	}
+	if (ws.decoding)
+		flush_write_position(position);
 	worker_commit();
 
 	foreach(lc, ws.views)
@@ -608,7 +902,10 @@ worker_flush(void)
 
 	foreach(lc, ws.views)
 		view_batch_reset(lfirst(lc));
-	decoder_batch_flushed(position);
+	foreach(lc, ws.kafka_sources)
+		kafka_source_flushed(lfirst(lc));
+	if (ws.decoding)
+		decoder_batch_flushed(position);
 	ws.last_flush = GetCurrentTimestamp();
 	worker_publish(position);
 }

@@ -61,7 +61,21 @@ CREATE TABLE continuous.stream_stats (
     ignored_changes bigint NOT NULL DEFAULT 0,
     errors          bigint NOT NULL DEFAULT 0,
     last_event_at   timestamptz,
-    watermark       timestamptz
+    watermark       timestamptz,
+    last_error      text                    -- Kafka: the consumer's error state
+);
+
+-- Kafka streams: where each partition's next message is, and its event
+-- time, as of the state in storage.  Written by the flush that wrote that
+-- state; a new partition's start is written before it is consumed.
+CREATE TABLE continuous.kafka_offsets (
+    stream          oid NOT NULL,
+    "partition"     int NOT NULL,
+    next_offset     bigint NOT NULL,
+    max_event_time  timestamptz,            -- latest event time seen
+    high_watermark  bigint,                 -- the broker's, when last heard
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream, "partition")
 );
 
 CREATE TABLE continuous.view_stats (
@@ -81,10 +95,12 @@ CREATE TABLE continuous.dead_letters (
     id       bigserial PRIMARY KEY,
     stream   regclass,
     view     regclass,
-    position text NOT NULL,                 -- commit LSN, or partition/offset
+    position text NOT NULL,                 -- commit LSN, or partition and offset
     payload  text,
     error    text NOT NULL,
-    at       timestamptz NOT NULL DEFAULT now()
+    at       timestamptz NOT NULL DEFAULT now(),
+    "partition" int,                        -- Kafka streams: where the message is
+    "offset"    bigint
 );
 GRANT SELECT, DELETE ON continuous.dead_letters TO PUBLIC;
 
@@ -172,8 +188,15 @@ BEGIN
        AND s.stream = d.objid;
     DELETE FROM continuous.view_stats s
      WHERE NOT EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.view = s.view);
+    -- a Kafka stream lives as long as its views: a new first view starts
+    -- again at the foreign table's start_offset
+    DELETE FROM continuous.stream_catalog c
+     WHERE c.kind = 'kafka'
+       AND NOT EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.stream = c.stream);
     DELETE FROM continuous.stream_stats s
      WHERE NOT EXISTS (SELECT 1 FROM continuous.stream_catalog c WHERE c.stream = s.stream);
+    DELETE FROM continuous.kafka_offsets o
+     WHERE NOT EXISTS (SELECT 1 FROM continuous.stream_catalog c WHERE c.stream = o.stream);
 END
 $$;
 
@@ -191,10 +214,16 @@ SELECT c.stream::regclass               AS stream,
        s.watermark,
        coalesce(s.events, 0)            AS events,
        coalesce(s.bytes, 0)             AS bytes,
-       continuous._decoder_lag()        AS lag,
+       -- table streams: bytes of WAL; Kafka streams: messages
+       CASE c.kind
+         WHEN 'kafka' THEN (SELECT coalesce(sum(greatest(o.high_watermark - o.next_offset, 0)), 0)::bigint
+                              FROM continuous.kafka_offsets o WHERE o.stream = c.stream)
+         ELSE continuous._decoder_lag()
+       END                              AS lag,
        coalesce(s.ignored_changes, 0)   AS ignored_changes,
        coalesce(s.errors, 0)            AS errors,
-       s.last_event_at
+       s.last_event_at,
+       s.last_error
   FROM continuous.stream_catalog c
   LEFT JOIN continuous.stream_stats s USING (stream);
 
@@ -242,3 +271,22 @@ LANGUAGE C STRICT;
 CREATE FOREIGN DATA WRAPPER continuous_kafka
     HANDLER continuous.kafka_fdw_handler
     VALIDATOR continuous.kafka_fdw_validator;
+
+-- One row per partition of every Kafka stream, as of the last flush.
+CREATE VIEW continuous.kafka_partitions AS
+SELECT o.stream::regclass               AS stream,
+       (SELECT option_value FROM pg_catalog.pg_options_to_table(f.ftoptions)
+         WHERE option_name = 'topic')   AS topic,
+       o."partition",
+       o.next_offset                    AS committed_offset,
+       o.high_watermark,
+       greatest(o.high_watermark - o.next_offset, 0) AS lag,
+       o.max_event_time - c.watermark_delay AS watermark,
+       s.last_error,
+       o.updated_at
+  FROM continuous.kafka_offsets o
+  JOIN continuous.stream_catalog c USING (stream)
+  LEFT JOIN continuous.stream_stats s USING (stream)
+  LEFT JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = o.stream;
+
+GRANT SELECT ON continuous.kafka_partitions TO PUBLIC;

@@ -191,7 +191,7 @@ if [ ${#tap[@]} -gt 0 ]; then
 				PGPORT=65432 \
 				PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 				PERL5LIB="$PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
-				prove -I "$PGXS_DIR/src/test/perl/" -I . \
+				prove -I "$PGXS_DIR/src/test/perl/" -I perl -I . \
 				${PROVE_FLAGS:-} "$t"); then
 			passed=$((passed + 1))
 		else

@@ -18,10 +18,10 @@ use strict;
 use warnings;
 
 use IPC::Run;
-use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Crash;
 
 my $total_events = $ENV{CONTINUOUS_TEST_EVENTS} // 1_000_000;
 my $n_writers    = 4;
@@ -166,52 +166,11 @@ sub finish_ok
 	diag ${ $p->{err} } unless $ok;
 }
 
-# Processes forked by the postmaster: after a kill -9 of the postmaster they
-# linger until they notice, and a new postmaster cannot start before.
-sub postmaster_children
-{
-	my ($ppid) = @_;
-	my @children;
-	foreach my $stat (glob('/proc/[0-9]*/stat'))
-	{
-		open(my $fh, '<', $stat) or next;
-		my $line = <$fh>;
-		close($fh);
-		next unless defined $line && $line =~ /^(\d+) \(.*\) (\S) (\d+) /s;
-		push @children, $1 if $3 == $ppid && $2 ne 'Z';
-	}
-	return @children;
-}
-
-sub alive
-{
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/stat") or return 0;
-	my $line = <$fh>;
-	close($fh);
-	return defined $line && $line !~ /^\d+ \(.*\) Z /s;
-}
-
 sub crash_postmaster_and_restart
 {
 	my ($writers) = @_;
-	my $pid = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
-	my @children = postmaster_children($pid);
-	$node->kill9;
 	# Their server is gone; closing the clients also ends their backends.
-	$_->{h}->kill_kill foreach @$writers;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (grep { alive($_) } @children)
-	{
-		die "children of the killed postmaster still alive" if time > $deadline;
-		usleep(100_000);
-	}
-	# A new postmaster refuses to start while the old PID exists, even as a
-	# zombie nobody reaps; a dead postmaster's lock file is stale.
-	$deadline = time + 10;
-	usleep(100_000) while -e "/proc/$pid" && time < $deadline;
-	unlink($node->data_dir . '/postmaster.pid') if -e "/proc/$pid" && !alive($pid);
-	$node->start;
+	kill9_postmaster_and_restart($node, sub { $_->{h}->kill_kill foreach @$writers });
 }
 
 # Writers load 40% of their share in phase A, 30% in B, the rest in C.

@@ -1,0 +1,792 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_source.c
+ *	  Kafka streams: the worker's consumer of one stream, and the offsets
+ *	  it keeps in PostgreSQL.
+ *
+ * Pipeline position: the source, for Kafka streams, beside the WAL decoder
+ * (decoder.c) of table streams.  One librdkafka consumer per stream, with
+ * every partition of the topic assigned explicitly (no consumer group: the
+ * offsets are ours).  Between flushes the worker polls it; the messages
+ * stay as librdkafka handed them over, without a copy.  The flush
+ * transaction decodes them into rows (kafka_decode.c), lets the views
+ * aggregate them like any stream's events, and writes each partition's
+ * next offset and event time to continuous.kafka_offsets, in the same
+ * transaction as the state.  After a crash the consumer resumes at those
+ * offsets, so every message counts exactly once.
+ *
+ * Where a partition starts the first time it is seen: at the topic's
+ * beginning or end as the table's start_offset says, for the partitions the
+ * topic had when the stream began; at the beginning for partitions added
+ * later (or when the topic did not exist yet), since everything produced to
+ * them came after the stream began.  The offset is resolved against the
+ * broker and written before anything is consumed, so a crash cannot move
+ * the start.
+ *
+ * Broker trouble never throws: librdkafka reconnects by itself, and the
+ * error is the stream's state (continuous.kafka_partitions.last_error)
+ * until messages or metadata arrive again.
+ *
+ * Decoding runs in a subtransaction for the whole batch; if a type's input
+ * function throws, the batch is decoded again message by message, each in
+ * a subtransaction of its own, and the failing ones become dead letters,
+ * like malformed messages, which the decoder reports without throwing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "batch.h"
+#include "kafka_decode.h"
+#include "kafka_options.h"
+#include "kafka_source.h"
+
+/* how often the partitions of a topic are looked up again */
+#define METADATA_INTERVAL_MS	5000
+/* the longest the worker waits for a broker's answer */
+#define BROKER_TIMEOUT_MS		1000
+
+typedef struct KafkaPartition
+{
+	int64		committed;		/* next offset, as of the last flush */
+	int64		consumed;		/* next offset after the batch */
+	int64		high_watermark; /* as the client last heard; -1: unknown */
+	int64		sync_target;	/* continuous.sync() waits for this; -1: none */
+	bool		stored;			/* kafka_offsets has a row */
+} KafkaPartition;
+
+struct KafkaSource
+{
+	Oid			relid;
+	KafkaStreamOptions *opts;
+	KafkaDecoder *decoder;
+	StreamClock *clock;
+	MemoryContext cxt;			/* the source's life */
+	MemoryContext batch_cxt;	/* decoded rows of one flush */
+
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *queue;
+	bool		assigned;		/* the client has every partition we know */
+	bool		first_metadata; /* none yet: start_offset applies */
+	TimestampTz last_metadata;
+
+	int			nparts;			/* partitions 0 .. nparts - 1 */
+	KafkaPartition *parts;
+
+	/* the batch: messages as the client returned them */
+	rd_kafka_message_t **msgs;
+	int			nmsgs;
+	int			msgs_capacity;
+	Size		bytes;
+
+	/* error state: set from the client's callback, on this thread */
+	char		error[256];
+	bool		error_changed;
+};
+
+static void source_error_cb(rd_kafka_t *rk, int err, const char *reason,
+							void *opaque);
+static void source_set_error(KafkaSource *src, const char *fmt,...) pg_attribute_printf(2, 3);
+static void source_load_offsets(KafkaSource *src);
+static void source_grow(KafkaSource *src, int nparts);
+static bool source_discover(KafkaSource *src);
+static bool source_query_offsets(KafkaSource *src, int32 partition,
+								 int64 *low, int64 *high);
+static bool source_assign(KafkaSource *src);
+static void source_take(KafkaSource *src, rd_kafka_message_t *msg);
+static bool decode_range(KafkaSource *src, int from, int to,
+						 StreamEvents *events, List **dead_letters,
+						 char **error);
+static void decode_one(KafkaSource *src, rd_kafka_message_t *msg,
+					   StreamEvents *events, List **dead_letters);
+static DeadLetter *message_dead_letter(rd_kafka_message_t *msg,
+									   const char *error);
+
+KafkaSource *
+kafka_source_create(Oid relid, StreamClock *clock)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
+											  "pg_continuous Kafka source",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	KafkaSource *src = palloc0(sizeof(KafkaSource));
+	Relation	rel;
+	rd_kafka_conf_t *conf;
+	char		errstr[512];
+	static const char *const consumer_settings[][2] = {
+		/* offsets are ours: no group membership, nothing committed */
+		{"group.id", "pg_continuous"},
+		{"enable.auto.commit", "false"},
+		{"enable.auto.offset.store", "false"},
+		{"enable.partition.eof", "false"},
+		/* an offset the topic no longer holds: its oldest message */
+		{"auto.offset.reset", "earliest"},
+		{"allow.auto.create.topics", "false"},
+	};
+	int			i;
+
+	src->relid = relid;
+	src->cxt = cxt;
+	src->batch_cxt = AllocSetContextCreate(cxt, "pg_continuous Kafka batch",
+										   ALLOCSET_DEFAULT_SIZES);
+	src->clock = clock;
+	rel = table_open(relid, AccessShareLock);
+	src->opts = kafka_stream_options_for_user(relid, rel->rd_rel->relowner);
+	src->decoder = kafka_decoder_create(src->opts, RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	src->first_metadata = true;
+	source_load_offsets(src);
+
+	conf = kafka_stream_conf(src->opts);
+	for (i = 0; i < lengthof(consumer_settings); i++)
+		if (rd_kafka_conf_set(conf, consumer_settings[i][0],
+							  consumer_settings[i][1],
+							  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+		{
+			rd_kafka_conf_destroy(conf);
+			elog(ERROR, "pg_continuous: librdkafka refused %s: %s",
+				 consumer_settings[i][0], errstr);
+		}
+	rd_kafka_conf_set_opaque(conf, src);
+	rd_kafka_conf_set_error_cb(conf, source_error_cb);
+	src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (src->rk == NULL)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not create a Kafka consumer for stream \"%s\": %s",
+						src->opts->relname, errstr)));
+	}
+	src->queue = rd_kafka_queue_get_consumer(src->rk);
+	if (src->queue == NULL)
+		elog(ERROR, "pg_continuous: librdkafka gave no consumer queue");
+
+	MemoryContextSwitchTo(oldcxt);
+	return src;
+}
+
+void
+kafka_source_destroy(KafkaSource *src)
+{
+	int			i;
+
+	for (i = 0; i < src->nmsgs; i++)
+		rd_kafka_message_destroy(src->msgs[i]);
+	if (src->queue)
+		rd_kafka_queue_destroy(src->queue);
+	if (src->rk)
+	{
+		rd_kafka_consumer_close(src->rk);
+		rd_kafka_destroy(src->rk);
+	}
+	MemoryContextDelete(src->cxt);
+}
+
+Oid
+kafka_source_relid(KafkaSource *src)
+{
+	return src->relid;
+}
+
+/*
+ * Called by the client, from rd_kafka_poll() on the worker's own thread:
+ * only note the error here.
+ */
+static void
+source_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	KafkaSource *src = opaque;
+
+	source_set_error(src, "%s", reason);
+}
+
+/* The error state; "" when all is well.  Allocates nothing. */
+static void
+source_set_error(KafkaSource *src, const char *fmt,...)
+{
+	char		error[sizeof(src->error)];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(error, sizeof(error), fmt, args);
+	va_end(args);
+	if (strcmp(src->error, error) == 0)
+		return;
+	strlcpy(src->error, error, sizeof(src->error));
+	src->error_changed = true;
+	if (error[0] != '\0')
+		ereport(LOG,
+				(errmsg("pg_continuous: Kafka stream \"%s\": %s",
+						src->opts->relname, error)));
+	else
+		ereport(LOG,
+				(errmsg("pg_continuous: Kafka stream \"%s\" is consuming again",
+						src->opts->relname)));
+}
+
+/* The offsets and event times stored with the state; in a transaction. */
+static void
+source_load_offsets(KafkaSource *src)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(src->relid)};
+	uint64		i;
+
+	if (SPI_execute_with_args("SELECT \"partition\", next_offset, max_event_time "
+							  "FROM continuous.kafka_offsets WHERE stream = $1",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.kafka_offsets");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int32		p = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
+		int64		next = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+		Datum		event_time = SPI_getbinval(row, desc, 3, &isnull);
+
+		if (p < 0)
+			continue;
+		source_grow(src, p + 1);
+		src->parts[p].committed = src->parts[p].consumed = next;
+		src->parts[p].stored = true;
+		if (!isnull)
+		{
+			src->clock->parts[p].seen = true;
+			src->clock->parts[p].max_event_time = DatumGetTimestampTz(event_time);
+		}
+		/* partitions known before: start_offset is behind us */
+		src->first_metadata = false;
+	}
+}
+
+/* Room for partitions 0 .. nparts - 1; new ones have no offset yet. */
+static void
+source_grow(KafkaSource *src, int nparts)
+{
+	int			p;
+
+	if (nparts <= src->nparts)
+		return;
+	if (src->parts == NULL)
+		src->parts = MemoryContextAlloc(src->cxt, sizeof(KafkaPartition) * nparts);
+	else
+		src->parts = repalloc(src->parts, sizeof(KafkaPartition) * nparts);
+	for (p = src->nparts; p < nparts; p++)
+	{
+		src->parts[p].committed = src->parts[p].consumed = -1;
+		src->parts[p].high_watermark = -1;
+		src->parts[p].sync_target = -1;
+		src->parts[p].stored = false;
+	}
+	src->nparts = nparts;
+	stream_clock_set_partitions(src->clock, nparts, src->opts->idle_timeout);
+	src->assigned = false;
+}
+
+/*
+ * Ask the broker for the topic's partitions, and where new ones start.
+ * False if the broker did not answer (the error state says why).
+ */
+static bool
+source_discover(KafkaSource *src)
+{
+	rd_kafka_topic_t *rkt;
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+	int			count = 0;
+	bool		first = src->first_metadata;
+	int			p;
+
+	src->last_metadata = GetCurrentTimestamp();
+	rkt = rd_kafka_topic_new(src->rk, src->opts->topic, NULL);
+	if (rkt == NULL)
+	{
+		source_set_error(src, "%s", rd_kafka_err2str(rd_kafka_last_error()));
+		return false;
+	}
+	err = rd_kafka_metadata(src->rk, 0, rkt, &md, BROKER_TIMEOUT_MS);
+	rd_kafka_topic_destroy(rkt);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		source_set_error(src, "no metadata for topic \"%s\": %s",
+						 src->opts->topic, rd_kafka_err2str(err));
+		return false;
+	}
+	if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		count = md->topics[0].partition_cnt;
+	else if (md->topic_cnt == 1)
+		err = md->topics[0].err;
+	rd_kafka_metadata_destroy(md);
+	src->first_metadata = false;
+	if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+	{
+		/* not an outage: the stream waits for the topic */
+		source_set_error(src, "topic \"%s\" does not exist", src->opts->topic);
+		return true;
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		source_set_error(src, "no metadata for topic \"%s\": %s",
+						 src->opts->topic, rd_kafka_err2str(err));
+		return false;
+	}
+
+	source_grow(src, count);
+	for (p = 0; p < src->nparts; p++)
+	{
+		KafkaPartition *part = &src->parts[p];
+		int64		low;
+		int64		high;
+
+		if (part->consumed >= 0)
+			continue;
+		if (!source_query_offsets(src, p, &low, &high))
+			return false;
+		part->committed = part->consumed =
+			(first && src->opts->start_offset == KAFKA_START_LATEST) ? high : low;
+		part->high_watermark = high;
+	}
+	source_set_error(src, "%s", "");
+	return true;
+}
+
+/* The partition's oldest and next offsets, as the broker has them now. */
+static bool
+source_query_offsets(KafkaSource *src, int32 partition, int64 *low, int64 *high)
+{
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_query_watermark_offsets(src->rk, src->opts->topic, partition,
+										   low, high, BROKER_TIMEOUT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		source_set_error(src, "no offsets for partition %d of topic \"%s\": %s",
+						 partition, src->opts->topic, rd_kafka_err2str(err));
+		return false;
+	}
+	return true;
+}
+
+/* Hand the client every partition, each at its next offset. */
+static bool
+source_assign(KafkaSource *src)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err;
+	int			p;
+
+	list = rd_kafka_topic_partition_list_new(Max(src->nparts, 1));
+	for (p = 0; p < src->nparts; p++)
+		rd_kafka_topic_partition_list_add(list, src->opts->topic, p)->offset =
+			src->parts[p].consumed;
+	err = rd_kafka_assign(src->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		source_set_error(src, "could not assign partitions: %s",
+						 rd_kafka_err2str(err));
+		return false;
+	}
+	src->assigned = true;
+	return true;
+}
+
+bool
+kafka_source_position_unwritten(KafkaSource *src)
+{
+	int			p;
+
+	for (p = 0; p < src->nparts; p++)
+		if (!src->parts[p].stored && src->parts[p].consumed >= 0)
+			return true;
+	return false;
+}
+
+bool
+kafka_source_error_changed(KafkaSource *src)
+{
+	return src->error_changed;
+}
+
+int
+kafka_source_poll(KafkaSource *src, int max_messages)
+{
+	ssize_t		n;
+	int			first;
+	int			taken = 0;
+	int			i;
+
+	/* error callbacks */
+	rd_kafka_poll(src->rk, 0);
+
+	/* new partitions, or the first answer after an outage */
+	if (src->last_metadata == 0 ||
+		TimestampDifferenceExceeds(src->last_metadata, GetCurrentTimestamp(),
+								   METADATA_INTERVAL_MS))
+		(void) source_discover(src);
+	/* where new partitions start is written before they are consumed */
+	if (kafka_source_position_unwritten(src))
+		return 0;
+	if (!src->assigned && !source_assign(src))
+		return 0;
+	if (max_messages <= 0)
+		return 0;
+
+	if (src->nmsgs + max_messages > src->msgs_capacity)
+	{
+		int			capacity = Max(src->nmsgs + max_messages, src->msgs_capacity * 2);
+
+		if (src->msgs == NULL)
+			src->msgs = MemoryContextAllocHuge(src->cxt, sizeof(rd_kafka_message_t *) * capacity);
+		else
+			src->msgs = repalloc_huge(src->msgs, sizeof(rd_kafka_message_t *) * capacity);
+		src->msgs_capacity = capacity;
+	}
+	first = src->nmsgs;
+	n = rd_kafka_consume_batch_queue(src->queue, 0, &src->msgs[first],
+									 max_messages);
+	if (n < 0)
+	{
+		source_set_error(src, "%s", rd_kafka_err2str(rd_kafka_last_error()));
+		return 0;
+	}
+	/* the batch's array is compacted in place: taken ones stay */
+	for (i = 0; i < n; i++)
+	{
+		rd_kafka_message_t *msg = src->msgs[first + i];
+
+		if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				source_set_error(src, "%s", rd_kafka_message_errstr(msg));
+			rd_kafka_message_destroy(msg);
+			continue;
+		}
+		source_take(src, msg);
+		taken++;
+	}
+	if (taken > 0 && src->error[0] != '\0')
+		source_set_error(src, "%s", "");
+	return taken;
+}
+
+/* A message into the batch, unless it is not the one we wait for. */
+static void
+source_take(KafkaSource *src, rd_kafka_message_t *msg)
+{
+	int32		p = msg->partition;
+
+	/* after a reassignment, nothing before the next offset counts again */
+	if (p < 0 || p >= src->nparts || msg->offset < src->parts[p].consumed)
+	{
+		rd_kafka_message_destroy(msg);
+		return;
+	}
+	src->parts[p].consumed = msg->offset + 1;
+	src->clock->parts[p].active_at = GetCurrentTimestamp();
+	src->msgs[src->nmsgs++] = msg;
+	src->bytes += msg->len;
+}
+
+int
+kafka_source_batch_messages(KafkaSource *src)
+{
+	return src->nmsgs;
+}
+
+Size
+kafka_source_batch_bytes(KafkaSource *src)
+{
+	return src->bytes;
+}
+
+StreamEvents *
+kafka_source_decode(KafkaSource *src, List **dead_letters)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(src->batch_cxt);
+	StreamEvents *events = palloc0(sizeof(StreamEvents));
+	char	   *error;
+	int			i;
+
+	events->relid = src->relid;
+	events->kafka = true;
+	events->desc = kafka_decoder_tupdesc(src->decoder);
+	events->bytes = src->bytes;
+	events->capacity = Max(src->nmsgs, 1);
+	events->events = MemoryContextAllocHuge(src->batch_cxt,
+											sizeof(StreamEvent) * events->capacity);
+	*dead_letters = NIL;
+
+	if (!decode_range(src, 0, src->nmsgs, events, dead_letters, &error))
+	{
+		/* a type's input function threw: find out for which messages */
+		events->nevents = 0;
+		*dead_letters = NIL;
+		for (i = 0; i < src->nmsgs; i++)
+			if (!decode_range(src, i, i + 1, events, dead_letters, &error))
+				*dead_letters = lappend(*dead_letters,
+										message_dead_letter(src->msgs[i], error));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return events;
+}
+
+/*
+ * Decode messages from .. to - 1 in a subtransaction.  False, with the
+ * error's message, if decoding threw; what they added is then garbage.
+ */
+static bool
+decode_range(KafkaSource *src, int from, int to, StreamEvents *events,
+			 List **dead_letters, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int			nevents = events->nevents;
+	List	   *dead_before = *dead_letters;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			i;
+
+		for (i = from; i < to; i++)
+			decode_one(src, src->msgs[i], events, dead_letters);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*error = edata->message;
+		events->nevents = nevents;
+		*dead_letters = dead_before;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+static void
+decode_one(KafkaSource *src, rd_kafka_message_t *msg, StreamEvents *events,
+		   List **dead_letters)
+{
+	KafkaMessageMeta meta;
+	rd_kafka_timestamp_type_t tstype;
+	HeapTuple	tuple;
+	char	   *error;
+	StreamEvent *event;
+
+	meta.partition = msg->partition;
+	meta.offset = msg->offset;
+	meta.timestamp_ms = rd_kafka_message_timestamp(msg, &tstype);
+	if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+		meta.timestamp_ms = -1;
+	meta.key = msg->key;
+	meta.key_len = msg->key_len;
+
+	tuple = kafka_decode_tuple(src->decoder, msg->payload, msg->len, &meta,
+							   &error);
+	if (tuple == NULL)
+	{
+		*dead_letters = lappend(*dead_letters, message_dead_letter(msg, error));
+		return;
+	}
+	event = &events->events[events->nevents++];
+	event->tuple = tuple;
+	event->desc = events->desc;
+	event->commit_lsn = InvalidXLogRecPtr;
+	event->commit_time = GetCurrentTransactionStartTimestamp();
+	event->partition = msg->partition;
+	event->offset = msg->offset;
+}
+
+/* A message as a dead letter: its payload as text, or hex if not text. */
+static DeadLetter *
+message_dead_letter(rd_kafka_message_t *msg, const char *error)
+{
+	DeadLetter *dl = palloc(sizeof(DeadLetter));
+	const char *payload = msg->payload ? (const char *) msg->payload : "";
+
+	dl->commit_lsn = InvalidXLogRecPtr;
+	dl->partition = msg->partition;
+	dl->offset = msg->offset;
+	if (msg->len < MaxAllocSize / 2 - 3 &&
+		pg_verify_mbstr(GetDatabaseEncoding(), payload, (int) msg->len, true))
+		dl->payload = pnstrdup(payload, msg->len);
+	else
+	{
+		size_t		len = Min(msg->len, MaxAllocSize / 2 - 3);
+
+		dl->payload = palloc(len * 2 + 3);
+		dl->payload[0] = '\\';
+		dl->payload[1] = 'x';
+		dl->payload[2 + hex_encode(payload, len, dl->payload + 2)] = '\0';
+	}
+	dl->error = pstrdup(error);
+	return dl;
+}
+
+void
+kafka_source_write_position(KafkaSource *src, bool with_batch)
+{
+	Oid			argtypes[5] = {OIDOID, INT4ARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID, INT8ARRAYOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum	   *partitions = palloc(sizeof(Datum) * Max(src->nparts, 1));
+	Datum	   *offsets = palloc(sizeof(Datum) * Max(src->nparts, 1));
+	Datum	   *event_times = palloc(sizeof(Datum) * Max(src->nparts, 1));
+	bool	   *no_event_time = palloc(sizeof(bool) * Max(src->nparts, 1));
+	Datum	   *highs = palloc(sizeof(Datum) * Max(src->nparts, 1));
+	bool	   *no_high = palloc(sizeof(bool) * Max(src->nparts, 1));
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			n = 0;
+	int			p;
+
+	for (p = 0; p < src->nparts; p++)
+	{
+		KafkaPartition *part = &src->parts[p];
+		int64		low;
+		int64		high;
+
+		if (part->consumed < 0 || (!with_batch && part->stored))
+			continue;
+		partitions[n] = Int32GetDatum(p);
+		offsets[n] = Int64GetDatum(with_batch ? part->consumed : part->committed);
+		no_event_time[n] = !src->clock->parts[p].seen;
+		event_times[n] = TimestampTzGetDatum(src->clock->parts[p].max_event_time);
+		if (rd_kafka_get_watermark_offsets(src->rk, src->opts->topic, p,
+										   &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			high >= 0)
+			part->high_watermark = high;
+		no_high[n] = part->high_watermark < 0;
+		highs[n] = Int64GetDatum(part->high_watermark);
+		n++;
+	}
+	if (n == 0)
+		return;
+	dims[0] = n;
+	values[0] = ObjectIdGetDatum(src->relid);
+	values[1] = PointerGetDatum(construct_array(partitions, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(offsets, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_md_array(event_times, no_event_time, 1, dims, lbs,
+												   TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = PointerGetDatum(construct_md_array(highs, no_high, 1, dims, lbs,
+												   INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("INSERT INTO continuous.kafka_offsets AS o "
+							  "(stream, \"partition\", next_offset, max_event_time, high_watermark, updated_at) "
+							  "SELECT $1, u.p, u.o, u.t, u.h, now() "
+							  "FROM unnest($2, $3, $4, $5) AS u(p, o, t, h) "
+							  "ON CONFLICT (stream, \"partition\") DO UPDATE SET "
+							  "next_offset = excluded.next_offset, "
+							  "max_event_time = greatest(o.max_event_time, excluded.max_event_time), "
+							  "high_watermark = excluded.high_watermark, "
+							  "updated_at = excluded.updated_at",
+							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pg_continuous: could not write continuous.kafka_offsets");
+}
+
+void
+kafka_source_write_error(KafkaSource *src)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	values[0] = ObjectIdGetDatum(src->relid);
+	values[1] = CStringGetTextDatum(src->error);
+	if (src->error[0] == '\0')
+		nulls[1] = 'n';
+	if (SPI_execute_with_args("UPDATE continuous.stream_stats SET last_error = $2 "
+							  "WHERE stream = $1",
+							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_continuous: could not write continuous.stream_stats");
+	src->error_changed = false;
+}
+
+void
+kafka_source_positions_stored(KafkaSource *src)
+{
+	int			p;
+
+	for (p = 0; p < src->nparts; p++)
+		if (src->parts[p].consumed >= 0)
+			src->parts[p].stored = true;
+}
+
+void
+kafka_source_flushed(KafkaSource *src)
+{
+	int			i;
+	int			p;
+
+	for (p = 0; p < src->nparts; p++)
+		src->parts[p].committed = src->parts[p].consumed;
+	kafka_source_positions_stored(src);
+	for (i = 0; i < src->nmsgs; i++)
+		rd_kafka_message_destroy(src->msgs[i]);
+	src->nmsgs = 0;
+	src->bytes = 0;
+	MemoryContextReset(src->batch_cxt);
+}
+
+bool
+kafka_source_capture_sync_target(KafkaSource *src)
+{
+	int			p;
+
+	/* partitions created since the last look count too */
+	if (!source_discover(src))
+		return false;
+	for (p = 0; p < src->nparts; p++)
+	{
+		int64		low;
+		int64		high;
+
+		if (!source_query_offsets(src, p, &low, &high))
+			return false;
+		src->parts[p].sync_target = high;
+		src->parts[p].high_watermark = high;
+	}
+	return true;
+}
+
+bool
+kafka_source_reached_sync_target(KafkaSource *src)
+{
+	int			p;
+
+	for (p = 0; p < src->nparts; p++)
+		if (src->parts[p].sync_target >= 0 &&
+			src->parts[p].committed < src->parts[p].sync_target)
+			return false;
+	return true;
+}

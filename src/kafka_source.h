@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_source.h
+ *	  Kafka streams: the worker's consumer of one stream, and the offsets
+ *	  it keeps in PostgreSQL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_KAFKA_SOURCE_H
+#define CONTINUOUS_KAFKA_SOURCE_H
+
+#include "decoder.h"
+#include "watermark.h"
+
+typedef struct KafkaSource KafkaSource;
+
+/*
+ * A consumer for the Kafka stream relid (a continuous_kafka foreign table),
+ * resuming at the offsets stored with the state; its partitions' event
+ * times go to clock.  Runs in a transaction; the options are those of the
+ * foreign table's owner.  Nothing is consumed before kafka_source_poll().
+ */
+extern KafkaSource *kafka_source_create(Oid relid, StreamClock *clock);
+extern void kafka_source_destroy(KafkaSource *src);
+extern Oid	kafka_source_relid(KafkaSource *src);
+
+/*
+ * Outside transactions, often: find the topic's partitions (at start, every
+ * few seconds, and after an outage) and assign new ones, take up to
+ * max_messages messages that have arrived into the batch, and serve the
+ * client's callbacks.  Never waits for the broker longer than a second;
+ * never throws for broker trouble, which becomes the stream's error state.
+ * Returns the number of messages taken.
+ */
+extern int	kafka_source_poll(KafkaSource *src, int max_messages);
+
+/* Messages in the batch and their payload bytes. */
+extern int	kafka_source_batch_messages(KafkaSource *src);
+extern Size kafka_source_batch_bytes(KafkaSource *src);
+
+/*
+ * Positions that must be written before anything is consumed: offsets the
+ * source resolved for partitions seen for the first time.  The caller then
+ * runs a transaction with kafka_source_write_position().
+ */
+extern bool kafka_source_position_unwritten(KafkaSource *src);
+
+/* The error state changed: the caller writes it with kafka_source_write_error(). */
+extern bool kafka_source_error_changed(KafkaSource *src);
+
+/*
+ * In the flush transaction: decode the batch into rows of the stream.
+ * Messages that do not decode become dead letters (with their partition
+ * and offset), returned in *dead_letters.  Allocated in the batch's memory.
+ */
+extern StreamEvents *kafka_source_decode(KafkaSource *src, List **dead_letters);
+
+/*
+ * The next offset and the event time of every partition, and the high
+ * watermarks last seen: in the flush transaction, with_batch, the offsets
+ * after the batch; alone (see above), with_batch false, only where the
+ * partitions seen for the first time start, and after that transaction
+ * committed, kafka_source_positions_stored().
+ */
+extern void kafka_source_write_position(KafkaSource *src, bool with_batch);
+extern void kafka_source_positions_stored(KafkaSource *src);
+
+/* The error state, in a transaction (the flush's, or one of its own). */
+extern void kafka_source_write_error(KafkaSource *src);
+
+/* After the flush committed: the batch is done, its messages freed. */
+extern void kafka_source_flushed(KafkaSource *src);
+
+/*
+ * continuous.sync(): note every partition's high watermark, as the broker
+ * has it now (false if the broker cannot say), then test whether the
+ * flushed offsets have reached those.
+ */
+extern bool kafka_source_capture_sync_target(KafkaSource *src);
+extern bool kafka_source_reached_sync_target(KafkaSource *src);
+
+#endif							/* CONTINUOUS_KAFKA_SOURCE_H */

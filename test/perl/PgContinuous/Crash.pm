@@ -1,0 +1,95 @@
+# Copyright (c) pg_continuous contributors
+
+# PgContinuous::Crash: kill -9 helpers shared by the TAP tests.
+#
+#   kill9_postmaster_and_restart($node [, $on_killed])
+#       kill -9 the postmaster, wait until every process it had forked is
+#       gone (they linger until they notice), call $on_killed (e.g. to close
+#       clients), then start the node again.
+#   worker_pid($node [, $dbname])
+#       PID of the pg_continuous worker of the database, or undef.
+#   kill9_worker_and_wait($node [, $dbname])
+#       kill -9 that worker and wait until a new one runs (the postmaster
+#       resets every process first).  Returns the old PID.
+
+package PgContinuous::Crash;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
+
+our @EXPORT = qw(kill9_postmaster_and_restart worker_pid kill9_worker_and_wait);
+
+sub postmaster_children
+{
+	my ($ppid) = @_;
+	my @children;
+	foreach my $stat (glob('/proc/[0-9]*/stat'))
+	{
+		open(my $fh, '<', $stat) or next;
+		my $line = <$fh>;
+		close($fh);
+		next unless defined $line && $line =~ /^(\d+) \(.*\) (\S) (\d+) /s;
+		push @children, $1 if $3 == $ppid && $2 ne 'Z';
+	}
+	return @children;
+}
+
+sub alive
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $line = <$fh>;
+	close($fh);
+	return defined $line && $line !~ /^\d+ \(.*\) Z /s;
+}
+
+sub kill9_postmaster_and_restart
+{
+	my ($node, $on_killed) = @_;
+	my $pid = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
+	my @children = postmaster_children($pid);
+	$node->kill9;
+	$on_killed->() if $on_killed;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (grep { alive($_) } @children)
+	{
+		die "children of the killed postmaster still alive" if time > $deadline;
+		usleep(100_000);
+	}
+	# A new postmaster refuses to start while the old PID exists, even as a
+	# zombie nobody reaps; a dead postmaster's lock file is stale.
+	$deadline = time + 10;
+	usleep(100_000) while -e "/proc/$pid" && time < $deadline;
+	unlink($node->data_dir . '/postmaster.pid') if -e "/proc/$pid" && !alive($pid);
+	$node->start;
+	return;
+}
+
+sub worker_pid
+{
+	my ($node, $dbname) = @_;
+	$dbname //= 'postgres';
+	my $pid = $node->safe_psql($dbname,
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+		  . "AND datname = current_database()");
+	return $pid =~ /^\d+$/ ? $pid : undef;
+}
+
+sub kill9_worker_and_wait
+{
+	my ($node, $dbname) = @_;
+	$dbname //= 'postgres';
+	my $pid = worker_pid($node, $dbname) or die "no pg_continuous worker running";
+	kill 'KILL', $pid;
+	$node->poll_query_until($dbname,
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+		  . "AND datname = current_database() AND pid <> $pid", '1')
+	  or die "no new pg_continuous worker after kill -9 of $pid";
+	return $pid;
+}
+
+1;
