@@ -7,7 +7,8 @@
 #   make demo         scratch cluster in .demo/ with a live event generator
 #   make demo-stop    stop the demo's generator and server (keeps .demo/)
 #   make demo-clean   stop the demo and remove .demo/
-#   make bench        table-stream throughput benchmark (test/bench/)
+#   make bench        throughput benchmarks (test/bench/): table streams
+#                     (make bench-tables) and Kafka streams (make bench-kafka)
 #
 # The harness scripts live in test/harness/; see README.md.
 
@@ -44,7 +45,7 @@ endif
 
 HARNESS = test/harness
 
-.PHONY: test demo demo-stop demo-clean bench deps
+.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka deps
 
 deps:
 	@$(HARNESS)/deps.sh
@@ -61,8 +62,13 @@ demo-stop:
 demo-clean:
 	@$(HARNESS)/demo.sh clean
 
-bench:
+bench: bench-tables bench-kafka
+
+bench-tables:
 	@test/bench/table_streams.sh
+
+bench-kafka:
+	@test/bench/kafka_streams.sh
 
 # PGXS tracks no header dependencies: rebuild every object when a header of
 # ours changes, so no two objects disagree on a struct's layout.

@@ -229,7 +229,8 @@ catalog_select(const char *sql, Oid key)
 	ddl_catalog_elevate(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+	/* not read-only: a fresh snapshot sees what this command wrote before */
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the pg_continuous catalog: %s", sql);
 	for (i = 0; i < SPI_processed; i++)
 	{

@@ -601,7 +601,10 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	stream = ddl_view_check_query(pstate, query);
 	if (kafka_is_stream_table(stream) && !ddl_catalog_is_stream(stream))
+	{
 		ddl_catalog_add_kafka_stream(stream);
+		CommandCounterIncrement();
+	}
 
 	/* the worker reads the stream for the view's owner: may the owner? */
 	(void) ExecCheckRTPerms(query->rtable, true);

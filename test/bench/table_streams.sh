@@ -25,6 +25,7 @@ TXN_ROWS=${BENCH_TXN_ROWS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 KEYS=1000
 
+hold_install_lock
 "$REPO/test/harness/build.sh"
 pg_locate
 

@@ -88,6 +88,18 @@ pg_scratch_dir()
 	printf '%s\n' "$dir"
 }
 
+# hold_install_lock: the extension is installed into the one PostgreSQL
+# tree of the machine, so two checkouts testing or benchmarking at once
+# would run each other's build.  Holds a lock until the script exits.
+hold_install_lock()
+{
+	exec 9>"${TMPDIR:-/tmp}/pg_continuous-test.lock"
+	if ! flock -n 9; then
+		log "another make test or bench is running on this machine; waiting for it"
+		flock 9
+	fi
+}
+
 # First TCP port >= $1 on which nothing listens on localhost.
 free_port()
 {

@@ -15,13 +15,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# The extension is installed into the one PostgreSQL tree of the machine:
-# two checkouts testing at once would replace each other's build.
-exec 9>"${TMPDIR:-/tmp}/pg_continuous-test.lock"
-if ! flock -n 9; then
-	log "another make test is running on this machine; waiting for it"
-	flock 9
-fi
+hold_install_lock
 
 if ! "$REPO/test/harness/build.sh"; then
 	echo "build or install failed"

@@ -1,0 +1,144 @@
+# Copyright (c) pg_continuous contributors
+
+# Kafka streams, per partition: the stream's watermark is the minimum of its
+# partitions' (max event time - watermark_delay), leaving out partitions
+# idle for longer than idle_timeout; and the formats and metadata columns
+# the other Kafka test does not use (text payloads, message keys and
+# timestamps).
+#
+# produce.c sends the n-th line of each run to partition n % partitions, so
+# a run of one line always lands in partition 0.
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $tempdir = PostgreSQL::Test::Utils::tempdir;
+
+my ($broker_in, $broker_out, $broker_err) = ('', '', '');
+my $broker = IPC::Run::start(
+	[ 'kafka/mock_broker', '--topic', 'clicks:2', '--topic', 'lines:3' ],
+	'<', \$broker_in, '>', \$broker_out, '2>', \$broker_err,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+$broker->pump until $broker_out =~ /\n/;
+my ($bootstrap) = $broker_out =~ /^(\S+)\n/;
+ok($bootstrap, "mock broker listens at $bootstrap");
+
+sub produce
+{
+	my ($topic, $lines, @options) = @_;
+	my $file = "$tempdir/produce.txt";
+	open(my $fh, '>', $file) or die $!;
+	print $fh "$_\n" foreach @$lines;
+	close($fh);
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', $topic, @options ],
+		'<', $file, '>', \$out, '2>', \$err)
+	  or diag $err;
+	is($out, 'produced ' . scalar(@$lines) . "\n",
+		"produced " . scalar(@$lines) . " to $topic");
+}
+
+my $node = PostgreSQL::Test::Cluster->new('kafka_partitions');
+$node->init(allows_streaming => 'logical');
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'pg_continuous'\nmax_worker_processes = 16\n");
+$node->start;
+
+# Two streams over the same topic: one waits for every partition, the other
+# leaves a partition out after a second without messages.
+$node->safe_psql('postgres', qq{
+CREATE EXTENSION pg_continuous;
+CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
+    OPTIONS (brokers '$bootstrap', "kafka.fetch.wait.max.ms" '10');
+CREATE FOREIGN TABLE clicks (url text, ts timestamptz)
+    SERVER mock OPTIONS (topic 'clicks', format 'csv', event_time 'ts',
+                         watermark_delay '5 minutes', start_offset 'earliest');
+CREATE FOREIGN TABLE clicks_idle (url text, ts timestamptz)
+    SERVER mock OPTIONS (topic 'clicks', format 'csv', event_time 'ts',
+                         watermark_delay '5 minutes', idle_timeout '1 second',
+                         start_offset 'earliest');
+CREATE VIEW clicks_per_minute WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS c
+      FROM clicks GROUP BY minute;
+CREATE VIEW clicks_idle_per_minute WITH (continuous, emit = 'window_close') AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS c
+      FROM clicks_idle GROUP BY minute;
+SET TimeZone = 'UTC';
+});
+
+sub watermarks
+{
+	return $node->safe_psql('postgres',
+		"SET TimeZone = 'UTC'; SELECT stream || ' ' || coalesce(watermark::text, '-') "
+		  . "FROM continuous.streams ORDER BY stream::text");
+}
+
+# Partition 0 is at 10:00, partition 1 at 09:00: the watermark follows the
+# slower one.
+produce('clicks', [ '/a,2026-01-01 10:00:00+00', '/b,2026-01-01 09:00:00+00' ]);
+$node->safe_psql('postgres', "SELECT continuous.sync()");
+is( $node->safe_psql('postgres',
+		"SET TimeZone = 'UTC'; SELECT string_agg(\"partition\" || ' ' || watermark, ', ' "
+		  . "ORDER BY \"partition\") FROM continuous.kafka_partitions WHERE stream = 'clicks'::regclass"),
+	'0 2026-01-01 09:55:00+00, 1 2026-01-01 08:55:00+00',
+	'each partition has its own watermark');
+like(watermarks(), qr/^clicks 2026-01-01 08:55:00\+00$/m,
+	'the stream\'s watermark is the minimum over its partitions');
+
+# Only partition 0 moves on.  The stream without idle_timeout waits for
+# partition 1; the other leaves it out once it has been quiet for a second.
+produce('clicks', ['/c,2026-01-01 11:00:00+00']);
+$node->safe_psql('postgres', "SELECT continuous.sync()");
+like(watermarks(), qr/^clicks 2026-01-01 08:55:00\+00$/m,
+	'a quiet partition holds the watermark back without idle_timeout');
+ok( $node->poll_query_until('postgres',
+		"SELECT watermark = '2026-01-01 10:55:00+00' FROM continuous.streams "
+		  . "WHERE stream = 'clicks_idle'::regclass"),
+	'with idle_timeout, the quiet partition is left out');
+is( $node->safe_psql('postgres',
+		"SET TimeZone = 'UTC'; SELECT string_agg(minute || '=' || c, ', ' ORDER BY minute) "
+		  . "FROM clicks_idle_per_minute"),
+	'2026-01-01 09:00:00+00=1, 2026-01-01 10:00:00+00=1',
+	'windows the watermark passed are closed and shown');
+is( $node->safe_psql('postgres', "SELECT sum(c) FROM clicks_per_minute"),
+	'3', 'the view with changes shows every event');
+
+# The quiet partition speaks again: it counts in the watermark again, which
+# never goes back.
+produce('clicks', [ '/d,2026-01-01 11:30:00+00', '/e,2026-01-01 11:10:00+00' ]);
+$node->safe_psql('postgres', "SELECT continuous.sync()");
+like(watermarks(), qr/^clicks 2026-01-01 11:05:00\+00$/m,
+	'both partitions at 11:10 and later: the watermark follows');
+like(watermarks(), qr/^clicks_idle 2026-01-01 11:05:00\+00$/m,
+	'the partition back from idleness counts again');
+
+# --- text payloads, keys and message timestamps ---------------------------
+$node->safe_psql('postgres', q{
+CREATE FOREIGN TABLE lines (
+    line text,
+    k text OPTIONS (kafka_metadata 'key'),
+    produced_at timestamptz OPTIONS (kafka_metadata 'timestamp'))
+  SERVER mock OPTIONS (topic 'lines', format 'text', start_offset 'earliest');
+CREATE VIEW lines_per_key WITH (continuous) AS
+    SELECT k, count(*) AS c, max(line) AS last_line,
+           count(produced_at) AS stamped,
+           bool_and(produced_at > now() - interval '1 hour') AS recent
+      FROM lines GROUP BY k;
+});
+produce('lines', [ 'apple,1 with, commas', 'pear,2', 'apple,3', 'fig,4 "quoted"' ],
+	'-k', '1');
+$node->safe_psql('postgres', "SELECT continuous.sync()");
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(k || ' ' || c || ' ' || last_line || ' ' || stamped || ' ' || recent, E'\\n' ORDER BY k) "
+		  . "FROM lines_per_key"),
+	"apple 2 apple,3 2 true\nfig 1 fig,4 \"quoted\" 1 true\npear 1 pear,2 1 true",
+	'format text: the whole message in one column, the key and timestamp from the message');
+
+$node->stop;
+$broker->kill_kill;
+done_testing();
