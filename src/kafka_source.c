@@ -101,6 +101,8 @@ struct KafkaSource
 	bool		error_changed;
 };
 
+static bool kafka_setting_given(const KafkaStreamOptions *opts,
+								const char *name);
 static void source_error_cb(rd_kafka_t *rk, int err, const char *reason,
 							void *opaque);
 static void source_set_error(KafkaSource *src, const char *fmt,...) pg_attribute_printf(2, 3);
@@ -120,7 +122,7 @@ static DeadLetter *message_dead_letter(rd_kafka_message_t *msg,
 									   const char *error);
 
 KafkaSource *
-kafka_source_create(Oid relid, StreamClock *clock)
+kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
 											  "pg_continuous Kafka source",
@@ -164,6 +166,19 @@ kafka_source_create(Oid relid, StreamClock *clock)
 			elog(ERROR, "pg_continuous: librdkafka refused %s: %s",
 				 consumer_settings[i][0], errstr);
 		}
+	/*
+	 * The client stops fetching for a while once this many messages wait
+	 * in its queue; the default (100000) made it pause for about a second
+	 * after every flush of a full batch.  A setting of the server's or
+	 * the user mapping's wins.
+	 */
+	if (!kafka_setting_given(src->opts, "queued.min.messages") &&
+		rd_kafka_conf_set(conf, "queued.min.messages", "1000000",
+						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		elog(ERROR, "pg_continuous: librdkafka refused queued.min.messages: %s", errstr);
+	}
 	rd_kafka_conf_set_opaque(conf, src);
 	rd_kafka_conf_set_error_cb(conf, source_error_cb);
 	src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -178,6 +193,9 @@ kafka_source_create(Oid relid, StreamClock *clock)
 	src->queue = rd_kafka_queue_get_consumer(src->rk);
 	if (src->queue == NULL)
 		elog(ERROR, "pg_continuous: librdkafka gave no consumer queue");
+	/* messages arriving in an empty queue wake the worker */
+	if (wakeup_fd >= 0)
+		rd_kafka_queue_io_event_enable(src->queue, wakeup_fd, "k", 1);
 
 	MemoryContextSwitchTo(oldcxt);
 	return src;
@@ -204,6 +222,18 @@ Oid
 kafka_source_relid(KafkaSource *src)
 {
 	return src->relid;
+}
+
+/* Did the server or the user mapping set this librdkafka setting? */
+static bool
+kafka_setting_given(const KafkaStreamOptions *opts, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, opts->settings)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, name) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -780,13 +810,14 @@ kafka_source_capture_sync_target(KafkaSource *src)
 }
 
 bool
-kafka_source_reached_sync_target(KafkaSource *src)
+kafka_source_reached_sync_target(KafkaSource *src, bool consumed)
 {
 	int			p;
 
 	for (p = 0; p < src->nparts; p++)
 		if (src->parts[p].sync_target >= 0 &&
-			src->parts[p].committed < src->parts[p].sync_target)
+			(consumed ? src->parts[p].consumed : src->parts[p].committed) <
+			src->parts[p].sync_target)
 			return false;
 	return true;
 }

@@ -19,8 +19,12 @@ typedef struct KafkaSource KafkaSource;
  * resuming at the offsets stored with the state; its partitions' event
  * times go to clock.  Runs in a transaction; the options are those of the
  * foreign table's owner.  Nothing is consumed before kafka_source_poll().
+ * When messages arrive while the source has none waiting, the client
+ * writes a byte to wakeup_fd (if not -1), a non-blocking pipe the worker
+ * waits on.
  */
-extern KafkaSource *kafka_source_create(Oid relid, StreamClock *clock);
+extern KafkaSource *kafka_source_create(Oid relid, StreamClock *clock,
+										int wakeup_fd);
 extern void kafka_source_destroy(KafkaSource *src);
 extern Oid	kafka_source_relid(KafkaSource *src);
 
@@ -74,9 +78,9 @@ extern void kafka_source_flushed(KafkaSource *src);
 /*
  * continuous.sync(): note every partition's high watermark, as the broker
  * has it now (false if the broker cannot say), then test whether the
- * flushed offsets have reached those.
+ * flushed offsets (or, consumed, those in the batch) have reached those.
  */
 extern bool kafka_source_capture_sync_target(KafkaSource *src);
-extern bool kafka_source_reached_sync_target(KafkaSource *src);
+extern bool kafka_source_reached_sync_target(KafkaSource *src, bool consumed);
 
 #endif							/* CONTINUOUS_KAFKA_SOURCE_H */

@@ -21,6 +21,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -90,8 +91,16 @@ continuous_sync(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must not be negative")));
 
-	/* the worker reads only flushed WAL */
+	/*
+	 * The worker reads only flushed WAL.  At the start of a page the insert
+	 * position lies past the page's header, which is not written until a
+	 * record follows: the page's start is as far as there is to flush.
+	 */
 	target = GetXLogInsertRecPtr();
+	if (XLogSegmentOffset(target, wal_segment_size) == SizeOfXLogLongPHD)
+		target -= SizeOfXLogLongPHD;
+	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		target -= SizeOfXLogShortPHD;
 	XLogFlush(target);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   (int64) Min(timeout_ms, (float8) PG_INT64_MAX / 2000.0));
