@@ -168,20 +168,20 @@ CREATE VIEW daily_sessions WITH (continuous) AS
 SELECT view, "window" FROM continuous.views WHERE view = 'daily_sessions'::regclass;
 
 -- a timestamp (without time zone) event time is UTC, like its watermark
-CREATE TABLE readings (sensor int, at timestamp NOT NULL);
-SELECT continuous.create_stream('readings', event_time => 'at');
+CREATE TABLE sensor_readings (sensor int, at timestamp NOT NULL);
+SELECT continuous.create_stream('sensor_readings', event_time => 'at');
 CREATE VIEW bursts WITH (continuous, emit = 'window_close') AS
     SELECT sensor, continuous.session(at, '5 minutes') AS burst, count(*) AS readings
-    FROM readings GROUP BY sensor, burst;
+    FROM sensor_readings GROUP BY sensor, burst;
 SET TimeZone = 'America/New_York';
-INSERT INTO readings VALUES
+INSERT INTO sensor_readings VALUES
     (1, '2026-03-01 08:00'), (1, '2026-03-01 08:04'), (2, '2026-03-01 08:06');
 SELECT continuous.sync();
 -- the watermark is 08:06 UTC; sensor 1's burst ends at 08:09
 SELECT * FROM bursts ORDER BY sensor, burst;
 -- 08:09 is five minutes after 08:04: a new burst, and the watermark closes
 -- the first one
-INSERT INTO readings VALUES (1, '2026-03-01 08:09');
+INSERT INTO sensor_readings VALUES (1, '2026-03-01 08:09');
 SELECT continuous.sync();
 SELECT * FROM bursts ORDER BY sensor, burst;
 RESET TimeZone;
@@ -190,7 +190,7 @@ SET client_min_messages = warning;
 DROP EXTENSION pg_continuous CASCADE;
 RESET client_min_messages;
 DROP VIEW batch_sessions;
-DROP TABLE clicks, untimed, readings;
+DROP TABLE clicks, untimed, sensor_readings;
 
 --
 -- The oracle, at scale: 20,000 events of 50 keys (one of them NULL) over
