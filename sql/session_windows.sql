@@ -81,16 +81,18 @@ SELECT watermark FROM continuous.streams;
 SELECT * FROM sessions ORDER BY user_id, session_start;
 SELECT * FROM closed_sessions ORDER BY user_id, session_start;
 
--- Now three old clicks of user 2, all before the watermark.
---   10:20: its own window [10:20, 10:50) has closed: late.
---   10:32: its own window [10:32, 11:02) is open, but it would join the
---          closed session of 10:05 (which ends at 10:35): late too, for a
---          closed session never changes.
---   10:45: touches no closed session: a new session, though behind the
---          watermark (it ends at 11:15, so it is still open).
--- With an hour of lateness nothing has closed: all three join the session
--- of 10:05 there.
+-- Now four old clicks, all before the watermark (11:00).
+--   User 1, 10:50: its session (10:00 to 11:30) is still open: it counts.
+--   User 2, 10:20: its own window [10:20, 10:50) has closed: late.
+--   User 2, 10:32: its own window [10:32, 11:02) is open, but it would
+--          join the closed session of 10:05 (which ends at 10:35): late
+--          too, for a closed session never changes.
+--   User 2, 10:45: touches no closed session: a new session, though
+--          behind the watermark (it ends at 11:15, so it is still open).
+-- With an hour of lateness nothing has closed: user 2's three clicks join
+-- the session of 10:05 there.
 INSERT INTO clicks VALUES
+    (1, '/w', '2026-03-01 10:50+00'),
     (2, '/x', '2026-03-01 10:20+00'),
     (2, '/y', '2026-03-01 10:32+00'),
     (2, '/z', '2026-03-01 10:45+00');
