@@ -128,6 +128,30 @@ CREATE VIEW batch_sessions AS
 UNION ALL
 (SELECT * FROM batch_sessions EXCEPT ALL SELECT * FROM lenient_sessions);
 
+-- An event whose evaluation fails is a dead letter, and the batch runs
+-- again event by event: the others still count, or are late, as before.
+CREATE VIEW url_sessions WITH (continuous) AS
+    SELECT user_id, continuous.session(ts, '30 minutes') AS session_start,
+           count(*) AS clicks, sum(10 / (length(url) - 2)) AS score
+    FROM clicks GROUP BY user_id, session_start;
+INSERT INTO clicks VALUES
+    (3, '/abc', '2026-03-01 13:05+00'), (3, '/abcd', '2026-03-01 13:06+00');
+SELECT continuous.sync();
+-- 14:40 moves the watermark to 13:40 and closes the session of 13:05
+INSERT INTO clicks VALUES (3, '/abc', '2026-03-01 14:40+00');
+SELECT continuous.sync();
+-- '/x' divides by zero; 13:30 would join the closed session of 13:05; 13:50
+-- begins a session of its own
+INSERT INTO clicks VALUES
+    (3, '/x', '2026-03-01 13:20+00'),
+    (3, '/abc', '2026-03-01 13:30+00'),
+    (3, '/abcde', '2026-03-01 13:50+00');
+SELECT continuous.sync();
+SELECT * FROM url_sessions ORDER BY user_id, session_start;
+SELECT view, events, late_events FROM continuous.views
+WHERE view = 'url_sessions'::regclass;
+SELECT payload, error FROM continuous.dead_letters;
+
 -- what a session window needs
 CREATE TABLE untimed (id int, ts timestamptz);
 SELECT continuous.create_stream('untimed');
