@@ -41,6 +41,7 @@
 #include "utils/resowner.h"
 
 #include "batch.h"
+#include "window_session.h"
 
 /* Where an event failed, so the careful run knows what to do with it. */
 typedef enum EventOutcome
@@ -112,8 +113,10 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 	foreach(lc, vr->plan->keys)
 	{
 		ContinuousKey *key = lfirst(lc);
+		Expr	   *expr = session_key_input(vr->plan, foreach_current_index(lc),
+											 key->expr);
 
-		tlist = lappend(tlist, makeTargetEntry(expression_planner(key->expr),
+		tlist = lappend(tlist, makeTargetEntry(expression_planner(expr),
 											   resno++, NULL, false));
 	}
 	vr->aggs = palloc(sizeof(AggSupport *) * Max(vr->naggs, 1));
@@ -258,11 +261,13 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 
+	session_batch_begin(vr);
 	if (!view_process_all(vr, events))
 	{
 		view_batch_reset(vr);
 		view_process_carefully(vr, events);
 	}
+	session_batch_end(vr);
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
@@ -414,9 +419,10 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 
 	/* keys come first in the projection */
 	if (vr->judge_lateness && !proj->tts_isnull[vr->plan->window_key] &&
-		continuous_window_closes_at(vr->plan,
-									proj->tts_values[vr->plan->window_key],
-									&vr->allowed_lateness) <= vr->watermark_before)
+		(continuous_window_closes_at(vr->plan,
+									 proj->tts_values[vr->plan->window_key],
+									 &vr->allowed_lateness) <= vr->watermark_before ||
+		 session_event_joins_closed(vr, proj)))
 	{
 		vr->late_events++;
 		MemoryContextSwitchTo(oldcxt);

@@ -79,6 +79,7 @@ typedef struct ViewRuntime
 	/* an event is late if its window closes at or before this; per batch */
 	bool		judge_lateness;
 	TimestampTz watermark_before;
+	struct SessionProbe *session_probe; /* session windows: window_session.c */
 } ViewRuntime;
 
 /* Build from a view_catalog row's analysed query; in CurrentMemoryContext. */

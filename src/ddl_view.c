@@ -73,6 +73,7 @@
 #include "kafka_options.h"
 #include "pg_continuous.h"
 #include "plan.h"
+#include "window_session.h"
 
 /* What WITH (...) of a CREATE VIEW asked for. */
 typedef struct ContinuousOptions
@@ -539,7 +540,7 @@ window_description(ContinuousPlan *plan)
 		return NULL;
 	interval2itm(*plan->window_size, &itm);
 	EncodeInterval(&itm, INTSTYLE_POSTGRES, size);
-	return psprintf("tumble %s", size);
+	return psprintf("%s %s", plan->session ? "session" : "tumble", size);
 }
 
 static void
@@ -610,6 +611,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	(void) ExecCheckRTPerms(query->rtable, true);
 
 	plan = continuous_plan_build(query);
+	session_check_view(pstate, plan);
 	ddl_view_check_keys(plan);
 	check_window_options(plan, opts);
 
@@ -703,6 +705,7 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 	CreateStmt *create = makeNode(CreateStmt);
 	List	   *columns = NIL;
 	List	   *key_columns = NIL;
+	IndexElem  *session_start = NULL;
 	DdlCatalogPrivileges saved;
 	ObjectAddress address;
 	ListCell   *lc;
@@ -717,7 +720,10 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 		elem->name = key->column;
 		elem->ordering = SORTBY_DEFAULT;
 		elem->nulls_ordering = SORTBY_NULLS_DEFAULT;
-		key_columns = lappend(key_columns, elem);
+		if (plan->session && foreach_current_index(lc) == plan->window_key)
+			session_start = elem;
+		else
+			key_columns = lappend(key_columns, elem);
 	}
 	foreach(lc, plan->aggregates)
 	{
@@ -725,6 +731,16 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 
 		columns = lappend(columns, makeColumnDef(agg->column, agg->storage_type,
 												 -1, InvalidOid));
+	}
+	if (plan->session)
+	{
+		ContinuousKey *key = list_nth(plan->keys, plan->window_key);
+
+		/* a group's sessions are an index range, by start: window_session.c */
+		key_columns = lappend(key_columns, session_start);
+		columns = lappend(columns, makeColumnDef(plan->session_end_column,
+												 key->type, key->typmod,
+												 InvalidOid));
 	}
 
 	create->relation = makeRangeVar(CONTINUOUS_STORAGE_SCHEMA,
@@ -834,6 +850,8 @@ read_view_select(ContinuousPlan *plan, ContinuousOptions *opts, Oid storage)
 
 		colnames = lappend(colnames, makeString(agg->column));
 	}
+	if (plan->session)
+		colnames = lappend(colnames, makeString(plan->session_end_column));
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = storage;
@@ -885,6 +903,7 @@ read_view_select(ContinuousPlan *plan, ContinuousOptions *opts, Oid storage)
  * The worker writes the watermark and the window's state in one
  * transaction, so a snapshot sees a window either not at all or with its
  * final state.  A timestamp window is UTC, as the watermark reads it.
+ * A session window's end is a column: session_end + allowed_lateness.
  */
 static Node *
 window_closed_qual(ContinuousPlan *plan, Interval *lateness)
@@ -897,14 +916,22 @@ window_closed_qual(ContinuousPlan *plan, Interval *lateness)
 	Node	   *closes;
 	Node	   *now;
 
-	closes = (Node *) makeVar(1, plan->window_key + 1, key->type, key->typmod,
-							  key->collation, 0);
-	closes = (Node *) make_op(pstate, plus, closes,
-							  (Node *) makeConst(INTERVALOID, -1, InvalidOid,
-												 sizeof(Interval),
-												 IntervalPGetDatum(plan->window_size),
-												 false, false),
-							  NULL, -1);
+	if (plan->session)
+		/* a session's end is stored, after the aggregate states */
+		closes = (Node *) makeVar(1, list_length(plan->keys) +
+								  list_length(plan->aggregates) + 1,
+								  key->type, key->typmod, InvalidOid, 0);
+	else
+	{
+		closes = (Node *) makeVar(1, plan->window_key + 1, key->type,
+								  key->typmod, key->collation, 0);
+		closes = (Node *) make_op(pstate, plus, closes,
+								  (Node *) makeConst(INTERVALOID, -1, InvalidOid,
+													 sizeof(Interval),
+													 IntervalPGetDatum(plan->window_size),
+													 false, false),
+								  NULL, -1);
+	}
 	closes = (Node *) make_op(pstate, plus, closes,
 							  (Node *) makeConst(INTERVALOID, -1, InvalidOid,
 												 sizeof(Interval),

@@ -41,17 +41,9 @@
 
 #include "flush.h"
 #include "pg_continuous.h"
+#include "window_session.h"
 
-/* How one view's storage table is laid out, resolved per flush. */
-typedef struct StorageLayout
-{
-	AttrNumber *key_attnos;		/* storage column of each plan key */
-	AttrNumber *state_attnos;	/* storage column of each aggregate */
-	Relation	index;			/* unique index on the keys, or NULL */
-	int		   *index_key;		/* plan key of each index column */
-	FmgrInfo   *index_eq;		/* equality of each index column */
-} StorageLayout;
-
+static void flush_groups(ViewRuntime *vr, StorageTarget *target);
 static void storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout);
 static bool storage_find_group(ViewRuntime *vr, StorageLayout *layout,
 							   IndexScanDesc iscan, TableScanDesc sscan,
@@ -64,10 +56,58 @@ static void spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 void
 flush_view_state(ViewRuntime *vr)
 {
-	Relation	rel;
-	StorageLayout layout;
-	EState	   *estate;
-	ResultRelInfo *rri;
+	StorageTarget target;
+
+	if (!flush_storage_open(vr, &target))
+		return;
+	if (vr->plan->session)
+		session_flush_groups(vr, &target);
+	else
+		flush_groups(vr, &target);
+	flush_storage_close(&target);
+	CommandCounterIncrement();
+}
+
+/*
+ * Open a view's storage table, its key index and what index maintenance
+ * needs; false if the view has been dropped since the batch began.
+ */
+bool
+flush_storage_open(ViewRuntime *vr, StorageTarget *target)
+{
+	LockRelationOid(vr->storage, RowExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(vr->storage)))
+	{
+		UnlockRelationOid(vr->storage, RowExclusiveLock);
+		return false;
+	}
+	target->rel = table_open(vr->storage, NoLock);
+	storage_layout(vr, target->rel, &target->layout);
+	target->estate = storage_estate(vr, target->rel, &target->layout);
+	target->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(target->rri, target->rel, 1, NULL, 0);
+	ExecOpenIndices(target->rri, false);
+	return true;
+}
+
+void
+flush_storage_close(StorageTarget *target)
+{
+	ExecCloseIndices(target->rri);
+	FreeExecutorState(target->estate);
+	if (target->layout.index)
+		index_close(target->layout.index, NoLock);
+	table_close(target->rel, NoLock);
+}
+
+/* Each batch group: combined with its stored row, or inserted. */
+static void
+flush_groups(ViewRuntime *vr, StorageTarget *target)
+{
+	Relation	rel = target->rel;
+	StorageLayout layout = target->layout;
+	EState	   *estate = target->estate;
+	ResultRelInfo *rri = target->rri;
 	TupleTableSlot *stored;
 	TupleTableSlot *merged;
 	IndexScanDesc iscan = NULL;
@@ -79,21 +119,6 @@ flush_view_state(ViewRuntime *vr)
 	MemoryContext oldcxt;
 	Snapshot	snapshot = GetActiveSnapshot();
 	int			i;
-
-	/* the view may have been dropped since the batch began */
-	LockRelationOid(vr->storage, RowExclusiveLock);
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(vr->storage)))
-	{
-		UnlockRelationOid(vr->storage, RowExclusiveLock);
-		return;
-	}
-	rel = table_open(vr->storage, NoLock);
-	storage_layout(vr, rel, &layout);
-
-	estate = storage_estate(vr, rel, &layout);
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
 
 	stored = table_slot_create(rel, NULL);
 	merged = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
@@ -174,12 +199,6 @@ flush_view_state(ViewRuntime *vr)
 		table_endscan(sscan);
 	ExecDropSingleTupleTableSlot(stored);
 	ExecDropSingleTupleTableSlot(merged);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	if (layout.index)
-		index_close(layout.index, NoLock);
-	table_close(rel, NoLock);
-	CommandCounterIncrement();
 }
 
 /*

@@ -40,6 +40,7 @@
 #include "ddl_catalog.h"
 #include "pg_continuous.h"
 #include "plan.h"
+#include "window_session.h"
 
 static Oid	plan_stream_relid(Query *query);
 static List *plan_keys(Query *query, List **used_names);
@@ -69,6 +70,8 @@ continuous_plan_build(Query *query)
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
 	plan_window(plan);
+	if (plan->session)
+		plan->session_end_column = unique_column_name("session_end", used_names);
 
 	return plan;
 }
@@ -92,6 +95,8 @@ plan_window(ContinuousPlan *plan)
 		return;
 	event_time = get_attnum(plan->stream, plan->event_time);
 	if (event_time == InvalidAttrNumber)
+		return;
+	if (session_plan_window(plan, event_time))
 		return;
 
 	foreach(lc, plan->keys)

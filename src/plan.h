@@ -55,7 +55,17 @@ typedef struct ContinuousPlan
 	 */
 	int			window_key;		/* index into keys, or -1 */
 	Interval   *window_size;	/* its length; NULL without a window */
-	const char *window_function;	/* "tumble", "date_bin" or "date_trunc" */
+	const char *window_function;	/* "tumble", "date_bin", "date_trunc"
+									 * or "session" */
+
+	/*
+	 * A session window (window_size is then the gap, in microseconds only):
+	 * the key's value is the session's start, and the storage table has one
+	 * more column after the aggregate states, the session's end (see
+	 * window_session.c).
+	 */
+	bool		session;
+	char	   *session_end_column;
 
 	/*
 	 * A date_trunc() key over the event time whose unit has no fixed length

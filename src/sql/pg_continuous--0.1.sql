@@ -134,6 +134,18 @@ RETURNS timestamp
 AS 'MODULE_PATHNAME', 'continuous_tumble_timestamp'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- A session window's start, as a group key of a continuous view.  Outside
+-- one it raises an error: a session's start depends on other events.
+CREATE FUNCTION continuous.session(ts timestamptz, gap interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'continuous_session'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION continuous.session(ts timestamp, gap interval)
+RETURNS timestamp
+AS 'MODULE_PATHNAME', 'continuous_session'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 -- Not SECURITY DEFINER: the C code checks that the caller owns the table,
 -- and writes the catalog with the catalog owner's rights (ddl_catalog.c).
 CREATE FUNCTION continuous.create_stream(stream regclass,
