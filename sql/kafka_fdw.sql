@@ -147,6 +147,43 @@ SELECT * FROM orders_view;
 INSERT INTO orders (order_id) VALUES (1);
 
 --
+-- Continuous views over Kafka streams (consuming is tested with a mock
+-- broker in test/t/010_kafka.pl and 011_kafka_partitions.pl)
+--
+-- only foreign tables of continuous_kafka are streams
+CREATE FOREIGN DATA WRAPPER regress_other_fdw;
+CREATE SERVER regress_other FOREIGN DATA WRAPPER regress_other_fdw;
+CREATE FOREIGN TABLE not_kafka (x int) SERVER regress_other;
+CREATE VIEW not_kafka_count WITH (continuous) AS SELECT count(*) FROM not_kafka;
+-- options that do not fit the columns are refused when the first view is made
+CREATE FOREIGN TABLE two_texts (a text, b text)
+    SERVER kafka_local OPTIONS (topic 'texts', format 'text');
+CREATE VIEW two_texts_count WITH (continuous) AS SELECT count(*) FROM two_texts;
+-- Kafka streams need no create_stream()
+SELECT continuous.create_stream('orders');
+-- the first continuous view registers the foreign table as a stream, with
+-- the event time and delays of its options
+CREATE VIEW orders_per_customer WITH (continuous) AS
+    SELECT customer_id, count(*) AS orders, sum(amount) AS revenue
+      FROM orders GROUP BY customer_id;
+SELECT stream, kind, event_time, watermark, events, lag FROM continuous.streams;
+SELECT stream::regclass, event_time, watermark_delay, idle_timeout FROM continuous.stream_catalog;
+-- so windows over the event time close by its watermark
+CREATE VIEW orders_per_minute WITH (continuous, emit = 'window_close') AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS orders
+      FROM orders GROUP BY minute;
+SELECT view, stream, emit, "window" FROM continuous.views ORDER BY view::text;
+\d orders_per_customer
+-- the stream lives as long as its views
+DROP VIEW orders_per_customer;
+SELECT stream, kind FROM continuous.streams;
+DROP VIEW orders_per_minute;
+SELECT count(*) FROM continuous.streams;
+DROP FOREIGN TABLE not_kafka, two_texts;
+DROP SERVER regress_other;
+DROP FOREIGN DATA WRAPPER regress_other_fdw;
+
+--
 -- Privileges: who may set what, and who sees the credentials
 --
 CREATE ROLE regress_kafka_owner;
