@@ -174,6 +174,13 @@ CREATE VIEW orders_per_minute WITH (continuous, emit = 'window_close') AS
       FROM orders GROUP BY minute;
 SELECT view, stream, emit, "window" FROM continuous.views ORDER BY view::text;
 \d orders_per_customer
+-- changed options reach the stream (and its worker), if they still fit
+ALTER FOREIGN TABLE orders OPTIONS (SET watermark_delay '1 minute', DROP idle_timeout);
+SELECT stream::regclass, event_time, watermark_delay, idle_timeout FROM continuous.stream_catalog;
+ALTER FOREIGN TABLE orders OPTIONS (SET format 'text');
+ALTER FOREIGN TABLE orders ADD COLUMN note jsonb;
+ALTER SERVER kafka_local OPTIONS (ADD "kafka.socket.timeout.ms" '5000');
+SELECT stream::regclass, event_time, watermark_delay, idle_timeout FROM continuous.stream_catalog;
 -- the stream lives as long as its views
 DROP VIEW orders_per_customer;
 SELECT stream, kind FROM continuous.streams;

@@ -17,11 +17,14 @@
 #include "postgres.h"
 
 #include "catalog/pg_authid.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "ddl_catalog.h"
@@ -29,6 +32,7 @@
 
 static List *catalog_select(const char *sql, Oid key);
 static Oid	text_to_oid(const char *value);
+static Oid	relation_owner(Oid relid);
 static void catalog_execute(const char *sql, int nargs, Oid *argtypes,
 							Datum *values, const char *nulls, int expected);
 
@@ -138,6 +142,63 @@ ddl_catalog_add_kafka_stream(Oid foreign_table)
 
 	ddl_catalog_add_stream(foreign_table, "kafka", opts->event_time,
 						   opts->watermark_delay, opts->idle_timeout);
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * The options of registered Kafka streams changed (ALTER FOREIGN TABLE,
+ * ALTER SERVER, user mappings): check them against the columns again, as
+ * the worker will read them, and update the catalog, which makes the worker
+ * set the streams up anew.  relid, or every stream of server serverid.
+ */
+void
+ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
+{
+	List	   *streams;
+	ListCell   *lc;
+
+	if (OidIsValid(relid))
+		streams = catalog_select("SELECT stream::text FROM continuous.stream_catalog"
+								 " WHERE stream = $1 AND kind = 'kafka'", relid);
+	else
+		streams = catalog_select("SELECT c.stream::text FROM continuous.stream_catalog c"
+								 " JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = c.stream"
+								 " WHERE f.ftserver = $1 AND c.kind = 'kafka'", serverid);
+	foreach(lc, streams)
+	{
+		Oid			stream = text_to_oid(lfirst(lc));
+		KafkaStreamOptions *opts;
+		Oid			argtypes[4] = {OIDOID, NAMEOID, INTERVALOID, INTERVALOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+
+		opts = kafka_stream_options_for_user(stream, relation_owner(stream));
+		values[0] = ObjectIdGetDatum(stream);
+		if (opts->event_time)
+			values[1] = DirectFunctionCall1(namein, CStringGetDatum(opts->event_time));
+		else
+			nulls[1] = 'n';
+		values[2] = IntervalPGetDatum(opts->watermark_delay);
+		values[3] = PointerGetDatum(opts->idle_timeout);
+		if (opts->idle_timeout == NULL)
+			nulls[3] = 'n';
+		catalog_execute("UPDATE continuous.stream_catalog"
+						" SET event_time = $2, watermark_delay = $3, idle_timeout = $4"
+						" WHERE stream = $1",
+						4, argtypes, values, nulls, SPI_OK_UPDATE);
+	}
 }
 
 void

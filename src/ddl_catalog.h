@@ -54,6 +54,7 @@ extern void ddl_catalog_add_stream(Oid stream, const char *kind,
 								   Interval *idle_timeout);
 /* A Kafka stream, as its foreign table's options describe it. */
 extern void ddl_catalog_add_kafka_stream(Oid foreign_table);
+extern void ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid);
 extern void ddl_catalog_remove_stream(Oid stream);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern void ddl_catalog_remove_view(Oid view);

@@ -48,6 +48,7 @@
 #include "commands/tablecmds.h"
 #include "common/keywords.h"
 #include "executor/executor.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -223,15 +224,46 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 			return;
 		}
 	}
+	else if ((IsA(parsetree, AlterForeignServerStmt) ||
+			  IsA(parsetree, CreateUserMappingStmt) ||
+			  IsA(parsetree, AlterUserMappingStmt) ||
+			  IsA(parsetree, DropUserMappingStmt)) && extension_exists())
+	{
+		/* the Kafka streams of the server see the new options */
+		const char *server = IsA(parsetree, AlterForeignServerStmt) ?
+			((AlterForeignServerStmt *) parsetree)->servername :
+			IsA(parsetree, CreateUserMappingStmt) ?
+			((CreateUserMappingStmt *) parsetree)->servername :
+			IsA(parsetree, AlterUserMappingStmt) ?
+			((AlterUserMappingStmt *) parsetree)->servername :
+			((DropUserMappingStmt *) parsetree)->servername;
+		ForeignServer *srv;
+
+		next_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+		srv = GetForeignServerByName(server, true);
+		if (srv)
+		{
+			CommandCounterIncrement();
+			ddl_catalog_refresh_kafka_streams(InvalidOid, srv->serverid);
+		}
+		return;
+	}
 	else if (IsA(parsetree, AlterTableStmt))
 	{
 		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 		Oid			storage = InvalidOid;
 		Oid			new_owner = InvalidOid;
+		Oid			kafka_stream = InvalidOid;
 		ListCell   *lc;
 
 		if (extension_exists())
 		{
+			Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+			/* a Kafka stream's consumer is set up anew from its options */
+			if (OidIsValid(relid) && kafka_is_stream_table(relid))
+				kafka_stream = relid;
 			check_alter_view(stmt);
 
 			/*
@@ -255,6 +287,11 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 		if (OidIsValid(storage))
 			ATExecChangeOwner(storage, new_owner, true, AccessExclusiveLock);
+		if (OidIsValid(kafka_stream))
+		{
+			CommandCounterIncrement();
+			ddl_catalog_refresh_kafka_streams(kafka_stream, InvalidOid);
+		}
 		return;
 	}
 
