@@ -8,7 +8,8 @@
 #   make demo-stop    stop the demo's generator and server (keeps .demo/)
 #   make demo-clean   stop the demo and remove .demo/
 #   make bench        throughput benchmarks (test/bench/): table streams
-#                     (make bench-tables) and Kafka streams (make bench-kafka)
+#                     (make bench-tables), Kafka streams (make bench-kafka),
+#                     memory of windowed views (make bench-windows)
 #
 # The harness scripts live in test/harness/; see README.md.
 
@@ -45,7 +46,7 @@ endif
 
 HARNESS = test/harness
 
-.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka deps
+.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows deps
 
 deps:
 	@$(HARNESS)/deps.sh
@@ -62,13 +63,16 @@ demo-stop:
 demo-clean:
 	@$(HARNESS)/demo.sh clean
 
-bench: bench-tables bench-kafka
+bench: bench-tables bench-kafka bench-windows
 
 bench-tables:
 	@test/bench/table_streams.sh
 
 bench-kafka:
 	@test/bench/kafka_streams.sh
+
+bench-windows:
+	@test/bench/window_memory.sh
 
 # PGXS tracks no header dependencies: rebuild every object when a header of
 # ours changes, so no two objects disagree on a struct's layout.
