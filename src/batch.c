@@ -236,6 +236,7 @@ view_batch_reset(ViewRuntime *vr)
 	vr->seen_desc = NULL;
 	vr->events = 0;
 	vr->late_events = 0;
+	vr->late_rows = NIL;
 	vr->dead_letters = NIL;
 }
 
@@ -425,6 +426,11 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 		 session_event_joins_closed(vr, proj)))
 	{
 		vr->late_events++;
+		if (OidIsValid(vr->late_table))
+		{
+			MemoryContextSwitchTo(vr->state_cxt);
+			vr->late_rows = lappend(vr->late_rows, event);
+		}
 		MemoryContextSwitchTo(oldcxt);
 		return EVENT_LATE;
 	}

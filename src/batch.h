@@ -73,7 +73,12 @@ typedef struct ViewRuntime
 	TupleHashTable groups;		/* keys -> GroupStates; NULL without keys */
 	GroupStates *global;		/* the one group without GROUP BY */
 	int64		events;
-	int64		late_events;	/* dropped: their window had closed */
+	int64		late_events;	/* their window had closed */
+	Oid			late_table;		/* where late events go; InvalidOid: dropped */
+	List	   *late_rows;		/* StreamEvent: this batch's, for late_table */
+	Interval   *retention;		/* closed windows older go; NULL: kept */
+	bool		retention_applied;	/* for watermarks up to this one: */
+	TimestampTz retention_watermark;
 	List	   *dead_letters;
 
 	/* an event is late if its window closes at or before this; per batch */

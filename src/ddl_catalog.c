@@ -216,10 +216,10 @@ ddl_catalog_remove_stream(Oid stream)
 void
 ddl_catalog_add_view(const ViewCatalogEntry *entry)
 {
-	Oid			argtypes[10] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
-	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[11] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
+	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
+	Datum		values[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(entry->view);
 	values[1] = ObjectIdGetDatum(entry->stream);
@@ -244,11 +244,15 @@ ddl_catalog_add_view(const ViewCatalogEntry *entry)
 		nulls[9] = 'n';
 	}
 
+	values[10] = ObjectIdGetDatum(entry->late_table);
+	if (!OidIsValid(entry->late_table))
+		nulls[10] = 'n';
+
 	catalog_execute("INSERT INTO continuous.view_catalog"
 					" (view, stream, storage, query, definition, emit,"
-					"  allowed_lateness, late_events, retention, \"window\")"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					10, argtypes, values, nulls, SPI_OK_INSERT);
+					"  allowed_lateness, late_events, retention, \"window\", late_table)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+					11, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 }

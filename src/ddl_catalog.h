@@ -38,7 +38,8 @@ typedef struct ViewCatalogEntry
 	char	   *definition;		/* the SELECT as the user wrote it */
 	char	   *emit;
 	Interval   *allowed_lateness;
-	char	   *late_events;
+	char	   *late_events;	/* 'drop', or the late-events table's name */
+	Oid			late_table;		/* that table; InvalidOid for 'drop' */
 	Interval   *retention;		/* NULL: keep forever */
 	char	   *window;			/* e.g. "tumble 00:01:00"; NULL: none */
 } ViewCatalogEntry;

@@ -48,6 +48,7 @@
 #include "commands/tablecmds.h"
 #include "common/keywords.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -65,6 +66,7 @@
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/ruleutils.h"
 #include "utils/timestamp.h"
 
@@ -506,16 +508,81 @@ option_interval(ParseState *pstate, DefElem *def)
 static void
 check_options_supported(ContinuousOptions *opts)
 {
-	if (strcmp(opts->late_events, "drop") != 0)
+	Interval	zero = {0};
+
+	if (opts->retention != NULL &&
+		DatumGetBool(DirectFunctionCall2(interval_lt,
+										 IntervalPGetDatum(opts->retention),
+										 IntervalPGetDatum(&zero))))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("option \"late_events\" is not supported yet"),
-				 errdetail("This version of pg_continuous drops late events and counts them in continuous.views.late_events.")));
-	if (opts->retention != NULL)
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"retention\" must not be negative")));
+}
+
+/*
+ * late_events = '<table>': the table that receives late events' rows, by
+ * column name.  Created like the stream if it does not exist; otherwise it
+ * must be a table the view's owner may insert into, with columns named like
+ * the stream's.  The view depends on it.
+ */
+static Oid
+late_events_table(ContinuousPlan *plan, const char *name, Oid owner)
+{
+	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	Relation	rel;
+	Relation	stream;
+	TupleDesc	stream_desc;
+	int			common = 0;
+	int			i;
+
+	if (!OidIsValid(relid))
+	{
+		char	   *sql = psprintf("CREATE TABLE %s (LIKE %s)",
+								   quote_qualified_identifier(rv->schemaname,
+															  rv->relname),
+								   ddl_relation_display_name(plan->stream));
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not create the late-events table: %s", sql);
+		SPI_finish();
+		CommandCounterIncrement();
+		relid = RangeVarGetRelid(rv, NoLock, false);
+	}
+
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("option \"retention\" is not supported yet"),
-				 errdetail("This version of pg_continuous keeps closed windows until the view is dropped.")));
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("late-events table \"%s\" is not a table",
+						RelationGetRelationName(rel)),
+				 errdetail_relkind_not_supported(rel->rd_rel->relkind)));
+	if (pg_class_aclcheck(relid, owner, ACL_INSERT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
+
+	stream = relation_open(plan->stream, AccessShareLock);
+	stream_desc = RelationGetDescr(stream);
+	for (i = 0; i < stream_desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(stream_desc, i);
+
+		if (!att->attisdropped &&
+			get_attnum(relid, NameStr(att->attname)) > 0)
+			common++;
+	}
+	relation_close(stream, AccessShareLock);
+	if (common == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("late-events table \"%s\" has no column named like a column of stream %s",
+						RelationGetRelationName(rel),
+						ddl_relation_display_name(plan->stream)),
+				 errdetail("Late events' rows go into the table by column name.")));
+	table_close(rel, AccessShareLock);
+	return relid;
 }
 
 /*
@@ -534,6 +601,10 @@ check_window_options(ContinuousPlan *plan, ContinuousOptions *opts)
 											   IntervalPGetDatum(opts->allowed_lateness),
 											   IntervalPGetDatum(&zero))))
 		option = "option \"allowed_lateness\"";
+	else if (strcmp(opts->late_events, "drop") != 0)
+		option = "option \"late_events\"";
+	else if (opts->retention != NULL)
+		option = "option \"retention\"";
 	else
 		return;
 
@@ -600,6 +671,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	ObjectAddress view_address;
 	ObjectAddress storage_address;
 	ViewCatalogEntry entry;
+	Oid			late_table = InvalidOid;
 
 	pstate->p_sourcetext = queryString;
 
@@ -651,6 +723,8 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	session_check_view(pstate, plan);
 	ddl_view_check_keys(plan);
 	check_window_options(plan, opts);
+	if (strcmp(opts->late_events, "drop") != 0)
+		late_table = late_events_table(plan, opts->late_events, owner);
 
 	view_namespace = RangeVarGetCreationNamespace(stmt->view);
 	storage = create_storage_table(plan, stmt->view->relname, owner,
@@ -682,6 +756,13 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	recordDependencyOn(&storage_address, &view_address, DEPENDENCY_INTERNAL);
 	recordDependencyOnExpr(&view_address, (Node *) query, NIL,
 						   DEPENDENCY_NORMAL);
+	if (OidIsValid(late_table))
+	{
+		ObjectAddress late_address;
+
+		ObjectAddressSet(late_address, RelationRelationId, late_table);
+		recordDependencyOn(&view_address, &late_address, DEPENDENCY_NORMAL);
+	}
 
 	entry.view = view;
 	entry.stream = plan->stream;
@@ -691,7 +772,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 										pstmt->stmt_len);
 	entry.emit = opts->emit;
 	entry.allowed_lateness = opts->allowed_lateness;
-	entry.late_events = opts->late_events;
+	entry.late_events = OidIsValid(late_table) ?
+		ddl_relation_display_name(late_table) : opts->late_events;
+	entry.late_table = late_table;
 	entry.retention = opts->retention;
 	entry.window = window_description(plan);
 	ddl_catalog_add_view(&entry);

@@ -51,6 +51,7 @@
 #include "decoder.h"
 #include "flush.h"
 #include "kafka_source.h"
+#include "window_expiry.h"
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "watermark.h"
@@ -529,7 +530,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	worker_create_kafka_sources(kafka_streams);
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
-					"v.allowed_lateness "
+					"v.allowed_lateness, v.late_table, v.retention "
 					"FROM continuous.view_catalog v "
 					"JOIN pg_catalog.pg_class c ON c.oid = v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view = v.view "
@@ -551,6 +552,11 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		Datum		written = SPI_getbinval(row, desc, 6, &not_written);
 		Interval   *lateness = DatumGetIntervalP(SPI_getbinval(row, desc, 7,
 																  &isnull));
+		bool		no_late_table;
+		Oid			late_table = DatumGetObjectId(SPI_getbinval(row, desc, 8,
+																 &no_late_table));
+		bool		no_retention;
+		Datum		retention = SPI_getbinval(row, desc, 9, &no_retention);
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
@@ -590,6 +596,12 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 									 (Query *) stringToNode(query),
 									 lateness);
 			vr->active_from = act->active_from;
+			vr->late_table = no_late_table ? InvalidOid : late_table;
+			if (!no_retention)
+			{
+				vr->retention = MemoryContextAlloc(vr->cxt, sizeof(Interval));
+				*vr->retention = *DatumGetIntervalP(retention);
+			}
 			SetUserIdAndSecContext(save_userid, save_sec_context);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(TopMemoryContext);
@@ -942,6 +954,8 @@ worker_flush(void)
 
 		if (vr->events > 0)
 			flush_view_state(vr);
+		window_expiry_write_late_rows(vr);
+		window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
 	}
 
 	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;

@@ -37,7 +37,8 @@ CREATE TABLE continuous.view_catalog (
     emit             text NOT NULL DEFAULT 'changes'
                      CHECK (emit IN ('changes', 'window_close')),
     allowed_lateness interval NOT NULL DEFAULT '0',
-    late_events      text NOT NULL DEFAULT 'drop',
+    late_events      text NOT NULL DEFAULT 'drop',   -- or the table's name
+    late_table       oid,                   -- the late-events table, if any
     retention        interval,
     "window"         text,                  -- e.g. 'tumble 00:01:00', or NULL
     created_at       timestamptz NOT NULL DEFAULT now()
@@ -252,7 +253,9 @@ SELECT c.view::regclass                 AS view,
        s.flush_ms,
        s.latency_ms                     AS processing_latency_ms,
        c.storage::regclass              AS storage,
-       c.definition
+       c.definition,
+       c.late_table::regclass           AS late_events_table,
+       c.retention
   FROM continuous.view_catalog c
   LEFT JOIN continuous.view_stats s USING (view);
 
