@@ -104,6 +104,13 @@ sub check_views
 		{
 			diag "first differing rows (view columns, then batch columns):\n"
 			  . $node->safe_psql('postgres', "SELECT v.*, b.* $sql LIMIT 10");
+			diag "storage rows (ctid, xmin, xmax, ...):\n"
+			  . $node->safe_psql('postgres',
+				"SELECT ctid, xmin, xmax, * FROM continuous_storage.${name}_state LIMIT 10");
+			diag "positions: "
+			  . $node->safe_psql('postgres',
+				"SELECT lsn FROM continuous.decoder_position UNION ALL "
+				  . "SELECT active_from FROM continuous.view_stats");
 		}
 	}
 	my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM events');
