@@ -11,26 +11,19 @@
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 MESSAGES=${BENCH_MESSAGES:-1000000}
 REPEAT=${BENCH_REPEAT:-3}
 PARTITIONS=8
 KEYS=1000
 
-hold_install_lock
-"$REPO/test/harness/build.sh"
-pg_locate
-
-SCRATCH=$(pg_scratch_dir kafka-bench)
+bench_server kafka-bench 5620 "autovacuum = off"
 BROKER_PID=
-cleanup()
-{
-	[ -z "$BROKER_PID" ] || kill "$BROKER_PID" 2>/dev/null || true
-	pg_stop "$SCRATCH/data" && rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
+BENCH_ON_EXIT='[ -z "$BROKER_PID" ] || kill "$BROKER_PID" 2>/dev/null'
 
-# The broker runs until its stdin closes: a pipe from a process we kill.
+# The broker runs until it is killed at exit, or its stdin (a FIFO this
+# script holds open) closes.
 log "starting the mock Kafka cluster"
 mkfifo "$SCRATCH/broker.in"
 "$REPO/test/kafka/mock_broker" --topic "json:$PARTITIONS" --topic "csv:$PARTITIONS" \
@@ -44,29 +37,8 @@ done
 BROKERS=$(head -n 1 "$SCRATCH/broker.out")
 [ -n "$BROKERS" ] || die "the mock broker did not start (log: $SCRATCH/broker.log)"
 
-PORT=$(free_port 5620)
-pg_init "$SCRATCH/data"
-pg_server_conf "$PORT" >>"$SCRATCH/data/postgresql.conf"
-cat >>"$SCRATCH/data/postgresql.conf" <<EOF
-shared_buffers = '1GB'
-max_wal_size = '16GB'
-checkpoint_timeout = '1h'
-autovacuum = off
-EOF
-touch "$SCRATCH/server.log"
-[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$SCRATCH/server.log"
-pg_start "$SCRATCH/data" "$SCRATCH/server.log"
-
-bpsql()
-{
-	PGOPTIONS='-c client_min_messages=warning' "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
-		-h 127.0.0.1 -p "$PORT" -U postgres -d postgres "$@"
-}
-
-now_ns() { date +%s%N; }
-
 log "producing $MESSAGES messages as JSON and as CSV ($PARTITIONS partitions each)"
-bpsql <<EOF
+bpsql -d postgres <<EOF
 SELECT setseed(0.42);
 CREATE TEMP TABLE src AS
 SELECT 1 + floor(random() * $KEYS)::int AS user_id,
@@ -84,7 +56,7 @@ for format in json csv; do
 	[ "$produced" = "produced $MESSAGES" ] || die "$format: $produced"
 done
 
-bpsql <<EOF
+bpsql -d postgres <<EOF
 CREATE EXTENSION pg_continuous;
 CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
     OPTIONS (brokers '$BROKERS', "kafka.fetch.wait.max.ms" '10');
@@ -111,23 +83,19 @@ measure_view()
 {
 	local format=$1 t0 t1 count
 	t0=$(now_ns)
-	bpsql -c "CREATE VIEW v_$format WITH (continuous) AS
+	bpsql -d postgres -c "CREATE VIEW v_$format WITH (continuous) AS
 	            SELECT user_id, count(*) AS c, sum(value) AS s, avg(amount) AS a
 	              FROM events_$format GROUP BY user_id" \
 		-c "SELECT continuous.sync('10 minutes')" >/dev/null
 	t1=$(now_ns)
-	count=$(bpsql -tAc "SELECT sum(c) FROM v_$format")
+	count=$(bpsql -d postgres -tAc "SELECT sum(c) FROM v_$format")
 	# Refuse to report the speed of wrong answers.
 	[ "$count" = "$MESSAGES" ] || die "view/$format: counted $count messages, expected $MESSAGES"
-	bpsql -c "DROP VIEW v_$format"
+	bpsql -d postgres -c "DROP VIEW v_$format"
 	RATE[view/$format]+="$(awk -v n="$MESSAGES" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }') "
 	log "view/$format run: $(awk -v n="$MESSAGES" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f msgs/s", n / (ns / 1e9) }')"
 }
 
-median()
-{
-	tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 for ((rep = 1; rep <= REPEAT; rep++)); do
 	for format in json csv; do

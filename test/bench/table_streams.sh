@@ -18,6 +18,7 @@
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 EVENTS=${BENCH_EVENTS:-2000000}
 REPEAT=${BENCH_REPEAT:-3}
@@ -25,36 +26,7 @@ TXN_ROWS=${BENCH_TXN_ROWS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 KEYS=1000
 
-hold_install_lock
-"$REPO/test/harness/build.sh"
-pg_locate
-
-SCRATCH=$(pg_scratch_dir bench)
-cleanup()
-{
-	pg_stop "$SCRATCH/data" && rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-
-PORT=$(free_port 5600)
-pg_init "$SCRATCH/data"
-pg_server_conf "$PORT" >>"$SCRATCH/data/postgresql.conf"
-cat >>"$SCRATCH/data/postgresql.conf" <<EOF
-shared_buffers = '1GB'
-max_wal_size = '16GB'
-checkpoint_timeout = '1h'
-autovacuum = off
-EOF
-touch "$SCRATCH/server.log"
-[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$SCRATCH/server.log"
-pg_start "$SCRATCH/data" "$SCRATCH/server.log"
-
-bpsql()
-{
-	PGOPTIONS='-c client_min_messages=warning' "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"
-}
-
-now_ns() { date +%s%N; }
+bench_server bench 5600 "autovacuum = off"
 
 log "generating $EVENTS events ($KEYS keys)"
 bpsql -d postgres -c 'CREATE DATABASE bench'
@@ -190,10 +162,6 @@ measure()
 	log "$c/$m run: $(awk -v n="$EVENTS" -v ns=$((t2 - t0)) 'BEGIN { printf "%.0f events/s", n / (ns / 1e9) }')"
 }
 
-median()
-{
-	tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 for ((rep = 1; rep <= REPEAT; rep++)); do
 	for m in "${MODES[@]}"; do

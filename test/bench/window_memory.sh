@@ -14,6 +14,7 @@
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 EVENTS=${BENCH_WINDOW_EVENTS:-10000000}
 PHASES=10
@@ -21,36 +22,9 @@ KEYS=10000
 PER_MINUTE=100000
 TXN_ROWS=10000
 
-hold_install_lock
-"$REPO/test/harness/build.sh"
-pg_locate
+bench_server window-bench 5640
 
-SCRATCH=$(pg_scratch_dir window-bench)
-cleanup()
-{
-	pg_stop "$SCRATCH/data" && rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-
-PORT=$(free_port 5640)
-pg_init "$SCRATCH/data"
-pg_server_conf "$PORT" >>"$SCRATCH/data/postgresql.conf"
-cat >>"$SCRATCH/data/postgresql.conf" <<EOF
-shared_buffers = '1GB'
-max_wal_size = '16GB'
-checkpoint_timeout = '1h'
-EOF
-touch "$SCRATCH/server.log"
-[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$SCRATCH/server.log"
-pg_start "$SCRATCH/data" "$SCRATCH/server.log"
-
-bpsql()
-{
-	PGOPTIONS='-c client_min_messages=warning' "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
-		-h 127.0.0.1 -p "$PORT" -U postgres -d postgres "$@"
-}
-
-bpsql <<EOF
+bpsql -d postgres <<EOF
 CREATE EXTENSION pg_continuous;
 CREATE TABLE events (user_id int, value int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('events', event_time => 'ts',
@@ -60,7 +34,7 @@ CREATE VIEW per_minute WITH (continuous) AS
            count(*) AS c, sum(value) AS s, max(value) AS mx
       FROM events GROUP BY minute, user_id;
 EOF
-WORKER=$(bpsql -tAc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker'")
+WORKER=$(bpsql -d postgres -tAc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker'")
 [ -n "$WORKER" ] || die "no pg_continuous worker"
 
 kb() { awk -v k="$1" '$1 == k ":" { print $2 }' "/proc/$WORKER/status"; }
@@ -80,7 +54,7 @@ for ((p = 0; p < PHASES; p++)); do
 	 done) &
 	sampler=$!
 	rm -f "$SCRATCH/phase.done"
-	bpsql >/dev/null <<EOF
+	bpsql -d postgres >/dev/null <<EOF
 DO \$\$
 BEGIN
     FOR b IN 0 .. $((per_phase / TXN_ROWS - 1)) LOOP
@@ -101,11 +75,11 @@ EOF
 	now=$(kb RssAnon)
 	[ "$now" -le "$(cat "$SCRATCH/phase.peak")" ] || echo "$now" >"$SCRATCH/phase.peak"
 	printf '%-6s %12s %10s %16s %16s %11s\n' "$((p + 1))" "$((lo + per_phase))" \
-		"$(bpsql -tAc "SELECT count(DISTINCT minute) FROM per_minute")" \
+		"$(bpsql -d postgres -tAc "SELECT count(DISTINCT minute) FROM per_minute")" \
 		"$(($(kb RssAnon) / 1024))" "$(($(cat "$SCRATCH/phase.peak") / 1024))" \
-		"$(bpsql -tAc "SELECT pg_total_relation_size(storage) / 1048576 FROM continuous.views")"
+		"$(bpsql -d postgres -tAc "SELECT pg_total_relation_size(storage) / 1048576 FROM continuous.views")"
 	# the stream table itself is not what is measured
-	bpsql -c "TRUNCATE events" >/dev/null
+	bpsql -d postgres -c "TRUNCATE events" >/dev/null
 done
-check=$(bpsql -tAc "SELECT sum(c) FROM per_minute")
+check=$(bpsql -d postgres -tAc "SELECT sum(c) FROM per_minute")
 [ "$check" = "$EVENTS" ] || die "the view counted $check events, expected $EVENTS"
