@@ -6,9 +6,12 @@
 #   a scratch cluster in .demo/ (preloaded, wal_level = logical, localhost on
 #   the first free port from 5499), creates database "demo" with a stream
 #   table "clicks" and three continuous views, starts a rate-limited pgbench
-#   that inserts random clicks for DEMO_GENERATOR_SECONDS (default 300), and
-#   shows the views changing for DEMO_SECONDS (default 20).
-# stop:  stops the generator and the server; keeps .demo/.
+#   that inserts random clicks for DEMO_GENERATOR_SECONDS (default 300); also
+#   a Kafka cluster (librdkafka's mock, test/kafka/mock_broker) with topic
+#   "orders", a feed of live JSON orders into it for as long, a Kafka stream
+#   over it and a view; and shows the views changing for DEMO_SECONDS
+#   (default 20).
+# stop:  stops the generators, the Kafka cluster and the server; keeps .demo/.
 # clean: stop, then remove .demo/.
 # When run as root the server runs as "postgres"; if that user cannot reach
 # the repository, .demo is a symlink to a directory under /var/tmp.
@@ -25,15 +28,17 @@ demo_psql()
 	"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"
 }
 
-# Is the generator (a pgbench we started) still running?
-generator_pid()
+# Is the process of $DIR/NAME.pid, named COMM, still running?
+demo_pid()
 {
-	local pid
-	[ -f "$DIR/generator.pid" ] || return 1
-	pid=$(cat "$DIR/generator.pid")
-	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pgbench ] || return 1
+	local name=$1 comm=$2 pid
+	[ -f "$DIR/$name.pid" ] || return 1
+	pid=$(cat "$DIR/$name.pid")
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
 	echo "$pid"
 }
+
+generator_pid() { demo_pid generator pgbench; }
 
 demo_stop()
 {
@@ -47,7 +52,18 @@ demo_stop()
 		kill "$pid"
 		echo "stopped the event generator (pid $pid)"
 	fi
-	rm -f "$DIR/generator.pid"
+	if pid=$(demo_pid kafka_feed produce); then
+		kill "$pid"
+		echo "stopped the Kafka order feed (pid $pid)"
+	fi
+	if pid=$(demo_pid kafka mock_broker); then
+		kill "$pid"
+		echo "stopped the Kafka cluster (pid $pid)"
+	fi
+	if pid=$(demo_pid kafka_hold sleep); then
+		kill "$pid"
+	fi
+	rm -f "$DIR/generator.pid" "$DIR/kafka_feed.pid" "$DIR/kafka.pid" "$DIR/kafka_hold.pid"
 	if [ -f "$DIR/data/postmaster.pid" ]; then
 		pg_locate
 		pg_stop "$DIR/data" || die "could not stop the demo server ($DIR/data)"
@@ -92,7 +108,70 @@ CREATE VIEW clicks_per_minute WITH (continuous) AS
 CREATE VIEW clicks_total WITH (continuous) AS
     SELECT count(*) AS clicks, avg(latency_ms) AS avg_latency, max(ts) AS last_click
     FROM clicks;
+
+-- A Kafka topic is a stream too: a foreign table of continuous_kafka.
+CREATE SERVER kafka FOREIGN DATA WRAPPER continuous_kafka
+    OPTIONS (brokers :'brokers');
+CREATE FOREIGN TABLE orders (order_id bigint, customer int, amount numeric, ts timestamptz)
+    SERVER kafka
+    OPTIONS (topic 'orders', format 'json', event_time 'ts',
+             watermark_delay '2 seconds', start_offset 'earliest');
+
+CREATE VIEW revenue_per_minute WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute,
+           count(*) AS orders, sum(amount) AS revenue
+    FROM orders
+    GROUP BY minute;
 EOF
+}
+
+# Start the Kafka cluster, unless it runs; sets BROKERS.  A cluster started
+# anew (after demo-stop) listens elsewhere: the server follows.
+demo_kafka_start()
+{
+	if ! demo_pid kafka mock_broker >/dev/null; then
+		log "starting a Kafka cluster (librdkafka's mock) with topic orders"
+		rm -f "$DIR/kafka.in" "$DIR/kafka.out"
+		mkfifo "$DIR/kafka.in"
+		# it runs until killed, or until its stdin (held open here) closes
+		nohup "$REPO/test/kafka/mock_broker" --topic orders:4 \
+			<"$DIR/kafka.in" >"$DIR/kafka.out" 2>"$DIR/kafka.log" &
+		echo $! >"$DIR/kafka.pid"
+		nohup sleep infinity >"$DIR/kafka.in" 2>/dev/null </dev/null &
+		echo $! >"$DIR/kafka_hold.pid"
+		for _ in $(seq 100); do
+			[ -s "$DIR/kafka.out" ] && break
+			sleep 0.1
+		done
+	fi
+	BROKERS=$(head -n 1 "$DIR/kafka.out")
+	[ -n "$BROKERS" ] || die "the Kafka cluster did not start (log: $DIR/kafka.log)"
+}
+
+# Live orders, about 100 a second, into topic orders.
+demo_kafka_feed()
+{
+	demo_pid kafka_feed produce >/dev/null && return
+	log "starting the Kafka order feed: ~100 orders/s for ${DEMO_GENERATOR_SECONDS}s"
+	cat >"$DIR/kafka_feed.pl" <<'PERL'
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+$| = 1;
+my ($n, $end) = (0, time + $ARGV[0]);
+while (time < $end) {
+	for (1 .. 10) {
+		my $t = time;
+		printf qq({"order_id": %d, "customer": %d, "amount": %.2f, "ts": "%s.%03d+00"}\n),
+			++$n, 1 + int(rand(20)), 5 + rand(95),
+			strftime('%Y-%m-%d %H:%M:%S', gmtime($t)), ($t * 1000) % 1000;
+	}
+	sleep 0.1;
+}
+PERL
+	nohup perl "$DIR/kafka_feed.pl" "$DEMO_GENERATOR_SECONDS" </dev/null 2>"$DIR/kafka_feed.log" |
+		nohup "$REPO/test/kafka/produce" -b "$BROKERS" -t orders >>"$DIR/kafka_feed.log" 2>&1 &
+	# the producer, at the end of the pipeline: stopping it stops the feed
+	echo $! >"$DIR/kafka_feed.pid"
 }
 
 # One look at the views, after waiting for everything committed so far.
@@ -101,7 +180,7 @@ demo_look_sql()
 	cat <<'EOF'
 \pset footer off
 SELECT continuous.sync() \g /dev/null
-SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, events, lag FROM continuous.streams;
+SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, kind, events, lag FROM continuous.streams;
 \echo 'clicks_per_user (top 5):'
 SELECT user_id, clicks, round(avg_latency::numeric, 1) AS avg_latency
   FROM clicks_per_user ORDER BY clicks DESC, user_id LIMIT 5;
@@ -109,6 +188,8 @@ SELECT user_id, clicks, round(avg_latency::numeric, 1) AS avg_latency
 SELECT minute, clicks, max_latency FROM clicks_per_minute ORDER BY minute DESC LIMIT 3;
 \echo 'clicks_total:'
 SELECT clicks, round(avg_latency::numeric, 1) AS avg_latency, last_click FROM clicks_total;
+\echo 'revenue_per_minute, from Kafka topic orders (last 3 minutes):'
+SELECT minute, orders, round(revenue, 2) AS revenue FROM revenue_per_minute ORDER BY minute DESC LIMIT 3;
 EOF
 }
 
@@ -174,17 +255,22 @@ demo_start()
 		pg_start "$DIR/data" "$DIR/server.log"
 	fi
 
+	demo_kafka_start
 	if [ -z "$(demo_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'demo'")" ]; then
-		log "creating database demo, the stream and its continuous views"
+		log "creating database demo, the streams and their continuous views"
 		demo_psql -d postgres -c 'CREATE DATABASE demo'
-		if ! demo_setup_sql | demo_psql -d demo -e -f -; then
+		if ! demo_setup_sql | demo_psql -d demo -v brokers="$BROKERS" -e -f -; then
 			# Start from scratch next time.  The worker holds the database
 			# until the extension is gone.
 			demo_psql -d demo -c 'DROP EXTENSION IF EXISTS pg_continuous CASCADE' || true
 			demo_psql -d postgres -c 'DROP DATABASE demo WITH (FORCE)' || true
 			die "demo setup failed; server still running (make demo-stop, make demo-clean)"
 		fi
+	else
+		echo "ALTER SERVER kafka OPTIONS (SET brokers :'brokers');" |
+			demo_psql -d demo -v brokers="$BROKERS" -f -
 	fi
+	demo_kafka_feed
 
 	if ! generator_pid >/dev/null; then
 		demo_generator_sql >"$DIR/generator.sql"
@@ -209,6 +295,7 @@ The demo is running (generator for up to ${DEMO_GENERATOR_SECONDS}s from its sta
 Connect:    psql -h localhost -p $PORT -U postgres demo
 Look:       SELECT continuous.sync(); SELECT * FROM clicks_per_user ORDER BY user_id;
             SELECT * FROM continuous.streams; SELECT * FROM continuous.views;
+            SELECT * FROM revenue_per_minute; SELECT * FROM continuous.kafka_partitions;
 Stop:       make demo-stop     (generator and server; keeps $DEMO_LINK)
 Remove:     make demo-clean    (also deletes $DEMO_LINK)
 EOF
