@@ -3,7 +3,7 @@
 # PgContinuous::Crash: kill -9 helpers shared by the TAP tests.
 #
 #   kill9_postmaster_and_restart($node [, $on_killed])
-#       kill -9 the postmaster, wait until every process it had forked is
+#       kill -9 the postmaster, wait until every process of the cluster is
 #       gone (they linger until they notice), call $on_killed (e.g. to close
 #       clients), then start the node again.
 #   worker_pid($node [, $dbname])
@@ -47,6 +47,24 @@ sub alive
 	return defined $line && $line !~ /^\d+ \(.*\) Z /s;
 }
 
+# Processes of the cluster: the postmaster's children, and any process whose
+# title names the cluster (a child forked just before the kill is not in a
+# list taken before it).
+sub cluster_processes
+{
+	my ($node, $ppid) = @_;
+	my $title = 'postgres: ' . $node->name . ': ';
+	my @pids = grep { alive($_) } postmaster_children($ppid);
+	foreach my $cmdline (glob('/proc/[0-9]*/cmdline'))
+	{
+		open(my $fh, '<', $cmdline) or next;
+		my $line = <$fh> // '';
+		close($fh);
+		push @pids, $1 if index($line, $title) == 0 && $cmdline =~ m{/proc/(\d+)/};
+	}
+	return grep { alive($_) } @pids;
+}
+
 sub kill9_postmaster_and_restart
 {
 	my ($node, $on_killed) = @_;
@@ -54,10 +72,14 @@ sub kill9_postmaster_and_restart
 	my @children = postmaster_children($pid);
 	$node->kill9;
 	$on_killed->() if $on_killed;
+
+	# A process of the old cluster that still runs writes pages and WAL
+	# behind the new one's back, with transaction ids the new one hands out
+	# again: wait until none is left.
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (grep { alive($_) } @children)
+	while ((grep { alive($_) } @children) || cluster_processes($node, $pid))
 	{
-		die "children of the killed postmaster still alive" if time > $deadline;
+		die "processes of the killed cluster still alive" if time > $deadline;
 		usleep(100_000);
 	}
 	# A new postmaster refuses to start while the old PID exists, even as a
