@@ -77,11 +77,17 @@ sub kill9_postmaster_and_restart
 	# behind the new one's back, with transaction ids the new one hands out
 	# again: wait until none is left.
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while ((grep { alive($_) } @children) || cluster_processes($node, $pid))
+	my %known = map { $_ => 1 } @children;
+	my %late;
+	while (my @left = ((grep { alive($_) } @children), cluster_processes($node, $pid)))
 	{
+		$late{$_} = 1 foreach grep { !$known{$_} } @left;
 		die "processes of the killed cluster still alive" if time > $deadline;
 		usleep(100_000);
 	}
+	Test::More::note('waited for ' . scalar(keys %late)
+		  . ' process(es) of the old cluster forked after the kill was prepared')
+	  if %late;
 	# A new postmaster refuses to start while the old PID exists, even as a
 	# zombie nobody reaps; a dead postmaster's lock file is stale.
 	$deadline = time + 10;
