@@ -283,14 +283,9 @@ BEGIN
         SELECT k, min(ts), count(*), sum(v), avg(v), max(ts)
         FROM numbered GROUP BY k, session_no $q$, stream);
 END $$;
-CREATE FUNCTION pg_temp.differences(view_sql text, batch_sql text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d',
-                   view_sql, batch_sql, batch_sql, view_sql) INTO n;
-    RETURN n;
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set differences :abs_srcdir '/sql/include/differences.psql'
+\i :differences
 
 INSERT INTO ordered_events SELECT k, v, ts FROM generated WHERE ordered_phase = 1 ORDER BY shuffle;
 SELECT continuous.sync();

@@ -90,14 +90,9 @@ COMMIT;
 SELECT continuous.sync();
 
 -- the oracle: each view EXCEPT its batch query, both ways
-CREATE FUNCTION pg_temp.differences(view_sql text, batch_sql text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d',
-                   view_sql, batch_sql, batch_sql, view_sql) INTO n;
-    RETURN n;
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set differences :abs_srcdir '/sql/include/differences.psql'
+\i :differences
 
 -- floating-point aggregates are compared rounded (summation order differs)
 SELECT pg_temp.differences(

@@ -8,7 +8,10 @@
  * arguments, then a hash lookup of the group (PostgreSQL's TupleHashTable,
  * as HashAgg uses) and the transition functions.  In a view with a window,
  * an event whose window the watermark had closed before the batch is late:
- * it is dropped and counted instead.  The states of a batch are
+ * it is dropped and counted instead.  With a hop (window_hop.c) the keys
+ * and arguments are computed once per window of the event, and the event
+ * is late only if all of them had closed; a count window (window_count.c)
+ * numbers the event by its key's running count.  The states of a batch are
  * merged into storage by flush.c, once per group per batch.
  *
  * Errors: the whole batch runs in one subtransaction.  If an event raises an
@@ -56,6 +59,7 @@ typedef enum EventOutcome
 static void view_build_groups(ViewRuntime *vr);
 static EventOutcome view_apply_event(ViewRuntime *vr, StreamEvent *event,
 									 bool *in_transition);
+static EventOutcome view_apply_keys(ViewRuntime *vr, bool *in_transition);
 static TupleTableSlot *view_input_slot(ViewRuntime *vr, StreamEvent *event);
 static GroupStates *view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj);
 static bool view_process_all(ViewRuntime *vr, StreamEvents *events);
@@ -110,12 +114,17 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 								 NULL);
 
 	/* one projection: keys first, then the arguments of each aggregate */
+	i = 0;
 	foreach(lc, vr->plan->keys)
 	{
 		ContinuousKey *key = lfirst(lc);
-		Expr	   *expr = session_key_input(vr->plan, foreach_current_index(lc),
-											 key->expr);
+		Expr	   *expr = i == vr->plan->count_key ?
+			count_window_placeholder() :
+			session_key_input(vr->plan, i,
+							  (Expr *) hop_bind_window_column(vr->plan->hop,
+															  (Node *) key->expr));
 
+		i++;
 		tlist = lappend(tlist, makeTargetEntry(expression_planner(expr),
 											   resno++, NULL, false));
 	}
@@ -134,7 +143,10 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 		{
 			TargetEntry *argtle = lfirst(arg);
 
-			tlist = lappend(tlist, makeTargetEntry(expression_planner(argtle->expr),
+			Node	   *expr = hop_bind_window_column(vr->plan->hop,
+														  (Node *) argtle->expr);
+
+			tlist = lappend(tlist, makeTargetEntry(expression_planner((Expr *) expr),
 												   resno++, NULL, false));
 		}
 		i++;
@@ -151,6 +163,10 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 	vr->group_slot = MakeSingleTupleTableSlot(keydesc, &TTSOpsMinimalTuple);
 
 	view_build_groups(vr);
+	if (vr->plan->hop)
+		vr->hop = hop_runtime_create(vr->plan->hop, vr->econtext);
+	if (vr->plan->count_key >= 0)
+		vr->counts = count_window_runtime_create(vr);
 
 	MemoryContextSwitchTo(oldcxt);
 	return vr;
@@ -163,13 +179,22 @@ view_runtime_destroy(ViewRuntime *vr)
 	ExecDropSingleTupleTableSlot(vr->key_slot);
 	ExecDropSingleTupleTableSlot(vr->group_slot);
 	ExecDropSingleTupleTableSlot(vr->project->pi_state.resultslot);
+	if (vr->hop)
+		hop_runtime_destroy(vr->hop);
 	FreeExprContext(vr->econtext, false);
 	MemoryContextDelete(vr->cxt);
 }
 
-/* The group hash table: hash and equality from the query's GROUP BY. */
+/* The groups of a batch, by their keys; none without GROUP BY. */
 static void
 view_build_groups(ViewRuntime *vr)
+{
+	vr->groups = vr->nkeys == 0 ? NULL : view_key_hash_table(vr);
+}
+
+/* Hash and equality from the query's GROUP BY. */
+TupleHashTable
+view_key_hash_table(ViewRuntime *vr)
 {
 	AttrNumber *keycols;
 	Oid		   *eqfuncs;
@@ -177,12 +202,6 @@ view_build_groups(ViewRuntime *vr)
 	FmgrInfo   *hashfuncs;
 	ListCell   *lc;
 	int			i = 0;
-
-	if (vr->nkeys == 0)
-	{
-		vr->groups = NULL;
-		return;
-	}
 
 	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
 	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
@@ -218,12 +237,12 @@ view_build_groups(ViewRuntime *vr)
 		i++;
 	}
 
-	vr->groups = BuildTupleHashTableExt(NULL, vr->key_slot->tts_tupleDescriptor,
-										vr->nkeys, keycols, eqfuncs, hashfuncs,
-										collations, 1024, 0,
-										vr->cxt, vr->state_cxt,
-										vr->econtext->ecxt_per_tuple_memory,
-										false);
+	return BuildTupleHashTableExt(NULL, vr->key_slot->tts_tupleDescriptor,
+								  vr->nkeys, keycols, eqfuncs, hashfuncs,
+								  collations, 1024, 0,
+								  vr->cxt, vr->state_cxt,
+								  vr->econtext->ecxt_per_tuple_memory,
+								  false);
 }
 
 void
@@ -231,6 +250,7 @@ view_batch_reset(ViewRuntime *vr)
 {
 	if (vr->groups)
 		ResetTupleHashTable(vr->groups);
+	count_window_reset(vr);
 	MemoryContextReset(vr->state_cxt);
 	vr->global = NULL;
 	vr->seen_desc = NULL;
@@ -397,10 +417,8 @@ static EventOutcome
 view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 {
 	ExprContext *econtext = vr->econtext;
-	TupleTableSlot *proj;
-	GroupStates *group;
+	EventOutcome outcome;
 	MemoryContext oldcxt;
-	int			i;
 
 	*in_transition = false;
 	vr->events++;
@@ -410,10 +428,50 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 	econtext->ecxt_scantuple = view_input_slot(vr, event);
 
 	if (vr->where && !ExecQual(vr->where, econtext))
+		outcome = EVENT_SKIPPED;
+	else if (vr->hop == NULL)
+		outcome = view_apply_keys(vr, in_transition);
+	else
 	{
-		MemoryContextSwitchTo(oldcxt);
-		return EVENT_SKIPPED;
+		int			windows = hop_event_windows(vr->hop, econtext);
+		int			w;
+
+		/* late only if every one of its windows had closed */
+		outcome = windows > 0 ? EVENT_LATE : EVENT_SKIPPED;
+		for (w = 0; w < windows; w++)
+		{
+			hop_bind_window(vr->hop, econtext, w);
+			if (view_apply_keys(vr, in_transition) == EVENT_OK)
+				outcome = EVENT_OK;
+		}
 	}
+	if (outcome == EVENT_LATE)
+	{
+		vr->late_events++;
+		if (OidIsValid(vr->late_table))
+		{
+			MemoryContextSwitchTo(vr->state_cxt);
+			vr->late_rows = lappend(vr->late_rows, event);
+		}
+	}
+
+	*in_transition = false;
+	MemoryContextSwitchTo(oldcxt);
+	return outcome;
+}
+
+/*
+ * The event in econtext, with one set of group keys: the keys and
+ * aggregate arguments are computed, and the group's states advance unless
+ * its window had closed (EVENT_LATE, not counted here).  Sets
+ * *in_transition once some state may have moved.
+ */
+static EventOutcome
+view_apply_keys(ViewRuntime *vr, bool *in_transition)
+{
+	TupleTableSlot *proj;
+	GroupStates *group;
+	int			i;
 
 	proj = ExecProject(vr->project);
 	slot_getallattrs(proj);
@@ -424,27 +482,18 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 									 proj->tts_values[vr->plan->window_key],
 									 &vr->allowed_lateness) <= vr->watermark_before ||
 		 session_event_joins_closed(vr, proj)))
-	{
-		vr->late_events++;
-		if (OidIsValid(vr->late_table))
-		{
-			MemoryContextSwitchTo(vr->state_cxt);
-			vr->late_rows = lappend(vr->late_rows, event);
-		}
-		MemoryContextSwitchTo(oldcxt);
 		return EVENT_LATE;
-	}
-
-	group = view_group_lookup(vr, proj);
 
 	*in_transition = true;
+	if (vr->counts)
+		count_window_assign(vr, proj);
+
+	group = view_group_lookup(vr, proj);
 	for (i = 0; i < vr->naggs; i++)
 		group->values[i] = agg_advance(vr->aggs[i], group->values[i],
 									   &group->isnull[i],
 									   &proj->tts_values[vr->arg_offset[i]],
 									   &proj->tts_isnull[vr->arg_offset[i]]);
-	*in_transition = false;
-	MemoryContextSwitchTo(oldcxt);
 	return EVENT_OK;
 }
 

@@ -16,6 +16,8 @@
 #include "decoder.h"
 #include "plan.h"
 #include "watermark.h"
+#include "window_count.h"
+#include "window_hop.h"
 
 /* Partial aggregate states of one group, for one batch. */
 typedef struct GroupStates
@@ -68,6 +70,8 @@ typedef struct ViewRuntime
 	TupleTableSlot *group_slot;	/* keys of a stored group, when iterating */
 	AggSupport **aggs;
 	int		   *arg_offset;		/* of each aggregate's args in the projection */
+	HopRuntime *hop;			/* one projection per window; NULL: none */
+	CountWindowRuntime *counts; /* running counts per key; NULL: none */
 
 	/* the batch */
 	TupleHashTable groups;		/* keys -> GroupStates; NULL without keys */
@@ -101,6 +105,12 @@ extern void view_runtime_destroy(ViewRuntime *vr);
  */
 extern void view_process_events(ViewRuntime *vr, StreamEvents *events,
 								StreamClock *clock);
+
+/*
+ * A hash table over the view's group keys, as the batch groups use: in the
+ * view's memory, its entries in the batch state's.
+ */
+extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
 
 /* Iterate the groups of the batch: returns false when done. */
 extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);

@@ -77,6 +77,8 @@
 #include "pg_continuous.h"
 #include "plan.h"
 #include "window_session.h"
+#include "window_count.h"
+#include "window_hop.h"
 
 /* What WITH (...) of a CREATE VIEW asked for. */
 typedef struct ContinuousOptions
@@ -627,9 +629,11 @@ check_window_options(ContinuousPlan *plan, ContinuousOptions *opts)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s requires a window", option),
-				 errdetail("No GROUP BY expression of the view is a tumbling window over the event time of stream %s.",
+				 errdetail("No GROUP BY expression of the view is a window over the event time of stream %s.",
 						   ddl_relation_display_name(plan->stream)),
-				 errhint("Group by continuous.tumble(%s, size).",
+				 errhint("Group by continuous.tumble(%s, size), continuous.session(%s, gap), or the window start of continuous.hop(%s, size, slide).",
+						 quote_identifier(plan->event_time),
+						 quote_identifier(plan->event_time),
 						 quote_identifier(plan->event_time))));
 }
 
@@ -644,8 +648,12 @@ window_description(ContinuousPlan *plan)
 	struct pg_itm itm;
 	char		size[MAXDATELEN + 1];
 
+	if (plan->window_key < 0 && plan->count_key >= 0)
+		return psprintf("count_window " INT64_FORMAT, plan->count_size);
 	if (plan->window_key < 0)
 		return NULL;
+	if (strcmp(plan->window_function, "hop") == 0)
+		return hop_window_description(plan->hop);
 	interval2itm(*plan->window_size, &itm);
 	EncodeInterval(&itm, INTSTYLE_POSTGRES, size);
 	return psprintf("%s %s", plan->session ? "session" : "tumble", size);
@@ -754,6 +762,8 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	ObjectAddressSet(view_address, RelationRelationId, view);
 	ObjectAddressSet(storage_address, RelationRelationId, storage);
 	recordDependencyOn(&storage_address, &view_address, DEPENDENCY_INTERNAL);
+	if (plan->count_key >= 0)
+		count_window_create_storage(plan, stmt->view->relname, storage, owner);
 	recordDependencyOnExpr(&view_address, (Node *) query, NIL,
 						   DEPENDENCY_NORMAL);
 	if (OidIsValid(late_table))

@@ -36,6 +36,8 @@
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
 #include "kafka_options.h"
+#include "window_count.h"
+#include "window_hop.h"
 
 /* ungrouped_var_walker() */
 typedef struct UngroupedContext
@@ -82,6 +84,7 @@ ddl_view_check_query(ParseState *pstate, Query *query)
 	check_volatility(pstate, query);
 	stream = check_from_clause(query);
 	check_grouping(pstate, query);
+	count_window_check_query(pstate, query);
 	return stream;
 }
 
@@ -196,6 +199,8 @@ check_query_shape(ParseState *pstate, Query *query)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("set-returning functions are not supported in continuous views"),
+				 IsA(found, FuncExpr) && hop_is_function(((FuncExpr *) found)->funcid) ?
+				 errhint("Join continuous.hop() in FROM: FROM stream CROSS JOIN LATERAL continuous.hop(ts, size, slide) AS w, and GROUP BY w.window_start.") : 0,
 				 parser_errposition(pstate, exprLocation(found))));
 	}
 	if (query->rowMarks != NIL)
@@ -295,11 +300,15 @@ check_volatility(ParseState *pstate, Query *query)
 			 parser_errposition(pstate, exprLocation(call))));
 }
 
-/* The one FROM item must be a stream; returns its relid. */
+/*
+ * The one FROM item must be a stream, or a stream CROSS JOIN LATERAL
+ * continuous.hop() (window_hop.c); returns the stream's relid.
+ */
 static Oid
 check_from_clause(Query *query)
 {
 	List	   *fromlist = query->jointree->fromlist;
+	RangeTblRef *stream = hop_check_from(query);	/* with a hopping window */
 	RangeTblEntry *rte;
 	char	   *relname;
 
@@ -308,14 +317,16 @@ check_from_clause(Query *query)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("continuous views must read a stream"),
 				 errhint("Add a FROM clause that names a stream.")));
-	if (list_length(fromlist) > 1 || !IsA(linitial(fromlist), RangeTblRef))
+	if (stream == NULL &&
+		(list_length(fromlist) > 1 || !IsA(linitial(fromlist), RangeTblRef)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("continuous views read exactly one stream"),
 				 errdetail("Joins and FROM lists of more than one item are not supported.")));
+	if (stream == NULL)
+		stream = linitial_node(RangeTblRef, fromlist);
 
-	rte = rt_fetch(linitial_node(RangeTblRef, fromlist)->rtindex,
-				   query->rtable);
+	rte = rt_fetch(stream->rtindex, query->rtable);
 	switch (rte->rtekind)
 	{
 		case RTE_RELATION:
@@ -510,10 +521,15 @@ is_set_returning_call(Node *node)
 		(IsA(node, OpExpr) && ((OpExpr *) node)->opretset);
 }
 
+/*
+ * continuous.count_window() is volatile for batch queries, which it refuses;
+ * in a continuous view the worker numbers the runs (window_count.c).
+ */
 static bool
 is_volatile_function(Oid funcid, void *context)
 {
-	return func_volatile(funcid) == PROVOLATILE_VOLATILE;
+	return func_volatile(funcid) == PROVOLATILE_VOLATILE &&
+		!count_window_is_function(funcid);
 }
 
 static bool

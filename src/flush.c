@@ -41,6 +41,7 @@
 
 #include "flush.h"
 #include "pg_continuous.h"
+#include "window_count.h"
 #include "window_session.h"
 
 static void flush_groups(ViewRuntime *vr, StorageTarget *target);
@@ -65,6 +66,8 @@ flush_view_state(ViewRuntime *vr)
 	else
 		flush_groups(vr, &target);
 	flush_storage_close(&target);
+	/* the running counts of a count window are state too */
+	count_window_flush(vr);
 	CommandCounterIncrement();
 }
 

@@ -13,8 +13,10 @@
  * order, aggregates in order of first appearance in the SELECT list and
  * then HAVING.
  *
- * The plan also recognises the view's tumbling window: a group key that
- * maps the stream's event time to the start of a fixed-length window.  The
+ * The plan also recognises the view's window: a group key that maps the
+ * stream's event time to the start of a fixed-length window, or the window
+ * start of a continuous.hop() over the event time in FROM (window_hop.c),
+ * and a continuous.count_window() key (window_count.c).  The
  * worker judges lateness by it (batch.c) and the read view of emit =
  * 'window_close' shows a window once it has closed (ddl_view.c); both ask
  * continuous_window_closes_at() when that is.
@@ -41,6 +43,8 @@
 #include "pg_continuous.h"
 #include "plan.h"
 #include "window_session.h"
+#include "window_count.h"
+#include "window_hop.h"
 
 static Oid	plan_stream_relid(Query *query);
 static List *plan_keys(Query *query, List **used_names);
@@ -69,9 +73,11 @@ continuous_plan_build(Query *query)
 	plan->keys = plan_keys(query, &used_names);
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
+	plan->hop = hop_spec_of_query(query);
 	plan_window(plan);
 	if (plan->session)
 		plan->session_end_column = unique_column_name("session_end", used_names);
+	count_window_plan(plan);
 
 	return plan;
 }
@@ -121,7 +127,9 @@ plan_window(ContinuousPlan *plan)
 }
 
 /*
- * Is expr continuous.tumble(event_time, size [, origin]),
+ * Is expr the window start of continuous.hop(event_time, ...) in FROM (its
+ * size taken as 24-hour days, as the hop computes windows), or
+ * continuous.tumble(event_time, size [, origin]),
  * date_bin(size, event_time, origin) or date_trunc(unit, event_time)?  Sets
  * the window's size and the function's name if so; a date_trunc() whose
  * unit has no fixed length sets variable_unit instead.
@@ -136,6 +144,17 @@ window_of_key(ContinuousPlan *plan, Expr *expr, AttrNumber event_time,
 	Node	   *origin = NULL;
 	Const	   *c;
 	Interval   *length;
+
+	/* a hop's window start, if the hop is over the event time */
+	if (hop_is_window_column(plan->hop, expr))
+	{
+		if (!is_event_time(plan, (Node *) plan->hop->ts, event_time))
+			return false;
+		*size = palloc0(sizeof(Interval));
+		(*size)->time = plan->hop->size_us;
+		*function = "hop";
+		return true;
+	}
 
 	if (!IsA(expr, FuncExpr))
 		return false;

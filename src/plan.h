@@ -50,13 +50,14 @@ typedef struct ContinuousPlan
 	char	   *event_time;		/* the stream's event-time column, or NULL */
 
 	/*
-	 * The tumbling window among the keys: a key that computes the start of
-	 * a fixed-length window over the stream's event time (see plan.c).
+	 * The window among the keys: a key that computes the start of a
+	 * fixed-length window over the stream's event time, or the window start
+	 * of a hop over it (see plan.c).
 	 */
 	int			window_key;		/* index into keys, or -1 */
 	Interval   *window_size;	/* its length; NULL without a window */
-	const char *window_function;	/* "tumble", "date_bin", "date_trunc"
-									 * or "session" */
+	const char *window_function;	/* "tumble", "date_bin", "date_trunc",
+									 * "session" or "hop" */
 
 	/*
 	 * A session window (window_size is then the gap, in microseconds only):
@@ -73,6 +74,13 @@ typedef struct ContinuousPlan
 	 * The unit, or NULL.
 	 */
 	char	   *variable_window_unit;
+
+	/* FROM stream CROSS JOIN LATERAL continuous.hop(...), or NULL */
+	struct HopSpec *hop;
+
+	/* GROUP BY ..., continuous.count_window(n): index into keys, or -1 */
+	int			count_key;
+	int64		count_size;		/* its n */
 } ContinuousPlan;
 
 /*

@@ -147,6 +147,32 @@ RETURNS timestamp
 AS 'MODULE_PATHNAME', 'continuous_session'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- Hopping windows: the start of every window of length size, one beginning
+-- every slide from origin, that contains ts (oldest first).  Continuous views
+-- use it in FROM: stream CROSS JOIN LATERAL continuous.hop(ts, ...) AS w.
+CREATE FUNCTION continuous.hop(ts timestamptz, size interval, slide interval,
+                               origin timestamptz DEFAULT '2000-01-01 00:00:00+00',
+                               OUT window_start timestamptz)
+RETURNS SETOF timestamptz
+AS 'MODULE_PATHNAME', 'continuous_hop'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+
+CREATE FUNCTION continuous.hop(ts timestamp, size interval, slide interval,
+                               origin timestamp DEFAULT '2000-01-01 00:00:00',
+                               OUT window_start timestamp)
+RETURNS SETOF timestamp
+AS 'MODULE_PATHNAME', 'continuous_hop'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+
+-- Count windows: GROUP BY key, continuous.count_window(n) numbers each key's
+-- consecutive runs of n events in delivery order.  Only a continuous view's
+-- worker knows that order; called anywhere else, the function raises an
+-- error showing the batch equivalent with row_number().
+CREATE FUNCTION continuous.count_window(size bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'continuous_count_window'
+LANGUAGE C VOLATILE STRICT;
+
 -- Not SECURITY DEFINER: the C code checks that the caller owns the table,
 -- and writes the catalog with the catalog owner's rights (ddl_catalog.c).
 CREATE FUNCTION continuous.create_stream(stream regclass,

@@ -1,13 +1,17 @@
 # Copyright (c) pg_continuous contributors
 
 # Exactly once for windows: a tumbling-window view as it changes, the same
-# with emit = 'window_close' and a late-events table, and one with
-# retention, across kill -9 of the postmaster while events load and while
-# late events arrive.  After each restart and continuous.sync():
+# with emit = 'window_close' and a late-events table, one with retention,
+# hopping windows with emit = 'window_close' and a late-events table of
+# their own, and count windows, across kill -9 of the postmaster while
+# events load and while late events arrive.  After each restart and
+# continuous.sync():
 #   - the windows equal the batch query over the events that were not late,
-#   - the closed windows shown are exactly the batch windows the watermark
-#     has passed,
-#   - the late-events table holds each late event once,
+#   - the closed windows shown (tumbling and hopping) are exactly the batch
+#     windows the watermark has passed,
+#   - each late-events table holds each late event once,
+#   - each key's count windows hold 1,000 events each but the last, which
+#     holds the rest: nothing numbered twice or skipped,
 #   - the watermark has not gone back.
 # Events load in event-time order (so none is late by accident); the late
 # ones are written in phases of their own, with v = -1.
@@ -47,6 +51,14 @@ CREATE VIEW closed_minutes
 CREATE VIEW recent_minutes WITH (continuous, retention = '30 minutes') AS
     SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS c
       FROM events GROUP BY minute;
+CREATE VIEW closed_hops
+    WITH (continuous, emit = 'window_close', late_events = 'late_hop_events') AS
+    SELECT w.window_start, count(*) AS c, sum(v) AS s
+      FROM events CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '2 minutes') AS w
+     GROUP BY w.window_start;
+CREATE VIEW per_thousand WITH (continuous) AS
+    SELECT k % 7 AS key, continuous.count_window(1000) AS run, count(*) AS c
+      FROM events GROUP BY key, run;
 });
 
 # Event k happens at k * 10 ms after the origin: 6,000 per minute.
@@ -139,6 +151,31 @@ sub check
 	is( $node->safe_psql('postgres',
 			'SELECT late_events FROM continuous.views WHERE view = \'closed_minutes\'::regclass'),
 		$late_k - 1_000_000_000, "$when: late events counted");
+
+	# every late event is in ten-minute windows that all end at or before
+	# the watermark: late for the hopping view too
+	my $hops = q{SELECT w.window_start, count(*) AS c, sum(v) AS s
+	               FROM events CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '2 minutes') AS w
+	              WHERE v >= 0 GROUP BY 1};
+	my $closed_hops = "SELECT * FROM ($hops) b "
+	  . "WHERE window_start + interval '10 minutes' <= continuous._watermark('events')";
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM ((TABLE closed_hops EXCEPT ALL $closed_hops) "
+			  . "UNION ALL ($closed_hops EXCEPT ALL TABLE closed_hops)) d"),
+		'0', "$when: the closed hopping windows shown are the closed batch windows");
+	is( $node->safe_psql('postgres',
+			"SELECT count(*), count(DISTINCT k) FROM late_hop_events"),
+		join('|', ($late_k - 1_000_000_000) x 2),
+		"$when: each late event is in the hopping view's late-events table once");
+
+	# count windows take every event, late or not, in delivery order
+	my $runs = q{SELECT key, run, least(1000, n - run * 1000) AS c
+	               FROM (SELECT k % 7 AS key, count(*) AS n FROM events GROUP BY 1) t,
+	                    generate_series(0, (n - 1) / 1000) AS run};
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM ((TABLE per_thousand EXCEPT ALL $runs) "
+			  . "UNION ALL ($runs EXCEPT ALL TABLE per_thousand)) d"),
+		'0', "$when: each key's count windows are full but the last");
 }
 
 # --- phase A: crash while loading ------------------------------------------
