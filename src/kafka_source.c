@@ -69,12 +69,27 @@ typedef struct KafkaPartition
 	int64		consumed;		/* next offset after the batch */
 	int64		high_watermark; /* as the client last heard; -1: unknown */
 	int64		sync_target;	/* continuous.sync() waits for this; -1: none */
+	int64		start;			/* worker 0, another worker's partition: where
+								 * it starts, to be written; -1: none */
 	bool		stored;			/* kafka_offsets has a row */
 } KafkaPartition;
+
+/* A row of continuous.kafka_offsets (source_read_offsets) */
+typedef struct StoredOffset
+{
+	int32		partition;
+	int64		next_offset;
+	bool		has_event_time;
+	TimestampTz max_event_time;
+	bool		has_active_at;
+	TimestampTz active_at;
+} StoredOffset;
 
 struct KafkaSource
 {
 	Oid			relid;
+	int			worker;			/* this worker's share of the partitions */
+	int			nworkers;
 	KafkaStreamOptions *opts;
 	KafkaDecoder *decoder;
 	StreamClock *clock;
@@ -85,6 +100,7 @@ struct KafkaSource
 	rd_kafka_queue_t *queue;
 	bool		assigned;		/* the client has every partition we know */
 	bool		first_metadata; /* none yet: start_offset applies */
+	bool		awaiting_starts;	/* partitions whose start worker 0 decides */
 	TimestampTz last_metadata;
 
 	int			nparts;			/* partitions 0 .. nparts - 1 */
@@ -101,11 +117,14 @@ struct KafkaSource
 	bool		error_changed;
 };
 
+static int	source_owner(KafkaSource *src, int partition);
+static bool source_owns(KafkaSource *src, int partition);
 static bool kafka_setting_given(const KafkaStreamOptions *opts,
 								const char *name);
 static void source_error_cb(rd_kafka_t *rk, int err, const char *reason,
 							void *opaque);
 static void source_set_error(KafkaSource *src, const char *fmt,...) pg_attribute_printf(2, 3);
+static StoredOffset *source_read_offsets(KafkaSource *src, int *n);
 static void source_load_offsets(KafkaSource *src);
 static void source_grow(KafkaSource *src, int nparts);
 static bool source_discover(KafkaSource *src);
@@ -122,7 +141,8 @@ static DeadLetter *message_dead_letter(rd_kafka_message_t *msg,
 									   const char *error);
 
 KafkaSource *
-kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd)
+kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
+					int worker, int nworkers)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
 											  "pg_continuous Kafka source",
@@ -145,6 +165,8 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd)
 	int			i;
 
 	src->relid = relid;
+	src->worker = worker;
+	src->nworkers = nworkers;
 	src->cxt = cxt;
 	src->batch_cxt = AllocSetContextCreate(cxt, "pg_continuous Kafka batch",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -199,6 +221,20 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd)
 
 	MemoryContextSwitchTo(oldcxt);
 	return src;
+}
+
+/* The worker (0 .. nworkers - 1) that consumes the partition. */
+static int
+source_owner(KafkaSource *src, int partition)
+{
+	return (int) (((uint32) partition + src->relid) % (uint32) src->nworkers);
+}
+
+/* Is the partition this worker's to consume? */
+static bool
+source_owns(KafkaSource *src, int partition)
+{
+	return source_owner(src, partition) == src->worker;
 }
 
 void
@@ -272,40 +308,70 @@ source_set_error(KafkaSource *src, const char *fmt,...)
 						src->opts->relname)));
 }
 
-/* The offsets and event times stored with the state; in a transaction. */
-static void
-source_load_offsets(KafkaSource *src)
+/*
+ * The rows of continuous.kafka_offsets for this stream, as committed: *n of
+ * them, in a palloc'd array.  In a transaction.
+ */
+static StoredOffset *
+source_read_offsets(KafkaSource *src, int *n)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(src->relid)};
+	StoredOffset *rows;
 	uint64		i;
 
-	if (SPI_execute_with_args("SELECT \"partition\", next_offset, max_event_time "
+	if (SPI_execute_with_args("SELECT \"partition\", next_offset, max_event_time, active_at "
 							  "FROM continuous.kafka_offsets WHERE stream = $1",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.kafka_offsets");
+	rows = palloc(sizeof(StoredOffset) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int32		p = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
-		int64		next = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-		Datum		event_time = SPI_getbinval(row, desc, 3, &isnull);
+		Datum		value;
+
+		rows[i].partition = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
+		rows[i].next_offset = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+		value = SPI_getbinval(row, desc, 3, &isnull);
+		rows[i].has_event_time = !isnull;
+		rows[i].max_event_time = isnull ? 0 : DatumGetTimestampTz(value);
+		value = SPI_getbinval(row, desc, 4, &isnull);
+		rows[i].has_active_at = !isnull;
+		rows[i].active_at = isnull ? 0 : DatumGetTimestampTz(value);
+	}
+	*n = (int) SPI_processed;
+	return rows;
+}
+
+/* The offsets and event times stored with the state; in a transaction. */
+static void
+source_load_offsets(KafkaSource *src)
+{
+	int			n;
+	StoredOffset *rows = source_read_offsets(src, &n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int32		p = rows[i].partition;
 
 		if (p < 0)
 			continue;
 		source_grow(src, p + 1);
-		src->parts[p].committed = src->parts[p].consumed = next;
+		if (source_owns(src, p))
+			src->parts[p].committed = src->parts[p].consumed = rows[i].next_offset;
 		src->parts[p].stored = true;
-		if (!isnull)
+		if (rows[i].has_event_time)
 		{
 			src->clock->parts[p].seen = true;
-			src->clock->parts[p].max_event_time = DatumGetTimestampTz(event_time);
+			src->clock->parts[p].max_event_time = rows[i].max_event_time;
 		}
 		/* partitions known before: start_offset is behind us */
 		src->first_metadata = false;
 	}
+	pfree(rows);
 }
 
 /* Room for partitions 0 .. nparts - 1; new ones have no offset yet. */
@@ -325,6 +391,7 @@ source_grow(KafkaSource *src, int nparts)
 		src->parts[p].committed = src->parts[p].consumed = -1;
 		src->parts[p].high_watermark = -1;
 		src->parts[p].sync_target = -1;
+		src->parts[p].start = -1;
 		src->parts[p].stored = false;
 	}
 	src->nparts = nparts;
@@ -387,12 +454,30 @@ source_discover(KafkaSource *src)
 		int64		low;
 		int64		high;
 
-		if (part->consumed >= 0)
+		/*
+		 * Worker 0 resolves where every partition starts, so that all start
+		 * where the stream began, whichever worker consumes them and
+		 * whenever it starts; the others wait for its row (kafka_source_
+		 * load_starts).
+		 */
+		if (part->consumed >= 0 || part->stored || part->start >= 0 ||
+			(src->worker > 0 && !source_owns(src, p)))
 			continue;
+		if (src->worker > 0)
+		{
+			src->awaiting_starts = true;
+			continue;
+		}
 		if (!source_query_offsets(src, p, &low, &high))
 			return false;
-		part->committed = part->consumed =
+		part->start =
 			(first && src->opts->start_offset == KAFKA_START_LATEST) ? high : low;
+		if (source_owns(src, p))
+		{
+			part->committed = part->consumed = part->start;
+			part->start = -1;
+			src->assigned = false;
+		}
 		part->high_watermark = high;
 	}
 	source_set_error(src, "%s", "");
@@ -416,7 +501,10 @@ source_query_offsets(KafkaSource *src, int32 partition, int64 *low, int64 *high)
 	return true;
 }
 
-/* Hand the client every partition, each at its next offset. */
+/*
+ * Hand the client every partition this worker consumes, each at its next
+ * offset; those whose start is not known yet follow once it is.
+ */
 static bool
 source_assign(KafkaSource *src)
 {
@@ -426,8 +514,9 @@ source_assign(KafkaSource *src)
 
 	list = rd_kafka_topic_partition_list_new(Max(src->nparts, 1));
 	for (p = 0; p < src->nparts; p++)
-		rd_kafka_topic_partition_list_add(list, src->opts->topic, p)->offset =
-			src->parts[p].consumed;
+		if (source_owns(src, p) && src->parts[p].consumed >= 0)
+			rd_kafka_topic_partition_list_add(list, src->opts->topic, p)->offset =
+				src->parts[p].consumed;
 	err = rd_kafka_assign(src->rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -446,7 +535,8 @@ kafka_source_position_unwritten(KafkaSource *src)
 	int			p;
 
 	for (p = 0; p < src->nparts; p++)
-		if (!src->parts[p].stored && src->parts[p].consumed >= 0)
+		if (!src->parts[p].stored &&
+			(src->parts[p].consumed >= 0 || src->parts[p].start >= 0))
 			return true;
 	return false;
 }
@@ -686,16 +776,18 @@ message_dead_letter(rd_kafka_message_t *msg, const char *error)
 void
 kafka_source_write_position(KafkaSource *src, bool with_batch)
 {
-	Oid			argtypes[5] = {OIDOID, INT4ARRAYOID, INT8ARRAYOID,
-	TIMESTAMPTZARRAYOID, INT8ARRAYOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[7] = {OIDOID, INT4ARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Datum	   *partitions = palloc(sizeof(Datum) * Max(src->nparts, 1));
 	Datum	   *offsets = palloc(sizeof(Datum) * Max(src->nparts, 1));
 	Datum	   *event_times = palloc(sizeof(Datum) * Max(src->nparts, 1));
 	bool	   *no_event_time = palloc(sizeof(bool) * Max(src->nparts, 1));
 	Datum	   *highs = palloc(sizeof(Datum) * Max(src->nparts, 1));
 	bool	   *no_high = palloc(sizeof(bool) * Max(src->nparts, 1));
+	Datum	   *active = palloc(sizeof(Datum) * Max(src->nparts, 1));
+	Datum	   *owners = palloc(sizeof(Datum) * Max(src->nparts, 1));
 	int			dims[1];
 	int			lbs[1] = {1};
 	int			n = 0;
@@ -707,10 +799,12 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 		int64		low;
 		int64		high;
 
-		if (part->consumed < 0 || (!with_batch && part->stored))
+		if (with_batch ? part->consumed < 0 :
+			(part->stored || (part->consumed < 0 && part->start < 0)))
 			continue;
 		partitions[n] = Int32GetDatum(p);
-		offsets[n] = Int64GetDatum(with_batch ? part->consumed : part->committed);
+		offsets[n] = Int64GetDatum(with_batch ? part->consumed :
+								   part->consumed >= 0 ? part->committed : part->start);
 		no_event_time[n] = !src->clock->parts[p].seen;
 		event_times[n] = TimestampTzGetDatum(src->clock->parts[p].max_event_time);
 		if (rd_kafka_get_watermark_offsets(src->rk, src->opts->topic, p,
@@ -719,6 +813,8 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 			part->high_watermark = high;
 		no_high[n] = part->high_watermark < 0;
 		highs[n] = Int64GetDatum(part->high_watermark);
+		active[n] = TimestampTzGetDatum(src->clock->parts[p].active_at);
+		owners[n] = Int32GetDatum(source_owner(src, p) + 1);
 		n++;
 	}
 	if (n == 0)
@@ -731,16 +827,22 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 												   TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[4] = PointerGetDatum(construct_md_array(highs, no_high, 1, dims, lbs,
 												   INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[5] = PointerGetDatum(construct_array(active, n, TIMESTAMPTZOID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[6] = PointerGetDatum(construct_array(owners, n, INT4OID, 4, true,
+												TYPALIGN_INT));
 	if (SPI_execute_with_args("INSERT INTO continuous.kafka_offsets AS o "
-							  "(stream, \"partition\", next_offset, max_event_time, high_watermark, updated_at) "
-							  "SELECT $1, u.p, u.o, u.t, u.h, now() "
-							  "FROM unnest($2, $3, $4, $5) AS u(p, o, t, h) "
+							  "(stream, \"partition\", next_offset, max_event_time, high_watermark, active_at, worker, updated_at) "
+							  "SELECT $1, u.p, u.o, u.t, u.h, u.a, u.w, now() "
+							  "FROM unnest($2, $3, $4, $5, $6, $7) AS u(p, o, t, h, a, w) "
 							  "ON CONFLICT (stream, \"partition\") DO UPDATE SET "
 							  "next_offset = excluded.next_offset, "
 							  "max_event_time = greatest(o.max_event_time, excluded.max_event_time), "
 							  "high_watermark = excluded.high_watermark, "
+							  "active_at = excluded.active_at, "
+							  "worker = excluded.worker, "
 							  "updated_at = excluded.updated_at",
-							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+							  7, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "pg_continuous: could not write continuous.kafka_offsets");
 }
 
@@ -768,8 +870,11 @@ kafka_source_positions_stored(KafkaSource *src)
 	int			p;
 
 	for (p = 0; p < src->nparts; p++)
-		if (src->parts[p].consumed >= 0)
+		if (src->parts[p].consumed >= 0 || src->parts[p].start >= 0)
+		{
 			src->parts[p].stored = true;
+			src->parts[p].start = -1;
+		}
 }
 
 void
@@ -801,6 +906,8 @@ kafka_source_capture_sync_target(KafkaSource *src)
 		int64		low;
 		int64		high;
 
+		if (!source_owns(src, p))
+			continue;
 		if (!source_query_offsets(src, p, &low, &high))
 			return false;
 		src->parts[p].sync_target = high;
@@ -820,4 +927,89 @@ kafka_source_reached_sync_target(KafkaSource *src, bool consumed)
 			src->parts[p].sync_target)
 			return false;
 	return true;
+}
+
+bool
+kafka_source_catch_up(KafkaSource *src)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(src->relid)};
+	bool		has_committed = false;
+	TimestampTz committed = 0;
+	StoredOffset *rows;
+	int			n;
+	int			i;
+
+	if (src->nworkers == 1)
+		return false;			/* every partition is ours */
+	rows = source_read_offsets(src, &n);
+	for (i = 0; i < n; i++)
+	{
+		int32		p = rows[i].partition;
+		PartitionClock *part;
+
+		if (p < 0 || source_owns(src, p))
+			continue;
+		source_grow(src, p + 1);
+		part = &src->clock->parts[p];
+		if (rows[i].has_event_time &&
+			(!part->seen || rows[i].max_event_time > part->max_event_time))
+		{
+			part->seen = true;
+			part->max_event_time = rows[i].max_event_time;
+		}
+		if (rows[i].has_active_at)
+			part->active_at = rows[i].active_at;
+	}
+	pfree(rows);
+
+	if (SPI_execute_with_args("SELECT watermark FROM continuous.stream_stats "
+							  "WHERE stream = $1 AND watermark IS NOT NULL",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.stream_stats");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		has_committed = true;
+		committed = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1,
+													  &isnull));
+	}
+	return stream_clock_catch_up(src->clock, has_committed, committed);
+}
+
+bool
+kafka_source_awaiting_starts(KafkaSource *src)
+{
+	return src->awaiting_starts;
+}
+
+void
+kafka_source_load_starts(KafkaSource *src)
+{
+	int			n;
+	StoredOffset *rows = source_read_offsets(src, &n);
+	int			i;
+	int			p;
+
+	for (i = 0; i < n; i++)
+	{
+		KafkaPartition *part;
+
+		p = rows[i].partition;
+		if (p < 0 || p >= src->nparts || !source_owns(src, p))
+			continue;
+		part = &src->parts[p];
+		if (part->consumed >= 0)
+			continue;
+		part->committed = part->consumed = rows[i].next_offset;
+		part->stored = true;
+		src->assigned = false;
+	}
+	pfree(rows);
+	src->awaiting_starts = false;
+	for (p = 0; p < src->nparts; p++)
+		if (source_owns(src, p) && src->parts[p].consumed < 0)
+			src->awaiting_starts = true;
 }

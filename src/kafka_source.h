@@ -23,8 +23,13 @@ typedef struct KafkaSource KafkaSource;
  * writes a byte to wakeup_fd (if not -1), a non-blocking pipe the worker
  * waits on.
  */
+/*
+ * A consumer of the partitions p of the stream's topic with
+ * (p + relid) % nworkers = worker, the share of worker number worker of
+ * nworkers (continuous.workers).
+ */
 extern KafkaSource *kafka_source_create(Oid relid, StreamClock *clock,
-										int wakeup_fd);
+										int wakeup_fd, int worker, int nworkers);
 extern void kafka_source_destroy(KafkaSource *src);
 extern Oid	kafka_source_relid(KafkaSource *src);
 
@@ -82,5 +87,22 @@ extern void kafka_source_flushed(KafkaSource *src);
  */
 extern bool kafka_source_capture_sync_target(KafkaSource *src);
 extern bool kafka_source_reached_sync_target(KafkaSource *src, bool consumed);
+
+/*
+ * Workers after the first leave it to worker 0 to decide where partitions
+ * start, and consume a partition once its start is written: are some of
+ * this worker's partitions waiting for that?  Then, in a transaction, look.
+ */
+extern bool kafka_source_awaiting_starts(KafkaSource *src);
+extern void kafka_source_load_starts(KafkaSource *src);
+
+/*
+ * With several workers, in the flush transaction once the stream's views
+ * are locked: the clocks of the partitions other workers consume, and the
+ * stream's watermark, as they last committed them.  Returns true if that
+ * watermark is ahead of the one the batch was judged by (the caller runs
+ * the views again).
+ */
+extern bool kafka_source_catch_up(KafkaSource *src);
 
 #endif							/* CONTINUOUS_KAFKA_SOURCE_H */

@@ -11,7 +11,10 @@
  * that finds no extension records so in its slot and exits; it is started
  * again when CREATE EXTENSION commits in that database (sync.c's
  * continuous._start_worker()), or when the database is new.  A worker that
- * dies for any other reason is restarted after a short delay.
+ * dies for any other reason is restarted after a short delay.  With
+ * continuous.workers = N > 1, once a database's worker runs, the launcher
+ * keeps N - 1 more workers running beside it, which share the Kafka
+ * partitions with it (worker.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -52,12 +55,18 @@ typedef struct LauncherWorker
 	TimestampTz last_start;
 } LauncherWorker;
 
-/* indexed like ContinuousShmem->slots */
+/*
+ * Worker w of the database in ContinuousShmem->slots[i] is
+ * launcher_workers[i * CONTINUOUS_MAX_WORKERS + w].
+ */
 static LauncherWorker *launcher_workers;
 
+#define LAUNCHER_WORKER(i, w) (&launcher_workers[(i) * CONTINUOUS_MAX_WORKERS + (w)])
+
 static void launcher_scan_databases(void);
-static bool launcher_worker_alive(int i);
-static void launcher_start_worker(int i);
+static bool launcher_worker_alive(int i, int w);
+static long launcher_start_when_due(int i, int w);
+static void launcher_start_worker(int i, int w);
 
 void
 continuous_launcher_register(void)
@@ -100,7 +109,6 @@ bool
 continuous_pause_database(Oid dboid)
 {
 	DatabaseSlot *slot;
-	Latch	   *latch;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   WORKER_PAUSE_TIMEOUT_MS);
 
@@ -112,17 +120,19 @@ continuous_pause_database(Oid dboid)
 		return false;
 	}
 	slot->pause_requested = true;
-	latch = slot->worker_latch;
+	continuous_wake_workers(slot);
 	LWLockRelease(ContinuousShmem->lock);
-	if (latch)
-		SetLatch(latch);
 
 	for (;;)
 	{
 		pid_t		pid;
 
+		int			w;
+
 		LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
 		pid = slot->pid;
+		for (w = 1; w < continuous_workers && pid == 0; w++)
+			pid = slot->workers[w].pid;
 		LWLockRelease(ContinuousShmem->lock);
 		if (pid == 0 || GetCurrentTimestamp() >= deadline)
 			break;
@@ -158,7 +168,8 @@ continuous_launcher_main(Datum arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	launcher_workers = MemoryContextAllocZero(TopMemoryContext,
-											  sizeof(LauncherWorker) * ContinuousShmem->nslots);
+											  sizeof(LauncherWorker) * CONTINUOUS_MAX_WORKERS *
+											  ContinuousShmem->nslots);
 
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
 	ContinuousShmem->launcher_latch = MyLatch;
@@ -182,8 +193,9 @@ continuous_launcher_main(Datum arg)
 		for (i = 0; i < ContinuousShmem->nslots; i++)
 		{
 			DatabaseSlot *slot = &ContinuousShmem->slots[i];
-			bool		alive = launcher_worker_alive(i);
+			bool		alive = launcher_worker_alive(i, 0);
 			bool		wanted;
+			int			w;
 
 			/*
 			 * A start request stays until a worker has seen the extension:
@@ -198,15 +210,17 @@ continuous_launcher_main(Datum arg)
 			LWLockRelease(ContinuousShmem->lock);
 
 			if (wanted)
-			{
-				TimestampTz due = TimestampTzPlusMilliseconds(launcher_workers[i].last_start,
-															  WORKER_RESTART_DELAY_MS);
-				TimestampTz now = GetCurrentTimestamp();
+				naptime = Min(naptime, launcher_start_when_due(i, 0));
 
-				if (now >= due)
-					launcher_start_worker(i);
-				else
-					naptime = Min(naptime, TimestampDifferenceMilliseconds(now, due));
+			/* the further workers run beside a worker that found the extension */
+			for (w = 1; w < continuous_workers; w++)
+			{
+				LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+				wanted = alive && slot->state == DBSLOT_RUNNING &&
+					!slot->pause_requested;
+				LWLockRelease(ContinuousShmem->lock);
+				if (wanted && !launcher_worker_alive(i, w))
+					naptime = Min(naptime, launcher_start_when_due(i, w));
 			}
 		}
 
@@ -263,7 +277,7 @@ launcher_scan_databases(void)
 	{
 		DatabaseSlot *slot = &ContinuousShmem->slots[i];
 
-		if (slot->state != DBSLOT_FREE && !seen[i] && !launcher_worker_alive(i))
+		if (slot->state != DBSLOT_FREE && !seen[i] && !launcher_worker_alive(i, 0))
 			slot->state = DBSLOT_FREE;
 	}
 	LWLockRelease(ContinuousShmem->lock);
@@ -276,23 +290,46 @@ launcher_scan_databases(void)
 }
 
 static bool
-launcher_worker_alive(int i)
+launcher_worker_alive(int i, int w)
 {
+	LauncherWorker *lw = LAUNCHER_WORKER(i, w);
 	pid_t		pid;
 
-	if (launcher_workers[i].handle == NULL)
+	if (lw->handle == NULL)
 		return false;
-	if (GetBackgroundWorkerPid(launcher_workers[i].handle, &pid) == BGWH_STOPPED)
+	if (GetBackgroundWorkerPid(lw->handle, &pid) == BGWH_STOPPED)
 	{
-		pfree(launcher_workers[i].handle);
-		launcher_workers[i].handle = NULL;
+		pfree(lw->handle);
+		lw->handle = NULL;
 		return false;
 	}
 	return true;
 }
 
+/*
+ * Start worker w of slot i unless it started less than the restart delay
+ * ago; returns how long the launcher may sleep before looking again.
+ */
+static long
+launcher_start_when_due(int i, int w)
+{
+	TimestampTz due = TimestampTzPlusMilliseconds(LAUNCHER_WORKER(i, w)->last_start,
+												  WORKER_RESTART_DELAY_MS);
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now < due)
+		return TimestampDifferenceMilliseconds(now, due);
+	launcher_start_worker(i, w);
+	return LAUNCHER_NAPTIME_MS;
+}
+
+/*
+ * Worker 0 of a database probes for the extension and reads the table
+ * streams; workers 1 .. continuous.workers - 1 consume their share of the
+ * Kafka partitions (bgw_extra holds the number).
+ */
 static void
-launcher_start_worker(int i)
+launcher_start_worker(int i, int w)
 {
 	DatabaseSlot *slot = &ContinuousShmem->slots[i];
 	BackgroundWorker worker;
@@ -303,7 +340,7 @@ launcher_start_worker(int i)
 
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
 	dboid = slot->dboid;
-	if (slot->state != DBSLOT_RUNNING)
+	if (w == 0 && slot->state != DBSLOT_RUNNING)
 		slot->state = DBSLOT_PROBE;
 	LWLockRelease(ContinuousShmem->lock);
 
@@ -314,13 +351,18 @@ launcher_start_worker(int i)
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, CONTINUOUS_EXTENSION_NAME);
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "continuous_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_continuous worker for database %u",
-			 dboid);
+	if (w == 0)
+		snprintf(worker.bgw_name, BGW_MAXLEN, "pg_continuous worker for database %u",
+				 dboid);
+	else
+		snprintf(worker.bgw_name, BGW_MAXLEN, "pg_continuous worker %d for database %u",
+				 w + 1, dboid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_continuous worker");
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	memcpy(worker.bgw_extra, &w, sizeof(w));
 	worker.bgw_notify_pid = MyProcPid;
 
-	launcher_workers[i].last_start = GetCurrentTimestamp();
+	LAUNCHER_WORKER(i, w)->last_start = GetCurrentTimestamp();
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
 	MemoryContextSwitchTo(oldcxt);
@@ -332,5 +374,5 @@ launcher_start_worker(int i)
 				 errhint("Increase max_worker_processes.")));
 		return;
 	}
-	launcher_workers[i].handle = handle;
+	LAUNCHER_WORKER(i, w)->handle = handle;
 }

@@ -28,6 +28,7 @@ PG_MODULE_MAGIC;
 int			continuous_flush_interval_ms = 200;
 int			continuous_state_memory_kb = 64 * 1024;
 int			continuous_batch_events = 100000;
+int			continuous_workers = 1;
 
 bool		continuous_loaded_via_preload = false;
 
@@ -65,6 +66,15 @@ _PG_init(void)
 							&continuous_batch_events,
 							100000, 1, INT_MAX,
 							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.workers",
+							"Worker processes per database.",
+							"The first also reads the table streams; the partitions of Kafka streams are spread over all of them.",
+							&continuous_workers,
+							1, 1, CONTINUOUS_MAX_WORKERS,
+							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
 

@@ -49,6 +49,10 @@
 extern int	continuous_flush_interval_ms;
 extern int	continuous_state_memory_kb;
 extern int	continuous_batch_events;
+extern int	continuous_workers;
+
+/* the most worker processes per database (continuous.workers) */
+#define CONTINUOUS_MAX_WORKERS	16
 
 /* pg_continuous.c */
 extern bool continuous_loaded_via_preload;

@@ -60,12 +60,39 @@ continuous_shmem_startup(void)
 		ContinuousShmem->nslots = continuous_slot_count();
 		for (i = 0; i < ContinuousShmem->nslots; i++)
 		{
+			int			w;
+
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].applied_lsn, 0);
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].sync_requests, 0);
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].kafka_synced, 0);
+			for (w = 0; w < CONTINUOUS_MAX_WORKERS; w++)
+				pg_atomic_init_u64(&ContinuousShmem->slots[i].workers[w].kafka_synced, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+uint64
+continuous_kafka_synced(DatabaseSlot *slot)
+{
+	uint64		synced = pg_atomic_read_u64(&slot->kafka_synced);
+	int			w;
+
+	for (w = 1; w < continuous_workers; w++)
+		synced = Min(synced, pg_atomic_read_u64(&slot->workers[w].kafka_synced));
+	return synced;
+}
+
+void
+continuous_wake_workers(DatabaseSlot *slot)
+{
+	int			w;
+
+	if (slot->worker_latch)
+		SetLatch(slot->worker_latch);
+	for (w = 1; w < continuous_workers; w++)
+		if (slot->workers[w].latch)
+			SetLatch(slot->workers[w].latch);
 }
 
 DatabaseSlot *
@@ -102,6 +129,11 @@ continuous_get_slot(Oid dboid)
 			slot->pause_requested = false;
 			slot->pid = 0;
 			slot->worker_latch = NULL;
+			for (i = 0; i < CONTINUOUS_MAX_WORKERS; i++)
+			{
+				slot->workers[i].pid = 0;
+				slot->workers[i].latch = NULL;
+			}
 			pg_atomic_write_u64(&slot->applied_lsn, 0);
 			return slot;
 		}

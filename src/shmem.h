@@ -5,8 +5,9 @@
  *
  * The launcher starts and restarts workers through these slots; a worker
  * publishes in its slot how far its views are up to date (applied_lsn), and
- * continuous.sync() waits on that.  View state itself is not here: it lives
- * in the worker and in storage tables.
+ * continuous.sync() waits on that.  With continuous.workers > 1 a slot also
+ * has one entry per further worker of the database.  View state itself is
+ * not here: it lives in the workers and in storage tables.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +19,8 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
+#include "pg_continuous.h"
+
 typedef enum DatabaseSlotState
 {
 	DBSLOT_FREE = 0,
@@ -25,6 +28,18 @@ typedef enum DatabaseSlotState
 	DBSLOT_RUNNING,				/* worker serving the database */
 	DBSLOT_NO_EXTENSION			/* checked: extension absent or dropped */
 } DatabaseSlotState;
+
+/*
+ * A database's workers after the first (continuous.workers > 1): they
+ * consume their share of the Kafka partitions, and nothing else.
+ */
+typedef struct WorkerSlot
+{
+	pid_t		pid;			/* or 0 */
+	Latch	   *latch;
+	/* as DatabaseSlot.kafka_synced, for this worker's partitions */
+	pg_atomic_uint64 kafka_synced;
+} WorkerSlot;
 
 typedef struct DatabaseSlot
 {
@@ -51,6 +66,9 @@ typedef struct DatabaseSlot
 	 */
 	pg_atomic_uint64 sync_requests;
 	pg_atomic_uint64 kafka_synced;
+
+	/* workers 1 .. continuous.workers - 1; [0] is unused (the fields above) */
+	WorkerSlot	workers[CONTINUOUS_MAX_WORKERS];
 } DatabaseSlot;
 
 typedef struct ContinuousShared
@@ -66,6 +84,14 @@ extern ContinuousShared *ContinuousShmem;
 
 extern void continuous_shmem_request(void);
 extern void continuous_shmem_startup(void);
+
+/*
+ * The last sync request for which every Kafka partition of the database is
+ * up to date: the least over its workers.
+ */
+extern uint64 continuous_kafka_synced(DatabaseSlot *slot);
+/* Wake every worker of the database; caller holds ContinuousShmem->lock. */
+extern void continuous_wake_workers(DatabaseSlot *slot);
 
 /* Slot of a database, or NULL; caller holds ContinuousShmem->lock. */
 extern DatabaseSlot *continuous_find_slot(Oid dboid);

@@ -46,26 +46,27 @@ static void start_worker_xact_callback(XactEvent event, void *arg);
 
 /*
  * How far the database's worker is: WAL applied, and the last sync request
- * its Kafka streams are up to date for.  If request is not NULL and *request
+ * its Kafka streams are up to date for; wake: set its workers' latches.
+ * If request is not NULL and *request
  * is 0, take a request number for this call.
  */
 static XLogRecPtr
-database_applied_lsn(Latch **worker_latch, uint64 *request, uint64 *kafka_synced)
+database_applied_lsn(bool wake, uint64 *request, uint64 *kafka_synced)
 {
 	DatabaseSlot *slot;
 	XLogRecPtr	applied = InvalidXLogRecPtr;
 
 	LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
 	slot = continuous_find_slot(MyDatabaseId);
-	if (worker_latch)
-		*worker_latch = slot ? slot->worker_latch : NULL;
 	if (slot)
 	{
 		applied = pg_atomic_read_u64(&slot->applied_lsn);
 		if (request && *request == 0)
 			*request = pg_atomic_add_fetch_u64(&slot->sync_requests, 1);
 		if (kafka_synced)
-			*kafka_synced = pg_atomic_read_u64(&slot->kafka_synced);
+			*kafka_synced = continuous_kafka_synced(slot);
+		if (wake)
+			continuous_wake_workers(slot);
 	}
 	LWLockRelease(ContinuousShmem->lock);
 	return applied;
@@ -108,9 +109,8 @@ continuous_sync(PG_FUNCTION_ARGS)
 	ConditionVariablePrepareToSleep(&ContinuousShmem->applied_cv);
 	for (;;)
 	{
-		Latch	   *worker_latch;
 		uint64		kafka_synced = 0;
-		XLogRecPtr	applied = database_applied_lsn(&worker_latch, &request,
+		XLogRecPtr	applied = database_applied_lsn(true, &request,
 												   &kafka_synced);
 		long		remaining;
 
@@ -123,8 +123,6 @@ continuous_sync(PG_FUNCTION_ARGS)
 		}
 		if (wal_applied && kafka_synced >= request)
 			break;
-		if (worker_latch)
-			SetLatch(worker_latch);
 
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
@@ -220,7 +218,7 @@ continuous_decoder_lag(PG_FUNCTION_ARGS)
 
 	continuous_require_preload();
 	flushed = GetFlushRecPtr(NULL);
-	applied = database_applied_lsn(NULL, NULL, NULL);
+	applied = database_applied_lsn(false, NULL, NULL);
 	PG_RETURN_INT64(applied >= flushed ? 0 : (int64) (flushed - applied));
 }
 

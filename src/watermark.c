@@ -13,7 +13,9 @@
  * its partitions' latest event times, leaving out partitions idle for
  * longer than idle_timeout (kafka_source.c tells the clock its partitions
  * and when each last delivered).  The watermark before the batch stays at hand:
- * views with windows judge their events late by it (batch.c).  An
+ * views with windows judge their events late by it (batch.c).  With
+ * several workers, each knows the partitions it consumes and reads the
+ * others' as committed (stream_clock_catch_up).  An
  * event-time column of type timestamp (without time zone) is read as UTC.
  *
  *-------------------------------------------------------------------------
@@ -195,6 +197,36 @@ stream_clock_set_partitions(StreamClock *clock, int nparts,
 	for (p = clock->nparts; p < nparts; p++)
 		clock->parts[p].active_at = now;
 	clock->nparts = nparts;
+}
+
+bool
+stream_clock_catch_up(StreamClock *clock, bool has_committed,
+					  TimestampTz committed)
+{
+	bool		behind = false;
+	TimestampTz latest;
+
+	if (clock->event_time == InvalidAttrNumber)
+		return false;
+	if (has_committed)
+	{
+		behind = !clock->had_watermark_before ||
+			committed > clock->watermark_before;
+		if (behind)
+		{
+			clock->had_watermark_before = true;
+			clock->watermark_before = committed;
+		}
+		if (!clock->has_watermark || committed > clock->watermark)
+		{
+			clock->has_watermark = true;
+			clock->watermark = committed;
+		}
+	}
+	if (clock->parts != NULL &&
+		stream_clock_event_time(clock, GetCurrentTimestamp(), &latest))
+		stream_clock_move(clock, latest);
+	return behind;
 }
 
 bool

@@ -64,6 +64,17 @@ extern void stream_clock_set_partitions(StreamClock *clock, int nparts,
 										Interval *idle_timeout);
 
 /*
+ * With several workers per database: another worker has committed the
+ * stream's watermark as committed (if has_committed), and the clocks of
+ * the partitions it consumes are up to date.  The watermark moves to the
+ * greater of that and what the partitions now say.  Returns true if the
+ * committed watermark is ahead of the one this batch was judged by, which
+ * then becomes the one it is judged by.
+ */
+extern bool stream_clock_catch_up(StreamClock *clock, bool has_committed,
+								  TimestampTz committed);
+
+/*
  * Would the watermark of a Kafka stream move now, without new events, as
  * partitions fall idle?
  */

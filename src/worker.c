@@ -58,6 +58,8 @@
 
 /* how often an idle worker looks for new WAL */
 #define WORKER_POLL_MS			10
+/* how often a further worker looks for where its new partitions start */
+#define WORKER_STARTS_CHECK_MS	200
 /* and checks that the extension still exists */
 #define EXTENSION_CHECK_MS		1000
 
@@ -79,6 +81,8 @@ typedef struct ViewActivation
 typedef struct WorkerState
 {
 	DatabaseSlot *slot;
+	int			index;			/* 0 .. continuous.workers - 1 */
+	TimestampTz last_starts_check;	/* kafka_source_load_starts */
 	Oid			extension;		/* the pg_extension row we serve */
 	bool		decoding;		/* wal_level = logical */
 	List	   *views;			/* ViewRuntime */
@@ -102,6 +106,11 @@ typedef struct WorkerState
 
 static WorkerState ws;
 
+static void worker_start_further(Oid dboid) pg_attribute_noreturn();
+static void worker_process_views(StreamEvents *stream, StreamClock *clock,
+								 bool only_windowed);
+static void worker_take_turn(List *kafka_batches);
+static void worker_loop(void) pg_attribute_noreturn();
 static void worker_detach(int code, Datum arg);
 static void worker_begin(TransactionId wait_for);
 static void worker_commit(void);
@@ -146,6 +155,10 @@ continuous_worker_main(Datum arg)
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 	pgstat_report_appname("pg_continuous worker");
 
+	memcpy(&ws.index, MyBgworkerEntry->bgw_extra, sizeof(ws.index));
+	if (ws.index > 0)
+		worker_start_further(dboid);	/* does not return */
+
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
 	ws.slot = continuous_get_slot(dboid);
 	ws.slot->pid = MyProcPid;
@@ -188,6 +201,49 @@ continuous_worker_main(Datum arg)
 	ws.slot->extension = ws.extension;
 	LWLockRelease(ContinuousShmem->lock);
 	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
+	worker_loop();
+}
+
+/*
+ * Worker 1 .. continuous.workers - 1 of a database (the launcher starts
+ * them once worker 0 runs): no replication slot, no table streams, only its
+ * share of the Kafka partitions (kafka_source.c).  It leaves the slot's
+ * state to worker 0, and simply exits when the extension is gone.
+ */
+static void
+worker_start_further(Oid dboid)
+{
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot = continuous_find_slot(dboid);
+	if (ws.slot == NULL || ws.slot->state != DBSLOT_RUNNING ||
+		ws.index >= continuous_workers)
+	{
+		LWLockRelease(ContinuousShmem->lock);
+		proc_exit(0);
+	}
+	ws.slot->workers[ws.index].pid = MyProcPid;
+	ws.slot->workers[ws.index].latch = MyLatch;
+	LWLockRelease(ContinuousShmem->lock);
+	before_shmem_exit(worker_detach, (Datum) 0);
+
+	ws.decoding = false;
+	pgstat_report_appname(psprintf("pg_continuous worker %d", ws.index + 1));
+	worker_begin(InvalidTransactionId);
+	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
+	if (!OidIsValid(ws.extension))
+	{
+		worker_commit();
+		proc_exit(0);
+	}
+	worker_load_catalog(true, false);
+	worker_commit();
+	worker_loop();
+}
+
+/* Decode, poll, flush, repeat. */
+static void
+worker_loop(void)
+{
 	ws.last_flush = ws.last_extension_check = GetCurrentTimestamp();
 
 	for (;;)
@@ -378,9 +434,17 @@ static void
 worker_detach(int code, Datum arg)
 {
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
-	ws.slot->pid = 0;
-	ws.slot->worker_latch = NULL;
-	ws.slot->decoder_ready = false;
+	if (ws.index > 0)
+	{
+		ws.slot->workers[ws.index].pid = 0;
+		ws.slot->workers[ws.index].latch = NULL;
+	}
+	else
+	{
+		ws.slot->pid = 0;
+		ws.slot->worker_latch = NULL;
+		ws.slot->decoder_ready = false;
+	}
 	LWLockRelease(ContinuousShmem->lock);
 }
 
@@ -430,6 +494,9 @@ worker_exit_without_extension(void)
 {
 	char		slotname[NAMEDATALEN];
 
+	/* the database's state and replication slot are worker 0's */
+	if (ws.index > 0)
+		proc_exit(0);
 	if (ws.decoding)
 		decoder_drop_slot();
 	else
@@ -527,7 +594,6 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		decoder_set_streams(relids, ntables,
 							continuous_catalog_relid(CATALOG_STREAMS),
 							continuous_catalog_relid(CATALOG_VIEWS));
-	worker_create_kafka_sources(kafka_streams);
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention "
@@ -560,6 +626,10 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
+
+		/* the further workers serve only views over Kafka streams */
+		if (ws.index > 0 && !list_member_oid(kafka_streams, stream))
+			continue;
 
 		act = hash_search(ws.activations, &view, HASH_ENTER, NULL);
 		if (previous)
@@ -625,6 +695,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	}
 	if (previous)
 		hash_destroy(previous);
+	worker_create_kafka_sources(kafka_streams);
 	if (!ws.decoding)
 		ws.catalog_fingerprint = worker_catalog_fingerprint();
 }
@@ -647,7 +718,11 @@ worker_catalog_fingerprint(void)
 	return MemoryContextStrdup(TopMemoryContext, fingerprint ? fingerprint : "");
 }
 
-/* A consumer per Kafka stream; one that cannot be set up is skipped. */
+/*
+ * A consumer per Kafka stream, for this worker's share of its partitions;
+ * one that cannot be set up is skipped.  A stream with a count window view
+ * is consumed by worker 0 alone: count windows number events in one order.
+ */
 static void
 worker_create_kafka_sources(List *relids)
 {
@@ -658,6 +733,18 @@ worker_create_kafka_sources(List *relids)
 	{
 		Oid			relid = lfirst_oid(lc);
 		ResourceOwner oldowner = CurrentResourceOwner;
+		int			nworkers = continuous_workers;
+		ListCell   *vc;
+
+		foreach(vc, ws.views)
+		{
+			ViewRuntime *vr = lfirst(vc);
+
+			if (vr->stream == relid && vr->plan->count_key >= 0)
+				nworkers = 1;
+		}
+		if (ws.index >= nworkers)
+			continue;
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
@@ -667,7 +754,7 @@ worker_create_kafka_sources(List *relids)
 
 			worker_kafka_wakeup_init();
 			src = kafka_source_create(relid, worker_stream_clock(relid),
-									  ws.kafka_wakeup[1]);
+									  ws.kafka_wakeup[1], ws.index, nworkers);
 
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(TopMemoryContext);
@@ -740,13 +827,16 @@ worker_kafka_pending(int64 *messages, Size *bytes)
 
 /*
  * Where new partitions start, and the consumers' error states: written at
- * once, in a transaction of their own.
+ * once, in a transaction of their own.  A further worker instead looks, a
+ * few times a second, for the starts worker 0 wrote for its partitions.
  */
 static void
 worker_write_kafka_state(void)
 {
 	List	   *starts = NIL;
 	List	   *errors = NIL;
+	List	   *awaiting = NIL;
+	TimestampTz now = GetCurrentTimestamp();
 	ListCell   *lc;
 
 	foreach(lc, ws.kafka_sources)
@@ -757,8 +847,12 @@ worker_write_kafka_state(void)
 			starts = lappend(starts, src);
 		if (kafka_source_error_changed(src))
 			errors = lappend(errors, src);
+		if (kafka_source_awaiting_starts(src) &&
+			TimestampDifferenceExceeds(ws.last_starts_check, now,
+									   WORKER_STARTS_CHECK_MS))
+			awaiting = lappend(awaiting, src);
 	}
-	if (starts == NIL && errors == NIL)
+	if (starts == NIL && errors == NIL && awaiting == NIL)
 		return;
 
 	worker_begin(InvalidTransactionId);
@@ -766,7 +860,12 @@ worker_write_kafka_state(void)
 		kafka_source_write_position(lfirst(lc), false);
 	foreach(lc, errors)
 		kafka_source_write_error(lfirst(lc));
+	foreach(lc, awaiting)
+		kafka_source_load_starts(lfirst(lc));
+	if (awaiting != NIL)
+		ws.last_starts_check = now;
 	worker_commit();
+	list_free(awaiting);
 	foreach(lc, starts)
 		kafka_source_positions_stored(lfirst(lc));
 	list_free(starts);
@@ -818,7 +917,9 @@ worker_kafka_wakeup_drain(void)
 static void
 worker_kafka_sync(uint64 requests)
 {
-	uint64		synced = pg_atomic_read_u64(&ws.slot->kafka_synced);
+	pg_atomic_uint64 *published = ws.index > 0 ?
+		&ws.slot->workers[ws.index].kafka_synced : &ws.slot->kafka_synced;
+	uint64		synced = pg_atomic_read_u64(published);
 	ListCell   *lc;
 
 	if (!ws.kafka_sync_pending)
@@ -848,7 +949,7 @@ worker_kafka_sync(uint64 requests)
 		if (!kafka_source_reached_sync_target(lfirst(lc), false))
 			return;
 	ws.kafka_sync_pending = false;
-	pg_atomic_write_u64(&ws.slot->kafka_synced, ws.kafka_sync_request);
+	pg_atomic_write_u64(published, ws.kafka_sync_request);
 	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
 }
 
@@ -884,27 +985,85 @@ worker_stream_clock(Oid stream)
 	return NULL;
 }
 
-/* A stream's batch: its clock, its statistics, and every view over it. */
+/*
+ * A stream's batch: its clock, and every view over it (or, with
+ * only_windowed, every view that judges lateness).  Nothing is written yet.
+ */
 static void
 worker_process_stream(StreamEvents *stream, List *dead_letters)
 {
 	StreamClock *clock = worker_stream_clock(stream->relid);
-	ListCell   *lc;
 
 	if (clock)
 	{
 		stream_clock_advance(clock, stream);
 		clock->dead_letters = list_concat(clock->dead_letters, dead_letters);
 	}
-	flush_stream_stats(stream, clock);
+	worker_process_views(stream, clock, false);
+}
+
+static void
+worker_process_views(StreamEvents *stream, StreamClock *clock,
+					 bool only_windowed)
+{
+	ListCell   *lc;
+
 	if (stream->nevents == 0)
 		return;
 	foreach(lc, ws.views)
 	{
 		ViewRuntime *vr = lfirst(lc);
 
-		if (vr->stream == stream->relid)
-			view_process_events(vr, stream, clock);
+		if (vr->stream != stream->relid ||
+			(only_windowed && vr->plan->window_key < 0))
+			continue;
+		if (only_windowed)
+			view_batch_reset(vr);
+		view_process_events(vr, stream, clock);
+	}
+}
+
+/*
+ * With several workers, flushes that touch the same views take turns: lock
+ * the storage of every view over this worker's Kafka streams (in OID order,
+ * so no two workers deadlock; readers are not blocked), then look again at
+ * what the others have committed.  If another worker moved a stream's
+ * watermark past the one this batch was judged by, windows may have closed
+ * meanwhile, so the stream's windowed views process the batch again by the
+ * new watermark: a closed window never changes.
+ */
+static void
+worker_take_turn(List *kafka_batches)
+{
+	List	   *storages = NIL;
+	ListCell   *lc;
+	ListCell   *bc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		foreach(bc, ws.kafka_sources)
+			if (kafka_source_relid(lfirst(bc)) == vr->stream)
+				storages = lappend_oid(storages, vr->storage);
+	}
+	list_sort(storages, list_oid_cmp);
+	foreach(lc, storages)
+		LockRelationOid(lfirst_oid(lc), ShareRowExclusiveLock);
+	list_free(storages);
+
+	/* see what committed while this worker waited */
+	PopActiveSnapshot();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	forboth(lc, ws.kafka_sources, bc, kafka_batches)
+	{
+		KafkaSource *src = lfirst(lc);
+
+		if (kafka_source_catch_up(src))
+			worker_process_views(lfirst(bc),
+								 worker_stream_clock(kafka_source_relid(src)),
+								 true);
 	}
 }
 
@@ -919,6 +1078,8 @@ worker_flush(void)
 	ListCell   *lc;
 	double		flush_ms;
 	double		latency_ms;
+	List	   *batches = NIL;	/* StreamEvents: every stream's batch */
+	List	   *kafka_batches = NIL;	/* and each Kafka source's */
 
 	worker_begin(InvalidTransactionId);
 	if (!worker_extension_exists())
@@ -935,7 +1096,10 @@ worker_flush(void)
 
 		hash_seq_init(&seq, decoder_batch->streams);
 		while ((stream = hash_seq_search(&seq)) != NULL)
+		{
 			worker_process_stream(stream, NIL);
+			batches = lappend(batches, stream);
+		}
 		if (decoder_batch->nevents > 0)
 			oldest = decoder_batch->oldest_commit_time;
 	}
@@ -946,6 +1110,18 @@ worker_flush(void)
 		StreamEvents *stream = kafka_source_decode(src, &dead_letters);
 
 		worker_process_stream(stream, dead_letters);
+		batches = lappend(batches, stream);
+		kafka_batches = lappend(kafka_batches, stream);
+	}
+
+	/* the batch is processed; from here on, the flush writes */
+	if (continuous_workers > 1 && ws.kafka_sources != NIL)
+		worker_take_turn(kafka_batches);
+	foreach(lc, batches)
+	{
+		StreamEvents *stream = lfirst(lc);
+
+		flush_stream_stats(stream, worker_stream_clock(stream->relid));
 	}
 
 	foreach(lc, ws.views)
@@ -1002,7 +1178,8 @@ worker_flush(void)
 static void
 worker_publish(XLogRecPtr lsn)
 {
-	if (lsn <= ws.published)
+	/* how far the WAL is applied is worker 0's to say */
+	if (ws.index > 0 || lsn <= ws.published)
 		return;
 	ws.published = lsn;
 	pg_atomic_write_u64(&ws.slot->applied_lsn, lsn);

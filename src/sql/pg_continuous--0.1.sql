@@ -75,6 +75,10 @@ CREATE TABLE continuous.kafka_offsets (
     next_offset     bigint NOT NULL,
     max_event_time  timestamptz,            -- latest event time seen
     high_watermark  bigint,                 -- the broker's, when last heard
+    -- when the partition last delivered (or was assigned): other workers
+    -- leave it out of the watermark once it is idle for idle_timeout
+    active_at       timestamptz,
+    worker          int,                    -- which consumes it (1 ..)
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (stream, "partition")
 );
@@ -324,7 +328,8 @@ SELECT o.stream::regclass               AS stream,
        greatest(o.high_watermark - o.next_offset, 0) AS lag,
        o.max_event_time - c.watermark_delay AS watermark,
        s.last_error,
-       o.updated_at
+       o.updated_at,
+       o.worker
   FROM continuous.kafka_offsets o
   JOIN continuous.stream_catalog c USING (stream)
   LEFT JOIN continuous.stream_stats s USING (stream)

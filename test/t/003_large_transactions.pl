@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Oracle;
 
 my $node = PostgreSQL::Test::Cluster->new('large');
 $node->init(allows_streaming => 'logical');
@@ -28,14 +29,13 @@ CREATE VIEW per_k WITH (continuous) AS
     SELECT k % 13 AS g, count(*) AS n, sum(v) AS s, max(note) AS m FROM t GROUP BY g;
 });
 
-sub differences
+# After continuous.sync(): does the view equal its batch query?
+sub view_equals_batch
 {
-	return $node->safe_psql('postgres', q{
-SELECT continuous.sync('2 minutes');
-SELECT count(*) FROM (
-    (TABLE per_k EXCEPT ALL SELECT k % 13, count(*), sum(v), max(note) FROM t GROUP BY 1)
-    UNION ALL
-    (SELECT k % 13, count(*), sum(v), max(note) FROM t GROUP BY 1 EXCEPT ALL TABLE per_k)) d});
+	my ($test_name) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
+	is_same_rows($node, 'per_k',
+		'SELECT k % 13, count(*), sum(v), max(note) FROM t GROUP BY 1', $test_name);
 }
 
 # committed, with a rolled-back savepoint and a released one in between
@@ -50,7 +50,7 @@ INSERT INTO t (k, v, note) SELECT g, 7, 'released' FROM generate_series(1, 20000
 RELEASE s2;
 COMMIT;
 });
-is(differences(), "\n0", 'large transaction with savepoints: view equals its batch query');
+view_equals_batch('large transaction with savepoints: view equals its batch query');
 
 # aborted as a whole
 $node->safe_psql('postgres', q{
@@ -58,7 +58,7 @@ BEGIN;
 INSERT INTO t (k, v, note) SELECT g, -5, 'aborted' FROM generate_series(1, 50000) g;
 ROLLBACK;
 });
-is(differences(), "\n0", 'aborted large transaction leaves the view alone');
+view_equals_batch('aborted large transaction leaves the view alone');
 is($node->safe_psql('postgres', "SELECT count(*) FROM per_k WHERE m = 'aborted'"),
 	'0', 'no trace of the aborted rows');
 
@@ -70,7 +70,7 @@ $s2->query_safe("BEGIN; INSERT INTO t (k, v, note) SELECT g, 2, 'second' FROM ge
 $s1->query_safe("INSERT INTO t (k, v, note) SELECT g, 3, 'first' FROM generate_series(1, 30000) g;");
 $s2->query_safe('COMMIT');
 $s1->query_safe('COMMIT');
-is(differences(), "\n0", 'interleaved large transactions: view equals its batch query');
+view_equals_batch('interleaved large transactions: view equals its batch query');
 
 # the worker dies while a large transaction is open and partly streamed
 $s1->query_safe("BEGIN; INSERT INTO t (k, v, note) SELECT g, 11, 'across a crash' FROM generate_series(1, 40000) g;");
@@ -86,7 +86,7 @@ ok( $node->poll_query_until('postgres',
 	'worker restarted');
 $s1->query_safe("INSERT INTO t (k, v, note) SELECT g, 12, 'across a crash' FROM generate_series(1, 40000) g;");
 $s1->query_safe('COMMIT');
-is(differences(), "\n0", 'large transaction open across a worker restart counts once');
+view_equals_batch('large transaction open across a worker restart counts once');
 $s1->quit;
 $s2->quit;
 

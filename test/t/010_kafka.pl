@@ -25,6 +25,8 @@ use POSIX qw(strftime);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Oracle;
+use PgContinuous::MockKafka;
 use PgContinuous::Crash;
 
 my $total      = $ENV{CONTINUOUS_TEST_MESSAGES} // 1_000_000;
@@ -38,25 +40,14 @@ $per_phase = $partitions if $per_phase < $partitions;
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
 # --- the broker -----------------------------------------------------------
-my ($broker_in, $broker_out, $broker_err) = ('', '', '');
-my $broker = IPC::Run::start(
-	[ 'kafka/mock_broker', '--topic', "orders:$partitions" ],
-	'<', \$broker_in, '>', \$broker_out, '2>', \$broker_err,
-	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-$broker->pump until $broker_out =~ /\n/;
-my ($bootstrap) = $broker_out =~ /^(\S+)\n/;
-$broker_out = '';
+my $broker    = PgContinuous::MockKafka->start("orders:$partitions");
+my $bootstrap = $broker->bootstrap;
 ok($bootstrap, "mock broker listens at $bootstrap");
 
 sub broker_command
 {
 	my ($command) = @_;
-	$broker_in .= "$command\n";
-	$broker->pump until $broker_out =~ /\n/;
-	my $answer = $broker_out;
-	$broker_out = '';
-	chomp $answer;
-	is($answer, 'ok', "broker: $command");
+	is($broker->command($command), 'ok', "broker: $command");
 }
 
 # Produce the lines of $file to $topic; $meanwhile runs while the producer
@@ -195,10 +186,7 @@ sub check_views
 	foreach my $name (sort keys %views)
 	{
 		(my $batch = $views{$name}) =~ s/FROM orders\b/FROM orders_batch/;
-		my $diff = "(TABLE $name EXCEPT ALL $batch) UNION ALL ($batch EXCEPT ALL TABLE $name)";
-		my $bad = $node->safe_psql('postgres', "SELECT count(*) FROM ($diff) d");
-		is($bad, '0', "$when: view $name equals its batch query");
-		diag $node->safe_psql('postgres', "$diff LIMIT 5") if $bad ne '0';
+		is_same_rows($node, $name, $batch, "$when: view $name equals its batch query");
 	}
 	is($node->safe_psql('postgres', 'SELECT c FROM totals'),
 		$loaded, "$when: totals counts every valid message ($loaded)");
@@ -348,6 +336,5 @@ is( $node->safe_psql('postgres',
 	'0', 'and forgets its offsets');
 
 $node->stop;
-$broker_in .= "";
-$broker->kill_kill;
+$broker->stop;
 done_testing();

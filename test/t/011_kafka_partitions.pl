@@ -16,16 +16,12 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::MockKafka;
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
-my ($broker_in, $broker_out, $broker_err) = ('', '', '');
-my $broker = IPC::Run::start(
-	[ 'kafka/mock_broker', '--topic', 'clicks:2', '--topic', 'lines:3' ],
-	'<', \$broker_in, '>', \$broker_out, '2>', \$broker_err,
-	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-$broker->pump until $broker_out =~ /\n/;
-my ($bootstrap) = $broker_out =~ /^(\S+)\n/;
+my $broker    = PgContinuous::MockKafka->start('clicks:2', 'lines:3');
+my $bootstrap = $broker->bootstrap;
 ok($bootstrap, "mock broker listens at $bootstrap");
 
 sub produce
@@ -140,5 +136,5 @@ is( $node->safe_psql('postgres',
 	'format text: the whole message in one column, the key and timestamp from the message');
 
 $node->stop;
-$broker->kill_kill;
+$broker->stop;
 done_testing();

@@ -1,0 +1,65 @@
+# Copyright (c) pg_continuous contributors
+
+# PgContinuous::MockKafka: the test broker (test/kafka/mock_broker.c) for
+# the TAP tests.
+#
+#   my $broker = PgContinuous::MockKafka->start('orders:4', 'lines:3');
+#       start a mock cluster with those topics ("name:partitions") and wait
+#       for its bootstrap address.
+#   $broker->bootstrap
+#       "127.0.0.1:port", for a server's brokers option.
+#   $broker->command('down')
+#       send a command on its standard input (down, up, topic NAME N, ...)
+#       and return its one-line answer ("ok" when it went well).
+#   $broker->stop
+#       kill it.
+
+package PgContinuous::MockKafka;
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+
+sub start
+{
+	my ($class, @topics) = @_;
+	my $self = { in => '', out => '', err => '' };
+	$self->{handle} = IPC::Run::start(
+		[ 'kafka/mock_broker', map { ('--topic', $_) } @topics ],
+		'<', \$self->{in}, '>', \$self->{out}, '2>', \$self->{err},
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$self->{handle}->pump until $self->{out} =~ /\n/;
+	($self->{bootstrap}) = $self->{out} =~ /^(\S+)\n/;
+	die "mock broker printed no address: $self->{out}$self->{err}"
+	  unless $self->{bootstrap};
+	$self->{out} = '';
+	return bless $self, $class;
+}
+
+sub bootstrap
+{
+	my ($self) = @_;
+	return $self->{bootstrap};
+}
+
+sub command
+{
+	my ($self, $command) = @_;
+	$self->{in} .= "$command\n";
+	$self->{handle}->pump until $self->{out} =~ /\n/;
+	my $answer = $self->{out};
+	$self->{out} = '';
+	chomp $answer;
+	return $answer;
+}
+
+sub stop
+{
+	my ($self) = @_;
+	$self->{handle}->kill_kill;
+	return;
+}
+
+1;
