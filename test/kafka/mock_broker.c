@@ -3,7 +3,7 @@
  *	  A Kafka cluster for tests: librdkafka's mock cluster in a process of
  *	  its own, listening on 127.0.0.1.
  *
- * Usage: mock_broker [--brokers N] [--topic NAME:PARTITIONS]...
+ * Usage: mock_broker [--brokers N] [--port PORT] [--topic NAME:PARTITIONS]...
  *
  * The first line on stdout is the bootstrap address ("127.0.0.1:PORT,...").
  * The cluster then runs until stdin is closed, or SIGTERM or SIGINT arrive.
@@ -16,11 +16,16 @@
  *	 topic NAME PARTITIONS   create a topic
  *	 rtt MS                  delay every broker's responses by MS ms
  *
- * Growing a topic's partitions is not possible: librdkafka 2.0.2's mock
- * cluster has no CreatePartitions support and no API call that adds
- * partitions to an existing topic (rd_kafka_mock_topic_create fails for an
- * existing name and the partition setters refuse unknown partitions).  A
- * test that needs more partitions creates a new topic.
+ * Growing a topic's partitions is not possible in place: librdkafka
+ * 2.0.2's mock cluster has no CreatePartitions support and no API call that
+ * adds partitions to an existing topic (rd_kafka_mock_topic_create fails
+ * for an existing name and the partition setters refuse unknown
+ * partitions).  A test that needs a topic to grow stops this broker and
+ * starts another on the same address (--port, one broker) with more
+ * partitions, then produces the old messages again at the same offsets:
+ * to a client, the topic has grown.  --port works by taking librdkafka's
+ * bind() of its listener to port 0 (this program's bind() comes first in
+ * symbol lookup) and binding the given port instead, with SO_REUSEADDR.
  *
  * Facts worth knowing (librdkafka 2.0.2): data lives in memory only; each
  * partition keeps about 5 MiB or 100,000 batches and silently drops older
@@ -28,12 +33,16 @@
  * producing; a consumer at the end of a partition waits fetch.wait.max.ms
  * for more, so set it low in tests.
  */
+#define _GNU_SOURCE				/* RTLD_NEXT */
+#include <dlfcn.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -41,12 +50,39 @@
 
 static rd_kafka_mock_cluster_t *mcluster;
 static int	nbrokers = 1;
+static int	listen_port;		/* --port; 0: any */
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mock_broker [--brokers N] [--topic NAME:PARTITIONS]...\n");
+	fprintf(stderr, "usage: mock_broker [--brokers N] [--port PORT] [--topic NAME:PARTITIONS]...\n");
 	exit(2);
+}
+
+/*
+ * The mock cluster's listener binds 127.0.0.1 port 0; with --port, this
+ * bind() gives it the fixed port instead.  Every other bind() passes.
+ */
+int
+bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	static int	(*next_bind) (int, const struct sockaddr *, socklen_t);
+
+	if (next_bind == NULL)
+		next_bind = (int (*) (int, const struct sockaddr *, socklen_t))
+			dlsym(RTLD_NEXT, "bind");
+	if (listen_port > 0 && addr->sa_family == AF_INET &&
+		len >= (socklen_t) sizeof(struct sockaddr_in) &&
+		((const struct sockaddr_in *) addr)->sin_port == 0)
+	{
+		struct sockaddr_in fixed = *(const struct sockaddr_in *) addr;
+		int			on = 1;
+
+		fixed.sin_port = htons((uint16_t) listen_port);
+		(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		return next_bind(fd, (const struct sockaddr *) &fixed, sizeof(fixed));
+	}
+	return next_bind(fd, addr, len);
 }
 
 static int
@@ -144,11 +180,21 @@ main(int argc, char **argv)
 			if (nbrokers < 1)
 				usage();
 		}
+		else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+		{
+			listen_port = atoi(argv[++i]);
+			if (listen_port < 1 || listen_port > 65535)
+				usage();
+		}
 		else if (strcmp(argv[i], "--topic") != 0 || i + 1 >= argc)
 			usage();
 		else
 			i++;				/* topics are created once the cluster runs */
 	}
+
+	/* brokers after the first would want the same port */
+	if (listen_port > 0 && nbrokers > 1)
+		usage();
 
 	/*
 	 * Block the signals before librdkafka starts its threads, which inherit
@@ -191,7 +237,8 @@ main(int argc, char **argv)
 			if (partitions < 1 || create_topic(spec, partitions) != 0)
 				return 1;
 		}
-		else if (strcmp(argv[i], "--brokers") == 0)
+		else if (strcmp(argv[i], "--brokers") == 0 ||
+				 strcmp(argv[i], "--port") == 0)
 			i++;
 	}
 

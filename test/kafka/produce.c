@@ -2,10 +2,12 @@
  * produce.c
  *	  Test tool: every line of stdin becomes one Kafka message.
  *
- * Usage: produce -b BROKERS -t TOPIC [-k FIELD] [-d DELIM] [-X name=value]...
+ * Usage: produce -b BROKERS -t TOPIC [-k FIELD] [-d DELIM] [-p PARTITIONS]
+ *                [-X name=value]...
  *
  * Without -k, messages go to the topic's partitions in turn (round-robin,
- * so that tests know where each line lands); with -k N, field N (1-based,
+ * so that tests know where each line lands), or with -p N to its first N
+ * partitions in turn; with -k N, field N (1-based,
  * split at DELIM, default ',') of each line is the message key and
  * librdkafka's partitioner picks the partition from it.  Messages are
  * batched (linger.ms, lz4 compression when librdkafka has it): the mock
@@ -25,7 +27,7 @@ static long failed;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: produce -b BROKERS -t TOPIC [-k FIELD] [-d DELIM] [-X name=value]...\n");
+	fprintf(stderr, "usage: produce -b BROKERS -t TOPIC [-k FIELD] [-d DELIM] [-p PARTITIONS] [-X name=value]...\n");
 	exit(2);
 }
 
@@ -113,6 +115,7 @@ main(int argc, char **argv)
 	ssize_t		len;
 	long		n = 0;
 	int			partitions = 0;
+	int			first_partitions = 0;	/* -p */
 	int			i;
 
 	set(conf, "linger.ms", "20");
@@ -134,6 +137,12 @@ main(int argc, char **argv)
 			key_field = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-d") == 0)
 			delim = argv[++i][0];
+		else if (strcmp(argv[i], "-p") == 0)
+		{
+			first_partitions = atoi(argv[++i]);
+			if (first_partitions < 1)
+				usage();
+		}
 		else if (strcmp(argv[i], "-X") == 0)
 		{
 			char	   *eq = strchr(argv[++i], '=');
@@ -160,6 +169,8 @@ main(int argc, char **argv)
 	rkt = rd_kafka_topic_new(rk, topic, NULL);
 	if (key_field == 0)
 		partitions = partition_count(rk, rkt);
+	if (first_partitions > 0 && first_partitions < partitions)
+		partitions = first_partitions;
 
 	while ((len = getline(&line, &cap, stdin)) >= 0)
 	{

@@ -13,15 +13,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Node;
 
-my $node = PostgreSQL::Test::Cluster->new('lifecycle');
-$node->init(allows_streaming => 'logical');
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
-});
-$node->start;
+my $node = continuous_node('lifecycle');
 
 sub workers_in
 {

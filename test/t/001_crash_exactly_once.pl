@@ -22,22 +22,17 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::Node;
 
 my $total_events = $ENV{CONTINUOUS_TEST_EVENTS} // 1_000_000;
 my $n_writers    = 4;
 my $copy_events  = int($total_events / 5);
 my $batch        = $total_events >= 100_000 ? 1000 : int($total_events / 100) || 1;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init(allows_streaming => 'logical');
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
-restart_after_crash = on
+my $node = continuous_node(
+	'crash', q{
 max_wal_size = 4GB
 });
-$node->start;
 
 # The views under test, each with its defining query: the batch oracle.
 my %views = (

@@ -12,18 +12,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Oracle;
+use PgContinuous::Node;
 
 my $groups = 200_000;
 my $events = 600_000;
 
-my $node = PostgreSQL::Test::Cluster->new('memory');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
+my $node = continuous_node(
+	'memory', q{
 continuous.state_memory = '1MB'
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;

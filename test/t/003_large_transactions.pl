@@ -10,16 +10,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Oracle;
+use PgContinuous::Node;
 
-my $node = PostgreSQL::Test::Cluster->new('large');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
+my $node = continuous_node(
+	'large', q{
 logical_decoding_work_mem = '64kB'
-restart_after_crash = on
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;

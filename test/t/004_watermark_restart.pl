@@ -7,15 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Node;
 
-my $node = PostgreSQL::Test::Cluster->new('watermark');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$node->start;
+my $node = continuous_node('watermark');
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;

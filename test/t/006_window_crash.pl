@@ -25,18 +25,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Oracle;
 use PgContinuous::Crash;
+use PgContinuous::Node;
 
 my $events_per_phase = 100_000;
 
-my $node = PostgreSQL::Test::Cluster->new('window_crash');
-$node->init(allows_streaming => 'logical');
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$node->start;
+my $node = continuous_node('window_crash');
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;

@@ -17,20 +17,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Oracle;
+use PgContinuous::Node;
 
 my $transactions = 200;
 my $rows_per_txn = 500;
 
-my $node = PostgreSQL::Test::Cluster->new('session');
-$node->init(allows_streaming => 'logical');
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
-restart_after_crash = on
+my $node = continuous_node(
+	'session', q{
 continuous.flush_interval = 20
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;

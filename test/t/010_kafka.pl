@@ -28,6 +28,7 @@ use Test::More;
 use PgContinuous::Oracle;
 use PgContinuous::MockKafka;
 use PgContinuous::Crash;
+use PgContinuous::Node;
 
 my $total      = $ENV{CONTINUOUS_TEST_MESSAGES} // 1_000_000;
 my $partitions = 4;
@@ -131,15 +132,7 @@ sub write_phase
 }
 
 # --- the database ---------------------------------------------------------
-my $node = PostgreSQL::Test::Cluster->new('kafka');
-$node->init(allows_streaming => 'logical');
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$node->start;
+my $node = continuous_node('kafka');
 
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION pg_continuous;

@@ -17,6 +17,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::MockKafka;
+use PgContinuous::Node;
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
@@ -39,11 +40,7 @@ sub produce
 		"produced " . scalar(@$lines) . " to $topic");
 }
 
-my $node = PostgreSQL::Test::Cluster->new('kafka_partitions');
-$node->init(allows_streaming => 'logical');
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'pg_continuous'\nmax_worker_processes = 16\n");
-$node->start;
+my $node = continuous_node('kafka_partitions');
 
 # Two streams over the same topic: one waits for every partition, the other
 # leaves a partition out after a second without messages.

@@ -31,6 +31,7 @@ use Test::More;
 use PgContinuous::Oracle;
 use PgContinuous::MockKafka;
 use PgContinuous::Crash;
+use PgContinuous::Node;
 
 my $partitions = 8;
 my $nphases    = 4;
@@ -76,16 +77,10 @@ sub write_phase
 }
 
 # --- the database ---------------------------------------------------------
-my $node = PostgreSQL::Test::Cluster->new('kafka_workers');
-$node->init(allows_streaming => 'logical');
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_continuous'
+my $node = continuous_node(
+	'kafka_workers', q{
 continuous.workers = 3
-max_worker_processes = 16
-restart_after_crash = on
 });
-$node->start;
 
 # The workers run before the stream exists.  Workers 2 and 3 are stopped
 # (SIGSTOP) while it is created and phase 1 is produced and consumed by

@@ -6,8 +6,11 @@
 #   my $broker = PgContinuous::MockKafka->start('orders:4', 'lines:3');
 #       start a mock cluster with those topics ("name:partitions") and wait
 #       for its bootstrap address.
-#   $broker->bootstrap
-#       "127.0.0.1:port", for a server's brokers option.
+#   PgContinuous::MockKafka->start({ port => $old->port }, 'orders:6')
+#       the same, listening on a given port: a broker that takes the place
+#       of a stopped one, as far as clients can tell.
+#   $broker->bootstrap, $broker->port
+#       "127.0.0.1:port", for a server's brokers option; the port.
 #   $broker->command('down')
 #       send a command on its standard input (down, up, topic NAME N, ...)
 #       and return its one-line answer ("ok" when it went well).
@@ -25,9 +28,11 @@ use PostgreSQL::Test::Utils;
 sub start
 {
 	my ($class, @topics) = @_;
+	my $options = ref $topics[0] eq 'HASH' ? shift @topics : {};
 	my $self = { in => '', out => '', err => '' };
+	my @port = $options->{port} ? ('--port', $options->{port}) : ();
 	$self->{handle} = IPC::Run::start(
-		[ 'kafka/mock_broker', map { ('--topic', $_) } @topics ],
+		[ 'kafka/mock_broker', @port, map { ('--topic', $_) } @topics ],
 		'<', \$self->{in}, '>', \$self->{out}, '2>', \$self->{err},
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	$self->{handle}->pump until $self->{out} =~ /\n/;
@@ -42,6 +47,12 @@ sub bootstrap
 {
 	my ($self) = @_;
 	return $self->{bootstrap};
+}
+
+sub port
+{
+	my ($self) = @_;
+	return ($self->{bootstrap} =~ /:(\d+)$/)[0];
 }
 
 sub command
