@@ -131,7 +131,8 @@ static bool source_discover(KafkaSource *src);
 static bool source_query_offsets(KafkaSource *src, int32 partition,
 								 int64 *low, int64 *high);
 static bool source_assign(KafkaSource *src);
-static void source_take(KafkaSource *src, rd_kafka_message_t *msg);
+static void source_take(KafkaSource *src, rd_kafka_message_t *msg,
+						TimestampTz now);
 static bool decode_range(KafkaSource *src, int from, int to,
 						 StreamEvents *events, List **dead_letters,
 						 char **error);
@@ -553,6 +554,7 @@ kafka_source_poll(KafkaSource *src, int max_messages)
 	ssize_t		n;
 	int			first;
 	int			taken = 0;
+	TimestampTz now;
 	int			i;
 
 	/* error callbacks */
@@ -590,6 +592,7 @@ kafka_source_poll(KafkaSource *src, int max_messages)
 		return 0;
 	}
 	/* the batch's array is compacted in place: taken ones stay */
+	now = GetCurrentTimestamp();
 	for (i = 0; i < n; i++)
 	{
 		rd_kafka_message_t *msg = src->msgs[first + i];
@@ -601,7 +604,7 @@ kafka_source_poll(KafkaSource *src, int max_messages)
 			rd_kafka_message_destroy(msg);
 			continue;
 		}
-		source_take(src, msg);
+		source_take(src, msg, now);
 		taken++;
 	}
 	if (taken > 0 && src->error[0] != '\0')
@@ -611,7 +614,7 @@ kafka_source_poll(KafkaSource *src, int max_messages)
 
 /* A message into the batch, unless it is not the one we wait for. */
 static void
-source_take(KafkaSource *src, rd_kafka_message_t *msg)
+source_take(KafkaSource *src, rd_kafka_message_t *msg, TimestampTz now)
 {
 	int32		p = msg->partition;
 
@@ -622,7 +625,7 @@ source_take(KafkaSource *src, rd_kafka_message_t *msg)
 		return;
 	}
 	src->parts[p].consumed = msg->offset + 1;
-	src->clock->parts[p].active_at = GetCurrentTimestamp();
+	src->clock->parts[p].active_at = now;
 	src->msgs[src->nmsgs++] = msg;
 	src->bytes += msg->len;
 }

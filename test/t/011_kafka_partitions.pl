@@ -17,11 +17,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::MockKafka;
+use PgContinuous::Oracle;
 use PgContinuous::Node;
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
-my $broker    = PgContinuous::MockKafka->start('clicks:2', 'lines:3');
+my $broker    = PgContinuous::MockKafka->start('clicks:2', 'lines:3', 'stamps:1');
 my $bootstrap = $broker->bootstrap;
 ok($bootstrap, "mock broker listens at $bootstrap");
 
@@ -40,7 +41,8 @@ sub produce
 		"produced " . scalar(@$lines) . " to $topic");
 }
 
-my $node = continuous_node('kafka_partitions');
+# a zone with summer time, for timestamps written without a zone
+my $node = continuous_node('kafka_partitions', "timezone = 'America/Santiago'\n");
 
 # Two streams over the same topic: one waits for every partition, the other
 # leaves a partition out after a second without messages.
@@ -131,6 +133,70 @@ is( $node->safe_psql('postgres',
 		  . "FROM lines_per_key"),
 	"apple 2 apple,3 2 true\nfig 1 fig,4 \"quoted\" 1 true\npear 1 pear,2 1 true",
 	'format text: the whole message in one column, the key and timestamp from the message');
+
+# --- timestamps: the decoder's shortcut against the input functions --------
+# Each message is one string three times: as text, timestamptz and
+# timestamp.  The usual ISO 8601 forms take kafka_timestamp.c's shortcut,
+# the others PostgreSQL's input functions; either way the view must equal
+# the casts of the same strings in SQL, and strings SQL refuses must be
+# dead letters.
+srand(11);
+my @valid = (
+	'2024-02-29 12:00:00Z',                   '2000-02-29T00:00:00+00',
+	'1900-02-28 23:59:59.999999-15:59',       '0001-01-01 00:00:00+00',
+	'9999-12-31 23:59:59.999999+15',          '2024-01-01 00:00:00.1234567+00',
+	'2024-01-01T00:00:00.5',                  '2024-09-08 00:30:00',
+	'2024-04-06 23:30:00',                    '2024-01-01 00:00:00 +00',
+	'2024-01-01 00:00+00',                    '2024-01-01 00:00:00+0530',
+	'2024-01-01 00:00:00-03:30',              'epoch',
+	'2024-01-01 00:00:00 America/New_York',   'Mon Jan 01 00:00:00 2024 UTC');
+for (1 .. 3000)
+{
+	my $year = int(rand(4)) ? 1990 + int(rand(50)) : 1 + int(rand(9999));
+	my $month = 1 + int(rand(12));
+	my $leap  = ($year % 4 == 0 && $year % 100 != 0) || $year % 400 == 0;
+	my $days  = (31, $leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[ $month - 1 ];
+	my $str   = sprintf('%04d-%02d-%02d%s%02d:%02d:%02d',
+		$year, $month, 1 + int(rand($days)), rand() < 0.5 ? 'T' : ' ',
+		int(rand(24)), int(rand(60)), int(rand(60)));
+	my $digits = int(rand(9));
+	$str .= '.' . join('', map { int(rand(10)) } 1 .. $digits) if $digits;
+	my $zone = int(rand(6));
+	my ($hh, $mm) = (int(rand(16)), (0, 30, 45, int(rand(60)))[ int(rand(4)) ]);
+	my $sign = rand() < 0.5 ? '+' : '-';
+	$str .=
+	    $zone == 1 ? 'Z'
+	  : $zone == 2 ? sprintf('%s%02d', $sign, $hh)
+	  : $zone == 3 ? sprintf('%s%02d:%02d', $sign, $hh, $mm)
+	  : $zone == 4 ? sprintf('%s%02d%02d', $sign, $hh, $mm)
+	  :              '';
+	push @valid, $str;
+}
+my @invalid = (
+	'2023-02-29 00:00:00+00', '2024-13-01 00:00:00Z',
+	'2024-01-01 24:00:01+00', '2024-01-01 00:00:00+16',
+	'2024-01-01 00:60:00Z',   '2024-01-00 00:00:00Z');
+$node->safe_psql('postgres', q{
+CREATE FOREIGN TABLE stamps (s text, tz timestamptz, t timestamp)
+  SERVER mock OPTIONS (topic 'stamps', format 'csv', start_offset 'earliest');
+CREATE VIEW stamps_read WITH (continuous) AS
+    SELECT s, tz, t, count(*) AS c FROM stamps GROUP BY s, tz, t;
+CREATE TABLE stamps_batch (s text);
+});
+produce('stamps', [ map { "$_,$_,$_" } @valid, @invalid ]);
+$node->safe_psql('postgres',
+	'INSERT INTO stamps_batch VALUES ' . join(',', map { "('$_')" } @valid));
+$node->safe_psql('postgres', "SELECT continuous.sync()");
+is($node->safe_psql('postgres', 'SHOW timezone'),
+	'America/Santiago', 'SQL casts with the zone the worker uses');
+is_same_rows($node, 'stamps_read',
+	'SELECT s, s::timestamptz, s::timestamp, count(*) FROM stamps_batch GROUP BY 1, 2, 3',
+	scalar(@valid) . ' timestamps read as SQL casts them');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.dead_letters WHERE stream = 'stamps'::regclass "
+		  . 'AND "offset" >= ' . scalar(@valid)),
+	scalar(@invalid),
+	'invalid timestamps are dead letters');
 
 $node->stop;
 $broker->stop;
