@@ -137,6 +137,9 @@ INSERT INTO clicks VALUES (1, '/late', 1, 1, true, 1, '2026-01-02 00:00:00+00');
 SELECT continuous.sync();
 SELECT * FROM late_view;
 
-SELECT view, stream, emit, events, errors FROM continuous.views ORDER BY view::text;
+-- groups_in_memory: the groups the last batch with events held, here the
+-- one inserted row's
+SELECT view, stream, emit, events, groups_in_memory, errors
+FROM continuous.views ORDER BY view::text;
 
 DROP EXTENSION pg_continuous CASCADE;

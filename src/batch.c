@@ -260,6 +260,14 @@ view_batch_reset(ViewRuntime *vr)
 	vr->dead_letters = NIL;
 }
 
+int64
+view_batch_groups(ViewRuntime *vr)
+{
+	if (vr->groups)
+		return (int64) vr->groups->hashtab->members;
+	return vr->global ? 1 : 0;
+}
+
 /* ------------------------------------------------------------------------
  * Processing
  * ------------------------------------------------------------------------

@@ -124,4 +124,7 @@ extern DeadLetter *stream_event_dead_letter(StreamEvent *event,
 /* Forget the batch state after its flush (or its failure). */
 extern void view_batch_reset(ViewRuntime *vr);
 
+/* How many groups the batch holds in memory (continuous.views.groups_in_memory). */
+extern int64 view_batch_groups(ViewRuntime *vr);
+
 #endif							/* CONTINUOUS_BATCH_H */

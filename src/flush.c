@@ -396,9 +396,9 @@ void
 flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 {
 	ListCell   *lc;
-	Oid			types[7];
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8];
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	foreach(lc, vr->dead_letters)
 		flush_dead_letter(vr->stream, vr->view, lfirst(lc));
@@ -419,16 +419,21 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 		nulls[5] = 'n';
 	types[6] = INT8OID;
 	values[6] = Int64GetDatum(vr->late_events);
+	/* the groups this flush carried from memory; kept while nothing comes */
+	types[7] = INT8OID;
+	values[7] = Int64GetDatum(view_batch_groups(vr));
 	spi_exec("INSERT INTO continuous.view_stats AS s "
 			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from, "
-			 "late_events) "
-			 "VALUES ($1, $2, $3, now(), $4, $5, $6, $7) "
+			 "late_events, groups_in_memory) "
+			 "VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8) "
 			 "ON CONFLICT (view) DO UPDATE SET events = s.events + excluded.events, "
 			 "errors = s.errors + excluded.errors, last_flush_at = excluded.last_flush_at, "
 			 "flush_ms = excluded.flush_ms, latency_ms = excluded.latency_ms, "
 			 "active_from = coalesce(s.active_from, excluded.active_from), "
-			 "late_events = s.late_events + excluded.late_events",
-			 7, types, values, nulls);
+			 "late_events = s.late_events + excluded.late_events, "
+			 "groups_in_memory = CASE WHEN excluded.events > 0 "
+			 "THEN excluded.groups_in_memory ELSE s.groups_in_memory END",
+			 8, types, values, nulls);
 }
 
 void

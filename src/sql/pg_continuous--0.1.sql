@@ -91,6 +91,9 @@ CREATE TABLE continuous.view_stats (
     events        bigint NOT NULL DEFAULT 0,
     late_events   bigint NOT NULL DEFAULT 0,
     errors        bigint NOT NULL DEFAULT 0,
+    -- groups of the last batch with events: held in the worker's memory
+    -- until that flush wrote them to storage
+    groups_in_memory bigint NOT NULL DEFAULT 0,
     last_flush_at timestamptz,
     flush_ms      float8,
     latency_ms    float8
@@ -277,6 +280,7 @@ SELECT c.view::regclass                 AS view,
        c."window",
        coalesce(s.events, 0)            AS events,
        coalesce(s.late_events, 0)       AS late_events,
+       coalesce(s.groups_in_memory, 0)  AS groups_in_memory,
        coalesce(s.errors, 0)            AS errors,
        pg_total_relation_size(c.storage) AS state_bytes,
        s.last_flush_at,

@@ -61,6 +61,11 @@ is_same_rows($node, 'per_sensor',
 	'SELECT sensor, site, count(*), sum(value), avg(value) FROM readings GROUP BY sensor, site',
 	'the view equals its batch query');
 
+my $in_memory = $node->safe_psql('postgres',
+	"SELECT groups_in_memory FROM continuous.views WHERE view = 'per_sensor'::regclass");
+ok($in_memory > 0 && $in_memory < $view_groups / 2,
+	"the last flush held $in_memory of the $view_groups groups in memory");
+
 my $flushes_ok = $node->safe_psql('postgres',
 	"SELECT events = $events FROM continuous.views WHERE view = 'per_sensor'::regclass");
 is($flushes_ok, 't', 'every event was applied');
