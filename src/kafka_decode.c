@@ -35,12 +35,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "kafka_csv.h"
 #include "kafka_decode.h"
 #include "kafka_json.h"
-#include "kafka_timestamp.h"
+#include "kafka_shortcuts.h"
 
 struct KafkaDecoder
 {
@@ -56,8 +57,9 @@ struct KafkaDecoder
 	FmgrInfo   *inputs;
 	Oid		   *ioparams;
 	bool	   *is_json;		/* json or jsonb: takes raw JSON text */
-	char	   *fast_timestamp; /* 'z' timestamptz, 't' timestamp: try
-								 * kafka_timestamp_parse() first; else 0 */
+	char	   *shortcut;		/* try kafka_shortcuts.c first: 'z'
+								 * timestamptz, 't' timestamp, 'n' numeric;
+								 * 0: none */
 
 	/* payload columns in order: attribute indexes */
 	int			npayload;
@@ -111,7 +113,7 @@ kafka_decoder_create(const KafkaStreamOptions *opts, TupleDesc desc)
 	dec->inputs = palloc0(sizeof(FmgrInfo) * dec->natts);
 	dec->ioparams = palloc0(sizeof(Oid) * dec->natts);
 	dec->is_json = palloc0(sizeof(bool) * dec->natts);
-	dec->fast_timestamp = palloc0(sizeof(char) * dec->natts);
+	dec->shortcut = palloc0(sizeof(char) * dec->natts);
 	dec->payload = palloc0(sizeof(int) * dec->natts);
 	dec->names = palloc0(sizeof(char *) * dec->natts);
 	dec->json_values = palloc0(sizeof(KafkaJsonValue) * dec->natts);
@@ -131,11 +133,13 @@ kafka_decoder_create(const KafkaStreamOptions *opts, TupleDesc desc)
 		fmgr_info(func, &dec->inputs[i]);
 		dec->is_json[i] = dec->basetypes[i] == JSONOID ||
 			dec->basetypes[i] == JSONBOID;
-		/* not through a domain (its checks) nor with a precision */
+		/* not through a domain (its checks) nor with a typmod (rounding) */
 		if (att->atttypmod == -1 && att->atttypid == TIMESTAMPTZOID)
-			dec->fast_timestamp[i] = 'z';
+			dec->shortcut[i] = 'z';
 		else if (att->atttypmod == -1 && att->atttypid == TIMESTAMPOID)
-			dec->fast_timestamp[i] = 't';
+			dec->shortcut[i] = 't';
+		else if (att->atttypmod == -1 && att->atttypid == NUMERICOID)
+			dec->shortcut[i] = 'n';
 		dec->names[i] = NameStr(att->attname);
 		dec->payload[dec->npayload++] = i;
 	}
@@ -426,16 +430,28 @@ decode_metadata(KafkaDecoder *dec, const KafkaMessageMeta *meta,
 
 /*
  * The column type's input function; may throw (see kafka_decode.h).  The
- * usual form of a timestamp takes a shortcut with the same result.
+ * usual forms of timestamps and decimals take a shortcut to the same value.
  */
 static Datum
 input_value(KafkaDecoder *dec, int i, char *str)
 {
 	int64_t		timestamp;
+	int64_t		digits;
+	int			scale;
 
-	if (dec->fast_timestamp[i] &&
-		kafka_timestamp_parse(str, dec->fast_timestamp[i] == 'z', &timestamp))
-		return Int64GetDatum((int64) timestamp);
+	switch (dec->shortcut[i])
+	{
+		case 'z':
+		case 't':
+			if (kafka_timestamp_parse(str, dec->shortcut[i] == 'z', &timestamp))
+				return Int64GetDatum((int64) timestamp);
+			break;
+		case 'n':
+			if (kafka_decimal_parse(str, &digits, &scale))
+				return NumericGetDatum(int64_div_fast_to_numeric((int64) digits,
+																 scale));
+			break;
+	}
 	return InputFunctionCall(&dec->inputs[i], str, dec->ioparams[i],
 							 TupleDescAttr(dec->desc, i)->atttypmod);
 }

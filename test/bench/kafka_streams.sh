@@ -8,6 +8,7 @@
 # (the first view of a stream starts consuming at start_offset 'earliest')
 # until continuous.sync() returns with every message counted.  Each
 # measurement runs BENCH_REPEAT times (default 3); the table shows medians.
+# BENCH_FORMATS (default "json csv") picks the formats measured.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -15,6 +16,7 @@ set -euo pipefail
 
 MESSAGES=${BENCH_MESSAGES:-1000000}
 REPEAT=${BENCH_REPEAT:-3}
+FORMATS=${BENCH_FORMATS:-json csv}
 PARTITIONS=8
 KEYS=1000
 
@@ -98,7 +100,7 @@ measure_view()
 
 
 for ((rep = 1; rep <= REPEAT; rep++)); do
-	for format in json csv; do
+	for format in $FORMATS; do
 		measure_raw "$format"
 		measure_view "$format"
 	done
@@ -107,7 +109,7 @@ done
 echo
 echo "Kafka streams: $MESSAGES messages, $PARTITIONS partitions, $KEYS keys, one view, medians of $REPEAT"
 printf '%-8s %16s %16s %8s\n' format "raw msgs/s" "view msgs/s" ratio
-for format in json csv; do
+for format in $FORMATS; do
 	raw=$(median "${RATE[raw/$format]}")
 	view=$(median "${RATE[view/$format]}")
 	printf '%-8s %16s %16s %7.2fx\n' "$format" "$raw" "$view" \

@@ -3,12 +3,12 @@
 # AddressSanitizer and UBSan) for a bounded time each.
 #
 #   fuzz_csv    src/kafka_csv.c, the CSV field splitter (plain C)
-#   fuzz_timestamp  src/kafka_timestamp.c, the ISO 8601 shortcut (plain C)
+#   fuzz_shortcuts  src/kafka_shortcuts.c, the timestamp and decimal shortcuts
 #   fuzz_json   src/kafka_json.c, JSON field collection, built frontend-side
 #               against PostgreSQL 15's libpgcommon (its JSON parser)
 #
 # Environment: FUZZ_SECONDS (default 60) per fuzzer, FUZZERS (default
-# "csv timestamp json"), FUZZ_JOBS (default 1) parallel workers per fuzzer.  The seed
+# "csv shortcuts json"), FUZZ_JOBS (default 1) parallel workers per fuzzer.  The seed
 # corpus in test/fuzz/corpus/ is only read; the grown corpus and any crash
 # reproducers go to test/fuzz/build/.  Installs clang and its fuzzer runtime
 # with apt-get when missing.  Exit status non-zero if a fuzzer failed.
@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD=$HERE/build
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-FUZZERS=${FUZZERS:-csv timestamp json}
+FUZZERS=${FUZZERS:-csv shortcuts json}
 JOBS=${FUZZ_JOBS:-1}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
@@ -44,7 +44,7 @@ FLAGS="-g -O1 -Wno-ignored-attributes -fsanitize=fuzzer,address,undefined -fno-s
 
 mkdir -p "$BUILD"
 "$CC" $FLAGS -o "$BUILD/fuzz_csv" "$HERE/fuzz_csv.c" "$REPO/src/kafka_csv.c"
-"$CC" $FLAGS -o "$BUILD/fuzz_timestamp" "$HERE/fuzz_timestamp.c" "$REPO/src/kafka_timestamp.c"
+"$CC" $FLAGS -o "$BUILD/fuzz_shortcuts" "$HERE/fuzz_shortcuts.c" "$REPO/src/kafka_shortcuts.c"
 # PostgreSQL 15's frontend jsonapi.o is in libpgcommon.a; json_errdetail() is not.
 "$CC" $FLAGS -DFRONTEND -I"$PGINC" -I"$("$PG_CONFIG" --includedir)/internal" \
 	-o "$BUILD/fuzz_json" "$HERE/fuzz_json.c" "$REPO/src/kafka_json.c" \

@@ -22,7 +22,7 @@ use PgContinuous::Node;
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
-my $broker    = PgContinuous::MockKafka->start('clicks:2', 'lines:3', 'stamps:1');
+my $broker    = PgContinuous::MockKafka->start('clicks:2', 'lines:3', 'stamps:1', 'decimals:1');
 my $bootstrap = $broker->bootstrap;
 ok($bootstrap, "mock broker listens at $bootstrap");
 
@@ -134,9 +134,29 @@ is( $node->safe_psql('postgres',
 	"apple 2 apple,3 2 true\nfig 1 fig,4 \"quoted\" 1 true\npear 1 pear,2 1 true",
 	'format text: the whole message in one column, the key and timestamp from the message');
 
+# Conversions of one string per message, into the $fields columns of
+# stream $name (a text column s, then typed ones: "s,s,..."): the view
+# $name_read must equal $batch over the valid strings, loaded into table
+# $name_batch (s text), and the invalid ones must be dead letters.
+sub compare_conversions
+{
+	my ($name, $fields, $valid, $invalid, $batch, $what) = @_;
+	produce($name, [ map { join(',', ("\"$_\"") x $fields) } @$valid, @$invalid ]);
+	$node->safe_psql('postgres',
+		"INSERT INTO ${name}_batch VALUES " . join(',', map { "('$_')" } @$valid));
+	$node->safe_psql('postgres', "SELECT continuous.sync()");
+	is_same_rows($node, "${name}_read", $batch,
+		scalar(@$valid) . " $what read as SQL casts them");
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM continuous.dead_letters WHERE stream = '$name'::regclass "
+			  . 'AND "offset" >= ' . scalar(@$valid)),
+		scalar(@$invalid),
+		"invalid $what are dead letters");
+}
+
 # --- timestamps: the decoder's shortcut against the input functions --------
 # Each message is one string three times: as text, timestamptz and
-# timestamp.  The usual ISO 8601 forms take kafka_timestamp.c's shortcut,
+# timestamp.  The usual ISO 8601 forms take kafka_shortcuts.c's shortcut,
 # the others PostgreSQL's input functions; either way the view must equal
 # the casts of the same strings in SQL, and strings SQL refuses must be
 # dead letters.
@@ -183,20 +203,38 @@ CREATE VIEW stamps_read WITH (continuous) AS
     SELECT s, tz, t, count(*) AS c FROM stamps GROUP BY s, tz, t;
 CREATE TABLE stamps_batch (s text);
 });
-produce('stamps', [ map { "$_,$_,$_" } @valid, @invalid ]);
-$node->safe_psql('postgres',
-	'INSERT INTO stamps_batch VALUES ' . join(',', map { "('$_')" } @valid));
-$node->safe_psql('postgres', "SELECT continuous.sync()");
 is($node->safe_psql('postgres', 'SHOW timezone'),
 	'America/Santiago', 'SQL casts with the zone the worker uses');
-is_same_rows($node, 'stamps_read',
+compare_conversions('stamps', 3, \@valid, \@invalid,
 	'SELECT s, s::timestamptz, s::timestamp, count(*) FROM stamps_batch GROUP BY 1, 2, 3',
-	scalar(@valid) . ' timestamps read as SQL casts them');
-is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM continuous.dead_letters WHERE stream = 'stamps'::regclass "
-		  . 'AND "offset" >= ' . scalar(@valid)),
-	scalar(@invalid),
-	'invalid timestamps are dead letters');
+	'timestamps');
+
+# --- decimals: the same for numeric ---------------------------------------
+# Each message is one string twice: as text and as numeric.  The view keeps
+# the numeric's text too, so that the scale (trailing zeros) is compared.
+my @decimals = (
+	'0', '-0', '-0.00', '007.50', '1234.50', '999999999999999999',
+	'-99999999.9999999999', '0.000000000000000001', '1234567890123456789',
+	'1e5', '-1.5E-3', 'NaN', 'Infinity', '-Infinity', '+5', '.5', '5.', ' 5 ');
+for (1 .. 2000)
+{
+	my $before = int(rand(12));
+	my $after  = int(rand(10));
+	my $str    = (rand() < 0.3 ? '-' : '') . join('', map { int(rand(10)) } 0 .. $before);
+	$str .= '.' . join('', map { int(rand(10)) } 1 .. $after) if $after;
+	push @decimals, $str;
+}
+my @not_decimals = ('abc', '1.2.3', '--1', '1,5');
+$node->safe_psql('postgres', q{
+CREATE FOREIGN TABLE decimals (s text, n numeric)
+  SERVER mock OPTIONS (topic 'decimals', format 'csv', start_offset 'earliest');
+CREATE VIEW decimals_read WITH (continuous) AS
+    SELECT s, n, n::text AS shown, count(*) AS c FROM decimals GROUP BY s, n;
+CREATE TABLE decimals_batch (s text);
+});
+compare_conversions('decimals', 2, \@decimals, \@not_decimals,
+	'SELECT s, s::numeric, s::numeric::text, count(*) FROM decimals_batch GROUP BY 1, 2',
+	'decimals');
 
 $node->stop;
 $broker->stop;

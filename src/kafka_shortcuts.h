@@ -1,16 +1,17 @@
 /*-------------------------------------------------------------------------
  *
- * kafka_timestamp.h
- *	  Kafka streams: a fast path for the ISO 8601 timestamps of messages.
+ * kafka_shortcuts.h
+ *	  Kafka streams: fast paths for the usual forms of timestamps and
+ *	  decimal numbers in messages.
  *
  * Plain C with no PostgreSQL dependencies (like kafka_csv.h), so that a
- * fuzzer can link it; kafka_decode.c tries it before a timestamp column's
- * input function.
+ * fuzzer can link it; kafka_decode.c tries them before a timestamp or
+ * numeric column's input function.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef CONTINUOUS_KAFKA_TIMESTAMP_H
-#define CONTINUOUS_KAFKA_TIMESTAMP_H
+#ifndef CONTINUOUS_KAFKA_SHORTCUTS_H
+#define CONTINUOUS_KAFKA_SHORTCUTS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,4 +36,14 @@
 extern bool kafka_timestamp_parse(const char *str, bool with_zone,
 								  int64_t *result);
 
-#endif							/* CONTINUOUS_KAFKA_TIMESTAMP_H */
+/*
+ * Parse str if it is, exactly, [-]D+[.D+] with at most 18 digits in all:
+ * *digits gets the digits as one integer (negative with the sign), *scale
+ * the number of digits after the point, so that the value is
+ * *digits / 10^*scale, written with *scale decimals.  Returns false for
+ * anything else (exponents, NaN, Infinity, a leading '+' or '.', spaces,
+ * more digits), which the caller hands to numeric's input function.
+ */
+extern bool kafka_decimal_parse(const char *str, int64_t *digits, int *scale);
+
+#endif							/* CONTINUOUS_KAFKA_SHORTCUTS_H */

@@ -1,21 +1,24 @@
 /*-------------------------------------------------------------------------
  *
- * kafka_timestamp.c
- *	  Kafka streams: a fast path for the ISO 8601 timestamps of messages.
+ * kafka_shortcuts.c
+ *	  Kafka streams: fast paths for the usual forms of timestamps and
+ *	  decimal numbers in messages.
  *
  * Pipeline position: source.  kafka_decode.c turns each field of a message
- * into its column's type with the type's input function; for timestamps,
- * timestamptz_in() (a general date/time parser) is the single largest cost
- * of decoding, while producers almost always write one fixed form,
- * "2024-05-01T12:00:00.123Z" or "2024-05-01 12:00:00.123+00".  This file
- * reads exactly that form and nothing else (kafka_timestamp.h); anything
- * it does not take goes to the input function, so the result and the
- * errors stay PostgreSQL's.  test/t/011_kafka_partitions.pl compares the
- * two over thousands of generated timestamps.
+ * into its column's type with the type's input function.  For timestamps,
+ * timestamptz_in() (a general date/time parser) was the single largest
+ * cost of decoding, and numeric_in() came next, while producers almost
+ * always write one fixed form: "2024-05-01T12:00:00.123Z" or
+ * "2024-05-01 12:00:00.123+00", and "1234.50".  This file reads exactly
+ * those forms and nothing else (kafka_shortcuts.h); anything it does not
+ * take goes to the input function, so the values and the errors stay
+ * PostgreSQL's.  test/t/011_kafka_partitions.pl compares both shortcuts
+ * with SQL casts over thousands of generated values; test/fuzz/ fuzzes
+ * them.
  *
  *-------------------------------------------------------------------------
  */
-#include "kafka_timestamp.h"
+#include "kafka_shortcuts.h"
 
 #define USECS_PER_SECOND	INT64_C(1000000)
 #define SECONDS_PER_DAY		INT64_C(86400)
@@ -154,5 +157,50 @@ kafka_timestamp_parse(const char *str, bool with_zone, int64_t *result)
 	*result = ((days_since_1970(year, month, day) - DAYS_1970_TO_2000) * SECONDS_PER_DAY +
 			   hour * 3600 + minute * 60 + second - zone_seconds) * USECS_PER_SECOND +
 		fraction;
+	return true;
+}
+
+/* 18 decimal digits always fit in an int64 */
+#define MAX_DECIMAL_DIGITS	18
+
+bool
+kafka_decimal_parse(const char *str, int64_t *digits, int *scale)
+{
+	const char *p = str;
+	bool		negative = false;
+	int64_t		value = 0;
+	int			ndigits = 0;
+	int			nbefore;
+
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	while (*p >= '0' && *p <= '9')
+	{
+		if (++ndigits > MAX_DECIMAL_DIGITS)
+			return false;
+		value = value * 10 + (*p++ - '0');
+	}
+	nbefore = ndigits;
+	if (nbefore == 0)
+		return false;
+	if (*p == '.')
+	{
+		p++;
+		while (*p >= '0' && *p <= '9')
+		{
+			if (++ndigits > MAX_DECIMAL_DIGITS)
+				return false;
+			value = value * 10 + (*p++ - '0');
+		}
+		if (ndigits == nbefore)
+			return false;		/* "5." is the input function's */
+	}
+	if (*p != '\0')
+		return false;
+	*digits = negative ? -value : value;
+	*scale = ndigits - nbefore;
 	return true;
 }

@@ -1,13 +1,15 @@
 /*
- * fuzz_timestamp.c
- *	  libFuzzer harness for kafka_timestamp_parse() (src/kafka_timestamp.c).
+ * fuzz_shortcuts.c
+ *	  libFuzzer harness for src/kafka_shortcuts.c.
  *
- * The input, NUL-terminated, is parsed both as a timestamptz and as a
- * timestamp.  Besides what AddressSanitizer catches (reads past the
- * string), it checks that an accepted string's value lies within years
- * 0001 to 9999 (give or take the largest zone displacement), and that the
- * value written back in the canonical form, "YYYY-MM-DDTHH:MM:SS.ffffffZ"
- * (or without the Z), parses to the same value.
+ * The input, NUL-terminated, is parsed as a timestamptz, as a timestamp
+ * and as a decimal.  Besides what AddressSanitizer catches (reads past the
+ * string), it checks that an accepted timestamp lies within years 0001 to
+ * 9999 (give or take the largest zone displacement) and that its value
+ * written back in the canonical form, "YYYY-MM-DDTHH:MM:SS.ffffffZ" (or
+ * without the Z), parses to the same value; and that an accepted decimal
+ * has at most 18 digits and, written back, parses to the same digits and
+ * scale.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -15,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_timestamp.h"
+#include "kafka_shortcuts.h"
 
 #define USECS_PER_DAY	INT64_C(86400000000)
 /* days from 2000-01-01 back to 0001-01-01, and on to 10000-01-01 */
@@ -69,6 +71,36 @@ check_round_trip(int64_t value, int with_zone)
 	assert(again == value);
 }
 
+static void
+check_decimal(const char *str)
+{
+	int64_t		digits;
+	int64_t		again;
+	int			scale;
+	int			scale_again;
+	int64_t		magnitude;
+	int64_t		unit = 1;
+	char		text[64];
+	int			i;
+
+	if (!kafka_decimal_parse(str, &digits, &scale))
+		return;
+	assert(scale >= 0 && scale <= 17);
+	magnitude = digits < 0 ? -digits : digits;
+	assert(magnitude <= INT64_C(999999999999999999));
+	for (i = 0; i < scale; i++)
+		unit *= 10;
+	if (scale == 0)
+		snprintf(text, sizeof(text), "%s%lld", digits < 0 ? "-" : "",
+				 (long long) magnitude);
+	else
+		snprintf(text, sizeof(text), "%s%lld.%0*lld", digits < 0 ? "-" : "",
+				 (long long) (magnitude / unit), scale,
+				 (long long) (magnitude % unit));
+	assert(kafka_decimal_parse(text, &again, &scale_again));
+	assert(again == digits && scale_again == scale);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -87,6 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(value < DAYS_TO_YEAR_10000 * USECS_PER_DAY + MAX_ZONE_USECS);
 		check_round_trip(value, with_zone);
 	}
+	check_decimal(str);
 	free(str);
 	return 0;
 }
