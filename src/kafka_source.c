@@ -109,6 +109,7 @@ struct KafkaSource
 	/* the batch: messages as the client returned them */
 	rd_kafka_message_t **msgs;
 	int			nmsgs;
+	TimestampTz first_taken;	/* when the batch's first message came */
 	int			msgs_capacity;
 	Size		bytes;
 
@@ -626,8 +627,16 @@ source_take(KafkaSource *src, rd_kafka_message_t *msg, TimestampTz now)
 	}
 	src->parts[p].consumed = msg->offset + 1;
 	src->clock->parts[p].active_at = now;
+	if (src->nmsgs == 0)
+		src->first_taken = now;
 	src->msgs[src->nmsgs++] = msg;
 	src->bytes += msg->len;
+}
+
+TimestampTz
+kafka_source_batch_first_taken(KafkaSource *src)
+{
+	return src->first_taken;
 }
 
 int

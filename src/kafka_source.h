@@ -43,9 +43,13 @@ extern Oid	kafka_source_relid(KafkaSource *src);
  */
 extern int	kafka_source_poll(KafkaSource *src, int max_messages);
 
-/* Messages in the batch and their payload bytes. */
+/*
+ * Messages in the batch and their payload bytes; when the first of them
+ * was taken (the batch's processing latency counts from there).
+ */
 extern int	kafka_source_batch_messages(KafkaSource *src);
 extern Size kafka_source_batch_bytes(KafkaSource *src);
+extern TimestampTz kafka_source_batch_first_taken(KafkaSource *src);
 
 /*
  * Positions that must be written before anything is consumed: offsets the

@@ -1107,7 +1107,12 @@ worker_flush(void)
 	{
 		KafkaSource *src = lfirst(lc);
 		List	   *dead_letters;
-		StreamEvents *stream = kafka_source_decode(src, &dead_letters);
+		StreamEvents *stream;
+
+		/* a Kafka message's latency counts from when the worker took it */
+		if (kafka_source_batch_messages(src) > 0)
+			oldest = Min(oldest, kafka_source_batch_first_taken(src));
+		stream = kafka_source_decode(src, &dead_letters);
 
 		worker_process_stream(stream, dead_letters);
 		batches = lappend(batches, stream);
