@@ -7,9 +7,13 @@
  *
  *	 DDL         ddl_stream.c (create_stream), ddl_view.c (CREATE VIEW ...
  *	             WITH (continuous)), both recorded in the extension's catalog
- *	 processes   launcher.c starts one worker.c per database
+ *	 processes   launcher.c starts continuous.workers worker.c per database
  *	 source      decoder.c: logical decoding inside the worker; committed rows
- *	             of stream tables become a batch
+ *	             of stream tables become a batch.  Kafka: worker_kafka.c runs
+ *	             a consumer (kafka_source.c) per stream for the worker's
+ *	             share of partitions; kafka_decode.c turns messages into rows
+ *	             (kafka_json.c, kafka_csv.c, kafka_shortcuts.c), with options
+ *	             from kafka_options.c
  *	 batch       batch.c: WHERE, group keys and partial aggregation per view;
  *	             watermark.c moves each stream's watermark, and events whose
  *	             window (plan.c) it had closed are dropped as late

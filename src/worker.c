@@ -5,7 +5,7 @@
  *
  * Pipeline position: the loop that drives every step.  Each turn reads the
  * WAL flushed so far (decoder.c) and the messages the Kafka streams' consumers
- * have received (kafka_source.c), and when a flush is due (the flush
+ * have received (worker_kafka.c), and when a flush is due (the flush
  * interval has passed, the batch is large, a continuous.sync() is waiting, or
  * the continuous catalog changed) it runs one transaction that partially
  * aggregates the batch for every view (batch.c), merges it into storage,
@@ -22,9 +22,7 @@
  */
 #include "postgres.h"
 
-#include <fcntl.h>
 #include <malloc.h>
-#include <unistd.h>
 
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -55,11 +53,10 @@
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "watermark.h"
+#include "worker_kafka.h"
 
 /* how often an idle worker looks for new WAL */
 #define WORKER_POLL_MS			10
-/* how often a further worker looks for where its new partitions start */
-#define WORKER_STARTS_CHECK_MS	200
 /* and checks that the extension still exists */
 #define EXTENSION_CHECK_MS		1000
 
@@ -82,12 +79,10 @@ typedef struct WorkerState
 {
 	DatabaseSlot *slot;
 	int			index;			/* 0 .. continuous.workers - 1 */
-	TimestampTz last_starts_check;	/* kafka_source_load_starts */
 	Oid			extension;		/* the pg_extension row we serve */
 	bool		decoding;		/* wal_level = logical */
 	List	   *views;			/* ViewRuntime */
 	List	   *clocks;			/* StreamClock, one per stream */
-	List	   *kafka_sources;	/* KafkaSource, one per Kafka stream with views */
 	MemoryContext catalog_cxt;	/* holds clocks; reset at each reload */
 	HTAB	   *activations;	/* Oid -> ViewActivation */
 	char	   *catalog_fingerprint;	/* without decoding: to see changes */
@@ -95,13 +90,6 @@ typedef struct WorkerState
 	TimestampTz last_extension_check;
 	uint64		seen_sync_requests;
 	XLogRecPtr	published;
-
-	int			kafka_wakeup[2];	/* pipe: Kafka clients wake the worker */
-
-	/* continuous.sync() for Kafka streams: the request being served */
-	bool		kafka_sync_pending;
-	uint64		kafka_sync_request;
-	TimestampTz kafka_sync_failed_at;
 } WorkerState;
 
 static WorkerState ws;
@@ -122,14 +110,7 @@ static StreamClock *worker_stream_clock(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
-static void worker_create_kafka_sources(List *relids);
-static int	worker_poll_kafka(void);
-static bool worker_kafka_pending(int64 *messages, Size *bytes);
 static void worker_write_kafka_state(void);
-static void worker_kafka_sync(uint64 requests);
-static bool worker_kafka_sync_consumed(void);
-static void worker_kafka_wakeup_init(void);
-static void worker_kafka_wakeup_drain(void);
 static char *worker_catalog_fingerprint(void);
 
 void
@@ -143,7 +124,6 @@ continuous_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	ws.kafka_wakeup[0] = ws.kafka_wakeup[1] = -1;
 
 	/*
 	 * Each flush allocates and frees its batch: tens of megabytes.  Keep
@@ -167,6 +147,7 @@ continuous_worker_main(Datum arg)
 	pg_atomic_write_u64(&ws.slot->applied_lsn, InvalidXLogRecPtr);
 	LWLockRelease(ContinuousShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
+	worker_kafka_init(0, &ws.slot->kafka_synced, worker_stream_clock);
 
 	worker_begin(InvalidTransactionId);
 	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
@@ -225,6 +206,8 @@ worker_start_further(Oid dboid)
 	ws.slot->workers[ws.index].latch = MyLatch;
 	LWLockRelease(ContinuousShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
+	worker_kafka_init(ws.index, &ws.slot->workers[ws.index].kafka_synced,
+					  worker_stream_clock);
 
 	ws.decoding = false;
 	pgstat_report_appname(psprintf("pg_continuous worker %d", ws.index + 1));
@@ -284,7 +267,7 @@ worker_loop(void)
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
 		}
-		if (worker_poll_kafka() > 0)
+		if (worker_kafka_poll() > 0)
 			timeout = 0;		/* more may be waiting */
 		worker_write_kafka_state();
 
@@ -301,8 +284,7 @@ worker_loop(void)
 			 * smaller flushes.
 			 */
 			if (worker_flush_due(sync_requested ||
-								 (ws.kafka_sync_pending &&
-								  worker_kafka_sync_consumed())))
+								 worker_kafka_sync_waiting()))
 			{
 				ws.seen_sync_requests = sync_requests;
 				worker_flush();
@@ -393,11 +375,11 @@ worker_loop(void)
 
 		if (timeout > 0)
 		{
-			if (ws.kafka_sources != NIL)
+			if (worker_kafka_wakeup_fd() >= 0)
 				(void) WaitLatchOrSocket(MyLatch,
 										 WL_LATCH_SET | WL_TIMEOUT |
 										 WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-										 ws.kafka_wakeup[0], timeout,
+										 worker_kafka_wakeup_fd(), timeout,
 										 PG_WAIT_EXTENSION);
 			else
 				(void) WaitLatch(MyLatch,
@@ -536,11 +518,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	ws.views = NIL;
 
 	/* consumers resume at the offsets stored with the state */
-	foreach(lc, ws.kafka_sources)
-		kafka_source_destroy(lfirst(lc));
-	list_free(ws.kafka_sources);
-	ws.kafka_sources = NIL;
-	ws.kafka_sync_pending = false;
+	worker_kafka_drop_sources();
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(ViewActivation);
@@ -695,7 +673,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	}
 	if (previous)
 		hash_destroy(previous);
-	worker_create_kafka_sources(kafka_streams);
+	worker_kafka_create_sources(kafka_streams, ws.views);
 	if (!ws.decoding)
 		ws.catalog_fingerprint = worker_catalog_fingerprint();
 }
@@ -718,239 +696,16 @@ worker_catalog_fingerprint(void)
 	return MemoryContextStrdup(TopMemoryContext, fingerprint ? fingerprint : "");
 }
 
-/*
- * A consumer per Kafka stream, for this worker's share of its partitions;
- * one that cannot be set up is skipped.  A stream with a count window view
- * is consumed by worker 0 alone: count windows number events in one order.
- */
-static void
-worker_create_kafka_sources(List *relids)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ListCell   *lc;
-
-	foreach(lc, relids)
-	{
-		Oid			relid = lfirst_oid(lc);
-		ResourceOwner oldowner = CurrentResourceOwner;
-		int			nworkers = continuous_workers;
-		ListCell   *vc;
-
-		foreach(vc, ws.views)
-		{
-			ViewRuntime *vr = lfirst(vc);
-
-			if (vr->stream == relid && vr->plan->count_key >= 0)
-				nworkers = 1;
-		}
-		if (ws.index >= nworkers)
-			continue;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			KafkaSource *src;
-
-			worker_kafka_wakeup_init();
-			src = kafka_source_create(relid, worker_stream_clock(relid),
-									  ws.kafka_wakeup[1], ws.index, nworkers);
-
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(TopMemoryContext);
-			ws.kafka_sources = lappend(ws.kafka_sources, src);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			ereport(WARNING,
-					(errmsg("pg_continuous: Kafka stream %u is not consumed: %s",
-							relid, edata->message)));
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = oldowner;
-	}
-}
-
-/* Take what the Kafka consumers have received, up to the batch's size. */
-static int
-worker_poll_kafka(void)
-{
-	int64		messages;
-	Size		bytes;
-	int			taken = 0;
-	ListCell   *lc;
-
-	(void) worker_kafka_pending(&messages, &bytes);
-	foreach(lc, ws.kafka_sources)
-	{
-		int64		room = continuous_batch_events - messages - taken;
-
-		if (bytes >= (Size) continuous_state_memory_kb * 1024)
-			room = 0;
-		taken += kafka_source_poll(lfirst(lc), (int) Max(room, 0));
-	}
-	return taken;
-}
-
-/*
- * Messages and bytes the Kafka consumers hold; true if a flush has work:
- * messages, or a watermark that idle partitions let move.
- */
-static bool
-worker_kafka_pending(int64 *messages, Size *bytes)
-{
-	bool		pending = false;
-	ListCell   *lc;
-
-	*messages = 0;
-	*bytes = 0;
-	foreach(lc, ws.kafka_sources)
-	{
-		KafkaSource *src = lfirst(lc);
-		StreamClock *clock = worker_stream_clock(kafka_source_relid(src));
-
-		*messages += kafka_source_batch_messages(src);
-		*bytes += kafka_source_batch_bytes(src);
-		if (kafka_source_batch_messages(src) > 0 ||
-			(clock && stream_clock_idle_advance_pending(clock)))
-			pending = true;
-	}
-	return pending;
-}
-
-/*
- * Where new partitions start, and the consumers' error states: written at
- * once, in a transaction of their own.  A further worker instead looks, a
- * few times a second, for the starts worker 0 wrote for its partitions.
- */
+/* What the Kafka consumers must write at once, in a transaction of its own. */
 static void
 worker_write_kafka_state(void)
 {
-	List	   *starts = NIL;
-	List	   *errors = NIL;
-	List	   *awaiting = NIL;
-	TimestampTz now = GetCurrentTimestamp();
-	ListCell   *lc;
-
-	foreach(lc, ws.kafka_sources)
-	{
-		KafkaSource *src = lfirst(lc);
-
-		if (kafka_source_position_unwritten(src))
-			starts = lappend(starts, src);
-		if (kafka_source_error_changed(src))
-			errors = lappend(errors, src);
-		if (kafka_source_awaiting_starts(src) &&
-			TimestampDifferenceExceeds(ws.last_starts_check, now,
-									   WORKER_STARTS_CHECK_MS))
-			awaiting = lappend(awaiting, src);
-	}
-	if (starts == NIL && errors == NIL && awaiting == NIL)
+	if (!worker_kafka_state_due())
 		return;
-
 	worker_begin(InvalidTransactionId);
-	foreach(lc, starts)
-		kafka_source_write_position(lfirst(lc), false);
-	foreach(lc, errors)
-		kafka_source_write_error(lfirst(lc));
-	foreach(lc, awaiting)
-		kafka_source_load_starts(lfirst(lc));
-	if (awaiting != NIL)
-		ws.last_starts_check = now;
+	worker_kafka_write_state();
 	worker_commit();
-	list_free(awaiting);
-	foreach(lc, starts)
-		kafka_source_positions_stored(lfirst(lc));
-	list_free(starts);
-	list_free(errors);
-}
-
-/* Does the batch hold every message the pending Kafka sync() waits for? */
-static bool
-worker_kafka_sync_consumed(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, ws.kafka_sources)
-		if (!kafka_source_reached_sync_target(lfirst(lc), true))
-			return false;
-	return true;
-}
-
-/*
- * The pipe the Kafka clients write to when messages arrive in an empty
- * queue, so that the worker's wait ends: made on first use.
- */
-static void
-worker_kafka_wakeup_init(void)
-{
-	if (ws.kafka_wakeup[0] >= 0)
-		return;
-	if (pipe(ws.kafka_wakeup) < 0 ||
-		fcntl(ws.kafka_wakeup[0], F_SETFL, O_NONBLOCK) < 0 ||
-		fcntl(ws.kafka_wakeup[1], F_SETFL, O_NONBLOCK) < 0)
-		elog(ERROR, "pg_continuous: could not create a pipe: %m");
-}
-
-static void
-worker_kafka_wakeup_drain(void)
-{
-	char		buf[64];
-
-	if (ws.kafka_wakeup[0] >= 0)
-		while (read(ws.kafka_wakeup[0], buf, sizeof(buf)) > 0)
-			;
-}
-
-/*
- * Serve continuous.sync() for Kafka streams: once a new request is seen,
- * note every partition's high watermark; once the flushed offsets reach
- * them, publish the request as done.
- */
-static void
-worker_kafka_sync(uint64 requests)
-{
-	pg_atomic_uint64 *published = ws.index > 0 ?
-		&ws.slot->workers[ws.index].kafka_synced : &ws.slot->kafka_synced;
-	uint64		synced = pg_atomic_read_u64(published);
-	ListCell   *lc;
-
-	if (!ws.kafka_sync_pending)
-	{
-		if (requests <= synced)
-			return;
-		if (ws.kafka_sources != NIL)
-		{
-			/* a broker that did not answer is asked again a second later */
-			if (!TimestampDifferenceExceeds(ws.kafka_sync_failed_at,
-											GetCurrentTimestamp(), 1000))
-				return;
-			foreach(lc, ws.kafka_sources)
-			{
-				if (!kafka_source_capture_sync_target(lfirst(lc)))
-				{
-					ws.kafka_sync_failed_at = GetCurrentTimestamp();
-					return;
-				}
-			}
-		}
-		ws.kafka_sync_pending = true;
-		ws.kafka_sync_request = requests;
-	}
-
-	foreach(lc, ws.kafka_sources)
-		if (!kafka_source_reached_sync_target(lfirst(lc), false))
-			return;
-	ws.kafka_sync_pending = false;
-	pg_atomic_write_u64(published, ws.kafka_sync_request);
-	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
+	worker_kafka_state_committed();
 }
 
 /* Does a view begin at a position not yet written to view_stats? */
@@ -1043,7 +798,7 @@ worker_take_turn(List *kafka_batches)
 	{
 		ViewRuntime *vr = lfirst(lc);
 
-		foreach(bc, ws.kafka_sources)
+		foreach(bc, worker_kafka_sources())
 			if (kafka_source_relid(lfirst(bc)) == vr->stream)
 				storages = lappend_oid(storages, vr->storage);
 	}
@@ -1056,7 +811,7 @@ worker_take_turn(List *kafka_batches)
 	PopActiveSnapshot();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	forboth(lc, ws.kafka_sources, bc, kafka_batches)
+	forboth(lc, worker_kafka_sources(), bc, kafka_batches)
 	{
 		KafkaSource *src = lfirst(lc);
 
@@ -1103,7 +858,7 @@ worker_flush(void)
 		if (decoder_batch->nevents > 0)
 			oldest = decoder_batch->oldest_commit_time;
 	}
-	foreach(lc, ws.kafka_sources)
+	foreach(lc, worker_kafka_sources())
 	{
 		KafkaSource *src = lfirst(lc);
 		List	   *dead_letters;
@@ -1120,7 +875,7 @@ worker_flush(void)
 	}
 
 	/* the batch is processed; from here on, the flush writes */
-	if (continuous_workers > 1 && ws.kafka_sources != NIL)
+	if (continuous_workers > 1 && worker_kafka_sources() != NIL)
 		worker_take_turn(kafka_batches);
 	foreach(lc, batches)
 	{
@@ -1149,7 +904,7 @@ worker_flush(void)
 		if (vr->events > 0 || (act && !act->persisted))
 			flush_view_bookkeeping(vr, flush_ms, latency_ms);
 	}
-	foreach(lc, ws.kafka_sources)
+	foreach(lc, worker_kafka_sources())
 	{
 		KafkaSource *src = lfirst(lc);
 
@@ -1172,7 +927,7 @@ worker_flush(void)
 
 	foreach(lc, ws.views)
 		view_batch_reset(lfirst(lc));
-	foreach(lc, ws.kafka_sources)
+	foreach(lc, worker_kafka_sources())
 		kafka_source_flushed(lfirst(lc));
 	if (ws.decoding)
 		decoder_batch_flushed(position);
