@@ -526,15 +526,23 @@ view_input_slot(ViewRuntime *vr, StreamEvent *event)
 		vr->seen_desc = old;
 		vr->seen_desc_matches = equalTupleDescs(old, cur);
 	}
-	if (vr->seen_desc_matches)
+	if (vr->seen_desc_matches && event->tuple)
 	{
 		ExecStoreHeapTuple(event->tuple, slot, false);
+		return slot;
+	}
+	if (vr->seen_desc_matches)
+	{
+		ExecClearTuple(slot);
+		memcpy(slot->tts_values, event->values, sizeof(Datum) * cur->natts);
+		memcpy(slot->tts_isnull, event->isnull, sizeof(bool) * cur->natts);
+		ExecStoreVirtualTuple(slot);
 		return slot;
 	}
 
 	values = palloc(sizeof(Datum) * Max(old->natts, 1));
 	isnull = palloc(sizeof(bool) * Max(old->natts, 1));
-	heap_deform_tuple(event->tuple, old, values, isnull);
+	stream_event_deform(event, values, isnull);
 	{
 		Datum	   *curvalues = palloc(sizeof(Datum) * cur->natts);
 		bool	   *curnull = palloc(sizeof(bool) * cur->natts);
@@ -643,11 +651,41 @@ view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
 	return true;
 }
 
+Datum
+stream_event_getattr(StreamEvent *event, int attnum, bool *isnull)
+{
+	if (event->tuple)
+		return heap_getattr(event->tuple, attnum, event->desc, isnull);
+	*isnull = event->isnull[attnum - 1];
+	return event->values[attnum - 1];
+}
+
+void
+stream_event_deform(StreamEvent *event, Datum *values, bool *isnull)
+{
+	if (event->tuple)
+		heap_deform_tuple(event->tuple, event->desc, values, isnull);
+	else
+	{
+		memcpy(values, event->values, sizeof(Datum) * event->desc->natts);
+		memcpy(isnull, event->isnull, sizeof(bool) * event->desc->natts);
+	}
+}
+
+HeapTuple
+stream_event_tuple(StreamEvent *event)
+{
+	if (event->tuple)
+		return event->tuple;
+	return heap_form_tuple(event->desc, event->values, event->isnull);
+}
+
 DeadLetter *
 stream_event_dead_letter(StreamEvent *event, const char *error)
 {
 	DeadLetter *dl = palloc(sizeof(DeadLetter));
-	Datum		row = heap_copy_tuple_as_datum(event->tuple, event->desc);
+	Datum		row = heap_copy_tuple_as_datum(stream_event_tuple(event),
+											   event->desc);
 
 	dl->commit_lsn = event->commit_lsn;
 	dl->partition = event->partition;

@@ -117,6 +117,15 @@ extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);
 extern bool view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
 							 TupleTableSlot **keys, GroupStates **states);
 
+/*
+ * An event's row (decoder.h), however it is held: attribute attnum
+ * (1-based); all of them into values[]/isnull[] (event->desc->natts); as
+ * a heap tuple, formed in CurrentMemoryContext if the event has none.
+ */
+extern Datum stream_event_getattr(StreamEvent *event, int attnum, bool *isnull);
+extern void stream_event_deform(StreamEvent *event, Datum *values, bool *isnull);
+extern HeapTuple stream_event_tuple(StreamEvent *event);
+
 /* The event as a dead letter with this error; in CurrentMemoryContext. */
 extern DeadLetter *stream_event_dead_letter(StreamEvent *event,
 											const char *error);

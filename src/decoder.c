@@ -258,6 +258,8 @@ batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 									   &stream->capacity, sizeof(StreamEvent),
 									   decoder_batch->cxt);
 	stream->events[stream->nevents].tuple = tuple;
+	stream->events[stream->nevents].values = NULL;
+	stream->events[stream->nevents].isnull = NULL;
 	stream->events[stream->nevents].desc = desc;
 	stream->events[stream->nevents].commit_lsn = txn->final_lsn;
 	stream->events[stream->nevents].commit_time = txn->xact_time.commit_time;

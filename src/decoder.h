@@ -21,7 +21,15 @@
  */
 typedef struct StreamEvent
 {
-	HeapTuple	tuple;			/* flattened: no external TOAST pointers */
+	/*
+	 * The row: a table stream's as a tuple, flattened (no external TOAST
+	 * pointers); a Kafka message's as the values it was decoded into, so
+	 * that no tuple is formed only to be taken apart again.  One of the two
+	 * is NULL; batch.h has the accessors.
+	 */
+	HeapTuple	tuple;
+	Datum	   *values;			/* and isnull, desc->natts of each */
+	bool	   *isnull;
 	TupleDesc	desc;			/* the descriptor it was decoded with */
 	XLogRecPtr	commit_lsn;		/* its transaction's commit record; Kafka: 0 */
 	TimestampTz commit_time;	/* Kafka: when the message was consumed */

@@ -233,21 +233,6 @@ kafka_decode_message(KafkaDecoder *dec, const char *payload, size_t len,
 	return ok;
 }
 
-HeapTuple
-kafka_decode_tuple(KafkaDecoder *dec, const char *payload, size_t len,
-				   const KafkaMessageMeta *meta, char **error)
-{
-	Datum	   *values = palloc(sizeof(Datum) * dec->natts);
-	bool	   *nulls = palloc(sizeof(bool) * dec->natts);
-	HeapTuple	tuple = NULL;
-
-	if (kafka_decode_message(dec, payload, len, meta, values, nulls, error))
-		tuple = heap_form_tuple(dec->desc, values, nulls);
-	pfree(values);
-	pfree(nulls);
-	return tuple;
-}
-
 static bool
 decode_json(KafkaDecoder *dec, const char *payload, size_t len,
 			MemoryContext callercxt, Datum *values, bool *nulls, char **error)

@@ -69,13 +69,4 @@ extern bool kafka_decode_message(KafkaDecoder *dec,
 								 const KafkaMessageMeta *meta,
 								 Datum *values, bool *nulls, char **error);
 
-/*
- * The same, formed into a heap tuple with kafka_decoder_tupdesc(): what a
- * StreamEvent (decoder.h) holds.  NULL with *error set if malformed.
- */
-extern HeapTuple kafka_decode_tuple(KafkaDecoder *dec,
-									const char *payload, size_t len,
-									const KafkaMessageMeta *meta,
-									char **error);
-
 #endif							/* CONTINUOUS_KAFKA_DECODE_H */

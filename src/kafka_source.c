@@ -731,7 +731,9 @@ decode_one(KafkaSource *src, rd_kafka_message_t *msg, StreamEvents *events,
 {
 	KafkaMessageMeta meta;
 	rd_kafka_timestamp_type_t tstype;
-	HeapTuple	tuple;
+	int			natts = events->desc->natts;
+	Datum	   *values;
+	bool	   *isnull;
 	char	   *error;
 	StreamEvent *event;
 
@@ -743,15 +745,20 @@ decode_one(KafkaSource *src, rd_kafka_message_t *msg, StreamEvents *events,
 	meta.key = msg->key;
 	meta.key_len = msg->key_len;
 
-	tuple = kafka_decode_tuple(src->decoder, msg->payload, msg->len, &meta,
-							   &error);
-	if (tuple == NULL)
+	/* the event keeps the values: one allocation for both arrays */
+	values = palloc(Max(natts, 1) * (sizeof(Datum) + sizeof(bool)));
+	isnull = (bool *) (values + natts);
+	if (!kafka_decode_message(src->decoder, msg->payload, msg->len, &meta,
+							  values, isnull, &error))
 	{
+		pfree(values);
 		*dead_letters = lappend(*dead_letters, message_dead_letter(msg, error));
 		return;
 	}
 	event = &events->events[events->nevents++];
-	event->tuple = tuple;
+	event->tuple = NULL;
+	event->values = values;
+	event->isnull = isnull;
 	event->desc = events->desc;
 	event->commit_lsn = InvalidXLogRecPtr;
 	event->commit_time = GetCurrentTransactionStartTimestamp();

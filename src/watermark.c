@@ -132,8 +132,7 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 
 		/* a row decoded before the column existed has no event time */
 		if (clock->event_time <= event->desc->natts)
-			value = heap_getattr(event->tuple, clock->event_time, event->desc,
-								 &isnull);
+			value = stream_event_getattr(event, clock->event_time, &isnull);
 		if (isnull)
 		{
 			clock->dead_letters = lappend(clock->dead_letters,

@@ -108,8 +108,7 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 
 			/* a row decoded before the column existed has none */
 			if (source[i] <= event->desc->natts)
-				values[i] = heap_getattr(event->tuple, source[i], event->desc,
-										 &isnull);
+				values[i] = stream_event_getattr(event, source[i], &isnull);
 			nulls[i] = isnull ? 'n' : ' ';
 		}
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
