@@ -100,6 +100,9 @@ typedef struct ReadViewContext
 	Oid			finalize;		/* continuous.finalize(oid, "any", anyelement) */
 } ReadViewContext;
 
+/* fillfactor of the storage of views without windows (see create_storage_table) */
+#define STORAGE_HOT_FILLFACTOR 50
+
 /* Options of CREATE VIEW that belong to continuous views. */
 static const char *const continuous_option_names[] = {
 	"continuous", "emit", "allowed_lateness", "late_events", "retention", NULL
@@ -879,6 +882,18 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 									-1);
 	create->tableElts = columns;
 	create->oncommit = ONCOMMIT_NOOP;
+
+	/*
+	 * Without a window every group stays hot: each flush updates the row of
+	 * every group its batch touched.  Half of each page left free keeps
+	 * those updates on their page (HOT: no new index entry, and the old
+	 * version pruned at the next visit).  A windowed view's rows stop
+	 * changing when their window closes, and would keep that space empty.
+	 */
+	if (plan->window_key < 0 && plan->count_key < 0)
+		create->options = list_make1(makeDefElem("fillfactor",
+												 (Node *) makeInteger(STORAGE_HOT_FILLFACTOR),
+												 -1));
 	/* heap whatever default_table_access_method says: see insert_global_row() */
 	create->accessMethod = DEFAULT_TABLE_ACCESS_METHOD;
 
