@@ -129,8 +129,8 @@ static StoredOffset *source_read_offsets(KafkaSource *src, int *n);
 static void source_load_offsets(KafkaSource *src);
 static void source_grow(KafkaSource *src, int nparts);
 static bool source_discover(KafkaSource *src);
-static bool source_query_offsets(KafkaSource *src, int32 partition,
-								 int64 *low, int64 *high);
+static bool source_query_bounds(KafkaSource *src, const bool *want,
+								int64 *lows, int64 *highs);
 static bool source_assign(KafkaSource *src);
 static void source_take(KafkaSource *src, rd_kafka_message_t *msg,
 						TimestampTz now);
@@ -413,6 +413,11 @@ source_discover(KafkaSource *src)
 	rd_kafka_resp_err_t err;
 	int			count = 0;
 	bool		first = src->first_metadata;
+	bool	   *want;
+	bool		wanted = false;
+	bool		ok = true;
+	int64	   *lows = NULL;
+	int64	   *highs = NULL;
 	int			p;
 
 	src->last_metadata = GetCurrentTimestamp();
@@ -435,10 +440,10 @@ source_discover(KafkaSource *src)
 	else if (md->topic_cnt == 1)
 		err = md->topics[0].err;
 	rd_kafka_metadata_destroy(md);
-	src->first_metadata = false;
 	if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
 	{
 		/* not an outage: the stream waits for the topic */
+		src->first_metadata = false;
 		source_set_error(src, "topic \"%s\" does not exist", src->opts->topic);
 		return true;
 	}
@@ -450,11 +455,10 @@ source_discover(KafkaSource *src)
 	}
 
 	source_grow(src, count);
+	want = palloc0(sizeof(bool) * Max(src->nparts, 1));
 	for (p = 0; p < src->nparts; p++)
 	{
 		KafkaPartition *part = &src->parts[p];
-		int64		low;
-		int64		high;
 
 		/*
 		 * Worker 0 resolves where every partition starts, so that all start
@@ -466,39 +470,97 @@ source_discover(KafkaSource *src)
 			(src->worker > 0 && !source_owns(src, p)))
 			continue;
 		if (src->worker > 0)
-		{
 			src->awaiting_starts = true;
+		else
+			want[p] = wanted = true;
+	}
+	if (wanted)
+	{
+		lows = palloc(sizeof(int64) * src->nparts);
+		highs = palloc(sizeof(int64) * src->nparts);
+		ok = source_query_bounds(src, want, lows, highs);
+	}
+	for (p = 0; ok && p < src->nparts; p++)
+	{
+		KafkaPartition *part = &src->parts[p];
+
+		if (!want[p])
 			continue;
-		}
-		if (!source_query_offsets(src, p, &low, &high))
-			return false;
-		part->start =
-			(first && src->opts->start_offset == KAFKA_START_LATEST) ? high : low;
+		part->start = (first && src->opts->start_offset == KAFKA_START_LATEST) ?
+			highs[p] : lows[p];
 		if (source_owns(src, p))
 		{
 			part->committed = part->consumed = part->start;
 			part->start = -1;
 			src->assigned = false;
 		}
-		part->high_watermark = high;
+		part->high_watermark = highs[p];
 	}
-	source_set_error(src, "%s", "");
-	return true;
+	if (ok)
+	{
+		/* start_offset is for the partitions of the first answer only */
+		src->first_metadata = false;
+		source_set_error(src, "%s", "");
+	}
+	if (lows)
+	{
+		pfree(lows);
+		pfree(highs);
+	}
+	pfree(want);
+	return ok;
 }
 
-/* The partition's oldest and next offsets, as the broker has them now. */
+/*
+ * Where partitions p with want[p] begin (lows, if not NULL) and end (highs:
+ * the next offset), as the broker has them now: one request for each, for
+ * all the partitions (a request per partition waits behind the client's
+ * fetches, one after the other).  False if the broker did not answer (the
+ * error state says why).
+ */
 static bool
-source_query_offsets(KafkaSource *src, int32 partition, int64 *low, int64 *high)
+source_query_bounds(KafkaSource *src, const bool *want, int64 *lows,
+					int64 *highs)
 {
-	rd_kafka_resp_err_t err;
+	int			pass;
 
-	err = rd_kafka_query_watermark_offsets(src->rk, src->opts->topic, partition,
-										   low, high, BROKER_TIMEOUT_MS);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	for (pass = 0; pass < 2; pass++)
 	{
-		source_set_error(src, "no offsets for partition %d of topic \"%s\": %s",
-						 partition, src->opts->topic, rd_kafka_err2str(err));
-		return false;
+		int64	   *bounds = pass == 0 ? highs : lows;
+		rd_kafka_topic_partition_list_t *list;
+		rd_kafka_resp_err_t err;
+		int			p;
+		int			i;
+
+		if (bounds == NULL)
+			continue;
+		list = rd_kafka_topic_partition_list_new(Max(src->nparts, 1));
+		for (p = 0; p < src->nparts; p++)
+			if (want[p])
+				rd_kafka_topic_partition_list_add(list, src->opts->topic, p)->offset =
+					pass == 0 ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+		/* a "time" of END or BEGINNING asks for those offsets */
+		err = rd_kafka_offsets_for_times(src->rk, list, BROKER_TIMEOUT_MS);
+		for (i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; i++)
+		{
+			rd_kafka_topic_partition_t *elem = &list->elems[i];
+
+			err = elem->err;
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && elem->offset < 0)
+				err = RD_KAFKA_RESP_ERR__NO_OFFSET;
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				bounds[elem->partition] = elem->offset;
+			else
+				source_set_error(src, "no offsets for partition %d of topic \"%s\": %s",
+								 elem->partition, src->opts->topic,
+								 rd_kafka_err2str(err));
+		}
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR && i == 0)
+			source_set_error(src, "no offsets for topic \"%s\": %s",
+							 src->opts->topic, rd_kafka_err2str(err));
+		rd_kafka_topic_partition_list_destroy(list);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			return false;
 	}
 	return true;
 }
@@ -917,22 +979,24 @@ kafka_source_capture_sync_target(KafkaSource *src)
 {
 	int			p;
 
+	bool	   *want;
+	int64	   *highs;
+	bool		ok;
+
 	/* partitions created since the last look count too */
 	if (!source_discover(src))
 		return false;
+	want = palloc(sizeof(bool) * Max(src->nparts, 1));
+	highs = palloc(sizeof(int64) * Max(src->nparts, 1));
 	for (p = 0; p < src->nparts; p++)
-	{
-		int64		low;
-		int64		high;
-
-		if (!source_owns(src, p))
-			continue;
-		if (!source_query_offsets(src, p, &low, &high))
-			return false;
-		src->parts[p].sync_target = high;
-		src->parts[p].high_watermark = high;
-	}
-	return true;
+		want[p] = source_owns(src, p);
+	ok = source_query_bounds(src, want, NULL, highs);
+	for (p = 0; ok && p < src->nparts; p++)
+		if (want[p])
+			src->parts[p].sync_target = src->parts[p].high_watermark = highs[p];
+	pfree(want);
+	pfree(highs);
+	return ok;
 }
 
 bool

@@ -110,15 +110,20 @@ continuous_sync(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		uint64		kafka_synced = 0;
-		XLogRecPtr	applied = database_applied_lsn(true, &request,
-												   &kafka_synced);
+		XLogRecPtr	applied;
 		long		remaining;
 
+		/*
+		 * The Kafka request is taken once the WAL part is applied, so that
+		 * the workers serve it with their catalog current (the views and
+		 * streams made before this call); one taken earlier would only make
+		 * them ask the brokers twice.
+		 */
+		applied = database_applied_lsn(true, wal_applied ? &request : NULL,
+									   &kafka_synced);
 		if (applied >= target && !wal_applied)
 		{
-			/* a new request, which the worker sees with its catalog current */
 			wal_applied = true;
-			request = 0;
 			continue;
 		}
 		if (wal_applied && kafka_synced >= request)
