@@ -8,7 +8,8 @@
 # (the first view of a stream starts consuming at start_offset 'earliest')
 # until continuous.sync() returns with every message counted.  Each
 # measurement runs BENCH_REPEAT times (default 3); the table shows medians.
-# BENCH_FORMATS (default "json csv") picks the formats measured.
+# BENCH_FORMATS (default "json csv") picks the formats measured;
+# BENCH_WORKERS (default 1) sets continuous.workers (the targets are for 1).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -17,10 +18,11 @@ set -euo pipefail
 MESSAGES=${BENCH_MESSAGES:-1000000}
 REPEAT=${BENCH_REPEAT:-3}
 FORMATS=${BENCH_FORMATS:-json csv}
+WORKERS=${BENCH_WORKERS:-1}
 PARTITIONS=8
 KEYS=1000
 
-bench_server kafka-bench 5620 "autovacuum = off"
+bench_server kafka-bench 5620 "autovacuum = off" "continuous.workers = $WORKERS"
 BROKER_PID=
 BENCH_ON_EXIT='[ -z "$BROKER_PID" ] || kill "$BROKER_PID" 2>/dev/null'
 
@@ -107,7 +109,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 done
 
 echo
-echo "Kafka streams: $MESSAGES messages, $PARTITIONS partitions, $KEYS keys, one view, medians of $REPEAT"
+echo "Kafka streams: $MESSAGES messages, $PARTITIONS partitions, $KEYS keys, one view, $WORKERS worker(s), medians of $REPEAT"
 printf '%-8s %16s %16s %8s\n' format "raw msgs/s" "view msgs/s" ratio
 for format in $FORMATS; do
 	raw=$(median "${RATE[raw/$format]}")
