@@ -44,6 +44,7 @@
 #include "utils/resowner.h"
 
 #include "batch.h"
+#include "pg_continuous.h"
 #include "window_session.h"
 
 /* Where an event failed, so the careful run knows what to do with it. */
@@ -387,12 +388,8 @@ view_process_carefully(ViewRuntime *vr, StreamEvents *events)
 			}
 			PG_CATCH();
 			{
-				ErrorData  *edata;
+				ErrorData  *edata = continuous_abort_subtransaction(oldcxt);
 
-				MemoryContextSwitchTo(oldcxt);
-				edata = CopyErrorData();
-				FlushErrorState();
-				RollbackAndReleaseCurrentSubTransaction();
 				skip[i] = true;
 				errors[i] = edata->message;
 				restart = in_transition;

@@ -57,6 +57,7 @@
 #include "kafka_decode.h"
 #include "kafka_options.h"
 #include "kafka_source.h"
+#include "pg_continuous.h"
 
 /* how often the partitions of a topic are looked up again */
 #define METADATA_INTERVAL_MS	5000
@@ -770,12 +771,8 @@ decode_range(KafkaSource *src, int from, int to, StreamEvents *events,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = continuous_abort_subtransaction(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
 		*error = edata->message;
 		events->nevents = nevents;
 		*dead_letters = dead_before;

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+
 #include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -139,4 +141,16 @@ continuous_catalog_relid(const char *name)
 	if (!OidIsValid(relid))
 		elog(ERROR, "pg_continuous catalog table continuous.%s is missing", name);
 	return relid;
+}
+
+ErrorData *
+continuous_abort_subtransaction(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	return edata;
 }

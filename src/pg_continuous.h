@@ -64,6 +64,14 @@ extern void continuous_require_preload(void);
 extern Oid	continuous_schema_oid(void);
 extern Oid	continuous_catalog_relid(const char *name);
 
+/*
+ * In the PG_CATCH() of work done in an internal subtransaction: the error,
+ * copied into cxt (left current), and the subtransaction rolled back.  The
+ * caller then restores CurrentResourceOwner, as after
+ * ReleaseCurrentSubTransaction().
+ */
+extern ErrorData *continuous_abort_subtransaction(MemoryContext cxt);
+
 /* launcher.c */
 extern void continuous_launcher_register(void);
 extern PGDLLEXPORT void continuous_launcher_main(Datum arg);

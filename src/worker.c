@@ -657,12 +657,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = continuous_abort_subtransaction(spicxt);
 
-			MemoryContextSwitchTo(spicxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
 			ereport(WARNING,
 					(errmsg("pg_continuous: continuous view %u is not maintained: %s",
 							view, edata->message)));

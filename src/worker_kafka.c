@@ -127,12 +127,8 @@ worker_kafka_create_sources(List *relids, List *views)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = continuous_abort_subtransaction(cxt);
 
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
 			ereport(WARNING,
 					(errmsg("pg_continuous: Kafka stream %u is not consumed: %s",
 							relid, edata->message)));

@@ -176,11 +176,7 @@ sub check_views
 {
 	my ($when) = @_;
 	$node->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
-	foreach my $name (sort keys %views)
-	{
-		(my $batch = $views{$name}) =~ s/FROM orders\b/FROM orders_batch/;
-		is_same_rows($node, $name, $batch, "$when: view $name equals its batch query");
-	}
+	views_equal_batches($node, \%views, 'orders', 'orders_batch', $when);
 	is($node->safe_psql('postgres', 'SELECT c FROM totals'),
 		$loaded, "$when: totals counts every valid message ($loaded)");
 }

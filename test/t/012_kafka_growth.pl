@@ -100,11 +100,7 @@ sub check
 {
 	my ($when, $partitions) = @_;
 	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
-	foreach my $name (sort keys %views)
-	{
-		(my $batch = $views{$name}) =~ s/FROM grow\b/FROM grow_batch/;
-		is_same_rows($node, $name, $batch, "$when: view $name equals its batch query");
-	}
+	views_equal_batches($node, \%views, 'grow', 'grow_batch', $when);
 	is( $node->safe_psql('postgres',
 			"SELECT count(*), sum(lag) FROM continuous.kafka_partitions WHERE stream = 'grow'::regclass"),
 		"$partitions|0",

@@ -133,11 +133,7 @@ sub check
 {
 	my ($when) = @_;
 	$node->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
-	foreach my $name (sort keys %views)
-	{
-		(my $batch = $views{$name}) =~ s/FROM events\b/FROM events_batch/;
-		is_same_rows($node, $name, $batch, "$when: view $name equals its batch query");
-	}
+	views_equal_batches($node, \%views, 'events', 'events_batch', $when);
 	is($node->safe_psql('postgres', 'SELECT c FROM totals'),
 		$loaded, "$when: totals counts every message ($loaded)")
 	  or diag $node->safe_psql('postgres',

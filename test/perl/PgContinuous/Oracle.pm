@@ -10,6 +10,10 @@
 #       a test that passes when that number is 0; when it is not, the
 #       first differing rows go to the diagnostics, each marked with the
 #       side it is missing from.
+#   views_equal_batches($node, \%views, $stream, $table, $when)
+#       is_same_rows for each view name => defining query in %views, the
+#       batch query being the definition with FROM $stream turned into
+#       FROM $table (a plain table of the same events).
 #
 # $actual and $expected are queries ("TABLE v" or "SELECT ...") or view
 # names; floating-point columns need exact sums (integers or numeric).
@@ -22,7 +26,7 @@ use warnings;
 use Exporter 'import';
 use Test::More;
 
-our @EXPORT = qw(rows_differ is_same_rows);
+our @EXPORT = qw(rows_differ is_same_rows views_equal_batches);
 
 sub as_query
 {
@@ -54,6 +58,17 @@ sub is_same_rows
 	  . $node->safe_psql('postgres', difference_sql($actual, $expected) . ' LIMIT 10')
 	  unless $ok;
 	return $ok;
+}
+
+sub views_equal_batches
+{
+	my ($node, $views, $stream, $table, $when) = @_;
+	foreach my $name (sort keys %$views)
+	{
+		(my $batch = $views->{$name}) =~ s/\bFROM \Q$stream\E\b/FROM $table/;
+		is_same_rows($node, $name, $batch, "$when: view $name equals its batch query");
+	}
+	return;
 }
 
 1;
