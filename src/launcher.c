@@ -31,6 +31,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/slot.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -126,15 +127,24 @@ continuous_pause_database(Oid dboid)
 	for (;;)
 	{
 		pid_t		pid;
-
 		int			w;
+		int			nslots;
+		int			nactive = 0;
 
 		LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
 		pid = slot->pid;
 		for (w = 1; w < continuous_workers && pid == 0; w++)
 			pid = slot->workers[w].pid;
 		LWLockRelease(ContinuousShmem->lock);
-		if (pid == 0 || GetCurrentTimestamp() >= deadline)
+
+		/*
+		 * A worker leaves its slot in shared memory before its process
+		 * releases the replication slot: wait for that too, or DROP
+		 * DATABASE finds the slot still active.
+		 */
+		if (pid == 0)
+			(void) ReplicationSlotsCountDBSlots(dboid, &nslots, &nactive);
+		if ((pid == 0 && nactive == 0) || GetCurrentTimestamp() >= deadline)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);

@@ -326,6 +326,11 @@ worker_loop(void)
 			char	   *fingerprint;
 
 			worker_begin(InvalidTransactionId);
+			if (!worker_extension_exists())
+			{
+				worker_commit();
+				worker_exit_without_extension();
+			}
 			fingerprint = worker_catalog_fingerprint();
 			worker_commit();
 			if (strcmp(fingerprint, ws.catalog_fingerprint) != 0)

@@ -4,9 +4,10 @@
 # view (or any query over one) compared with a batch query over the same
 # events, as multisets of rows.
 #
-#   rows_differ($node, $actual, $expected)   (in database postgres)
-#       the number of rows in one and not the other (counting duplicates).
-#   is_same_rows($node, $actual, $expected, $test_name)
+#   rows_differ($node, $actual, $expected [, $dbname])
+#       the number of rows in one and not the other (counting duplicates),
+#       in database $dbname (default postgres).
+#   is_same_rows($node, $actual, $expected, $test_name [, $dbname])
 #       a test that passes when that number is 0; when it is not, the
 #       first differing rows go to the diagnostics, each marked with the
 #       side it is missing from.
@@ -44,18 +45,19 @@ sub difference_sql
 
 sub rows_differ
 {
-	my ($node, $actual, $expected) = @_;
-	return $node->safe_psql('postgres',
+	my ($node, $actual, $expected, $dbname) = @_;
+	return $node->safe_psql($dbname // 'postgres',
 		'SELECT count(*) FROM (' . difference_sql($actual, $expected) . ') d');
 }
 
 sub is_same_rows
 {
-	my ($node, $actual, $expected, $test_name) = @_;
-	my $n  = rows_differ($node, $actual, $expected);
+	my ($node, $actual, $expected, $test_name, $dbname) = @_;
+	my $n  = rows_differ($node, $actual, $expected, $dbname);
 	my $ok = is($n, '0', $test_name);
 	diag "first differing rows:\n"
-	  . $node->safe_psql('postgres', difference_sql($actual, $expected) . ' LIMIT 10')
+	  . $node->safe_psql($dbname // 'postgres',
+		difference_sql($actual, $expected) . ' LIMIT 10')
 	  unless $ok;
 	return $ok;
 }
