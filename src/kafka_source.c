@@ -413,7 +413,8 @@ source_discover(KafkaSource *src)
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
 	int			count = 0;
-	bool		first = src->first_metadata;
+	bool		start_at_end = src->first_metadata &&
+		src->opts->start_offset == KAFKA_START_LATEST;
 	bool	   *want;
 	bool		wanted = false;
 	bool		ok = true;
@@ -475,9 +476,11 @@ source_discover(KafkaSource *src)
 		else
 			want[p] = wanted = true;
 	}
+	/* start_offset 'latest' needs only where they end */
 	if (wanted)
 	{
-		lows = palloc(sizeof(int64) * src->nparts);
+		if (!start_at_end)
+			lows = palloc(sizeof(int64) * src->nparts);
 		highs = palloc(sizeof(int64) * src->nparts);
 		ok = source_query_bounds(src, want, lows, highs);
 	}
@@ -487,8 +490,7 @@ source_discover(KafkaSource *src)
 
 		if (!want[p])
 			continue;
-		part->start = (first && src->opts->start_offset == KAFKA_START_LATEST) ?
-			highs[p] : lows[p];
+		part->start = start_at_end ? highs[p] : lows[p];
 		if (source_owns(src, p))
 		{
 			part->committed = part->consumed = part->start;
@@ -504,10 +506,9 @@ source_discover(KafkaSource *src)
 		source_set_error(src, "%s", "");
 	}
 	if (lows)
-	{
 		pfree(lows);
+	if (highs)
 		pfree(highs);
-	}
 	pfree(want);
 	return ok;
 }

@@ -47,8 +47,8 @@ static void start_worker_xact_callback(XactEvent event, void *arg);
 /*
  * How far the database's worker is: WAL applied, and the last sync request
  * its Kafka streams are up to date for; wake: set its workers' latches.
- * If request is not NULL and *request
- * is 0, take a request number for this call.
+ * If request is not NULL and *request is 0, take a request number for
+ * this call.
  */
 static XLogRecPtr
 database_applied_lsn(bool wake, uint64 *request, uint64 *kafka_synced)

@@ -188,7 +188,7 @@ continuous_worker_main(Datum arg)
 /*
  * Worker 1 .. continuous.workers - 1 of a database (the launcher starts
  * them once worker 0 runs): no replication slot, no table streams, only its
- * share of the Kafka partitions (kafka_source.c).  It leaves the slot's
+ * share of the Kafka partitions (worker_kafka.c).  It leaves the slot's
  * state to worker 0, and simply exits when the extension is gone.
  */
 static void
