@@ -41,6 +41,7 @@
 #include "replication/output_plugin.h"
 #include "replication/slot.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -99,6 +100,7 @@ static int	decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
 							  int reqLen, XLogRecPtr targetRecPtr,
 							  char *cur_page);
 static void decoder_trust_own_plugin(void);
+static void decoder_hide_from_snapshots(bool hide);
 static void batch_init(void);
 static bool is_stream(Oid relid);
 static StreamEvents *batch_stream(Oid relid);
@@ -498,7 +500,31 @@ decoder_start(XLogRecPtr start_lsn)
 										 NULL, NULL, NULL);
 	XLogBeginRead(decoding_ctx->reader, MyReplicationSlot->data.restart_lsn);
 	confirmed_lsn = MyReplicationSlot->data.confirmed_flush;
+	decoder_hide_from_snapshots(false);
 	return created;
+}
+
+/*
+ * A backend that decodes is left out of other backends' snapshots
+ * (PROC_IN_LOGICAL_DECODING, set by CreateDecodingContext() until the slot
+ * is released): while it decodes it has no transaction of its own.  This
+ * worker also writes, between reads.  Were it left out then, a reader
+ * meeting its uncommitted rows would find their transaction neither running
+ * nor committed, take it for aborted and mark the rows so (hint bits): a
+ * view would lose them for good, and its index entries would be removed as
+ * dead.  So the worker is hidden only while it reads WAL.
+ */
+static void
+decoder_hide_from_snapshots(bool hide)
+{
+	Assert(!hide || !TransactionIdIsValid(MyProc->xid));
+	LWLockAcquire(ProcArrayLock, LW_EXCLUSIVE);
+	if (hide)
+		MyProc->statusFlags |= PROC_IN_LOGICAL_DECODING;
+	else
+		MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
+	ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
+	LWLockRelease(ProcArrayLock);
 }
 
 /*
@@ -602,6 +628,7 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 
 	/* entries cached under current snapshots must not leak into decoding */
 	InvalidateSystemCaches();
+	decoder_hide_from_snapshots(true);
 
 	while (reader->EndRecPtr < end_of_wal &&
 		   !decoder_batch->catalog_changed &&
@@ -620,6 +647,7 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 		CHECK_FOR_INTERRUPTS();
 	}
 
+	decoder_hide_from_snapshots(false);
 	/* and historic catalog entries must not leak into processing */
 	InvalidateSystemCaches();
 
