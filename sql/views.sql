@@ -57,6 +57,23 @@ CREATE VIEW slow_users WITH (continuous) AS
     GROUP BY user_id
     HAVING count(*) >= 3;
 
+-- group keys of by-value types (integers of each width, negative ones too,
+-- booleans, dates, timestamps; NULLs among them) are grouped by their
+-- bits; others by their hash and equality functions, as for floats, where
+-- 0 and -0 are one group, and for more than four keys
+CREATE VIEW clicks_by_kinds WITH (continuous) AS
+    SELECT (user_id - 20)::int2 AS small, ok, (ts AT TIME ZONE 'UTC')::date AS day,
+           bytes % 7 - 3 AS bucket, count(*) AS n, sum(bytes) AS bytes
+    FROM clicks GROUP BY 1, 2, 3, 4;
+CREATE VIEW clicks_by_float WITH (continuous) AS
+    SELECT round(latency_ms / 300) * (1 - 2 * (bytes % 2)) AS signed_tenth,
+           count(*) AS n
+    FROM clicks GROUP BY 1;
+CREATE VIEW clicks_by_five WITH (continuous) AS
+    SELECT user_id % 3 AS a, ok, bytes % 2 AS b, (ts AT TIME ZONE 'UTC')::date AS day,
+           (user_id % 2)::int2 AS c, count(*) AS n
+    FROM clicks GROUP BY 1, 2, 3, 4, 5;
+
 -- events arrive in many transactions, one aborted, and one COPY
 INSERT INTO clicks
 SELECT CASE WHEN i % 50 = 0 THEN NULL ELSE i % 37 END,
@@ -113,6 +130,16 @@ SELECT pg_temp.differences('SELECT * FROM clicks_per_hour',
     AS per_hour_differences;
 SELECT pg_temp.differences('SELECT * FROM clicks_total',
     $b$SELECT count(*), sum(bytes), max(latency_ms) FROM clicks$b$) AS total_differences;
+SELECT pg_temp.differences('SELECT * FROM clicks_by_kinds',
+    $b$SELECT (user_id - 20)::int2, ok, (ts AT TIME ZONE 'UTC')::date, bytes % 7 - 3, count(*), sum(bytes)
+       FROM clicks GROUP BY 1, 2, 3, 4$b$) AS by_kinds_differences;
+SELECT pg_temp.differences('SELECT * FROM clicks_by_float',
+    $b$SELECT round(latency_ms / 300) * (1 - 2 * (bytes % 2)), count(*)
+       FROM clicks GROUP BY 1$b$) AS by_float_differences;
+SELECT count(*) AS float_groups FROM clicks_by_float;
+SELECT pg_temp.differences('SELECT * FROM clicks_by_five',
+    $b$SELECT user_id % 3, ok, bytes % 2, (ts AT TIME ZONE 'UTC')::date, (user_id % 2)::int2, count(*)
+       FROM clicks GROUP BY 1, 2, 3, 4, 5$b$) AS by_five_differences;
 SELECT pg_temp.differences('SELECT * FROM slow_users',
     $b$SELECT user_id, count(*) FROM clicks WHERE latency_ms > 500 GROUP BY user_id HAVING count(*) >= 3$b$)
     AS slow_differences;

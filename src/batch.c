@@ -5,8 +5,8 @@
  *
  * Pipeline position: batch.  For each event of the view's stream: WHERE,
  * then one projection that computes the group keys and every aggregate's
- * arguments, then a hash lookup of the group (PostgreSQL's TupleHashTable,
- * as HashAgg uses) and the transition functions.  In a view with a window,
+ * arguments, then a hash lookup of the group (group_table.c) and the
+ * transition functions.  In a view with a window,
  * an event whose window the watermark had closed before the batch is late:
  * it is dropped and counted instead.  With a hop (window_hop.c) the keys
  * and arguments are computed once per window of the event, and the event
@@ -58,6 +58,7 @@ typedef enum EventOutcome
 } EventOutcome;
 
 static void view_build_groups(ViewRuntime *vr);
+static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
 static EventOutcome view_apply_event(ViewRuntime *vr, StreamEvent *event,
 									 bool *in_transition);
 static EventOutcome view_apply_keys(ViewRuntime *vr, bool *in_transition);
@@ -161,7 +162,6 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 	for (i = 0; i < vr->nkeys; i++)
 		TupleDescCopyEntry(keydesc, i + 1, projdesc, i + 1);
 	vr->key_slot = MakeSingleTupleTableSlot(keydesc, &TTSOpsVirtual);
-	vr->group_slot = MakeSingleTupleTableSlot(keydesc, &TTSOpsMinimalTuple);
 
 	view_build_groups(vr);
 	if (vr->plan->hop)
@@ -178,7 +178,8 @@ view_runtime_destroy(ViewRuntime *vr)
 {
 	ExecDropSingleTupleTableSlot(vr->input_slot);
 	ExecDropSingleTupleTableSlot(vr->key_slot);
-	ExecDropSingleTupleTableSlot(vr->group_slot);
+	if (vr->groups)
+		group_table_destroy(vr->groups);
 	ExecDropSingleTupleTableSlot(vr->project->pi_state.resultslot);
 	if (vr->hop)
 		hop_runtime_destroy(vr->hop);
@@ -190,30 +191,32 @@ view_runtime_destroy(ViewRuntime *vr)
 static void
 view_build_groups(ViewRuntime *vr)
 {
-	vr->groups = vr->nkeys == 0 ? NULL : view_key_hash_table(vr);
+	TupleDesc	keydesc = vr->key_slot->tts_tupleDescriptor;
+	Oid		   *eqops;
+
+	vr->groups = NULL;
+	if (vr->nkeys == 0)
+		return;
+	eqops = palloc(sizeof(Oid) * vr->nkeys);
+	view_key_eqops(vr, eqops);
+	vr->groups = group_table_create(keydesc,
+									group_table_binary_keys(keydesc, eqops) ?
+									NULL : view_key_hash_table(vr),
+									vr->cxt);
+	pfree(eqops);
 }
 
-/* Hash and equality from the query's GROUP BY. */
-TupleHashTable
-view_key_hash_table(ViewRuntime *vr)
+/* The equality operator of each group key, from the query's GROUP BY. */
+static void
+view_key_eqops(ViewRuntime *vr, Oid *eqops)
 {
-	AttrNumber *keycols;
-	Oid		   *eqfuncs;
-	Oid		   *collations;
-	FmgrInfo   *hashfuncs;
 	ListCell   *lc;
-	int			i = 0;
 
-	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
-	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
-	collations = palloc(sizeof(Oid) * vr->nkeys);
-	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
 	foreach(lc, vr->plan->keys)
 	{
 		ContinuousKey *key = lfirst(lc);
 		SortGroupClause *sgc = NULL;
 		ListCell   *g;
-		Oid			hashfn;
 
 		foreach(g, vr->plan->query->groupClause)
 		{
@@ -224,18 +227,44 @@ view_key_hash_table(ViewRuntime *vr)
 		}
 		if (sgc == NULL)
 			elog(ERROR, "group key %d of continuous view \"%s\" has no GROUP BY clause",
-				 i + 1, vr->name);
-		if (!get_op_hash_functions(sgc->eqop, &hashfn, NULL))
+				 foreach_current_index(lc) + 1, vr->name);
+		eqops[foreach_current_index(lc)] = sgc->eqop;
+	}
+}
+
+/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
+TupleHashTable
+view_key_hash_table(ViewRuntime *vr)
+{
+	AttrNumber *keycols;
+	Oid		   *eqops;
+	Oid		   *eqfuncs;
+	Oid		   *collations;
+	FmgrInfo   *hashfuncs;
+	ListCell   *lc;
+
+	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
+	eqops = palloc(sizeof(Oid) * vr->nkeys);
+	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
+	collations = palloc(sizeof(Oid) * vr->nkeys);
+	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
+	view_key_eqops(vr, eqops);
+	foreach(lc, vr->plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+		int			i = foreach_current_index(lc);
+		Oid			hashfn;
+
+		if (!get_op_hash_functions(eqops[i], &hashfn, NULL))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("could not identify a hash function for type %s",
 							format_type_be(key->type)),
 					 errdetail("Continuous views group with hashing.")));
 		keycols[i] = i + 1;
-		eqfuncs[i] = get_opcode(sgc->eqop);
+		eqfuncs[i] = get_opcode(eqops[i]);
 		collations[i] = key->collation;
 		fmgr_info(hashfn, &hashfuncs[i]);
-		i++;
 	}
 
 	return BuildTupleHashTableExt(NULL, vr->key_slot->tts_tupleDescriptor,
@@ -250,7 +279,7 @@ void
 view_batch_reset(ViewRuntime *vr)
 {
 	if (vr->groups)
-		ResetTupleHashTable(vr->groups);
+		group_table_reset(vr->groups);
 	count_window_reset(vr);
 	MemoryContextReset(vr->state_cxt);
 	vr->global = NULL;
@@ -265,7 +294,7 @@ int64
 view_batch_groups(ViewRuntime *vr)
 {
 	if (vr->groups)
-		return (int64) vr->groups->hashtab->members;
+		return group_table_count(vr->groups);
 	return vr->global ? 1 : 0;
 }
 
@@ -582,7 +611,7 @@ view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
 	else
 	{
 		TupleTableSlot *keys = vr->key_slot;
-		TupleHashEntry entry;
+		GroupStates **states;
 		bool		isnew;
 
 		ExecClearTuple(keys);
@@ -592,11 +621,11 @@ view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
 			keys->tts_isnull[i] = proj->tts_isnull[i];
 		}
 		ExecStoreVirtualTuple(keys);
-		entry = LookupTupleHashEntry(vr->groups, keys, &isnew, NULL);
+		states = group_table_lookup(vr->groups, keys, &isnew);
 		if (!isnew)
-			return entry->additional;
+			return *states;
 		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-		group = entry->additional = palloc(sizeof(GroupStates));
+		group = *states = palloc(sizeof(GroupStates));
 	}
 
 	group->values = palloc(sizeof(Datum) * Max(vr->naggs, 1));
@@ -613,39 +642,29 @@ view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
  */
 
 void
-view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter)
+view_groups_begin(ViewRuntime *vr, GroupTableIterator *iter)
 {
 	if (vr->groups)
-		InitTupleHashIterator(vr->groups, iter);
+		group_table_begin(vr->groups, iter);
 	else
-		memset(iter, 0, sizeof(TupleHashIterator));
+		memset(iter, 0, sizeof(GroupTableIterator));
 }
 
 bool
-view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
+view_groups_next(ViewRuntime *vr, GroupTableIterator *iter,
 				 TupleTableSlot **keys, GroupStates **states)
 {
-	TupleHashEntry entry;
-
 	if (vr->groups == NULL)
 	{
 		/* the single group of a view without GROUP BY, once */
-		if (iter->cur != 0 || vr->global == NULL)
+		if (iter->next != 0 || vr->global == NULL)
 			return false;
-		iter->cur = 1;
+		iter->next = 1;
 		*keys = NULL;
 		*states = vr->global;
 		return true;
 	}
-
-	entry = ScanTupleHashTable(vr->groups, iter);
-	if (entry == NULL)
-		return false;
-	ExecStoreMinimalTuple(entry->firstTuple, vr->group_slot, false);
-	slot_getallattrs(vr->group_slot);
-	*keys = vr->group_slot;
-	*states = entry->additional;
-	return true;
+	return group_table_next(vr->groups, iter, keys, states);
 }
 
 Datum

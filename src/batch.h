@@ -14,6 +14,7 @@
 
 #include "agg_support.h"
 #include "decoder.h"
+#include "group_table.h"
 #include "plan.h"
 #include "watermark.h"
 #include "window_count.h"
@@ -67,14 +68,13 @@ typedef struct ViewRuntime
 	ExprState  *where;
 	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
 	TupleTableSlot *key_slot;	/* keys of an event, for hash lookups */
-	TupleTableSlot *group_slot;	/* keys of a stored group, when iterating */
 	AggSupport **aggs;
 	int		   *arg_offset;		/* of each aggregate's args in the projection */
 	HopRuntime *hop;			/* one projection per window; NULL: none */
 	CountWindowRuntime *counts; /* running counts per key; NULL: none */
 
 	/* the batch */
-	TupleHashTable groups;		/* keys -> GroupStates; NULL without keys */
+	GroupTable *groups;			/* keys -> GroupStates; NULL without keys */
 	GroupStates *global;		/* the one group without GROUP BY */
 	int64		events;
 	int64		late_events;	/* their window had closed */
@@ -113,8 +113,8 @@ extern void view_process_events(ViewRuntime *vr, StreamEvents *events,
 extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
 
 /* Iterate the groups of the batch: returns false when done. */
-extern void view_groups_begin(ViewRuntime *vr, TupleHashIterator *iter);
-extern bool view_groups_next(ViewRuntime *vr, TupleHashIterator *iter,
+extern void view_groups_begin(ViewRuntime *vr, GroupTableIterator *iter);
+extern bool view_groups_next(ViewRuntime *vr, GroupTableIterator *iter,
 							 TupleTableSlot **keys, GroupStates **states);
 
 /*

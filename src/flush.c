@@ -116,7 +116,7 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 	TupleTableSlot *merged;
 	IndexScanDesc iscan = NULL;
 	TableScanDesc sscan = NULL;
-	TupleHashIterator iter;
+	GroupTableIterator iter;
 	TupleTableSlot *keys;
 	GroupStates *states;
 	MemoryContext group_cxt;

@@ -604,7 +604,7 @@ session_flush_groups(ViewRuntime *vr, StorageTarget *target)
 	SessionPart *parts;
 	int			nparts = 0;
 	int			capacity = 64;
-	TupleHashIterator iter;
+	GroupTableIterator iter;
 	TupleTableSlot *keys;
 	GroupStates *states;
 	TupleTableSlot *merged;

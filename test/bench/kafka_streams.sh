@@ -10,6 +10,8 @@
 # measurement runs BENCH_REPEAT times (default 3); the table shows medians.
 # BENCH_FORMATS (default "json csv") picks the formats measured;
 # BENCH_WORKERS (default 1) sets continuous.workers (the targets are for 1).
+# BENCH_PROFILE=DIR records each view run of the first worker with
+# `perf record --call-graph dwarf` into DIR/view-FORMAT-REP.data.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -18,6 +20,7 @@ set -euo pipefail
 MESSAGES=${BENCH_MESSAGES:-1000000}
 REPEAT=${BENCH_REPEAT:-3}
 FORMATS=${BENCH_FORMATS:-json csv}
+PROFILE=${BENCH_PROFILE:-}
 WORKERS=${BENCH_WORKERS:-1}
 PARTITIONS=8
 KEYS=1000
@@ -85,13 +88,26 @@ measure_raw()
 # from the beginning; dropping it forgets the offsets for the next run.
 measure_view()
 {
-	local format=$1 t0 t1 count
+	local format=$1 rep=$2 t0 t1 count perf_pid=
+	if [ -n "$PROFILE" ]; then
+		mkdir -p "$PROFILE"
+		perf record -q --call-graph dwarf -F 499 -o "$PROFILE/view-$format-$rep.data" \
+			-p "$(bpsql -d postgres -tAc "SELECT pid FROM pg_stat_activity
+			         WHERE backend_type = 'pg_continuous worker' ORDER BY pid LIMIT 1")" \
+			2>/dev/null &
+		perf_pid=$!
+		sleep 1 # perf attaches
+	fi
 	t0=$(now_ns)
 	bpsql -d postgres -c "CREATE VIEW v_$format WITH (continuous) AS
 	            SELECT user_id, count(*) AS c, sum(value) AS s, avg(amount) AS a
 	              FROM events_$format GROUP BY user_id" \
 		-c "SELECT continuous.sync('10 minutes')" >/dev/null
 	t1=$(now_ns)
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+	fi
 	count=$(bpsql -d postgres -tAc "SELECT sum(c) FROM v_$format")
 	# Refuse to report the speed of wrong answers.
 	[ "$count" = "$MESSAGES" ] || die "view/$format: counted $count messages, expected $MESSAGES"
@@ -104,7 +120,7 @@ measure_view()
 for ((rep = 1; rep <= REPEAT; rep++)); do
 	for format in $FORMATS; do
 		measure_raw "$format"
-		measure_view "$format"
+		measure_view "$format" "$rep"
 	done
 done
 
