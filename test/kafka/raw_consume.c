@@ -19,6 +19,8 @@
 #include <librdkafka/rdkafka.h>
 
 #define BATCH	10000
+/* a consumer that gets nothing for this long gives up */
+#define STALL_SECONDS 10
 
 static void
 usage(void)
@@ -66,6 +68,7 @@ main(int argc, char **argv)
 	long long	bytes = 0;
 	char		errstr[512];
 	double		start;
+	double		last_progress;
 	double		secs;
 	int			i;
 
@@ -149,9 +152,20 @@ main(int argc, char **argv)
 	}
 
 	msgs = malloc(sizeof(*msgs) * BATCH);
+	last_progress = start;
 	while (messages < want)
 	{
 		ssize_t		n = rd_kafka_consume_batch_queue(queue, 1000, msgs, BATCH);
+
+		if (n > 0)
+			last_progress = now();
+		else if (now() - last_progress > STALL_SECONDS)
+		{
+			fprintf(stderr, "raw_consume: no message for %d s after %ld of %ld "
+					"(did the broker drop old messages?)\n",
+					STALL_SECONDS, messages, want);
+			return 1;
+		}
 
 		for (i = 0; i < n; i++)
 		{
