@@ -83,6 +83,19 @@ continuous_kafka_synced(DatabaseSlot *slot)
 	return synced;
 }
 
+/* How many of the database's continuous.workers have a process now. */
+int
+continuous_workers_running(DatabaseSlot *slot)
+{
+	int			running = slot->pid != 0 ? 1 : 0;
+	int			w;
+
+	for (w = 1; w < continuous_workers; w++)
+		if (slot->workers[w].pid != 0)
+			running++;
+	return running;
+}
+
 void
 continuous_wake_workers(DatabaseSlot *slot)
 {

@@ -90,6 +90,7 @@ extern void continuous_shmem_startup(void);
  * up to date: the least over its workers.
  */
 extern uint64 continuous_kafka_synced(DatabaseSlot *slot);
+extern int	continuous_workers_running(DatabaseSlot *slot);
 /* Wake every worker of the database; caller holds ContinuousShmem->lock. */
 extern void continuous_wake_workers(DatabaseSlot *slot);
 

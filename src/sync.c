@@ -72,6 +72,21 @@ database_applied_lsn(bool wake, uint64 *request, uint64 *kafka_synced)
 	return applied;
 }
 
+/* How many of this database's workers have a process now. */
+static int
+database_workers_running(void)
+{
+	DatabaseSlot *slot;
+	int			running = 0;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+	slot = continuous_find_slot(MyDatabaseId);
+	if (slot)
+		running = continuous_workers_running(slot);
+	LWLockRelease(ContinuousShmem->lock);
+	return running;
+}
+
 Datum
 continuous_sync(PG_FUNCTION_ARGS)
 {
@@ -132,7 +147,16 @@ continuous_sync(PG_FUNCTION_ARGS)
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
 		{
+			int			running = database_workers_running();
+
 			ConditionVariableCancelSleep();
+			if (running < continuous_workers)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("continuous.sync() timed out"),
+						 errdetail("%d of the %d workers of this database (continuous.workers) are running.",
+								   running, continuous_workers),
+						 errhint("Look at the server log for why the others do not start; max_worker_processes may be too small.")));
 			if (applied < target)
 				ereport(ERROR,
 						(errcode(ERRCODE_QUERY_CANCELED),

@@ -5,6 +5,7 @@
 # further ones have no Kafka stream to consume), come back after kill -9 of
 # one of them, leave on DROP EXTENSION and come back on CREATE EXTENSION,
 # and step aside for DROP DATABASE while another database keeps its own.
+# Without room for all of them, continuous.sync() says so.
 
 use strict;
 use warnings;
@@ -72,6 +73,20 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname 
 	'0', 'DROP DATABASE succeeds while its three workers run');
 ok($node->poll_query_until('a', workers_of('a'), '3'), 'database a keeps its three workers');
 is($node->safe_psql('postgres', workers_of('b')), '0', 'none is left for database b');
+
+# room for the two launchers (ours and logical replication's) and one
+# worker only: continuous.sync() says why it cannot end
+$node->append_conf('postgresql.conf', "max_worker_processes = 3\n");
+$node->restart;
+ok($node->poll_query_until('a', workers_of('a'), '1'), 'one worker starts in database a');
+my ($ret, $stdout, $stderr) =
+  $node->psql('a', "SELECT continuous.sync('2 seconds')");
+isnt($ret, 0, 'continuous.sync() fails when workers are missing');
+like(
+	$stderr,
+	qr/timed out.*\n.*DETAIL:  1 of the 3 workers of this database \(continuous\.workers\) are running/,
+	'and says how many of the workers run');
+like($stderr, qr/HINT:  .*max_worker_processes/, 'with a hint at max_worker_processes');
 
 $node->stop;
 done_testing();
