@@ -90,13 +90,20 @@ measure_view()
 {
 	local format=$1 rep=$2 t0 t1 count perf_pid=
 	if [ -n "$PROFILE" ]; then
+		# perf starts with its events off; once it acknowledges "enable",
+		# it records
 		mkdir -p "$PROFILE"
-		perf record -q --call-graph dwarf -F 499 -o "$PROFILE/view-$format-$rep.data" \
+		rm -f "$SCRATCH/perf.ctl" "$SCRATCH/perf.ack"
+		mkfifo "$SCRATCH/perf.ctl" "$SCRATCH/perf.ack"
+		perf record -q --call-graph dwarf -F 499 -D -1 \
+			--control "fifo:$SCRATCH/perf.ctl,$SCRATCH/perf.ack" \
+			-o "$PROFILE/view-$format-$rep.data" \
 			-p "$(bpsql -d postgres -tAc "SELECT pid FROM pg_stat_activity
 			         WHERE backend_type = 'pg_continuous worker' ORDER BY pid LIMIT 1")" \
 			2>/dev/null &
 		perf_pid=$!
-		sleep 1 # perf attaches
+		echo enable >"$SCRATCH/perf.ctl"
+		read -r _ <"$SCRATCH/perf.ack"
 	fi
 	t0=$(now_ns)
 	bpsql -d postgres -c "CREATE VIEW v_$format WITH (continuous) AS
