@@ -25,8 +25,7 @@ sub workers_in
 		  . "WHERE backend_type = 'pg_continuous worker' AND datname = '$db'");
 }
 
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity "
 		  . "WHERE backend_type = 'pg_continuous launcher'",
 		'1'),
@@ -37,8 +36,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('postgres', 'CREATE DATABASE other');
 $node->safe_psql('app', 'CREATE EXTENSION pg_continuous');
 
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity "
 		  . "WHERE backend_type = 'pg_continuous worker' AND datname = 'app'",
 		'1'),
@@ -69,8 +67,7 @@ is(workers_in('postgres'), '0', 'no worker in the postgres database');
 
 # A restart brings the worker back, and it carries on where it stopped.
 $node->restart;
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity "
 		  . "WHERE backend_type = 'pg_continuous worker' AND datname = 'app'",
 		'1'),
@@ -86,14 +83,12 @@ is(workers_in('other'), '0', 'still no worker in the other database');
 
 # DROP EXTENSION stops the worker and removes its slot.
 $node->safe_psql('app', 'DROP EXTENSION pg_continuous CASCADE');
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity "
 		  . "WHERE backend_type = 'pg_continuous worker' AND datname = 'app'",
 		'0'),
 	'DROP EXTENSION stops the worker');
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_replication_slots WHERE database = 'app'",
 		'0'),
 	'DROP EXTENSION removes the replication slot');

@@ -183,8 +183,7 @@ note "events: $total_events ($copy_events by COPY), batches of $batch";
 # --- phase A: kill -9 of the postmaster while loading --------------------
 my $writers = start_writers('a', 4 * $per_phase);
 my $threshold = int(4 * $per_phase * 0.3);
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT (SELECT count(*) FROM events) >= $threshold "
 		  . "AND (SELECT coalesce(max(c), 0) FROM totals) > 0"),
 	'phase A: loading under way and views flushed');
@@ -207,8 +206,7 @@ $writers = start_writers('b', 3 * $per_phase);
 my $copy = start_psql('-c', "COPY events (k, v, f) FROM '$copy_file'");
 finish_ok($copy, 'phase B: COPY of ' . $copy_events . ' rows');
 
-ok( $node->poll_query_until(
-		'postgres', "SELECT (SELECT c FROM totals) > $rows_a"),
+ok( poll_until($node, 'postgres', "SELECT (SELECT c FROM totals) > $rows_a"),
 	'phase B: worker flushed new events');
 my $worker_pid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
@@ -219,8 +217,7 @@ kill 'KILL', $worker_pid if $worker_pid;
 
 # The postmaster resets every process, writers' sessions included; wait for
 # a new worker.
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
 		  . "AND datname = 'postgres' AND pid <> $worker_pid",
 		'1'),

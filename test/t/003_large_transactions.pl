@@ -76,7 +76,7 @@ like($worker, qr/^\d+$/, 'found the worker');
 # a kill -9 resets every process, the open transaction's session too: use
 # SIGTERM, which ends only the worker; the launcher starts a new one
 kill 'TERM', $worker;
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
 		  . "AND datname = 'postgres' AND pid <> $worker"),
 	'worker restarted');
@@ -87,7 +87,7 @@ $s1->quit;
 $s2->quit;
 
 # pgstat may publish the slot's counters a moment later
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name LIKE 'continuous_%'"),
 	'the large transactions were streamed to the worker, not spilled');
 

@@ -165,7 +165,7 @@ sub check
 
 # --- phase A: crash while loading ------------------------------------------
 my $loader = start_loader($events_per_phase);
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT coalesce(sum(c), 0) > 20000 FROM per_minute"),
 	'phase A: windows filling');
 my $wm_before = watermark();
@@ -177,7 +177,7 @@ cmp_ok(watermark(), 'ge', $wm_before, 'phase A: the watermark did not go back');
 # --- phase B: late events, then a crash right after them -------------------
 write_late(500);
 $loader = start_loader($events_per_phase);
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT coalesce(sum(c), 0) > $events_per_phase + 10000 FROM per_minute"),
 	'phase B: windows filling');
 write_late(300);

@@ -91,7 +91,7 @@ my $writer = IPC::Run::start(
 	'<', \undef, '>', \$out, '2>', \$err,
 	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 
-ok($node->poll_query_until('postgres', 'SELECT count(*) > 100 FROM sessions'),
+ok(poll_until($node, 'postgres', 'SELECT count(*) > 100 FROM sessions'),
 	'sessions are being written');
 note 'events in the views when the worker is killed: '
   . $node->safe_psql('postgres', 'SELECT sum(n) FROM sessions');
@@ -103,8 +103,7 @@ $worker_pid = 0 unless $worker_pid =~ /^\d+$/;
 kill 'KILL', $worker_pid if $worker_pid;
 
 # the postmaster resets every process, the writer's session too
-ok( $node->poll_query_until(
-		'postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
 		  . "AND datname = 'postgres' AND pid <> $worker_pid",
 		'1'),

@@ -200,7 +200,7 @@ check_views('phase 1');
 load_phase(
 	2,
 	sub {
-		ok( $node->poll_query_until('postgres',
+		ok( poll_until($node, 'postgres',
 				"SELECT c > $loaded FROM totals"),
 			'phase 2: consumption under way');
 		my $pid = kill9_worker_and_wait($node);
@@ -212,7 +212,7 @@ check_views('phase 2, after kill -9 of the worker');
 load_phase(
 	3,
 	sub {
-		ok( $node->poll_query_until('postgres',
+		ok( poll_until($node, 'postgres',
 				"SELECT c > $loaded FROM totals"),
 			'phase 3: consumption under way');
 		kill9_postmaster_and_restart($node);
@@ -222,7 +222,7 @@ check_views('phase 3, after kill -9 of the postmaster');
 # --- phase 4: the broker goes away and comes back -------------------------
 my $pid_before = worker_pid($node);
 broker_command('down');
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT last_error IS NOT NULL FROM continuous.streams WHERE stream = 'orders'::regclass"),
 	'outage: the stream shows an error');
 my ($ret, $stdout, $stderr) =
@@ -302,7 +302,7 @@ CREATE VIEW later_words WITH (continuous) AS
   SELECT word, count(*) AS c, sum(n) AS s FROM later GROUP BY word;
 });
 # the consumer has resolved where it starts once its partitions are listed
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) = 3 FROM continuous.kafka_partitions WHERE stream = 'later'::regclass"),
 	'the stream lists the topic\'s partitions');
 is( $node->safe_psql('postgres',

@@ -91,7 +91,7 @@ produce('clicks', ['/c,2026-01-01 11:00:00+00']);
 $node->safe_psql('postgres', "SELECT continuous.sync()");
 like(watermarks(), qr/^clicks 2026-01-01 08:55:00\+00$/m,
 	'a quiet partition holds the watermark back without idle_timeout');
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT watermark = '2026-01-01 10:55:00+00' FROM continuous.streams "
 		  . "WHERE stream = 'clicks_idle'::regclass"),
 	'with idle_timeout, the quiet partition is left out');

@@ -133,7 +133,7 @@ my ($csv_b, $rows_b) = write_phase('b', 4);
 produce($csv_b);
 $node->safe_psql('postgres', "COPY grow_batch FROM '$rows_b'");
 ok(kill('CONT', @workers) == 2, 'workers go on');
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM continuous.kafka_partitions WHERE stream = 'grow'::regclass",
 		'4'),
 	'the stream found the new partitions');

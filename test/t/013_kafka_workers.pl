@@ -89,7 +89,7 @@ continuous.workers = 3
 # the topic's end by then nor from its beginning, phase 0, which was there
 # before the stream and does not count.
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_continuous');
-ok( $node->poll_query_until('postgres',
+ok( poll_until($node, 'postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
 		  . "AND datname = current_database()", '3'),
 	'three workers serve the database');
@@ -205,7 +205,7 @@ sub kill9_worker_named
 	my $pid = worker_pid_by_name($name);
 	ok($pid =~ /^\d+$/, "$name runs ($pid)");
 	kill 'KILL', $pid;
-	ok( $node->poll_query_until('postgres',
+	ok( poll_until($node, 'postgres',
 			"SELECT count(*) FROM pg_stat_activity WHERE application_name = '$name' "
 			  . "AND datname = current_database() AND pid <> $pid", '1'),
 		"$name restarted after kill -9");
@@ -214,14 +214,14 @@ sub kill9_worker_named
 sub consuming
 {
 	my ($p) = @_;
-	ok( $node->poll_query_until('postgres', "SELECT c > $loaded FROM totals"),
+	ok( poll_until($node, 'postgres', "SELECT c > $loaded FROM totals"),
 		"phase $p: consumption under way");
 }
 
 produce_phase(
 	1,
 	sub {
-		ok( $node->poll_query_until('postgres',
+		ok( poll_until($node, 'postgres',
 				"SELECT count(*) FILTER (WHERE worker = 1 AND lag = 0 AND committed_offset > 0) "
 				  . '= count(*) FILTER (WHERE worker = 1) FROM continuous.kafka_partitions'),
 			'phase 1: worker 1 consumed its partitions while the others were stopped');

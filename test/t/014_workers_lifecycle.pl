@@ -35,7 +35,7 @@ my $batch = 'SELECT k, count(*), sum(v) FROM e GROUP BY k';
 
 $node->safe_psql('postgres', 'CREATE DATABASE a');
 $node->safe_psql('a', $setup);
-ok($node->poll_query_until('a', workers_of('a'), '3'), 'three workers serve database a');
+ok(poll_until($node, 'a', workers_of('a'), '3'), 'three workers serve database a');
 
 $node->safe_psql('a', 'INSERT INTO e SELECT g % 10, g FROM generate_series(1, 10000) g');
 $node->safe_psql('a', "SELECT continuous.sync('1 minute')");
@@ -48,7 +48,7 @@ my $pid = $node->safe_psql('a',
 	"SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_continuous worker 3'");
 ok($pid =~ /^\d+$/, "worker 3 runs ($pid)");
 kill 'KILL', $pid;
-ok( $node->poll_query_until('a',
+ok( poll_until($node, 'a',
 		workers_of('a') . " AND pid <> $pid", '3'),
 	'three workers again after kill -9 of worker 3');
 $node->safe_psql('a', 'INSERT INTO e SELECT g % 10, g FROM generate_series(1, 1000) g');
@@ -58,27 +58,27 @@ is( $node->safe_psql('a',
 
 # DROP EXTENSION: every worker leaves; CREATE EXTENSION: they come back
 $node->safe_psql('a', 'DROP EXTENSION pg_continuous CASCADE');
-ok($node->poll_query_until('a', workers_of('a'), '0'),
+ok(poll_until($node, 'a', workers_of('a'), '0'),
 	'DROP EXTENSION stops all three workers');
 $node->safe_psql('a', 'CREATE EXTENSION pg_continuous');
-ok($node->poll_query_until('a', workers_of('a'), '3'),
+ok(poll_until($node, 'a', workers_of('a'), '3'),
 	'CREATE EXTENSION starts three workers again');
 
 # DROP DATABASE of another database with three workers of its own
 $node->safe_psql('postgres', 'CREATE DATABASE b');
 $node->safe_psql('b', $setup);
-ok($node->poll_query_until('b', workers_of('b'), '3'), 'three workers serve database b');
+ok(poll_until($node, 'b', workers_of('b'), '3'), 'three workers serve database b');
 $node->safe_psql('postgres', 'DROP DATABASE b');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'b'"),
 	'0', 'DROP DATABASE succeeds while its three workers run');
-ok($node->poll_query_until('a', workers_of('a'), '3'), 'database a keeps its three workers');
+ok(poll_until($node, 'a', workers_of('a'), '3'), 'database a keeps its three workers');
 is($node->safe_psql('postgres', workers_of('b')), '0', 'none is left for database b');
 
 # room for the two launchers (ours and logical replication's) and one
 # worker only: continuous.sync() says why it cannot end
 $node->append_conf('postgresql.conf', "max_worker_processes = 3\n");
 $node->restart;
-ok($node->poll_query_until('a', workers_of('a'), '1'), 'one worker starts in database a');
+ok(poll_until($node, 'a', workers_of('a'), '1'), 'one worker starts in database a');
 my ($ret, $stdout, $stderr) =
   $node->psql('a', "SELECT continuous.sync('2 seconds')");
 isnt($ret, 0, 'continuous.sync() fails when workers are missing');

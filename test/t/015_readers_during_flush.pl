@@ -93,8 +93,7 @@ foreach my $round (2 .. 4)
 	my $holder = $node->background_psql('postgres');
 	$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
 	load_round($round);
-	ok( $node->poll_query_until(
-			'postgres', q{
+	ok( poll_until($node, 'postgres', q{
 SELECT count(*) FROM pg_stat_activity
 WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
   AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL}, '1'),

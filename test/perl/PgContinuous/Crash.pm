@@ -19,6 +19,7 @@ use warnings;
 
 use Exporter 'import';
 use PostgreSQL::Test::Utils;
+use PgContinuous::Node;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(kill9_postmaster_and_restart worker_pid kill9_worker_and_wait);
@@ -113,7 +114,7 @@ sub kill9_worker_and_wait
 	$dbname //= 'postgres';
 	my $pid = worker_pid($node, $dbname) or die "no pg_continuous worker running";
 	kill 'KILL', $pid;
-	$node->poll_query_until($dbname,
+	poll_until($node, $dbname,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
 		  . "AND datname = current_database() AND pid <> $pid", '1')
 	  or die "no new pg_continuous worker after kill -9 of $pid";

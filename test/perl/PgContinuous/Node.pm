@@ -8,6 +8,13 @@
 #       the workers, restart_after_crash on (PostgreSQL::Test::Cluster
 #       turns it off; crash tests need the server to come back), and
 #       $settings (postgresql.conf lines) after that.
+#
+#   poll_until($node, $dbname, $query [, $expected]);
+#       true once $query returns $expected ('t' by default), false after
+#       the default timeout.  As $node->poll_query_until, except that the
+#       query goes to psql with -c: PostgreSQL 15's version writes it to
+#       psql's standard input, and dies of the broken pipe when psql exits
+#       at once because the server is resetting after a kill -9.
 
 package PgContinuous::Node;
 
@@ -15,9 +22,13 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(continuous_node);
+our @EXPORT = qw(continuous_node poll_until);
 
 sub continuous_node
 {
@@ -31,6 +42,31 @@ sub continuous_node
 		  . ($settings // ''));
 	$node->start;
 	return $node;
+}
+
+sub poll_until
+{
+	my ($node, $dbname, $query, $expected) = @_;
+	$expected //= 't';
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	my ($stdout, $stderr) = ('', '');
+
+	while (time() < $deadline)
+	{
+		($stdout, $stderr) = ('', '');
+		IPC::Run::run(
+			[
+				$node->installed_command('psql'), '-XAtq',
+				'-d', $node->connstr($dbname), '-c', $query
+			],
+			'<', \undef, '>', \$stdout, '2>', \$stderr);
+		chomp $stdout;
+		return 1 if $stdout eq $expected && $stderr eq '';
+		usleep(100_000);
+	}
+	diag "poll_until timed out: $query\nexpected: $expected\n"
+	  . "last output: $stdout\nlast error: $stderr";
+	return 0;
 }
 
 1;
