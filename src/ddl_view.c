@@ -218,14 +218,21 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 		if (OidIsValid(dboid) && continuous_pause_database(dboid))
 		{
+			/*
+			 * Only a failed drop brings the workers back; after a drop, the
+			 * launcher frees the database's slot once it is gone from
+			 * pg_database, instead of starting workers that would only find
+			 * it missing.
+			 */
 			PG_TRY();
 			{
 				next_process_utility(pstmt, queryString, readOnlyTree, context,
 									 params, queryEnv, dest, qc);
 			}
-			PG_FINALLY();
+			PG_CATCH();
 			{
 				continuous_resume_database(dboid);
+				PG_RE_THROW();
 			}
 			PG_END_TRY();
 			return;

@@ -68,11 +68,16 @@ ok(poll_until($node, 'a', workers_of('a'), '3'),
 $node->safe_psql('postgres', 'CREATE DATABASE b');
 $node->safe_psql('b', $setup);
 ok(poll_until($node, 'b', workers_of('b'), '3'), 'three workers serve database b');
+my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', 'DROP DATABASE b');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'b'"),
 	'0', 'DROP DATABASE succeeds while its three workers run');
 ok(poll_until($node, 'a', workers_of('a'), '3'), 'database a keeps its three workers');
 is($node->safe_psql('postgres', workers_of('b')), '0', 'none is left for database b');
+unlike(
+	substr(slurp_file($node->logfile), $log_offset),
+	qr/FATAL:  database \d+ does not exist/,
+	'no worker was started for the dropped database');
 
 # room for the two launchers (ours and logical replication's) and one
 # worker only: continuous.sync() says why it cannot end
