@@ -161,7 +161,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 	keydesc = CreateTemplateTupleDesc(vr->nkeys);
 	for (i = 0; i < vr->nkeys; i++)
 		TupleDescCopyEntry(keydesc, i + 1, projdesc, i + 1);
-	vr->key_slot = MakeSingleTupleTableSlot(keydesc, &TTSOpsVirtual);
+	vr->key_desc = keydesc;
 
 	view_build_groups(vr);
 	if (vr->plan->hop)
@@ -177,7 +177,6 @@ void
 view_runtime_destroy(ViewRuntime *vr)
 {
 	ExecDropSingleTupleTableSlot(vr->input_slot);
-	ExecDropSingleTupleTableSlot(vr->key_slot);
 	if (vr->groups)
 		group_table_destroy(vr->groups);
 	ExecDropSingleTupleTableSlot(vr->project->pi_state.resultslot);
@@ -191,7 +190,6 @@ view_runtime_destroy(ViewRuntime *vr)
 static void
 view_build_groups(ViewRuntime *vr)
 {
-	TupleDesc	keydesc = vr->key_slot->tts_tupleDescriptor;
 	Oid		   *eqops;
 
 	vr->groups = NULL;
@@ -199,8 +197,8 @@ view_build_groups(ViewRuntime *vr)
 		return;
 	eqops = palloc(sizeof(Oid) * vr->nkeys);
 	view_key_eqops(vr, eqops);
-	vr->groups = group_table_create(keydesc,
-									group_table_binary_keys(keydesc, eqops) ?
+	vr->groups = group_table_create(vr->key_desc,
+									group_table_binary_keys(vr->key_desc, eqops) ?
 									NULL : view_key_hash_table(vr),
 									vr->cxt);
 	pfree(eqops);
@@ -267,7 +265,7 @@ view_key_hash_table(ViewRuntime *vr)
 		fmgr_info(hashfn, &hashfuncs[i]);
 	}
 
-	return BuildTupleHashTableExt(NULL, vr->key_slot->tts_tupleDescriptor,
+	return BuildTupleHashTableExt(NULL, vr->key_desc,
 								  vr->nkeys, keycols, eqfuncs, hashfuncs,
 								  collations, 1024, 0,
 								  vr->cxt, vr->state_cxt,
@@ -610,18 +608,12 @@ view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
 	}
 	else
 	{
-		TupleTableSlot *keys = vr->key_slot;
 		GroupStates **states;
 		bool		isnew;
 
-		ExecClearTuple(keys);
-		for (i = 0; i < vr->nkeys; i++)
-		{
-			keys->tts_values[i] = proj->tts_values[i];
-			keys->tts_isnull[i] = proj->tts_isnull[i];
-		}
-		ExecStoreVirtualTuple(keys);
-		states = group_table_lookup(vr->groups, keys, &isnew);
+		/* the projection starts with the keys */
+		states = group_table_lookup(vr->groups, proj->tts_values,
+									proj->tts_isnull, &isnew);
 		if (!isnew)
 			return *states;
 		oldcxt = MemoryContextSwitchTo(vr->state_cxt);

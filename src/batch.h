@@ -67,7 +67,7 @@ typedef struct ViewRuntime
 	ExprContext *econtext;		/* per-event memory */
 	ExprState  *where;
 	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
-	TupleTableSlot *key_slot;	/* keys of an event, for hash lookups */
+	TupleDesc	key_desc;		/* the group keys, as a row */
 	AggSupport **aggs;
 	int		   *arg_offset;		/* of each aggregate's args in the projection */
 	HopRuntime *hop;			/* one projection per window; NULL: none */

@@ -49,6 +49,7 @@ struct GroupTable
 	int			nkeys;
 	int16		typlen[BINARY_KEYS_MAX];
 	bool		isbool[BINARY_KEYS_MAX];
+	TupleTableSlot *keys;		/* an event's keys, for PostgreSQL's table */
 	TupleTableSlot *out;		/* a group's keys, when iterating */
 };
 
@@ -158,7 +159,10 @@ group_table_create(TupleDesc keydesc, TupleHashTable tuples, MemoryContext cxt)
 	table->tuples = tuples;
 	table->nkeys = keydesc->natts;
 	if (tuples)
+	{
+		table->keys = MakeSingleTupleTableSlot(keydesc, &TTSOpsVirtual);
 		table->out = MakeSingleTupleTableSlot(keydesc, &TTSOpsMinimalTuple);
+	}
 	else
 	{
 		Assert(table->nkeys <= BINARY_KEYS_MAX);
@@ -180,6 +184,8 @@ void
 group_table_destroy(GroupTable *table)
 {
 	ExecDropSingleTupleTableSlot(table->out);
+	if (table->keys)
+		ExecDropSingleTupleTableSlot(table->keys);
 	if (table->binary)
 		binary_groups_destroy(table->binary);
 	pfree(table);
@@ -203,7 +209,8 @@ group_table_count(GroupTable *table)
 }
 
 GroupStates **
-group_table_lookup(GroupTable *table, TupleTableSlot *keys, bool *isnew)
+group_table_lookup(GroupTable *table, const Datum *values, const bool *isnull,
+				   bool *isnew)
 {
 	BinaryKey	key;
 	BinaryEntry *entry;
@@ -212,19 +219,24 @@ group_table_lookup(GroupTable *table, TupleTableSlot *keys, bool *isnew)
 
 	if (table->tuples)
 	{
-		TupleHashEntry tuple_entry = LookupTupleHashEntry(table->tuples, keys,
-														  isnew, NULL);
+		TupleTableSlot *keys = table->keys;
+		TupleHashEntry tuple_entry;
 
+		ExecClearTuple(keys);
+		memcpy(keys->tts_values, values, sizeof(Datum) * table->nkeys);
+		memcpy(keys->tts_isnull, isnull, sizeof(bool) * table->nkeys);
+		ExecStoreVirtualTuple(keys);
+		tuple_entry = LookupTupleHashEntry(table->tuples, keys, isnew, NULL);
 		return (GroupStates **) &tuple_entry->additional;
 	}
 
 	memset(&key, 0, sizeof(key));
 	for (i = 0; i < table->nkeys; i++)
 	{
-		if (keys->tts_isnull[i])
+		if (isnull[i])
 			key.nulls |= 1 << i;
 		else
-			key.values[i] = canonical_datum(table, i, keys->tts_values[i]);
+			key.values[i] = canonical_datum(table, i, values[i]);
 	}
 	entry = binary_groups_insert(table->binary, key, &found);
 	if (!found)

@@ -33,11 +33,12 @@ extern void group_table_reset(GroupTable *table);
 extern int64 group_table_count(GroupTable *table);
 
 /*
- * The states of the group of "keys" (a virtual slot of the table's
- * descriptor): *isnew if the group was added, its states left to set.
+ * The states of the group of the keys in values/isnull (one per key):
+ * *isnew if the group was added, its states left to set.
  */
 extern struct GroupStates **group_table_lookup(GroupTable *table,
-											   TupleTableSlot *keys,
+											   const Datum *values,
+											   const bool *isnull,
 											   bool *isnew);
 
 /* Every group, in no particular order; *keys is valid until the next call. */

@@ -343,7 +343,7 @@ CountWindowRuntime *
 count_window_runtime_create(ViewRuntime *vr)
 {
 	CountWindowRuntime *cw = palloc0(sizeof(CountWindowRuntime));
-	TupleDesc	keydesc = vr->key_slot->tts_tupleDescriptor;
+	TupleDesc	keydesc = vr->key_desc;
 
 	cw->counts = counts_table_of(vr->storage);
 	if (!OidIsValid(cw->counts))
