@@ -157,9 +157,9 @@ kafka_decoder_create(const KafkaStreamOptions *opts, TupleDesc desc)
 	 * JSON fields are matched against every column slot, so a metadata
 	 * column's name, being NULL here, never takes a field.
 	 */
-	dec->collector.nnames = dec->natts;
-	dec->collector.names = dec->names;
-	dec->collector.values = dec->json_values;
+	kafka_json_collector_init(&dec->collector, dec->natts,
+							  (const char *const *) dec->names,
+							  dec->json_values);
 	dec->csv_fields = palloc0(sizeof(KafkaCsvField) * Max(dec->npayload, 1));
 
 	dec->scratch = AllocSetContextCreate(CurrentMemoryContext,

@@ -36,7 +36,8 @@ typedef struct KafkaJsonValue
 /*
  * Which fields to collect: names[i] is matched (case-sensitively, as
  * bytes) against the keys of the message's top-level object, and its value
- * lands in values[i].  A NULL name is never matched.
+ * lands in values[i].  A NULL name is never matched.  Set up with
+ * kafka_json_collector_init().
  */
 typedef struct KafkaJsonCollector
 {
@@ -45,17 +46,29 @@ typedef struct KafkaJsonCollector
 	KafkaJsonValue *values;		/* nnames entries, filled by kafka_json_collect */
 
 	/* private to kafka_json.c */
+	int		   *name_lens;		/* strlen of each name, -1 for NULL */
 	JsonLexContext *lex;
 	int			current;		/* values[] index of the field being parsed */
 	int			hint;			/* where to start looking for the next key */
 	bool		not_object;
+	const char *key_search_from;	/* the next key's token is after this */
 } KafkaJsonCollector;
 
 /*
+ * Collect names[0 .. nnames) into values[0 .. nnames).  The collector keeps
+ * pointers to both arrays, and allocates in CurrentMemoryContext.
+ */
+extern void kafka_json_collector_init(KafkaJsonCollector *c, int nnames,
+									  const char *const *names,
+									  KafkaJsonValue *values);
+
+/*
  * Parse payload[0 .. len), which must be one JSON object, and fill
- * c->values.  False on a syntax error, with *error set to a palloc'd
- * message; nothing is thrown for bad input, except that the backend's stack
- * depth check may throw for absurdly deep nesting.  The payload must be
+ * c->values.  False on a syntax error, or a wanted string that cannot be
+ * de-escaped, with *error set to a palloc'd message.  Nothing is thrown for
+ * bad input, except in the backend: the stack depth check may throw for
+ * absurdly deep nesting, and de-escaping a wanted string throws for a \u
+ * escape the database encoding cannot represent.  The payload must be
  * valid in the given encoding (the caller checks it).  Memory: strings are
  * palloc'd in CurrentMemoryContext and point into nothing the caller owns
  * except payload (raw).

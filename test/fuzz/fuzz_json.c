@@ -6,7 +6,9 @@
  *
  * Inputs that are not valid UTF-8 are skipped, as kafka_decode.c rejects
  * them before parsing.  Checks that every collected value lies inside the
- * input and looks like what its kind says.
+ * input and looks like what its kind says, and that wherever PostgreSQL's
+ * parser, de-escaping everything, accepts the message, the collector (which
+ * de-escapes only what it needs) accepts it too and collects the same.
  *
  * The frontend palloc() is malloc() with nothing to free it per message
  * (the backend resets a memory context), so this file supplies palloc and
@@ -116,14 +118,105 @@ pnstrdup(const char *in, Size len)
 
 /* ---- the harness ---- */
 
-static const char *const names[] = {"id", "name", "a", "", "ts", NULL, "id"};
+static const char *const names[] = {"id", "name", "a", "", "ts", NULL, "id", "\xc3\xa9"};
 #define NNAMES ((int) (sizeof(names) / sizeof(names[0])))
+
+/*
+ * The reference: the same fields collected the plain way, with the parser
+ * de-escaping every key and string.  Where it accepts a message, the
+ * collector must too, with the same kinds and texts.
+ */
+typedef struct Reference
+{
+	JsonLexContext *lex;
+	int			current;
+	KafkaJsonKind kind[NNAMES];
+	char	   *text[NNAMES];
+} Reference;
+
+static void
+ref_field_start(void *state, char *fname, bool isnull)
+{
+	Reference  *r = state;
+	int			i;
+
+	r->current = -1;
+	if (r->lex->lex_level != 1)
+		return;
+	for (i = 0; i < NNAMES; i++)
+		if (names[i] != NULL && strcmp(names[i], fname) == 0)
+			break;
+	if (i == NNAMES)
+		return;
+	r->current = i;
+	r->text[i] = NULL;
+	switch (r->lex->token_type)
+	{
+		case JSON_TOKEN_OBJECT_START:
+			r->kind[i] = KAFKA_JSON_OBJECT;
+			break;
+		case JSON_TOKEN_ARRAY_START:
+			r->kind[i] = KAFKA_JSON_ARRAY;
+			break;
+		case JSON_TOKEN_STRING:
+			r->kind[i] = KAFKA_JSON_STRING;
+			break;
+		case JSON_TOKEN_NUMBER:
+			r->kind[i] = KAFKA_JSON_NUMBER;
+			break;
+		default:
+			r->kind[i] = isnull ? KAFKA_JSON_NULL : KAFKA_JSON_BOOL;
+			break;
+	}
+}
+
+static void
+ref_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	Reference  *r = state;
+
+	(void) tokentype;
+	if (r->lex->lex_level == 1 && r->current >= 0)
+		r->text[r->current] = token;
+}
+
+static bool
+reference_collect(Reference *r, char *input, int size)
+{
+	JsonSemAction sem;
+
+	memset(r, 0, sizeof(*r));
+	r->lex = makeJsonLexContextCstringLen(input, size, PG_UTF8, true);
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = r;
+	sem.object_field_start = ref_field_start;
+	sem.scalar = ref_scalar;
+	if (pg_parse_json(r->lex, &sem) != JSON_SUCCESS)
+		return false;
+	/* and it is an object */
+	while (size > 0 && strchr(" \t\n\r", *input) != NULL)
+		input++, size--;
+	return size > 0 && *input == '{';
+}
+
+static bool
+name_listed_twice(int i)
+{
+	int			j;
+
+	for (j = 0; j < NNAMES; j++)
+		if (j != i && names[j] != NULL && strcmp(names[j], names[i]) == 0)
+			return true;
+	return false;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	KafkaJsonValue values[NNAMES];
 	KafkaJsonCollector c;
+	Reference	ref;
+	bool		ok;
 	char	   *input;
 	char	   *error = NULL;
 	int			i;
@@ -135,12 +228,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pg_encoding_verifymbstr(PG_UTF8, input, (int) size) != (int) size)
 		goto done;
 
-	memset(&c, 0, sizeof(c));
-	c.nnames = NNAMES;
-	c.names = names;
-	c.values = values;
+	kafka_json_collector_init(&c, NNAMES, names, values);
 
-	if (!kafka_json_collect(&c, input, (int) size, PG_UTF8, &error))
+	ok = kafka_json_collect(&c, input, (int) size, PG_UTF8, &error);
+	if (reference_collect(&ref, input, (int) size))
+	{
+		assert(ok);
+		for (i = 0; i < NNAMES; i++)
+		{
+			/* a name listed twice may land in either slot: not compared */
+			if (names[i] == NULL || name_listed_twice(i))
+				continue;
+			assert(values[i].kind == ref.kind[i]);
+			/* null and absent need no text, objects and arrays have none */
+			if (ref.kind[i] == KAFKA_JSON_STRING ||
+				ref.kind[i] == KAFKA_JSON_NUMBER ||
+				ref.kind[i] == KAFKA_JSON_BOOL)
+				assert(values[i].text != NULL && ref.text[i] != NULL &&
+					   strcmp(values[i].text, ref.text[i]) == 0);
+		}
+	}
+	if (!ok)
 	{
 		assert(error != NULL);
 		goto done;

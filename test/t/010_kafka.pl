@@ -68,7 +68,8 @@ sub produce
 # --- the messages ---------------------------------------------------------
 # Message i: customer i % 1000, amount with cents, event time 10 ms apart.
 # Malformed: not JSON; a customer that is not an integer (the type's input
-# function refuses it); no event time.
+# function refuses it); no event time; an event time that cannot be
+# de-escaped.  Every eleventh message has escapes in keys and strings.
 my $base_epoch = 1_767_225_600;    # 2026-01-01 00:00:00 UTC
 my %expected_dead;                 # "partition/offset" => error pattern
 
@@ -93,6 +94,22 @@ sub message
 	{
 		return ("{\"id\": $i, \"customer\": $customer, \"amount\": $amount}",
 			'event time is NULL');
+	}
+	if ($i % 10009 == 7)
+	{
+		return (
+			"{\"id\": $i, \"customer\": $customer, \"amount\": $amount, \"ts\": \"\\u0000\"}",
+			'\u0000 cannot be converted to text');
+	}
+	if ($i % 11 == 4)
+	{
+		# Escapes in a key and in a value the view reads, and in a field it
+		# does not read: a \u0000 there is accepted, as by the json type.
+		(my $escaped_stamp = $stamp) =~ s/ /\\u0020/;
+		return (
+			"{\"id\": $i, \"cust\\u006fmer\": $customer, \"amount\": $amount, "
+			  . "\"ts\": \"$escaped_stamp\", \"memo\": \"\\u0000 \\ud83d\\ude00 \\\"q\\\"\"}",
+			undef, $customer, $amount, $stamp);
 	}
 	return (
 		"{\"id\": $i, \"customer\": $customer, \"amount\": $amount, "
