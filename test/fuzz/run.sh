@@ -10,8 +10,9 @@
 # Environment: FUZZ_SECONDS (default 60) per fuzzer, FUZZERS (default
 # "csv shortcuts json"), FUZZ_JOBS (default 1) parallel workers per fuzzer.  The seed
 # corpus in test/fuzz/corpus/ is only read; the grown corpus and any crash
-# reproducers go to test/fuzz/build/.  Installs clang and its fuzzer runtime
-# with apt-get when missing.  Exit status non-zero if a fuzzer failed.
+# reproducers go to test/fuzz/build/.  Installs what it needs with
+# test/harness/deps.sh.  Prints "fuzz_NAME ok" or "fuzz_NAME FAILED" for each
+# fuzzer (`make test` counts these lines); exit status non-zero if one failed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,19 +23,10 @@ FUZZERS=${FUZZERS:-csv shortcuts json}
 JOBS=${FUZZ_JOBS:-1}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
+"$REPO/test/harness/deps.sh" --fuzzers
 CC=$(command -v clang-14 || command -v clang || true)
-fuzzer_runtime()
-{
-	[ -n "$CC" ] && ls "$("$CC" -print-resource-dir)"/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
-}
-if ! fuzzer_runtime; then
-	echo "installing clang-14 and its fuzzer runtime" >&2
-	apt-get update -qq
-	apt-get install -y -qq clang-14 >/dev/null
-	apt-get install -y -qq libclang-rt-14-dev >/dev/null 2>&1 || true
-	CC=$(command -v clang-14)
-	fuzzer_runtime || { echo "no libFuzzer runtime for $CC" >&2; exit 1; }
-fi
+[ -n "$CC" ] && ls "$("$CC" -print-resource-dir)"/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+	{ echo "no clang with a libFuzzer runtime" >&2; exit 1; }
 
 PGINC=$("$PG_CONFIG" --includedir-server)
 # Debian keeps the static libraries with the server's modules

@@ -8,6 +8,10 @@ set -euo pipefail
 
 packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl librdkafka-dev
 	build-essential perl)
+# --fuzzers: also clang and its libFuzzer runtime, for test/fuzz/run.sh
+if [ "${1:-}" = --fuzzers ]; then
+	packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,13 +4,15 @@
 # configured by test/regress.conf (preloaded, wal_level = logical):
 #   - pg_regress over sql/*.sql against expected/*.out,
 #   - pg_isolation_regress over test/isolation/specs/*.spec, if any,
-#   - the TAP tests test/t/*.pl with prove, as PGXS's prove_installcheck does.
+#   - the TAP tests test/t/*.pl with prove, as PGXS's prove_installcheck does,
+#   - the Kafka message decoders' fuzzers (test/fuzz), briefly.
 # Servers run as an unprivileged user (postgres when invoked as root) in a
 # scratch directory under /tmp.  Results, diffs and logs are copied back into
 # the repository (results/, regression.diffs, log/, tmp_check/log/).
 # The last line of output is "N passed, N failed"; the exit status is non-zero
 # if anything failed.  REGRESS, ISOLATION and PROVE_TESTS (e.g.
-# PROVE_TESTS=t/000_lifecycle.pl) pick tests; "none" skips a suite.
+# PROVE_TESTS=t/000_lifecycle.pl) pick tests; "none" skips a suite, and
+# FUZZ=none skips the fuzzers.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -206,6 +208,21 @@ if [ ${#tap[@]} -gt 0 ]; then
 	fi
 else
 	log "tap: no tests, skipped"
+fi
+
+# --- fuzzers ---------------------------------------------------------------
+# The Kafka message decoders under libFuzzer (test/fuzz/run.sh), each for
+# FUZZ_SECONDS (default 15) from its seed corpus; FUZZ=none skips them.
+if [ "${FUZZ:-}" != none ]; then
+	fuzz_seconds=${FUZZ_SECONDS:-15}
+	log "fuzz: $fuzz_seconds s per decoder"
+	FUZZ_SECONDS=$fuzz_seconds "$REPO/test/fuzz/run.sh" 2>&1 |
+		tee "$SCRATCH/fuzz.stdout" || true
+	p=$(grep -c '^fuzz_[a-z]* ok$' "$SCRATCH/fuzz.stdout" || true)
+	f=$(grep -c '^fuzz_[a-z]* FAILED' "$SCRATCH/fuzz.stdout" || true)
+	[ "$p" -gt 0 ] || [ "$f" -gt 0 ] || f=1	# the harness itself failed
+	passed=$((passed + p))
+	failed=$((failed + f))
 fi
 
 echo "$passed passed, $failed failed"
