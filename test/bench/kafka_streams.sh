@@ -6,7 +6,8 @@
 # topics with the same BENCH_MESSAGES events (default 1000000, 1,000 keys),
 # one as JSON and one as CSV.  For the view the clock runs from CREATE VIEW
 # (the first view of a stream starts consuming at start_offset 'earliest')
-# until continuous.sync() returns with every message counted.  Each
+# until continuous.sync() returns with every message counted; for the bare
+# consumer, from the creation of its client until it has every message.  Each
 # measurement runs BENCH_REPEAT times (default 3); the table shows medians.
 # BENCH_FORMATS (default "json csv") picks the formats measured;
 # BENCH_WORKERS (default 1) sets continuous.workers (the targets are for 1).
@@ -95,7 +96,7 @@ measure_view()
 		mkdir -p "$PROFILE"
 		rm -f "$SCRATCH/perf.ctl" "$SCRATCH/perf.ack"
 		mkfifo "$SCRATCH/perf.ctl" "$SCRATCH/perf.ack"
-		perf record -q --call-graph dwarf -F 499 -D -1 \
+		perf record -q --call-graph dwarf -F ${BENCH_PROFILE_HZ:-499} -D -1 \
 			--control "fifo:$SCRATCH/perf.ctl,$SCRATCH/perf.ack" \
 			-o "$PROFILE/view-$format-$rep.data" \
 			-p "$(bpsql -d postgres -tAc "SELECT pid FROM pg_stat_activity
