@@ -157,7 +157,6 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 	char		errstr[512];
 	static const char *const consumer_settings[][2] = {
 		/* offsets are ours: no group membership, nothing committed */
-		{"group.id", "pg_continuous"},
 		{"enable.auto.commit", "false"},
 		{"enable.auto.offset.store", "false"},
 		{"enable.partition.eof", "false"},
@@ -191,6 +190,20 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 			elog(ERROR, "pg_continuous: librdkafka refused %s: %s",
 				 consumer_settings[i][0], errstr);
 		}
+	/*
+	 * librdkafka 2.0.2 gives a consumer without a group.id no consumer
+	 * queue, though partitions are assigned, never subscribed, and nothing
+	 * is committed.  The client still asks who coordinates its group; a
+	 * user whose brokers grant rights on one group only can name it.
+	 */
+	if (!kafka_setting_given(src->opts, "group.id") &&
+		rd_kafka_conf_set(conf, "group.id", "pg_continuous",
+						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		elog(ERROR, "pg_continuous: librdkafka refused group.id: %s", errstr);
+	}
+
 	/*
 	 * The client stops fetching for a while once this many messages wait
 	 * in its queue; the default (100000) made it pause for about a second
@@ -664,7 +677,12 @@ kafka_source_poll(KafkaSource *src, int max_messages)
 
 		if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		{
-			if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			/*
+			 * A refused group lookup says nothing about the stream, which
+			 * uses no group (see kafka_source_create).
+			 */
+			if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+				msg->err != RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
 				source_set_error(src, "%s", rd_kafka_message_errstr(msg));
 			rd_kafka_message_destroy(msg);
 			continue;

@@ -15,6 +15,8 @@
  *	 down N / up N           the same for broker N (1..brokers)
  *	 topic NAME PARTITIONS   create a topic
  *	 rtt MS                  delay every broker's responses by MS ms
+ *	 errors API ERROR COUNT  answer the next COUNT requests of Kafka API key
+ *	                         API with error code ERROR (as numbers)
  *
  * Growing a topic's partitions is not possible in place: librdkafka
  * 2.0.2's mock cluster has no CreatePartitions support and no API call that
@@ -138,6 +140,30 @@ run_command(char *line)
 										  nbrokers < 3 ? nbrokers : 3));
 	else if (strcmp(word, "rtt") == 0 && sscanf(line, "%*s %d", &n) == 1)
 		answer(rd_kafka_mock_broker_set_rtt(mcluster, -1, n));
+	else if (strcmp(word, "errors") == 0)
+	{
+		int			api_key;
+		int			error;
+
+		if (sscanf(line, "%*s %d %d %d", &api_key, &error, &n) == 3 &&
+			n > 0 && n <= 100000)
+		{
+			rd_kafka_resp_err_t *errors = malloc(sizeof(rd_kafka_resp_err_t) * n);
+			int			i;
+
+			for (i = 0; i < n; i++)
+				errors[i] = (rd_kafka_resp_err_t) error;
+			rd_kafka_mock_push_request_errors_array(mcluster, (int16_t) api_key,
+													(size_t) n, errors);
+			free(errors);
+			answer(RD_KAFKA_RESP_ERR_NO_ERROR);
+		}
+		else
+		{
+			printf("error: usage: errors API_KEY ERROR_CODE COUNT\n");
+			fflush(stdout);
+		}
+	}
 	else
 	{
 		printf("error: unknown command \"%s\"\n", line);

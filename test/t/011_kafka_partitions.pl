@@ -26,6 +26,13 @@ my $broker    = PgContinuous::MockKafka->start('clicks:2', 'lines:3', 'stamps:1'
 my $bootstrap = $broker->bootstrap;
 ok($bootstrap, "mock broker listens at $bootstrap");
 
+# A principal without rights on consumer groups: the brokers refuse to say
+# who coordinates a group (FindCoordinator, API key 10, answers
+# GROUP_AUTHORIZATION_FAILED, 30).  The streams use no group, so nothing
+# about it may show as a stream's error.
+is($broker->command('errors 10 30 100000'), 'ok',
+	'the brokers refuse every FindCoordinator request');
+
 sub produce
 {
 	my ($topic, $lines, @options) = @_;
@@ -235,6 +242,13 @@ CREATE TABLE decimals_batch (s text);
 compare_conversions('decimals', 2, \@decimals, \@not_decimals,
 	'SELECT s, s::numeric, s::numeric::text, count(*) FROM decimals_batch GROUP BY 1, 2',
 	'decimals');
+
+# The group lookups failed all along, and no stream noticed.
+unlike(slurp_file($node->logfile), qr/[Gg]roup authorization/,
+	'no stream reported the refused group lookups');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.kafka_partitions WHERE last_error <> ''"),
+	'0', 'no partition shows an error');
 
 $node->stop;
 $broker->stop;
