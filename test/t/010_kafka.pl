@@ -1,8 +1,8 @@
 # Copyright (c) pg_continuous contributors
 
 # Kafka streams, exactly once.  A mock Kafka cluster (kafka/mock_broker)
-# serves topic "orders" with 4 partitions.  JSON messages, some malformed,
-# are produced in phases; continuous views over the foreign table must equal
+# serves topic "orders" with 4 partitions.  JSON messages, some malformed
+# and some with escapes in keys and strings, are produced in phases; continuous views over the foreign table must equal
 # their SELECT run as batch SQL over a plain table holding the valid
 # messages, after
 #   phase 1: plain consumption;
