@@ -6,7 +6,8 @@
  * Pipeline position: source.  kafka_decode.c calls kafka_json_collect() on
  * each JSON message, then converts the collected text with the columns'
  * input functions.  Parsing is PostgreSQL's own parser (common/jsonapi.h)
- * driven by semantic callbacks; nothing here reads JSON syntax itself.
+ * driven by semantic callbacks; nothing here reads JSON syntax itself,
+ * beyond stepping over the whitespace between tokens the parser checked.
  *
  * Only the top-level object's direct fields are looked at.  Every value is
  * recorded as its raw JSON text (what json and jsonb columns take), and a
