@@ -63,6 +63,8 @@
 #define METADATA_INTERVAL_MS	5000
 /* the longest the worker waits for a broker's answer */
 #define BROKER_TIMEOUT_MS		1000
+/* how long a metadata request waits for a broker while none could be reached */
+#define OUTAGE_PROBE_MS			100
 
 typedef struct KafkaPartition
 {
@@ -101,6 +103,8 @@ struct KafkaSource
 	rd_kafka_queue_t *queue;
 	bool		assigned;		/* the client has every partition we know */
 	bool		first_metadata; /* none yet: start_offset applies */
+	bool		brokers_unreachable;	/* the last metadata request found no
+										 * broker to ask */
 	bool		awaiting_starts;	/* partitions whose start worker 0 decides */
 	TimestampTz last_metadata;
 
@@ -442,7 +446,16 @@ source_discover(KafkaSource *src)
 		source_set_error(src, "%s", rd_kafka_err2str(rd_kafka_last_error()));
 		return false;
 	}
-	err = rd_kafka_metadata(src->rk, 0, rkt, &md, BROKER_TIMEOUT_MS);
+	/*
+	 * Without a broker to ask, the request waits its whole timeout for one,
+	 * and the worker's other streams wait with it.  Once that has happened,
+	 * the next requests only probe; the client reconnects meanwhile, on its
+	 * own threads.
+	 */
+	err = rd_kafka_metadata(src->rk, 0, rkt, &md,
+							src->brokers_unreachable ? OUTAGE_PROBE_MS :
+							BROKER_TIMEOUT_MS);
+	src->brokers_unreachable = (err == RD_KAFKA_RESP_ERR__TRANSPORT);
 	rd_kafka_topic_destroy(rkt);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
