@@ -218,7 +218,6 @@ collect_field_start(void *state, char *fname, bool isnull)
 
 	/* the lexer is looking at the value's first token */
 	v = &c->values[c->current];
-	v->text = NULL;
 	v->raw = lex->token_start;
 	v->rawlen = 0;
 	switch (lex->token_type)

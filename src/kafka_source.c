@@ -159,14 +159,39 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 	Relation	rel;
 	rd_kafka_conf_t *conf;
 	char		errstr[512];
-	static const char *const consumer_settings[][2] = {
+	/*
+	 * Settings of our own: forced, or (overridable) defaults that a setting
+	 * of the server's or the user mapping's replaces.
+	 */
+	static const struct
+	{
+		const char *name;
+		const char *value;
+		bool		overridable;
+	}			consumer_settings[] = {
 		/* offsets are ours: no group membership, nothing committed */
-		{"enable.auto.commit", "false"},
-		{"enable.auto.offset.store", "false"},
-		{"enable.partition.eof", "false"},
+		{"enable.auto.commit", "false", false},
+		{"enable.auto.offset.store", "false", false},
+		{"enable.partition.eof", "false", false},
 		/* an offset the topic no longer holds: its oldest message */
-		{"auto.offset.reset", "earliest"},
-		{"allow.auto.create.topics", "false"},
+		{"auto.offset.reset", "earliest", false},
+		{"allow.auto.create.topics", "false", false},
+
+		/*
+		 * librdkafka 2.0.2 gives a consumer without a group.id no consumer
+		 * queue, though partitions are assigned, never subscribed, and
+		 * nothing is committed.  The client still asks who coordinates its
+		 * group; a user whose brokers grant rights on one group only can
+		 * name it.
+		 */
+		{"group.id", "pg_continuous", true},
+
+		/*
+		 * The client stops fetching for a while once this many messages
+		 * wait in its queue; the default (100000) made it pause for about
+		 * a second after every flush of a full batch.
+		 */
+		{"queued.min.messages", "1000000", true},
 	};
 	int			i;
 
@@ -186,40 +211,18 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 
 	conf = kafka_stream_conf(src->opts);
 	for (i = 0; i < lengthof(consumer_settings); i++)
-		if (rd_kafka_conf_set(conf, consumer_settings[i][0],
-							  consumer_settings[i][1],
+	{
+		if (consumer_settings[i].overridable &&
+			kafka_setting_given(src->opts, consumer_settings[i].name))
+			continue;
+		if (rd_kafka_conf_set(conf, consumer_settings[i].name,
+							  consumer_settings[i].value,
 							  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
 		{
 			rd_kafka_conf_destroy(conf);
 			elog(ERROR, "pg_continuous: librdkafka refused %s: %s",
-				 consumer_settings[i][0], errstr);
+				 consumer_settings[i].name, errstr);
 		}
-	/*
-	 * librdkafka 2.0.2 gives a consumer without a group.id no consumer
-	 * queue, though partitions are assigned, never subscribed, and nothing
-	 * is committed.  The client still asks who coordinates its group; a
-	 * user whose brokers grant rights on one group only can name it.
-	 */
-	if (!kafka_setting_given(src->opts, "group.id") &&
-		rd_kafka_conf_set(conf, "group.id", "pg_continuous",
-						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-	{
-		rd_kafka_conf_destroy(conf);
-		elog(ERROR, "pg_continuous: librdkafka refused group.id: %s", errstr);
-	}
-
-	/*
-	 * The client stops fetching for a while once this many messages wait
-	 * in its queue; the default (100000) made it pause for about a second
-	 * after every flush of a full batch.  A setting of the server's or
-	 * the user mapping's wins.
-	 */
-	if (!kafka_setting_given(src->opts, "queued.min.messages") &&
-		rd_kafka_conf_set(conf, "queued.min.messages", "1000000",
-						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-	{
-		rd_kafka_conf_destroy(conf);
-		elog(ERROR, "pg_continuous: librdkafka refused queued.min.messages: %s", errstr);
 	}
 	rd_kafka_conf_set_opaque(conf, src);
 	rd_kafka_conf_set_error_cb(conf, source_error_cb);
