@@ -254,7 +254,8 @@ CREATE VIEW revenue WITH (continuous) AS
     SELECT customer, sum(amount) AS revenue FROM orders GROUP BY customer;
 SELECT * FROM revenue;
 RESET ROLE;
-SELECT relname, pg_get_userbyid(relowner) AS owner
+-- the storage belongs to the extension; the view's owner may read it
+SELECT relname, pg_get_userbyid(relowner) AS owner, relacl
 FROM pg_class WHERE relname IN ('revenue', 'revenue_state') ORDER BY relname;
 
 SET ROLE regress_continuous_reader;
@@ -273,9 +274,9 @@ CREATE VIEW my_revenue WITH (continuous) AS
 SELECT * FROM my_revenue;
 RESET ROLE;
 
--- the storage table changes hands with its view
+-- the right to read the storage changes hands with its view
 ALTER VIEW my_revenue OWNER TO regress_continuous_owner;
-SELECT relname, pg_get_userbyid(relowner) AS owner
+SELECT relname, pg_get_userbyid(relowner) AS owner, relacl
 FROM pg_class WHERE relname IN ('my_revenue', 'my_revenue_state') ORDER BY relname;
 
 SET ROLE regress_continuous_owner;

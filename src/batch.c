@@ -45,6 +45,7 @@
 
 #include "batch.h"
 #include "pg_continuous.h"
+#include "privileges.h"
 #include "window_session.h"
 
 /* Where an event failed, so the careful run knows what to do with it. */
@@ -304,8 +305,7 @@ view_batch_groups(ViewRuntime *vr)
 void
 view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	SavedPrivileges saved;
 
 	vr->judge_lateness = vr->plan->window_key >= 0 && clock != NULL &&
 		clock->had_watermark_before;
@@ -313,10 +313,7 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 		vr->watermark_before = clock->watermark_before;
 
 	/* the view's expressions run with its owner's privileges */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(vr->owner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	privileges_become(vr->owner, &saved);
 
 	session_batch_begin(vr);
 	if (!view_process_all(vr, events))
@@ -326,7 +323,7 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 	}
 	session_batch_end(vr);
 
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	privileges_restore(&saved);
 }
 
 /* The first event that is the view's: events are in commit order. */

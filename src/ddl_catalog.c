@@ -28,40 +28,20 @@
 #include "utils/timestamp.h"
 
 #include "ddl_catalog.h"
+#include "privileges.h"
 #include "kafka_options.h"
 
 static List *catalog_select(const char *sql, Oid key);
+static List *catalog_select_oids(const char *sql, Oid key);
 static Oid	text_to_oid(const char *value);
 static Oid	relation_owner(Oid relid);
 static void catalog_execute(const char *sql, int nargs, Oid *argtypes,
 							Datum *values, const char *nulls, int expected);
 
-void
-ddl_catalog_elevate(DdlCatalogPrivileges *saved)
-{
-	GetUserIdAndSecContext(&saved->saved_userid, &saved->saved_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   saved->saved_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	saved->guc_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
-void
-ddl_catalog_restore(DdlCatalogPrivileges *saved)
-{
-	AtEOXact_GUC(true, saved->guc_nestlevel);
-	SetUserIdAndSecContext(saved->saved_userid, saved->saved_sec_context);
-}
-
 bool
 ddl_catalog_is_stream(Oid relid)
 {
-	return catalog_select("SELECT 'yes' FROM continuous.stream_catalog WHERE stream = $1",
+	return catalog_select("SELECT 'yes' FROM continuous.stream_catalog WHERE stream OPERATOR(pg_catalog.=) $1",
 						  relid) != NIL;
 }
 
@@ -69,22 +49,35 @@ ddl_catalog_is_stream(Oid relid)
 Oid
 ddl_catalog_storage_of_view(Oid relid)
 {
-	List	   *storage = catalog_select("SELECT storage::text FROM continuous.view_catalog"
-										 " WHERE view = $1", relid);
+	List	   *storage = catalog_select_oids("SELECT storage FROM continuous.view_catalog"
+											  " WHERE view OPERATOR(pg_catalog.=) $1", relid);
 
-	return storage ? text_to_oid(linitial(storage)) : InvalidOid;
+	return storage ? linitial_oid(storage) : InvalidOid;
+}
+
+/* The continuous view whose storage table this is, or InvalidOid. */
+Oid
+ddl_catalog_view_of_storage(Oid storage)
+{
+	List	   *view = catalog_select_oids("SELECT view FROM continuous.view_catalog"
+										   " WHERE storage OPERATOR(pg_catalog.=) $1", storage);
+
+	return view ? linitial_oid(view) : InvalidOid;
+}
+
+List *
+ddl_catalog_all_views(void)
+{
+	return catalog_select_oids("SELECT view FROM continuous.view_catalog"
+							   " ORDER BY view", InvalidOid);
 }
 
 List *
 ddl_catalog_views_of_stream(Oid stream)
 {
-	List	   *views = NIL;
-	ListCell   *lc;
-
-	foreach(lc, catalog_select("SELECT view::text FROM continuous.view_catalog"
-							   " WHERE stream = $1 ORDER BY view", stream))
-		views = lappend_oid(views, text_to_oid(lfirst(lc)));
-	return views;
+	return catalog_select_oids("SELECT view FROM continuous.view_catalog"
+							   " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY view",
+							   stream);
 }
 
 /*
@@ -96,7 +89,7 @@ char *
 ddl_catalog_stream_event_time(Oid stream)
 {
 	List	   *event_time = catalog_select("SELECT event_time::text FROM continuous.stream_catalog"
-											" WHERE stream = $1", stream);
+											" WHERE stream OPERATOR(pg_catalog.=) $1", stream);
 
 	return event_time ? linitial(event_time) : NULL;
 }
@@ -170,15 +163,18 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 	ListCell   *lc;
 
 	if (OidIsValid(relid))
-		streams = catalog_select("SELECT stream::text FROM continuous.stream_catalog"
-								 " WHERE stream = $1 AND kind = 'kafka'", relid);
+		streams = catalog_select_oids("SELECT stream FROM continuous.stream_catalog"
+									  " WHERE stream OPERATOR(pg_catalog.=) $1"
+									  " AND kind OPERATOR(pg_catalog.=) 'kafka'", relid);
 	else
-		streams = catalog_select("SELECT c.stream::text FROM continuous.stream_catalog c"
-								 " JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = c.stream"
-								 " WHERE f.ftserver = $1 AND c.kind = 'kafka'", serverid);
+		streams = catalog_select_oids("SELECT c.stream FROM continuous.stream_catalog c"
+									  " JOIN pg_catalog.pg_foreign_table f"
+									  " ON f.ftrelid OPERATOR(pg_catalog.=) c.stream"
+									  " WHERE f.ftserver OPERATOR(pg_catalog.=) $1"
+									  " AND c.kind OPERATOR(pg_catalog.=) 'kafka'", serverid);
 	foreach(lc, streams)
 	{
-		Oid			stream = text_to_oid(lfirst(lc));
+		Oid			stream = lfirst_oid(lc);
 		KafkaStreamOptions *opts;
 		Oid			argtypes[4] = {OIDOID, NAMEOID, INTERVALOID, INTERVALOID};
 		Datum		values[4];
@@ -196,7 +192,7 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 			nulls[3] = 'n';
 		catalog_execute("UPDATE continuous.stream_catalog"
 						" SET event_time = $2, watermark_delay = $3, idle_timeout = $4"
-						" WHERE stream = $1",
+						" WHERE stream OPERATOR(pg_catalog.=) $1",
 						4, argtypes, values, nulls, SPI_OK_UPDATE);
 	}
 }
@@ -207,9 +203,9 @@ ddl_catalog_remove_stream(Oid stream)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(stream)};
 
-	catalog_execute("DELETE FROM continuous.stream_catalog WHERE stream = $1",
+	catalog_execute("DELETE FROM continuous.stream_catalog WHERE stream OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, SPI_OK_DELETE);
-	catalog_execute("DELETE FROM continuous.stream_stats WHERE stream = $1",
+	catalog_execute("DELETE FROM continuous.stream_stats WHERE stream OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, SPI_OK_DELETE);
 }
 
@@ -263,9 +259,9 @@ ddl_catalog_remove_view(Oid view)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(view)};
 
-	catalog_execute("DELETE FROM continuous.view_catalog WHERE view = $1",
+	catalog_execute("DELETE FROM continuous.view_catalog WHERE view OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, SPI_OK_DELETE);
-	catalog_execute("DELETE FROM continuous.view_stats WHERE view = $1",
+	catalog_execute("DELETE FROM continuous.view_stats WHERE view OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, SPI_OK_DELETE);
 }
 
@@ -278,8 +274,9 @@ ddl_relation_display_name(Oid relid)
 
 /*
  * The first column, as text, of the rows a catalog query keyed by one oid
- * returns, read with the catalog owner's rights; NULLs are left out.  The
- * strings are in the caller's memory context.
+ * ($1; or no parameter if key is InvalidOid) returns, read with the
+ * catalog owner's rights; NULLs are left out.  The strings are in the
+ * caller's memory context.
  */
 static List *
 catalog_select(const char *sql, Oid key)
@@ -287,15 +284,16 @@ catalog_select(const char *sql, Oid key)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(key)};
 	MemoryContext callercxt = CurrentMemoryContext;
-	DdlCatalogPrivileges saved;
+	ExtensionPrivileges saved;
 	List	   *result = NIL;
 	uint64		i;
 
-	ddl_catalog_elevate(&saved);
+	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* not read-only: a fresh snapshot sees what this command wrote before */
-	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, OidIsValid(key) ? 1 : 0, argtypes, values,
+							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the pg_continuous catalog: %s", sql);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -311,8 +309,20 @@ catalog_select(const char *sql, Oid key)
 		}
 	}
 	SPI_finish();
-	ddl_catalog_restore(&saved);
+	privileges_leave_extension(&saved);
 	return result;
+}
+
+/* catalog_select() of a query whose first column is an oid, as a List of Oid */
+static List *
+catalog_select_oids(const char *sql, Oid key)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, catalog_select(sql, key))
+		oids = lappend_oid(oids, text_to_oid(lfirst(lc)));
+	return oids;
 }
 
 static Oid
@@ -326,10 +336,10 @@ static void
 catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				const char *nulls, int expected)
 {
-	DdlCatalogPrivileges saved;
+	ExtensionPrivileges saved;
 	int			rc;
 
-	ddl_catalog_elevate(&saved);
+	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
@@ -337,5 +347,5 @@ catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s",
 			 sql, SPI_result_code_string(rc));
 	SPI_finish();
-	ddl_catalog_restore(&saved);
+	privileges_leave_extension(&saved);
 }

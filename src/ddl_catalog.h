@@ -12,22 +12,6 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
-/*
- * The catalog belongs to the extension, not to the user running the DDL:
- * between ddl_catalog_elevate() and ddl_catalog_restore() the backend acts
- * as the bootstrap superuser with search_path = pg_catalog, pg_temp.  An
- * error in between needs no cleanup: transaction abort restores both.
- */
-typedef struct DdlCatalogPrivileges
-{
-	Oid			saved_userid;
-	int			saved_sec_context;
-	int			guc_nestlevel;
-} DdlCatalogPrivileges;
-
-extern void ddl_catalog_elevate(DdlCatalogPrivileges *saved);
-extern void ddl_catalog_restore(DdlCatalogPrivileges *saved);
-
 /* A row of continuous.view_catalog. */
 typedef struct ViewCatalogEntry
 {
@@ -46,7 +30,9 @@ typedef struct ViewCatalogEntry
 
 extern bool ddl_catalog_is_stream(Oid relid);
 extern Oid	ddl_catalog_storage_of_view(Oid view);	/* InvalidOid: not one */
+extern Oid	ddl_catalog_view_of_storage(Oid storage);	/* InvalidOid: none */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
+extern List *ddl_catalog_all_views(void);	/* view OIDs */
 extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */
 
 extern void ddl_catalog_add_stream(Oid stream, const char *kind,

@@ -38,6 +38,7 @@
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -76,6 +77,8 @@
 #include "kafka_options.h"
 #include "pg_continuous.h"
 #include "plan.h"
+#include "privileges.h"
+#include "storage_guard.h"
 #include "window_session.h"
 #include "window_count.h"
 #include "window_hop.h"
@@ -174,6 +177,8 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 						   DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+
+	storage_guard_check_utility(parsetree);
 
 	if (IsA(parsetree, ViewStmt))
 	{
@@ -282,7 +287,7 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 			/*
 			 * The view reads its storage table with its owner's rights, so
-			 * the table must change hands with the view.
+			 * the right to read it must change hands with the view.
 			 */
 			foreach(lc, stmt->cmds)
 			{
@@ -300,12 +305,21 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 							 params, queryEnv, dest, qc);
 
 		if (OidIsValid(storage))
-			ATExecChangeOwner(storage, new_owner, true, AccessExclusiveLock);
+			storage_guard_grant_reader(storage, new_owner);
 		if (OidIsValid(kafka_stream))
 		{
 			CommandCounterIncrement();
 			ddl_catalog_refresh_kafka_streams(kafka_stream, InvalidOid);
 		}
+		return;
+	}
+
+	else if (IsA(parsetree, ReassignOwnedStmt) && extension_exists())
+	{
+		next_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+		CommandCounterIncrement();
+		storage_guard_grant_all_readers();
 		return;
 	}
 
@@ -773,7 +787,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	ObjectAddressSet(storage_address, RelationRelationId, storage);
 	recordDependencyOn(&storage_address, &view_address, DEPENDENCY_INTERNAL);
 	if (plan->count_key >= 0)
-		count_window_create_storage(plan, stmt->view->relname, storage, owner);
+		count_window_create_storage(plan, stmt->view->relname, storage);
 	recordDependencyOnExpr(&view_address, (Node *) query, NIL,
 						   DEPENDENCY_NORMAL);
 	if (OidIsValid(late_table))
@@ -832,10 +846,10 @@ apply_column_aliases(Query *query, List *aliases)
  * continuous_storage.<view>_state: the group keys, then one transition
  * state per aggregate, in plan order; the worker relies on that order.
  *
- * Users have no CREATE right on continuous_storage, so the table is created
- * with the catalog owner's rights, but owned by the view's owner: the view
- * reads it with its owner's rights, and DROP OWNED / REASSIGN OWNED treat
- * the two alike.
+ * The table belongs to the extension, like its catalog (storage_guard.c):
+ * created with the catalog owner's rights and owned by the bootstrap
+ * superuser.  The view reads it with its owner's rights, so that owner
+ * may SELECT it.
  */
 static Oid
 create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
@@ -846,7 +860,7 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 	List	   *columns = NIL;
 	List	   *key_columns = NIL;
 	IndexElem  *session_start = NULL;
-	DdlCatalogPrivileges saved;
+	ExtensionPrivileges saved;
 	ObjectAddress address;
 	ListCell   *lc;
 
@@ -904,10 +918,10 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 	/* heap whatever default_table_access_method says: see insert_global_row() */
 	create->accessMethod = DEFAULT_TABLE_ACCESS_METHOD;
 
-	ddl_catalog_elevate(&saved);
+	privileges_become_extension(&saved);
 
-	address = DefineRelation(create, RELKIND_RELATION, owner, NULL,
-							 queryString);
+	address = DefineRelation(create, RELKIND_RELATION, BOOTSTRAP_SUPERUSERID,
+							 NULL, queryString);
 	CommandCounterIncrement();
 	NewRelationCreateToastTable(address.objectId, (Datum) 0);
 
@@ -933,10 +947,11 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 						   InvalidOid, false, false, false, false, true);
 	}
 
-	ddl_catalog_restore(&saved);
+	privileges_leave_extension(&saved);
 
 	if (key_columns == NIL)
 		insert_global_row(plan, address.objectId);
+	storage_guard_grant_reader(address.objectId, owner);
 	CommandCounterIncrement();
 
 	return address.objectId;

@@ -42,6 +42,7 @@
 
 #include "flush.h"
 #include "pg_continuous.h"
+#include "privileges.h"
 #include "window_count.h"
 #include "window_session.h"
 
@@ -59,13 +60,23 @@ void
 flush_view_state(ViewRuntime *vr)
 {
 	StorageTarget target;
+	SavedPrivileges saved;
 
 	if (!flush_storage_open(vr, &target))
 		return;
+
+	/*
+	 * The aggregates' combine and (de)serialisation functions are the view
+	 * owner's code.  Storage is written through the table AM, which checks
+	 * no privileges, and its index compares keys with operator classes,
+	 * which only superusers create.
+	 */
+	privileges_become(vr->owner, &saved);
 	if (vr->plan->session)
 		session_flush_groups(vr, &target);
 	else
 		flush_groups(vr, &target);
+	privileges_restore(&saved);
 	flush_storage_close(&target);
 	/* the running counts of a count window are state too */
 	count_window_flush(vr);
@@ -425,13 +436,15 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 	spi_exec("INSERT INTO continuous.view_stats AS s "
 			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from, "
 			 "late_events, groups_in_memory) "
-			 "VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8) "
-			 "ON CONFLICT (view) DO UPDATE SET events = s.events + excluded.events, "
-			 "errors = s.errors + excluded.errors, last_flush_at = excluded.last_flush_at, "
+			 "VALUES ($1, $2, $3, pg_catalog.now(), $4, $5, $6, $7, $8) "
+			 "ON CONFLICT (view) DO UPDATE SET "
+			 "events = s.events OPERATOR(pg_catalog.+) excluded.events, "
+			 "errors = s.errors OPERATOR(pg_catalog.+) excluded.errors, "
+			 "last_flush_at = excluded.last_flush_at, "
 			 "flush_ms = excluded.flush_ms, latency_ms = excluded.latency_ms, "
 			 "active_from = coalesce(s.active_from, excluded.active_from), "
-			 "late_events = s.late_events + excluded.late_events, "
-			 "groups_in_memory = CASE WHEN excluded.events > 0 "
+			 "late_events = s.late_events OPERATOR(pg_catalog.+) excluded.late_events, "
+			 "groups_in_memory = CASE WHEN excluded.events OPERATOR(pg_catalog.>) 0 "
 			 "THEN excluded.groups_in_memory ELSE s.groups_in_memory END",
 			 8, types, values, nulls);
 }
@@ -465,11 +478,12 @@ flush_stream_stats(StreamEvents *stream, StreamClock *clock)
 	spi_exec("INSERT INTO continuous.stream_stats AS s "
 			 "(stream, events, bytes, ignored_changes, last_event_at, errors, watermark) "
 			 "VALUES ($1, $2, $3, $4, $5, $6, $7) "
-			 "ON CONFLICT (stream) DO UPDATE SET events = s.events + excluded.events, "
-			 "bytes = s.bytes + excluded.bytes, "
-			 "ignored_changes = s.ignored_changes + excluded.ignored_changes, "
+			 "ON CONFLICT (stream) DO UPDATE SET "
+			 "events = s.events OPERATOR(pg_catalog.+) excluded.events, "
+			 "bytes = s.bytes OPERATOR(pg_catalog.+) excluded.bytes, "
+			 "ignored_changes = s.ignored_changes OPERATOR(pg_catalog.+) excluded.ignored_changes, "
 			 "last_event_at = coalesce(excluded.last_event_at, s.last_event_at), "
-			 "errors = s.errors + excluded.errors, "
+			 "errors = s.errors OPERATOR(pg_catalog.+) excluded.errors, "
 			 "watermark = greatest(s.watermark, excluded.watermark)",
 			 7, types, values, nulls);
 }

@@ -58,6 +58,7 @@
 #include "kafka_options.h"
 #include "kafka_source.h"
 #include "pg_continuous.h"
+#include "privileges.h"
 
 /* how often the partitions of a topic are looked up again */
 #define METADATA_INTERVAL_MS	5000
@@ -91,6 +92,7 @@ typedef struct StoredOffset
 struct KafkaSource
 {
 	Oid			relid;
+	Oid			owner;			/* the foreign table's: decoding runs as it */
 	int			worker;			/* this worker's share of the partitions */
 	int			nworkers;
 	KafkaStreamOptions *opts;
@@ -203,7 +205,8 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 										   ALLOCSET_DEFAULT_SIZES);
 	src->clock = clock;
 	rel = table_open(relid, AccessShareLock);
-	src->opts = kafka_stream_options_for_user(relid, rel->rd_rel->relowner);
+	src->owner = rel->rd_rel->relowner;
+	src->opts = kafka_stream_options_for_user(relid, src->owner);
 	src->decoder = kafka_decoder_create(src->opts, RelationGetDescr(rel));
 	table_close(rel, AccessShareLock);
 	src->first_metadata = true;
@@ -344,7 +347,7 @@ source_read_offsets(KafkaSource *src, int *n)
 	uint64		i;
 
 	if (SPI_execute_with_args("SELECT \"partition\", next_offset, max_event_time, active_at "
-							  "FROM continuous.kafka_offsets WHERE stream = $1",
+							  "FROM continuous.kafka_offsets WHERE stream OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.kafka_offsets");
 	rows = palloc(sizeof(StoredOffset) * Max(SPI_processed, 1));
@@ -754,8 +757,12 @@ kafka_source_decode(KafkaSource *src, List **dead_letters)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(src->batch_cxt);
 	StreamEvents *events = palloc0(sizeof(StreamEvents));
+	SavedPrivileges saved;
 	char	   *error;
 	int			i;
+
+	/* a domain's CHECK of a column may call its owner's functions */
+	privileges_become(src->owner, &saved);
 
 	events->relid = src->relid;
 	events->kafka = true;
@@ -776,6 +783,7 @@ kafka_source_decode(KafkaSource *src, List **dead_letters)
 				*dead_letters = lappend(*dead_letters,
 										message_dead_letter(src->msgs[i], error));
 	}
+	privileges_restore(&saved);
 	MemoryContextSwitchTo(oldcxt);
 	return events;
 }
@@ -946,8 +954,8 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 												TYPALIGN_INT));
 	if (SPI_execute_with_args("INSERT INTO continuous.kafka_offsets AS o "
 							  "(stream, \"partition\", next_offset, max_event_time, high_watermark, active_at, worker, updated_at) "
-							  "SELECT $1, u.p, u.o, u.t, u.h, u.a, u.w, now() "
-							  "FROM unnest($2, $3, $4, $5, $6, $7) AS u(p, o, t, h, a, w) "
+							  "SELECT $1, u.p, u.o, u.t, u.h, u.a, u.w, pg_catalog.now() "
+							  "FROM pg_catalog.unnest($2, $3, $4, $5, $6, $7) AS u(p, o, t, h, a, w) "
 							  "ON CONFLICT (stream, \"partition\") DO UPDATE SET "
 							  "next_offset = excluded.next_offset, "
 							  "max_event_time = greatest(o.max_event_time, excluded.max_event_time), "
@@ -971,7 +979,7 @@ kafka_source_write_error(KafkaSource *src)
 	if (src->error[0] == '\0')
 		nulls[1] = 'n';
 	if (SPI_execute_with_args("UPDATE continuous.stream_stats SET last_error = $2 "
-							  "WHERE stream = $1",
+							  "WHERE stream OPERATOR(pg_catalog.=) $1",
 							  2, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "pg_continuous: could not write continuous.stream_stats");
 	src->error_changed = false;
@@ -1079,7 +1087,7 @@ kafka_source_catch_up(KafkaSource *src)
 	pfree(rows);
 
 	if (SPI_execute_with_args("SELECT watermark FROM continuous.stream_stats "
-							  "WHERE stream = $1 AND watermark IS NOT NULL",
+							  "WHERE stream OPERATOR(pg_catalog.=) $1 AND watermark IS NOT NULL",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_stats");
 	if (SPI_processed == 1)

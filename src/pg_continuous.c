@@ -23,6 +23,7 @@
 
 #include "pg_continuous.h"
 #include "shmem.h"
+#include "storage_guard.h"
 
 PG_MODULE_MAGIC;
 
@@ -83,6 +84,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("continuous");
 
 	continuous_install_utility_hook();
+	storage_guard_install();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

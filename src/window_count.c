@@ -54,6 +54,7 @@
 #include "batch.h"
 #include "ddl_catalog.h"
 #include "pg_continuous.h"
+#include "privileges.h"
 #include "window_count.h"
 
 struct CountWindowRuntime
@@ -225,12 +226,12 @@ count_window_plan(ContinuousPlan *plan)
 
 /*
  * The table of counts: the storage table's other key columns, and the
- * count.  It is created like the storage table, with the catalog owner's
- * rights and owned by the view's owner.
+ * count.  Like the storage table, it belongs to the extension; only the
+ * worker reads it.
  */
 void
 count_window_create_storage(ContinuousPlan *plan, const char *view_name,
-							Oid storage, Oid owner)
+							Oid storage)
 {
 	Oid			namespace = get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, false);
 	const char *schema = quote_identifier(CONTINUOUS_STORAGE_SCHEMA);
@@ -238,7 +239,7 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 	char	   *qualified;
 	const char *events = "events";
 	StringInfoData columns;
-	DdlCatalogPrivileges saved;
+	ExtensionPrivileges saved;
 	ObjectAddress counts_address;
 	ObjectAddress storage_address;
 	ListCell   *lc;
@@ -257,7 +258,7 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 			events = "count_window_events";
 	}
 
-	ddl_catalog_elevate(&saved);
+	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -279,13 +280,9 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 	else if (SPI_execute(psprintf("INSERT INTO %s VALUES (0)", qualified),
 						 false, 0) < 0)
 		elog(ERROR, "could not fill the count window table of \"%s\"", view_name);
-	if (SPI_execute(psprintf("ALTER TABLE %s OWNER TO %s", qualified,
-							 quote_identifier(GetUserNameFromId(owner, false))),
-					false, 0) < 0)
-		elog(ERROR, "could not give away the count window table of \"%s\"", view_name);
 
 	SPI_finish();
-	ddl_catalog_restore(&saved);
+	privileges_leave_extension(&saved);
 
 	ObjectAddressSet(counts_address, RelationRelationId,
 					 get_relname_relid(name, namespace));

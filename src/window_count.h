@@ -39,8 +39,7 @@ extern void count_window_plan(ContinuousPlan *plan);
  * in the flush transaction with the state, so numbering survives restarts.
  */
 extern void count_window_create_storage(ContinuousPlan *plan,
-										const char *view_name, Oid storage,
-										Oid owner);
+										const char *view_name, Oid storage);
 
 /* What the projection computes in place of the call: numbered later. */
 extern Expr *count_window_placeholder(void);

@@ -30,6 +30,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "privileges.h"
 #include "window_expiry.h"
 
 void
@@ -46,8 +47,7 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 	Datum	   *values;
 	char	   *nulls;
 	ListCell   *lc;
-	Oid			save_userid;
-	int			save_sec_context;
+	SavedPrivileges saved;
 	int			i;
 
 	if (vr->late_rows == NIL)
@@ -87,10 +87,7 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 						vr->name)));
 	appendStringInfo(&sql, ") VALUES (%s)", params.data);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(vr->owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	privileges_become(vr->owner, &saved);
 	plan = SPI_prepare(sql.data, nparams, types);
 	if (plan == NULL)
 		elog(ERROR, "pg_continuous: could not prepare \"%s\": %s", sql.data,
@@ -116,7 +113,7 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 				 vr->name);
 	}
 	SPI_freeplan(plan);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	privileges_restore(&saved);
 }
 
 void
@@ -151,7 +148,7 @@ window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 		end = pstrdup(quote_identifier(plan->session_end_column));
 	else
 	{
-		end = psprintf("%s + $2", quote_identifier(key->column));
+		end = psprintf("%s OPERATOR(pg_catalog.+) $2", quote_identifier(key->column));
 		values[1] = IntervalPGetDatum(plan->window_size);
 	}
 	/* a timestamp without time zone is read as UTC, as the watermark is */
@@ -159,7 +156,7 @@ window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 		end = psprintf("pg_catalog.timezone('UTC', %s)", end);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "DELETE FROM %s WHERE %s <= $1",
+	appendStringInfo(&sql, "DELETE FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(vr->storage)),
 												get_rel_name(vr->storage)),
 					 end);

@@ -51,6 +51,7 @@
 #include "kafka_source.h"
 #include "window_expiry.h"
 #include "pg_continuous.h"
+#include "privileges.h"
 #include "shmem.h"
 #include "watermark.h"
 #include "worker_kafka.h"
@@ -124,6 +125,7 @@ continuous_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	worker_session_fix_settings();
 
 	/*
 	 * Each flush allocates and frees its batch: tens of megabytes.  Keep
@@ -443,6 +445,8 @@ worker_detach(int code, Datum arg)
 static void
 worker_begin(TransactionId wait_for)
 {
+	/* now() in this transaction, as a backend sets it per statement */
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 
 	/*
@@ -538,10 +542,12 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	ws.clocks = NIL;
 
 	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
-					"c.kind = 'kafka', "
-					"EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.stream = c.stream) "
+					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
+					"EXISTS (SELECT FROM continuous.view_catalog v "
+					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream) "
 					"FROM continuous.stream_catalog c "
-					"LEFT JOIN continuous.stream_stats s USING (stream)",
+					"LEFT JOIN continuous.stream_stats s "
+					"       ON s.stream OPERATOR(pg_catalog.=) c.stream",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
 	relids = palloc(sizeof(Oid) * Max(SPI_processed, 1));
@@ -581,8 +587,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention "
 					"FROM continuous.view_catalog v "
-					"JOIN pg_catalog.pg_class c ON c.oid = v.view "
-					"LEFT JOIN continuous.view_stats s ON s.view = v.view "
+					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
+					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
 					"ORDER BY v.view",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
@@ -637,14 +643,10 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		MemoryContextSwitchTo(spicxt);
 		PG_TRY();
 		{
-			Oid			save_userid;
-			int			save_sec_context;
+			SavedPrivileges saved;
 			ViewRuntime *vr;
 
-			GetUserIdAndSecContext(&save_userid, &save_sec_context);
-			SetUserIdAndSecContext(owner, save_sec_context |
-								   SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_RESTRICTED_OPERATION);
+			privileges_become(owner, &saved);
 			vr = view_runtime_create(view, stream, storage, owner,
 									 (Query *) stringToNode(query),
 									 lateness);
@@ -655,7 +657,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 				vr->retention = MemoryContextAlloc(vr->cxt, sizeof(Interval));
 				*vr->retention = *DatumGetIntervalP(retention);
 			}
-			SetUserIdAndSecContext(save_userid, save_sec_context);
+			privileges_restore(&saved);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(TopMemoryContext);
 			ws.views = lappend(ws.views, vr);
@@ -688,9 +690,9 @@ worker_catalog_fingerprint(void)
 {
 	char	   *fingerprint;
 
-	if (SPI_execute("SELECT format('%s/%s', "
-					"(SELECT string_agg(stream::text, ',' ORDER BY stream) FROM continuous.stream_catalog), "
-					"(SELECT string_agg(view::text, ',' ORDER BY view) FROM continuous.view_catalog))",
+	if (SPI_execute("SELECT pg_catalog.format('%s/%s', "
+					"(SELECT pg_catalog.string_agg(stream::text, ',' ORDER BY stream) FROM continuous.stream_catalog), "
+					"(SELECT pg_catalog.string_agg(view::text, ',' ORDER BY view) FROM continuous.view_catalog))",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pg_continuous: could not read the continuous catalog");
 	fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

@@ -110,6 +110,17 @@ CREATE TABLE continuous.dead_letters (
     "partition" int,                        -- Kafka streams: where the message is
     "offset"    bigint
 );
+-- Dead letters hold events: a role sees those of the streams it may read,
+-- and the owners of the stream and of the view (if any) may delete them.
+-- The worker writes them as the extension's owner, which RLS leaves alone.
+ALTER TABLE continuous.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY dead_letters_read ON continuous.dead_letters FOR SELECT
+    USING (coalesce(pg_catalog.has_table_privilege(stream, 'SELECT'), false));
+CREATE POLICY dead_letters_manage ON continuous.dead_letters FOR DELETE
+    USING (EXISTS (SELECT FROM pg_catalog.pg_class c
+                    WHERE (c.oid OPERATOR(pg_catalog.=) stream
+                           OR c.oid OPERATOR(pg_catalog.=) view)
+                      AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
 GRANT SELECT, DELETE ON continuous.dead_letters TO PUBLIC;
 
 /* ------------------------------------------------------------------------

@@ -1,0 +1,393 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage_guard.c
+ *	  The storage of continuous views belongs to the extension: refusing
+ *	  what anybody else would do to it.
+ *
+ * Pipeline position: state.  A view's storage table (its state), the
+ * table of counts of a count window, and their indexes live in schema
+ * continuous_storage.  The flush writes them (flush.c), the view reads the
+ * storage table with its owner's rights.  If anyone else could change them,
+ * a view would silently reset (TRUNCATE), the worker of the whole database
+ * would fail (DROP INDEX), every view would wait (LOCK), or the worker
+ * would run a stranger's code (CREATE TRIGGER, an index expression).
+ *
+ * So the tables are owned by the bootstrap superuser, as the extension's
+ * catalog is, and the view's owner may only SELECT them (granted here and
+ * moved with the view's ownership).  On top of that, this module refuses
+ * DDL and DML on them from everybody but the extension itself
+ * (privileges_acting_as_extension()), superusers included, with a message
+ * that says what to do instead: ProcessUtility statements through
+ * storage_guard_check_utility(), INSERT, UPDATE, DELETE, COPY FROM and row
+ * locks through ExecutorCheckPerms_hook.  ACCESS SHARE locks (pg_dump takes
+ * them), plain VACUUM, ANALYZE and REINDEX CONCURRENTLY stay allowed: none
+ * of them blocks a flush.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lockdefs.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "ddl_catalog.h"
+#include "pg_continuous.h"
+#include "privileges.h"
+#include "storage_guard.h"
+
+static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
+
+static bool storage_guard_check_perms(List *rangeTable,
+									  bool ereport_on_violation);
+static bool guarded(Oid relid);
+static void refuse(Oid relid, const char *action, const char *hint)
+			pg_attribute_noreturn();
+static void check_rangevar(RangeVar *rv, const char *action, const char *hint);
+static void check_rangevars(List *rvs, const char *action, const char *hint);
+static void check_names(List *names, const char *action, const char *hint);
+static bool has_option(List *options, const char *name);
+
+#define HINT_DDL \
+	"The storage changes with its view: DROP VIEW removes both, and CREATE VIEW ... WITH (continuous) makes a new one."
+#define HINT_DML \
+	"Its rows change only by the events of the view's stream; to start the view afresh, drop it and create it again."
+
+void
+storage_guard_install(void)
+{
+	prev_ExecutorCheckPerms = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = storage_guard_check_perms;
+}
+
+/*
+ * Is relid the storage of a continuous view (or an index of one)?  Only
+ * relations of schema continuous_storage in a database with the extension.
+ */
+static bool
+guarded(Oid relid)
+{
+	Oid			namespace;
+
+	if (!OidIsValid(relid))
+		return false;
+	namespace = get_rel_namespace(relid);
+	if (!OidIsValid(namespace) ||
+		namespace != get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, true))
+		return false;
+	return OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+}
+
+static void
+refuse(Oid relid, const char *action, const char *hint)
+{
+	Oid			table = relid;
+	Oid			view;
+
+	if (get_rel_relkind(relid) == RELKIND_INDEX)
+		table = IndexGetRelation(relid, false);
+	view = ddl_catalog_view_of_storage(table);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot %s \"%s.%s\"", action,
+					CONTINUOUS_STORAGE_SCHEMA, get_rel_name(relid)),
+			 !OidIsValid(view) ?
+			 errdetail("It is part of the storage of a continuous view, which only pg_continuous changes.") :
+			 table == relid ?
+			 errdetail("It is the storage of continuous view %s, which only pg_continuous changes.",
+					   ddl_relation_display_name(view)) :
+			 errdetail("It is an index of the storage of continuous view %s, which only pg_continuous changes.",
+					   ddl_relation_display_name(view)),
+			 errhint("%s", hint)));
+}
+
+static void
+check_rangevar(RangeVar *rv, const char *action, const char *hint)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (guarded(relid))
+		refuse(relid, action, hint);
+}
+
+static void
+check_rangevars(List *rvs, const char *action, const char *hint)
+{
+	ListCell   *lc;
+
+	foreach(lc, rvs)
+		check_rangevar(lfirst_node(RangeVar, lc), action, hint);
+}
+
+/* DROP's objects: qualified names, each a List of String */
+static void
+check_names(List *names, const char *action, const char *hint)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		check_rangevar(makeRangeVarFromNameList(lfirst(lc)), action, hint);
+}
+
+static bool
+has_option(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, name) == 0)
+			return opt->arg == NULL || defGetBoolean(opt);
+	}
+	return false;
+}
+
+void
+storage_guard_check_utility(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (!IsTransactionState() || privileges_acting_as_extension())
+		return;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+				check_rangevar(stmt->relation, "alter", HINT_DDL);
+				foreach(lc, stmt->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (cmd->subtype == AT_AddInherit)
+						check_rangevar(castNode(RangeVar, cmd->def),
+									   "inherit from", HINT_DDL);
+				}
+				break;
+			}
+		case T_RenameStmt:
+			check_rangevar(((RenameStmt *) parsetree)->relation, "rename",
+						   HINT_DDL);
+			break;
+		case T_AlterObjectSchemaStmt:
+			check_rangevar(((AlterObjectSchemaStmt *) parsetree)->relation,
+						   "move", HINT_DDL);
+			break;
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+
+				/* the table itself is part of its view (dependency.c says so) */
+				if (stmt->removeType == OBJECT_INDEX)
+					check_names(stmt->objects, "drop", HINT_DDL);
+				break;
+			}
+		case T_TruncateStmt:
+			check_rangevars(((TruncateStmt *) parsetree)->relations,
+							"truncate", HINT_DML);
+			break;
+		case T_IndexStmt:
+			check_rangevar(((IndexStmt *) parsetree)->relation,
+						   "create an index on", HINT_DDL);
+			break;
+		case T_CreateTrigStmt:
+			check_rangevar(((CreateTrigStmt *) parsetree)->relation,
+						   "create a trigger on", HINT_DDL);
+			break;
+		case T_RuleStmt:
+			check_rangevar(((RuleStmt *) parsetree)->relation,
+						   "create a rule on", HINT_DDL);
+			break;
+		case T_CreatePolicyStmt:
+			check_rangevar(((CreatePolicyStmt *) parsetree)->table,
+						   "create a policy on", HINT_DDL);
+			break;
+		case T_AlterPolicyStmt:
+			check_rangevar(((AlterPolicyStmt *) parsetree)->table,
+						   "alter a policy on", HINT_DDL);
+			break;
+		case T_CreateStmt:
+			check_rangevars(((CreateStmt *) parsetree)->inhRelations,
+							"inherit from", HINT_DDL);
+			break;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *stmt = (ReindexStmt *) parsetree;
+
+				if (!has_option(stmt->params, "concurrently"))
+					check_rangevar(stmt->relation, "reindex",
+								   "REINDEX CONCURRENTLY does not block the view's worker.");
+				break;
+			}
+		case T_ClusterStmt:
+			check_rangevar(((ClusterStmt *) parsetree)->relation, "cluster",
+						   "Plain VACUUM does not block the view's worker.");
+			break;
+		case T_VacuumStmt:
+			{
+				VacuumStmt *stmt = (VacuumStmt *) parsetree;
+
+				if (!stmt->is_vacuumcmd || !has_option(stmt->options, "full"))
+					break;
+				foreach(lc, stmt->rels)
+					check_rangevar(lfirst_node(VacuumRelation, lc)->relation,
+								   "vacuum (full)",
+								   "Plain VACUUM does not block the view's worker.");
+				break;
+			}
+		case T_LockStmt:
+			{
+				LockStmt   *stmt = (LockStmt *) parsetree;
+
+				if (stmt->mode > AccessShareLock)
+					check_rangevars(stmt->relations, "lock",
+									"Only ACCESS SHARE locks may be taken on it, so that its view's flushes never wait.");
+				break;
+			}
+		case T_GrantStmt:
+			{
+				GrantStmt  *stmt = (GrantStmt *) parsetree;
+				const char *action = stmt->is_grant ?
+					"grant privileges on" : "revoke privileges on";
+				const char *hint =
+					"Reading a continuous view needs privileges on the view only; its owner is granted SELECT on its storage.";
+
+				if (stmt->objtype != OBJECT_TABLE)
+					break;
+				if (stmt->targtype == ACL_TARGET_OBJECT)
+					check_rangevars(stmt->objects, action, hint);
+				else if (stmt->targtype == ACL_TARGET_ALL_IN_SCHEMA)
+				{
+					foreach(lc, stmt->objects)
+						if (strcmp(strVal(lfirst(lc)), CONTINUOUS_STORAGE_SCHEMA) == 0 &&
+							OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+							ereport(ERROR,
+									(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+									 errmsg("cannot %s all tables in schema \"%s\"",
+											action, CONTINUOUS_STORAGE_SCHEMA),
+									 errdetail("Its tables are the storage of continuous views, which only pg_continuous changes."),
+									 errhint("%s", hint)));
+				}
+				break;
+			}
+		default:
+			break;
+	}
+}
+
+/* INSERT, UPDATE, DELETE, COPY FROM, SELECT FOR UPDATE/SHARE on storage */
+static bool
+storage_guard_check_perms(List *rangeTable, bool ereport_on_violation)
+{
+	ListCell   *lc;
+
+	foreach(lc, rangeTable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind != RTE_RELATION ||
+			(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0 ||
+			!guarded(rte->relid) || privileges_acting_as_extension())
+			continue;
+		if (!ereport_on_violation)
+			return false;
+		refuse(rte->relid,
+			   (rte->requiredPerms & ACL_INSERT) ? "insert into" :
+			   (rte->requiredPerms & ACL_DELETE) ? "delete from" :
+			   "update or lock rows of",
+			   HINT_DML);
+	}
+	if (prev_ExecutorCheckPerms)
+		return prev_ExecutorCheckPerms(rangeTable, ereport_on_violation);
+	return true;
+}
+
+/*
+ * The view's owner reads its storage; nobody else has any right on it.
+ * After CREATE VIEW, and whenever the view may have changed hands.  Runs
+ * fixed statements with the extension's rights.
+ */
+void
+storage_guard_grant_reader(Oid storage, Oid view_owner)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(storage)};
+	char	   *table;
+	List	   *revoke = NIL;
+	ListCell   *lc;
+	ExtensionPrivileges saved;
+	uint64		i;
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage)),
+									   get_rel_name(storage));
+
+	/* every grantee but the table's owner */
+	if (SPI_execute_with_args("SELECT DISTINCT CASE a.grantee WHEN 0 THEN 'PUBLIC' "
+							  "  ELSE pg_catalog.quote_ident(r.rolname) END "
+							  "FROM pg_catalog.pg_class c "
+							  "CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a "
+							  "LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee "
+							  "WHERE c.oid OPERATOR(pg_catalog.=) $1 "
+							  "AND a.grantee OPERATOR(pg_catalog.<>) c.relowner",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the privileges of \"%s\"", table);
+	for (i = 0; i < SPI_processed; i++)
+		revoke = lappend(revoke, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+	foreach(lc, revoke)
+		if (SPI_execute(psprintf("REVOKE ALL ON %s FROM %s", table,
+								 (char *) lfirst(lc)), false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not revoke privileges on \"%s\"", table);
+	if (view_owner != BOOTSTRAP_SUPERUSERID &&
+		SPI_execute(psprintf("GRANT SELECT ON %s TO %s", table,
+							 quote_identifier(GetUserNameFromId(view_owner, false))),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not grant SELECT on \"%s\"", table);
+	SPI_finish();
+	privileges_leave_extension(&saved);
+}
+
+/* After REASSIGN OWNED: every view's storage, for the view's owner now. */
+void
+storage_guard_grant_all_readers(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ddl_catalog_all_views())
+	{
+		Oid			view = lfirst_oid(lc);
+		Oid			storage = ddl_catalog_storage_of_view(view);
+		HeapTuple	tuple;
+
+		tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(view));
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		storage_guard_grant_reader(storage,
+								   ((Form_pg_class) GETSTRUCT(tuple))->relowner);
+		ReleaseSysCache(tuple);
+	}
+}
