@@ -331,6 +331,16 @@ agg_from_storage(AggSupport *agg, Datum stored, bool isnull)
 		return result;
 	}
 
+	/*
+	 * A serialised state of more than about 2 kB is compressed or moved out
+	 * of line in storage.  Deserialisation functions expect what the
+	 * serialisation function returned (nodeAgg.c only ever hands them that),
+	 * and some read the bytes without detoasting: give them plain bytes.
+	 */
+	oldcxt = MemoryContextSwitchTo(agg->econtext->ecxt_per_tuple_memory);
+	stored = PointerGetDatum(PG_DETOAST_DATUM(stored));
+	MemoryContextSwitchTo(oldcxt);
+
 	InitFunctionCallInfoData(*fcinfo, &agg->deserialfn, 2, InvalidOid,
 							 (Node *) agg->callcontext, NULL);
 	fcinfo->args[0].value = stored;

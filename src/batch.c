@@ -46,6 +46,7 @@
 #include "batch.h"
 #include "pg_continuous.h"
 #include "privileges.h"
+#include "storage_key.h"
 #include "window_session.h"
 
 /* Where an event failed, so the careful run knows what to do with it. */
@@ -70,7 +71,8 @@ static void view_process_carefully(ViewRuntime *vr, StreamEvents *events);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
 
 ViewRuntime *
-view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
+view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
+					const char *search_path, Query *query,
 					Interval *allowed_lateness)
 {
 	ViewRuntime *vr;
@@ -93,6 +95,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 	vr->stream = stream;
 	vr->storage = storage;
 	vr->owner = owner;
+	vr->search_path = pstrdup(search_path);
 	vr->cxt = cxt;
 	vr->name = get_rel_name(view);
 	MemoryContextSetIdentifier(cxt, vr->name);
@@ -164,6 +167,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner, Query *query,
 		TupleDescCopyEntry(keydesc, i + 1, projdesc, i + 1);
 	vr->key_desc = keydesc;
 
+	vr->key_check = storage_key_check_create(storage, vr->plan->keys, vr->name);
 	view_build_groups(vr);
 	if (vr->plan->hop)
 		vr->hop = hop_runtime_create(vr->plan->hop, vr->econtext);
@@ -313,7 +317,7 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 		vr->watermark_before = clock->watermark_before;
 
 	/* the view's expressions run with its owner's privileges */
-	privileges_become(vr->owner, &saved);
+	privileges_become(vr->owner, vr->search_path, &saved);
 
 	session_batch_begin(vr);
 	if (!view_process_all(vr, events))
@@ -512,6 +516,9 @@ view_apply_keys(ViewRuntime *vr, bool *in_transition)
 									 &vr->allowed_lateness) <= vr->watermark_before ||
 		 session_event_joins_closed(vr, proj)))
 		return EVENT_LATE;
+
+	/* an event whose group could not be stored is refused here */
+	storage_key_check(vr->key_check, proj->tts_values, proj->tts_isnull);
 
 	*in_transition = true;
 	if (vr->counts)

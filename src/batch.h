@@ -43,6 +43,8 @@ typedef struct ViewRuntime
 	Oid			stream;
 	Oid			storage;
 	Oid			owner;			/* expressions run with its privileges */
+	char	   *search_path;	/* and the search_path the view was created
+								 * with */
 
 	/*
 	 * Transactions committing before this position are not the view's: they
@@ -51,6 +53,7 @@ typedef struct ViewRuntime
 	 */
 	XLogRecPtr	active_from;
 	char	   *name;			/* for messages */
+	bool		failed;			/* quarantined (quarantine.c): not maintained */
 	ContinuousPlan *plan;
 	Interval	allowed_lateness;	/* of its window, if it has one */
 	int			nkeys;
@@ -67,6 +70,8 @@ typedef struct ViewRuntime
 	ExprContext *econtext;		/* per-event memory */
 	ExprState  *where;
 	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
+	struct StorageKeyCheck *key_check;	/* do the keys fit storage? NULL:
+										 * always */
 	TupleDesc	key_desc;		/* the group keys, as a row */
 	AggSupport **aggs;
 	int		   *arg_offset;		/* of each aggregate's args in the projection */
@@ -91,9 +96,13 @@ typedef struct ViewRuntime
 	struct SessionProbe *session_probe; /* session windows: window_session.c */
 } ViewRuntime;
 
-/* Build from a view_catalog row's analysed query; in CurrentMemoryContext. */
+/*
+ * Build from a view_catalog row's analysed query, as the owner with the
+ * view's search_path; in CurrentMemoryContext.
+ */
 extern ViewRuntime *view_runtime_create(Oid view, Oid stream, Oid storage,
-										Oid owner, Query *query,
+										Oid owner, const char *search_path,
+										Query *query,
 										Interval *allowed_lateness);
 extern void view_runtime_destroy(ViewRuntime *vr);
 

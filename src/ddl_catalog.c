@@ -212,10 +212,10 @@ ddl_catalog_remove_stream(Oid stream)
 void
 ddl_catalog_add_view(const ViewCatalogEntry *entry)
 {
-	Oid			argtypes[11] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
-	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
-	Datum		values[11];
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[12] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
+	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(entry->view);
 	values[1] = ObjectIdGetDatum(entry->stream);
@@ -243,12 +243,14 @@ ddl_catalog_add_view(const ViewCatalogEntry *entry)
 	values[10] = ObjectIdGetDatum(entry->late_table);
 	if (!OidIsValid(entry->late_table))
 		nulls[10] = 'n';
+	values[11] = CStringGetTextDatum(entry->search_path);
 
 	catalog_execute("INSERT INTO continuous.view_catalog"
 					" (view, stream, storage, query, definition, emit,"
-					"  allowed_lateness, late_events, retention, \"window\", late_table)"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-					11, argtypes, values, nulls, SPI_OK_INSERT);
+					"  allowed_lateness, late_events, retention, \"window\", late_table,"
+					"  search_path)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+					12, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 }

@@ -26,6 +26,7 @@ typedef struct ViewCatalogEntry
 	Oid			late_table;		/* that table; InvalidOid for 'drop' */
 	Interval   *retention;		/* NULL: keep forever */
 	char	   *window;			/* e.g. "tumble 00:01:00"; NULL: none */
+	char	   *search_path;	/* the creating session's, as schema names */
 } ViewCatalogEntry;
 
 extern bool ddl_catalog_is_stream(Oid relid);

@@ -151,6 +151,7 @@ static void define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 								   ParamListInfo params,
 								   QueryEnvironment *queryEnv,
 								   DestReceiver *dest, QueryCompletion *qc);
+static char *creation_search_path(void);
 static void apply_column_aliases(Query *query, List *aliases);
 static Oid	create_storage_table(ContinuousPlan *plan, const char *view_name,
 								 Oid owner, const char *queryString);
@@ -811,7 +812,32 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.late_table = late_table;
 	entry.retention = opts->retention;
 	entry.window = window_description(plan);
+	entry.search_path = creation_search_path();
 	ddl_catalog_add_view(&entry);
+}
+
+/*
+ * This session's search_path as the schemas it names now ($user resolved,
+ * temporary schemas left out: the worker has none), for the worker to run
+ * the view's expressions with.
+ */
+static char *
+creation_search_path(void)
+{
+	StringInfoData path;
+	ListCell   *lc;
+
+	initStringInfo(&path);
+	foreach(lc, fetch_search_path(false))
+	{
+		Oid			namespace = lfirst_oid(lc);
+
+		if (isAnyTempNamespace(namespace))
+			continue;
+		appendStringInfo(&path, "%s%s", path.len > 0 ? ", " : "",
+						 quote_identifier(get_namespace_name(namespace)));
+	}
+	return path.data;
 }
 
 /*

@@ -89,6 +89,8 @@ typedef struct PendingTxn
 	bool		changed_catalog;
 	TupleDesc	desc;			/* last descriptor copied, and its source */
 	TupleDesc	desc_source;
+	TupleDesc	catalog_desc;	/* the same for view_catalog's rows */
+	TupleDesc	catalog_desc_source;
 } PendingTxn;
 
 static HTAB *pending_txns = NULL;
@@ -104,6 +106,7 @@ static void decoder_hide_from_snapshots(bool hide);
 static void batch_init(void);
 static bool is_stream(Oid relid);
 static StreamEvents *batch_stream(Oid relid);
+static void batch_view_created(Relation view_catalog, HeapTuple row);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
 static void *room_for_one_more(void *array, int n, int *capacity,
@@ -191,6 +194,10 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (relid == stream_catalog_relid || relid == view_catalog_relid)
 	{
 		txn_changed_catalog = true;
+		/* only committed transactions come here */
+		if (relid == view_catalog_relid &&
+			change->action == REORDER_BUFFER_CHANGE_INSERT)
+			batch_view_created(relation, &change->data.tp.newtuple->tuple);
 		return;
 	}
 	if (!is_stream(relid))
@@ -207,6 +214,20 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
 	desc = keep_desc(&stream->desc, &stream->desc_source, relation);
 	batch_append(stream, copy_row(relation, change), desc, txn);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* A row inserted into view_catalog: the view begins after this batch. */
+static void
+batch_view_created(Relation view_catalog, HeapTuple row)
+{
+	bool		isnull;
+	Datum		view = heap_getattr(row, 1, RelationGetDescr(view_catalog),
+									&isnull);
+	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+
+	decoder_batch->created_views = lappend_oid(decoder_batch->created_views,
+											   DatumGetObjectId(view));
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -336,6 +357,7 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->nrows = pending->capacity = 0;
 		pending->changed_catalog = false;
 		pending->desc = pending->desc_source = NULL;
+		pending->catalog_desc = pending->catalog_desc_source = NULL;
 	}
 	return pending;
 }
@@ -378,12 +400,20 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		!is_stream(relid))
 		return;
 	pending = pending_txn(txn);
+	oldcxt = MemoryContextSwitchTo(pending->cxt);
 	if (!is_stream(relid))
 	{
+		/* the view's oid is wanted at commit, unless its subxact aborts */
 		pending->changed_catalog = true;
+		if (relid == view_catalog_relid &&
+			change->action == REORDER_BUFFER_CHANGE_INSERT)
+			pending_add(pending, relid, change->txn->xid,
+						copy_row(relation, change),
+						keep_desc(&pending->catalog_desc,
+								  &pending->catalog_desc_source, relation));
+		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
-	oldcxt = MemoryContextSwitchTo(pending->cxt);
 	if (change->action == REORDER_BUFFER_CHANGE_INSERT)
 	{
 		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
@@ -442,8 +472,21 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	for (i = 0; i < pending->nrows; i++)
 	{
 		PendingRow *row = &pending->rows[i];
-		StreamEvents *stream = batch_stream(row->relid);
+		StreamEvents *stream;
 
+		if (row->relid == view_catalog_relid)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+			bool		isnull;
+
+			decoder_batch->created_views =
+				lappend_oid(decoder_batch->created_views,
+							DatumGetObjectId(heap_getattr(row->tuple, 1,
+														  row->desc, &isnull)));
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		stream = batch_stream(row->relid);
 		if (row->tuple == NULL)
 		{
 			stream->ignored_changes++;
@@ -730,6 +773,7 @@ batch_init(void)
 	decoder_batch->oldest_commit_time = 0;
 	decoder_batch->catalog_changed = false;
 	decoder_batch->catalog_xid = InvalidTransactionId;
+	decoder_batch->created_views = NIL;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(StreamEvents);

@@ -64,6 +64,8 @@ typedef struct DecodedBatch
 	/* a transaction that changed the continuous catalog ended the batch */
 	bool		catalog_changed;
 	TransactionId catalog_xid;
+	/* views it created: they begin right after it, where the batch ends */
+	List	   *created_views;	/* Oid */
 } DecodedBatch;
 
 extern DecodedBatch *decoder_batch;

@@ -32,6 +32,7 @@
 #include "nodes/makefuncs.h"
 #include "access/sysattr.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -43,6 +44,7 @@
 #include "flush.h"
 #include "pg_continuous.h"
 #include "privileges.h"
+#include "storage_key.h"
 #include "window_count.h"
 #include "window_session.h"
 
@@ -71,7 +73,7 @@ flush_view_state(ViewRuntime *vr)
 	 * no privileges, and its index compares keys with operator classes,
 	 * which only superusers create.
 	 */
-	privileges_become(vr->owner, &saved);
+	privileges_become(vr->owner, vr->search_path, &saved);
 	if (vr->plan->session)
 		session_flush_groups(vr, &target);
 	else
@@ -244,7 +246,6 @@ storage_estate(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 static void
 storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 {
-	List	   *indexes;
 	ListCell   *lc;
 	int			i;
 
@@ -277,40 +278,15 @@ storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 	if (vr->nkeys == 0)
 		return;
 
-	indexes = RelationGetIndexList(rel);
-	foreach(lc, indexes)
-	{
-		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
-
-		if (index->rd_index->indisunique &&
-			index->rd_index->indnkeyatts == vr->nkeys)
-		{
-			layout->index = index;
-			break;
-		}
-		index_close(index, RowExclusiveLock);
-	}
-	list_free(indexes);
-	if (layout->index == NULL)
-		elog(ERROR, "storage of continuous view \"%s\" has no unique index on its keys",
-			 vr->name);
-
 	layout->index_key = palloc(sizeof(int) * vr->nkeys);
+	layout->index = storage_key_index(rel, vr->plan->keys, vr->name,
+									  layout->index_key);
 	layout->index_eq = palloc(sizeof(FmgrInfo) * vr->nkeys);
 	for (i = 0; i < vr->nkeys; i++)
 	{
 		Relation	index = layout->index;
-		AttrNumber	attno = index->rd_index->indkey.values[i];
 		Oid			eqop;
-		int			k;
 
-		layout->index_key[i] = -1;
-		for (k = 0; k < vr->nkeys; k++)
-			if (layout->key_attnos[k] == attno)
-				layout->index_key[i] = k;
-		if (layout->index_key[i] < 0)
-			elog(ERROR, "unique index of continuous view \"%s\" is not on its keys",
-				 vr->name);
 		eqop = get_opfamily_member(index->rd_opfamily[i],
 								   index->rd_opcintype[i],
 								   index->rd_opcintype[i],
@@ -486,6 +462,32 @@ flush_stream_stats(StreamEvents *stream, StreamClock *clock)
 			 "errors = s.errors OPERATOR(pg_catalog.+) excluded.errors, "
 			 "watermark = greatest(s.watermark, excluded.watermark)",
 			 7, types, values, nulls);
+}
+
+/*
+ * Views created by the transactions of this batch begin at lsn, where the
+ * batch ends; written with the position, so that a restart cannot resume
+ * past their creation without knowing where they begin.
+ */
+void
+flush_write_view_starts(List *views, XLogRecPtr lsn)
+{
+	Oid			types[2] = {OIDARRAYOID, PG_LSNOID};
+	Datum		values[2];
+	Datum	   *oids;
+	ListCell   *lc;
+
+	if (views == NIL)
+		return;
+	oids = palloc(sizeof(Datum) * list_length(views));
+	foreach(lc, views)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, list_length(views), OIDOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = LSNGetDatum(lsn);
+	spi_exec("UPDATE continuous.view_stats SET active_from = $2 "
+			 "WHERE view OPERATOR(pg_catalog.=) ANY ($1) AND active_from IS NULL",
+			 2, types, values, NULL);
 }
 
 void

@@ -56,6 +56,9 @@ extern void flush_stream_stats(StreamEvents *stream, StreamClock *clock);
 /* One dead letter; view is InvalidOid for those of the stream itself. */
 extern void flush_dead_letter(Oid stream, Oid view, DeadLetter *dl);
 
+/* Views created in the batch begin at lsn, the position written with it. */
+extern void flush_write_view_starts(List *views, XLogRecPtr lsn);
+
 /* Decoder position: after the flush commits, decoding resumes here. */
 extern void flush_write_position(XLogRecPtr lsn);
 extern XLogRecPtr flush_read_position(void);

@@ -762,7 +762,7 @@ kafka_source_decode(KafkaSource *src, List **dead_letters)
 	int			i;
 
 	/* a domain's CHECK of a column may call its owner's functions */
-	privileges_become(src->owner, &saved);
+	privileges_become(src->owner, NULL, &saved);
 
 	events->relid = src->relid;
 	events->kafka = true;
@@ -955,7 +955,9 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 	if (SPI_execute_with_args("INSERT INTO continuous.kafka_offsets AS o "
 							  "(stream, \"partition\", next_offset, max_event_time, high_watermark, active_at, worker, updated_at) "
 							  "SELECT $1, u.p, u.o, u.t, u.h, u.a, u.w, pg_catalog.now() "
-							  "FROM pg_catalog.unnest($2, $3, $4, $5, $6, $7) AS u(p, o, t, h, a, w) "
+							  "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+							  "pg_catalog.unnest($4), pg_catalog.unnest($5), "
+							  "pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(p, o, t, h, a, w) "
 							  "ON CONFLICT (stream, \"partition\") DO UPDATE SET "
 							  "next_offset = excluded.next_offset, "
 							  "max_event_time = greatest(o.max_event_time, excluded.max_event_time), "

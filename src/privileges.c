@@ -15,7 +15,11 @@
  *	 - Code of a view's owner (its expressions, its aggregates' support
  *	   functions, the input functions of a Kafka stream's columns) runs as
  *	   that owner in a restricted security context (privileges_become()),
- *	   as PostgreSQL runs index expressions during maintenance.
+ *	   as PostgreSQL runs index expressions during maintenance, with the
+ *	   search_path of the session that created the view: the view's SELECT
+ *	   means there what it meant there (a function of the owner that names
+ *	   others without a schema finds them), and nobody can change that path
+ *	   later.
  *
  * The other way round, DDL of users writes the extension's catalog and
  * creates storage tables with the extension's rights
@@ -108,17 +112,27 @@ worker_session_fix_settings(void)
 }
 
 void
-privileges_become(Oid role, SavedPrivileges *saved)
+privileges_become(Oid role, const char *search_path, SavedPrivileges *saved)
 {
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(role, saved->sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	saved->guc_nestlevel = 0;
+	if (search_path)
+	{
+		saved->guc_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", search_path,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 }
 
 void
 privileges_restore(SavedPrivileges *saved)
 {
+	if (saved->guc_nestlevel > 0)
+		AtEOXact_GUC(true, saved->guc_nestlevel);
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
@@ -134,22 +148,13 @@ privileges_become_extension(ExtensionPrivileges *saved)
 	saved->extension_level = extension_level;
 	if (extension_level == 0)
 		extension_level = GetCurrentTransactionNestLevel();
-
-	GetUserIdAndSecContext(&saved->user.userid, &saved->user.sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   saved->user.sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	saved->guc_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	privileges_become(BOOTSTRAP_SUPERUSERID, "pg_catalog, pg_temp",
+					  &saved->user);
 }
 
 void
 privileges_leave_extension(ExtensionPrivileges *saved)
 {
-	AtEOXact_GUC(true, saved->guc_nestlevel);
 	privileges_restore(&saved->user);
 	extension_level = saved->extension_level;
 }

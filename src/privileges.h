@@ -13,6 +13,7 @@ typedef struct SavedPrivileges
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nestlevel;	/* 0: search_path left alone */
 } SavedPrivileges;
 
 /*
@@ -24,10 +25,12 @@ extern void worker_session_fix_settings(void);
 
 /*
  * Run as role, in a restricted security context (no SET ROLE, no changes
- * of session settings), until privileges_restore().  An error in between
- * needs no cleanup: (sub)transaction abort restores both.
+ * of session settings), and with search_path unless it is NULL, until
+ * privileges_restore().  An error in between needs no cleanup:
+ * (sub)transaction abort restores all of it.
  */
-extern void privileges_become(Oid role, SavedPrivileges *saved);
+extern void privileges_become(Oid role, const char *search_path,
+							  SavedPrivileges *saved);
 extern void privileges_restore(SavedPrivileges *saved);
 
 /*
@@ -40,7 +43,6 @@ extern void privileges_restore(SavedPrivileges *saved);
 typedef struct ExtensionPrivileges
 {
 	SavedPrivileges user;
-	int			guc_nestlevel;
 	int			extension_level;
 } ExtensionPrivileges;
 

@@ -65,6 +65,7 @@ continuous_shmem_startup(void)
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].applied_lsn, 0);
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].sync_requests, 0);
 			pg_atomic_init_u64(&ContinuousShmem->slots[i].kafka_synced, 0);
+			pg_atomic_init_u64(&ContinuousShmem->slots[i].flush_target, 0);
 			for (w = 0; w < CONTINUOUS_MAX_WORKERS; w++)
 				pg_atomic_init_u64(&ContinuousShmem->slots[i].workers[w].kafka_synced, 0);
 		}

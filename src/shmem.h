@@ -66,6 +66,12 @@ typedef struct DatabaseSlot
 	 */
 	pg_atomic_uint64 sync_requests;
 	pg_atomic_uint64 kafka_synced;
+	/*
+	 * And before that, waiting for the WAL, it raises this to the end of
+	 * WAL it waits for: until applied_lsn reaches it, worker 0 flushes what
+	 * it holds without waiting for continuous.flush_interval.
+	 */
+	pg_atomic_uint64 flush_target;
 
 	/* workers 1 .. continuous.workers - 1; [0] is unused (the fields above) */
 	WorkerSlot	workers[CONTINUOUS_MAX_WORKERS];

@@ -13,7 +13,8 @@
  * watermark, and publishes the number as kafka_synced when flushes have
  * committed the offsets up to those (kafka_source.c).  Only after the WAL
  * is applied: by then the worker consumes the Kafka streams of views
- * created before the call.
+ * created before the call.  Views that have failed (quarantine.c) are
+ * left out of the wait, and named in a WARNING.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_continuous.h"
+#include "quarantine.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(continuous_sync);
@@ -70,6 +72,19 @@ database_applied_lsn(bool wake, uint64 *request, uint64 *kafka_synced)
 	}
 	LWLockRelease(ContinuousShmem->lock);
 	return applied;
+}
+
+/* The database's worker flushes up to target at once, not at its interval. */
+static void
+database_request_flush(XLogRecPtr target)
+{
+	DatabaseSlot *slot;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	slot = continuous_find_slot(MyDatabaseId);
+	if (slot && pg_atomic_read_u64(&slot->flush_target) < target)
+		pg_atomic_write_u64(&slot->flush_target, target);
+	LWLockRelease(ContinuousShmem->lock);
 }
 
 /* How many of this database's workers have a process now. */
@@ -118,6 +133,7 @@ continuous_sync(PG_FUNCTION_ARGS)
 	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
 		target -= SizeOfXLogShortPHD;
 	XLogFlush(target);
+	database_request_flush(target);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   (int64) Min(timeout_ms, (float8) PG_INT64_MAX / 2000.0));
 
@@ -176,6 +192,9 @@ continuous_sync(PG_FUNCTION_ARGS)
 										   PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
+
+	/* the healthy views are up to date; the failed ones never will be */
+	quarantine_warn_failed_views();
 	PG_RETURN_VOID();
 }
 

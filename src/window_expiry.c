@@ -87,7 +87,7 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 						vr->name)));
 	appendStringInfo(&sql, ") VALUES (%s)", params.data);
 
-	privileges_become(vr->owner, &saved);
+	privileges_become(vr->owner, vr->search_path, &saved);
 	plan = SPI_prepare(sql.data, nparams, types);
 	if (plan == NULL)
 		elog(ERROR, "pg_continuous: could not prepare \"%s\": %s", sql.data,

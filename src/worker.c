@@ -13,10 +13,12 @@
  * (flush.c).  Then it publishes how far the views are up to date for
  * continuous.sync().
  *
- * The worker exits when the extension is dropped, dropping its replication
- * slot.  Any error ends the worker; the launcher starts it again, and it
- * resumes from the last flushed position, so nothing is lost or counted
- * twice.
+ * Each view is processed and written through quarantine.c: a view that
+ * fails by its own fault is marked failed and left alone, and the others go
+ * on.  The worker exits when the extension is dropped, dropping its
+ * replication slot.  Any other error ends the worker; the launcher starts
+ * it again, and it resumes from the last flushed position, so nothing is
+ * lost or counted twice.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +54,7 @@
 #include "window_expiry.h"
 #include "pg_continuous.h"
 #include "privileges.h"
+#include "quarantine.h"
 #include "shmem.h"
 #include "watermark.h"
 #include "worker_kafka.h"
@@ -76,6 +79,13 @@ typedef struct ViewActivation
 	bool		persisted;
 } ViewActivation;
 
+/* A stream's batch, for processing one view (worker_step_process) */
+typedef struct ViewBatch
+{
+	StreamEvents *stream;
+	StreamClock *clock;
+} ViewBatch;
+
 typedef struct WorkerState
 {
 	DatabaseSlot *slot;
@@ -98,6 +108,11 @@ static WorkerState ws;
 static void worker_start_further(Oid dboid) pg_attribute_noreturn();
 static void worker_process_views(StreamEvents *stream, StreamClock *clock,
 								 bool only_windowed);
+static void worker_step_process(ViewRuntime *vr, void *arg);
+static void worker_step_write(ViewRuntime *vr, void *arg);
+static void worker_step_write_all(ViewRuntime *unused, void *arg);
+static void worker_write_views(List *batches);
+static void worker_forget_failed_views(void);
 static void worker_take_turn(List *kafka_batches);
 static void worker_loop(void) pg_attribute_noreturn();
 static void worker_detach(int code, Datum arg);
@@ -108,6 +123,7 @@ static void worker_exit_without_extension(void);
 static void worker_load_catalog(bool at_startup, bool slot_is_new);
 static bool worker_activations_unwritten(void);
 static StreamClock *worker_stream_clock(Oid stream);
+static bool worker_stream_registered(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
@@ -256,8 +272,11 @@ worker_loop(void)
 			proc_exit(0);
 		}
 
+		/* a sync() waits: for Kafka offsets, or (worker 0) for the WAL */
 		sync_requests = pg_atomic_read_u64(&ws.slot->sync_requests);
-		sync_requested = (sync_requests != ws.seen_sync_requests);
+		sync_requested = (sync_requests != ws.seen_sync_requests ||
+						  (ws.index == 0 &&
+						   pg_atomic_read_u64(&ws.slot->flush_target) > ws.published));
 
 		if (ws.decoding)
 		{
@@ -274,8 +293,14 @@ worker_loop(void)
 		worker_write_kafka_state();
 
 		pending = worker_kafka_pending(&kafka_messages, &kafka_bytes);
+
+		/*
+		 * A catalog change is flushed too, even without events: the position
+		 * past it must be written with where the views it created begin.
+		 */
 		if (ws.decoding &&
-			(decoder_batch->nevents > 0 || decoder_batch->nchanges > 0))
+			(decoder_batch->nevents > 0 || decoder_batch->nchanges > 0 ||
+			 decoder_batch->catalog_changed))
 			pending = true;
 
 		if (pending)
@@ -585,10 +610,12 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 							continuous_catalog_relid(CATALOG_VIEWS));
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
-					"v.allowed_lateness, v.late_table, v.retention "
+					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
+					"v.search_path "
 					"FROM continuous.view_catalog v "
 					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
+					"WHERE s.status IS DISTINCT FROM 'failed' "
 					"ORDER BY v.view",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
@@ -612,6 +639,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 																 &no_late_table));
 		bool		no_retention;
 		Datum		retention = SPI_getbinval(row, desc, 9, &no_retention);
+		char	   *search_path = TextDatumGetCString(SPI_getbinval(row, desc, 11,
+																	&isnull));
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
@@ -646,8 +675,9 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 			SavedPrivileges saved;
 			ViewRuntime *vr;
 
-			privileges_become(owner, &saved);
+			privileges_become(owner, search_path, &saved);
 			vr = view_runtime_create(view, stream, storage, owner,
+									 search_path,
 									 (Query *) stringToNode(query),
 									 lateness);
 			vr->active_from = act->active_from;
@@ -666,9 +696,10 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		{
 			ErrorData  *edata = continuous_abort_subtransaction(spicxt);
 
-			ereport(WARNING,
-					(errmsg("pg_continuous: continuous view %u is not maintained: %s",
-							view, edata->message)));
+			CurrentResourceOwner = oldowner;
+			if (quarantine_error_is_transient(edata))
+				ReThrowError(edata);
+			quarantine_view(view, SPI_getvalue(row, desc, 10), edata);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(spicxt);
@@ -728,6 +759,20 @@ worker_activations_unwritten(void)
 	return false;
 }
 
+/* Is the stream in continuous.stream_catalog, as the flush sees it? */
+static bool
+worker_stream_registered(Oid stream)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream)};
+
+	if (SPI_execute_with_args("SELECT FROM continuous.stream_catalog "
+							  "WHERE stream OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
+	return SPI_processed > 0;
+}
+
 static StreamClock *
 worker_stream_clock(Oid stream)
 {
@@ -764,6 +809,7 @@ static void
 worker_process_views(StreamEvents *stream, StreamClock *clock,
 					 bool only_windowed)
 {
+	ViewBatch	batch = {stream, clock};
 	ListCell   *lc;
 
 	if (stream->nevents == 0)
@@ -772,12 +818,98 @@ worker_process_views(StreamEvents *stream, StreamClock *clock,
 	{
 		ViewRuntime *vr = lfirst(lc);
 
-		if (vr->stream != stream->relid ||
+		if (vr->failed || vr->stream != stream->relid ||
 			(only_windowed && vr->plan->window_key < 0))
 			continue;
 		if (only_windowed)
 			view_batch_reset(vr);
-		view_process_events(vr, stream, clock);
+		(void) quarantine_run(vr, worker_step_process, &batch);
+	}
+}
+
+static void
+worker_step_process(ViewRuntime *vr, void *arg)
+{
+	ViewBatch  *batch = arg;
+
+	view_process_events(vr, batch->stream, batch->clock);
+}
+
+/* What a flush writes for one view: its state, late rows, retention. */
+static void
+worker_step_write(ViewRuntime *vr, void *arg)
+{
+	if (vr->events > 0)
+		flush_view_state(vr);
+	window_expiry_write_late_rows(vr);
+	window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
+}
+
+static void
+worker_step_write_all(ViewRuntime *unused, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (!vr->failed)
+			worker_step_write(vr, NULL);
+	}
+}
+
+/*
+ * Every view's writes, in one subtransaction: no view has failed in most
+ * flushes, and one subtransaction keeps the flush to one subtransaction
+ * id however many views there are.  If a view fails, each view is written
+ * again in a subtransaction of its own, so that the failing one can be
+ * quarantined; from its events again, as a failed write may have left its
+ * batch state changed.  batches: every stream's events.
+ */
+static void
+worker_write_views(List *batches)
+{
+	ListCell   *lc;
+
+	if (quarantine_attempt(worker_step_write_all, NULL, NULL) == NULL)
+		return;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ListCell   *bc;
+
+		if (vr->failed)
+			continue;
+		view_batch_reset(vr);
+		foreach(bc, batches)
+		{
+			ViewBatch	batch = {lfirst(bc), worker_stream_clock(vr->stream)};
+
+			if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
+				(void) quarantine_run(vr, worker_step_process, &batch);
+		}
+		if (!vr->failed)
+			(void) quarantine_run(vr, worker_step_write, NULL);
+	}
+}
+
+/* Failed views are no longer maintained, once their failure is committed. */
+static void
+worker_forget_failed_views(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->failed)
+		{
+			view_runtime_destroy(vr);
+			ws.views = foreach_delete_current(ws.views, lc);
+		}
 	}
 }
 
@@ -839,7 +971,9 @@ worker_flush(void)
 	List	   *batches = NIL;	/* StreamEvents: every stream's batch */
 	List	   *kafka_batches = NIL;	/* and each Kafka source's */
 
-	worker_begin(InvalidTransactionId);
+	/* the views a catalog change created must be visible to update */
+	worker_begin(ws.decoding && decoder_batch->catalog_changed ?
+				 decoder_batch->catalog_xid : InvalidTransactionId);
 	if (!worker_extension_exists())
 	{
 		worker_commit();
@@ -887,15 +1021,7 @@ worker_flush(void)
 		flush_stream_stats(stream, worker_stream_clock(stream->relid));
 	}
 
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-
-		if (vr->events > 0)
-			flush_view_state(vr);
-		window_expiry_write_late_rows(vr);
-		window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
-	}
+	worker_write_views(batches);
 
 	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	latency_ms = (double) (GetCurrentTimestamp() - oldest) / 1000.0;
@@ -904,19 +1030,26 @@ worker_flush(void)
 		ViewRuntime *vr = lfirst(lc);
 		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
 
-		if (vr->events > 0 || (act && !act->persisted))
+		if (!vr->failed && (vr->events > 0 || (act && !act->persisted)))
 			flush_view_bookkeeping(vr, flush_ms, latency_ms);
 	}
 	foreach(lc, worker_kafka_sources())
 	{
 		KafkaSource *src = lfirst(lc);
 
+		/* a stream the catalog change dropped keeps no offsets */
+		if (ws.decoding && decoder_batch->catalog_changed &&
+			!worker_stream_registered(kafka_source_relid(src)))
+			continue;
 		kafka_source_write_position(src, true);
 		if (kafka_source_error_changed(src))
 			kafka_source_write_error(src);
 	}
 	if (ws.decoding)
+	{
+		flush_write_view_starts(decoder_batch->created_views, position);
 		flush_write_position(position);
+	}
 	worker_commit();
 
 	foreach(lc, ws.views)
@@ -928,6 +1061,7 @@ worker_flush(void)
 			act->persisted = true;
 	}
 
+	worker_forget_failed_views();
 	foreach(lc, ws.views)
 		view_batch_reset(lfirst(lc));
 	foreach(lc, worker_kafka_sources())

@@ -41,6 +41,9 @@ CREATE TABLE continuous.view_catalog (
     late_table       oid,                   -- the late-events table, if any
     retention        interval,
     "window"         text,                  -- e.g. 'tumble 00:01:00', or NULL
+    -- the creating session's search_path: the view's expressions (its
+    -- owner's functions) run with it in the worker
+    search_path      text NOT NULL DEFAULT '',
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 
@@ -96,7 +99,12 @@ CREATE TABLE continuous.view_stats (
     groups_in_memory bigint NOT NULL DEFAULT 0,
     last_flush_at timestamptz,
     flush_ms      float8,
-    latency_ms    float8
+    latency_ms    float8,
+    -- 'failed': processing the view failed by its own fault (last_error);
+    -- the worker no longer maintains it (src/quarantine.c)
+    status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'failed')),
+    last_error    text,
+    failed_at     timestamptz
 );
 
 CREATE TABLE continuous.dead_letters (
@@ -289,6 +297,10 @@ SELECT c.view::regclass                 AS view,
        c.stream::regclass               AS stream,
        c.emit,
        c."window",
+       coalesce(s.status, 'active')     AS status,
+       -- it may quote an event: for those who may read the view
+       CASE WHEN pg_catalog.has_table_privilege(c.view, 'SELECT')
+            THEN s.last_error END       AS last_error,
        coalesce(s.events, 0)            AS events,
        coalesce(s.late_events, 0)       AS late_events,
        coalesce(s.groups_in_memory, 0)  AS groups_in_memory,

@@ -8,10 +8,12 @@ set -euo pipefail
 
 packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl librdkafka-dev
 	build-essential perl)
-# --fuzzers: also clang and its libFuzzer runtime, for test/fuzz/run.sh
-if [ "${1:-}" = --fuzzers ]; then
-	packages+=(clang-14 libclang-rt-14-dev)
-fi
+# --fuzzers: also clang and its libFuzzer runtime, for test/fuzz/run.sh;
+# --tests: the extensions whose aggregates the tests put in views
+case "${1:-}" in
+	--fuzzers) packages+=(clang-14 libclang-rt-14-dev) ;;
+	--tests) packages+=(postgresql-15-hll postgresql-15-tdigest) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -19,7 +19,7 @@ set -euo pipefail
 
 hold_install_lock
 
-if ! "$REPO/test/harness/build.sh"; then
+if ! "$REPO/test/harness/build.sh" || ! "$REPO/test/harness/deps.sh" --tests; then
 	echo "build or install failed"
 	echo "0 passed, 1 failed"
 	exit 1
