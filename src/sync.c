@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
+#include "executor/spi.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -31,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_continuous.h"
+#include "privileges.h"
 #include "quarantine.h"
 #include "shmem.h"
 
@@ -45,6 +47,7 @@ static bool start_worker_at_commit = false;
 static bool start_worker_callback_registered = false;
 
 static void start_worker_xact_callback(XactEvent event, void *arg);
+static void sync_check_kafka_consumers(void);
 
 /*
  * How far the database's worker is: WAL applied, and the last sync request
@@ -195,7 +198,58 @@ continuous_sync(PG_FUNCTION_ARGS)
 
 	/* the healthy views are up to date; the failed ones never will be */
 	quarantine_warn_failed_views();
+	sync_check_kafka_consumers();
 	PG_RETURN_VOID();
+}
+
+/*
+ * A Kafka stream whose consumer could not be created is not consumed at
+ * all: the wait above left it out, and the call must not claim success.
+ */
+static void
+sync_check_kafka_consumers(void)
+{
+	ExtensionPrivileges saved;
+	Oid			stream = InvalidOid;
+	char	   *error = NULL;
+	int			broken;
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* not read-only: a new snapshot, which sees what the workers wrote */
+	if (SPI_execute("SELECT s.stream, s.last_error FROM continuous.stream_stats s "
+					"JOIN continuous.stream_catalog c ON c.stream OPERATOR(pg_catalog.=) s.stream "
+					"WHERE s.consumer_failed ORDER BY s.stream",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous.stream_stats");
+	broken = (int) SPI_processed;
+	if (broken > 0)
+	{
+		bool		isnull;
+
+		stream = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+		error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		error = MemoryContextStrdup(TopTransactionContext, error ? error : "");
+	}
+	SPI_finish();
+	privileges_leave_extension(&saved);
+
+	if (broken > 0)
+	{
+		char	   *name = DatumGetCString(DirectFunctionCall1(regclassout,
+															   ObjectIdGetDatum(stream)));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 broken == 1 ?
+				 errmsg("Kafka stream %s is not consumed", name) :
+				 errmsg("%d Kafka streams are not consumed, among them %s",
+						broken, name),
+				 errdetail("%s: %s.", name, error),
+				 errhint("Correct the settings of the stream's foreign server or user mapping (continuous.streams.last_error says what is wrong); the stream is set up again when they change.")));
+	}
 }
 
 /*

@@ -19,7 +19,11 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "storage/condition_variable.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -55,6 +59,8 @@ static struct
 } wk = {.wakeup = {-1, -1}};
 
 static void wakeup_init(void);
+static void worker_kafka_note_consumer(Oid relid, bool failed,
+									   const char *error);
 
 void
 worker_kafka_init(int worker, pg_atomic_uint64 *synced,
@@ -99,6 +105,8 @@ worker_kafka_create_sources(List *relids, List *views)
 		Oid			relid = lfirst_oid(lc);
 		ResourceOwner oldowner = CurrentResourceOwner;
 		int			nworkers = continuous_workers;
+		bool		consumer_failed = false;
+		char	   *error = NULL;
 		ListCell   *vc;
 
 		foreach(vc, views)
@@ -129,14 +137,44 @@ worker_kafka_create_sources(List *relids, List *views)
 		{
 			ErrorData  *edata = continuous_abort_subtransaction(cxt);
 
+			CurrentResourceOwner = oldowner;
 			ereport(WARNING,
-					(errmsg("pg_continuous: Kafka stream %u is not consumed: %s",
-							relid, edata->message)));
+					(errmsg("pg_continuous: Kafka stream \"%s\" is not consumed: %s",
+							get_rel_name(relid), edata->message),
+					 errhint("Correct the settings of its foreign server or user mapping; the stream is set up again when they change.")));
+			consumer_failed = true;
+			error = edata->message;
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = oldowner;
+		worker_kafka_note_consumer(relid, consumer_failed, error);
 	}
+}
+
+/*
+ * Whether the stream's consumer could be created, in continuous.stream_stats
+ * (in the worker's transaction): continuous.streams shows why not, and
+ * continuous.sync() fails naming the stream instead of waiting for it.
+ */
+static void
+worker_kafka_note_consumer(Oid relid, bool failed, const char *error)
+{
+	Oid			argtypes[3] = {OIDOID, BOOLOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = BoolGetDatum(failed);
+	values[2] = error ? CStringGetTextDatum(psprintf("could not create a consumer: %s", error)) : (Datum) 0;
+	if (error == NULL)
+		nulls[2] = 'n';
+	if (SPI_execute_with_args("UPDATE continuous.stream_stats SET consumer_failed = $2, "
+							  "last_error = CASE WHEN $2 THEN $3 ELSE NULL END "
+							  "WHERE stream OPERATOR(pg_catalog.=) $1 "
+							  "AND ($2 OR consumer_failed)",
+							  3, argtypes, values, nulls, false, 0) < 0)
+		elog(ERROR, "pg_continuous: could not write continuous.stream_stats");
 }
 
 int

@@ -66,7 +66,10 @@ CREATE TABLE continuous.stream_stats (
     errors          bigint NOT NULL DEFAULT 0,
     last_event_at   timestamptz,
     watermark       timestamptz,
-    last_error      text                    -- Kafka: the consumer's error state
+    last_error      text,                   -- Kafka: the consumer's error state
+    -- Kafka: its consumer could not be created (last_error says why); the
+    -- stream is not consumed until its options change
+    consumer_failed boolean NOT NULL DEFAULT false
 );
 
 -- Kafka streams: where each partition's next message is, and its event
