@@ -510,10 +510,10 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
  * ------------------------------------------------------------------------
  */
 
-bool
-decoder_start(XLogRecPtr start_lsn)
+DecoderStart
+decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
 {
-	bool		created = false;
+	DecoderStart how = DECODER_RESUMED;
 
 	snprintf(decoder_slot_name, NAMEDATALEN, "continuous_%u", MyDatabaseId);
 
@@ -526,7 +526,32 @@ decoder_start(XLogRecPtr start_lsn)
 	if (SearchNamedReplicationSlot(decoder_slot_name, true) == NULL)
 	{
 		decoder_create_slot();
-		created = true;
+		how = DECODER_NEW_SLOT;
+	}
+	else
+	{
+		/*
+		 * A slot invalidated for keeping too much WAL can never decode
+		 * again: retrying would only fail at every start.  A new one goes
+		 * on from now, and the caller says what was lost.
+		 */
+		ReplicationSlotAcquire(decoder_slot_name, true);
+		if (!XLogRecPtrIsInvalid(MyReplicationSlot->data.invalidated_at) ||
+			XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
+		{
+			*lost_from = MyReplicationSlot->data.confirmed_flush;
+			ReplicationSlotRelease();
+			ReplicationSlotDrop(decoder_slot_name, true);
+			ereport(LOG,
+					(errmsg("pg_continuous: replication slot \"%s\" was invalidated; dropped it and created it again",
+							decoder_slot_name),
+					 errdetail("Events committed after %X/%X and before now were not applied to the views of table streams.",
+							   LSN_FORMAT_ARGS(*lost_from))));
+			decoder_create_slot();
+			how = DECODER_SLOT_LOST;
+		}
+		else
+			ReplicationSlotRelease();
 	}
 
 	/*
@@ -544,7 +569,7 @@ decoder_start(XLogRecPtr start_lsn)
 	XLogBeginRead(decoding_ctx->reader, MyReplicationSlot->data.restart_lsn);
 	confirmed_lsn = MyReplicationSlot->data.confirmed_flush;
 	decoder_hide_from_snapshots(false);
-	return created;
+	return how;
 }
 
 /*

@@ -70,11 +70,21 @@ typedef struct DecodedBatch
 
 extern DecodedBatch *decoder_batch;
 
+/* How decoder_start() found the database's replication slot. */
+typedef enum DecoderStart
+{
+	DECODER_RESUMED,			/* resumes after start_lsn */
+	DECODER_NEW_SLOT,			/* there was none: starts now */
+	DECODER_SLOT_LOST			/* it had been invalidated (its WAL removed,
+								 * max_slot_wal_keep_size): a new one starts
+								 * now, and what lay between is lost */
+} DecoderStart;
+
 /*
- * Acquire (creating if needed) the slot and resume after start_lsn.  True if
- * the slot was created.
+ * Acquire (creating if needed) the slot and resume after start_lsn.  For
+ * DECODER_SLOT_LOST, *lost_from is where the old slot stood.
  */
-extern bool decoder_start(XLogRecPtr start_lsn);
+extern DecoderStart decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from);
 
 /* Which relations are streams, and which are the continuous catalog. */
 extern void decoder_set_streams(Oid *relids, int nrelids,

@@ -88,13 +88,13 @@ quarantine_run(ViewRuntime *vr, QuarantineStep step, void *arg)
 
 	if (edata == NULL)
 		return true;
-	quarantine_view(vr->view, vr->name, edata);
+	quarantine_view(vr->view, vr->name, edata->message);
 	vr->failed = true;
 	return false;
 }
 
 void
-quarantine_view(Oid view, const char *name, ErrorData *edata)
+quarantine_view(Oid view, const char *name, const char *message)
 {
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Datum		values[2];
@@ -102,12 +102,12 @@ quarantine_view(Oid view, const char *name, ErrorData *edata)
 	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("pg_continuous: continuous view \"%s\" failed: %s",
-					name ? name : "?", edata->message),
+					name ? name : "?", message),
 			 errdetail("The view keeps its state as of its last flush; the database's other views go on."),
 			 errhint("Drop the view and create it again; continuous.views.last_error keeps this message.")));
 
 	values[0] = ObjectIdGetDatum(view);
-	values[1] = CStringGetTextDatum(edata->message);
+	values[1] = CStringGetTextDatum(message);
 	if (SPI_execute_with_args("INSERT INTO continuous.view_stats AS s "
 							  "(view, status, last_error, failed_at) "
 							  "VALUES ($1, 'failed', $2, pg_catalog.now()) "
@@ -173,4 +173,39 @@ quarantine_warn_failed_views(void)
 				 errdetail("%s", (char *) lfirst(ec)) : 0,
 				 errhint("Drop the view and create it again.")));
 	}
+}
+
+void
+quarantine_table_stream_views(const char *message)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	List	   *views = NIL;
+	List	   *names = NIL;
+	ListCell   *vc;
+	ListCell   *nc;
+	uint64		i;
+
+	if (SPI_execute("SELECT v.view, c.relname FROM continuous.view_catalog v "
+					"JOIN continuous.stream_catalog s ON s.stream OPERATOR(pg_catalog.=) v.stream "
+					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
+					"WHERE s.kind OPERATOR(pg_catalog.=) 'table' ORDER BY v.view",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		MemoryContext spicxt;
+		Oid			view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2);
+
+		spicxt = MemoryContextSwitchTo(callercxt);
+		views = lappend_oid(views, view);
+		names = lappend(names, pstrdup(name));
+		MemoryContextSwitchTo(spicxt);
+	}
+	forboth(vc, views, nc, names)
+		quarantine_view(lfirst_oid(vc), lfirst(nc), message);
 }

@@ -184,7 +184,21 @@ continuous_worker_main(Datum arg)
 
 	ws.decoding = (wal_level >= WAL_LEVEL_LOGICAL);
 	if (ws.decoding)
-		slot_is_new = decoder_start(start_lsn);
+	{
+		XLogRecPtr	lost_from = InvalidXLogRecPtr;
+		DecoderStart how = decoder_start(start_lsn, &lost_from);
+
+		slot_is_new = (how != DECODER_RESUMED);
+		if (how == DECODER_SLOT_LOST)
+		{
+			worker_begin(InvalidTransactionId);
+			quarantine_table_stream_views(psprintf("the replication slot of this database was invalidated "
+												   "(max_slot_wal_keep_size), so events committed after %X/%X "
+												   "were never applied",
+												   LSN_FORMAT_ARGS(lost_from)));
+			worker_commit();
+		}
+	}
 	else
 		ereport(LOG,
 				(errmsg("pg_continuous: table streams are off in database %u because wal_level is not logical",
@@ -699,7 +713,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 			CurrentResourceOwner = oldowner;
 			if (quarantine_error_is_transient(edata))
 				ReThrowError(edata);
-			quarantine_view(view, SPI_getvalue(row, desc, 10), edata);
+			quarantine_view(view, SPI_getvalue(row, desc, 10), edata->message);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(spicxt);

@@ -1,0 +1,93 @@
+# Copyright (c) pg_continuous contributors
+
+# The database's replication slot is invalidated for keeping more WAL than
+# max_slot_wal_keep_size (the worker was held up while much WAL was
+# written).  The WAL its views still needed is gone: there must be no
+# crash loop, the views of table streams are marked failed with a message
+# that names the cause, and the worker goes on with a new slot, so that a
+# view created afterwards counts exactly what commits after it.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+
+my $node = continuous_node('slot_lost', "max_slot_wal_keep_size = '1MB'\n");
+my $worker_of_db =
+  "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+  . "AND datname = 'postgres'";
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE TABLE ev (k int, v int);
+SELECT continuous.create_stream('ev');
+CREATE VIEW before_loss WITH (continuous) AS SELECT k, count(*) AS n FROM ev GROUP BY k;
+CREATE TABLE junk (filler text);
+INSERT INTO ev SELECT g % 5, g FROM generate_series(1, 100) g;
+SELECT continuous.sync();
+});
+
+# Hold the worker in the middle of a flush, so that its slot stays where it
+# is, and write several WAL segments meanwhile.
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
+$node->safe_psql('postgres', 'INSERT INTO ev SELECT g % 5, g FROM generate_series(101, 200) g');
+ok( poll_until($node, 'postgres', q{
+SELECT count(*) FROM pg_stat_activity
+WHERE backend_type = 'pg_continuous worker' AND wait_event_type = 'Lock'}, '1'),
+	'the worker is held in a flush');
+my $held = $node->safe_psql('postgres', $worker_of_db);
+for (1 .. 4)
+{
+	$node->safe_psql('postgres',
+		"INSERT INTO junk SELECT repeat('x', 1000) FROM generate_series(1, 1000); SELECT pg_switch_wal()");
+}
+$node->safe_psql('postgres', 'CHECKPOINT');
+ok( poll_until($node, 'postgres',
+		q{SELECT wal_status FROM pg_replication_slots WHERE slot_name LIKE 'continuous_%'}, 'lost')
+	  || poll_until($node, 'postgres',
+		q{SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'continuous_%' AND restart_lsn IS NULL}, '1'),
+	'the checkpoint invalidated the slot');
+$holder->query_safe('ROLLBACK');
+$holder->quit;
+
+# The worker comes back, once, and the view is failed with the cause.
+ok( poll_until($node, 'postgres',
+		q{SELECT status FROM continuous.views WHERE view = 'before_loss'::regclass}, 'failed'),
+	'the view of the table stream is marked failed');
+like( $node->safe_psql('postgres',
+		q{SELECT last_error FROM continuous.views WHERE view = 'before_loss'::regclass}),
+	qr/replication slot of this database was invalidated \(max_slot_wal_keep_size\)/,
+	'its last_error names the cause');
+ok( poll_until($node, 'postgres',
+		q{SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'continuous_%' AND wal_status <> 'lost' AND restart_lsn IS NOT NULL}, '1'),
+	'the worker has a new slot');
+
+my $worker = $node->safe_psql('postgres', $worker_of_db);
+isnt($worker, $held, 'a new worker runs');
+$node->safe_psql('postgres', q{
+CREATE VIEW after_loss WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k;
+INSERT INTO ev SELECT g % 5, g FROM generate_series(1001, 1300) g;
+});
+for my $round (1 .. 3)
+{
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"INSERT INTO ev VALUES (9, $round); SELECT continuous.sync()");
+	is($ret, 0, "round $round: sync() returns");
+	like($err, qr/WARNING:  continuous view before_loss has failed/,
+		"round $round: and warns about the failed view");
+}
+is($node->safe_psql('postgres', $worker_of_db), $worker, 'the worker does not restart in a loop');
+is_same_rows($node, 'after_loss',
+	'SELECT k, count(*), sum(v) FROM ev WHERE v > 1000 OR k = 9 GROUP BY k',
+	'a view created after the loss counts exactly what commits after it');
+my $log = slurp_file($node->logfile);
+my @invalidated = ($log =~ /replication slot "continuous_\d+" was invalidated/g);
+is(scalar(@invalidated), 1, 'the loss is logged once');
+
+$node->stop;
+done_testing();
