@@ -42,6 +42,13 @@ ROLLBACK;
 BEGIN;
 LOCK TABLE continuous_storage.per_page_state IN ACCESS SHARE MODE;
 ROLLBACK;
+-- DELETE on dead_letters does not let anyone stall every flush with a lock
+BEGIN;
+LOCK TABLE continuous.dead_letters IN EXCLUSIVE MODE;
+ROLLBACK;
+BEGIN;
+LOCK TABLE continuous.dead_letters IN ACCESS SHARE MODE;
+ROLLBACK;
 RESET ROLE;
 
 -- a superuser is refused too, with what to do instead

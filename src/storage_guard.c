@@ -60,6 +60,7 @@ static void refuse(Oid relid, const char *action, const char *hint)
 static void check_rangevar(RangeVar *rv, const char *action, const char *hint);
 static void check_rangevars(List *rvs, const char *action, const char *hint);
 static void check_names(List *names, const char *action, const char *hint);
+static void check_catalog_lock(RangeVar *rv);
 static bool has_option(List *options, const char *name);
 
 #define HINT_DDL \
@@ -144,6 +145,28 @@ check_names(List *names, const char *action, const char *hint)
 
 	foreach(lc, names)
 		check_rangevar(makeRangeVarFromNameList(lfirst(lc)), action, hint);
+}
+
+/*
+ * Locks above ACCESS SHARE on the extension's own tables (schema
+ * continuous): every flush of the database writes some of them, so such a
+ * lock would make every view wait.
+ */
+static void
+check_catalog_lock(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (!OidIsValid(relid) ||
+		get_rel_namespace(relid) != get_namespace_oid(CONTINUOUS_SCHEMA, true) ||
+		!OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot lock \"%s.%s\"", CONTINUOUS_SCHEMA,
+					get_rel_name(relid)),
+			 errdetail("It is part of the catalog of pg_continuous, which the flushes of every continuous view of the database write."),
+			 errhint("Only ACCESS SHARE locks may be taken on it.")));
 }
 
 static bool
@@ -260,9 +283,13 @@ storage_guard_check_utility(Node *parsetree)
 			{
 				LockStmt   *stmt = (LockStmt *) parsetree;
 
-				if (stmt->mode > AccessShareLock)
-					check_rangevars(stmt->relations, "lock",
-									"Only ACCESS SHARE locks may be taken on it, so that its view's flushes never wait.");
+				if (stmt->mode <= AccessShareLock)
+					break;
+				check_rangevars(stmt->relations, "lock",
+								"Only ACCESS SHARE locks may be taken on it, so that its view's flushes never wait.");
+				/* DELETE on dead_letters would allow any lock mode on it */
+				foreach(lc, stmt->relations)
+					check_catalog_lock(lfirst_node(RangeVar, lc));
 				break;
 			}
 		case T_GrantStmt:
