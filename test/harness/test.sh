@@ -2,7 +2,8 @@
 # test/harness/test.sh: `make test`.  Installs missing packages, builds and
 # installs the extension, then runs, each on its own temporary instance
 # configured by test/regress.conf (preloaded, wal_level = logical):
-#   - pg_regress over sql/*.sql against expected/*.out,
+#   - pg_regress over sql/*.sql against expected/*.out (sql/readme.sql is
+#     the README's examples: test/harness/readme_sql.sh checks it is current),
 #   - pg_isolation_regress over test/isolation/specs/*.spec, if any,
 #   - the TAP tests test/t/*.pl with prove, as PGXS's prove_installcheck does,
 #   - the Kafka message decoders' fuzzers (test/fuzz), briefly.
@@ -140,6 +141,13 @@ else
 fi
 [ "${regress[*]}" != none ] || regress=()
 if [ ${#regress[@]} -gt 0 ]; then
+	# sql/readme.sql runs the README's examples: it must be the README's
+	log "regress: sql/readme.sql matches README.md"
+	if "$REPO/test/harness/readme_sql.sh" --check; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
 	add_missing_expected "$REPO" "${regress[@]}"
 	run_regress regress "$PGXS_DIR/src/test/regress/pg_regress" \
 		"$TESTROOT" "${regress[@]}"

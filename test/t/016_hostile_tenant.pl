@@ -10,7 +10,9 @@
 #   - database settings that would make the worker someone else (role,
 #     session_authorization) or break its transactions (read-only default,
 #     serializable, exit_on_error, 1 ms timeouts, synchronous_commit off);
-#   - aggregates whose transition and combine functions note who runs them.
+#   - aggregates whose transition and combine functions note who runs them;
+#   - and, from postgresql.conf (an administrator's doing, not the
+#     tenant's), default_transaction_read_only = on.
 #
 # The worker must keep running as itself, never call the owner's code with
 # any rights but the owner's, and keep every view equal to its batch query:
@@ -27,19 +29,19 @@ use Test::More;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
-my $node = continuous_node('hostile');
+my $node = continuous_node('hostile', "default_transaction_read_only = on\n");
+
+# the test's own sessions keep sane settings (the client's beat the others)
+local $ENV{PGOPTIONS} =
+    '-c search_path=public -c default_transaction_read_only=off '
+  . '-c default_transaction_isolation=read\ committed -c exit_on_error=off '
+  . '-c statement_timeout=0 -c lock_timeout=0';
 
 $node->safe_psql('postgres', q{
 CREATE ROLE alice LOGIN;
 CREATE DATABASE adb OWNER alice;
 });
 $node->safe_psql('adb', 'CREATE EXTENSION pg_continuous');
-
-# alice's own sessions keep sane settings (the client's beat the database's)
-local $ENV{PGOPTIONS} =
-    '-c search_path=public -c default_transaction_read_only=off '
-  . '-c default_transaction_isolation=read\ committed -c exit_on_error=off '
-  . '-c statement_timeout=0 -c lock_timeout=0';
 
 sub alice
 {
