@@ -629,7 +629,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 					"FROM continuous.view_catalog v "
 					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
-					"WHERE s.status IS DISTINCT FROM 'failed' "
+					"WHERE (s.status OPERATOR(pg_catalog.=) 'failed') IS NOT TRUE "
 					"ORDER BY v.view",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
