@@ -8,6 +8,8 @@
 #     transaction's time, not the worker's start: a clock_timestamp() taken
 #     before the events, with the worker started well before (a first flush
 #     happened), is <= each of them.
+#   - The lag columns of continuous.streams: lag_bytes for table streams,
+#     lag_messages for Kafka streams, wal_retained for the database's slot.
 
 use strict;
 use warnings;
@@ -129,6 +131,20 @@ SELECT string_agg(stream || coalesce('/' || view, '') || ': ' || (at >= t0), ', 
 	'dead_letters: at is the time of the flush that wrote them');
 is( $node->safe_psql('postgres', 'SELECT recent, n FROM recent'),
 	'22|22', "a view's now() is the flush's: every event is of the last hour");
+
+# --- the lag columns ----------------------------------------------------------
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(format('%s: %s|%s|%s', stream, lag_bytes >= 0, lag_messages,
+                         wal_retained > 0), ', ' ORDER BY stream::text)
+  FROM continuous.streams}),
+	'clicks: t||t, orders: |0|',
+	'lag_bytes and wal_retained for table streams, lag_messages for Kafka');
+is( $node->safe_psql('postgres', q{
+SELECT restart_lsn AS restart, pg_current_wal_lsn() AS before FROM pg_replication_slots \gset
+SELECT wal_retained AS retained FROM continuous.streams WHERE kind = 'table' \gset
+SELECT :retained BETWEEN pg_wal_lsn_diff(:'before', :'restart')
+                     AND pg_wal_lsn_diff(pg_current_wal_lsn(), :'restart');}),
+	't', "wal_retained: the WAL from the slot's restart_lsn to the end");
 
 $broker->stop;
 $node->stop;
