@@ -10,17 +10,26 @@
 #     happened), is <= each of them.
 #   - The lag columns of continuous.streams: lag_bytes for table streams,
 #     lag_messages for Kafka streams, wal_retained for the database's slot.
+#   - contrib/prometheus/pg_continuous_queries.yaml, through
+#     prometheus-postgres-exporter started against the node: metric names,
+#     types and values, with a failed view, dead letters and late events.
 
 use strict;
 use warnings;
 
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use HTTP::Tiny;
 use IPC::Run;
 use POSIX qw(strftime);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use PgContinuous::MockKafka;
 use PgContinuous::Node;
+
+my $queries = abs_path(dirname(__FILE__) . '/../..') . '/contrib/prometheus/pg_continuous_queries.yaml';
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
@@ -145,6 +154,166 @@ SELECT wal_retained AS retained FROM continuous.streams WHERE kind = 'table' \gs
 SELECT :retained BETWEEN pg_wal_lsn_diff(:'before', :'restart')
                      AND pg_wal_lsn_diff(pg_current_wal_lsn(), :'restart');}),
 	't', "wal_retained: the WAL from the slot's restart_lsn to the end");
+
+# --- a late event, and a view that fails ---------------------------------------
+$node->safe_psql('postgres',
+	"INSERT INTO clicks VALUES ('late', 1, '2000-01-01 00:00:00+00')");
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+$node->safe_psql('postgres', "INSERT INTO clicks VALUES ('a', -5, clock_timestamp())");
+my ($ret, $out, $err) = $node->psql('postgres', 'SELECT continuous.sync()');
+like($err, qr/continuous view picky has failed/, 'picky has failed');
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(format('%s %s %s %s %s', view, status, events, late_events, errors),
+                  ', ' ORDER BY view::text)
+  FROM continuous.views}),
+	'order_count active 12 0 0, per_minute active 24 1 1, picky failed 23 0 0, recent active 24 0 0',
+	'continuous.views: one failed view, one late event, one dead letter');
+
+# --- prometheus-postgres-exporter ------------------------------------------------
+my $exporter;             # its IPC::Run harness
+my (%types, @samples);    # what it exported: metric => type; name, labels, value
+
+END { local $?; $exporter->kill_kill if $exporter; }    # $? is the exit status
+
+# Start the exporter against the node with the queries file alone, and scrape
+# its /metrics once it answers (kept in the log directory).  True if it did.
+sub scrape
+{
+	my $user = $node->safe_psql('postgres', 'SELECT current_user');
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $log  = "$PostgreSQL::Test::Utils::log_path/019_exporter.log";
+	{
+		local $ENV{DATA_SOURCE_NAME} = 'host=' . $node->host . ' port=' . $node->port
+		  . " user=$user dbname=postgres sslmode=disable";
+		$exporter = IPC::Run::start(
+			[
+				'prometheus-postgres-exporter',
+				"--web.listen-address=127.0.0.1:$port",
+				"--extend.query-path=$queries",
+				'--disable-default-metrics', '--disable-settings-metrics',
+				'--no-collector.database',   '--no-collector.bgwriter'
+			],
+			'>', $log, '2>&1');
+	}
+
+	my $http = HTTP::Tiny->new(timeout => 10);
+	my $response;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (time() < $deadline)
+	{
+		$response = $http->get("http://127.0.0.1:$port/metrics");
+		last if $response->{success} || !$exporter->pumpable;    # or it exited
+		usleep(100_000);
+	}
+	unless ($response->{success})
+	{
+		diag "$response->{status} $response->{content}\n" . slurp_file($log);
+		return 0;
+	}
+	open(my $fh, '>', "$PostgreSQL::Test::Utils::log_path/019_metrics.txt") or die $!;
+	print $fh $response->{content};
+	close($fh);
+
+	foreach my $line (split /\n/, $response->{content})
+	{
+		if ($line =~ /^# TYPE (\S+) (\S+)/)
+		{
+			$types{$1} = $2;
+			next;
+		}
+		next unless $line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/;
+		my ($name, $labels, $value) = ($1, $2 // '', $3);
+		my %labels;
+		$labels{$1} = $2 while $labels =~ /(\w+)="((?:[^"\\]|\\.)*)"/g;
+		push @samples, { name => $name, labels => \%labels, value => $value };
+	}
+	return 1;
+}
+
+# The value of the one sample of $name whose labels include %want.
+sub metric
+{
+	my ($name, %want) = @_;
+	my @found = grep {
+		my $s = $_;
+		$s->{name} eq $name
+		  && !grep { ($s->{labels}{$_} // '') ne $want{$_} } keys %want
+	} @samples;
+	return @found == 1 ? $found[0]{value} : "(" . scalar(@found) . " samples)";
+}
+
+sub number
+{
+	my ($value) = @_;
+	return $value =~ /^-?[0-9.]+(?:e[-+]?[0-9]+)?$/;
+}
+
+SKIP:
+{
+	# test/harness/test.sh tests a copy of sql/, expected/ and test/ alone
+	# when the server's user cannot read the repository
+	skip "$queries is not in this copy of the tests", 1 unless -f $queries;
+	ok(scrape(), 'the exporter answers') or last SKIP;
+
+	my @ours = grep { $_->{name} =~ /^pg_continuous_/ } @samples;
+	ok(@ours > 0, 'pg_continuous metrics are exported');
+	is( join(', ',
+			map { "$_->{name} = $_->{value}" }
+			  grep { !number($_->{value}) && $_->{value} ne '+Inf' } @ours),
+		'',
+		'every pg_continuous metric is a number');
+	is(metric('pg_up'), 1, 'the exporter reaches the node');
+	is(metric('pg_exporter_last_scrape_error'), 0, 'every query of the file ran');
+
+	# streams
+	my $clicks = $node->safe_psql('postgres', 'SELECT count(*) FROM clicks');
+	is( metric('pg_continuous_stream_events_total',
+			stream => 'clicks', kind => 'table', datname => 'postgres'),
+		$clicks, 'clicks: events_total counts every row of the table');
+	is(metric('pg_continuous_stream_events_total', stream => 'orders', kind => 'kafka'),
+		$produced, 'orders: events_total counts every message');
+	is($types{pg_continuous_stream_events_total}, 'counter', 'events_total is a counter');
+	is($types{pg_continuous_view_events_total}, 'counter', "views' events_total is a counter");
+	is(metric('pg_continuous_stream_dead_letters_total', stream => 'clicks'), 1,
+		'clicks: one dead letter before the views');
+	is(metric('pg_continuous_stream_dead_letters_total', stream => 'orders'), 1,
+		'orders: one dead letter');
+	is(metric('pg_continuous_stream_has_error', stream => 'orders'), 0, 'orders has no error');
+	ok(number(metric('pg_continuous_table_stream_lag_bytes', stream => 'clicks')),
+		'clicks: lag_bytes is a number');
+	is(metric('pg_continuous_table_stream_lag_bytes', stream => 'orders'), '(0 samples)',
+		'a Kafka stream has no lag in bytes');
+	is(metric('pg_continuous_kafka_stream_lag_messages', stream => 'orders'), 0,
+		'orders: lag_messages is 0 after sync()');
+	my $retained = metric('pg_continuous_wal_retained_bytes', datname => 'postgres');
+	ok(number($retained) && $retained > 0, "wal_retained_bytes is a positive number ($retained)");
+	my $age = metric('pg_continuous_stream_watermark_age_seconds', stream => 'clicks');
+	ok(number($age) && $age >= 1,
+		"clicks: the watermark is 1 s (watermark_delay) or more behind the clock ($age)");
+
+	# views
+	is(metric('pg_continuous_view_failed', view => 'picky', stream => 'clicks'), 1,
+		'picky: failed is 1');
+	is( join(',', map { metric('pg_continuous_view_failed', view => $_) }
+			  qw(order_count per_minute recent)),
+		'0,0,0',
+		'the other views: failed is 0');
+	is(metric('pg_continuous_view_retention_seconds', view => 'per_minute'), 3600,
+		'per_minute: retention of 1 hour in seconds');
+	is(metric('pg_continuous_view_retention_seconds', view => 'recent'), '+Inf',
+		'recent: no retention, kept forever');
+	is(metric('pg_continuous_view_late_events_total', view => 'per_minute'), 1,
+		'per_minute: one late event');
+	is(metric('pg_continuous_view_dead_letters_total', view => 'per_minute'), 1,
+		'per_minute: one dead letter');
+	is(metric('pg_continuous_view_events_total', view => 'recent'), $clicks - 1,
+		'recent: every event with an event time');
+	foreach my $m (qw(age_seconds duration_seconds latency_seconds))
+	{
+		my $v = metric("pg_continuous_view_last_flush_$m", view => 'per_minute');
+		ok(number($v) && $v >= 0, "per_minute: last_flush_$m is a number ($v)");
+	}
+}
 
 $broker->stop;
 $node->stop;
