@@ -166,7 +166,8 @@ SELECT continuous.create_stream('orders');
 CREATE VIEW orders_per_customer WITH (continuous) AS
     SELECT customer_id, count(*) AS orders, sum(amount) AS revenue
       FROM orders GROUP BY customer_id;
-SELECT stream, kind, event_time, watermark, events, lag FROM continuous.streams;
+SELECT stream, kind, event_time, watermark, events, lag_bytes, lag_messages, wal_retained
+FROM continuous.streams;
 SELECT stream::regclass, event_time, watermark_delay, idle_timeout FROM continuous.stream_catalog;
 -- so windows over the event time close by its watermark
 CREATE VIEW orders_per_minute WITH (continuous, emit = 'window_close') AS

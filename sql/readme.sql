@@ -41,7 +41,7 @@ SELECT * FROM clicks_per_user WHERE user_id = 42;
 -- (floating-point aggregates may differ in the last bits):
 SELECT user_id, count(*), avg(latency_ms) FROM clicks GROUP BY user_id;
 
--- Monitoring (more columns: watermark, lag, last flush, storage size, ...)
+-- Monitoring (more columns: watermark, lag, WAL retained, last flush, ...)
 SELECT stream, kind, events, errors, last_error FROM continuous.streams;
 SELECT view, status, events, late_events, errors FROM continuous.views ORDER BY view;
 SELECT * FROM continuous.dead_letters;   -- events that could not be processed, with the error

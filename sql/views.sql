@@ -152,7 +152,8 @@ SELECT * FROM clicks_per_user WHERE user_id IS NULL;
 UPDATE clicks SET bytes = 0 WHERE user_id = 1;
 DELETE FROM clicks WHERE user_id = 2;
 SELECT continuous.sync();
-SELECT stream, kind, event_time, events, ignored_changes, lag >= 0 AS has_lag
+SELECT stream, kind, event_time, events, ignored_changes, lag_bytes >= 0 AS has_lag,
+       lag_messages, wal_retained > 0 AS retains_wal
 FROM continuous.streams;
 SELECT clicks FROM clicks_per_user WHERE user_id = 2;
 

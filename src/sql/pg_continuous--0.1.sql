@@ -282,16 +282,29 @@ SELECT c.stream::regclass               AS stream,
        s.watermark,
        coalesce(s.events, 0)            AS events,
        coalesce(s.bytes, 0)             AS bytes,
-       -- table streams: bytes of WAL; Kafka streams: messages
-       CASE c.kind
-         WHEN 'kafka' THEN (SELECT coalesce(sum(greatest(o.high_watermark - o.next_offset, 0)), 0)::bigint
-                              FROM continuous.kafka_offsets o WHERE o.stream = c.stream)
-         ELSE continuous._decoder_lag()
-       END                              AS lag,
+       -- table streams: bytes of flushed WAL the worker has not applied yet
+       CASE WHEN c.kind = 'table' THEN continuous._decoder_lag() END AS lag_bytes,
+       -- Kafka streams: messages behind the brokers' high watermarks
+       CASE WHEN c.kind = 'kafka'
+            THEN (SELECT coalesce(sum(greatest(o.high_watermark - o.next_offset, 0)), 0)::bigint
+                    FROM continuous.kafka_offsets o WHERE o.stream = c.stream)
+       END                              AS lag_messages,
        coalesce(s.ignored_changes, 0)   AS ignored_changes,
        coalesce(s.errors, 0)            AS errors,
        s.last_event_at,
-       s.last_error
+       s.last_error,
+       -- table streams: bytes of WAL the database's replication slot keeps,
+       -- which max_slot_wal_keep_size bounds (decoder.c names it
+       -- continuous_<database oid>)
+       CASE WHEN c.kind = 'table'
+            THEN (SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),
+                                                    r.restart_lsn)::bigint
+                    FROM pg_catalog.pg_replication_slots r
+                   WHERE r.slot_name = 'continuous_' || r.datoid
+                     AND r.datoid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                      WHERE d.datname = pg_catalog.current_database())
+                     AND NOT pg_catalog.pg_is_in_recovery())
+       END                              AS wal_retained
   FROM continuous.stream_catalog c
   LEFT JOIN continuous.stream_stats s USING (stream);
 

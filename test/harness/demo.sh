@@ -180,7 +180,7 @@ demo_look_sql()
 	cat <<'EOF'
 \pset footer off
 SELECT continuous.sync() \g /dev/null
-SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, kind, events, lag FROM continuous.streams;
+SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, kind, events, lag_bytes, lag_messages FROM continuous.streams;
 \echo 'clicks_per_user (top 5):'
 SELECT user_id, clicks, round(avg_latency::numeric, 1) AS avg_latency
   FROM clicks_per_user ORDER BY clicks DESC, user_id LIMIT 5;

@@ -9,10 +9,11 @@ set -euo pipefail
 packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl librdkafka-dev
 	build-essential perl)
 # --fuzzers: also clang and its libFuzzer runtime, for test/fuzz/run.sh;
-# --tests: the extensions whose aggregates the tests put in views
+# --tests: the extensions whose aggregates the tests put in views, and the
+# exporter that reads contrib/prometheus/ (test/t/019_monitoring.pl)
 case "${1:-}" in
 	--fuzzers) packages+=(clang-14 libclang-rt-14-dev) ;;
-	--tests) packages+=(postgresql-15-hll postgresql-15-tdigest) ;;
+	--tests) packages+=(postgresql-15-hll postgresql-15-tdigest prometheus-postgres-exporter) ;;
 esac
 
 missing=()

@@ -41,7 +41,7 @@ stage_tests()
 	[ "$TESTROOT" = "$REPO" ] || return 0
 	TESTROOT=$SCRATCH/src
 	mkdir -p "$TESTROOT"
-	for d in sql expected test; do
+	for d in sql expected test contrib; do
 		[ ! -d "$REPO/$d" ] || cp -R "$REPO/$d" "$TESTROOT/"
 	done
 	[ "$(id -u)" -ne 0 ] || chown -R "$PG_OS_USER": "$TESTROOT"
