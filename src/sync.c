@@ -311,7 +311,11 @@ continuous_wait_for_decoder(void)
 	ConditionVariableCancelSleep();
 }
 
-/* Bytes of flushed WAL the database's worker has not applied yet. */
+/*
+ * Bytes of flushed WAL the database's worker has not applied yet; NULL
+ * while no worker has said how far it is (it is starting, or not running),
+ * rather than all the WAL there is.
+ */
 Datum
 continuous_decoder_lag(PG_FUNCTION_ARGS)
 {
@@ -321,6 +325,8 @@ continuous_decoder_lag(PG_FUNCTION_ARGS)
 	continuous_require_preload();
 	flushed = GetFlushRecPtr(NULL);
 	applied = database_applied_lsn(false, NULL, NULL);
+	if (XLogRecPtrIsInvalid(applied))
+		PG_RETURN_NULL();
 	PG_RETURN_INT64(applied >= flushed ? 0 : (int64) (flushed - applied));
 }
 
