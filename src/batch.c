@@ -107,9 +107,17 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 	vr->nkeys = list_length(vr->plan->keys);
 	vr->naggs = list_length(vr->plan->aggregates);
 
-	streamrel = relation_open(stream, AccessShareLock);
+	/*
+	 * The stream's row type, read without a lock: its owner may hold one
+	 * for long, and the worker loads every view of the database at once.
+	 * Events carry the descriptor they were decoded with anyway.
+	 */
+	streamrel = RelationIdGetRelation(stream);
+	if (!RelationIsValid(streamrel))
+		elog(ERROR, "could not open stream %u of continuous view \"%s\"",
+			 stream, vr->name);
 	vr->input_desc = CreateTupleDescCopy(RelationGetDescr(streamrel));
-	relation_close(streamrel, AccessShareLock);
+	RelationClose(streamrel);
 	vr->input_slot = MakeSingleTupleTableSlot(vr->input_desc, &TTSOpsHeapTuple);
 	vr->econtext = CreateStandaloneExprContext();
 	vr->econtext->ecxt_scantuple = vr->input_slot;

@@ -204,11 +204,14 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 	src->batch_cxt = AllocSetContextCreate(cxt, "pg_continuous Kafka batch",
 										   ALLOCSET_DEFAULT_SIZES);
 	src->clock = clock;
-	rel = table_open(relid, AccessShareLock);
+	/* without a lock, which its owner might hold for long (batch.c too) */
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		elog(ERROR, "could not open Kafka stream %u", relid);
 	src->owner = rel->rd_rel->relowner;
 	src->opts = kafka_stream_options_for_user(relid, src->owner);
 	src->decoder = kafka_decoder_create(src->opts, RelationGetDescr(rel));
-	table_close(rel, AccessShareLock);
+	RelationClose(rel);
 	src->first_metadata = true;
 	source_load_offsets(src);
 

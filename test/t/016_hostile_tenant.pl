@@ -14,6 +14,10 @@
 #   - and, from postgresql.conf (an administrator's doing, not the
 #     tenant's), default_transaction_read_only = on.
 #
+# Last, alice holds a lock on her stream in an open transaction while
+# another tenant creates a view: the worker, loading every view of the
+# database anew, must not wait for her.
+#
 # The worker must keep running as itself, never call the owner's code with
 # any rights but the owner's, and keep every view equal to its batch query:
 # a plain view, a windowed one with retention (the worker deletes expired
@@ -35,7 +39,7 @@ my $node = continuous_node('hostile', "default_transaction_read_only = on\n");
 local $ENV{PGOPTIONS} =
     '-c search_path=public -c default_transaction_read_only=off '
   . '-c default_transaction_isolation=read\ committed -c exit_on_error=off '
-  . '-c statement_timeout=0 -c lock_timeout=0';
+  . '-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0';
 
 $node->safe_psql('postgres', q{
 CREATE ROLE alice LOGIN;
@@ -174,6 +178,26 @@ is_same_rows($node, 'per_run',
 	  . '(row_number() OVER (PARTITION BY k ORDER BY ctid) - 1) / 3 AS run FROM ev) e '
 	  . 'GROUP BY k, run',
 	'count window view equals its batch query', 'adb');
+
+# --- a tenant's lock on its stream holds up nobody else ---------------------
+$node->safe_psql('postgres', 'CREATE ROLE bob LOGIN');
+$node->safe_psql('adb', 'GRANT CREATE ON SCHEMA public TO bob');
+my $locker = $node->background_psql('adb', extra_params => [ '-U', 'alice' ]);
+$locker->query_safe('BEGIN; LOCK TABLE ev IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('adb', q{
+CREATE TABLE bob_ev (k int);
+SELECT continuous.create_stream('bob_ev');
+CREATE VIEW bob_counts WITH (continuous) AS SELECT k, count(*) AS n FROM bob_ev GROUP BY k;
+INSERT INTO bob_ev SELECT g % 3 FROM generate_series(1, 300) g;
+}, extra_params => [ '-U', 'bob' ]);
+my ($ret, $out, $err) = $node->psql('adb', q{SELECT continuous.sync('20 seconds')},
+	extra_params => [ '-U', 'bob' ]);
+is($ret, 0, 'sync() returns while another tenant holds a lock on her stream')
+  or diag $err;
+is($node->safe_psql('adb', 'SELECT sum(n) FROM bob_counts', extra_params => [ '-U', 'bob' ]),
+	'300', 'and the new view of the other tenant is up to date');
+$locker->query_safe('COMMIT');
+$locker->quit;
 
 $node->stop;
 done_testing();
