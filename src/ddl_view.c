@@ -74,6 +74,7 @@
 #include "agg_support.h"
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
+#include "error_hints.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
 #include "plan.h"
@@ -180,6 +181,7 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	storage_guard_check_utility(parsetree);
+	error_hints_check_utility(parsetree, queryString);
 
 	if (IsA(parsetree, ViewStmt))
 	{

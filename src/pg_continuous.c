@@ -6,7 +6,8 @@
  * Pipeline position: none of its own.  _PG_init() wires the pieces in: in
  * every process that loads the library, the ProcessUtility hook that turns
  * CREATE VIEW ... WITH (continuous) into a continuous view (ddl_view.c),
- * and the guard of the storage tables (storage_guard.c); when the library
+ * the guard of the storage tables (storage_guard.c) and the hints for
+ * commands users bring from other systems (error_hints.c); when the library
  * is preloaded, also the settings, the shared memory the processes
  * coordinate through (shmem.c), and the launcher that starts the workers
  * of each database (launcher.c).
@@ -23,6 +24,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+#include "error_hints.h"
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "storage_guard.h"
@@ -58,6 +60,7 @@ _PG_init(void)
 	 */
 	continuous_install_utility_hook();
 	storage_guard_install();
+	error_hints_install();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
