@@ -41,6 +41,10 @@
 PG_FUNCTION_INFO_V1(continuous_create_stream);
 PG_FUNCTION_INFO_V1(continuous_drop_stream);
 
+/* what create_stream()'s event_time argument takes */
+#define EVENT_TIME_ACCEPTS \
+	"Argument event_time must name a column of the table of type timestamp with time zone or timestamp without time zone."
+
 static Relation open_stream_table(FunctionCallInfo fcinfo, LOCKMODE lockmode);
 static void check_stream_table(Relation rel);
 static void check_event_time_column(Relation rel, const char *column);
@@ -90,7 +94,8 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 										 IntervalPGetDatum(&zero))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("watermark_delay must not be negative")));
+				 errmsg("watermark_delay must not be negative"),
+				 errhint("Use an interval such as '5 seconds', or '0' for a watermark that follows the latest event time.")));
 	if (event_time == NULL &&
 		!DatumGetBool(DirectFunctionCall2(interval_eq,
 										  IntervalPGetDatum(watermark_delay),
@@ -267,11 +272,13 @@ check_event_time_column(Relation rel, const char *column)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						column, RelationGetRelationName(rel))));
+						column, RelationGetRelationName(rel)),
+				 errdetail(EVENT_TIME_ACCEPTS)));
 	if (attnum < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-				 errmsg("system column \"%s\" cannot be the event time", column)));
+				 errmsg("system column \"%s\" cannot be the event time", column),
+				 errdetail(EVENT_TIME_ACCEPTS)));
 
 	type = getBaseType(get_atttype(RelationGetRelid(rel), attnum));
 	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
