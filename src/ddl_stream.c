@@ -28,6 +28,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "replication/slot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -69,6 +70,12 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table streams require wal_level = logical"),
 				 errhint("Set wal_level = logical in postgresql.conf and restart the server.")));
+	if (max_replication_slots == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table streams require max_replication_slots > 0"),
+				 errdetail("The worker of each database with the extension reads its table streams through a replication slot of its own."),
+				 errhint("Set max_replication_slots in postgresql.conf to at least the number of such databases, plus the slots replication needs, and restart the server.")));
 
 	/* before taking locks: the worker's slot creation waits for writers */
 	continuous_wait_for_decoder();

@@ -71,8 +71,16 @@ typedef struct DecodedBatch
 extern DecodedBatch *decoder_batch;
 
 /*
+ * Can this server decode table streams at all (wal_level = logical,
+ * max_replication_slots > 0)?  If not, the reason goes to the log, once
+ * per worker start: the worker then serves Kafka streams only.
+ */
+extern bool decoder_available(void);
+
+/*
  * Acquire (creating if needed) the slot and resume after start_lsn.  True if
- * the slot was created.
+ * the slot was created.  When the slot does not exist and every replication
+ * slot is taken, the worker exits, to be started again by the launcher.
  */
 extern bool decoder_start(XLogRecPtr start_lsn);
 
