@@ -29,6 +29,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -64,6 +65,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	Interval	zero = {0};
 
 	continuous_require_preload();
+	PreventCommandDuringRecovery("continuous.create_stream()");
 
 	if (wal_level < WAL_LEVEL_LOGICAL)
 		ereport(ERROR,

@@ -172,6 +172,12 @@ continuous_sync(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 
 	continuous_require_preload();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous views are maintained on the primary only"),
+				 errdetail("This server is a standby: its views show what the primary's workers wrote, as far as the standby has replayed the primary's WAL, and continuous.sync() has nothing to wait for here."),
+				 errhint("Call continuous.sync() on the primary; once the standby has replayed the WAL up to then, its views show the same.")));
 
 	timeout_ms = DatumGetFloat8(DirectFunctionCall2(interval_part,
 													CStringGetTextDatum("epoch"),

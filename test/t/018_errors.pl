@@ -10,7 +10,9 @@
 #     again quietly; create_stream() and sync() name the cause; once a slot
 #     is free, table streams work;
 #   - with too few max_worker_processes for the workers, the launcher says
-#     so once per worker; create_stream() and sync() name the setting.
+#     so once per worker; create_stream() and sync() name the setting;
+#   - on a hot standby, continuous.sync() refuses: views are maintained on
+#     the primary.
 # "Once" is checked over a stretch in which the code before this test
 # logged the message every second: the launcher starts a missing worker
 # again every second.
@@ -204,5 +206,41 @@ like(
 	qr/could not start pg_continuous worker 2 of database "postgres"/,
 	'about worker 2');
 $few->stop;
+
+# --- hot standby -----------------------------------------------------------
+my $primary = continuous_node('primary');
+$primary->safe_psql(
+	'postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE TABLE e (k int);
+SELECT continuous.create_stream('e');
+CREATE VIEW n WITH (continuous) AS SELECT count(*) AS n FROM e;
+INSERT INTO e SELECT generate_series(1, 10);
+SELECT continuous.sync();
+});
+$primary->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->start;
+$primary->safe_psql('postgres',
+	"INSERT INTO e SELECT generate_series(1, 5); SELECT continuous.sync()");
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', 'SELECT n FROM n'),
+	'15', 'the standby shows the view as the primary wrote it');
+($ret, $stdout, $stderr) =
+  $standby->psql('postgres', 'SELECT continuous.sync()');
+isnt($ret, 0, 'continuous.sync() fails on a standby');
+like(
+	$stderr,
+	qr/ERROR:  continuous views are maintained on the primary only\nDETAIL:  This server is a standby.*\nHINT:  Call continuous.sync\(\) on the primary/,
+	'saying that views are maintained on the primary');
+($ret, $stdout, $stderr) =
+  $standby->psql('postgres', "SELECT continuous.create_stream('e')");
+like(
+	$stderr,
+	qr/ERROR:  cannot execute continuous.create_stream\(\) during recovery/,
+	'create_stream() is refused on a standby at once');
+$standby->stop;
+$primary->stop;
 
 done_testing();
