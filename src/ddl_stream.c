@@ -28,6 +28,8 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "replication/slot.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -40,6 +42,10 @@
 
 PG_FUNCTION_INFO_V1(continuous_create_stream);
 PG_FUNCTION_INFO_V1(continuous_drop_stream);
+
+/* what create_stream()'s event_time argument takes */
+#define EVENT_TIME_ACCEPTS \
+	"Argument event_time must name a column of the table of type timestamp with time zone or timestamp without time zone."
 
 static Relation open_stream_table(FunctionCallInfo fcinfo, LOCKMODE lockmode);
 static void check_stream_table(Relation rel);
@@ -59,12 +65,19 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	Interval	zero = {0};
 
 	continuous_require_preload();
+	PreventCommandDuringRecovery("continuous.create_stream()");
 
 	if (wal_level < WAL_LEVEL_LOGICAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table streams require wal_level = logical"),
 				 errhint("Set wal_level = logical in postgresql.conf and restart the server.")));
+	if (max_replication_slots == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table streams require max_replication_slots > 0"),
+				 errdetail("The worker of each database with the extension reads its table streams through a replication slot of its own."),
+				 errhint("Set max_replication_slots in postgresql.conf to at least the number of such databases, plus the slots replication needs, and restart the server.")));
 
 	/* before taking locks: the worker's slot creation waits for writers */
 	continuous_wait_for_decoder();
@@ -90,7 +103,8 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 										 IntervalPGetDatum(&zero))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("watermark_delay must not be negative")));
+				 errmsg("watermark_delay must not be negative"),
+				 errhint("Use an interval such as '5 seconds', or '0' for a watermark that follows the latest event time.")));
 	if (event_time == NULL &&
 		!DatumGetBool(DirectFunctionCall2(interval_eq,
 										  IntervalPGetDatum(watermark_delay),
@@ -267,11 +281,13 @@ check_event_time_column(Relation rel, const char *column)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						column, RelationGetRelationName(rel))));
+						column, RelationGetRelationName(rel)),
+				 errdetail(EVENT_TIME_ACCEPTS)));
 	if (attnum < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-				 errmsg("system column \"%s\" cannot be the event time", column)));
+				 errmsg("system column \"%s\" cannot be the event time", column),
+				 errdetail(EVENT_TIME_ACCEPTS)));
 
 	type = getBaseType(get_atttype(RelationGetRelid(rel), attnum));
 	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)

@@ -70,10 +70,12 @@
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "agg_support.h"
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
+#include "error_hints.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
 #include "plan.h"
@@ -92,6 +94,7 @@ typedef struct ContinuousOptions
 	char	   *emit;
 	Interval   *allowed_lateness;
 	char	   *late_events;
+	int			late_events_location;	/* of the option, for errors */
 	Interval   *retention;		/* NULL: keep forever */
 	List	   *view_options;	/* the others, for the view itself */
 } ContinuousOptions;
@@ -115,6 +118,24 @@ static const char *const continuous_option_names[] = {
 static const char *const view_option_names[] = {
 	"security_barrier", "security_invoker", NULL
 };
+
+/* What each option's value may be, for errors about it */
+#define ACCEPTS_BOOLEAN		"true or false"
+#define ACCEPTS_INTERVAL	"an interval such as '5 minutes'"
+#define ACCEPTS_LATE_EVENTS	"'drop' or a table name such as 'late_clicks' or 'app.\"Late Clicks\"'"
+
+/*
+ * While a WITH (...) option's value is read, errors (from interval_in(),
+ * say) point at the option and name it, with what it accepts.
+ */
+typedef struct OptionErrorContext
+{
+	ErrorContextCallback callback;
+	ParseState *pstate;
+	const char *name;
+	int			location;
+	const char *accepts;
+} OptionErrorContext;
 
 #define VALID_OPTIONS_HINT \
 	"Valid options are continuous, emit, allowed_lateness, late_events, retention, security_barrier and security_invoker."
@@ -144,6 +165,13 @@ static void check_options_supported(ContinuousOptions *opts);
 static void check_window_options(ContinuousPlan *plan, ContinuousOptions *opts);
 static char *window_description(ContinuousPlan *plan);
 static Interval *option_interval(ParseState *pstate, DefElem *def);
+static void option_error_push(OptionErrorContext *oc, ParseState *pstate,
+							  const char *name, int location,
+							  const char *accepts);
+static void option_error_pop(OptionErrorContext *oc);
+static void option_error_callback(void *arg);
+static void check_late_events_name(ParseState *pstate, DefElem *def,
+								   const char *value);
 static void define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 								   ContinuousOptions *opts,
 								   const char *queryString,
@@ -180,6 +208,7 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	storage_guard_check_utility(parsetree);
+	error_hints_check_utility(parsetree, queryString);
 
 	if (IsA(parsetree, ViewStmt))
 	{
@@ -432,7 +461,14 @@ parse_continuous_options(ParseState *pstate, List *options,
 		return;
 
 	if (continuous_def != NULL)
+	{
+		OptionErrorContext oc;
+
+		option_error_push(&oc, pstate, continuous_def->defname,
+						  continuous_def->location, ACCEPTS_BOOLEAN);
 		opts->continuous = defGetBoolean(continuous_def);
+		option_error_pop(&oc);
+	}
 	if (!opts->continuous)
 	{
 		DefElem    *first = emit_def ? emit_def : lateness_def ? lateness_def :
@@ -474,8 +510,14 @@ parse_continuous_options(ParseState *pstate, List *options,
 	{
 		char	   *late_events = defGetString(late_events_def);
 
-		opts->late_events = pg_strcasecmp(late_events, "drop") == 0 ?
-			"drop" : late_events;
+		if (pg_strcasecmp(late_events, "drop") == 0)
+			opts->late_events = "drop";
+		else
+		{
+			check_late_events_name(pstate, late_events_def, late_events);
+			opts->late_events = late_events;
+		}
+		opts->late_events_location = late_events_def->location;
 	}
 	if (retention_def != NULL)
 		opts->retention = option_interval(pstate, retention_def);
@@ -511,20 +553,82 @@ option_interval(ParseState *pstate, DefElem *def)
 {
 	Interval	zero = {0};
 	Interval   *value;
-	char	   *text = defGetString(def);
+	char	   *text;
+	OptionErrorContext oc;
 
+	option_error_push(&oc, pstate, def->defname, def->location,
+					  ACCEPTS_INTERVAL);
+	text = defGetString(def);
 	value = DatumGetIntervalP(DirectFunctionCall3(interval_in,
 												  CStringGetDatum(text),
 												  ObjectIdGetDatum(InvalidOid),
 												  Int32GetDatum(-1)));
+	option_error_pop(&oc);
 	if (DatumGetBool(DirectFunctionCall2(interval_lt,
 										 IntervalPGetDatum(value),
 										 IntervalPGetDatum(&zero))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must not be negative", def->defname),
+				 errhint("Use an interval of zero or more, such as '5 minutes'."),
 				 parser_errposition(pstate, def->location)));
 	return value;
+}
+
+static void
+option_error_push(OptionErrorContext *oc, ParseState *pstate,
+				  const char *name, int location, const char *accepts)
+{
+	oc->pstate = pstate;
+	oc->name = name;
+	oc->location = location;
+	oc->accepts = accepts;
+	oc->callback.callback = option_error_callback;
+	oc->callback.arg = oc;
+	oc->callback.previous = error_context_stack;
+	error_context_stack = &oc->callback;
+}
+
+static void
+option_error_pop(OptionErrorContext *oc)
+{
+	error_context_stack = oc->callback.previous;
+}
+
+static void
+option_error_callback(void *arg)
+{
+	OptionErrorContext *oc = (OptionErrorContext *) arg;
+
+	if (geterrcode() == ERRCODE_QUERY_CANCELED)
+		return;
+	if (oc->pstate != NULL && oc->pstate->p_sourcetext != NULL)
+		(void) parser_errposition(oc->pstate, oc->location);
+	errcontext("continuous view option \"%s\", which takes %s",
+			   oc->name, oc->accepts);
+}
+
+/*
+ * late_events names a table as SQL would, in one string: PostgreSQL's own
+ * "invalid name syntax" would not say which option holds it.
+ */
+static void
+check_late_events_name(ParseState *pstate, DefElem *def, const char *value)
+{
+	char	   *copy = pstrdup(value);
+	List	   *names = NIL;
+
+	if (!SplitIdentifierString(copy, '.', &names) || names == NIL ||
+		list_length(names) > 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						def->defname, value),
+				 errdetail("The value must be 'drop' or a table name, optionally schema-qualified, written as in SQL."),
+				 errhint("Write a name that has characters other than lower-case letters, digits and underscores in double quotes, doubling any double quote inside, as in late_events = '\"Late Events\"'."),
+				 parser_errposition(pstate, def->location)));
+	list_free(names);
+	pfree(copy);
 }
 
 /*
@@ -757,7 +861,14 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	ddl_view_check_keys(plan);
 	check_window_options(plan, opts);
 	if (strcmp(opts->late_events, "drop") != 0)
+	{
+		OptionErrorContext oc;
+
+		option_error_push(&oc, pstate, "late_events",
+						  opts->late_events_location, ACCEPTS_LATE_EVENTS);
 		late_table = late_events_table(plan, opts->late_events, owner);
+		option_error_pop(&oc);
+	}
 
 	view_namespace = RangeVarGetCreationNamespace(stmt->view);
 	storage = create_storage_table(plan, stmt->view->relname, owner,

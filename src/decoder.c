@@ -34,12 +34,14 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
 #include "replication/slot.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -52,6 +54,7 @@
 
 #include "decoder.h"
 #include "pg_continuous.h"
+#include "shmem.h"
 
 DecodedBatch *decoder_batch = NULL;
 
@@ -97,6 +100,9 @@ static HTAB *pending_txns = NULL;
 
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
+static void decoder_require_free_slot(void);
+static bool decoder_note_slot_shortage(bool shortage);
+static char *decoder_database_name(void);
 static void decoder_create_slot(void);
 static int	decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
 							  int reqLen, XLogRecPtr targetRecPtr,
@@ -525,6 +531,8 @@ decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
 
 	if (SearchNamedReplicationSlot(decoder_slot_name, true) == NULL)
 	{
+		decoder_require_free_slot();
+		(void) decoder_note_slot_shortage(false);
 		decoder_create_slot();
 		how = DECODER_NEW_SLOT;
 	}
@@ -547,11 +555,13 @@ decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
 							decoder_slot_name),
 					 errdetail("Events committed after %X/%X and before now were not applied to the views of table streams.",
 							   LSN_FORMAT_ARGS(*lost_from))));
+			decoder_require_free_slot();
 			decoder_create_slot();
 			how = DECODER_SLOT_LOST;
 		}
 		else
 			ReplicationSlotRelease();
+		(void) decoder_note_slot_shortage(false);
 	}
 
 	/*
@@ -646,6 +656,95 @@ decoder_trust_own_plugin(void)
 					trusted[0] ? psprintf("%s, %s", trusted, CONTINUOUS_PLUGIN_NAME)
 					: CONTINUOUS_PLUGIN_NAME,
 					PGC_SUSET, PGC_S_SESSION);
+}
+
+bool
+decoder_available(void)
+{
+	if (wal_level < WAL_LEVEL_LOGICAL)
+	{
+		ereport(LOG,
+				(errmsg("pg_continuous: table streams are off in database %u because wal_level is not logical",
+						MyDatabaseId)));
+		return false;
+	}
+	if (max_replication_slots == 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_continuous: table streams are off in database \"%s\" because max_replication_slots is 0",
+						decoder_database_name()),
+				 errdetail("The worker of each database with the extension reads its table streams through a replication slot of its own."),
+				 errhint("Set max_replication_slots to at least the number of such databases, plus the slots replication needs, and restart the server.")));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The worker's slot is missing and none is free (another application took
+ * the last).  Failing here would make the worker die and the launcher start
+ * it again every second, each time with an error in the log; instead the
+ * worker says so once and exits quietly (an exit code of 0 is not logged),
+ * and a later start takes a slot that has been freed.  Meanwhile the flag
+ * in shared memory tells continuous.sync() and create_stream() why.
+ */
+static void
+decoder_require_free_slot(void)
+{
+	bool		free_slot = false;
+	int			i;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (i = 0; i < max_replication_slots && !free_slot; i++)
+		free_slot = !ReplicationSlotCtl->replication_slots[i].in_use;
+	LWLockRelease(ReplicationSlotControlLock);
+	if (free_slot)
+		return;
+
+	if (!decoder_note_slot_shortage(true))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("pg_continuous cannot read the table streams of database \"%s\": all replication slots are in use",
+						decoder_database_name()),
+				 errdetail("The worker of each database with the extension needs a replication slot of its own. It tries again every second, creates its slot once one is free, and does not log this again meanwhile."),
+				 errhint("Drop a replication slot that is no longer needed, or increase max_replication_slots (now %d) and restart the server.",
+						 max_replication_slots)));
+	proc_exit(0);
+}
+
+/*
+ * Record in the database's slot whether the worker lacks a replication
+ * slot; returns what was recorded before.
+ */
+static bool
+decoder_note_slot_shortage(bool shortage)
+{
+	DatabaseSlot *slot;
+	bool		before = false;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	slot = continuous_find_slot(MyDatabaseId);
+	if (slot)
+	{
+		before = slot->no_replication_slot;
+		slot->no_replication_slot = shortage;
+	}
+	LWLockRelease(ContinuousShmem->lock);
+	return before;
+}
+
+/* For the log: the worker is between transactions when it asks. */
+static char *
+decoder_database_name(void)
+{
+	char	   *name;
+
+	StartTransactionCommand();
+	name = get_database_name(MyDatabaseId);
+	name = MemoryContextStrdup(TopMemoryContext, name ? name : "?");
+	CommitTransactionCommand();
+	return name;
 }
 
 /*

@@ -81,8 +81,17 @@ typedef enum DecoderStart
 } DecoderStart;
 
 /*
+ * Can this server decode table streams at all (wal_level = logical,
+ * max_replication_slots > 0)?  If not, the reason goes to the log, once
+ * per worker start: the worker then serves Kafka streams only.
+ */
+extern bool decoder_available(void);
+
+/*
  * Acquire (creating if needed) the slot and resume after start_lsn.  For
- * DECODER_SLOT_LOST, *lost_from is where the old slot stood.
+ * DECODER_SLOT_LOST, *lost_from is where the old slot stood.  When the slot
+ * does not exist and every replication slot is taken, the worker exits, to
+ * be started again by the launcher.
  */
 extern DecoderStart decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from);
 

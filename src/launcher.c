@@ -36,6 +36,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -64,10 +65,15 @@ static LauncherWorker *launcher_workers;
 
 #define LAUNCHER_WORKER(i, w) (&launcher_workers[(i) * CONTINUOUS_MAX_WORKERS + (w)])
 
+/* the name of the database in ContinuousShmem->slots[i], for the log */
+static NameData *launcher_dbnames;
+
 static void launcher_scan_databases(void);
 static bool launcher_worker_alive(int i, int w);
 static long launcher_start_when_due(int i, int w);
 static void launcher_start_worker(int i, int w);
+static void launcher_note_start(int i, int w, bool started);
+static void launcher_detach(int code, Datum arg);
 
 void
 continuous_launcher_register(void)
@@ -180,10 +186,13 @@ continuous_launcher_main(Datum arg)
 	launcher_workers = MemoryContextAllocZero(TopMemoryContext,
 											  sizeof(LauncherWorker) * CONTINUOUS_MAX_WORKERS *
 											  ContinuousShmem->nslots);
+	launcher_dbnames = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(NameData) * ContinuousShmem->nslots);
 
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
 	ContinuousShmem->launcher_latch = MyLatch;
 	LWLockRelease(ContinuousShmem->lock);
+	before_shmem_exit(launcher_detach, (Datum) 0);
 
 	for (;;)
 	{
@@ -282,6 +291,8 @@ launcher_scan_databases(void)
 			PG_END_TRY();
 		}
 		seen[slot - ContinuousShmem->slots] = true;
+		namestrcpy(&launcher_dbnames[slot - ContinuousShmem->slots],
+				   NameStr(db->datname));
 	}
 	for (i = 0; i < ContinuousShmem->nslots; i++)
 	{
@@ -376,13 +387,54 @@ launcher_start_worker(int i, int w)
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
 	MemoryContextSwitchTo(oldcxt);
-	if (!registered)
-	{
+	launcher_note_start(i, w, registered);
+	if (registered)
+		LAUNCHER_WORKER(i, w)->handle = handle;
+}
+
+/*
+ * A worker that does not start because every background worker slot is
+ * taken is tried again every WORKER_RESTART_DELAY_MS.  The warning goes to
+ * the log the first time only, and a line when the worker starts at last;
+ * meanwhile the database's slot says why the worker is missing, for
+ * continuous.sync() and create_stream() to tell.
+ */
+static void
+launcher_note_start(int i, int w, bool started)
+{
+	DatabaseSlot *slot = &ContinuousShmem->slots[i];
+	uint32		bit = ((uint32) 1) << w;
+	bool		was_failing;
+
+	StaticAssertStmt(CONTINUOUS_MAX_WORKERS <= 32,
+					 "DatabaseSlot.start_failed has a bit per worker");
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	was_failing = (slot->start_failed & bit) != 0;
+	if (started)
+		slot->start_failed &= ~bit;
+	else
+		slot->start_failed |= bit;
+	LWLockRelease(ContinuousShmem->lock);
+
+	if (!started && !was_failing)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start pg_continuous worker for database %u", dboid),
-				 errhint("Increase max_worker_processes.")));
-		return;
-	}
-	LAUNCHER_WORKER(i, w)->handle = handle;
+				 errmsg("could not start pg_continuous worker %d of database \"%s\"",
+						w + 1, NameStr(launcher_dbnames[i])),
+				 errdetail("All background worker slots are in use (max_worker_processes = %d). pg_continuous needs one for its launcher and continuous.workers (%d) for each database with the extension. The launcher tries again every second, without logging this again.",
+						   max_worker_processes, continuous_workers),
+				 errhint("Increase max_worker_processes and restart the server.")));
+	else if (started && was_failing)
+		ereport(LOG,
+				(errmsg("pg_continuous worker %d of database \"%s\" has started, now that a background worker slot is free",
+						w + 1, NameStr(launcher_dbnames[i]))));
+}
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ContinuousShmem->launcher_latch = NULL;
+	LWLockRelease(ContinuousShmem->lock);
 }

@@ -3,11 +3,14 @@
  * pg_continuous.c
  *	  Module entry: settings, hooks, shared memory and the launcher.
  *
- * Pipeline position: none of its own.  _PG_init() wires the pieces in when
- * the library is preloaded: the ProcessUtility hook that turns CREATE VIEW
- * ... WITH (continuous) into a continuous view (ddl_view.c), the shared
- * memory the processes coordinate through (shmem.c), and the launcher that
- * starts one worker per database (launcher.c).
+ * Pipeline position: none of its own.  _PG_init() wires the pieces in: in
+ * every process that loads the library, the ProcessUtility hook that turns
+ * CREATE VIEW ... WITH (continuous) into a continuous view (ddl_view.c),
+ * the guard of the storage tables (storage_guard.c) and the hints for
+ * commands users bring from other systems (error_hints.c); when the library
+ * is preloaded, also the settings, the shared memory the processes
+ * coordinate through (shmem.c), and the launcher that starts the workers
+ * of each database (launcher.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +24,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+#include "error_hints.h"
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "storage_guard.h"
@@ -39,11 +43,41 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
+static void continuous_define_settings(void);
 static void continuous_request_shmem(void);
 static void continuous_startup_shmem(void);
 
 void
 _PG_init(void)
+{
+	/*
+	 * Loaded by a session rather than at server start (CREATE EXTENSION
+	 * calls functions of the library): hooks only.  Settings that only the
+	 * postmaster may define would end the session with a FATAL error, and
+	 * the workers they configure do not run anyway; the functions that
+	 * need them raise an ERROR that says to preload the library
+	 * (continuous_require_preload()), so the session goes on.
+	 */
+	continuous_install_utility_hook();
+	storage_guard_install();
+	error_hints_install();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	continuous_loaded_via_preload = true;
+
+	continuous_define_settings();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = continuous_request_shmem;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = continuous_startup_shmem;
+
+	continuous_launcher_register();
+}
+
+static void
+continuous_define_settings(void)
 {
 	DefineCustomIntVariable("continuous.flush_interval",
 							"Longest time between an event's commit and its effect being visible in continuous views.",
@@ -82,20 +116,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("continuous");
-
-	continuous_install_utility_hook();
-	storage_guard_install();
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	continuous_loaded_via_preload = true;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = continuous_request_shmem;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = continuous_startup_shmem;
-
-	continuous_launcher_register();
 }
 
 static void
@@ -125,6 +145,7 @@ continuous_require_preload(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pg_continuous must be loaded via shared_preload_libraries"),
+				 errdetail("Its background workers and shared memory can only be set up when the server starts."),
 				 errhint("Add pg_continuous to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 

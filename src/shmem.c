@@ -143,6 +143,8 @@ continuous_get_slot(Oid dboid)
 			slot->pause_requested = false;
 			slot->pid = 0;
 			slot->worker_latch = NULL;
+			slot->start_failed = 0;
+			slot->no_replication_slot = false;
 			for (i = 0; i < CONTINUOUS_MAX_WORKERS; i++)
 			{
 				slot->workers[i].pid = 0;

@@ -73,6 +73,17 @@ typedef struct DatabaseSlot
 	 */
 	pg_atomic_uint64 flush_target;
 
+	/*
+	 * Why workers of the database are missing, for continuous.sync() and
+	 * create_stream() to say: bit w of start_failed is set while the
+	 * launcher finds no free background worker slot for worker w
+	 * (launcher.c); no_replication_slot while worker 0 finds no free
+	 * replication slot for itself, and exits to be started again
+	 * (decoder.c).  Each is logged when it becomes true, not at every try.
+	 */
+	uint32		start_failed;
+	bool		no_replication_slot;
+
 	/* workers 1 .. continuous.workers - 1; [0] is unused (the fields above) */
 	WorkerSlot	workers[CONTINUOUS_MAX_WORKERS];
 } DatabaseSlot;
@@ -80,7 +91,7 @@ typedef struct DatabaseSlot
 typedef struct ContinuousShared
 {
 	LWLock	   *lock;			/* protects slot fields but the atomics */
-	Latch	   *launcher_latch;
+	Latch	   *launcher_latch; /* NULL while the launcher does not run */
 	ConditionVariable applied_cv;	/* broadcast when applied_lsn moves */
 	int			nslots;
 	DatabaseSlot slots[FLEXIBLE_ARRAY_MEMBER];

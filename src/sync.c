@@ -28,6 +28,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "replication/slot.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -43,11 +44,28 @@ PG_FUNCTION_INFO_V1(continuous_start_worker);
 /* how long create_stream() waits for a new worker's replication slot */
 #define DECODER_START_TIMEOUT_MS	30000
 
+/*
+ * The launcher starts a missing worker again every second: a cause of its
+ * absence (no free background worker or replication slot) that outlasts
+ * two tries is not a passing one, and create_stream() reports it.
+ */
+#define WORKER_BLOCKED_MS			2000
+
+/* What shared memory says about this database's workers (sync.c's view) */
+typedef struct WorkersStatus
+{
+	int			running;		/* workers with a process */
+	bool		launcher;		/* the launcher runs */
+	uint32		start_failed;	/* DatabaseSlot.start_failed */
+	bool		no_replication_slot;
+} WorkersStatus;
+
 static bool start_worker_at_commit = false;
 static bool start_worker_callback_registered = false;
 
 static void start_worker_xact_callback(XactEvent event, void *arg);
 static void sync_check_kafka_consumers(void);
+static void report_missing_workers(WorkersStatus *status) pg_attribute_noreturn();
 
 /*
  * How far the database's worker is: WAL applied, and the last sync request
@@ -90,19 +108,60 @@ database_request_flush(XLogRecPtr target)
 	LWLockRelease(ContinuousShmem->lock);
 }
 
-/* How many of this database's workers have a process now. */
-static int
-database_workers_running(void)
+static void
+database_workers_status(WorkersStatus *status)
 {
 	DatabaseSlot *slot;
-	int			running = 0;
 
+	memset(status, 0, sizeof(WorkersStatus));
 	LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+	status->launcher = ContinuousShmem->launcher_latch != NULL;
 	slot = continuous_find_slot(MyDatabaseId);
 	if (slot)
-		running = continuous_workers_running(slot);
+	{
+		status->running = continuous_workers_running(slot);
+		status->start_failed = slot->start_failed;
+		status->no_replication_slot = slot->no_replication_slot;
+	}
 	LWLockRelease(ContinuousShmem->lock);
-	return running;
+}
+
+/*
+ * continuous.sync() timed out and not all workers run: say why, as far as
+ * the launcher and the workers have told.
+ */
+static void
+report_missing_workers(WorkersStatus *status)
+{
+	if (status->no_replication_slot)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("continuous.sync() timed out"),
+				 errdetail("The worker of this database cannot create its replication slot: all replication slots are in use (max_replication_slots = %d).",
+						   max_replication_slots),
+				 errhint("Drop a replication slot that is no longer needed, or increase max_replication_slots and restart the server.")));
+	if (!status->launcher)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("continuous.sync() timed out"),
+				 errdetail("%d of the %d workers of this database (continuous.workers) are running, and the pg_continuous launcher that starts them is not running.",
+						   status->running, continuous_workers),
+				 errhint("Look at the server log from its start: if it says \"too many background workers\", increase max_worker_processes (now %d) and restart the server.",
+						 max_worker_processes)));
+	if (status->start_failed != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("continuous.sync() timed out"),
+				 errdetail("%d of the %d workers of this database (continuous.workers) are running: no background worker slot is free for the others.",
+						   status->running, continuous_workers),
+				 errhint("Increase max_worker_processes (now %d) and restart the server: pg_continuous needs one for its launcher and continuous.workers for each database with the extension, besides PostgreSQL's own.",
+						 max_worker_processes)));
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("continuous.sync() timed out"),
+			 errdetail("%d of the %d workers of this database (continuous.workers) are running.",
+					   status->running, continuous_workers),
+			 errhint("Look at the server log for why the others do not start; max_worker_processes may be too small.")));
 }
 
 Datum
@@ -116,6 +175,12 @@ continuous_sync(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 
 	continuous_require_preload();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous views are maintained on the primary only"),
+				 errdetail("This server is a standby: its views show what the primary's workers wrote, as far as the standby has replayed the primary's WAL, and continuous.sync() has nothing to wait for here."),
+				 errhint("Call continuous.sync() on the primary; once the standby has replayed the WAL up to then, its views show the same.")));
 
 	timeout_ms = DatumGetFloat8(DirectFunctionCall2(interval_part,
 													CStringGetTextDatum("epoch"),
@@ -166,16 +231,13 @@ continuous_sync(PG_FUNCTION_ARGS)
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
 		{
-			int			running = database_workers_running();
+			WorkersStatus status;
 
+			database_workers_status(&status);
 			ConditionVariableCancelSleep();
-			if (running < continuous_workers)
-				ereport(ERROR,
-						(errcode(ERRCODE_QUERY_CANCELED),
-						 errmsg("continuous.sync() timed out"),
-						 errdetail("%d of the %d workers of this database (continuous.workers) are running.",
-								   running, continuous_workers),
-						 errhint("Look at the server log for why the others do not start; max_worker_processes may be too small.")));
+			if (status.running < continuous_workers ||
+				status.no_replication_slot)
+				report_missing_workers(&status);
 			if (applied < target)
 				ereport(ERROR,
 						(errcode(ERRCODE_QUERY_CANCELED),
@@ -263,6 +325,7 @@ continuous_wait_for_decoder(void)
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   DECODER_START_TIMEOUT_MS);
 	Oid			extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, false);
+	TimestampTz blocked_since = 0;
 
 	continuous_require_preload();
 	ConditionVariablePrepareToSleep(&ContinuousShmem->applied_cv);
@@ -270,15 +333,45 @@ continuous_wait_for_decoder(void)
 	{
 		DatabaseSlot *slot;
 		bool		ready;
+		bool		no_worker_slot = false;
+		bool		no_replication_slot = false;
 		long		remaining;
 
 		LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
 		slot = continuous_find_slot(MyDatabaseId);
 		/* a worker of a dropped incarnation of the extension does not count */
 		ready = slot && slot->decoder_ready && slot->extension == extension;
+		if (slot)
+		{
+			no_worker_slot = (slot->start_failed & 1) != 0;
+			no_replication_slot = slot->no_replication_slot;
+		}
 		LWLockRelease(ContinuousShmem->lock);
 		if (ready)
 			break;
+
+		if (!no_worker_slot && !no_replication_slot)
+			blocked_since = 0;
+		else if (blocked_since == 0)
+			blocked_since = GetCurrentTimestamp();
+		else if (TimestampDifferenceExceeds(blocked_since, GetCurrentTimestamp(),
+											WORKER_BLOCKED_MS))
+		{
+			ConditionVariableCancelSleep();
+			if (no_replication_slot)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("the pg_continuous worker of this database cannot create its replication slot"),
+						 errdetail("All replication slots are in use (max_replication_slots = %d). Table streams need one for each database with the extension.",
+								   max_replication_slots),
+						 errhint("Drop a replication slot that is no longer needed, or increase max_replication_slots and restart the server.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("the pg_continuous worker of this database cannot start"),
+					 errdetail("All background worker slots are in use (max_worker_processes = %d).",
+							   max_worker_processes),
+					 errhint("Increase max_worker_processes and restart the server: pg_continuous needs one for its launcher and continuous.workers for each database with the extension, besides PostgreSQL's own.")));
+		}
 
 		/*
 		 * The slot's creation waits for every transaction that has written,

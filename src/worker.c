@@ -182,7 +182,7 @@ continuous_worker_main(Datum arg)
 	start_lsn = flush_read_position();
 	worker_commit();
 
-	ws.decoding = (wal_level >= WAL_LEVEL_LOGICAL);
+	ws.decoding = decoder_available();
 	if (ws.decoding)
 	{
 		XLogRecPtr	lost_from = InvalidXLogRecPtr;
@@ -199,10 +199,6 @@ continuous_worker_main(Datum arg)
 			worker_commit();
 		}
 	}
-	else
-		ereport(LOG,
-				(errmsg("pg_continuous: table streams are off in database %u because wal_level is not logical",
-						dboid)));
 
 	/* after the slot exists, so no catalog change can fall in between */
 	worker_begin(InvalidTransactionId);
