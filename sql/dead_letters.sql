@@ -38,3 +38,4 @@ SELECT sum(n) AS all_events FROM plain_counts;
 SELECT view, events, errors FROM continuous.views ORDER BY view::text;
 
 DROP EXTENSION pg_continuous CASCADE;
+DROP TABLE readings;

@@ -177,3 +177,4 @@ SELECT view, stream, emit, events, groups_in_memory, errors
 FROM continuous.views ORDER BY view::text;
 
 DROP EXTENSION pg_continuous CASCADE;
+DROP TABLE clicks;

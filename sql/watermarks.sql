@@ -61,3 +61,4 @@ SELECT stream, event_time, watermark, events FROM continuous.streams
 WHERE stream = 'plain_events'::regclass;
 
 DROP EXTENSION pg_continuous CASCADE;
+DROP TABLE sensor_events, local_events, plain_events;
