@@ -100,6 +100,8 @@ CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
 CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
     OPTIONS (topic 'orders', idle_timeout 'forever');
 CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
+    OPTIONS (topic 'orders', max_future '-1 day');
+CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
     OPTIONS (topic 'orders', csv_delimiter ';');
 CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
     OPTIONS (topic 'orders', format 'csv', csv_delimiter ';;');
@@ -181,6 +183,8 @@ ALTER FOREIGN TABLE orders OPTIONS (SET format 'text');
 ALTER FOREIGN TABLE orders ADD COLUMN note jsonb;
 ALTER SERVER kafka_local OPTIONS (ADD "kafka.socket.timeout.ms" '5000');
 SELECT stream::regclass, event_time, watermark_delay, idle_timeout FROM continuous.stream_catalog;
+ALTER FOREIGN TABLE orders OPTIONS (ADD max_future '1 hour');
+SELECT stream::regclass, max_future FROM continuous.stream_catalog;
 -- the stream lives as long as its views
 DROP VIEW orders_per_customer;
 SELECT stream, kind FROM continuous.streams;

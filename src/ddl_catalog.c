@@ -96,11 +96,13 @@ ddl_catalog_stream_event_time(Oid stream)
 
 void
 ddl_catalog_add_stream(Oid stream, const char *kind, const char *event_time,
-					   Interval *watermark_delay, Interval *idle_timeout)
+					   Interval *watermark_delay, Interval *idle_timeout,
+					   Interval *max_future)
 {
-	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, INTERVALOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, INTERVALOID,
+	INTERVALOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(stream);
 	values[3] = CStringGetTextDatum(kind);
@@ -115,11 +117,12 @@ ddl_catalog_add_stream(Oid stream, const char *kind, const char *event_time,
 		nulls[1] = 'n';
 	}
 	values[2] = IntervalPGetDatum(watermark_delay);
+	values[5] = IntervalPGetDatum(max_future);
 
 	catalog_execute("INSERT INTO continuous.stream_catalog"
-					" (stream, kind, event_time, watermark_delay, idle_timeout)"
-					" VALUES ($1, $4, $2, $3, $5)",
-					5, argtypes, values, nulls, SPI_OK_INSERT);
+					" (stream, kind, event_time, watermark_delay, idle_timeout, max_future)"
+					" VALUES ($1, $4, $2, $3, $5, $6)",
+					6, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.stream_stats (stream) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 }
@@ -134,7 +137,8 @@ ddl_catalog_add_kafka_stream(Oid foreign_table)
 	KafkaStreamOptions *opts = kafka_stream_options(foreign_table);
 
 	ddl_catalog_add_stream(foreign_table, "kafka", opts->event_time,
-						   opts->watermark_delay, opts->idle_timeout);
+						   opts->watermark_delay, opts->idle_timeout,
+						   opts->max_future);
 }
 
 static Oid
@@ -176,9 +180,10 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 	{
 		Oid			stream = lfirst_oid(lc);
 		KafkaStreamOptions *opts;
-		Oid			argtypes[4] = {OIDOID, NAMEOID, INTERVALOID, INTERVALOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, INTERVALOID,
+		INTERVALOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		opts = kafka_stream_options_for_user(stream, relation_owner(stream));
 		values[0] = ObjectIdGetDatum(stream);
@@ -190,10 +195,12 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 		values[3] = PointerGetDatum(opts->idle_timeout);
 		if (opts->idle_timeout == NULL)
 			nulls[3] = 'n';
+		values[4] = IntervalPGetDatum(opts->max_future);
 		catalog_execute("UPDATE continuous.stream_catalog"
-						" SET event_time = $2, watermark_delay = $3, idle_timeout = $4"
+						" SET event_time = $2, watermark_delay = $3, idle_timeout = $4,"
+						" max_future = $5"
 						" WHERE stream OPERATOR(pg_catalog.=) $1",
-						4, argtypes, values, nulls, SPI_OK_UPDATE);
+						5, argtypes, values, nulls, SPI_OK_UPDATE);
 	}
 }
 

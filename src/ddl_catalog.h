@@ -39,7 +39,8 @@ extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */
 extern void ddl_catalog_add_stream(Oid stream, const char *kind,
 								   const char *event_time,
 								   Interval *watermark_delay,
-								   Interval *idle_timeout);
+								   Interval *idle_timeout,
+								   Interval *max_future);
 /* A Kafka stream, as its foreign table's options describe it. */
 extern void ddl_catalog_add_kafka_stream(Oid foreign_table);
 extern void ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid);
