@@ -32,6 +32,7 @@
 #include "kafka_options.h"
 
 static List *catalog_select(const char *sql, Oid key);
+static List *catalog_select_rows(const char *sql, Oid key, int ncolumns);
 static List *catalog_select_oids(const char *sql, Oid key);
 static Oid	text_to_oid(const char *value);
 static Oid	relation_owner(Oid relid);
@@ -92,6 +93,40 @@ ddl_catalog_stream_event_time(Oid stream)
 											" WHERE stream OPERATOR(pg_catalog.=) $1", stream);
 
 	return event_time ? linitial(event_time) : NULL;
+}
+
+/*
+ * Every stream, for the checks around DDL on stream tables
+ * (stream_guard.c); in the caller's memory context.
+ */
+List *
+ddl_catalog_all_streams(void)
+{
+	List	   *streams = NIL;
+	ListCell   *lc;
+
+	foreach(lc, catalog_select_rows("SELECT stream, kind, event_time"
+									" FROM continuous.stream_catalog ORDER BY stream",
+									InvalidOid, 3))
+	{
+		char	  **row = lfirst(lc);
+		StreamCatalogEntry *entry = palloc(sizeof(StreamCatalogEntry));
+
+		entry->stream = text_to_oid(row[0]);
+		entry->kafka = strcmp(row[1], "kafka") == 0;
+		entry->event_time = row[2];
+		streams = lappend(streams, entry);
+	}
+	return streams;
+}
+
+/* The continuous views whose late events go into this table. */
+List *
+ddl_catalog_views_with_late_table(Oid relid)
+{
+	return catalog_select_oids("SELECT view FROM continuous.view_catalog"
+							   " WHERE late_table OPERATOR(pg_catalog.=) $1 ORDER BY view",
+							   relid);
 }
 
 void
@@ -204,6 +239,25 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 	}
 }
 
+/*
+ * The catalog keeps the event-time column by name, as create_stream() was
+ * told it (a name survives pg_dump, an attribute number does not); so a
+ * rename of the column is written here, in the renaming transaction
+ * (stream_guard.c).  The worker sees the write and reloads its streams.
+ */
+void
+ddl_catalog_rename_event_time(Oid stream, const char *event_time)
+{
+	Oid			argtypes[2] = {OIDOID, NAMEOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(stream);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(event_time));
+	catalog_execute("UPDATE continuous.stream_catalog SET event_time = $2"
+					" WHERE stream OPERATOR(pg_catalog.=) $1",
+					2, argtypes, values, NULL, SPI_OK_UPDATE);
+}
+
 void
 ddl_catalog_remove_stream(Oid stream)
 {
@@ -290,6 +344,27 @@ ddl_relation_display_name(Oid relid)
 static List *
 catalog_select(const char *sql, Oid key)
 {
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, catalog_select_rows(sql, key, 1))
+	{
+		char	  **row = lfirst(lc);
+
+		if (row[0] != NULL)
+			result = lappend(result, row[0]);
+	}
+	return result;
+}
+
+/*
+ * The rows of a catalog query keyed as catalog_select()'s, each an array of
+ * its first ncolumns columns as text (NULL for NULL), read with the catalog
+ * owner's rights; in the caller's memory context.
+ */
+static List *
+catalog_select_rows(const char *sql, Oid key, int ncolumns)
+{
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(key)};
 	MemoryContext callercxt = CurrentMemoryContext;
@@ -306,16 +381,15 @@ catalog_select(const char *sql, Oid key)
 		elog(ERROR, "could not read the pg_continuous catalog: %s", sql);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[i],
-										 SPI_tuptable->tupdesc, 1);
+		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+		char	  **row = palloc(sizeof(char *) * ncolumns);
+		int			c;
 
-		if (value)
-		{
-			MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
-
-			result = lappend(result, pstrdup(value));
-			MemoryContextSwitchTo(spicxt);
-		}
+		for (c = 0; c < ncolumns; c++)
+			row[c] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  c + 1);
+		result = lappend(result, row);
+		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
 	privileges_leave_extension(&saved);

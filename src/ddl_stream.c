@@ -37,6 +37,7 @@
 #include "ddl_catalog.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
+#include "stream_guard.h"
 
 PG_FUNCTION_INFO_V1(continuous_create_stream);
 PG_FUNCTION_INFO_V1(continuous_drop_stream);
@@ -76,6 +77,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	/* self-conflicting, so two create_stream calls on a table serialise */
 	rel = open_stream_table(fcinfo, ShareUpdateExclusiveLock);
 	check_stream_table(rel);
+	stream_guard_check_new_stream(rel);
 
 	if (!PG_ARGISNULL(1))
 	{

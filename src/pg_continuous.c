@@ -5,9 +5,10 @@
  *
  * Pipeline position: none of its own.  _PG_init() wires the pieces in when
  * the library is preloaded: the ProcessUtility hook that turns CREATE VIEW
- * ... WITH (continuous) into a continuous view (ddl_view.c), the shared
- * memory the processes coordinate through (shmem.c), and the launcher that
- * starts one worker per database (launcher.c).
+ * ... WITH (continuous) into a continuous view (ddl_view.c), the one in
+ * front of it that follows or refuses DDL on streams (stream_guard.c), the
+ * shared memory the processes coordinate through (shmem.c), and the
+ * launcher that starts one worker per database (launcher.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -24,6 +25,7 @@
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "storage_guard.h"
+#include "stream_guard.h"
 
 PG_MODULE_MAGIC;
 
@@ -85,6 +87,7 @@ _PG_init(void)
 
 	continuous_install_utility_hook();
 	storage_guard_install();
+	stream_guard_install();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -6,7 +6,8 @@
  * The pipeline, and the file that owns each step:
  *
  *	 DDL         ddl_stream.c (create_stream), ddl_view.c (CREATE VIEW ...
- *	             WITH (continuous)), both recorded in the extension's catalog
+ *	             WITH (continuous)), both recorded in the extension's catalog;
+ *	             stream_guard.c follows or refuses DDL on stream tables
  *	 processes   launcher.c starts continuous.workers worker.c per database
  *	 source      decoder.c: logical decoding inside the worker; committed rows
  *	             of stream tables become a batch.  Kafka: worker_kafka.c runs

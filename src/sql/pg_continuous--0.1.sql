@@ -22,7 +22,8 @@ GRANT USAGE ON SCHEMA continuous TO PUBLIC;
 CREATE TABLE continuous.stream_catalog (
     stream          oid PRIMARY KEY,        -- pg_class oid of the stream table
     kind            text NOT NULL DEFAULT 'table' CHECK (kind IN ('table', 'kafka')),
-    event_time      name,                   -- timestamptz/timestamp column, or NULL
+    event_time      name,                   -- timestamptz/timestamp column, or NULL;
+                                            -- renames follow it (stream_guard.c)
     watermark_delay interval NOT NULL DEFAULT '0',
     idle_timeout    interval,
     -- an event whose event time is further ahead of the clock is a dead letter
