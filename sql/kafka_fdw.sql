@@ -100,6 +100,8 @@ CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
 CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
     OPTIONS (topic 'orders', idle_timeout 'forever');
 CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
+    OPTIONS (topic 'orders', max_future '-1 day');
+CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
     OPTIONS (topic 'orders', csv_delimiter ';');
 CREATE FOREIGN TABLE orders (order_id bigint) SERVER kafka_local
     OPTIONS (topic 'orders', format 'csv', csv_delimiter ';;');
@@ -182,6 +184,18 @@ ALTER FOREIGN TABLE orders OPTIONS (SET format 'text');
 ALTER FOREIGN TABLE orders ADD COLUMN note jsonb;
 ALTER SERVER kafka_local OPTIONS (ADD "kafka.socket.timeout.ms" '5000');
 SELECT stream::regclass, event_time, watermark_delay, idle_timeout FROM continuous.stream_catalog;
+ALTER FOREIGN TABLE orders OPTIONS (ADD max_future '1 hour');
+SELECT stream::regclass, max_future FROM continuous.stream_catalog;
+-- renaming the event-time column renames it in the option and the catalog
+ALTER FOREIGN TABLE orders RENAME COLUMN ts TO ordered_at;
+SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'orders'::regclass;
+SELECT stream::regclass, event_time FROM continuous.stream_catalog;
+-- a stream gets no inheritance children (stream_ddl.sql), and a view does
+-- not read a foreign table that has some
+CREATE TABLE orders_archive () INHERITS (orders);
+CREATE TABLE line_archive () INHERITS (order_lines);
+CREATE VIEW lines_count WITH (continuous) AS SELECT count(*) FROM order_lines;
+DROP TABLE line_archive;
 -- the stream lives as long as its views
 DROP VIEW orders_per_customer;
 SELECT stream, kind FROM continuous.streams;

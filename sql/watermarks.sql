@@ -1,7 +1,8 @@
 --
 -- A stream's watermark is the latest event time it has seen minus its
--- watermark_delay.  It moves once per batch, never backwards, and an event
--- without an event time goes to continuous.dead_letters instead of the views.
+-- watermark_delay.  It moves once per batch, never backwards.  An event
+-- without an event time does not move it: views without a window count the
+-- event, views with one make it a dead letter (stream_ddl.sql).
 --
 CREATE EXTENSION pg_continuous;
 
@@ -35,7 +36,8 @@ INSERT INTO sensor_events VALUES (2, 1.2, '2026-03-01 12:00:45+00');
 SELECT continuous.sync();
 SELECT watermark FROM continuous.streams;
 
--- an event without event time is a dead letter of the stream, not counted
+-- an event without event time leaves the watermark alone; this view has no
+-- window, so it counts the event, as its SELECT would
 INSERT INTO sensor_events VALUES (4, 2.0, NULL);
 SELECT continuous.sync();
 SELECT stream, view, payload, error FROM continuous.dead_letters;

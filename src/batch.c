@@ -11,7 +11,10 @@
  * it is dropped and counted instead.  With a hop (window_hop.c) the keys
  * and arguments are computed once per window of the event, and the event
  * is late only if all of them had closed; a count window (window_count.c)
- * numbers the event by its key's running count.  The states of a batch are
+ * numbers the event by its key's running count.  An event whose event time
+ * is NULL cannot be placed in a window: a view with a window makes it a
+ * dead letter of its own, a view without one counts it, as its SELECT
+ * would.  The states of a batch are
  * merged into storage by flush.c, once per group per batch.
  *
  * Errors: the whole batch runs in one subtransaction.  If an event raises an
@@ -55,6 +58,7 @@ typedef enum EventOutcome
 	EVENT_OK,
 	EVENT_SKIPPED,				/* filtered out by WHERE */
 	EVENT_LATE,					/* its window had closed: dropped */
+	EVENT_NO_TIME,				/* no event time for the view's window */
 	EVENT_FAILED_EVALUATION,	/* no state was touched */
 	EVENT_FAILED_TRANSITION		/* some states may have been advanced */
 } EventOutcome;
@@ -470,6 +474,10 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 
 	if (vr->where && !ExecQual(vr->where, econtext))
 		outcome = EVENT_SKIPPED;
+	else if (vr->plan->window_key >= 0 &&
+			 slot_attisnull(econtext->ecxt_scantuple,
+							vr->plan->event_time_attnum))
+		outcome = EVENT_NO_TIME;
 	else if (vr->hop == NULL)
 		outcome = view_apply_keys(vr, in_transition);
 	else
@@ -494,6 +502,13 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 			MemoryContextSwitchTo(vr->state_cxt);
 			vr->late_rows = lappend(vr->late_rows, event);
 		}
+	}
+	else if (outcome == EVENT_NO_TIME)
+	{
+		MemoryContextSwitchTo(vr->state_cxt);
+		vr->dead_letters = lappend(vr->dead_letters,
+								   stream_event_dead_letter(event,
+															"event time is NULL"));
 	}
 
 	*in_transition = false;

@@ -32,6 +32,7 @@
 #include "kafka_options.h"
 
 static List *catalog_select(const char *sql, Oid key);
+static List *catalog_select_rows(const char *sql, Oid key, int ncolumns);
 static List *catalog_select_oids(const char *sql, Oid key);
 static Oid	text_to_oid(const char *value);
 static Oid	relation_owner(Oid relid);
@@ -94,13 +95,49 @@ ddl_catalog_stream_event_time(Oid stream)
 	return event_time ? linitial(event_time) : NULL;
 }
 
+/*
+ * Every stream, for the checks around DDL on stream tables
+ * (stream_guard.c); in the caller's memory context.
+ */
+List *
+ddl_catalog_all_streams(void)
+{
+	List	   *streams = NIL;
+	ListCell   *lc;
+
+	foreach(lc, catalog_select_rows("SELECT stream, kind, event_time"
+									" FROM continuous.stream_catalog ORDER BY stream",
+									InvalidOid, 3))
+	{
+		char	  **row = lfirst(lc);
+		StreamCatalogEntry *entry = palloc(sizeof(StreamCatalogEntry));
+
+		entry->stream = text_to_oid(row[0]);
+		entry->kafka = strcmp(row[1], "kafka") == 0;
+		entry->event_time = row[2];
+		streams = lappend(streams, entry);
+	}
+	return streams;
+}
+
+/* The continuous views whose late events go into this table. */
+List *
+ddl_catalog_views_with_late_table(Oid relid)
+{
+	return catalog_select_oids("SELECT view FROM continuous.view_catalog"
+							   " WHERE late_table OPERATOR(pg_catalog.=) $1 ORDER BY view",
+							   relid);
+}
+
 void
 ddl_catalog_add_stream(Oid stream, const char *kind, const char *event_time,
-					   Interval *watermark_delay, Interval *idle_timeout)
+					   Interval *watermark_delay, Interval *idle_timeout,
+					   Interval *max_future)
 {
-	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, INTERVALOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, INTERVALOID,
+	INTERVALOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(stream);
 	values[3] = CStringGetTextDatum(kind);
@@ -115,11 +152,12 @@ ddl_catalog_add_stream(Oid stream, const char *kind, const char *event_time,
 		nulls[1] = 'n';
 	}
 	values[2] = IntervalPGetDatum(watermark_delay);
+	values[5] = IntervalPGetDatum(max_future);
 
 	catalog_execute("INSERT INTO continuous.stream_catalog"
-					" (stream, kind, event_time, watermark_delay, idle_timeout)"
-					" VALUES ($1, $4, $2, $3, $5)",
-					5, argtypes, values, nulls, SPI_OK_INSERT);
+					" (stream, kind, event_time, watermark_delay, idle_timeout, max_future)"
+					" VALUES ($1, $4, $2, $3, $5, $6)",
+					6, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.stream_stats (stream) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 }
@@ -134,7 +172,8 @@ ddl_catalog_add_kafka_stream(Oid foreign_table)
 	KafkaStreamOptions *opts = kafka_stream_options(foreign_table);
 
 	ddl_catalog_add_stream(foreign_table, "kafka", opts->event_time,
-						   opts->watermark_delay, opts->idle_timeout);
+						   opts->watermark_delay, opts->idle_timeout,
+						   opts->max_future);
 }
 
 static Oid
@@ -176,9 +215,10 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 	{
 		Oid			stream = lfirst_oid(lc);
 		KafkaStreamOptions *opts;
-		Oid			argtypes[4] = {OIDOID, NAMEOID, INTERVALOID, INTERVALOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, INTERVALOID,
+		INTERVALOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		opts = kafka_stream_options_for_user(stream, relation_owner(stream));
 		values[0] = ObjectIdGetDatum(stream);
@@ -190,11 +230,32 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 		values[3] = PointerGetDatum(opts->idle_timeout);
 		if (opts->idle_timeout == NULL)
 			nulls[3] = 'n';
+		values[4] = IntervalPGetDatum(opts->max_future);
 		catalog_execute("UPDATE continuous.stream_catalog"
-						" SET event_time = $2, watermark_delay = $3, idle_timeout = $4"
+						" SET event_time = $2, watermark_delay = $3, idle_timeout = $4,"
+						" max_future = $5"
 						" WHERE stream OPERATOR(pg_catalog.=) $1",
-						4, argtypes, values, nulls, SPI_OK_UPDATE);
+						5, argtypes, values, nulls, SPI_OK_UPDATE);
 	}
+}
+
+/*
+ * The catalog keeps the event-time column by name, as create_stream() was
+ * told it (a name survives pg_dump, an attribute number does not); so a
+ * rename of the column is written here, in the renaming transaction
+ * (stream_guard.c).  The worker sees the write and reloads its streams.
+ */
+void
+ddl_catalog_rename_event_time(Oid stream, const char *event_time)
+{
+	Oid			argtypes[2] = {OIDOID, NAMEOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(stream);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(event_time));
+	catalog_execute("UPDATE continuous.stream_catalog SET event_time = $2"
+					" WHERE stream OPERATOR(pg_catalog.=) $1",
+					2, argtypes, values, NULL, SPI_OK_UPDATE);
 }
 
 void
@@ -283,6 +344,27 @@ ddl_relation_display_name(Oid relid)
 static List *
 catalog_select(const char *sql, Oid key)
 {
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, catalog_select_rows(sql, key, 1))
+	{
+		char	  **row = lfirst(lc);
+
+		if (row[0] != NULL)
+			result = lappend(result, row[0]);
+	}
+	return result;
+}
+
+/*
+ * The rows of a catalog query keyed as catalog_select()'s, each an array of
+ * its first ncolumns columns as text (NULL for NULL), read with the catalog
+ * owner's rights; in the caller's memory context.
+ */
+static List *
+catalog_select_rows(const char *sql, Oid key, int ncolumns)
+{
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(key)};
 	MemoryContext callercxt = CurrentMemoryContext;
@@ -299,16 +381,15 @@ catalog_select(const char *sql, Oid key)
 		elog(ERROR, "could not read the pg_continuous catalog: %s", sql);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[i],
-										 SPI_tuptable->tupdesc, 1);
+		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+		char	  **row = palloc(sizeof(char *) * ncolumns);
+		int			c;
 
-		if (value)
-		{
-			MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
-
-			result = lappend(result, pstrdup(value));
-			MemoryContextSwitchTo(spicxt);
-		}
+		for (c = 0; c < ncolumns; c++)
+			row[c] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  c + 1);
+		result = lappend(result, row);
+		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
 	privileges_leave_extension(&saved);

@@ -12,6 +12,14 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
+/* What DDL on stream tables needs of a row of continuous.stream_catalog. */
+typedef struct StreamCatalogEntry
+{
+	Oid			stream;
+	bool		kafka;			/* kind 'kafka'; else 'table' */
+	char	   *event_time;		/* column name, or NULL */
+} StreamCatalogEntry;
+
 /* A row of continuous.view_catalog. */
 typedef struct ViewCatalogEntry
 {
@@ -35,15 +43,20 @@ extern Oid	ddl_catalog_view_of_storage(Oid storage);	/* InvalidOid: none */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
 extern List *ddl_catalog_all_views(void);	/* view OIDs */
 extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */
+extern List *ddl_catalog_all_streams(void);	/* StreamCatalogEntry */
+extern List *ddl_catalog_views_with_late_table(Oid relid);	/* view OIDs */
 
 extern void ddl_catalog_add_stream(Oid stream, const char *kind,
 								   const char *event_time,
 								   Interval *watermark_delay,
-								   Interval *idle_timeout);
+								   Interval *idle_timeout,
+								   Interval *max_future);
 /* A Kafka stream, as its foreign table's options describe it. */
 extern void ddl_catalog_add_kafka_stream(Oid foreign_table);
 extern void ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid);
 extern void ddl_catalog_remove_stream(Oid stream);
+/* The event-time column of a table stream was renamed. */
+extern void ddl_catalog_rename_event_time(Oid stream, const char *event_time);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern void ddl_catalog_remove_view(Oid view);
 

@@ -39,6 +39,7 @@
 #include "ddl_catalog.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
+#include "stream_guard.h"
 
 PG_FUNCTION_INFO_V1(continuous_create_stream);
 PG_FUNCTION_INFO_V1(continuous_drop_stream);
@@ -50,11 +51,14 @@ PG_FUNCTION_INFO_V1(continuous_drop_stream);
 static Relation open_stream_table(FunctionCallInfo fcinfo, LOCKMODE lockmode);
 static void check_stream_table(Relation rel);
 static void check_event_time_column(Relation rel, const char *column);
+static Interval *interval_argument(FunctionCallInfo fcinfo, int argno,
+								   const char *name, const char *null_hint);
 static char *relation_list_string(List *relids);
 
 /*
  * continuous.create_stream(stream regclass, event_time name DEFAULT NULL,
- *							watermark_delay interval DEFAULT '0')
+ *							watermark_delay interval DEFAULT '0',
+ *							max_future interval DEFAULT '1 day')
  */
 Datum
 continuous_create_stream(PG_FUNCTION_ARGS)
@@ -62,6 +66,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	Relation	rel;
 	char	   *event_time = NULL;
 	Interval   *watermark_delay;
+	Interval   *max_future;
 	Interval	zero = {0};
 
 	continuous_require_preload();
@@ -85,6 +90,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	/* self-conflicting, so two create_stream calls on a table serialise */
 	rel = open_stream_table(fcinfo, ShareUpdateExclusiveLock);
 	check_stream_table(rel);
+	stream_guard_check_new_stream(rel);
 
 	if (!PG_ARGISNULL(1))
 	{
@@ -92,19 +98,8 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 		check_event_time_column(rel, event_time);
 	}
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("watermark_delay must not be null"),
-				 errhint("Use '0' for a watermark that follows the latest event time.")));
-	watermark_delay = PG_GETARG_INTERVAL_P(2);
-	if (DatumGetBool(DirectFunctionCall2(interval_lt,
-										 IntervalPGetDatum(watermark_delay),
-										 IntervalPGetDatum(&zero))))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("watermark_delay must not be negative"),
-				 errhint("Use an interval such as '5 seconds', or '0' for a watermark that follows the latest event time.")));
+	watermark_delay = interval_argument(fcinfo, 2, "watermark_delay",
+										"Use '0' for a watermark that follows the latest event time.");
 	if (event_time == NULL &&
 		!DatumGetBool(DirectFunctionCall2(interval_eq,
 										  IntervalPGetDatum(watermark_delay),
@@ -114,6 +109,9 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 				 errmsg("watermark_delay requires event_time"),
 				 errdetail("The watermark is computed from the event time column.")));
 
+	max_future = interval_argument(fcinfo, 3, "max_future",
+								   "Give a long interval, such as '100 years', to accept events far ahead of the clock.");
+
 	if (ddl_catalog_is_stream(RelationGetRelid(rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -121,7 +119,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 						RelationGetRelationName(rel))));
 
 	ddl_catalog_add_stream(RelationGetRelid(rel), "table", event_time,
-						   watermark_delay, NULL);
+						   watermark_delay, NULL, max_future);
 
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
@@ -298,6 +296,30 @@ check_event_time_column(Relation rel, const char *column)
 				 errdetail("Column \"%s\" is of type %s.", column,
 						   format_type_be(get_atttype(RelationGetRelid(rel),
 													  attnum)))));
+}
+
+/* An interval argument that must be neither NULL nor negative. */
+static Interval *
+interval_argument(FunctionCallInfo fcinfo, int argno, const char *name,
+				  const char *null_hint)
+{
+	Interval	zero = {0};
+	Interval   *value;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name),
+				 errhint("%s", null_hint)));
+	value = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt,
+										 IntervalPGetDatum(value),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name),
+				 errhint("Use an interval such as '5 seconds', or '0'.")));
+	return value;
 }
 
 /* "a, b, c" for the messages */

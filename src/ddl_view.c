@@ -81,6 +81,7 @@
 #include "plan.h"
 #include "privileges.h"
 #include "storage_guard.h"
+#include "stream_guard.h"
 #include "window_session.h"
 #include "window_count.h"
 #include "window_hop.h"
@@ -693,6 +694,7 @@ late_events_table(ContinuousPlan *plan, const char *name, Oid owner)
 				 errdetail_relkind_not_supported(rel->rd_rel->relkind)));
 	if (pg_class_aclcheck(relid, owner, ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
+	stream_guard_check_late_table(relid, plan->stream);
 
 	stream = relation_open(plan->stream, AccessShareLock);
 	stream_desc = RelationGetDescr(stream);
@@ -900,6 +902,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	recordDependencyOn(&storage_address, &view_address, DEPENDENCY_INTERNAL);
 	if (plan->count_key >= 0)
 		count_window_create_storage(plan, stmt->view->relname, storage);
+	/* ALTER COLUMN TYPE meets these first in stream_guard.c */
 	recordDependencyOnExpr(&view_address, (Node *) query, NIL,
 						   DEPENDENCY_NORMAL);
 	if (OidIsValid(late_table))

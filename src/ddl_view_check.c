@@ -36,6 +36,7 @@
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
 #include "kafka_options.h"
+#include "stream_guard.h"
 #include "window_count.h"
 #include "window_hop.h"
 
@@ -381,6 +382,7 @@ check_from_clause(Query *query)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("TABLESAMPLE is not supported in continuous views")));
+	stream_guard_check_view_stream(rte->relid);
 
 	return rte->relid;
 }

@@ -115,6 +115,8 @@ static StreamEvents *batch_stream(Oid relid);
 static void batch_view_created(Relation view_catalog, HeapTuple row);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
+static void release_desc(TupleDesc *source);
+static void pending_forget(PendingTxn *pending);
 static void *room_for_one_more(void *array, int n, int *capacity,
 							   Size elemsize, MemoryContext cxt);
 static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
@@ -252,17 +254,46 @@ copy_row(Relation relation, ReorderBufferChange *change)
 /*
  * A copy of the relation's descriptor in CurrentMemoryContext, made again
  * only when the relcache hands out a different one that is not equal.
+ *
+ * The relcache's descriptor is recognised by its address, so *source holds
+ * a reference to it (release_desc() lets go): otherwise, once the relcache
+ * had freed it (at the end of a decoded transaction that altered the
+ * table), a descriptor of another layout could be allocated at the same
+ * address and be taken for it, and the rows of the new layout read with
+ * the old copy.  The references belong to the decoder's resource owner:
+ * the transactions the reorder buffer opens for each decoded transaction
+ * would drop them when they end.
  */
 static TupleDesc
 keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation)
 {
 	if (*source != RelationGetDescr(relation))
 	{
+		ResourceOwner saved = CurrentResourceOwner;
+
 		if (*copy == NULL || !equalTupleDescs(*copy, RelationGetDescr(relation)))
 			*copy = CreateTupleDescCopy(RelationGetDescr(relation));
+		release_desc(source);
+		CurrentResourceOwner = decoder_owner;
+		IncrTupleDescRefCount(RelationGetDescr(relation));
+		CurrentResourceOwner = saved;
 		*source = RelationGetDescr(relation);
 	}
 	return *copy;
+}
+
+/* Let go of the relcache descriptor keep_desc() recognises. */
+static void
+release_desc(TupleDesc *source)
+{
+	ResourceOwner saved = CurrentResourceOwner;
+
+	if (*source == NULL)
+		return;
+	CurrentResourceOwner = decoder_owner;
+	DecrTupleDescRefCount(*source);
+	CurrentResourceOwner = saved;
+	*source = NULL;
 }
 
 /* An array with room for element n, doubled when full; may be huge. */
@@ -382,6 +413,14 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 	pending->nrows++;
 }
 
+/* The transaction has ended: its descriptors are no longer recognised. */
+static void
+pending_forget(PendingTxn *pending)
+{
+	release_desc(&pending->desc_source);
+	release_desc(&pending->catalog_desc_source);
+}
+
 static void
 plugin_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
@@ -456,6 +495,7 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	if (txn->toptxn == NULL)
 	{
+		pending_forget(pending);
 		MemoryContextDelete(pending->cxt);
 		hash_search(pending_txns, &topxid, HASH_REMOVE, NULL);
 		return;
@@ -507,6 +547,7 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		decoder_batch->catalog_xid = txn->xid;
 	}
 	/* the rows now belong to the batch, and go when it is flushed */
+	pending_forget(pending);
 	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
 	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
 }
@@ -843,6 +884,12 @@ decoder_batch_flushed(XLogRecPtr flushed_lsn)
 	if (hash_get_num_entries(decoder_batch->streams) > 0 ||
 		decoder_batch->catalog_changed)
 	{
+		HASH_SEQ_STATUS seq;
+		StreamEvents *stream;
+
+		hash_seq_init(&seq, decoder_batch->streams);
+		while ((stream = hash_seq_search(&seq)) != NULL)
+			release_desc(&stream->desc_source);
 		MemoryContextReset(decoder_batch->cxt);
 		batch_init();
 	}

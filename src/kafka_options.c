@@ -24,7 +24,7 @@
  *	               superusers, and for a PUBLIC mapping to the server's
  *	               owner; sql/kafka_fdw.sql checks this.
  *	 table         topic, format, event_time, watermark_delay, idle_timeout,
- *	               start_offset, csv_delimiter.
+ *	               max_future, start_offset, csv_delimiter.
  *	 column        kafka_metadata: fill the column from the message's
  *	               partition, offset, timestamp or key.
  *
@@ -83,6 +83,7 @@ static const KafkaOption kafka_options[] = {
 	{"event_time", ForeignTableRelationId},
 	{"watermark_delay", ForeignTableRelationId},
 	{"idle_timeout", ForeignTableRelationId},
+	{"max_future", ForeignTableRelationId},
 	{"start_offset", ForeignTableRelationId},
 	{"csv_delimiter", ForeignTableRelationId},
 	{"kafka_metadata", AttributeRelationId},
@@ -291,7 +292,8 @@ continuous_kafka_validator(PG_FUNCTION_ARGS)
 						 errmsg("option \"event_time\" must name a column")));
 		}
 		else if (strcmp(name, "watermark_delay") == 0 ||
-				 strcmp(name, "idle_timeout") == 0)
+				 strcmp(name, "idle_timeout") == 0 ||
+				 strcmp(name, "max_future") == 0)
 			(void) parse_interval_option(name, value);
 		else if (strcmp(name, "start_offset") == 0)
 			(void) parse_start_offset(value);
@@ -671,6 +673,8 @@ kafka_stream_options_for_user(Oid foreigntableid, Oid userid)
 	opts->start_offset = KAFKA_START_LATEST;
 	opts->csv_delimiter = ',';
 	opts->watermark_delay = palloc0(sizeof(Interval));
+	opts->max_future = palloc0(sizeof(Interval));
+	opts->max_future->day = 1;	/* as continuous.create_stream()'s default */
 
 	/* the server's settings first, so that the user mapping's win */
 	foreach(lc, server->options)
@@ -712,6 +716,8 @@ kafka_stream_options_for_user(Oid foreigntableid, Oid userid)
 			opts->watermark_delay = parse_interval_option(def->defname, value);
 		else if (strcmp(def->defname, "idle_timeout") == 0)
 			opts->idle_timeout = parse_interval_option(def->defname, value);
+		else if (strcmp(def->defname, "max_future") == 0)
+			opts->max_future = parse_interval_option(def->defname, value);
 		else if (strcmp(def->defname, "start_offset") == 0)
 			opts->start_offset = parse_start_offset(value);
 		else if (strcmp(def->defname, "csv_delimiter") == 0)
@@ -726,9 +732,16 @@ kafka_stream_options_for_user(Oid foreigntableid, Oid userid)
 						opts->relname,
 						opts->brokers == NULL ? "brokers" : "topic")));
 
-	rel = table_open(foreigntableid, AccessShareLock);
+	/*
+	 * Its columns, without a lock: the worker reads these options for every
+	 * Kafka stream of the database at once, and a lock the table's owner
+	 * holds must not hold up the others.  DDL has locked it already.
+	 */
+	rel = RelationIdGetRelation(foreigntableid);
+	if (!RelationIsValid(rel))
+		elog(ERROR, "could not open Kafka stream %u", foreigntableid);
 	check_columns(opts, rel);
-	table_close(rel, AccessShareLock);
+	RelationClose(rel);
 
 	return opts;
 }

@@ -69,6 +69,7 @@ typedef struct KafkaStreamOptions
 	Oid			event_time_type;	/* TIMESTAMPTZOID or TIMESTAMPOID */
 	Interval   *watermark_delay;	/* never NULL: default 0 */
 	Interval   *idle_timeout;	/* NULL: partitions never count as idle */
+	Interval   *max_future;		/* never NULL: default 1 day */
 	KafkaStartOffset start_offset;
 	char		csv_delimiter;
 

@@ -6,11 +6,12 @@
  * Pipeline position: none of its own.  _PG_init() wires the pieces in: in
  * every process that loads the library, the ProcessUtility hook that turns
  * CREATE VIEW ... WITH (continuous) into a continuous view (ddl_view.c),
- * the guard of the storage tables (storage_guard.c) and the hints for
- * commands users bring from other systems (error_hints.c); when the library
- * is preloaded, also the settings, the shared memory the processes
- * coordinate through (shmem.c), and the launcher that starts the workers
- * of each database (launcher.c).
+ * the one in front of it that follows or refuses DDL on streams
+ * (stream_guard.c), the guard of the storage tables (storage_guard.c) and
+ * the hints for commands users bring from other systems (error_hints.c);
+ * when the library is preloaded, also the settings, the shared memory the
+ * processes coordinate through (shmem.c), and the launcher that starts the
+ * workers of each database (launcher.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +29,7 @@
 #include "pg_continuous.h"
 #include "shmem.h"
 #include "storage_guard.h"
+#include "stream_guard.h"
 
 PG_MODULE_MAGIC;
 
@@ -60,6 +62,7 @@ _PG_init(void)
 	 */
 	continuous_install_utility_hook();
 	storage_guard_install();
+	stream_guard_install();
 	error_hints_install();
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -9,6 +9,7 @@
  *	             WITH (continuous)), both recorded in the extension's catalog;
  *	             error_hints.c answers CREATE CONTINUOUS VIEW and CREATE
  *	             MATERIALIZED VIEW ... WITH (continuous) with the form to use
+ *	             stream_guard.c follows or refuses DDL on stream tables
  *	 processes   launcher.c starts continuous.workers worker.c per database
  *	 source      decoder.c: logical decoding inside the worker; committed rows
  *	             of stream tables become a batch.  Kafka: worker_kafka.c runs

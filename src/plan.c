@@ -100,6 +100,7 @@ plan_window(ContinuousPlan *plan)
 	if (plan->event_time == NULL)
 		return;
 	event_time = get_attnum(plan->stream, plan->event_time);
+	plan->event_time_attnum = event_time;
 	if (event_time == InvalidAttrNumber)
 		return;
 	if (session_plan_window(plan, event_time))

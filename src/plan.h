@@ -48,6 +48,7 @@ typedef struct ContinuousPlan
 	Expr	   *where;			/* WHERE over stream columns, or NULL */
 
 	char	   *event_time;		/* the stream's event-time column, or NULL */
+	AttrNumber	event_time_attnum;	/* its number; InvalidAttrNumber: none */
 
 	/*
 	 * The window among the keys: a key that computes the start of a

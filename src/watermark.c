@@ -5,9 +5,13 @@
  *
  * Pipeline position: between source and batch.  Before the views see a
  * batch, the events of each stream with an event-time column are checked:
- * an event whose event time is NULL cannot be placed in time, so it leaves
- * the batch as a dead letter of the stream; the others move the watermark
- * to max(event time seen) - watermark_delay, never backwards.  The
+ * an event dated further ahead of the clock than the stream's max_future
+ * leaves the batch as a dead letter of the stream, so that one bad
+ * timestamp cannot close every window; the others move the watermark to
+ * max(event time seen) - watermark_delay, never backwards.  An event whose
+ * event time is NULL stays in the batch but does not move the watermark:
+ * views that need its time (a window over it) make it their dead letter,
+ * the others count it (batch.c).  The
  * watermark is written with the batch's state (flush.c), so after a restart
  * it resumes where it was.  A Kafka stream's watermark trails the minimum of
  * its partitions' latest event times, leaving out partitions idle for
@@ -23,7 +27,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -31,9 +37,14 @@
 #include "batch.h"
 #include "watermark.h"
 
+static int64 interval_span_us(const Interval *interval);
+static DeadLetter *ahead_of_clock(StreamEvent *event, TimestampTz ts,
+								  TimestampTz now);
+
 StreamClock *
 stream_clock_create(Oid stream, const char *event_time, Interval *delay,
-					bool has_watermark, TimestampTz watermark)
+					Interval *max_future, bool has_watermark,
+					TimestampTz watermark)
 {
 	StreamClock *clock = palloc0(sizeof(StreamClock));
 
@@ -45,6 +56,8 @@ stream_clock_create(Oid stream, const char *event_time, Interval *delay,
 	}
 	if (delay)
 		clock->delay = *delay;
+	clock->max_future_us = max_future ? interval_span_us(max_future) :
+		PG_INT64_MAX;
 	clock->has_watermark = has_watermark;
 	clock->watermark = watermark;
 	clock->idle_timeout_us = -1;
@@ -109,6 +122,7 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 {
 	bool		seen = false;
 	TimestampTz latest = 0;
+	TimestampTz now;
 	int			kept = 0;
 	int			i;
 
@@ -123,21 +137,30 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 	if (clock->event_time == InvalidAttrNumber)
 		return;
 
+	/*
+	 * The clock that max_future is measured from is the flush transaction's
+	 * start: the worker starts a transaction per flush, and this runs in
+	 * it.  So every event of a batch is judged against one instant, which
+	 * is also now() of the dead letters written for it.  A crash before the
+	 * flush commits has the batch judged again by a later clock, which only
+	 * admits more; nothing of the first attempt was committed.
+	 */
+	now = GetCurrentTransactionStartTimestamp();
+
 	for (i = 0; i < events->nevents; i++)
 	{
 		StreamEvent *event = &events->events[i];
 		bool		isnull = true;
 		Datum		value = (Datum) 0;
 		TimestampTz ts;
+		DeadLetter *dead;
 
 		/* a row decoded before the column existed has no event time */
 		if (clock->event_time <= event->desc->natts)
 			value = stream_event_getattr(event, clock->event_time, &isnull);
 		if (isnull)
 		{
-			clock->dead_letters = lappend(clock->dead_letters,
-										  stream_event_dead_letter(event,
-																   "event time is NULL"));
+			events->events[kept++] = *event;
 			continue;
 		}
 
@@ -146,6 +169,20 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 		 * a watermark that does not depend on any session's TimeZone.
 		 */
 		ts = DatumGetTimestampTz(value);
+		if (clock->max_future_us != PG_INT64_MAX)
+		{
+			int64		ahead;
+
+			if (TIMESTAMP_IS_NOEND(ts) ||
+				(!TIMESTAMP_NOT_FINITE(ts) &&
+				 (pg_sub_s64_overflow(ts, now, &ahead) ||
+				  ahead > clock->max_future_us)))
+			{
+				dead = ahead_of_clock(event, ts, now);
+				clock->dead_letters = lappend(clock->dead_letters, dead);
+				continue;
+			}
+		}
 		if (event->partition >= 0 && event->partition < clock->nparts)
 		{
 			PartitionClock *part = &clock->parts[event->partition];
@@ -168,6 +205,42 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 	}
 	else if (seen)
 		stream_clock_move(clock, latest);
+}
+
+/*
+ * The length of an interval in microseconds as intervals compare (a month
+ * is 30 days, a day 24 hours); PG_INT64_MAX if that does not fit.
+ */
+static int64
+interval_span_us(const Interval *interval)
+{
+	int64		days;
+	int64		span;
+
+	if (pg_mul_s64_overflow((int64) interval->month, DAYS_PER_MONTH, &days) ||
+		pg_add_s64_overflow(days, interval->day, &days) ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &span) ||
+		pg_add_s64_overflow(span, interval->time, &span))
+		return PG_INT64_MAX;
+	return span;
+}
+
+/* The dead letter of an event dated too far ahead of the clock. */
+static DeadLetter *
+ahead_of_clock(StreamEvent *event, TimestampTz ts, TimestampTz now)
+{
+	char	   *ahead;
+
+	if (TIMESTAMP_IS_NOEND(ts))
+		return stream_event_dead_letter(event,
+										"event time infinity is ahead of the clock");
+	ahead = DatumGetCString(DirectFunctionCall1(interval_out,
+												DirectFunctionCall2(timestamp_mi,
+																	TimestampTzGetDatum(ts),
+																	TimestampTzGetDatum(now))));
+	return stream_event_dead_letter(event,
+									psprintf("event time %s is ahead of the clock by %s",
+											 timestamptz_to_str(ts), ahead));
 }
 
 void

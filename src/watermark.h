@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * watermark.h
- *	  Event time of a stream: its watermark, and events without event time.
+ *	  Event time of a stream: its watermark, and events too far ahead of
+ *	  the clock.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,12 +32,14 @@ typedef struct StreamClock
 	Oid			stream;
 	AttrNumber	event_time;		/* column, or InvalidAttrNumber */
 	Interval	delay;
+	int64		max_future_us;	/* events further ahead of the clock are
+								 * dead letters; PG_INT64_MAX: no limit */
 	bool		has_watermark;
 	TimestampTz watermark;		/* max event time seen - delay, never back */
 	/* as they were before the current batch: windows closed by then */
 	bool		had_watermark_before;
 	TimestampTz watermark_before;
-	List	   *dead_letters;	/* DeadLetter: events without event time */
+	List	   *dead_letters;	/* DeadLetter: events ahead of the clock */
 
 	/* Kafka streams: one per partition, indexed by partition number */
 	int			nparts;
@@ -46,13 +49,16 @@ typedef struct StreamClock
 
 /* From a stream_catalog row and the watermark stored with the state. */
 extern StreamClock *stream_clock_create(Oid stream, const char *event_time,
-										Interval *delay, bool has_watermark,
+										Interval *delay, Interval *max_future,
+										bool has_watermark,
 										TimestampTz watermark);
 
 /*
- * Take the events whose event time is NULL out of the batch (they become
- * dead letters of the stream) and advance the watermark over the rest.
- * Runs in the flush transaction; allocates in CurrentMemoryContext.
+ * Take the events whose event time is further ahead of the clock than
+ * max_future out of the batch (they become dead letters of the stream) and
+ * advance the watermark over the rest.  Events whose event time is NULL
+ * stay, and do not move it: each view decides (batch.c).  Runs in the
+ * flush transaction; allocates in CurrentMemoryContext.
  */
 extern void stream_clock_advance(StreamClock *clock, StreamEvents *events);
 

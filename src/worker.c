@@ -579,7 +579,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
 					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
 					"EXISTS (SELECT FROM continuous.view_catalog v "
-					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream) "
+					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream), "
+					"c.max_future "
 					"FROM continuous.stream_catalog c "
 					"LEFT JOIN continuous.stream_stats s "
 					"       ON s.stream OPERATOR(pg_catalog.=) c.stream",
@@ -599,6 +600,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
 		bool		kafka = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
 		bool		has_views = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
+		Datum		max_future = SPI_getbinval(row, desc, 7, &isnull);
 		MemoryContext oldcxt;
 
 		if (!kafka)
@@ -610,6 +612,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 							stream_clock_create(stream,
 												no_event_time ? NULL : NameStr(*DatumGetName(event_time)),
 												DatumGetIntervalP(delay),
+												DatumGetIntervalP(max_future),
 												!no_watermark,
 												no_watermark ? 0 : DatumGetTimestampTz(watermark)));
 		MemoryContextSwitchTo(oldcxt);

@@ -22,9 +22,12 @@ GRANT USAGE ON SCHEMA continuous TO PUBLIC;
 CREATE TABLE continuous.stream_catalog (
     stream          oid PRIMARY KEY,        -- pg_class oid of the stream table
     kind            text NOT NULL DEFAULT 'table' CHECK (kind IN ('table', 'kafka')),
-    event_time      name,                   -- timestamptz/timestamp column, or NULL
+    event_time      name,                   -- timestamptz/timestamp column, or NULL;
+                                            -- renames follow it (stream_guard.c)
     watermark_delay interval NOT NULL DEFAULT '0',
     idle_timeout    interval,
+    -- an event whose event time is further ahead of the clock is a dead letter
+    max_future      interval NOT NULL DEFAULT '1 day',
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 
@@ -206,7 +209,8 @@ LANGUAGE C VOLATILE STRICT;
 -- and writes the catalog with the catalog owner's rights (ddl_catalog.c).
 CREATE FUNCTION continuous.create_stream(stream regclass,
                                          event_time name DEFAULT NULL,
-                                         watermark_delay interval DEFAULT '0')
+                                         watermark_delay interval DEFAULT '0',
+                                         max_future interval DEFAULT '1 day')
 RETURNS void
 AS 'MODULE_PATHNAME', 'continuous_create_stream'
 LANGUAGE C;

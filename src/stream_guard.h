@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_guard.h
+ *	  DDL on stream tables must not silently cut their continuous views
+ *	  off: what it may change, what it may not.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_STREAM_GUARD_H
+#define CONTINUOUS_STREAM_GUARD_H
+
+#include "utils/relcache.h"
+
+/* _PG_init: the ProcessUtility hook of this module, chained. */
+extern void stream_guard_install(void);
+
+/*
+ * continuous.create_stream(): may this table become a stream?  Not with
+ * inheritance children, nor as (a partition of) a late-events table.
+ */
+extern void stream_guard_check_new_stream(Relation rel);
+
+/* CREATE VIEW ... WITH (continuous): may a view read this stream? */
+extern void stream_guard_check_view_stream(Oid stream);
+
+/*
+ * CREATE VIEW ... WITH (continuous, late_events = '...'): may this table
+ * receive the late events of a view over stream?  Not if it, or a
+ * partition of it, is a stream: late events would become events.
+ */
+extern void stream_guard_check_late_table(Oid late_table, Oid stream);
+
+#endif							/* CONTINUOUS_STREAM_GUARD_H */
