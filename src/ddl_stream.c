@@ -52,7 +52,7 @@ static Relation open_stream_table(FunctionCallInfo fcinfo, LOCKMODE lockmode);
 static void check_stream_table(Relation rel);
 static void check_event_time_column(Relation rel, const char *column);
 static Interval *interval_argument(FunctionCallInfo fcinfo, int argno,
-								   const char *name, const char *null_hint);
+								   const char *name, const char *hint);
 static char *relation_list_string(List *relids);
 
 /*
@@ -99,7 +99,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	}
 
 	watermark_delay = interval_argument(fcinfo, 2, "watermark_delay",
-										"Use '0' for a watermark that follows the latest event time.");
+										"Use an interval such as '5 seconds', or '0' for a watermark that follows the latest event time.");
 	if (event_time == NULL &&
 		!DatumGetBool(DirectFunctionCall2(interval_eq,
 										  IntervalPGetDatum(watermark_delay),
@@ -301,7 +301,7 @@ check_event_time_column(Relation rel, const char *column)
 /* An interval argument that must be neither NULL nor negative. */
 static Interval *
 interval_argument(FunctionCallInfo fcinfo, int argno, const char *name,
-				  const char *null_hint)
+				  const char *hint)
 {
 	Interval	zero = {0};
 	Interval   *value;
@@ -310,7 +310,7 @@ interval_argument(FunctionCallInfo fcinfo, int argno, const char *name,
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name),
-				 errhint("%s", null_hint)));
+				 errhint("%s", hint)));
 	value = PG_GETARG_INTERVAL_P(argno);
 	if (DatumGetBool(DirectFunctionCall2(interval_lt,
 										 IntervalPGetDatum(value),
@@ -318,7 +318,7 @@ interval_argument(FunctionCallInfo fcinfo, int argno, const char *name,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", name),
-				 errhint("Use an interval such as '5 seconds', or '0'.")));
+				 errhint("%s", hint)));
 	return value;
 }
 

@@ -39,6 +39,34 @@
 #include "privileges.h"
 #include "quarantine.h"
 
+/*
+ * The rows of a query of views (an oid, then a text) through SPI, as a
+ * List of Oid and a List of strings (NULL: "") in cxt.
+ */
+static void
+select_views(const char *sql, bool read_only, MemoryContext cxt,
+			 List **views, List **texts)
+{
+	uint64		i;
+
+	if (SPI_execute(sql, read_only, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the continuous catalog");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+		char	   *text = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2);
+		MemoryContext spicxt = MemoryContextSwitchTo(cxt);
+
+		*views = lappend_oid(*views, view);
+		*texts = lappend(*texts, pstrdup(text ? text : ""));
+		MemoryContextSwitchTo(spicxt);
+	}
+}
+
 bool
 quarantine_error_is_transient(ErrorData *edata)
 {
@@ -127,32 +155,16 @@ quarantine_warn_failed_views(void)
 	List	   *errors = NIL;
 	ListCell   *vc;
 	ListCell   *ec;
-	uint64		i;
 
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* not read-only: a new snapshot, which sees the flushes waited for */
-	if (SPI_execute("SELECT s.view, s.last_error "
-					"FROM continuous.view_stats s "
-					"JOIN continuous.view_catalog v ON v.view OPERATOR(pg_catalog.=) s.view "
-					"WHERE s.status OPERATOR(pg_catalog.=) 'failed' ORDER BY s.view",
-					false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous.view_stats");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Oid			view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1,
-														  &isnull));
-		char	   *error = SPI_getvalue(SPI_tuptable->vals[i],
-										 SPI_tuptable->tupdesc, 2);
-		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
-
-		views = lappend_oid(views, view);
-		errors = lappend(errors, pstrdup(error ? error : ""));
-		MemoryContextSwitchTo(spicxt);
-	}
+	select_views("SELECT s.view, s.last_error "
+				 "FROM continuous.view_stats s "
+				 "JOIN continuous.view_catalog v ON v.view OPERATOR(pg_catalog.=) s.view "
+				 "WHERE s.status OPERATOR(pg_catalog.=) 'failed' ORDER BY s.view",
+				 false, callercxt, &views, &errors);
 	SPI_finish();
 	privileges_leave_extension(&saved);
 
@@ -178,34 +190,16 @@ quarantine_warn_failed_views(void)
 void
 quarantine_table_stream_views(const char *message)
 {
-	MemoryContext callercxt = CurrentMemoryContext;
 	List	   *views = NIL;
 	List	   *names = NIL;
 	ListCell   *vc;
 	ListCell   *nc;
-	uint64		i;
 
-	if (SPI_execute("SELECT v.view, c.relname FROM continuous.view_catalog v "
-					"JOIN continuous.stream_catalog s ON s.stream OPERATOR(pg_catalog.=) v.stream "
-					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
-					"WHERE s.kind OPERATOR(pg_catalog.=) 'table' ORDER BY v.view",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		MemoryContext spicxt;
-		Oid			view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1,
-														  &isnull));
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 2);
-
-		spicxt = MemoryContextSwitchTo(callercxt);
-		views = lappend_oid(views, view);
-		names = lappend(names, pstrdup(name));
-		MemoryContextSwitchTo(spicxt);
-	}
+	select_views("SELECT v.view, c.relname FROM continuous.view_catalog v "
+				 "JOIN continuous.stream_catalog s ON s.stream OPERATOR(pg_catalog.=) v.stream "
+				 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
+				 "WHERE s.kind OPERATOR(pg_catalog.=) 'table' ORDER BY v.view",
+				 true, CurrentMemoryContext, &views, &names);
 	forboth(vc, views, nc, names)
 		quarantine_view(lfirst_oid(vc), lfirst(nc), message);
 }
