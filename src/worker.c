@@ -123,7 +123,7 @@ static void worker_exit_without_extension(void);
 static void worker_load_catalog(bool at_startup, bool slot_is_new);
 static bool worker_activations_unwritten(void);
 static StreamClock *worker_stream_clock(Oid stream);
-static bool worker_stream_registered(Oid stream);
+static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
@@ -370,12 +370,12 @@ worker_loop(void)
 			}
 			fingerprint = worker_catalog_fingerprint();
 			worker_commit();
+			/*
+			 * The consumers are set up anew from the stored offsets, and
+			 * read their unflushed messages again (see worker_flush()).
+			 */
 			if (strcmp(fingerprint, ws.catalog_fingerprint) != 0)
-			{
-				if (worker_kafka_pending(&kafka_messages, &kafka_bytes))
-					worker_flush();
 				catalog_changed = true;
-			}
 		}
 
 		if (catalog_changed)
@@ -772,18 +772,25 @@ worker_activations_unwritten(void)
 	return false;
 }
 
-/* Is the stream in continuous.stream_catalog, as the flush sees it? */
+/*
+ * Did the catalog change that ended this batch drop the stream?  Its
+ * statistics and offsets, which the drop deleted, must not be written
+ * back: a new first view would find them there.  Asked only after a
+ * catalog change, in the flush transaction (which sees the change).
+ */
 static bool
-worker_stream_registered(Oid stream)
+worker_stream_dropped(Oid stream)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(stream)};
 
+	if (!ws.decoding || !decoder_batch->catalog_changed)
+		return false;
 	if (SPI_execute_with_args("SELECT FROM continuous.stream_catalog "
 							  "WHERE stream OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
-	return SPI_processed > 0;
+	return SPI_processed == 0;
 }
 
 static StreamClock *
@@ -984,6 +991,17 @@ worker_flush(void)
 	List	   *batches = NIL;	/* StreamEvents: every stream's batch */
 	List	   *kafka_batches = NIL;	/* and each Kafka source's */
 
+	/*
+	 * A batch that ends at a catalog change is flushed for the table
+	 * streams only: the Kafka consumers are set up anew right after it, from
+	 * the offsets stored, and their unflushed messages are read again.  Their
+	 * state must not be written here: the change may have dropped a stream,
+	 * or dropped it and registered it again, and old offsets written back
+	 * would then be where the new registration starts.
+	 */
+	List	   *sources = (ws.decoding && decoder_batch->catalog_changed) ?
+		NIL : worker_kafka_sources();
+
 	/* the views a catalog change created must be visible to update */
 	worker_begin(ws.decoding && decoder_batch->catalog_changed ?
 				 decoder_batch->catalog_xid : InvalidTransactionId);
@@ -1008,7 +1026,7 @@ worker_flush(void)
 		if (decoder_batch->nevents > 0)
 			oldest = decoder_batch->oldest_commit_time;
 	}
-	foreach(lc, worker_kafka_sources())
+	foreach(lc, sources)
 	{
 		KafkaSource *src = lfirst(lc);
 		List	   *dead_letters;
@@ -1025,12 +1043,14 @@ worker_flush(void)
 	}
 
 	/* the batch is processed; from here on, the flush writes */
-	if (continuous_workers > 1 && worker_kafka_sources() != NIL)
+	if (continuous_workers > 1 && sources != NIL)
 		worker_take_turn(kafka_batches);
 	foreach(lc, batches)
 	{
 		StreamEvents *stream = lfirst(lc);
 
+		if (worker_stream_dropped(stream->relid))
+			continue;
 		flush_stream_stats(stream, worker_stream_clock(stream->relid));
 	}
 
@@ -1046,14 +1066,10 @@ worker_flush(void)
 		if (!vr->failed && (vr->events > 0 || (act && !act->persisted)))
 			flush_view_bookkeeping(vr, flush_ms, latency_ms);
 	}
-	foreach(lc, worker_kafka_sources())
+	foreach(lc, sources)
 	{
 		KafkaSource *src = lfirst(lc);
 
-		/* a stream the catalog change dropped keeps no offsets */
-		if (ws.decoding && decoder_batch->catalog_changed &&
-			!worker_stream_registered(kafka_source_relid(src)))
-			continue;
 		kafka_source_write_position(src, true);
 		if (kafka_source_error_changed(src))
 			kafka_source_write_error(src);
@@ -1077,7 +1093,7 @@ worker_flush(void)
 	worker_forget_failed_views();
 	foreach(lc, ws.views)
 		view_batch_reset(lfirst(lc));
-	foreach(lc, worker_kafka_sources())
+	foreach(lc, sources)
 		kafka_source_flushed(lfirst(lc));
 	if (ws.decoding)
 		decoder_batch_flushed(position);

@@ -100,6 +100,17 @@ is($node->safe_psql('postgres', 'SELECT sum(n), sum(s) FROM bad_view'),
 is($node->safe_psql('postgres', 'SELECT sum(n), sum(s) FROM good_view'),
 	'1000|500500', 'and the other stream still counts each message once');
 
+# The last view goes, and the stream with it; a new first view begins anew
+# (the worker once wrote the dropped stream's statistics back, and the new
+# view's registration then failed on them).
+$node->safe_psql('postgres', q{
+DROP VIEW bad_view;
+CREATE VIEW bad_again WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM bad GROUP BY k;
+SELECT continuous.sync('1 minute');
+});
+is($node->safe_psql('postgres', 'SELECT sum(n), sum(s) FROM bad_again'),
+	'500|125250', 'a stream registered again after its last view went counts from start_offset');
+
 $broker->stop;
 $node->stop;
 done_testing();
