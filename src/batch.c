@@ -540,7 +540,14 @@ view_apply_keys(ViewRuntime *vr, bool *in_transition)
 		 session_event_joins_closed(vr, proj)))
 		return EVENT_LATE;
 
-	/* an event whose group could not be stored is refused here */
+	/*
+	 * An event whose group could not be stored is refused here, before any
+	 * state moves, so that it is a dead letter at once.  Checking only when
+	 * a new group is made would be cheaper per event, but would fail in the
+	 * middle of a transition: the careful run would then start over once
+	 * per such event, and a batch full of one huge key would cost a run per
+	 * event.  The check is a loop over the sizes of the keys.
+	 */
 	storage_key_check(vr->key_check, proj->tts_values, proj->tts_isnull);
 
 	*in_transition = true;
