@@ -9,7 +9,8 @@
 #   make demo-clean   stop the demo and remove .demo/
 #   make bench        throughput benchmarks (test/bench/): table streams
 #                     (make bench-tables), Kafka streams (make bench-kafka),
-#                     memory of windowed views (make bench-windows)
+#                     memory of windowed views (make bench-windows),
+#                     backfill and rebuild (make bench-backfill)
 #
 # The harness scripts live in test/harness/; see README.md.
 
@@ -46,7 +47,7 @@ endif
 
 HARNESS = test/harness
 
-.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows deps
+.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows bench-backfill deps
 
 deps:
 	@$(HARNESS)/deps.sh
@@ -63,7 +64,7 @@ demo-stop:
 demo-clean:
 	@$(HARNESS)/demo.sh clean
 
-bench: bench-tables bench-kafka bench-windows
+bench: bench-tables bench-kafka bench-windows bench-backfill
 
 bench-tables:
 	@test/bench/table_streams.sh
@@ -73,6 +74,9 @@ bench-kafka:
 
 bench-windows:
 	@test/bench/window_memory.sh
+
+bench-backfill:
+	@test/bench/backfill.sh
 
 # PGXS tracks no header dependencies: rebuild every object when a header of
 # ours changes, so no two objects disagree on a struct's layout.

@@ -57,10 +57,10 @@ SELECT continuous.sync();
 SELECT watermark FROM continuous.streams WHERE stream = 'readings'::regclass;
 -- 2026-05-01 12:01:00+00
 
-CREATE VIEW per_minute WITH (continuous) AS
+CREATE VIEW per_minute WITH (continuous, backfill = false) AS
     SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n
     FROM readings GROUP BY minute;
-CREATE VIEW closed_minutes WITH (continuous, emit = 'window_close') AS
+CREATE VIEW closed_minutes WITH (continuous, backfill = false, emit = 'window_close') AS
     SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n
     FROM readings GROUP BY minute;
 INSERT INTO readings VALUES ('a', 21.0, '2026-05-01 12:01:45+00'),
@@ -70,7 +70,7 @@ TABLE per_minute ORDER BY minute;   -- 12:01 and 12:02, one reading each
 TABLE closed_minutes;               -- 12:01 only: the watermark, 12:02:10, passed its end
 
 CREATE VIEW per_minute_lenient
-    WITH (continuous, allowed_lateness = '1 minute', late_events = 'late_readings') AS
+    WITH (continuous, backfill = false, allowed_lateness = '1 minute', late_events = 'late_readings') AS
     SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n
     FROM readings GROUP BY minute;
 -- late_readings is created like the stream, as it did not exist.
@@ -87,7 +87,7 @@ SELECT view, late_events FROM continuous.views
 -- per_minute: 2 (dropped); per_minute_lenient: 1, in late_readings
 TABLE late_readings;
 
-CREATE VIEW ten_minutes_every_minute WITH (continuous) AS
+CREATE VIEW ten_minutes_every_minute WITH (continuous, backfill = false) AS
     SELECT w.window_start, sensor, avg(celsius) AS average
     FROM readings CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '1 minute') AS w
     GROUP BY w.window_start, sensor;
@@ -97,7 +97,7 @@ SELECT count(*), min(window_start), max(window_start)
   FROM ten_minutes_every_minute WHERE sensor = 'b';
 -- 10 windows, from 11:56 to 12:05
 
-CREATE VIEW every_3 WITH (continuous) AS
+CREATE VIEW every_3 WITH (continuous, backfill = false) AS
     SELECT sensor, continuous.count_window(3) AS run, avg(celsius), max(celsius)
     FROM readings GROUP BY sensor, run;
 INSERT INTO readings VALUES ('c', 10.0, '2026-05-01 12:05:01+00'),
@@ -107,7 +107,7 @@ INSERT INTO readings VALUES ('c', 10.0, '2026-05-01 12:05:01+00'),
 SELECT continuous.sync();
 TABLE every_3 ORDER BY sensor, run;   -- run 0: 10, 11, 12; run 1: 16
 
-CREATE VIEW last_hour WITH (continuous, retention = '1 hour') AS
+CREATE VIEW last_hour WITH (continuous, backfill = false, retention = '1 hour') AS
     SELECT continuous.tumble(ts, '1 minute') AS minute, sensor, max(celsius) AS hottest
     FROM readings GROUP BY minute, sensor;
 INSERT INTO readings VALUES ('a', 26.0, '2026-05-01 12:06:00+00');
@@ -116,6 +116,18 @@ INSERT INTO readings VALUES ('a', 27.0, '2026-05-01 13:30:00+00');
 SELECT continuous.sync();
 TABLE last_hour;   -- 13:30 only: 12:06 ended before 12:29:30, an hour before the watermark
 
+CREATE TABLE visits (page text, ts timestamptz NOT NULL);
+INSERT INTO visits VALUES ('/a', '2026-05-01 09:00+00'), ('/b', '2026-05-01 09:05+00');
+SELECT continuous.create_stream('visits', event_time => 'ts');
+CREATE VIEW visits_per_page WITH (continuous) AS
+    SELECT page, count(*) AS n FROM visits GROUP BY page;
+CREATE VIEW visits_from_now WITH (continuous, backfill = false) AS
+    SELECT page, count(*) AS n FROM visits GROUP BY page;
+INSERT INTO visits VALUES ('/a', '2026-05-01 09:10+00');
+SELECT continuous.sync();
+TABLE visits_per_page ORDER BY page;   -- /a 2, /b 1
+TABLE visits_from_now ORDER BY page;   -- /a 1
+
 -- (not in the README) leave the database as the other tests expect it
 DROP EXTENSION pg_continuous CASCADE;
-DROP TABLE IF EXISTS clicks, readings, late_readings;
+DROP TABLE IF EXISTS clicks, readings, late_readings, visits;

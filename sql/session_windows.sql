@@ -130,7 +130,7 @@ UNION ALL
 
 -- An event whose evaluation fails is a dead letter, and the batch runs
 -- again event by event: the others still count, or are late, as before.
-CREATE VIEW url_sessions WITH (continuous) AS
+CREATE VIEW url_sessions WITH (continuous, backfill = false) AS
     SELECT user_id, continuous.session(ts, '30 minutes') AS session_start,
            count(*) AS clicks, sum(10 / (length(url) - 2)) AS score
     FROM clicks GROUP BY user_id, session_start;

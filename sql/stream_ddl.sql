@@ -80,7 +80,7 @@ SELECT stream, watermark FROM continuous.streams WHERE stream = 'forecasts'::reg
 --
 ALTER TABLE clicks RENAME COLUMN ts TO clicked_at;
 SELECT stream, event_time FROM continuous.streams WHERE stream = 'clicks'::regclass;
-CREATE VIEW clicks_total WITH (continuous) AS SELECT count(*) AS n FROM clicks;
+CREATE VIEW clicks_total WITH (continuous, backfill = false) AS SELECT count(*) AS n FROM clicks;
 INSERT INTO clicks VALUES (1, '/g', '2026-05-01 12:03:10+00');
 SELECT continuous.sync();
 SELECT watermark FROM continuous.streams WHERE stream = 'clicks'::regclass;

@@ -157,8 +157,8 @@ SELECT stream, kind, event_time, events, ignored_changes, lag_bytes >= 0 AS has_
 FROM continuous.streams;
 SELECT clicks FROM clicks_per_user WHERE user_id = 2;
 
--- a view created later sees only what commits after it
-CREATE VIEW late_view WITH (continuous) AS SELECT count(*) AS n FROM clicks;
+-- a view created later with backfill = false sees only what commits after it
+CREATE VIEW late_view WITH (continuous, backfill = false) AS SELECT count(*) AS n FROM clicks;
 SELECT continuous.sync();
 SELECT * FROM late_view;
 INSERT INTO clicks VALUES (1, '/late', 1, 1, true, 1, '2026-01-02 00:00:00+00');

@@ -348,8 +348,11 @@ view_first_event(ViewRuntime *vr, StreamEvents *events)
 {
 	int			i;
 
-	/* a view counts the Kafka messages flushed while it exists */
-	if (events->kafka)
+	/*
+	 * A view counts the Kafka messages flushed while it exists, and every
+	 * row its backfill reads.
+	 */
+	if (events->kafka || events->backfill)
 		return 0;
 	if (vr->active_from == InvalidXLogRecPtr)
 		return events->nevents;

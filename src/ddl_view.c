@@ -73,8 +73,10 @@
 #include "utils/varlena.h"
 
 #include "agg_support.h"
+#include "backfill.h"
 #include "ddl_catalog.h"
 #include "ddl_view_check.h"
+#include "flush.h"
 #include "error_hints.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
@@ -97,6 +99,8 @@ typedef struct ContinuousOptions
 	char	   *late_events;
 	int			late_events_location;	/* of the option, for errors */
 	Interval   *retention;		/* NULL: keep forever */
+	bool		backfill;		/* count the rows the stream has already */
+	DefElem    *backfill_def;	/* as given, if it was */
 	List	   *view_options;	/* the others, for the view itself */
 } ContinuousOptions;
 
@@ -112,7 +116,8 @@ typedef struct ReadViewContext
 
 /* Options of CREATE VIEW that belong to continuous views. */
 static const char *const continuous_option_names[] = {
-	"continuous", "emit", "allowed_lateness", "late_events", "retention", NULL
+	"continuous", "emit", "allowed_lateness", "late_events", "retention",
+	"backfill", NULL
 };
 
 /* PostgreSQL's own view options that a continuous view keeps. */
@@ -139,7 +144,7 @@ typedef struct OptionErrorContext
 } OptionErrorContext;
 
 #define VALID_OPTIONS_HINT \
-	"Valid options are continuous, emit, allowed_lateness, late_events, retention, security_barrier and security_invoker."
+	"Valid options are continuous, emit, allowed_lateness, late_events, retention, backfill, security_barrier and security_invoker."
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -423,9 +428,11 @@ parse_continuous_options(ParseState *pstate, List *options,
 	DefElem    *lateness_def = NULL;
 	DefElem    *late_events_def = NULL;
 	DefElem    *retention_def = NULL;
+	DefElem    *backfill_def = NULL;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(ContinuousOptions));
+	opts->backfill = true;
 	opts->emit = "changes";
 	opts->allowed_lateness = palloc0(sizeof(Interval));
 	opts->late_events = "drop";
@@ -445,6 +452,8 @@ parse_continuous_options(ParseState *pstate, List *options,
 				slot = &lateness_def;
 			else if (strcmp(def->defname, "late_events") == 0)
 				slot = &late_events_def;
+			else if (strcmp(def->defname, "backfill") == 0)
+				slot = &backfill_def;
 			else
 				slot = &retention_def;
 		}
@@ -473,7 +482,8 @@ parse_continuous_options(ParseState *pstate, List *options,
 	if (!opts->continuous)
 	{
 		DefElem    *first = emit_def ? emit_def : lateness_def ? lateness_def :
-		late_events_def ? late_events_def : retention_def;
+		late_events_def ? late_events_def : retention_def ? retention_def :
+		backfill_def;
 
 		if (first == NULL)
 		{
@@ -522,6 +532,16 @@ parse_continuous_options(ParseState *pstate, List *options,
 	}
 	if (retention_def != NULL)
 		opts->retention = option_interval(pstate, retention_def);
+	if (backfill_def != NULL)
+	{
+		OptionErrorContext oc;
+
+		option_error_push(&oc, pstate, backfill_def->defname,
+						  backfill_def->location, ACCEPTS_BOOLEAN);
+		opts->backfill = defGetBoolean(backfill_def);
+		option_error_pop(&oc);
+		opts->backfill_def = backfill_def;
+	}
 
 	/* the view's own options: only those a continuous view can honour */
 	foreach(lc, opts->view_options)
@@ -849,6 +869,14 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	apply_column_aliases(query, stmt->aliases);
 
 	stream = ddl_view_check_query(pstate, query);
+	if (kafka_is_stream_table(stream) && opts->backfill_def && opts->backfill)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous view of Kafka stream %s cannot be backfilled",
+						ddl_relation_display_name(stream)),
+				 errdetail("Only table streams keep their past events: a new view of a Kafka stream counts the messages consumed after it is created."),
+				 errhint("Leave out the backfill option."),
+				 parser_errposition(pstate, opts->backfill_def->location)));
 	if (kafka_is_stream_table(stream) && !ddl_catalog_is_stream(stream))
 	{
 		ddl_catalog_add_kafka_stream(stream);
@@ -928,6 +956,10 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.window = window_description(plan);
 	entry.search_path = creation_search_path();
 	ddl_catalog_add_view(&entry);
+
+	/* the rows the stream has already, at commit (backfill.c) */
+	if (opts->backfill && !kafka_is_stream_table(plan->stream))
+		backfill_view_at_commit(view, plan->stream);
 }
 
 /*
@@ -1105,24 +1137,14 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 static void
 insert_global_row(ContinuousPlan *plan, Oid storage)
 {
-	Relation	rel = table_open(storage, RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
-	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
-	int			attno = 0;
+	AggSupport **supports = palloc(sizeof(AggSupport *) *
+								   Max(list_length(plan->aggregates), 1));
 	ListCell   *lc;
 
 	foreach(lc, plan->aggregates)
-	{
-		ContinuousAggregate *agg = lfirst(lc);
-		AggSupport *support = agg_support_create(agg->aggref);
-		Datum		state = agg_initial_state(support, &nulls[attno]);
-
-		values[attno] = agg_to_storage(support, state, nulls[attno]);
-		attno++;
-	}
-	simple_heap_insert(rel, heap_form_tuple(desc, values, nulls));
-	table_close(rel, NoLock);
+		supports[foreach_current_index(lc)] =
+			agg_support_create(((ContinuousAggregate *) lfirst(lc))->aggref);
+	flush_insert_global_row(storage, supports, list_length(plan->aggregates));
 }
 
 /*

@@ -112,6 +112,7 @@ static void decoder_hide_from_snapshots(bool hide);
 static void batch_init(void);
 static bool is_stream(Oid relid);
 static StreamEvents *batch_stream(Oid relid);
+static bool view_catalog_written(ReorderBufferChange *change);
 static void batch_view_created(Relation view_catalog, HeapTuple row);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
@@ -203,8 +204,7 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		txn_changed_catalog = true;
 		/* only committed transactions come here */
-		if (relid == view_catalog_relid &&
-			change->action == REORDER_BUFFER_CHANGE_INSERT)
+		if (relid == view_catalog_relid && view_catalog_written(change))
 			batch_view_created(relation, &change->data.tp.newtuple->tuple);
 		return;
 	}
@@ -225,7 +225,17 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* A row inserted into view_catalog: the view begins after this batch. */
+/*
+ * A row of view_catalog inserted (CREATE VIEW) or updated (a rebuild): the
+ * view begins after this batch, and what its backfill found applies then.
+ */
+static bool
+view_catalog_written(ReorderBufferChange *change)
+{
+	return change->action == REORDER_BUFFER_CHANGE_INSERT ||
+		change->action == REORDER_BUFFER_CHANGE_UPDATE;
+}
+
 static void
 batch_view_created(Relation view_catalog, HeapTuple row)
 {
@@ -450,8 +460,7 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		/* the view's oid is wanted at commit, unless its subxact aborts */
 		pending->changed_catalog = true;
-		if (relid == view_catalog_relid &&
-			change->action == REORDER_BUFFER_CHANGE_INSERT)
+		if (relid == view_catalog_relid && view_catalog_written(change))
 			pending_add(pending, relid, change->txn->xid,
 						copy_row(relation, change),
 						keep_desc(&pending->catalog_desc,
@@ -556,6 +565,26 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
  * Driving the decoder from the worker
  * ------------------------------------------------------------------------
  */
+
+bool
+decoder_slot_usable(void)
+{
+	ReplicationSlot *slot;
+	bool		usable = false;
+
+	snprintf(decoder_slot_name, NAMEDATALEN, "continuous_%u", MyDatabaseId);
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(decoder_slot_name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		usable = XLogRecPtrIsInvalid(slot->data.invalidated_at) &&
+			!XLogRecPtrIsInvalid(slot->data.restart_lsn);
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return usable;
+}
 
 DecoderStart
 decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)

@@ -48,6 +48,8 @@ typedef struct StreamEvents
 	int64		ignored_changes;	/* UPDATE, DELETE, TRUNCATE */
 	bool		kafka;			/* events are Kafka messages, in offset order
 								 * per partition */
+	bool		backfill;		/* events are the rows a backfill read from
+								 * the table (backfill.c): all the view's */
 	TupleDesc	desc;			/* copy of the last descriptor seen ... */
 	TupleDesc	desc_source;	/* ... and the relcache one it came from */
 } StreamEvents;
@@ -64,7 +66,10 @@ typedef struct DecodedBatch
 	/* a transaction that changed the continuous catalog ended the batch */
 	bool		catalog_changed;
 	TransactionId catalog_xid;
-	/* views it created: they begin right after it, where the batch ends */
+	/*
+	 * views it created or rebuilt: they begin right after it, where the
+	 * batch ends
+	 */
 	List	   *created_views;	/* Oid */
 } DecodedBatch;
 
@@ -86,6 +91,13 @@ typedef enum DecoderStart
  * per worker start: the worker then serves Kafka streams only.
  */
 extern bool decoder_available(void);
+
+/*
+ * Does the database's replication slot exist, able to decode from where it
+ * stands?  If not, decoder_start() makes a new one, and what lay between
+ * the views' position and now is not decoded.
+ */
+extern bool decoder_slot_usable(void);
 
 /*
  * Acquire (creating if needed) the slot and resume after start_lsn.  For

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/nbtree.h"
 #include "access/relscan.h"
 #include "access/table.h"
@@ -464,10 +465,29 @@ flush_stream_stats(StreamEvents *stream, StreamClock *clock)
 			 7, types, values, nulls);
 }
 
+void
+flush_insert_global_row(Oid storage, AggSupport **supports, int naggs)
+{
+	Relation	rel = table_open(storage, RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+	int			i;
+
+	for (i = 0; i < naggs; i++)
+	{
+		Datum		state = agg_initial_state(supports[i], &nulls[i]);
+
+		values[i] = agg_to_storage(supports[i], state, nulls[i]);
+	}
+	simple_heap_insert(rel, heap_form_tuple(desc, values, nulls));
+	table_close(rel, NoLock);
+}
+
 /*
- * Views created by the transactions of this batch begin at lsn, where the
- * batch ends; written with the position, so that a restart cannot resume
- * past their creation without knowing where they begin.
+ * Views created (or rebuilt) by the transactions of this batch begin at
+ * lsn, where the batch ends; written with the position, so that a restart
+ * cannot resume past their creation without knowing where they begin.
  */
 void
 flush_write_view_starts(List *views, XLogRecPtr lsn)
@@ -485,9 +505,28 @@ flush_write_view_starts(List *views, XLogRecPtr lsn)
 	values[0] = PointerGetDatum(construct_array(oids, list_length(views), OIDOID,
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = LSNGetDatum(lsn);
-	spi_exec("UPDATE continuous.view_stats SET active_from = $2 "
-			 "WHERE view OPERATOR(pg_catalog.=) ANY ($1) AND active_from IS NULL",
+	spi_exec("INSERT INTO continuous.view_stats AS s (view, active_from) "
+			 "SELECT v, $2 FROM pg_catalog.unnest($1) v "
+			 "ON CONFLICT (view) DO UPDATE SET active_from = excluded.active_from "
+			 "WHERE s.active_from IS NULL",
 			 2, types, values, NULL);
+
+	/*
+	 * A backfill moves its stream's watermark here, in commit order: events
+	 * that committed before it were judged by the watermark of their time.
+	 */
+	spi_exec("INSERT INTO continuous.stream_stats AS s (stream, watermark) "
+			 "SELECT c.stream, pg_catalog.max(v.backfill_watermark) "
+			 "FROM continuous.view_stats v "
+			 "JOIN continuous.view_catalog c ON c.view OPERATOR(pg_catalog.=) v.view "
+			 "WHERE v.view OPERATOR(pg_catalog.=) ANY ($1) AND v.backfill_watermark IS NOT NULL "
+			 "GROUP BY c.stream "
+			 "ON CONFLICT (stream) DO UPDATE SET "
+			 "watermark = greatest(s.watermark, excluded.watermark)",
+			 1, types, values, NULL);
+	spi_exec("UPDATE continuous.view_stats SET backfill_watermark = NULL "
+			 "WHERE view OPERATOR(pg_catalog.=) ANY ($1) AND backfill_watermark IS NOT NULL",
+			 1, types, values, NULL);
 }
 
 void
@@ -497,6 +536,32 @@ flush_write_position(XLogRecPtr lsn)
 	Datum		value = LSNGetDatum(lsn);
 
 	spi_exec("UPDATE continuous.decoder_position SET lsn = $1", 1, &type, &value, NULL);
+}
+
+void
+flush_write_rebuild_owed(bool owed)
+{
+	Oid			type = BOOLOID;
+	Datum		value = BoolGetDatum(owed);
+
+	spi_exec("UPDATE continuous.decoder_position SET rebuild_owed = $1", 1, &type, &value, NULL);
+}
+
+bool
+flush_read_rebuild_owed(void)
+{
+	bool		isnull;
+	bool		owed = false;
+
+	if (SPI_execute("SELECT rebuild_owed FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the decoder position");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		owed = !isnull && DatumGetBool(d);
+	}
+	return owed;
 }
 
 XLogRecPtr

@@ -46,6 +46,13 @@ extern void flush_view_state(ViewRuntime *vr);
 extern bool flush_storage_open(ViewRuntime *vr, StorageTarget *target);
 extern void flush_storage_close(StorageTarget *target);
 
+/*
+ * The one row of a view without GROUP BY, with every aggregate's initial
+ * state: its storage holds it from the start.
+ */
+extern void flush_insert_global_row(Oid storage, AggSupport **supports,
+									int naggs);
+
 /* The view's dead letters and counters. */
 extern void flush_view_bookkeeping(ViewRuntime *vr, double flush_ms,
 								   double latency_ms);
@@ -62,5 +69,12 @@ extern void flush_write_view_starts(List *views, XLogRecPtr lsn);
 /* Decoder position: after the flush commits, decoding resumes here. */
 extern void flush_write_position(XLogRecPtr lsn);
 extern XLogRecPtr flush_read_position(void);
+
+/*
+ * The views of table streams must be computed again from their tables
+ * before decoding goes on (worker.c): a gap in the WAL the slot can decode.
+ */
+extern void flush_write_rebuild_owed(bool owed);
+extern bool flush_read_rebuild_owed(void);
 
 #endif							/* CONTINUOUS_FLUSH_H */

@@ -84,6 +84,8 @@ extern void continuous_resume_database(Oid dboid);
 
 /* sync.c */
 extern void continuous_wait_for_decoder(void);
+/* Until every transaction committed so far is applied (sync.c). */
+extern XLogRecPtr continuous_wait_for_worker(const char *caller);
 
 /* worker.c */
 extern PGDLLEXPORT void continuous_worker_main(Datum arg);

@@ -118,6 +118,9 @@ privileges_become(Oid role, const char *search_path, SavedPrivileges *saved)
 	SetUserIdAndSecContext(role, saved->sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	/* a role's code is not the extension's, even when the extension calls it */
+	saved->extension_level = extension_level;
+	extension_level = 0;
 	saved->guc_nestlevel = 0;
 	if (search_path)
 	{
@@ -134,6 +137,7 @@ privileges_restore(SavedPrivileges *saved)
 	if (saved->guc_nestlevel > 0)
 		AtEOXact_GUC(true, saved->guc_nestlevel);
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+	extension_level = saved->extension_level;
 }
 
 void
@@ -145,18 +149,16 @@ privileges_become_extension(ExtensionPrivileges *saved)
 		RegisterSubXactCallback(unwind_at_subabort, NULL);
 		unwind_callbacks_registered = true;
 	}
-	saved->extension_level = extension_level;
-	if (extension_level == 0)
-		extension_level = GetCurrentTransactionNestLevel();
 	privileges_become(BOOTSTRAP_SUPERUSERID, "pg_catalog, pg_temp",
 					  &saved->user);
+	extension_level = saved->user.extension_level > 0 ?
+		saved->user.extension_level : GetCurrentTransactionNestLevel();
 }
 
 void
 privileges_leave_extension(ExtensionPrivileges *saved)
 {
 	privileges_restore(&saved->user);
-	extension_level = saved->extension_level;
 }
 
 bool

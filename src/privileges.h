@@ -14,6 +14,7 @@ typedef struct SavedPrivileges
 	Oid			userid;
 	int			sec_context;
 	int			guc_nestlevel;	/* 0: search_path left alone */
+	int			extension_level;	/* privileges_become_extension()'s */
 } SavedPrivileges;
 
 /*
@@ -27,7 +28,8 @@ extern void worker_session_fix_settings(void);
  * Run as role, in a restricted security context (no SET ROLE, no changes
  * of session settings), and with search_path unless it is NULL, until
  * privileges_restore().  An error in between needs no cleanup:
- * (sub)transaction abort restores all of it.
+ * (sub)transaction abort restores all of it.  Inside, the extension is
+ * not at work (privileges_acting_as_extension()), even if it was outside.
  */
 extern void privileges_become(Oid role, const char *search_path,
 							  SavedPrivileges *saved);
@@ -43,7 +45,6 @@ extern void privileges_restore(SavedPrivileges *saved);
 typedef struct ExtensionPrivileges
 {
 	SavedPrivileges user;
-	int			extension_level;
 } ExtensionPrivileges;
 
 extern void privileges_become_extension(ExtensionPrivileges *saved);

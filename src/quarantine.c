@@ -183,23 +183,6 @@ quarantine_warn_failed_views(void)
 															ObjectIdGetDatum(view)))),
 				 pg_class_aclcheck(view, GetUserId(), ACL_SELECT) == ACLCHECK_OK ?
 				 errdetail("%s", (char *) lfirst(ec)) : 0,
-				 errhint("Drop the view and create it again.")));
+				 errhint("Once its cause is removed, bring it back with continuous.rebuild() if it reads a table stream, or drop it and create it again.")));
 	}
-}
-
-void
-quarantine_table_stream_views(const char *message)
-{
-	List	   *views = NIL;
-	List	   *names = NIL;
-	ListCell   *vc;
-	ListCell   *nc;
-
-	select_views("SELECT v.view, c.relname FROM continuous.view_catalog v "
-				 "JOIN continuous.stream_catalog s ON s.stream OPERATOR(pg_catalog.=) v.stream "
-				 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
-				 "WHERE s.kind OPERATOR(pg_catalog.=) 'table' ORDER BY v.view",
-				 true, CurrentMemoryContext, &views, &names);
-	forboth(vc, views, nc, names)
-		quarantine_view(lfirst_oid(vc), lfirst(nc), message);
 }

@@ -32,9 +32,6 @@ extern bool quarantine_error_is_transient(ErrorData *edata);
 /* Mark a view failed with this error, in the worker's transaction. */
 extern void quarantine_view(Oid view, const char *name, const char *message);
 
-/* The same for every view of a table stream (their events were lost). */
-extern void quarantine_table_stream_views(const char *message);
-
 /* continuous.sync(): a WARNING for each failed view of the database. */
 extern void quarantine_warn_failed_views(void);
 

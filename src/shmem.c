@@ -17,6 +17,7 @@
 #include "storage/shmem.h"
 
 #include "pg_continuous.h"
+#include "backfill_progress.h"
 #include "shmem.h"
 
 ContinuousShared *ContinuousShmem = NULL;
@@ -39,6 +40,7 @@ void
 continuous_shmem_request(void)
 {
 	RequestAddinShmemSpace(continuous_shmem_size());
+	RequestAddinShmemSpace(backfill_progress_shmem_size());
 	RequestNamedLWLockTranche("pg_continuous", 1);
 }
 
@@ -70,6 +72,7 @@ continuous_shmem_startup(void)
 				pg_atomic_init_u64(&ContinuousShmem->slots[i].workers[w].kafka_synced, 0);
 		}
 	}
+	backfill_progress_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -65,7 +65,8 @@ static bool start_worker_callback_registered = false;
 
 static void start_worker_xact_callback(XactEvent event, void *arg);
 static void sync_check_kafka_consumers(void);
-static void report_missing_workers(WorkersStatus *status) pg_attribute_noreturn();
+static void report_missing_workers(WorkersStatus *status, const char *caller) pg_attribute_noreturn();
+static XLogRecPtr sync_wal_target(void);
 
 /*
  * How far the database's worker is: WAL applied, and the last sync request
@@ -127,23 +128,23 @@ database_workers_status(WorkersStatus *status)
 }
 
 /*
- * continuous.sync() timed out and not all workers run: say why, as far as
+ * caller (continuous.sync(), say) waited and not all workers run: say why, as far as
  * the launcher and the workers have told.
  */
 static void
-report_missing_workers(WorkersStatus *status)
+report_missing_workers(WorkersStatus *status, const char *caller)
 {
 	if (status->no_replication_slot)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("continuous.sync() timed out"),
+				 errmsg("%s timed out", caller),
 				 errdetail("The worker of this database cannot create its replication slot: all replication slots are in use (max_replication_slots = %d).",
 						   max_replication_slots),
 				 errhint("Drop a replication slot that is no longer needed, or increase max_replication_slots and restart the server.")));
 	if (!status->launcher)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("continuous.sync() timed out"),
+				 errmsg("%s timed out", caller),
 				 errdetail("%d of the %d workers of this database (continuous.workers) are running, and the pg_continuous launcher that starts them is not running.",
 						   status->running, continuous_workers),
 				 errhint("Look at the server log from its start: if it says \"too many background workers\", increase max_worker_processes (now %d) and restart the server.",
@@ -151,17 +152,71 @@ report_missing_workers(WorkersStatus *status)
 	if (status->start_failed != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("continuous.sync() timed out"),
+				 errmsg("%s timed out", caller),
 				 errdetail("%d of the %d workers of this database (continuous.workers) are running: no background worker slot is free for the others.",
 						   status->running, continuous_workers),
 				 errhint("Increase max_worker_processes (now %d) and restart the server: pg_continuous needs one for its launcher and continuous.workers for each database with the extension, besides PostgreSQL's own.",
 						 max_worker_processes)));
 	ereport(ERROR,
 			(errcode(ERRCODE_QUERY_CANCELED),
-			 errmsg("continuous.sync() timed out"),
+			 errmsg("%s timed out", caller),
 			 errdetail("%d of the %d workers of this database (continuous.workers) are running.",
 					   status->running, continuous_workers),
 			 errhint("Look at the server log for why the others do not start; max_worker_processes may be too small.")));
+}
+
+/*
+ * The end of the WAL, flushed: the worker reads only flushed WAL.  At the
+ * start of a page the insert position lies past the page's header, which
+ * is not written until a record follows: the page's start is as far as
+ * there is to flush.
+ */
+static XLogRecPtr
+sync_wal_target(void)
+{
+	XLogRecPtr	target = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(target, wal_segment_size) == SizeOfXLogLongPHD)
+		target -= SizeOfXLogLongPHD;
+	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		target -= SizeOfXLogShortPHD;
+	XLogFlush(target);
+	return target;
+}
+
+/*
+ * Wait until the worker has applied every transaction that committed
+ * before now to the views of table streams; returns that position.  No
+ * time limit (statement_timeout applies), but an error naming caller if
+ * the database has no worker to wait for.
+ */
+XLogRecPtr
+continuous_wait_for_worker(const char *caller)
+{
+	XLogRecPtr	target = sync_wal_target();
+	int			polls = 0;
+
+	database_request_flush(target);
+	ConditionVariablePrepareToSleep(&ContinuousShmem->applied_cv);
+	while (database_applied_lsn(true, NULL, NULL) < target)
+	{
+		/* now and then: is there a worker at all? */
+		if (++polls % 50 == 0)
+		{
+			WorkersStatus status;
+
+			database_workers_status(&status);
+			if (status.running == 0 || status.no_replication_slot)
+			{
+				ConditionVariableCancelSleep();
+				report_missing_workers(&status, caller);
+			}
+		}
+		(void) ConditionVariableTimedSleep(&ContinuousShmem->applied_cv, 100,
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return target;
 }
 
 Datum
@@ -190,17 +245,7 @@ continuous_sync(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must not be negative")));
 
-	/*
-	 * The worker reads only flushed WAL.  At the start of a page the insert
-	 * position lies past the page's header, which is not written until a
-	 * record follows: the page's start is as far as there is to flush.
-	 */
-	target = GetXLogInsertRecPtr();
-	if (XLogSegmentOffset(target, wal_segment_size) == SizeOfXLogLongPHD)
-		target -= SizeOfXLogLongPHD;
-	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
-		target -= SizeOfXLogShortPHD;
-	XLogFlush(target);
+	target = sync_wal_target();
 	database_request_flush(target);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   (int64) Min(timeout_ms, (float8) PG_INT64_MAX / 2000.0));
@@ -237,7 +282,7 @@ continuous_sync(PG_FUNCTION_ARGS)
 			ConditionVariableCancelSleep();
 			if (status.running < continuous_workers ||
 				status.no_replication_slot)
-				report_missing_workers(&status);
+				report_missing_workers(&status, "continuous.sync()");
 			if (applied < target)
 				ereport(ERROR,
 						(errcode(ERRCODE_QUERY_CANCELED),

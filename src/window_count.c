@@ -80,7 +80,6 @@ PG_FUNCTION_INFO_V1(continuous_count_window);
 
 static bool count_window_check_walker(Node *node, CountWindowCheck *check);
 static bool is_count_window_call(Node *node);
-static Oid	counts_table_of(Oid storage);
 static int64 count_window_load(ViewRuntime *vr, TupleTableSlot *keys);
 static char *counts_upsert_sql(ViewRuntime *vr, CountWindowRuntime *cw,
 							   Oid **argtypes);
@@ -292,8 +291,8 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 }
 
 /* The table of counts: the one relation internal to the storage table. */
-static Oid
-counts_table_of(Oid storage)
+Oid
+count_window_counts_table(Oid storage)
 {
 	Relation	depend = table_open(DependRelationId, AccessShareLock);
 	ScanKeyData key[2];
@@ -342,7 +341,7 @@ count_window_runtime_create(ViewRuntime *vr)
 	CountWindowRuntime *cw = palloc0(sizeof(CountWindowRuntime));
 	TupleDesc	keydesc = vr->key_desc;
 
-	cw->counts = counts_table_of(vr->storage);
+	cw->counts = count_window_counts_table(vr->storage);
 	if (!OidIsValid(cw->counts))
 		elog(ERROR, "continuous view \"%s\" has no table of count window counts",
 			 vr->name);

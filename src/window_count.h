@@ -42,6 +42,9 @@ extern void count_window_create_storage(ContinuousPlan *plan,
 										const char *view_name, Oid storage);
 
 /* What the projection computes in place of the call: numbered later. */
+/* That table of a view's storage table; InvalidOid: it has none. */
+extern Oid	count_window_counts_table(Oid storage);
+
 extern Expr *count_window_placeholder(void);
 
 extern CountWindowRuntime *count_window_runtime_create(struct ViewRuntime *vr);

@@ -55,6 +55,7 @@
 #include "pg_continuous.h"
 #include "privileges.h"
 #include "quarantine.h"
+#include "rebuild.h"
 #include "shmem.h"
 #include "watermark.h"
 #include "worker_kafka.h"
@@ -68,9 +69,11 @@
  * Where each view begins, kept across catalog reloads.  A view created while
  * the worker runs begins right after its creating transaction, which the
  * decoder reports as a catalog change; the position is written to
- * view_stats.active_from with the next flush, before the slot moves past it.
- * So at startup a view without a written position was created after the
- * start position, and it waits for its creating transaction to be decoded.
+ * view_stats.active_from with that flush, before the slot moves past it.
+ * So a view without a written position, at startup or when the catalog is
+ * read again, committed after what the decoder has read (the worker may
+ * lag behind the catalog), and it waits for its creating transaction to be
+ * decoded: beginning earlier would count again what its backfill counted.
  */
 typedef struct ViewActivation
 {
@@ -106,6 +109,7 @@ typedef struct WorkerState
 static WorkerState ws;
 
 static void worker_start_further(Oid dboid) pg_attribute_noreturn();
+static void worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new);
 static void worker_process_views(StreamEvents *stream, StreamClock *clock,
 								 bool only_windowed);
 static void worker_step_process(ViewRuntime *vr, void *arg);
@@ -184,21 +188,7 @@ continuous_worker_main(Datum arg)
 
 	ws.decoding = decoder_available();
 	if (ws.decoding)
-	{
-		XLogRecPtr	lost_from = InvalidXLogRecPtr;
-		DecoderStart how = decoder_start(start_lsn, &lost_from);
-
-		slot_is_new = (how != DECODER_RESUMED);
-		if (how == DECODER_SLOT_LOST)
-		{
-			worker_begin(InvalidTransactionId);
-			quarantine_table_stream_views(psprintf("the replication slot of this database was invalidated "
-												   "(max_slot_wal_keep_size), so events committed after %X/%X "
-												   "were never applied",
-												   LSN_FORMAT_ARGS(lost_from)));
-			worker_commit();
-		}
-	}
+		worker_start_decoder(start_lsn, &slot_is_new);
 
 	/* after the slot exists, so no catalog change can fall in between */
 	worker_begin(InvalidTransactionId);
@@ -211,6 +201,47 @@ continuous_worker_main(Datum arg)
 	LWLockRelease(ContinuousShmem->lock);
 	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
 	worker_loop();
+}
+
+/*
+ * Acquire the replication slot.  If it cannot decode from start_lsn (it
+ * is gone: a promoted standby, pg_upgrade, a restored dump, a dropped
+ * slot; or it was invalidated), the views of table streams are computed
+ * again from their tables (rebuild.c) before anything is decoded.  That
+ * the rebuild is owed is written down before the new slot exists, so a
+ * crash in between cannot leave a slot behind that hides the gap.
+ */
+static void
+worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
+{
+	XLogRecPtr	lost_from = InvalidXLogRecPtr;
+	DecoderStart how;
+	bool		owed;
+
+	worker_begin(InvalidTransactionId);
+	owed = flush_read_rebuild_owed();
+	if (!owed && start_lsn != InvalidXLogRecPtr && !decoder_slot_usable())
+	{
+		flush_write_rebuild_owed(true);
+		owed = true;
+	}
+	worker_commit();
+
+	how = decoder_start(start_lsn, &lost_from);
+	*slot_is_new = (how != DECODER_RESUMED);
+	if (!owed)
+		return;
+
+	worker_begin(InvalidTransactionId);
+	rebuild_table_stream_views(how == DECODER_SLOT_LOST ?
+							   psprintf("the replication slot of this database was invalidated "
+										"(max_slot_wal_keep_size) at %X/%X",
+										LSN_FORMAT_ARGS(lost_from)) :
+							   psprintf("the replication slot of this database could not decode from %X/%X "
+										"(a promoted standby, pg_upgrade, a restored dump or a dropped slot)",
+										LSN_FORMAT_ARGS(start_lsn)));
+	flush_write_rebuild_owed(false);
+	worker_commit();
 }
 
 /*
@@ -674,9 +705,14 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 			*act = *before;
 		else
 		{
-			/* new to this worker: it begins here, or when its creation is decoded */
-			act->active_from = (at_startup && !slot_is_new) ?
-				InvalidXLogRecPtr : Max(decoder_read_position(), 1);
+			/*
+			 * New to this worker, and its creation not decoded yet (that
+			 * flush writes where it begins): it committed after what the
+			 * decoder has read, and waits for its creating transaction.  A
+			 * new slot starts after the creation of every view it finds.
+			 */
+			act->active_from = (at_startup && slot_is_new) ?
+				Max(decoder_read_position(), 1) : InvalidXLogRecPtr;
 			act->persisted = false;
 		}
 

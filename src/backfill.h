@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill.h
+ *	  A continuous view's state computed from the rows of its stream table:
+ *	  backfill at CREATE VIEW, and continuous.rebuild().
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_BACKFILL_H
+#define CONTINUOUS_BACKFILL_H
+
+/*
+ * Fill the (empty) storage of a view of a table stream from the rows of
+ * the table, in the caller's transaction, as the decoder would have from
+ * their commits; returns how many rows were read.  Takes a SHARE lock on
+ * the stream table and its partitions until the end of the transaction.
+ * rebuild: the rows this transaction wrote are left out (the worker counts
+ * them when it commits), and the one row of a view without GROUP BY is
+ * written first; else (CREATE VIEW) they count, as the view begins after
+ * the creating transaction.
+ */
+extern int64 backfill_view(Oid view, bool rebuild);
+
+/*
+ * CREATE VIEW: lock the stream now (backfill_lock_stream()), and backfill
+ * the view when the transaction commits, with every row it wrote.
+ */
+extern void backfill_view_at_commit(Oid view, Oid stream);
+
+/*
+ * Lock a stream for a backfill: SHARE on the table and on each of its
+ * partitions, as CREATE INDEX does, so that no transaction writing it is
+ * in progress and none starts until this one ends.  Returns the tables
+ * that hold its rows (the table, or its leaf partitions).
+ */
+extern List *backfill_lock_stream(Oid stream);
+
+#endif							/* CONTINUOUS_BACKFILL_H */

@@ -1,0 +1,277 @@
+/*-------------------------------------------------------------------------
+ *
+ * rebuild.c
+ *	  continuous.rebuild(view): a view of a table stream computed again from
+ *	  the table's rows, in one transaction, and brought back if it failed.
+ *
+ * Pipeline position: beside the worker, on a user's request.  The stream
+ * is locked against writers (backfill_lock_stream()); then the call waits
+ * until the worker has applied every transaction that committed before
+ * (as continuous.sync() does), so that nothing the worker holds for the
+ * view is older than the rows about to be read.  The storage (and the
+ * counts of a count window) is emptied row by row, so that readers see
+ * the old contents until the rebuild commits; the view's dead letters and
+ * counters start again; backfill.c fills the storage from the table.
+ *
+ * The worker learns of the rebuild from the WAL: the rebuild updates the
+ * view's catalog row (rebuilt_at), a change of the continuous catalog, on
+ * which the worker reloads its views.  The view then counts the
+ * transactions that commit after the rebuild (view_stats.active_from is
+ * where it began waiting: no transaction of the stream commits between
+ * that and the rebuild's own commit), also when it had failed before.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "backfill.h"
+#include "ddl_catalog.h"
+#include "pg_continuous.h"
+#include "privileges.h"
+#include "quarantine.h"
+#include "rebuild.h"
+#include "window_count.h"
+
+PG_FUNCTION_INFO_V1(continuous_rebuild);
+
+static bool view_reads_kafka(Oid view, Oid *stream);
+static void empty_table(Oid relid);
+static void restart_view_bookkeeping(Oid view, XLogRecPtr active_from);
+static int64 rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from);
+
+Datum
+continuous_rebuild(PG_FUNCTION_ARGS)
+{
+	Oid			view = PG_GETARG_OID(0);
+	Oid			storage;
+	Oid			stream;
+	XLogRecPtr	applied;
+	int64		rows;
+
+	continuous_require_preload();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous views are maintained on the primary only"),
+				 errhint("Call continuous.rebuild() on the primary.")));
+
+	/* one rebuild of a view at a time; the view stays, readers go on */
+	LockRelationOid(view, ShareUpdateExclusiveLock);
+	storage = ddl_catalog_storage_of_view(view);
+	if (!OidIsValid(storage))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a continuous view",
+						ddl_relation_display_name(view))));
+	if (!pg_class_ownercheck(view, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(view));
+	if (view_reads_kafka(view, &stream))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rebuild continuous view \"%s\"",
+						ddl_relation_display_name(view)),
+				 errdetail("Its stream %s is a Kafka topic: there is no table to compute it from.",
+						   ddl_relation_display_name(stream)),
+				 errhint("Drop the view and create it again: a new view of a Kafka stream counts the messages consumed after its creation.")));
+
+	/* writers of the stream wait from here; those before have committed */
+	(void) backfill_lock_stream(stream);
+	applied = continuous_wait_for_worker("continuous.rebuild()");
+
+	rows = rebuild_view_from(view, storage, applied);
+	PG_RETURN_INT64(rows);
+}
+
+/*
+ * With its stream locked and nothing of it unapplied before active_from:
+ * empty the view, start its bookkeeping again from active_from, and fill it
+ * from the table.
+ */
+static int64
+rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from)
+{
+	Oid			counts;
+
+	/* the worker's flushes of this view wait for the rebuild; readers not */
+	LockRelationOid(storage, ShareRowExclusiveLock);
+	counts = count_window_counts_table(storage);
+	if (OidIsValid(counts))
+		LockRelationOid(counts, ShareRowExclusiveLock);
+	empty_table(storage);
+	if (OidIsValid(counts))
+		empty_table(counts);
+	restart_view_bookkeeping(view, active_from);
+	CommandCounterIncrement();
+
+	return backfill_view(view, true);
+}
+
+/*
+ * The worker (worker.c) found that it cannot decode everything since the
+ * position stored with the views: its replication slot is gone (a promoted
+ * standby, pg_upgrade, a restored dump, a dropped slot) or was
+ * invalidated.  Every view of a table stream is computed again from its
+ * table, in the worker's transaction, before decoding starts.  The new
+ * slot decodes transactions that committed before the streams were locked
+ * here, and the rows are read from a snapshot that sees them: the views
+ * begin after the lock.  A view that cannot be rebuilt by its own fault is
+ * marked failed; the others are not held up by it.
+ */
+void
+rebuild_table_stream_views(const char *why)
+{
+	List	   *views = NIL;
+	List	   *streams = NIL;
+	XLogRecPtr	active_from;
+	ListCell   *lc;
+	int			rebuilt = 0;
+	int			failed = 0;
+	int64		rows = 0;
+
+	foreach(lc, ddl_catalog_all_streams())
+	{
+		StreamCatalogEntry *entry = lfirst(lc);
+		List	   *of_stream;
+
+		if (entry->kafka)
+			continue;
+		of_stream = ddl_catalog_views_of_stream(entry->stream);
+		if (of_stream != NIL)
+			streams = lappend_oid(streams, entry->stream);
+		views = list_concat(views, of_stream);
+	}
+	if (views == NIL)
+		return;
+
+	list_sort(streams, list_oid_cmp);
+	foreach(lc, streams)
+		(void) backfill_lock_stream(lfirst_oid(lc));
+	active_from = GetXLogInsertRecPtr();
+
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+		char	   *name = get_rel_name(view);
+		MemoryContext cxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			rows += rebuild_view_from(view, ddl_catalog_storage_of_view(view),
+									  active_from);
+			ReleaseCurrentSubTransaction();
+			rebuilt++;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata = continuous_abort_subtransaction(cxt);
+
+			CurrentResourceOwner = owner;
+			if (quarantine_error_is_transient(edata))
+				ReThrowError(edata);
+			quarantine_view(view, name,
+							psprintf("it could not be computed again from its stream table after %s: %s",
+									 why, edata->message));
+			failed++;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	ereport(LOG,
+			(errmsg("pg_continuous: computed %d continuous views again from their stream tables (%lld rows) after %s",
+					rebuilt, (long long) rows, why),
+			 failed > 0 ?
+			 errdetail("%d views could not be computed again and are marked failed (continuous.views.last_error).",
+					   failed) : 0));
+}
+
+static bool
+view_reads_kafka(Oid view, Oid *stream)
+{
+	ListCell   *lc;
+
+	*stream = InvalidOid;
+	foreach(lc, ddl_catalog_all_streams())
+	{
+		StreamCatalogEntry *entry = lfirst(lc);
+
+		if (list_member_oid(ddl_catalog_views_of_stream(entry->stream), view))
+		{
+			*stream = entry->stream;
+			return entry->kafka;
+		}
+	}
+	elog(ERROR, "pg_continuous: no stream of continuous view %u", view);
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * Delete every row, as of now: a rebuild may follow another one that
+ * committed after this transaction's snapshot was taken.
+ */
+static void
+empty_table(Oid relid)
+{
+	Relation	rel = table_open(relid, NoLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	HeapTuple	tuple;
+
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		simple_heap_delete(rel, &tuple->t_self);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+}
+
+/*
+ * The view's dead letters and counters start again with the rebuild, and
+ * the view is active again; the change of its catalog row makes the
+ * worker load it anew.
+ */
+static void
+restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
+{
+	ExtensionPrivileges saved;
+	Oid			argtypes[2] = {OIDOID, PG_LSNOID};
+	Datum		args[2] = {ObjectIdGetDatum(view), LSNGetDatum(active_from)};
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM continuous.dead_letters "
+							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("INSERT INTO continuous.view_stats AS s (view, active_from) "
+							  "VALUES ($1, $2) "
+							  "ON CONFLICT (view) DO UPDATE SET active_from = $2, "
+							  "events = 0, late_events = 0, errors = 0, groups_in_memory = 0, "
+							  "status = 'active', last_error = NULL, failed_at = NULL",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_execute_with_args("UPDATE continuous.view_catalog SET rebuilt_at = pg_catalog.now() "
+							  "WHERE view OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_continuous: could not reset the statistics of continuous view %u",
+			 view);
+	SPI_finish();
+	privileges_leave_extension(&saved);
+}
