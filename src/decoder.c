@@ -35,10 +35,10 @@
 #include "postgres.h"
 
 #include "access/heaptoast.h"
-#include "catalog/pg_class.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
+#include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -536,7 +536,10 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	stream_relid = change_stream(relation, &route);
-	/* a transaction without one has no row move open */
+	/*
+	 * A transaction gets its PendingTxn with its first row of a stream, or
+	 * its first row move: one without has no move open.
+	 */
 	if (OidIsValid(stream_relid) || partition_route_marked(change))
 		pending = pending_txn(txn);
 	else if ((pending = hash_search(pending_txns, &topxid, HASH_FIND, NULL)) == NULL)

@@ -111,7 +111,6 @@ static void check_not_late_target(Oid relid, const char *context);
 static void check_partitions(WatchedStream *w);
 static void check_partition(Oid stream, Oid partition, const char *context);
 static void refuse_unlogged_partition(Oid partition, Oid stream) pg_attribute_noreturn();
-static Oid	stream_above(Oid relid);
 static List *attached_partitions(Node *parsetree);
 static char *qualified_name(Oid relid);
 
@@ -240,7 +239,7 @@ check_before(AlterTableStmt *stmt)
 
 			if (ddl_catalog_is_stream(relid))
 				refuse_unlogged(relid);
-			stream = stream_above(relid);
+			stream = stream_guard_stream_above(relid);
 			if (OidIsValid(stream))
 				refuse_unlogged_partition(relid, stream);
 			continue;
@@ -470,7 +469,7 @@ stream_guard_check_new_stream(Relation rel)
 	Oid			relid = RelationGetRelid(rel);
 	char	   *context = psprintf("cannot make \"%s\" a stream",
 								   RelationGetRelationName(rel));
-	Oid			above = stream_above(relid);
+	Oid			above = stream_guard_stream_above(relid);
 
 	if (OidIsValid(above))
 		ereport(ERROR,
@@ -579,7 +578,7 @@ stream_guard_check_late_table(Oid late_table, Oid stream)
 {
 	List	   *tables = get_rel_relkind(late_table) == RELKIND_PARTITIONED_TABLE ?
 		find_all_inheritors(late_table, NoLock, NULL) : list_make1_oid(late_table);
-	Oid			above = stream_above(late_table);
+	Oid			above = stream_guard_stream_above(late_table);
 	ListCell   *lc;
 
 	if (OidIsValid(above))
@@ -726,8 +725,8 @@ refuse_unlogged_partition(Oid partition, Oid stream)
  * InvalidOid.  A partition being detached concurrently has none, as for
  * queries.
  */
-static Oid
-stream_above(Oid relid)
+Oid
+stream_guard_stream_above(Oid relid)
 {
 	ListCell   *lc;
 
@@ -739,12 +738,6 @@ stream_above(Oid relid)
 			return lfirst_oid(lc);
 	}
 	return InvalidOid;
-}
-
-Oid
-stream_guard_stream_above(Oid relid)
-{
-	return stream_above(relid);
 }
 
 /* ------------------------------------------------------------------------

@@ -14,9 +14,11 @@
 #   phase 1: kill -9 of the worker; then a partition is detached, and rows
 #            written into it afterwards are no events;
 #   phase 2: a restart of the server; then a partition is dropped;
-#   phase 3: rows spread over two days through the parent; at the end,
-#            one into the default partition, a late event and one dated
-#            2099 (a dead letter).
+#   phase 3: rows spread over two days through the parent; a large
+#            transaction, streamed to the worker before its commit, that
+#            moves some of its rows to another partition by UPDATE; at the
+#            end, one into the default partition, a late event and one
+#            dated 2099 (a dead letter).
 # After each phase every view equals its SELECT over events_log as batch
 # SQL: a plain GROUP BY, a tumbling window, and an emit = 'window_close'
 # view, which shows exactly the windows the watermark has closed.  Once a
@@ -39,7 +41,10 @@ my $txns      = 150;    # per writer and phase
 my $rows      = 100;    # per transaction
 my $base      = '2026-03-01 00:00:00+00';
 
-my $node = continuous_node('partitioned');
+# A small logical_decoding_work_mem: the reorder buffer streams the larger
+# transactions to the worker before they commit (decoder.c holds their rows
+# until then), the big one of phase 3 among them.
+my $node = continuous_node('partitioned', "logical_decoding_work_mem = '64kB'\n");
 
 # Day d is partition events_d<d>.  Writers of phase p write day p, the last
 # phase days 3 and 4; the watermark trails the latest event time by two
@@ -222,6 +227,31 @@ check_views('phase 2, after the drop');
 # --- phase 3: across partitions, at depth; a late and a future event -----
 $writers = start_writers(3, 3, 2, 'events', 'events_d3@3', 'events_d4@4');
 finish_writers($writers, 'phase 3');
+
+# One large transaction through the parent, streamed before its commit:
+# a subtransaction rolled back, and an UPDATE moving some of its rows (every
+# twentieth of those of day 3) to the next day's partition: an ignored
+# change each, and no new event.
+my $ignored = $node->safe_psql('postgres', 'SELECT ignored_changes FROM continuous.streams');
+my ($lo, $hi) = ($next_id, $next_id + 19_999);
+$next_id += 20_000;
+$node->safe_psql('postgres', qq{
+BEGIN;
+WITH ins AS (INSERT INTO events
+             SELECT g, g % 97, (g * 7919) % 10007 - 5000,
+                    timestamptz '$base' + interval '3 days' + interval '1 second' * ((g * 7883) % 172800)
+               FROM generate_series(${lo}::bigint, $hi) g
+             RETURNING id, k, v, ts)
+INSERT INTO events_log SELECT * FROM ins;
+SAVEPOINT undone;
+INSERT INTO events SELECT -g, 1, 1, timestamptz '$base' + interval '3 days'
+  FROM generate_series(1, 5000) g;
+ROLLBACK TO undone;
+UPDATE events SET ts = ts + interval '1 day'
+ WHERE id BETWEEN $lo AND $hi AND ts < timestamptz '$base' + interval '4 days'
+   AND id % 20 = 0;
+COMMIT;
+});
 $node->safe_psql('postgres', qq{
 BEGIN;
 WITH ins AS (INSERT INTO events VALUES
@@ -233,6 +263,14 @@ INSERT INTO events_log SELECT * FROM ins;
 COMMIT;
 });
 $logged = check_views('phase 3');
+is( $node->safe_psql('postgres', "SELECT ignored_changes - $ignored FROM continuous.streams"),
+	$node->safe_psql('postgres',
+		"SELECT count(*) FROM events_log WHERE id BETWEEN $lo AND $hi AND id % 20 = 0 "
+		  . "AND ts < timestamptz '$base' + interval '4 days'"),
+	'phase 3: each row the UPDATE moved to another partition is one ignored change');
+ok( poll_until($node, 'postgres',
+		'SELECT stream_txns > 0 FROM pg_stat_replication_slots'),
+	'phase 3: transactions were streamed to the worker before their commit');
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(view || '=' || late_events, ',' ORDER BY view::text) FROM continuous.views"),
 	'by_key=0,closed_hours=1,per_hour=1',
