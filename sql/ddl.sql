@@ -21,11 +21,10 @@ CREATE TABLE users (user_id int, name text);
 -- Streams
 --
 
--- only ordinary, logged, non-temporary tables of the user's own can be streams
+-- only ordinary (or partitioned: sql/partitioned_streams.sql), logged,
+-- non-temporary tables of the user's own can be streams
 CREATE VIEW recent_pageviews AS SELECT * FROM pageviews;
 SELECT continuous.create_stream('recent_pageviews');
-CREATE TABLE pageviews_by_day (day date, n int) PARTITION BY RANGE (day);
-SELECT continuous.create_stream('pageviews_by_day');
 CREATE UNLOGGED TABLE scratch_events (n int);
 SELECT continuous.create_stream('scratch_events');
 CREATE TEMP TABLE session_events (n int);
@@ -305,5 +304,5 @@ SELECT continuous.tumble('2024-01-01 10:07:00'::timestamp, '1 month');
 SELECT continuous.tumble(now(), '0 seconds');
 SELECT continuous.tumble(now(), '-1 minute');
 
-DROP TABLE users, pageviews_by_day, scratch_events;
+DROP TABLE users, scratch_events;
 DROP EXTENSION pg_continuous CASCADE;

@@ -116,6 +116,26 @@ INSERT INTO readings VALUES ('a', 27.0, '2026-05-01 13:30:00+00');
 SELECT continuous.sync();
 TABLE last_hour;   -- 13:30 only: 12:06 ended before 12:29:30, an hour before the watermark
 
+CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
+    PARTITION BY RANGE (ts);
+CREATE TABLE metrics_may PARTITION OF metrics
+    FOR VALUES FROM ('2026-05-01') TO ('2026-06-01');
+CREATE TABLE metrics_other PARTITION OF metrics DEFAULT;
+SELECT continuous.create_stream('metrics', event_time => 'ts');
+CREATE VIEW cpu_per_host WITH (continuous) AS
+    SELECT host, count(*) AS samples, max(cpu) AS peak FROM metrics GROUP BY host;
+CREATE TABLE metrics_june PARTITION OF metrics
+    FOR VALUES FROM ('2026-06-01') TO ('2026-07-01');
+INSERT INTO metrics VALUES ('a', 0.50, '2026-05-01 12:00+00'),
+                           ('a', 0.75, '2026-06-01 12:00+00');
+INSERT INTO metrics_may VALUES ('a', 0.25, '2026-05-02 12:00+00');
+SELECT continuous.sync();
+TABLE cpu_per_host;                      -- a: 3 samples, peak 0.75
+DROP TABLE metrics_may;                  -- retention: May goes
+SELECT continuous.sync();
+TABLE cpu_per_host;                      -- still 3 samples
+SELECT count(*) FROM metrics;            -- 1
+
 CREATE TABLE visits (page text, ts timestamptz NOT NULL);
 INSERT INTO visits VALUES ('/a', '2026-05-01 09:00+00'), ('/b', '2026-05-01 09:05+00');
 SELECT continuous.create_stream('visits', event_time => 'ts');
@@ -130,4 +150,4 @@ TABLE visits_from_now ORDER BY page;   -- /a 1
 
 -- (not in the README) leave the database as the other tests expect it
 DROP EXTENSION pg_continuous CASCADE;
-DROP TABLE IF EXISTS clicks, readings, late_readings, visits;
+DROP TABLE IF EXISTS clicks, readings, late_readings, visits, metrics;

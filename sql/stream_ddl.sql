@@ -128,7 +128,8 @@ SELECT continuous.create_stream('scratch');
 -- Inheritance children: a SELECT over a table reads their rows, but the
 -- decoder sees them as rows of the child.  A stream gets none, and a table
 -- with children does not become a stream.  A stream may be a child itself,
--- and a partition; partitioned tables are not streams (ddl.sql).
+-- and a partition (of a table that is no stream: partitioned streams are
+-- in partitioned_streams.sql).
 --
 CREATE TABLE clicks_archive () INHERITS (clicks);
 CREATE TABLE more_clicks (LIKE clicks);

@@ -9,7 +9,8 @@
  * that row arrive in the WAL and from then on delivers the table's committed
  * inserts to the stream's continuous views.  Nothing about the table itself
  * changes, which is why any client can keep writing to it with INSERT or
- * COPY.
+ * COPY.  A partitioned table's events are the rows inserted into any of
+ * its partitions (partition_route.c).
  *
  * The functions are not SECURITY DEFINER: ownership of the table is checked
  * against the calling role, and only the catalog writes run with the
@@ -227,13 +228,13 @@ check_stream_table(Relation rel)
 	const char *relname = RelationGetRelationName(rel);
 	Oid			nspid = RelationGetNamespace(rel);
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	/* a partitioned table's events are the rows of its partitions */
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot make \"%s\" a stream", relname),
 				 errdetail_relkind_not_supported(rel->rd_rel->relkind),
-				 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
-				 errhint("Make each partition a stream.") :
 				 kafka_is_stream_table(RelationGetRelid(rel)) ?
 				 errhint("A foreign table of \"%s\" is a stream already: create continuous views over it.",
 						 KAFKA_FDW_NAME) : 0));

@@ -367,17 +367,37 @@ check_from_clause(Query *query)
 		/* the options must fit the columns; the first view registers it */
 		(void) kafka_stream_options(rte->relid);
 	}
-	else if (rte->relkind != RELKIND_RELATION)
+	else if (rte->relkind != RELKIND_RELATION &&
+			 rte->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a stream", relname),
 				 errdetail_relkind_not_supported(rte->relkind)));
 	else if (!ddl_catalog_is_stream(rte->relid))
+	{
+		Oid			above = stream_guard_stream_above(rte->relid);
+
+		if (OidIsValid(above))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("table \"%s\" is not a stream", relname),
+					 errdetail("It is a partition of stream \"%s\", whose events are the rows of all its partitions.",
+							   get_rel_name(above)),
+					 errhint("Read %s in the continuous view; a WHERE clause can select the rows of this partition.",
+							 ddl_relation_display_name(above))));
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("table \"%s\" is not a stream", relname),
 				 errhint("Make it a stream first: SELECT continuous.create_stream(%s);",
 						 quote_literal_cstr(ddl_relation_display_name(rte->relid)))));
+	}
+	else if (rte->relkind == RELKIND_PARTITIONED_TABLE && !rte->inh)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views cannot read ONLY \"%s\"", relname),
+				 errdetail("\"%s\" is partitioned: its rows are those of its partitions, which ONLY leaves out.",
+						   relname),
+				 errhint("Remove ONLY.")));
 	if (rte->tablesample != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -15,6 +15,10 @@
  * reading them back change by change): their rows wait in a PendingTxn and
  * join the batch at commit, or vanish at abort.
  *
+ * Rows of a partition count for the partitioned stream above it, if
+ * there is one, converted to its row type; an UPDATE that moves a row to
+ * another partition is no new event (partition_route.c).
+ *
  * Rows are copied into the current DecodedBatch.  A transaction that
  * changes the continuous catalog (a stream or view created or dropped) ends
  * the batch, so the worker reloads its definitions exactly between that
@@ -34,6 +38,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
+#include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -47,12 +52,14 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/varlena.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 
 #include "decoder.h"
+#include "partition_route.h"
 #include "pg_continuous.h"
 #include "shmem.h"
 
@@ -68,9 +75,13 @@ static Oid *stream_relids = NULL;
 static int	stream_nrelids = 0;
 static Oid	stream_catalog_relid = InvalidOid;
 static Oid	view_catalog_relid = InvalidOid;
+/* is one of them a partitioned table? */
+static bool partitioned_streams = false;
 
 /* set while a transaction that touched the catalog is being replayed */
 static bool txn_changed_catalog = false;
+/* a row move of the transaction being replayed, half decoded */
+static RowMove txn_move;
 
 /* A row of a transaction streamed before its commit. */
 typedef struct PendingRow
@@ -94,6 +105,9 @@ typedef struct PendingTxn
 	TupleDesc	desc_source;
 	TupleDesc	catalog_desc;	/* the same for view_catalog's rows */
 	TupleDesc	catalog_desc_source;
+	TupleDesc	route_desc;		/* the same for rows of partitions */
+	uint64		route_layout;
+	RowMove		move;			/* a row move, half decoded */
 } PendingTxn;
 
 static HTAB *pending_txns = NULL;
@@ -111,11 +125,15 @@ static void decoder_trust_own_plugin(void);
 static void decoder_hide_from_snapshots(bool hide);
 static void batch_init(void);
 static bool is_stream(Oid relid);
+static Oid	change_stream(Relation relation, PartitionRoute **route);
 static StreamEvents *batch_stream(Oid relid);
 static bool view_catalog_written(ReorderBufferChange *change);
 static void batch_view_created(Relation view_catalog, HeapTuple row);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
+static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
+							PartitionRoute *route);
+static void count_ignored(Oid stream);
 static void release_desc(TupleDesc *source);
 static void pending_forget(PendingTxn *pending);
 static void *room_for_one_more(void *array, int n, int *capacity,
@@ -189,6 +207,7 @@ static void
 plugin_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	txn_changed_catalog = false;
+	txn_move.xid = InvalidTransactionId;
 }
 
 static void
@@ -196,9 +215,13 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			  Relation relation, ReorderBufferChange *change)
 {
 	Oid			relid = RelationGetRelid(relation);
+	Oid			stream_relid;
+	Oid			moved_from;
+	PartitionRoute *route;
 	StreamEvents *stream;
 	MemoryContext oldcxt;
 	TupleDesc	desc;
+	HeapTuple	tuple;
 
 	if (relid == stream_catalog_relid || relid == view_catalog_relid)
 	{
@@ -208,21 +231,44 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			batch_view_created(relation, &change->data.tp.newtuple->tuple);
 		return;
 	}
-	if (!is_stream(relid))
+	stream_relid = change_stream(relation, &route);
+	if (partition_route_moved_row(&txn_move, relation, change, stream_relid,
+								  &moved_from))
+	{
+		/* the UPDATE was counted at the DELETE, if that was of this stream */
+		if (OidIsValid(stream_relid) && stream_relid != moved_from)
+			count_ignored(stream_relid);
+		return;
+	}
+	if (!OidIsValid(stream_relid))
 		return;
 
-	stream = batch_stream(relid);
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
 	{
-		stream->ignored_changes++;
-		decoder_batch->nchanges++;
+		count_ignored(stream_relid);
 		return;
 	}
 
+	stream = batch_stream(stream_relid);
 	oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
-	desc = keep_desc(&stream->desc, &stream->desc_source, relation);
-	batch_append(stream, copy_row(relation, change), desc, txn);
+	tuple = copy_row(relation, change);
+	if (route)
+	{
+		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
+		tuple = partition_route_convert(route, tuple);
+	}
+	else
+		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
+	batch_append(stream, tuple, desc, txn);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/* UPDATE, DELETE, TRUNCATE of a stream */
+static void
+count_ignored(Oid stream)
+{
+	batch_stream(stream)->ignored_changes++;
+	decoder_batch->nchanges++;
 }
 
 /*
@@ -292,6 +338,23 @@ keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation)
 	return *copy;
 }
 
+/*
+ * The stream's row type for rows of its partitions, in CurrentMemoryContext:
+ * a copy of the route's, made again only when a route of another row type
+ * comes (routes of one stream with equal row types share a layout number).
+ */
+static TupleDesc
+route_desc(TupleDesc *copy, uint64 *layout, PartitionRoute *route)
+{
+	if (*layout != route->layout)
+	{
+		if (*copy == NULL || !equalTupleDescs(*copy, route->stream_desc))
+			*copy = CreateTupleDescCopy(route->stream_desc);
+		*layout = route->layout;
+	}
+	return *copy;
+}
+
 /* Let go of the relcache descriptor keep_desc() recognises. */
 static void
 release_desc(TupleDesc *source)
@@ -349,14 +412,22 @@ plugin_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				int nrelations, Relation relations[],
 				ReorderBufferChange *change)
 {
+	List	   *streams = NIL;
+	ListCell   *lc;
 	int			i;
 
+	/* TRUNCATE of a partitioned table lists its partitions too: once each */
 	for (i = 0; i < nrelations; i++)
-		if (is_stream(RelationGetRelid(relations[i])))
-		{
-			batch_stream(RelationGetRelid(relations[i]))->ignored_changes++;
-			decoder_batch->nchanges++;
-		}
+	{
+		PartitionRoute *route;
+		Oid			stream = change_stream(relations[i], &route);
+
+		if (OidIsValid(stream))
+			streams = list_append_unique_oid(streams, stream);
+	}
+	foreach(lc, streams)
+		count_ignored(lfirst_oid(lc));
+	list_free(streams);
 }
 
 static void
@@ -405,6 +476,9 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->changed_catalog = false;
 		pending->desc = pending->desc_source = NULL;
 		pending->catalog_desc = pending->catalog_desc_source = NULL;
+		pending->route_desc = NULL;
+		pending->route_layout = 0;
+		pending->move.xid = InvalidTransactionId;
 	}
 	return pending;
 }
@@ -446,18 +520,19 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					 Relation relation, ReorderBufferChange *change)
 {
 	Oid			relid = RelationGetRelid(relation);
+	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	Oid			stream_relid;
+	Oid			moved_from;
+	PartitionRoute *route;
 	PendingTxn *pending;
 	MemoryContext oldcxt;
 	HeapTuple	tuple = NULL;
 	TupleDesc	desc = NULL;
 
-	if (relid != stream_catalog_relid && relid != view_catalog_relid &&
-		!is_stream(relid))
-		return;
-	pending = pending_txn(txn);
-	oldcxt = MemoryContextSwitchTo(pending->cxt);
-	if (!is_stream(relid))
+	if (relid == stream_catalog_relid || relid == view_catalog_relid)
 	{
+		pending = pending_txn(txn);
+		oldcxt = MemoryContextSwitchTo(pending->cxt);
 		/* the view's oid is wanted at commit, unless its subxact aborts */
 		pending->changed_catalog = true;
 		if (relid == view_catalog_relid && view_catalog_written(change))
@@ -468,12 +543,40 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
+
+	stream_relid = change_stream(relation, &route);
+	/*
+	 * A transaction gets its PendingTxn with its first row of a stream, or
+	 * its first row move: one without has no move open.
+	 */
+	if (OidIsValid(stream_relid) || partition_route_marked(change))
+		pending = pending_txn(txn);
+	else if ((pending = hash_search(pending_txns, &topxid, HASH_FIND, NULL)) == NULL)
+		return;
+	if (partition_route_moved_row(&pending->move, relation, change,
+								  stream_relid, &moved_from))
+	{
+		if (OidIsValid(stream_relid) && stream_relid != moved_from)
+			pending_add(pending, stream_relid, change->txn->xid, NULL, NULL);
+		return;
+	}
+	if (!OidIsValid(stream_relid))
+		return;
+
+	oldcxt = MemoryContextSwitchTo(pending->cxt);
 	if (change->action == REORDER_BUFFER_CHANGE_INSERT)
 	{
-		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
 		tuple = copy_row(relation, change);
+		if (route)
+		{
+			desc = route_desc(&pending->route_desc, &pending->route_layout,
+							  route);
+			tuple = partition_route_convert(route, tuple);
+		}
+		else
+			desc = keep_desc(&pending->desc, &pending->desc_source, relation);
 	}
-	pending_add(pending, relid, change->txn->xid, tuple, desc);
+	pending_add(pending, stream_relid, change->txn->xid, tuple, desc);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -482,12 +585,22 @@ plugin_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					   int nrelations, Relation relations[],
 					   ReorderBufferChange *change)
 {
+	List	   *streams = NIL;
+	ListCell   *lc;
 	int			i;
 
 	for (i = 0; i < nrelations; i++)
-		if (is_stream(RelationGetRelid(relations[i])))
-			pending_add(pending_txn(txn), RelationGetRelid(relations[i]),
-						change->txn->xid, NULL, NULL);
+	{
+		PartitionRoute *route;
+		Oid			stream = change_stream(relations[i], &route);
+
+		if (OidIsValid(stream))
+			streams = list_append_unique_oid(streams, stream);
+	}
+	foreach(lc, streams)
+		pending_add(pending_txn(txn), lfirst_oid(lc), change->txn->xid,
+					NULL, NULL);
+	list_free(streams);
 }
 
 /* A subtransaction's abort drops its rows; the top level's drops them all. */
@@ -597,6 +710,7 @@ decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
 	CurrentResourceOwner = decoder_owner;
 	batch_init();
 	pending_init();
+	partition_route_init(is_stream);
 	decoder_trust_own_plugin();
 
 	if (SearchNamedReplicationSlot(decoder_slot_name, true) == NULL)
@@ -847,6 +961,8 @@ void
 decoder_set_streams(Oid *relids, int nrelids, Oid stream_catalog,
 					Oid view_catalog)
 {
+	int			i;
+
 	if (stream_relids)
 		pfree(stream_relids);
 	stream_relids = MemoryContextAlloc(TopMemoryContext,
@@ -856,12 +972,20 @@ decoder_set_streams(Oid *relids, int nrelids, Oid stream_catalog,
 	stream_nrelids = nrelids;
 	stream_catalog_relid = stream_catalog;
 	view_catalog_relid = view_catalog;
+
+	/* a stream is partitioned or not for as long as it exists */
+	partitioned_streams = false;
+	for (i = 0; i < nrelids; i++)
+		if (get_rel_relkind(relids[i]) == RELKIND_PARTITIONED_TABLE)
+			partitioned_streams = true;
+	partition_route_reset();
 }
 
 void
 decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 {
 	XLogReaderState *reader = decoding_ctx->reader;
+	ReorderBufferTXN *oldest;
 
 	/* entries cached under current snapshots must not leak into decoding */
 	InvalidateSystemCaches();
@@ -878,11 +1002,16 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 		if (errm)
 			elog(ERROR, "could not read WAL for pg_continuous: %s", errm);
 		if (record != NULL)
+		{
+			partition_route_read_record(reader);
 			LogicalDecodingProcessRecord(decoding_ctx, reader);
+		}
 		/* the reorder buffer ends its transactions with no owner set */
 		CurrentResourceOwner = decoder_owner;
 		CHECK_FOR_INTERRUPTS();
 	}
+	oldest = ReorderBufferGetOldestTXN(decoding_ctx->reorder);
+	partition_route_forget_moves(oldest ? oldest->first_lsn : reader->EndRecPtr);
 
 	decoder_hide_from_snapshots(false);
 	/* and historic catalog entries must not leak into processing */
@@ -989,6 +1118,23 @@ is_stream(Oid relid)
 	return stream_nrelids > 0 &&
 		bsearch(&relid, stream_relids, stream_nrelids, sizeof(Oid),
 				oid_cmp) != NULL;
+}
+
+/*
+ * The stream a changed relation's rows are events of, or InvalidOid: the
+ * relation itself, or else the partitioned stream it is a partition of,
+ * with *route saying how its rows become the stream's.
+ */
+static Oid
+change_stream(Relation relation, PartitionRoute **route)
+{
+	*route = NULL;
+	if (is_stream(RelationGetRelid(relation)))
+		return RelationGetRelid(relation);
+	if (!partitioned_streams || !relation->rd_rel->relispartition)
+		return InvalidOid;
+	*route = partition_route(relation);
+	return (*route)->stream;
 }
 
 static StreamEvents *

@@ -52,6 +52,10 @@ typedef struct StreamEvents
 								 * the table (backfill.c): all the view's */
 	TupleDesc	desc;			/* copy of the last descriptor seen ... */
 	TupleDesc	desc_source;	/* ... and the relcache one it came from */
+	TupleDesc	route_desc;		/* partitioned streams: the same for rows
+								 * of partitions ... */
+	uint64		route_layout;	/* ... and the layout it was copied for
+								 * (partition_route.h) */
 } StreamEvents;
 
 /* What the decoder has gathered since the last flush. */

@@ -22,6 +22,11 @@
  *	 - inheritance children are refused, at create_stream, at CREATE VIEW
  *	   and when DDL adds one: a SELECT over the stream reads their rows,
  *	   the decoder only the stream's own;
+ *	 - the partitions of a partitioned stream (their rows are its events,
+ *	   partition_route.c) must be logged tables, not foreign ones, and no
+ *	   streams of their own nor late-events tables: at create_stream, at
+ *	   CREATE TABLE ... PARTITION OF, ATTACH PARTITION and SET UNLOGGED;
+ *	   a partition of a stream does not become a stream itself;
  *	 - ALTER COLUMN TYPE of a column a continuous view uses is refused with
  *	   PostgreSQL's own message for views, before PostgreSQL meets the
  *	   view's dependency on the column (ddl_view.c records it) and fails
@@ -80,6 +85,8 @@ typedef struct WatchedStream
 	Oid			event_time_type;	/* its base type */
 	char		persistence;
 	List	   *children;		/* inheritance children */
+	List	   *partitions;		/* partitioned: all partitions, any depth */
+	List	   *unlogged;		/* those of them that were not logged */
 } WatchedStream;
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -101,6 +108,9 @@ static void follow_rename(WatchedStream *w, const char *new_name);
 static void refuse_unlogged(Oid stream) pg_attribute_noreturn();
 static void check_no_children(Oid stream, List *before, const char *context);
 static void check_not_late_target(Oid relid, const char *context);
+static void check_partitions(WatchedStream *w);
+static void check_partition(Oid stream, Oid partition, const char *context);
+static void refuse_unlogged_partition(Oid partition, Oid stream) pg_attribute_noreturn();
 static List *attached_partitions(Node *parsetree);
 static char *qualified_name(Oid relid);
 
@@ -225,8 +235,13 @@ check_before(AlterTableStmt *stmt)
 
 		if (cmd->subtype == AT_SetUnLogged)
 		{
+			Oid			stream;
+
 			if (ddl_catalog_is_stream(relid))
 				refuse_unlogged(relid);
+			stream = stream_guard_stream_above(relid);
+			if (OidIsValid(stream))
+				refuse_unlogged_partition(relid, stream);
 			continue;
 		}
 
@@ -319,6 +334,16 @@ watch_streams(void)
 			w->event_time = InvalidAttrNumber;
 		w->persistence = get_rel_persistence(w->entry->stream);
 		w->children = find_inheritance_children(w->entry->stream, NoLock);
+		if (get_rel_relkind(w->entry->stream) == RELKIND_PARTITIONED_TABLE)
+		{
+			ListCell   *pc;
+
+			w->partitions = list_delete_first(find_all_inheritors(w->entry->stream,
+																  NoLock, NULL));
+			foreach(pc, w->partitions)
+				if (get_rel_persistence(lfirst_oid(pc)) != RELPERSISTENCE_PERMANENT)
+					w->unlogged = lappend_oid(w->unlogged, lfirst_oid(pc));
+		}
 		watched = lappend(watched, w);
 	}
 	return watched;
@@ -348,6 +373,7 @@ verify_streams(List *watched, List *attached)
 			get_rel_persistence(stream) != RELPERSISTENCE_PERMANENT)
 			refuse_unlogged(stream);
 		check_no_children(stream, w->children, NULL);
+		check_partitions(w);
 		if (list_member_oid(attached, stream))
 			check_not_late_target(stream, NULL);
 	}
@@ -440,11 +466,36 @@ refuse_unlogged(Oid stream)
 void
 stream_guard_check_new_stream(Relation rel)
 {
+	Oid			relid = RelationGetRelid(rel);
 	char	   *context = psprintf("cannot make \"%s\" a stream",
 								   RelationGetRelationName(rel));
+	Oid			above = stream_guard_stream_above(relid);
 
-	check_no_children(RelationGetRelid(rel), NIL, context);
-	check_not_late_target(RelationGetRelid(rel), context);
+	if (OidIsValid(above))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s", context),
+				 errdetail("\"%s\" is a partition of stream \"%s\": its rows are events of that stream already.",
+						   RelationGetRelationName(rel), get_rel_name(above)),
+				 errhint("Create continuous views over \"%s\"; a WHERE clause can select the rows of this partition.",
+						 get_rel_name(above))));
+	check_no_children(relid, NIL, context);
+	check_not_late_target(relid, context);
+
+	/*
+	 * The partitions are locked as create_stream() locks the table: a
+	 * concurrent create_stream() of one of them waits, and then finds this
+	 * stream above it.
+	 */
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, list_delete_first(find_all_inheritors(relid,
+														  ShareUpdateExclusiveLock,
+														  NULL)))
+			check_partition(relid, lfirst_oid(lc), context);
+	}
 }
 
 void
@@ -458,19 +509,23 @@ stream_guard_check_view_stream(Oid stream)
 /*
  * A stream's rows are the rows a SELECT over it reads, unless it has
  * inheritance children: their rows are not the stream's in the WAL, so its
- * views would differ from their SELECT.  Partitions are not children of a
- * stream: a partitioned table is no stream (ddl_stream.c), and a stream
- * that is a partition has a parent, which is no concern here.
+ * views would differ from their SELECT.  A partitioned table has no
+ * inheritance children, only partitions, whose rows are its events
+ * (check_partitions()); and a stream that is a partition has a parent,
+ * which is no concern here.
  * context: the errmsg of create_stream or CREATE VIEW; NULL after DDL,
  * which may not add children to those it had before.
  */
 static void
 check_no_children(Oid stream, List *before, const char *context)
 {
-	List	   *children = list_difference_oid(find_inheritance_children(stream, NoLock),
-											   before);
+	List	   *children;
 	const char *child;
 
+	if (get_rel_relkind(stream) == RELKIND_PARTITIONED_TABLE)
+		return;
+	children = list_difference_oid(find_inheritance_children(stream, NoLock),
+								   before);
 	if (children == NIL)
 		return;
 	child = get_rel_name(linitial_oid(children));
@@ -523,7 +578,17 @@ stream_guard_check_late_table(Oid late_table, Oid stream)
 {
 	List	   *tables = get_rel_relkind(late_table) == RELKIND_PARTITIONED_TABLE ?
 		find_all_inheritors(late_table, NoLock, NULL) : list_make1_oid(late_table);
+	Oid			above = stream_guard_stream_above(late_table);
 	ListCell   *lc;
+
+	if (OidIsValid(above))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("late-events table \"%s\" is a partition of stream \"%s\"",
+						get_rel_name(late_table), get_rel_name(above)),
+				 errdetail("Rows inserted into a partition of stream \"%s\" are its events: late events must not become events.",
+						   get_rel_name(above)),
+				 errhint("Name a table that is not a stream in late_events, or use late_events = 'drop'.")));
 
 	foreach(lc, tables)
 	{
@@ -544,6 +609,135 @@ stream_guard_check_late_table(Oid late_table, Oid stream)
 						   get_rel_name(relid)),
 				 errhint("Name a table that is not a stream in late_events, or use late_events = 'drop'.")));
 	}
+}
+
+/* ------------------------------------------------------------------------
+ * Partitions of partitioned streams
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * After DDL: the partitions a partitioned stream gained (CREATE TABLE ...
+ * PARTITION OF, ATTACH PARTITION, at any depth) must do for it, and those
+ * it had must stay logged.
+ */
+static void
+check_partitions(WatchedStream *w)
+{
+	Oid			stream = w->entry->stream;
+	ListCell   *lc;
+
+	if (get_rel_relkind(stream) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, list_delete_first(find_all_inheritors(stream, NoLock, NULL)))
+	{
+		Oid			partition = lfirst_oid(lc);
+
+		if (!list_member_oid(w->partitions, partition))
+			check_partition(stream, partition, NULL);
+		else if (get_rel_persistence(partition) != RELPERSISTENCE_PERMANENT &&
+				 !list_member_oid(w->unlogged, partition))
+			refuse_unlogged_partition(partition, stream);
+	}
+}
+
+/*
+ * The rows of a partition of a partitioned stream are the stream's events
+ * (partition_route.c): they must reach the WAL as rows of the partition, a
+ * SELECT over the stream must read them, and they must be events of no
+ * other stream.  So a partition is a logged table or partitioned table,
+ * not a foreign one; it is no stream itself, and no late-events table.
+ * context: the errmsg of create_stream; NULL after DDL that made the
+ * table a partition.
+ */
+static void
+check_partition(Oid stream, Oid partition, const char *context)
+{
+	const char *name = get_rel_name(partition);
+	const char *stream_name = get_rel_name(stream);
+	char		relkind = get_rel_relkind(partition);
+	List	   *views;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 context ? errmsg("%s", context) :
+				 errmsg("cannot make \"%s\" a partition of stream \"%s\"",
+						name, stream_name),
+				 errdetail("\"%s\" is a foreign table: a SELECT over the stream reads its rows, but they are not in the write-ahead log, so they would not be events.",
+						   name),
+				 context ? errhint("Detach the partition first.") :
+				 errhint("Make it a partition of a table that is not a stream.")));
+
+	if (get_rel_persistence(partition) != RELPERSISTENCE_PERMANENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 context ? errmsg("%s", context) :
+				 errmsg("cannot make unlogged table \"%s\" a partition of stream \"%s\"",
+						name, stream_name),
+				 context ?
+				 errdetail("Partition \"%s\" is unlogged: streams are read from the write-ahead log, and unlogged tables are not written to it.",
+						   name) :
+				 errdetail("Streams are read from the write-ahead log, and unlogged tables are not written to it."),
+				 errhint("Make the table logged with ALTER TABLE %s SET LOGGED first.",
+						 qualified_name(partition))));
+
+	if (ddl_catalog_is_stream(partition))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 context ? errmsg("%s", context) :
+				 errmsg("cannot make stream \"%s\" a partition of stream \"%s\"",
+						name, stream_name),
+				 context ?
+				 errdetail("Its partition \"%s\" is a stream of its own, and a row cannot be an event of two streams.",
+						   name) :
+				 errdetail("Rows inserted into \"%s\" would be events of both streams.",
+						   name),
+				 context ?
+				 errhint("Drop the partition's stream with continuous.drop_stream() first: the continuous views of a partitioned stream count the rows of all its partitions.") :
+				 errhint("Drop one of the two streams with continuous.drop_stream() first.")));
+
+	views = ddl_catalog_views_with_late_table(partition);
+	if (views != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 context ? errmsg("%s", context) :
+				 errmsg("cannot make \"%s\" a partition of stream \"%s\"",
+						name, stream_name),
+				 errdetail("\"%s\" receives the late events of continuous view %s, and late events must not become events.",
+						   name, ddl_relation_display_name(linitial_oid(views))),
+				 errhint("Drop the continuous view first, or choose another table.")));
+}
+
+static void
+refuse_unlogged_partition(Oid partition, Oid stream)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot make partition \"%s\" of stream \"%s\" unlogged",
+					get_rel_name(partition), get_rel_name(stream)),
+			 errdetail("Streams are read from the write-ahead log, and unlogged tables are not written to it."),
+			 errhint("Detach the partition from the stream first.")));
+}
+
+/*
+ * The nearest partitioned table above relid that is a stream, or
+ * InvalidOid.  A partition being detached concurrently has none, as for
+ * queries.
+ */
+Oid
+stream_guard_stream_above(Oid relid)
+{
+	ListCell   *lc;
+
+	if (!get_rel_relispartition(relid))
+		return InvalidOid;
+	foreach(lc, get_partition_ancestors(relid))
+	{
+		if (ddl_catalog_is_stream(lfirst_oid(lc)))
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
 }
 
 /* ------------------------------------------------------------------------

@@ -16,9 +16,17 @@ extern void stream_guard_install(void);
 
 /*
  * continuous.create_stream(): may this table become a stream?  Not with
- * inheritance children, nor as (a partition of) a late-events table.
+ * inheritance children, nor as (a partition of) a late-events table, nor
+ * as a partition of a stream; a partitioned table not with partitions
+ * whose rows would not be its events (locks them).
  */
 extern void stream_guard_check_new_stream(Relation rel);
+
+/*
+ * The nearest partitioned table above relid (a partition) that is a
+ * stream, or InvalidOid.
+ */
+extern Oid	stream_guard_stream_above(Oid relid);
 
 /* CREATE VIEW ... WITH (continuous): may a view read this stream? */
 extern void stream_guard_check_view_stream(Oid stream);

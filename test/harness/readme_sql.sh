@@ -38,7 +38,7 @@ EOF
 
 -- (not in the README) leave the database as the other tests expect it
 DROP EXTENSION pg_continuous CASCADE;
-DROP TABLE IF EXISTS clicks, readings, late_readings, visits;
+DROP TABLE IF EXISTS clicks, readings, late_readings, visits, metrics;
 EOF
 }
 
