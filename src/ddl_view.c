@@ -17,11 +17,14 @@
  *	   HAVING to the result (with emit = 'window_close', it also keeps only
  *	   the windows the stream's watermark has closed), created by
  *	   PostgreSQL's own CREATE VIEW from a rewritten SELECT;
- *	 - a row in continuous.view_catalog holding the analysed SELECT, which
- *	   the worker sees in the WAL it decodes and starts maintaining.
+ *	 - the definition view continuous_storage.<view>_query, which holds
+ *	   the analysed SELECT for the worker (view_definition.c), and a row in
+ *	   continuous.view_catalog naming it all, which the worker sees in the
+ *	   WAL it decodes and starts maintaining.
  *
- * Dependencies make the pieces one object: the storage table is an internal
- * part of the view (DROP VIEW drops it, DROP TABLE on it is refused), and
+ * Dependencies make the pieces one object: the storage table and the
+ * definition view are internal parts of the view (DROP VIEW drops them,
+ * DROP TABLE or DROP VIEW on them is refused), and
  * the view depends on everything its SELECT uses, so dropping the stream
  * needs CASCADE.  The sql_drop event trigger of the extension script then
  * removes the catalog rows.
@@ -82,6 +85,8 @@
 #include "privileges.h"
 #include "storage_guard.h"
 #include "stream_guard.h"
+#include "upgrade.h"
+#include "view_definition.h"
 #include "window_session.h"
 #include "window_count.h"
 #include "window_hop.h"
@@ -820,6 +825,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 				 errmsg("continuous views require the pg_continuous extension"),
 				 errhint("Run CREATE EXTENSION pg_continuous in this database.")));
 	continuous_require_preload();
+	upgrade_require_current_catalog();
 	check_options_supported(opts);
 
 	if (stmt->replace)
@@ -916,7 +922,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.view = view;
 	entry.stream = plan->stream;
 	entry.storage = storage;
-	entry.query = nodeToString(query);
+	entry.query_view = view_definition_create(view, query);
 	entry.definition = user_select_text(queryString, pstmt->stmt_location,
 										pstmt->stmt_len);
 	entry.emit = opts->emit;
