@@ -27,6 +27,8 @@ typedef struct ViewCatalogEntry
 	Oid			stream;
 	Oid			storage;
 	Oid			query_view;		/* its definition view (view_definition.c) */
+	Oid			counts_table;	/* its count window's table of counts, or
+								 * InvalidOid */
 	char	   *definition;		/* the SELECT as the user wrote it */
 	char	   *emit;
 	Interval   *allowed_lateness;

@@ -32,7 +32,8 @@
  *
  * 0.1 -> 0.2 (src/sql/pg_continuous--0.1--0.2.sql): each continuous view's
  * analysed SELECT moves from nodeToString() text in view_catalog.query to
- * a definition view (view_definition.c).  That text can only be read by
+ * a definition view (view_definition.c), and its read view names its
+ * aggregates by signature instead of OID.  That text can only be read by
  * the PostgreSQL major version that wrote it: the update must run before
  * pg_upgrade to a later major (README, Upgrading).
  *
@@ -42,6 +43,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
@@ -50,9 +52,13 @@
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "commands/view.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -67,6 +73,7 @@
 #include "shmem.h"
 #include "upgrade.h"
 #include "view_definition.h"
+#include "view_dependencies.h"
 
 /* how often a waiting worker looks at the extension's version again */
 #define UPGRADE_CHECK_MS		1000
@@ -76,6 +83,8 @@ PG_FUNCTION_INFO_V1(continuous_upgrade_view_definitions);
 /* Versions released before this library's: ALTER EXTENSION UPDATE goes on. */
 static const char *const older_versions[] = {"0.1", NULL};
 
+static void read_view_name_aggregates(Oid view, Oid finalize);
+static Node *name_aggregates_mutator(Node *node, Oid *finalize);
 static char *installed_version(void);
 static bool in_own_script(void);
 static bool is_older_version(const char *version);
@@ -173,6 +182,8 @@ continuous_upgrade_view_definitions(PG_FUNCTION_ARGS)
 	List	   *queries = NIL;
 	ListCell   *vc;
 	ListCell   *qc;
+	Oid			finalize_argtypes[3] = {OIDOID, ANYOID, ANYELEMENTOID};
+	Oid			finalize;
 	uint64		i;
 
 	if (!in_own_script())
@@ -180,6 +191,9 @@ continuous_upgrade_view_definitions(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("continuous views' definitions are converted by ALTER EXTENSION pg_continuous UPDATE only")));
 
+	finalize = LookupFuncName(list_make2(makeString(CONTINUOUS_SCHEMA),
+										 makeString("finalize")),
+							  3, finalize_argtypes, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute("SELECT view, query FROM continuous.view_catalog ORDER BY view",
@@ -203,18 +217,26 @@ continuous_upgrade_view_definitions(PG_FUNCTION_ARGS)
 	{
 		Oid			view = lfirst_oid(vc);
 		Query	   *query = castNode(Query, stringToNode(lfirst(qc)));
-		Oid			definition = view_definition_create(view, query);
+		ViewCatalogEntry entry = {0};
 		Oid			argtypes[2] = {OIDOID, OIDOID};
-		Datum		values[2] = {ObjectIdGetDatum(view),
-		ObjectIdGetDatum(definition)};
+		Datum		values[2];
+
+		entry.view = view;
+		entry.query_view = view_definition_create(view, query);
 
 		/*
 		 * A relation created by an extension's script becomes a member of
-		 * the extension; the definition view belongs to the user's view.
+		 * the extension; the definition view belongs to the user's view,
+		 * which 0.1 made depend on the rest already.
 		 */
-		(void) deleteDependencyRecordsForClass(RelationRelationId, definition,
+		(void) deleteDependencyRecordsForClass(RelationRelationId,
+											   entry.query_view,
 											   ExtensionRelationId,
 											   DEPENDENCY_EXTENSION);
+		view_dependencies_record(&entry, NULL);
+		read_view_name_aggregates(view, finalize);
+		values[0] = ObjectIdGetDatum(view);
+		values[1] = ObjectIdGetDatum(entry.query_view);
 		if (SPI_execute_with_args("UPDATE continuous.view_catalog SET query_view = $2"
 								  " WHERE view OPERATOR(pg_catalog.=) $1",
 								  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE ||
@@ -225,6 +247,64 @@ continuous_upgrade_view_definitions(PG_FUNCTION_ARGS)
 	SPI_finish();
 	CommandCounterIncrement();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The read view of a 0.1 continuous view names each aggregate by OID,
+ * continuous.finalize('2803'::oid, ...), which pg_upgrade does not keep
+ * for functions, nor a restore for anything.  0.2 writes the same value by
+ * signature, 'count()'::regprocedure (ddl_view.c); so is the view's rule
+ * rewritten, nothing else changing.
+ */
+static void
+read_view_name_aggregates(Oid view, Oid finalize)
+{
+	Relation	rel = relation_open(view, AccessExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Query	   *query = view_rule_query(rel);
+	ListCell   *lc;
+	int			attno = 0;
+
+	query->targetList = (List *) name_aggregates_mutator((Node *) query->targetList,
+														 &finalize);
+	query->jointree = (FromExpr *) name_aggregates_mutator((Node *) query->jointree,
+														   &finalize);
+
+	/* ALTER VIEW ... RENAME COLUMN renames the view's columns, not its rule's */
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk)
+			tle->resname = pstrdup(NameStr(TupleDescAttr(desc, attno++)->attname));
+	}
+	relation_close(rel, NoLock);
+
+	StoreViewQuery(view, query, true);
+	CommandCounterIncrement();
+}
+
+static Node *
+name_aggregates_mutator(Node *node, Oid *finalize)
+{
+	FuncExpr   *call;
+	Const	   *aggregate;
+
+	if (node == NULL)
+		return NULL;
+	if (!IsA(node, FuncExpr) || ((FuncExpr *) node)->funcid != *finalize)
+		return expression_tree_mutator(node, name_aggregates_mutator, finalize);
+
+	call = (FuncExpr *) expression_tree_mutator(node, name_aggregates_mutator,
+												finalize);
+	aggregate = linitial(call->args);
+	if (IsA(aggregate, Const) && aggregate->consttype == OIDOID)
+		linitial(call->args) =
+			makeRelabelType((Expr *) makeConst(REGPROCEDUREOID, -1, InvalidOid,
+											   sizeof(Oid), aggregate->constvalue,
+											   aggregate->constisnull, true),
+							OIDOID, -1, InvalidOid, COERCE_IMPLICIT_CAST);
+	return (Node *) call;
 }
 
 /* This database's pg_continuous version, or NULL without the extension. */

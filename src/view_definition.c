@@ -87,7 +87,7 @@
 #include "privileges.h"
 #include "view_definition.h"
 
-static void strip_rule_placeholders(Query *query, Oid definition);
+static void strip_rule_placeholders(Query *query, Oid view);
 
 Oid
 view_definition_create(Oid view, Query *query)
@@ -97,7 +97,6 @@ view_definition_create(Oid view, Query *query)
 	List	   *columns = NIL;
 	ExtensionPrivileges saved;
 	ObjectAddress address;
-	ObjectAddress view_address;
 	ListCell   *lc;
 
 	/* the columns of the SELECT list, as DefineView() makes them */
@@ -131,10 +130,6 @@ view_definition_create(Oid view, Query *query)
 	StoreViewQuery(address.objectId, query, false);
 	privileges_leave_extension(&saved);
 
-	ObjectAddressSet(view_address, RelationRelationId, view);
-	recordDependencyOn(&address, &view_address, DEPENDENCY_INTERNAL);
-	CommandCounterIncrement();
-
 	return address.objectId;
 }
 
@@ -150,10 +145,17 @@ view_definition_query(Oid definition)
 				 errmsg("\"%s\" is not the definition view of a continuous view",
 						RelationGetRelationName(rel)),
 				 errdetail_relkind_not_supported(rel->rd_rel->relkind)));
-	query = copyObject(get_view_query(rel));
+	query = view_rule_query(rel);
 	relation_close(rel, NoLock);
+	return query;
+}
 
-	strip_rule_placeholders(query, definition);
+Query *
+view_rule_query(Relation view)
+{
+	Query	   *query = copyObject(get_view_query(view));
+
+	strip_rule_placeholders(query, RelationGetRelid(view));
 	return query;
 }
 
@@ -164,7 +166,7 @@ view_definition_query(Oid definition)
  * one CREATE VIEW analysed: reading one relation, the stream (plan.c).
  */
 static void
-strip_rule_placeholders(Query *query, Oid definition)
+strip_rule_placeholders(Query *query, Oid view)
 {
 #if PG_VERSION_NUM < 160000
 	RangeTblEntry *old_rte;
@@ -174,8 +176,8 @@ strip_rule_placeholders(Query *query, Oid definition)
 		return;
 	old_rte = rt_fetch(1, query->rtable);
 	new_rte = rt_fetch(2, query->rtable);
-	if (old_rte->rtekind != RTE_RELATION || old_rte->relid != definition ||
-		new_rte->rtekind != RTE_RELATION || new_rte->relid != definition)
+	if (old_rte->rtekind != RTE_RELATION || old_rte->relid != view ||
+		new_rte->rtekind != RTE_RELATION || new_rte->relid != view)
 		return;
 	query->rtable = list_delete_first_n(query->rtable, 2);
 	OffsetVarNodes((Node *) query, -2, 0);

@@ -10,11 +10,13 @@
 #define CONTINUOUS_VIEW_DEFINITION_H
 
 #include "nodes/parsenodes.h"
+#include "utils/relcache.h"
 
 /*
  * Create the definition view of continuous view "view" from its analysed
- * SELECT (column aliases applied), owned by the extension and an internal
- * part of "view".  Returns its OID, for continuous.view_catalog.query_view.
+ * SELECT (column aliases applied), owned by the extension; the caller makes
+ * it internal to "view" (view_dependencies.c).  Returns its OID, for
+ * continuous.view_catalog.query_view.
  */
 extern Oid	view_definition_create(Oid view, Query *query);
 
@@ -24,5 +26,11 @@ extern Oid	view_definition_create(Oid view, Query *query);
  * restore); a copy in CurrentMemoryContext.
  */
 extern Query *view_definition_query(Oid definition);
+
+/*
+ * The analysed SELECT of a view, as its CREATE VIEW analysed it (a copy,
+ * without the rule's placeholder entries), fit for StoreViewQuery().
+ */
+extern Query *view_rule_query(Relation view);
 
 #endif							/* CONTINUOUS_VIEW_DEFINITION_H */

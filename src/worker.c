@@ -63,6 +63,7 @@
 #include "shmem.h"
 #include "upgrade.h"
 #include "view_definition.h"
+#include "view_dependencies.h"
 #include "watermark.h"
 #include "worker_kafka.h"
 
@@ -189,6 +190,8 @@ continuous_worker_main(Datum arg)
 	LWLockRelease(ContinuousShmem->lock);
 
 	start_lsn = flush_read_position();
+	/* pg_upgrade leaves out what makes each view one object */
+	view_dependencies_restore();
 	worker_commit();
 
 	ws.decoding = decoder_available();

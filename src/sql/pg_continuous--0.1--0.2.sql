@@ -13,7 +13,8 @@
 \echo Use "ALTER EXTENSION pg_continuous UPDATE TO '0.2'" to load this file. \quit
 
 /* ------------------------------------------------------------------------
- * View definitions that survive pg_upgrade (src/view_definition.c)
+ * Continuous views that survive pg_upgrade (src/view_definition.c,
+ * src/view_dependencies.c)
  *
  * 0.1 kept each continuous view's analysed SELECT as nodeToString() text in
  * view_catalog.query: PostgreSQL's internal format, which changes between
@@ -22,11 +23,25 @@
  * continuous_storage.<view>_query, stored, renamed, dumped and upgraded by
  * PostgreSQL like any view; query_view names it.  The views made from 0.1's
  * text here (on the major version that wrote it) hold the same Query, so
- * every view goes on counting where its state and position stand.
+ * every view goes on counting where its state and position stand.  The
+ * read views name their aggregates by signature rather than OID.
+ *
+ * counts_table names the table of counts of a count window, which 0.1
+ * found only by its dependency on the storage table: pg_upgrade keeps no
+ * dependency, the worker records them again from the catalog.
  * ------------------------------------------------------------------------ */
 
 -- the internal view holding the analysed defining SELECT
 ALTER TABLE continuous.view_catalog ADD COLUMN query_view oid;
+-- the table of counts of a count window, or NULL
+ALTER TABLE continuous.view_catalog ADD COLUMN counts_table oid;
+
+UPDATE continuous.view_catalog v SET counts_table = c.oid
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_class c ON c.oid = d.objid
+ WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refobjid = v.storage AND d.deptype = 'i' AND c.relkind = 'r';
 
 CREATE FUNCTION continuous._upgrade_view_definitions()
 RETURNS void
