@@ -8,10 +8,11 @@
 # in a private copy of the installation whose library the test replaces:
 #
 #   1. the released library: CREATE EXTENSION ... VERSION, a table stream
-#      and views of every kind (tumbling windows with emit = 'changes' and
-#      'window_close', hopping, session and count windows, plain GROUP BY
-#      with WHERE and HAVING, a group key that is not selected, no GROUP
-#      BY), events, and every view equal to its SELECT as batch SQL;
+#      and views of every kind (PgContinuous::EveryKind: tumbling windows
+#      with emit = 'changes' and 'window_close', hopping, session and count
+#      windows, GROUP BY with WHERE and HAVING, a group key that is not
+#      selected, no GROUP BY, hll's aggregate), events, and every view
+#      equal to its SELECT as batch SQL;
 #   2. the current library, the catalog still at the old version: the
 #      worker waits (one warning in the log, the same process all along,
 #      also after a kill -9), continuous.sync() and CREATE VIEW say to run
@@ -22,10 +23,6 @@
 #      names the user's views;
 #   4. more events across a kill -9 of the worker while they load, and a
 #      restart of the server: every view equals its batch query.
-#
-# Events load in event-time order (none is late), with a watermark delay of
-# zero: a window_close view shows exactly the batch windows that end at or
-# before the watermark.
 
 use strict;
 use warnings;
@@ -35,9 +32,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::EveryKind;
 use PgContinuous::Install;
 use PgContinuous::Node;
-use PgContinuous::Oracle;
 
 my $current = '0.2';
 my @released;
@@ -49,115 +46,6 @@ while (<$fh>)
 }
 close $fh;
 ok(scalar @released, 'there are released versions to update from');
-
-# The views, each with its defining SELECT.  The batch oracle of each is
-# below (check()).
-my %views = (
-	per_minute => q{SELECT continuous.tumble(ts, '1 minute') AS minute,
-	                       count(*) AS c, sum(v) AS s
-	                  FROM events GROUP BY minute},
-	closed_minutes => q{SELECT continuous.tumble(ts, '1 minute') AS minute,
-	                           count(*) AS c, sum(v) AS s
-	                      FROM events GROUP BY minute},
-	hops => q{SELECT w.window_start, count(*) AS c, sum(v) AS s
-	            FROM events CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '2 minutes') AS w
-	           GROUP BY w.window_start},
-	sessions => q{SELECT user_id, continuous.session(ts, '30 seconds') AS session_start,
-	                     count(*) AS c, sum(v) AS s
-	                FROM events GROUP BY user_id, session_start},
-	hundreds => q{SELECT k % 7 AS key, continuous.count_window(100) AS run, count(*) AS c
-	                FROM events GROUP BY key, run},
-	per_user => q{SELECT user_id, count(*) AS c, sum(v) AS s, avg(v) AS a
-	                FROM events WHERE v % 3 <> 0 GROUP BY user_id HAVING count(*) > 1},
-	per_region => q{SELECT sum(v) AS s, max(ts) AS last FROM events GROUP BY region},
-	totals => q{SELECT count(*) AS c, sum(k) AS sk FROM events});
-my %options = (closed_minutes => ", emit = 'window_close'");
-
-# Sessions as batch SQL: one begins where the user's previous event is at
-# least the gap before (sql/session_windows.sql).
-my $batch_sessions = q{
-WITH marked AS (
-    SELECT user_id, v, ts,
-           CASE WHEN ts - lag(ts) OVER w < '30 seconds' THEN 0 ELSE 1 END AS begins
-      FROM events WINDOW w AS (PARTITION BY user_id ORDER BY ts)
-), numbered AS (
-    SELECT user_id, v, ts,
-           sum(begins) OVER (PARTITION BY user_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS n
-      FROM marked
-)
-SELECT user_id, min(ts) AS session_start, count(*) AS c, sum(v) AS s
-  FROM numbered GROUP BY user_id, n};
-
-# Count windows: each key's runs of 100 events, all full but the last.
-my $batch_hundreds = q{
-SELECT key, run, least(100, n - run * 100) AS c
-  FROM (SELECT k % 7 AS key, count(*) AS n FROM events GROUP BY 1) t,
-       generate_series(0, (n - 1) / 100) AS run};
-
-# Every view against its batch query.
-sub check
-{
-	my ($node, $when) = @_;
-	$node->safe_psql('postgres', "SELECT continuous.sync('5 minutes')");
-	foreach my $name (qw(per_minute hops per_user per_region totals))
-	{
-		is_same_rows($node, $name, $views{$name},
-			"$when: view $name equals its batch query");
-	}
-	is_same_rows($node, 'closed_minutes',
-		"SELECT * FROM ($views{per_minute}) b "
-		  . "WHERE minute + interval '1 minute' <= continuous._watermark('events')",
-		"$when: view closed_minutes shows the closed batch windows");
-	is_same_rows($node, 'sessions', $batch_sessions,
-		"$when: view sessions equals its batch query");
-	is_same_rows($node, 'hundreds', $batch_hundreds,
-		"$when: view hundreds numbers each key's events in runs of 100");
-	is( $node->safe_psql('postgres',
-			"SELECT count(*) FROM continuous.views WHERE status <> 'active'"),
-		'0', "$when: no view failed");
-	return;
-}
-
-# Events k .. k + n - 1, one every 100 ms of event time, in transactions
-# of 1,000 rows.  Each user has a run of 1,000 events (100 seconds), then
-# 400 seconds without any: a session each time.
-my $next_k = 0;
-
-sub load_sql
-{
-	my ($n) = @_;
-	my $from = $next_k;
-	$next_k += $n;
-	return qq{
-DO \$\$
-BEGIN
-    FOR b IN 0 .. $n / 1000 - 1 LOOP
-        INSERT INTO events
-        SELECT k, (k % 13)::int, ((k / 1000) % 5)::int, 'region ' || (k % 4),
-               timestamptz '2026-01-01 00:00:00+00' + k * interval '100 ms'
-          FROM generate_series($from + b * 1000, $from + b * 1000 + 999) k;
-        COMMIT;
-    END LOOP;
-END
-\$\$;
-};
-}
-
-sub load
-{
-	my ($node, $n) = @_;
-	$node->safe_psql('postgres', load_sql($n));
-	return;
-}
-
-# continue where the committed events end (a crash cuts a loader short)
-sub resume_to
-{
-	my ($node, $target) = @_;
-	$next_k = $node->safe_psql('postgres', 'SELECT coalesce(max(k) + 1, 0) FROM events');
-	load($node, $target - $next_k) if $target > $next_k;
-	return;
-}
 
 # How often the log, from $offset on, matches $pattern.
 sub log_matches
@@ -176,25 +64,16 @@ foreach my $version (@released)
 	{
 		skip "library of pg_continuous $version: $why", 1 unless $library;
 
-		$next_k = 0;
-		my $install = private_install($library);
+		my $install = private_install($library, "install_$version");
 		my $node    = continuous_node("from_$version", "jit = off\n",
 			install_path => $install);
 
 		# --- 1. the released version, with state ---------------------------
-		$node->safe_psql('postgres', qq{
-CREATE EXTENSION pg_continuous VERSION '$version';
-CREATE TABLE events (k bigint, v int, user_id int, region text, ts timestamptz NOT NULL);
-SELECT continuous.create_stream('events', event_time => 'ts');
-});
-		foreach my $name (sort keys %views)
-		{
-			$node->safe_psql('postgres',
-				"CREATE VIEW $name WITH (continuous"
-				  . ($options{$name} // '') . ") AS $views{$name}");
-		}
-		load($node, 20_000);
-		check($node, "$version, its own library");
+		$node->safe_psql('postgres',
+			"CREATE EXTENSION pg_continuous VERSION '$version'");
+		my @views = create_every_kind($node);
+		$node->safe_psql('postgres', load_events_sql(20_000));
+		check_every_kind($node, "$version, its own library");
 
 		# --- 2. the current library, the catalog still at $version -----------
 		$node->stop;
@@ -208,7 +87,7 @@ SELECT continuous.create_stream('events', event_time => 'ts');
 				'1'),
 			"$version catalog, $current library: the worker runs");
 		my $pid = worker_pid($node);
-		load($node, 5_000);
+		$node->safe_psql('postgres', load_events_sql(5_000));
 
 		my ($rc, $stdout, $stderr) =
 		  $node->psql('postgres', 'SELECT continuous.sync()');
@@ -236,7 +115,7 @@ SELECT continuous.create_stream('events', event_time => 'ts');
 
 		# a kill -9 while waiting: the new worker waits too
 		kill9_worker_and_wait($node);
-		load($node, 5_000);
+		$node->safe_psql('postgres', load_events_sql(5_000));
 		ok( poll_until($node, 'postgres', "SELECT 1", '1')
 			  && poll_until_log($node, $log_offset, $waiting, 2),
 			"$version catalog: after kill -9 the new worker waits again");
@@ -246,13 +125,14 @@ SELECT continuous.create_stream('events', event_time => 'ts');
 		is( $node->safe_psql('postgres',
 				"SELECT extversion FROM pg_extension WHERE extname = 'pg_continuous'"),
 			$current, "updated from $version to $current");
-		check($node, "updated from $version, with the events committed while waiting");
+		check_every_kind($node,
+			"updated from $version, with the events committed while waiting");
 		is( $node->safe_psql('postgres', q{
 SELECT count(*) FROM continuous.view_catalog c
   JOIN pg_class q ON q.oid = c.query_view
  WHERE q.relkind = 'v' AND q.relnamespace = 'continuous_storage'::regnamespace
    AND pg_get_viewdef(q.oid) LIKE '%events%'}),
-			scalar(keys %views),
+			scalar(@views),
 			"updated from $version: each view's definition is an internal view");
 		is( $node->safe_psql('postgres',
 				"SELECT count(*) FROM pg_attribute WHERE attrelid = 'continuous.view_catalog'::regclass "
@@ -269,21 +149,21 @@ SELECT count(*) FROM continuous.view_catalog c
 		my $loader = IPC::Run::start(
 			[
 				$node->installed_command('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-				'-d', $node->connstr('postgres'), '-c', load_sql(30_000)
+				'-d', $node->connstr('postgres'), '-c', load_events_sql(30_000)
 			],
 			'>', \$out, '2>', \$err);
 		ok( poll_until($node, 'postgres',
 				"SELECT c > 40000 FROM totals"),
 			"updated from $version: events loading");
-		my $target = $next_k;
 		kill9_worker_and_wait($node);
 		$loader->finish;
-		resume_to($node, $target);
-		check($node, "updated from $version, after kill -9 of the worker while loading");
+		resume_events($node);
+		check_every_kind($node,
+			"updated from $version, after kill -9 of the worker while loading");
 
 		$node->restart;
-		resume_to($node, $next_k + 10_000);
-		check($node, "updated from $version, after a restart");
+		$node->safe_psql('postgres', load_events_sql(10_000));
+		check_every_kind($node, "updated from $version, after a restart");
 
 		$node->safe_psql('postgres', 'DROP VIEW per_user');
 		is( $node->safe_psql('postgres',

@@ -4,8 +4,9 @@
 # whose pg_continuous library a test can replace, as an upgrade does,
 # without touching the installation other tests use.
 #
-#   my $install = private_install($library);
-#       a tree under the test's tmp_check with the layout of the
+#   my $install = private_install($library [, $name]);
+#       a tree under the test's tmp_check ($name, default "install"; one
+#       per name) with the layout of the
 #       installation pg_config describes: the server programs copied (they
 #       find their library and share directories relative to where they
 #       are), every other library and share file linked, and $library as
@@ -72,7 +73,7 @@ sub mirror
 
 sub private_install
 {
-	my ($library) = @_;
+	my ($library, $name) = @_;
 	my %dir = map { $_ => pg_config("--$_") } qw(bindir pkglibdir sharedir);
 
 	# the longest common prefix of the three, by whole directories
@@ -85,7 +86,7 @@ sub private_install
 		splice @prefix, $i;
 	}
 	my $prefix = join('/', @prefix);
-	my $root   = "$PostgreSQL::Test::Utils::tmp_check/install";
+	my $root   = "$PostgreSQL::Test::Utils::tmp_check/" . ($name // 'install');
 	my %mine   = map { $_ => $root . substr($dir{$_}, length $prefix) } keys %dir;
 
 	mirror($dir{bindir}, $mine{bindir}, 1, {});
