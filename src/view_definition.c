@@ -93,11 +93,15 @@ Oid
 view_definition_create(Oid view, Query *query)
 {
 	Oid			namespace = get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, false);
+	char	   *view_name = get_rel_name(view);
 	CreateStmt *create = makeNode(CreateStmt);
 	List	   *columns = NIL;
 	ExtensionPrivileges saved;
 	ObjectAddress address;
 	ListCell   *lc;
+
+	if (view_name == NULL)
+		elog(ERROR, "continuous view %u does not exist", view);
 
 	/* the columns of the SELECT list, as DefineView() makes them */
 	foreach(lc, query->targetList)
@@ -113,8 +117,8 @@ view_definition_create(Oid view, Query *query)
 	}
 
 	create->relation = makeRangeVar(CONTINUOUS_STORAGE_SCHEMA,
-									ChooseRelationName(get_rel_name(view), NULL,
-													   "query", namespace, false),
+									ChooseRelationName(view_name, NULL, "query",
+													   namespace, false),
 									-1);
 	create->tableElts = columns;
 	create->options = list_make1(makeDefElem("security_invoker",

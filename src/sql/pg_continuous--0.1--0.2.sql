@@ -43,6 +43,13 @@ UPDATE continuous.view_catalog v SET counts_table = c.oid
    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
    AND d.refobjid = v.storage AND d.deptype = 'i' AND c.relkind = 'r';
 
+-- a row whose view is gone (dropped where the sql_drop trigger does not
+-- fire, as in single-user mode) describes nothing: 0.1's worker skipped it
+DELETE FROM continuous.view_catalog v
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = v.view);
+DELETE FROM continuous.view_stats s
+ WHERE NOT EXISTS (SELECT FROM continuous.view_catalog v WHERE v.view = s.view);
+
 CREATE FUNCTION continuous._upgrade_view_definitions()
 RETURNS void
 AS 'MODULE_PATHNAME', 'continuous_upgrade_view_definitions'
