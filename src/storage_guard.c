@@ -6,11 +6,13 @@
  *
  * Pipeline position: state.  A view's storage table (its state), the
  * table of counts of a count window, their indexes, and the view's
- * definition view (view_definition.c) live in schema continuous_storage.  The flush writes them (flush.c), the view reads the
- * storage table with its owner's rights.  If anyone else could change them,
- * a view would silently reset (TRUNCATE), the worker of the whole database
- * would fail (DROP INDEX), every view would wait (LOCK), or the worker
- * would run a stranger's code (CREATE TRIGGER, an index expression).
+ * definition view (view_definition.c) live in schema continuous_storage.
+ * The flush writes them (flush.c), the view reads the storage table with
+ * its owner's rights.  If anyone else could change them, a view would
+ * silently reset (TRUNCATE) or compute something else (CREATE OR REPLACE
+ * of its definition), the worker of the whole database would fail (DROP
+ * INDEX), every view would wait (LOCK), or the worker would run a
+ * stranger's code (CREATE TRIGGER, an index expression).
  *
  * So the tables are owned by the bootstrap superuser, as the extension's
  * catalog is, and the view's owner may only SELECT them (granted here and
