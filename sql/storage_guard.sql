@@ -80,6 +80,20 @@ ROLLBACK;
 -- the table of counts of a count window is storage too
 TRUNCATE continuous_storage.per_run_counts;
 DELETE FROM continuous_storage.per_run_counts;
+-- and so is the definition view, the SELECT the worker evaluates: DROP
+-- VIEW per_page removes it, nothing changes it
+SELECT pg_get_viewdef('continuous_storage.per_page_query');
+DROP VIEW continuous_storage.per_page_query;
+ALTER VIEW continuous_storage.per_page_query RENAME TO elsewhere;
+ALTER VIEW continuous_storage.per_page_query OWNER TO regress_guard_other;
+CREATE OR REPLACE VIEW continuous_storage.per_page_query AS
+    SELECT 'x'::text AS page, 0::bigint AS n;
+GRANT SELECT ON continuous_storage.per_page_query TO regress_guard_other;
+-- reading it runs the SELECT as batch SQL, with the reader's own rights
+SELECT * FROM continuous_storage.per_page_query ORDER BY page;
+SET ROLE regress_guard_other;
+SELECT * FROM continuous_storage.per_page_query;
+RESET ROLE;
 
 -- maintenance that blocks no flush is allowed
 VACUUM continuous_storage.per_page_state;

@@ -74,6 +74,7 @@
 #include "flush.h"
 #include "pg_continuous.h"
 #include "privileges.h"
+#include "view_definition.h"
 #include "watermark.h"
 #include "window_expiry.h"
 
@@ -85,7 +86,7 @@ typedef struct BackfillTarget
 	Oid			stream;
 	Oid			storage;
 	Oid			owner;
-	char	   *query;			/* view_catalog.query */
+	Oid			query_view;		/* view_catalog.query_view */
 	char	   *search_path;
 	Interval	allowed_lateness;
 	Oid			late_table;
@@ -249,7 +250,7 @@ backfill_view(Oid view, bool rebuild)
 	privileges_become(bf.target.owner, bf.target.search_path, &saved);
 	bf.vr = view_runtime_create(view, bf.target.stream, bf.target.storage,
 								bf.target.owner, bf.target.search_path,
-								(Query *) stringToNode(bf.target.query),
+								view_definition_query(bf.target.query_view),
 								&bf.target.allowed_lateness);
 	privileges_restore(&saved);
 	/* freed with the transaction if anything below fails */
@@ -317,7 +318,7 @@ backfill_read_target(Oid view, BackfillTarget *target)
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT v.stream, v.storage, v.query, c.relowner, "
+	if (SPI_execute_with_args("SELECT v.stream, v.storage, v.query_view, c.relowner, "
 							  "v.search_path, v.allowed_lateness, v.late_table, v.retention, "
 							  "s.event_time, s.watermark_delay, s.max_future, "
 							  "st.watermark, s.kind OPERATOR(pg_catalog.=) 'kafka' "
@@ -340,7 +341,7 @@ backfill_read_target(Oid view, BackfillTarget *target)
 	target->name = ddl_relation_display_name(view);
 	target->stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
 	target->storage = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
-	target->query = TextDatumGetCString(SPI_getbinval(row, desc, 3, &isnull));
+	target->query_view = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
 	target->owner = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
 	target->search_path = TextDatumGetCString(SPI_getbinval(row, desc, 5, &isnull));
 	target->allowed_lateness = *DatumGetIntervalP(SPI_getbinval(row, desc, 6, &isnull));

@@ -107,6 +107,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 										  ALLOCSET_DEFAULT_SIZES);
 	/* expressions built below point into the query: keep it with them */
 	vr->plan = continuous_plan_build(copyObject(query));
+	continuous_plan_bind_storage(vr->plan, storage, vr->name);
 	vr->allowed_lateness = *allowed_lateness;
 	vr->nkeys = list_length(vr->plan->keys);
 	vr->naggs = list_length(vr->plan->aggregates);

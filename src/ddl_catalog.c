@@ -30,6 +30,7 @@
 #include "ddl_catalog.h"
 #include "privileges.h"
 #include "kafka_options.h"
+#include "upgrade.h"
 
 static List *catalog_select(const char *sql, Oid key);
 static List *catalog_select_rows(const char *sql, Oid key, int ncolumns);
@@ -62,6 +63,16 @@ ddl_catalog_view_of_storage(Oid storage)
 {
 	List	   *view = catalog_select_oids("SELECT view FROM continuous.view_catalog"
 										   " WHERE storage OPERATOR(pg_catalog.=) $1", storage);
+
+	return view ? linitial_oid(view) : InvalidOid;
+}
+
+/* The continuous view whose definition view this is, or InvalidOid. */
+Oid
+ddl_catalog_view_of_query_view(Oid relid)
+{
+	List	   *view = catalog_select_oids("SELECT view FROM continuous.view_catalog"
+										   " WHERE query_view OPERATOR(pg_catalog.=) $1", relid);
 
 	return view ? linitial_oid(view) : InvalidOid;
 }
@@ -273,15 +284,15 @@ ddl_catalog_remove_stream(Oid stream)
 void
 ddl_catalog_add_view(const ViewCatalogEntry *entry)
 {
-	Oid			argtypes[12] = {OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID,
-	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[13] = {OIDOID, OIDOID, OIDOID, OIDOID, TEXTOID,
+	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, TEXTOID, OIDOID};
+	Datum		values[13];
+	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(entry->view);
 	values[1] = ObjectIdGetDatum(entry->stream);
 	values[2] = ObjectIdGetDatum(entry->storage);
-	values[3] = CStringGetTextDatum(entry->query);
+	values[3] = ObjectIdGetDatum(entry->query_view);
 	values[4] = CStringGetTextDatum(entry->definition);
 	values[5] = CStringGetTextDatum(entry->emit);
 	values[6] = IntervalPGetDatum(entry->allowed_lateness);
@@ -305,13 +316,16 @@ ddl_catalog_add_view(const ViewCatalogEntry *entry)
 	if (!OidIsValid(entry->late_table))
 		nulls[10] = 'n';
 	values[11] = CStringGetTextDatum(entry->search_path);
+	values[12] = ObjectIdGetDatum(entry->counts_table);
+	if (!OidIsValid(entry->counts_table))
+		nulls[12] = 'n';
 
 	catalog_execute("INSERT INTO continuous.view_catalog"
-					" (view, stream, storage, query, definition, emit,"
+					" (view, stream, storage, query_view, definition, emit,"
 					"  allowed_lateness, late_events, retention, \"window\", late_table,"
-					"  search_path)"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-					12, argtypes, values, nulls, SPI_OK_INSERT);
+					"  search_path, counts_table)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+					13, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 }
@@ -422,6 +436,8 @@ catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	ExtensionPrivileges saved;
 	int			rc;
 
+	/* the catalog this library writes is its own version's */
+	upgrade_require_current_catalog();
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -26,7 +26,9 @@ typedef struct ViewCatalogEntry
 	Oid			view;
 	Oid			stream;
 	Oid			storage;
-	char	   *query;			/* nodeToString() of the analysed SELECT */
+	Oid			query_view;		/* its definition view (view_definition.c) */
+	Oid			counts_table;	/* its count window's table of counts, or
+								 * InvalidOid */
 	char	   *definition;		/* the SELECT as the user wrote it */
 	char	   *emit;
 	Interval   *allowed_lateness;
@@ -40,6 +42,7 @@ typedef struct ViewCatalogEntry
 extern bool ddl_catalog_is_stream(Oid relid);
 extern Oid	ddl_catalog_storage_of_view(Oid view);	/* InvalidOid: not one */
 extern Oid	ddl_catalog_view_of_storage(Oid storage);	/* InvalidOid: none */
+extern Oid	ddl_catalog_view_of_query_view(Oid relid);	/* InvalidOid: none */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
 extern List *ddl_catalog_all_views(void);	/* view OIDs */
 extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */

@@ -17,11 +17,14 @@
  *	   HAVING to the result (with emit = 'window_close', it also keeps only
  *	   the windows the stream's watermark has closed), created by
  *	   PostgreSQL's own CREATE VIEW from a rewritten SELECT;
- *	 - a row in continuous.view_catalog holding the analysed SELECT, which
- *	   the worker sees in the WAL it decodes and starts maintaining.
+ *	 - the definition view continuous_storage.<view>_query, which holds
+ *	   the analysed SELECT for the worker (view_definition.c), and a row in
+ *	   continuous.view_catalog naming it all, which the worker sees in the
+ *	   WAL it decodes and starts maintaining.
  *
- * Dependencies make the pieces one object: the storage table is an internal
- * part of the view (DROP VIEW drops it, DROP TABLE on it is refused), and
+ * Dependencies make the pieces one object (view_dependencies.c): the
+ * storage table and the definition view are internal parts of the view
+ * (DROP VIEW drops them, DROP TABLE or DROP VIEW on them is refused), and
  * the view depends on everything its SELECT uses, so dropping the stream
  * needs CASCADE.  The sql_drop event trigger of the extension script then
  * removes the catalog rows.
@@ -84,6 +87,9 @@
 #include "privileges.h"
 #include "storage_guard.h"
 #include "stream_guard.h"
+#include "upgrade.h"
+#include "view_definition.h"
+#include "view_dependencies.h"
 #include "window_session.h"
 #include "window_count.h"
 #include "window_hop.h"
@@ -827,8 +833,6 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	Oid			storage;
 	Oid			view;
 	ViewStmt   *read_stmt;
-	ObjectAddress view_address;
-	ObjectAddress storage_address;
 	ViewCatalogEntry entry;
 	Oid			late_table = InvalidOid;
 
@@ -840,6 +844,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 				 errmsg("continuous views require the pg_continuous extension"),
 				 errhint("Run CREATE EXTENSION pg_continuous in this database.")));
 	continuous_require_preload();
+	upgrade_require_current_catalog();
 	check_options_supported(opts);
 
 	if (stmt->replace)
@@ -925,26 +930,12 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 		elog(ERROR, "continuous view \"%s\" was not created",
 			 stmt->view->relname);
 
-	ObjectAddressSet(view_address, RelationRelationId, view);
-	ObjectAddressSet(storage_address, RelationRelationId, storage);
-	recordDependencyOn(&storage_address, &view_address, DEPENDENCY_INTERNAL);
-	if (plan->count_key >= 0)
-		count_window_create_storage(plan, stmt->view->relname, storage);
-	/* ALTER COLUMN TYPE meets these first in stream_guard.c */
-	recordDependencyOnExpr(&view_address, (Node *) query, NIL,
-						   DEPENDENCY_NORMAL);
-	if (OidIsValid(late_table))
-	{
-		ObjectAddress late_address;
-
-		ObjectAddressSet(late_address, RelationRelationId, late_table);
-		recordDependencyOn(&view_address, &late_address, DEPENDENCY_NORMAL);
-	}
-
 	entry.view = view;
 	entry.stream = plan->stream;
 	entry.storage = storage;
-	entry.query = nodeToString(query);
+	entry.counts_table = plan->count_key < 0 ? InvalidOid :
+		count_window_create_storage(plan, stmt->view->relname, storage);
+	entry.query_view = view_definition_create(view, query);
 	entry.definition = user_select_text(queryString, pstmt->stmt_location,
 										pstmt->stmt_len);
 	entry.emit = opts->emit;
@@ -955,6 +946,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.retention = opts->retention;
 	entry.window = window_description(plan);
 	entry.search_path = creation_search_path();
+	view_dependencies_record(&entry, query);
 	ddl_catalog_add_view(&entry);
 
 	/* the rows the stream has already, at commit (backfill.c) */
@@ -1325,7 +1317,13 @@ storage_expr_mutator(Node *node, ReadViewContext *context)
 			if (!equal(aggref, agg->aggref))
 				continue;
 
-			args = list_make3(makeConst(OIDOID, -1, InvalidOid, sizeof(Oid),
+			/*
+			 * The aggregate by signature ('sum(integer)'::regprocedure):
+			 * pg_dump and pg_upgrade recreate the view from its SQL, in
+			 * which an OID would name another function, or none.
+			 */
+			args = list_make3(makeConst(REGPROCEDUREOID, -1, InvalidOid,
+										sizeof(Oid),
 										ObjectIdGetDatum(aggref->aggfnoid),
 										false, true),
 							  makeVar(1, attno, agg->storage_type, -1,

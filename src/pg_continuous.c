@@ -11,7 +11,8 @@
  * the hints for commands users bring from other systems (error_hints.c);
  * when the library is preloaded, also the settings, the shared memory the
  * processes coordinate through (shmem.c), and the launcher that starts the
- * workers of each database (launcher.c).
+ * workers of each database (launcher.c).  Under pg_upgrade it does
+ * nothing at all.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +53,16 @@ static void continuous_startup_shmem(void);
 void
 _PG_init(void)
 {
+	/*
+	 * pg_upgrade's restore (a server started with -b) recreates the old
+	 * cluster's schema, the extension's catalog tables empty until the data
+	 * files are copied in afterwards: no hook may second-guess that DDL by
+	 * reading the catalog, and no worker may write into the tables being
+	 * restored.  The library only has to be there for the functions.
+	 */
+	if (IsBinaryUpgrade)
+		return;
+
 	/*
 	 * Loaded by a session rather than at server start (CREATE EXTENSION
 	 * calls functions of the library): hooks only.  Settings that only the

@@ -36,6 +36,8 @@
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 #include "agg_support.h"
@@ -61,6 +63,8 @@ static bool window_of_key(ContinuousPlan *plan, Expr *expr,
 static bool is_event_time(ContinuousPlan *plan, Node *node,
 						  AttrNumber event_time);
 static Interval *date_trunc_unit_length(const char *unit);
+static char *bind_storage_column(Relation storage, int *attno, Oid type,
+								 const char *view_name);
 
 ContinuousPlan *
 continuous_plan_build(Query *query)
@@ -80,6 +84,90 @@ continuous_plan_build(Query *query)
 	count_window_plan(plan);
 
 	return plan;
+}
+
+/*
+ * The worker's plan names its columns after the storage table's, by
+ * position: keys, then aggregate states, then a session's end, as
+ * ddl_view.c laid the table out.  The names derived above come from the
+ * query, and a query analysed again from its SQL (pg_upgrade, a restore:
+ * view_definition.c) names a group key that is not in the SELECT list
+ * after the stream column's current name, while the storage column keeps
+ * the name the stream column had at CREATE VIEW.  The types must agree,
+ * or the storage was not laid out for this plan.
+ */
+void
+continuous_plan_bind_storage(ContinuousPlan *plan, Oid storage,
+							 const char *view_name)
+{
+	Relation	rel = RelationIdGetRelation(storage);
+	int			attno = 0;
+	ListCell   *lc;
+
+	if (!RelationIsValid(rel))
+		elog(ERROR, "could not open the storage of continuous view \"%s\"",
+			 view_name);
+	foreach(lc, plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+
+		key->column = bind_storage_column(rel, &attno, key->type, view_name);
+	}
+	foreach(lc, plan->aggregates)
+	{
+		ContinuousAggregate *agg = lfirst(lc);
+
+		agg->column = bind_storage_column(rel, &attno, agg->storage_type,
+										  view_name);
+	}
+	if (plan->session)
+		plan->session_end_column =
+			bind_storage_column(rel, &attno,
+								((ContinuousKey *) list_nth(plan->keys,
+															plan->window_key))->type,
+								view_name);
+	/* and no column after them */
+	(void) bind_storage_column(rel, &attno, InvalidOid, view_name);
+	RelationClose(rel);
+}
+
+/*
+ * The name of the next column of storage after *attno, which must be of
+ * type (InvalidOid: there must be none; NULL is returned then).
+ */
+static char *
+bind_storage_column(Relation storage, int *attno, Oid type,
+					const char *view_name)
+{
+	TupleDesc	desc = RelationGetDescr(storage);
+	Form_pg_attribute att = NULL;
+
+	while (*attno < desc->natts)
+	{
+		att = TupleDescAttr(desc, (*attno)++);
+		if (!att->attisdropped)
+			break;
+		att = NULL;
+	}
+	if (att == NULL && !OidIsValid(type))
+		return NULL;
+	if (att == NULL || att->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("storage of continuous view \"%s\" does not match its definition",
+						view_name),
+				 att == NULL ?
+				 errdetail("Storage table \"%s\" has fewer columns than the view's SELECT computes.",
+						   RelationGetRelationName(storage)) :
+				 !OidIsValid(type) ?
+				 errdetail("Storage table \"%s\" has more columns than the view's SELECT computes.",
+						   RelationGetRelationName(storage)) :
+				 errdetail("Column \"%s\" of storage table \"%s\" is of type %s, where the view's SELECT computes %s.",
+						   NameStr(att->attname),
+						   RelationGetRelationName(storage),
+						   format_type_be(att->atttypid),
+						   format_type_be(type))));
+	return pstrdup(NameStr(att->attname));
 }
 
 /*

@@ -91,6 +91,13 @@ typedef struct ContinuousPlan
 extern ContinuousPlan *continuous_plan_build(Query *query);
 
 /*
+ * The worker's plan of a view takes the names of its storage table's
+ * columns, by position; an error if their types differ from the plan's.
+ */
+extern void continuous_plan_bind_storage(ContinuousPlan *plan, Oid storage,
+										 const char *view_name);
+
+/*
  * When the window that starts at window_start (a value of the window key)
  * closes: window_start + window size + allowed_lateness, as a timestamptz
  * (a timestamp key is read as UTC, like the watermark).  The one place that

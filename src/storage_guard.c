@@ -5,12 +5,14 @@
  *	  what anybody else would do to it.
  *
  * Pipeline position: state.  A view's storage table (its state), the
- * table of counts of a count window, and their indexes live in schema
- * continuous_storage.  The flush writes them (flush.c), the view reads the
- * storage table with its owner's rights.  If anyone else could change them,
- * a view would silently reset (TRUNCATE), the worker of the whole database
- * would fail (DROP INDEX), every view would wait (LOCK), or the worker
- * would run a stranger's code (CREATE TRIGGER, an index expression).
+ * table of counts of a count window, their indexes, and the view's
+ * definition view (view_definition.c) live in schema continuous_storage.
+ * The flush writes them (flush.c), the view reads the storage table with
+ * its owner's rights.  If anyone else could change them, a view would
+ * silently reset (TRUNCATE) or compute something else (CREATE OR REPLACE
+ * of its definition), the worker of the whole database would fail (DROP
+ * INDEX), every view would wait (LOCK), or the worker would run a
+ * stranger's code (CREATE TRIGGER, an index expression).
  *
  * So the tables are owned by the bootstrap superuser, as the extension's
  * catalog is, and the view's owner may only SELECT them (granted here and
@@ -101,6 +103,18 @@ refuse(Oid relid, const char *action, const char *hint)
 
 	if (get_rel_relkind(relid) == RELKIND_INDEX)
 		table = IndexGetRelation(relid, false);
+	if (get_rel_relkind(relid) == RELKIND_VIEW)
+	{
+		view = ddl_catalog_view_of_query_view(relid);
+		if (OidIsValid(view))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot %s \"%s.%s\"", action,
+							CONTINUOUS_STORAGE_SCHEMA, get_rel_name(relid)),
+					 errdetail("It holds the definition of continuous view %s, which only pg_continuous changes.",
+							   ddl_relation_display_name(view)),
+					 errhint("%s", hint)));
+	}
 	view = ddl_catalog_view_of_storage(table);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -212,6 +226,11 @@ storage_guard_check_utility(Node *parsetree)
 		case T_RenameStmt:
 			check_rangevar(((RenameStmt *) parsetree)->relation, "rename",
 						   HINT_DDL);
+			break;
+		case T_ViewStmt:
+			if (((ViewStmt *) parsetree)->replace)
+				check_rangevar(((ViewStmt *) parsetree)->view, "replace",
+							   HINT_DDL);
 			break;
 		case T_AlterObjectSchemaStmt:
 			check_rangevar(((AlterObjectSchemaStmt *) parsetree)->relation,

@@ -36,6 +36,7 @@
 #include "privileges.h"
 #include "quarantine.h"
 #include "shmem.h"
+#include "upgrade.h"
 
 PG_FUNCTION_INFO_V1(continuous_sync);
 PG_FUNCTION_INFO_V1(continuous_decoder_lag);
@@ -230,6 +231,7 @@ continuous_sync(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 
 	continuous_require_preload();
+	upgrade_require_current_catalog();
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -373,6 +375,7 @@ continuous_wait_for_decoder(void)
 	TimestampTz blocked_since = 0;
 
 	continuous_require_preload();
+	upgrade_require_current_catalog();
 	ConditionVariablePrepareToSleep(&ContinuousShmem->applied_cv);
 	for (;;)
 	{

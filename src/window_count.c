@@ -226,9 +226,9 @@ count_window_plan(ContinuousPlan *plan)
 /*
  * The table of counts: the storage table's other key columns, and the
  * count.  Like the storage table, it belongs to the extension; only the
- * worker reads it.
+ * worker reads it.  The caller makes it internal to the storage table.
  */
-void
+Oid
 count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 							Oid storage)
 {
@@ -239,8 +239,6 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 	const char *events = "events";
 	StringInfoData columns;
 	ExtensionPrivileges saved;
-	ObjectAddress counts_address;
-	ObjectAddress storage_address;
 	ListCell   *lc;
 	int			i = 0;
 
@@ -283,11 +281,7 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 	SPI_finish();
 	privileges_leave_extension(&saved);
 
-	ObjectAddressSet(counts_address, RelationRelationId,
-					 get_relname_relid(name, namespace));
-	ObjectAddressSet(storage_address, RelationRelationId, storage);
-	recordDependencyOn(&counts_address, &storage_address, DEPENDENCY_INTERNAL);
-	CommandCounterIncrement();
+	return get_relname_relid(name, namespace);
 }
 
 /* The table of counts: the one relation internal to the storage table. */

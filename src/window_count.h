@@ -35,10 +35,11 @@ extern void count_window_plan(ContinuousPlan *plan);
 
 /*
  * The per-key running counts live in a table beside the storage table,
- * continuous_storage.<view>_counts, internal to the storage table: written
- * in the flush transaction with the state, so numbering survives restarts.
+ * continuous_storage.<view>_counts, internal to the storage table
+ * (view_dependencies.c records that): written in the flush transaction
+ * with the state, so numbering survives restarts.  Returns its OID.
  */
-extern void count_window_create_storage(ContinuousPlan *plan,
+extern Oid	count_window_create_storage(ContinuousPlan *plan,
 										const char *view_name, Oid storage);
 
 /* What the projection computes in place of the call: numbered later. */

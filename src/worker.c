@@ -13,6 +13,11 @@
  * (flush.c).  Then it publishes how far the views are up to date for
  * continuous.sync().
  *
+ * A worker whose library is of another version than its database's
+ * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
+ * UPDATE (upgrade.c).  Each view's definition is the analysed SELECT of its
+ * definition view (view_definition.c).
+ *
  * Each view is processed and written through quarantine.c: a view that
  * fails by its own fault is marked failed and left alone, and the others go
  * on.  The worker exits when the extension is dropped, dropping its
@@ -57,6 +62,9 @@
 #include "quarantine.h"
 #include "rebuild.h"
 #include "shmem.h"
+#include "upgrade.h"
+#include "view_definition.h"
+#include "view_dependencies.h"
 #include "watermark.h"
 #include "worker_kafka.h"
 
@@ -171,6 +179,8 @@ continuous_worker_main(Datum arg)
 	before_shmem_exit(worker_detach, (Datum) 0);
 	worker_kafka_init(0, &ws.slot->kafka_synced, worker_stream_clock);
 
+	/* a library of another version than the catalog waits for the update */
+	upgrade_wait_for_catalog(ws.slot, true);
 	worker_begin(InvalidTransactionId);
 	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
 	if (!OidIsValid(ws.extension))
@@ -184,6 +194,8 @@ continuous_worker_main(Datum arg)
 	LWLockRelease(ContinuousShmem->lock);
 
 	start_lsn = flush_read_position();
+	/* pg_upgrade leaves out what makes each view one object */
+	view_dependencies_restore();
 	worker_commit();
 
 	ws.decoding = decoder_available();
@@ -270,6 +282,7 @@ worker_start_further(Oid dboid)
 
 	ws.decoding = false;
 	pgstat_report_appname(psprintf("pg_continuous worker %d", ws.index + 1));
+	upgrade_wait_for_catalog(ws.slot, false);
 	worker_begin(InvalidTransactionId);
 	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
 	if (!OidIsValid(ws.extension))
@@ -653,7 +666,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 							continuous_catalog_relid(CATALOG_STREAMS),
 							continuous_catalog_relid(CATALOG_VIEWS));
 
-	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query, c.relowner, s.active_from, "
+	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
 					"v.search_path "
 					"FROM continuous.view_catalog v "
@@ -672,7 +685,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
 		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
 		Oid			storage = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-		char	   *query = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
+		Oid			query_view = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
 		Oid			owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
 		bool		not_written;
 		Datum		written = SPI_getbinval(row, desc, 6, &not_written);
@@ -727,7 +740,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 			privileges_become(owner, search_path, &saved);
 			vr = view_runtime_create(view, stream, storage, owner,
 									 search_path,
-									 (Query *) stringToNode(query),
+									 view_definition_query(query_view),
 									 lateness);
 			vr->active_from = act->active_from;
 			vr->late_table = no_late_table ? InvalidOid : late_table;

@@ -5,7 +5,9 @@
 #   - pg_regress over sql/*.sql against expected/*.out (sql/readme.sql is
 #     the README's examples: test/harness/readme_sql.sh checks it is current),
 #   - pg_isolation_regress over test/isolation/specs/*.spec, if any,
-#   - the TAP tests test/t/*.pl with prove, as PGXS's prove_installcheck does,
+#   - the TAP tests test/t/*.pl with prove, as PGXS's prove_installcheck does
+#     (with the libraries of released versions, test/harness/released.sh, for
+#     the tests that use them),
 #   - the Kafka message decoders' fuzzers (test/fuzz), briefly.
 # Servers run as an unprivileged user (postgres when invoked as root) in a
 # scratch directory under /tmp.  Results, diffs and logs are copied back into
@@ -186,6 +188,17 @@ fi
 if [ ${#tap[@]} -gt 0 ]; then
 	mkdir -p "$SCRATCH/tap"
 	[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$SCRATCH/tap"
+	# the libraries of released versions, for the tests of update paths
+	released=
+	for t in "${tap[@]}"; do
+		if grep -q CONTINUOUS_RELEASED_DIR "$REPO/test/$t" 2>/dev/null; then
+			released=$SCRATCH/released
+		fi
+	done
+	if [ -n "$released" ] && ! "$REPO/test/harness/released.sh" "$released"; then
+		log "the libraries of released versions could not be built"
+		failed=$((failed + 1))
+	fi
 	for t in "${tap[@]}"; do
 		log "tap: $t"
 		if (cd "$TESTROOT/test" &&
@@ -193,6 +206,7 @@ if [ ${#tap[@]} -gt 0 ]; then
 				TESTDIR="$SCRATCH/tap" \
 				PATH="$PG_BINDIR:$PATH" \
 				PGPORT=65432 \
+				CONTINUOUS_RELEASED_DIR="$released" \
 				PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 				PERL5LIB="$PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 				prove -I "$PGXS_DIR/src/test/perl/" -I perl -I . \

@@ -3,11 +3,12 @@
 # PgContinuous::Node: a PostgreSQL::Test::Cluster set up the way every TAP
 # test of pg_continuous needs it, and started.
 #
-#   my $node = continuous_node('name' [, $settings]);
+#   my $node = continuous_node('name' [, $settings [, %params]]);
 #       initdb with wal_level = logical, the library preloaded, room for
 #       the workers, restart_after_crash on (PostgreSQL::Test::Cluster
 #       turns it off; crash tests need the server to come back), and
-#       $settings (postgresql.conf lines) after that.
+#       $settings (postgresql.conf lines) after that.  %params go to
+#       PostgreSQL::Test::Cluster->new (install_path => ...).
 #
 #   poll_until($node, $dbname, $query [, $expected]);
 #       true once $query returns $expected ('t' by default), false after
@@ -32,8 +33,8 @@ our @EXPORT = qw(continuous_node poll_until);
 
 sub continuous_node
 {
-	my ($name, $settings) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my ($name, $settings, %params) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name, %params);
 	$node->init(allows_streaming => 'logical');
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'pg_continuous'\n"
