@@ -14,7 +14,6 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
-use PgContinuous::Crash;
 
 # small chunks: a backfill writes its storage many times in one transaction
 my $node = continuous_node('backfill',
@@ -94,15 +93,22 @@ INSERT INTO ev SELECT g % 97, g, now() - g * interval '1 millisecond'
 FROM generate_series(1, 400000) g;
 });
 my $creator = $node->background_psql('postgres', on_error_stop => 0);
+my $victim = $creator->query_safe('SELECT pg_backend_pid()');
 $creator->query_until(qr/started/, q{
 \echo started
 CREATE VIEW doomed WITH (continuous) AS SELECT k, count(*) AS n FROM ev GROUP BY k;
 });
 ok( poll_until($node, 'postgres',
-		"SELECT rows_done > 0 AND kind = 'backfill' AND view = 'public.doomed' FROM continuous.backfills"),
+		"SELECT rows_done > 0 AND kind = 'backfill' AND view = 'public.doomed' "
+		  . "AND pid = $victim FROM continuous.backfills"),
 	'continuous.backfills shows the backfill under way');
-my $victim = $node->safe_psql('postgres', 'SELECT pid FROM continuous.backfills');
-kill9_postmaster_and_restart($node, sub { kill 'KILL', $victim });
+# PostgreSQL answers the kill of a backend by restarting every process
+my $checkpointer_of = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'";
+my $checkpointer = $node->safe_psql('postgres', $checkpointer_of);
+kill 'KILL', $victim;
+ok( poll_until($node, 'postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'checkpointer' AND pid <> $checkpointer"),
+	'the server restarted after the kill -9');
 eval { $creator->quit };
 is($node->safe_psql('postgres', "SELECT to_regclass('doomed') IS NULL"), 't',
 	'the killed CREATE VIEW left no view');
