@@ -400,8 +400,21 @@ catalog_select_rows(const char *sql, Oid key, int ncolumns)
 		int			c;
 
 		for (c = 0; c < ncolumns; c++)
-			row[c] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-								  c + 1);
+		{
+			bool		isnull;
+			Datum		value;
+
+			/* relations are regclass (dumped by name): here by number */
+			if (SPI_gettypeid(SPI_tuptable->tupdesc, c + 1) != REGCLASSOID)
+			{
+				row[c] = SPI_getvalue(SPI_tuptable->vals[i],
+									  SPI_tuptable->tupdesc, c + 1);
+				continue;
+			}
+			value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  c + 1, &isnull);
+			row[c] = isnull ? NULL : psprintf("%u", DatumGetObjectId(value));
+		}
 		result = lappend(result, row);
 		MemoryContextSwitchTo(spicxt);
 	}

@@ -83,6 +83,7 @@
 #include "error_hints.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
+#include "restore.h"
 #include "plan.h"
 #include "privileges.h"
 #include "storage_guard.h"
@@ -246,6 +247,19 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 			next_process_utility(utility_statement(pstmt, (Node *) plain),
 								 queryString, false, context, params,
 								 queryEnv, dest, qc);
+			return;
+		}
+
+		/*
+		 * pg_dump's CREATE OR REPLACE of a restored view's read view, after
+		 * its storage's rows and indexes: the view comes back (restore.c)
+		 */
+		if (stmt->replace && superuser() && extension_exists() &&
+			restore_view_pending(RangeVarGetRelid(stmt->view, NoLock, true)))
+		{
+			next_process_utility(pstmt, queryString, readOnlyTree, context,
+								 params, queryEnv, dest, qc);
+			restore_activate_view(RangeVarGetRelid(stmt->view, NoLock, false));
 			return;
 		}
 

@@ -98,6 +98,19 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(rows);
 }
 
+int64
+rebuild_restored_view(Oid view, Oid storage, Oid stream)
+{
+	/*
+	 * The worker has never loaded the view, so it holds nothing of it: no
+	 * waiting for it (its new slot may be waiting for this transaction).
+	 * As in rebuild_table_stream_views(), the view counts what commits
+	 * after the lock; the rows committed before are read from the table.
+	 */
+	(void) backfill_lock_stream(stream);
+	return rebuild_view_from(view, storage, GetXLogInsertRecPtr());
+}
+
 /*
  * With its stream locked and nothing of it unapplied before active_from:
  * empty the view, start its bookkeeping again from active_from, and fill it

@@ -16,4 +16,10 @@
  */
 extern void rebuild_table_stream_views(const char *why);
 
+/*
+ * A restored view of a table stream (restore.c), in the restoring
+ * session: computed from the restored table as continuous.rebuild() does.
+ */
+extern int64 rebuild_restored_view(Oid view, Oid storage, Oid stream);
+
 #endif							/* CONTINUOUS_REBUILD_H */

@@ -50,6 +50,7 @@
 #include "ddl_catalog.h"
 #include "pg_continuous.h"
 #include "privileges.h"
+#include "restore.h"
 #include "storage_guard.h"
 
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
@@ -64,6 +65,7 @@ static void check_rangevars(List *rvs, const char *action, const char *hint);
 static void check_names(List *names, const char *action, const char *hint);
 static void check_catalog_lock(RangeVar *rv);
 static bool has_option(List *options, const char *name);
+static bool grants_view_owner_select(GrantStmt *stmt);
 
 #define HINT_DDL \
 	"The storage changes with its view: DROP VIEW removes both, and CREATE VIEW ... WITH (continuous) makes a new one."
@@ -92,7 +94,10 @@ guarded(Oid relid)
 	if (!OidIsValid(namespace) ||
 		namespace != get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, true))
 		return false;
-	return OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+	if (!OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+		return false;
+	/* a superuser's restore builds it; its view then claims it (restore.c) */
+	return !(superuser() && restore_storage_unclaimed(relid));
 }
 
 static void
@@ -321,6 +326,8 @@ storage_guard_check_utility(Node *parsetree)
 
 				if (stmt->objtype != OBJECT_TABLE)
 					break;
+				if (grants_view_owner_select(stmt))
+					break;
 				if (stmt->targtype == ACL_TARGET_OBJECT)
 					check_rangevars(stmt->objects, action, hint);
 				else if (stmt->targtype == ACL_TARGET_ALL_IN_SCHEMA)
@@ -340,6 +347,52 @@ storage_guard_check_utility(Node *parsetree)
 		default:
 			break;
 	}
+}
+
+/*
+ * A restore's GRANT SELECT on a view's storage to the view's owner, by a
+ * superuser: what the view's owner has already (restore.c grants it), so
+ * nothing changes.
+ */
+static bool
+grants_view_owner_select(GrantStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!stmt->is_grant || stmt->grant_option || !superuser() ||
+		stmt->targtype != ACL_TARGET_OBJECT ||
+		list_length(stmt->privileges) != 1 ||
+		strcmp(((AccessPriv *) linitial(stmt->privileges))->priv_name, "select") != 0 ||
+		((AccessPriv *) linitial(stmt->privileges))->cols != NIL)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+		Oid			view;
+		HeapTuple	tuple;
+		Oid			owner;
+		ListCell   *lg;
+
+		if (!guarded(relid))
+			continue;
+		view = ddl_catalog_view_of_storage(relid);
+		if (!OidIsValid(view))
+			return false;
+		tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(view));
+		if (!HeapTupleIsValid(tuple))
+			return false;
+		owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
+		foreach(lg, stmt->grantees)
+		{
+			RoleSpec   *grantee = lfirst_node(RoleSpec, lg);
+
+			if (grantee->roletype != ROLESPEC_CSTRING ||
+				get_role_oid(grantee->rolename, true) != owner)
+				return false;
+		}
+	}
+	return true;
 }
 
 /* INSERT, UPDATE, DELETE, COPY FROM, SELECT FOR UPDATE/SHARE on storage */

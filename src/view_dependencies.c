@@ -82,7 +82,7 @@ view_dependencies_restore(void)
 
 	if (SPI_execute_with_args("SELECT v.view, v.storage, v.query_view, v.counts_table, v.late_table "
 							  "FROM continuous.view_catalog v "
-							  "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d "
+							  "WHERE NOT v.restore_pending AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d "
 							  "  WHERE d.classid OPERATOR(pg_catalog.=) $1 "
 							  "    AND d.objid OPERATOR(pg_catalog.=) v.storage "
 							  "    AND d.refclassid OPERATOR(pg_catalog.=) $1 "

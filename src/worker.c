@@ -623,7 +623,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
 					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
 					"EXISTS (SELECT FROM continuous.view_catalog v "
-					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream), "
+					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream "
+					"          AND NOT v.restore_pending), "
 					"c.max_future "
 					"FROM continuous.stream_catalog c "
 					"LEFT JOIN continuous.stream_stats s "
@@ -673,6 +674,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
 					"WHERE (s.status OPERATOR(pg_catalog.=) 'failed') IS NOT TRUE "
+					"AND NOT v.restore_pending "
 					"ORDER BY v.view",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
@@ -784,8 +786,8 @@ worker_catalog_fingerprint(void)
 	char	   *fingerprint;
 
 	if (SPI_execute("SELECT pg_catalog.format('%s/%s', "
-					"(SELECT pg_catalog.string_agg(stream::text, ',' ORDER BY stream) FROM continuous.stream_catalog), "
-					"(SELECT pg_catalog.string_agg(view::text, ',' ORDER BY view) FROM continuous.view_catalog))",
+					"(SELECT pg_catalog.string_agg(stream::pg_catalog.oid::text, ',' ORDER BY stream) FROM continuous.stream_catalog), "
+					"(SELECT pg_catalog.string_agg(view::pg_catalog.oid::text, ',' ORDER BY view) FROM continuous.view_catalog))",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pg_continuous: could not read the continuous catalog");
 	fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

@@ -103,3 +103,85 @@ ALTER TABLE continuous.decoder_position
 -- watermark_delay): the worker moves the stream's watermark to it when it
 -- decodes that transaction, and clears it
 ALTER TABLE continuous.view_stats ADD COLUMN backfill_watermark timestamptz;
+
+/* ------------------------------------------------------------------------
+ * Dump and restore (src/restore.c)
+ *
+ * pg_dump carries the catalog as data of the extension's configuration
+ * tables.  Relations are named by regclass, so COPY writes their names
+ * and reads them back as the OIDs of the restored relations; C readers
+ * get an Oid either way.  decoder_position is not dumped: an LSN of
+ * another cluster means nothing in the restored one.
+ *
+ * A view_catalog row that arrives without the view's dependencies (pg_dump
+ * carries none) is a restored one: restore_pending is set, the worker
+ * leaves the view alone, and the restore's CREATE OR REPLACE VIEW of its
+ * read view, which pg_dump writes after every row and index of its
+ * storage, brings it back: a view of a table stream is computed again from
+ * the restored table, a view of a Kafka stream keeps the dumped state and
+ * offsets.
+ * ------------------------------------------------------------------------ */
+
+-- the monitoring views read the columns retyped here: made again as they
+-- were, from their own definitions
+DO $$
+DECLARE
+    names text[] := ARRAY['streams', 'views', 'kafka_partitions'];
+    defs text[];
+BEGIN
+    SELECT pg_catalog.array_agg(pg_catalog.pg_get_viewdef(
+               pg_catalog.format('continuous.%I', n)::pg_catalog.regclass) ORDER BY o)
+      INTO defs
+      FROM pg_catalog.unnest(names) WITH ORDINALITY AS u(n, o);
+    DROP VIEW continuous.streams, continuous.views, continuous.kafka_partitions;
+
+    ALTER TABLE continuous.stream_catalog ALTER COLUMN stream TYPE pg_catalog.regclass;
+    ALTER TABLE continuous.view_catalog
+        ALTER COLUMN view TYPE pg_catalog.regclass,
+        ALTER COLUMN stream TYPE pg_catalog.regclass,
+        ALTER COLUMN storage TYPE pg_catalog.regclass,
+        ALTER COLUMN late_table TYPE pg_catalog.regclass,
+        ALTER COLUMN query_view TYPE pg_catalog.regclass,
+        ALTER COLUMN counts_table TYPE pg_catalog.regclass;
+    ALTER TABLE continuous.stream_stats ALTER COLUMN stream TYPE pg_catalog.regclass;
+    ALTER TABLE continuous.kafka_offsets ALTER COLUMN stream TYPE pg_catalog.regclass;
+    ALTER TABLE continuous.view_stats ALTER COLUMN view TYPE pg_catalog.regclass;
+
+    FOR i IN 1 .. pg_catalog.array_length(names, 1) LOOP
+        EXECUTE pg_catalog.format('CREATE VIEW continuous.%I AS %s', names[i], defs[i]);
+        EXECUTE pg_catalog.format('GRANT SELECT ON continuous.%I TO PUBLIC', names[i]);
+    END LOOP;
+END
+$$;
+
+-- set by the trigger below for rows restored from a dump
+ALTER TABLE continuous.view_catalog
+    ADD COLUMN restore_pending boolean NOT NULL DEFAULT false;
+
+-- CREATE VIEW records the view's dependencies before its catalog row;
+-- a restore's COPY brings the row without them
+CREATE FUNCTION continuous._view_catalog_restored()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    NEW.restore_pending := NOT EXISTS (
+        SELECT FROM pg_catalog.pg_depend d
+         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objid = NEW.storage AND d.objsubid = 0
+           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.refobjid = NEW.view AND d.deptype = 'i');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER view_catalog_restored BEFORE INSERT ON continuous.view_catalog
+    FOR EACH ROW EXECUTE FUNCTION continuous._view_catalog_restored();
+-- also under session_replication_role = replica
+ALTER TABLE continuous.view_catalog ENABLE ALWAYS TRIGGER view_catalog_restored;
+
+SELECT pg_catalog.pg_extension_config_dump('continuous.stream_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('continuous.view_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('continuous.stream_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('continuous.view_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('continuous.kafka_offsets', '');
+SELECT pg_catalog.pg_extension_config_dump('continuous.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('continuous.dead_letters_id_seq', '');

@@ -1,0 +1,195 @@
+# Copyright (c) pg_continuous contributors
+
+# Dump and restore: a database with continuous views of every kind
+# (PgContinuous::EveryKind: window_close with a late-events table, session
+# and count windows, hll), a partitioned table stream and a Kafka stream is
+# dumped with pg_dump (plain and -Fc) and pg_dumpall, some events not yet
+# flushed (flush_interval is an hour: only continuous.sync() flushes), and
+# restored into fresh clusters with the library preloaded, with no manual
+# step.  In each:
+#   - continuous.views lists the same views with the same options, all
+#     active, none pending;
+#   - every view of a table stream equals its SELECT as batch SQL over the
+#     restored rows, and over them plus new events;
+#   - the Kafka view has its dumped state and goes on from its dumped
+#     offsets: it counts every message produced, each once.
+# A restore into a server without the preload fails at CREATE EXTENSION
+# with the error that names shared_preload_libraries.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::EveryKind;
+use PgContinuous::MockKafka;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+
+my $settings = "continuous.flush_interval = '1h'\n";
+my $tempdir  = PostgreSQL::Test::Utils::tempdir;
+
+my $broker    = PgContinuous::MockKafka->start('orders:2');
+my $bootstrap = $broker->bootstrap;
+ok($bootstrap, "mock broker listens at $bootstrap");
+
+my $produced = 0;
+
+# n more messages: order i of customer i % 7, amount i
+sub produce_orders
+{
+	my ($n) = @_;
+	my $file = "$tempdir/orders_$produced.json";
+	open my $fh, '>', $file or die $!;
+	for my $i ($produced .. $produced + $n - 1)
+	{
+		printf $fh qq({"id": %d, "customer": %d, "amount": %d, "ts": "2026-01-01 00:00:%02d+00"}\n),
+		  $i, $i % 7, $i, $i % 60;
+	}
+	close $fh;
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', 'orders' ],
+		'<', $file, '>', \$out, '2>', \$err);
+	ok($ok, "produced $n orders") or diag $err;
+	$produced += $n;
+	return;
+}
+
+sub check_kafka
+{
+	my ($node, $when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
+	my $expected_sum = $produced * ($produced - 1) / 2;
+	is( $node->safe_psql('postgres',
+			'SELECT sum(n), sum(total) FROM orders_per_customer'),
+		"$produced|$expected_sum",
+		"$when: the Kafka view counted each of the $produced orders once");
+	return;
+}
+
+my $partitioned_batch =
+  'SELECT host, count(*) AS n, max(cpu) AS peak FROM metrics GROUP BY host';
+
+sub load_metrics
+{
+	my ($node, $from, $n) = @_;
+	$node->safe_psql('postgres', qq{
+INSERT INTO metrics
+SELECT 'host ' || (i % 3), i % 100,
+       timestamptz '2026-05-20 00:00+00' + i * interval '1 hour'
+  FROM generate_series($from, $from + $n - 1) i;
+});
+	return;
+}
+
+sub check_all
+{
+	my ($node, $when) = @_;
+	check_every_kind($node, $when);
+	is_same_rows($node, 'cpu_per_host', $partitioned_batch,
+		"$when: the view of the partitioned stream equals its batch query");
+	check_kafka($node, $when);
+	return;
+}
+
+my $options_sql = q{
+SELECT view, stream, emit, "window", status, definition, late_events_table,
+       retention
+  FROM continuous.views ORDER BY view::text};
+
+# --- the source ---------------------------------------------------------------
+my $src = continuous_node('src', $settings);
+$src->safe_psql('postgres', 'CREATE EXTENSION pg_continuous');
+create_every_kind($src);
+$src->safe_psql('postgres', qq{
+CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
+    PARTITION BY RANGE (ts);
+CREATE TABLE metrics_may PARTITION OF metrics
+    FOR VALUES FROM ('2026-05-01') TO ('2026-06-01');
+CREATE TABLE metrics_other PARTITION OF metrics DEFAULT;
+SELECT continuous.create_stream('metrics', event_time => 'ts');
+CREATE VIEW cpu_per_host WITH (continuous) AS $partitioned_batch;
+CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
+    OPTIONS (brokers '$bootstrap', "kafka.fetch.wait.max.ms" '10');
+CREATE FOREIGN TABLE orders (id bigint, customer int, amount bigint, ts timestamptz)
+    SERVER mock OPTIONS (topic 'orders', format 'json', start_offset 'earliest');
+CREATE VIEW orders_per_customer WITH (continuous) AS
+    SELECT customer, count(*) AS n, sum(amount) AS total FROM orders GROUP BY customer;
+});
+$src->safe_psql('postgres', load_events_sql(8_000));
+load_metrics($src, 0, 300);
+produce_orders(500);
+check_all($src, 'before the dump');
+
+# events the views have not flushed yet when pg_dump runs
+$src->safe_psql('postgres', load_events_sql(3_000));
+load_metrics($src, 300, 200);
+my $options = $src->safe_psql('postgres', $options_sql);
+
+my $plain  = "$tempdir/plain.sql";
+my $custom = "$tempdir/custom.dump";
+my $all    = "$tempdir/all.sql";
+$src->command_ok([ 'pg_dump', '-f', $plain, 'postgres' ], 'pg_dump (plain)');
+$src->command_ok([ 'pg_dump', '-Fc', '-f', $custom, 'postgres' ], 'pg_dump -Fc');
+$src->command_ok([ 'pg_dumpall', '-f', $all ], 'pg_dumpall');
+unlike(slurp_file($plain), qr/\b(?:view|stream|storage)\b[^\n]*\b\d{5,}\b/,
+	'the dump names relations, not OIDs');
+
+# --- restores -----------------------------------------------------------------
+sub check_restored
+{
+	my ($node, $how) = @_;
+	is($node->safe_psql('postgres', $options_sql), $options,
+		"$how: continuous.views lists the same views with the same options");
+	is( $node->safe_psql('postgres',
+			'SELECT count(*) FROM continuous.view_catalog WHERE restore_pending'),
+		'0', "$how: no view is left pending");
+	check_all($node, "$how, restored");
+	$node->safe_psql('postgres', load_events_sql(2_000));
+	load_metrics($node, 500, 100);
+	produce_orders(100);
+	check_all($node, "$how, new events");
+	# the restored view is one object again
+	$node->safe_psql('postgres', 'DROP VIEW cpu_per_host');
+	is( $node->safe_psql('postgres',
+			q{SELECT count(*) FROM pg_class WHERE relname LIKE 'cpu\_per\_host%'}),
+		'0', "$how: DROP VIEW removes the restored view's storage");
+	return;
+}
+
+my $n1 = continuous_node('plain', $settings);
+$n1->command_ok(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-f', $plain ],
+	'psql restores the plain dump without an error');
+check_restored($n1, 'plain dump');
+$n1->stop;
+
+my $n2 = continuous_node('custom', $settings);
+$n2->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'postgres', $custom ],
+	'pg_restore restores the -Fc dump without an error');
+check_restored($n2, 'pg_dump -Fc');
+$n2->stop;
+
+my $n3 = continuous_node('all', $settings);
+my ($out, $err) = run_command(
+	[ 'psql', '-X', '-q', '-d', 'postgres', '-p', $n3->port, '-h', $n3->host, '-f', $all ]);
+my @errors = grep { !/role "[^"]+" already exists/ } grep { /ERROR/ } split /\n/, $err;
+is_deeply(\@errors, [], 'the pg_dumpall script restores with no error but the existing role');
+check_restored($n3, 'pg_dumpall');
+$n3->stop;
+
+# --- a server without the preload ---------------------------------------------
+my $bare = PostgreSQL::Test::Cluster->new('bare');
+$bare->init(allows_streaming => 'logical');
+$bare->start;
+my ($rc, $stdout, $stderr) = $bare->psql('postgres', undef,
+	extra_params => [ '-v', 'ON_ERROR_STOP=1', '-f', $plain ]);
+isnt($rc, 0, 'a restore into a server without the preload stops');
+like($stderr, qr/pg_continuous must be loaded via shared_preload_libraries/,
+	'... at CREATE EXTENSION, with the error that names the setting');
+$bare->stop;
+
+$src->stop;
+$broker->stop;
+done_testing();
