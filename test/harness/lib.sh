@@ -61,12 +61,14 @@ pg_locate()
 
 # Run a command as the unprivileged server user.  The environment is passed
 # explicitly by callers through env(1); runuser keeps it otherwise too.
+# Without the install lock's descriptor (hold_install_lock): a server the
+# command starts, and forgets to stop, must not hold the machine's lock.
 as_pg()
 {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u "$PG_OS_USER" -- "$@"
+		runuser -u "$PG_OS_USER" -- "$@" 9>&-
 	else
-		"$@"
+		"$@" 9>&-
 	fi
 }
 
