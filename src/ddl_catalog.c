@@ -36,7 +36,6 @@ static List *catalog_select(const char *sql, Oid key);
 static List *catalog_select_rows(const char *sql, Oid key, int ncolumns);
 static List *catalog_select_oids(const char *sql, Oid key);
 static Oid	text_to_oid(const char *value);
-static Oid	relation_owner(Oid relid);
 static void catalog_execute(const char *sql, int nargs, Oid *argtypes,
 							Datum *values, const char *nulls, int expected);
 
@@ -187,8 +186,23 @@ ddl_catalog_add_kafka_stream(Oid foreign_table)
 						   opts->max_future);
 }
 
-static Oid
-relation_owner(Oid relid)
+void
+ddl_catalog_read_view_row(HeapTuple row, TupleDesc desc, ViewCatalogEntry *entry)
+{
+	bool		isnull;
+	Datum		d;
+
+	entry->view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+	entry->storage = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+	entry->query_view = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
+	d = SPI_getbinval(row, desc, 4, &isnull);
+	entry->counts_table = isnull ? InvalidOid : DatumGetObjectId(d);
+	d = SPI_getbinval(row, desc, 5, &isnull);
+	entry->late_table = isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+Oid
+ddl_relation_owner(Oid relid)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
@@ -231,7 +245,7 @@ ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid)
 		Datum		values[5];
 		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
-		opts = kafka_stream_options_for_user(stream, relation_owner(stream));
+		opts = kafka_stream_options_for_user(stream, ddl_relation_owner(stream));
 		values[0] = ObjectIdGetDatum(stream);
 		if (opts->event_time)
 			values[1] = DirectFunctionCall1(namein, CStringGetDatum(opts->event_time));

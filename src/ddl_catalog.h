@@ -63,6 +63,17 @@ extern void ddl_catalog_rename_event_time(Oid stream, const char *event_time);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern void ddl_catalog_remove_view(Oid view);
 
+/* The owner of a relation (pg_class.relowner). */
+extern Oid	ddl_relation_owner(Oid relid);
+
+/*
+ * The fields view, storage, query_view, counts_table and late_table of a
+ * ViewCatalogEntry from the first five columns of an SPI row that selects
+ * them in that order from continuous.view_catalog.
+ */
+extern void ddl_catalog_read_view_row(HeapTuple row, TupleDesc desc,
+									  ViewCatalogEntry *entry);
+
 /* "name", or "schema.name" when not on search_path; quoted as needed */
 extern char *ddl_relation_display_name(Oid relid);
 

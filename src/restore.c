@@ -62,7 +62,6 @@
 #include "view_dependencies.h"
 
 static bool read_pending_entry(Oid view, ViewCatalogEntry *entry);
-static Oid	relation_owner(Oid relid);
 
 /*
  * Is relid (a relation of continuous_storage, or an index of one) part of
@@ -139,7 +138,7 @@ restore_activate_view(Oid view)
 		entry.late_table = InvalidOid;
 
 	view_dependencies_record(&entry, view_definition_query(entry.query_view));
-	storage_guard_grant_reader(entry.storage, relation_owner(view));
+	storage_guard_grant_reader(entry.storage, ddl_relation_owner(view));
 
 	if (!kafka_is_stream_table(entry.stream))
 		(void) rebuild_restored_view(view, entry.storage, entry.stream);
@@ -169,43 +168,21 @@ read_pending_entry(Oid view, ViewCatalogEntry *entry)
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT v.stream, v.storage, v.query_view, v.counts_table, v.late_table "
-							  "FROM continuous.view_catalog v "
+	if (SPI_execute_with_args("SELECT v.view, v.storage, v.query_view, v.counts_table, v.late_table, "
+							  "v.stream FROM continuous.view_catalog v "
 							  "WHERE v.view OPERATOR(pg_catalog.=) $1 AND v.restore_pending",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
 	if (SPI_processed == 1)
 	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
 		found = true;
-		entry->view = view;
-		entry->stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		entry->storage = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
-		entry->query_view = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-		entry->counts_table = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
-		if (isnull)
-			entry->counts_table = InvalidOid;
-		entry->late_table = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
-		if (isnull)
-			entry->late_table = InvalidOid;
+		ddl_catalog_read_view_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, entry);
+		entry->stream = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 6, &isnull));
 	}
 	SPI_finish();
 	privileges_leave_extension(&saved);
 	return found;
-}
-
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
 }

@@ -96,17 +96,8 @@ view_dependencies_restore(void)
 		HeapTuple	row = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		ViewCatalogEntry *entry = palloc0(sizeof(ViewCatalogEntry));
-		bool		isnull;
 
-		entry->view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		entry->storage = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
-		entry->query_view = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-		entry->counts_table = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
-		if (isnull)
-			entry->counts_table = InvalidOid;
-		entry->late_table = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
-		if (isnull)
-			entry->late_table = InvalidOid;
+		ddl_catalog_read_view_row(row, desc, entry);
 		entries = lappend(entries, entry);
 	}
 
