@@ -56,6 +56,16 @@ ddl_catalog_storage_of_view(Oid relid)
 	return storage ? linitial_oid(storage) : InvalidOid;
 }
 
+/* The stream a continuous view reads, or InvalidOid if it is none. */
+Oid
+ddl_catalog_stream_of_view(Oid relid)
+{
+	List	   *stream = catalog_select_oids("SELECT stream FROM continuous.view_catalog"
+											 " WHERE view OPERATOR(pg_catalog.=) $1", relid);
+
+	return stream ? linitial_oid(stream) : InvalidOid;
+}
+
 /* The continuous view whose storage table this is, or InvalidOid. */
 Oid
 ddl_catalog_view_of_storage(Oid storage)

@@ -41,6 +41,7 @@ typedef struct ViewCatalogEntry
 
 extern bool ddl_catalog_is_stream(Oid relid);
 extern Oid	ddl_catalog_storage_of_view(Oid view);	/* InvalidOid: not one */
+extern Oid	ddl_catalog_stream_of_view(Oid view);	/* InvalidOid: not one */
 extern Oid	ddl_catalog_view_of_storage(Oid storage);	/* InvalidOid: none */
 extern Oid	ddl_catalog_view_of_query_view(Oid relid);	/* InvalidOid: none */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */

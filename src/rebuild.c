@@ -42,6 +42,7 @@
 
 #include "backfill.h"
 #include "ddl_catalog.h"
+#include "kafka_options.h"
 #include "pg_continuous.h"
 #include "privileges.h"
 #include "quarantine.h"
@@ -50,7 +51,6 @@
 
 PG_FUNCTION_INFO_V1(continuous_rebuild);
 
-static bool view_reads_kafka(Oid view, Oid *stream);
 static void empty_table(Oid relid);
 static void restart_view_bookkeeping(Oid view, XLogRecPtr active_from);
 static int64 rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from);
@@ -81,7 +81,8 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 						ddl_relation_display_name(view))));
 	if (!pg_class_ownercheck(view, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(view));
-	if (view_reads_kafka(view, &stream))
+	stream = ddl_catalog_stream_of_view(view);
+	if (kafka_is_stream_table(stream))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot rebuild continuous view \"%s\"",
@@ -215,26 +216,6 @@ rebuild_table_stream_views(const char *why)
 			 failed > 0 ?
 			 errdetail("%d views could not be computed again and are marked failed (continuous.views.last_error).",
 					   failed) : 0));
-}
-
-static bool
-view_reads_kafka(Oid view, Oid *stream)
-{
-	ListCell   *lc;
-
-	*stream = InvalidOid;
-	foreach(lc, ddl_catalog_all_streams())
-	{
-		StreamCatalogEntry *entry = lfirst(lc);
-
-		if (list_member_oid(ddl_catalog_views_of_stream(entry->stream), view))
-		{
-			*stream = entry->stream;
-			return entry->kafka;
-		}
-	}
-	elog(ERROR, "pg_continuous: no stream of continuous view %u", view);
-	return false;				/* keep compiler quiet */
 }
 
 /*
