@@ -101,6 +101,20 @@ SELECT continuous.sync();
 (TABLE bf_picky EXCEPT SELECT k, sum(v) FROM bf GROUP BY k)
 UNION ALL (SELECT k, sum(v) FROM bf GROUP BY k EXCEPT TABLE bf_picky);
 
+-- the view owner's code runs as the owner, never as the extension, even
+-- inside the backfill's writes to storage: here a combine function (called
+-- at once, with the one row of a view without GROUP BY) that tries to empty
+-- another view's storage
+CREATE FUNCTION bf_sneaky_combine(int8, int8) RETURNS int8 LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM continuous_storage.bf_keys_state;
+    RETURN $1 + $2;
+END $$;
+CREATE AGGREGATE bf_sneaky_sum(int) (SFUNC = int84pl, STYPE = int8,
+                                     COMBINEFUNC = bf_sneaky_combine, INITCOND = '0');
+CREATE VIEW bf_sneaky WITH (continuous) AS SELECT bf_sneaky_sum(v) AS s FROM bf;
+SELECT count(*) > 0 AS bf_keys_kept FROM continuous_storage.bf_keys_state;
+
 -- rows a backfill cannot evaluate are dead letters of the view
 CREATE TABLE bf_bad (k int, d int, ts timestamptz);
 INSERT INTO bf_bad VALUES (1, 1, '2026-01-01'), (2, 0, '2026-01-01'), (3, 1, '2099-01-01');
@@ -129,5 +143,7 @@ DROP ROLE bf_other;
 DROP TABLE bf CASCADE;
 DROP TABLE bf_bad CASCADE;
 DROP AGGREGATE bf_picky_sum(int);
+DROP AGGREGATE bf_sneaky_sum(int);
+DROP FUNCTION bf_sneaky_combine(int8, int8);
 DROP FUNCTION bf_picky_combine(int8, int8);
 DROP EXTENSION pg_continuous;

@@ -129,8 +129,8 @@ database_workers_status(WorkersStatus *status)
 }
 
 /*
- * caller (continuous.sync(), say) waited and not all workers run: say why, as far as
- * the launcher and the workers have told.
+ * caller (continuous.sync(), say) waited and not all workers run: say why,
+ * as far as the launcher and the workers have told.
  */
 static void
 report_missing_workers(WorkersStatus *status, const char *caller)
