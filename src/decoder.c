@@ -123,7 +123,9 @@ static int	decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
 							  char *cur_page);
 static void decoder_trust_own_plugin(void);
 static void decoder_hide_from_snapshots(bool hide);
+static void decoder_open(XLogRecPtr start_lsn);
 static void batch_init(void);
+static void batch_discard(void);
 static bool is_stream(Oid relid);
 static Oid	change_stream(Relation relation, PartitionRoute **route);
 static StreamEvents *batch_stream(Oid relid);
@@ -754,7 +756,14 @@ decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
 	 * CreateDecodingContext() then starts from the slot's position.
 	 */
 	ReplicationSlotAcquire(decoder_slot_name, true);
+	decoder_open(start_lsn);
+	return how;
+}
 
+/* Decode from the slot's restart point, passing on what commits before start_lsn. */
+static void
+decoder_open(XLogRecPtr start_lsn)
+{
 	decoding_ctx = CreateDecodingContext(start_lsn, NIL, false,
 										 XL_ROUTINE(.page_read = decoder_page_read,
 													.segment_open = wal_segment_open,
@@ -763,7 +772,36 @@ decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
 	XLogBeginRead(decoding_ctx->reader, MyReplicationSlot->data.restart_lsn);
 	confirmed_lsn = MyReplicationSlot->data.confirmed_flush;
 	decoder_hide_from_snapshots(false);
-	return how;
+}
+
+/*
+ * Decode again from start_lsn, which the slot has not confirmed past (a
+ * view held by a lock is behind the others, worker.c).  What was decoded
+ * and not flushed is dropped: it will be decoded again.
+ */
+void
+decoder_rewind(XLogRecPtr start_lsn)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTxn *pending;
+
+	Assert(start_lsn >= confirmed_lsn || XLogRecPtrIsInvalid(confirmed_lsn));
+	FreeDecodingContext(decoding_ctx);
+	decoding_ctx = NULL;
+	CurrentResourceOwner = decoder_owner;
+
+	hash_seq_init(&seq, pending_txns);
+	while ((pending = hash_seq_search(&seq)) != NULL)
+	{
+		pending_forget(pending);
+		MemoryContextDelete(pending->cxt);
+	}
+	hash_destroy(pending_txns);
+	pending_init();
+	partition_route_forget_moves(PG_UINT64_MAX);
+	batch_discard();
+
+	decoder_open(start_lsn);
 }
 
 /*
@@ -1039,18 +1077,7 @@ decoder_batch_bytes(void)
 void
 decoder_batch_flushed(XLogRecPtr flushed_lsn)
 {
-	if (hash_get_num_entries(decoder_batch->streams) > 0 ||
-		decoder_batch->catalog_changed)
-	{
-		HASH_SEQ_STATUS seq;
-		StreamEvents *stream;
-
-		hash_seq_init(&seq, decoder_batch->streams);
-		while ((stream = hash_seq_search(&seq)) != NULL)
-			release_desc(&stream->desc_source);
-		MemoryContextReset(decoder_batch->cxt);
-		batch_init();
-	}
+	batch_discard();
 	if (decoding_ctx && flushed_lsn > confirmed_lsn)
 	{
 		LogicalConfirmReceivedLocation(flushed_lsn);
@@ -1082,6 +1109,24 @@ decoder_drop_slot(void)
  * The batch
  * ------------------------------------------------------------------------
  */
+
+/* The batch's rows are gone: flushed, or to be decoded again. */
+static void
+batch_discard(void)
+{
+	if (hash_get_num_entries(decoder_batch->streams) > 0 ||
+		decoder_batch->catalog_changed)
+	{
+		HASH_SEQ_STATUS seq;
+		StreamEvents *stream;
+
+		hash_seq_init(&seq, decoder_batch->streams);
+		while ((stream = hash_seq_search(&seq)) != NULL)
+			release_desc(&stream->desc_source);
+		MemoryContextReset(decoder_batch->cxt);
+		batch_init();
+	}
+}
 
 static void
 batch_init(void)

@@ -111,6 +111,12 @@ extern bool decoder_slot_usable(void);
  */
 extern DecoderStart decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from);
 
+/*
+ * Decode again from start_lsn, which the slot has not confirmed past;
+ * what was decoded and not flushed is dropped.
+ */
+extern void decoder_rewind(XLogRecPtr start_lsn);
+
 /* Which relations are streams, and which are the continuous catalog. */
 extern void decoder_set_streams(Oid *relids, int nrelids,
 								Oid stream_catalog, Oid view_catalog);

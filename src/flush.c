@@ -530,12 +530,29 @@ flush_write_view_starts(List *views, XLogRecPtr lsn)
 }
 
 void
-flush_write_position(XLogRecPtr lsn)
+flush_write_progress(DecoderProgress *progress)
 {
-	Oid			type = PG_LSNOID;
-	Datum		value = LSNGetDatum(lsn);
+	Oid			types[4] = {PG_LSNOID, PG_LSNOID, OIDARRAYOID, PG_LSNARRAYOID};
+	Datum		values[4];
+	Datum	   *views = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
+	Datum	   *lsns = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
+	int			i;
 
-	spi_exec("UPDATE continuous.decoder_position SET lsn = $1", 1, &type, &value, NULL);
+	for (i = 0; i < progress->nbehind; i++)
+	{
+		views[i] = ObjectIdGetDatum(progress->behind_views[i]);
+		lsns[i] = LSNGetDatum(progress->behind_lsns[i]);
+	}
+	values[0] = LSNGetDatum(progress->restart);
+	values[1] = LSNGetDatum(progress->frontier);
+	values[2] = PointerGetDatum(construct_array(views, progress->nbehind, OIDOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(lsns, progress->nbehind, PG_LSNOID,
+												sizeof(XLogRecPtr), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	spi_exec("UPDATE continuous.decoder_position "
+			 "SET lsn = $1, frontier = $2, behind_views = $3, behind_lsns = $4",
+			 4, types, values, NULL);
 }
 
 void
@@ -564,20 +581,51 @@ flush_read_rebuild_owed(void)
 	return owed;
 }
 
-XLogRecPtr
-flush_read_position(void)
+void
+flush_read_progress(DecoderProgress *progress)
 {
+	TupleDesc	desc;
+	HeapTuple	row;
 	bool		isnull;
-	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	Datum		d;
 
-	if (SPI_execute("SELECT lsn FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
+	memset(progress, 0, sizeof(DecoderProgress));
+	if (SPI_execute("SELECT lsn, frontier, behind_views, behind_lsns "
+					"FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read the decoder position");
-	if (SPI_processed == 1)
+	if (SPI_processed != 1)
+		return;
+	desc = SPI_tuptable->tupdesc;
+	row = SPI_tuptable->vals[0];
+	d = SPI_getbinval(row, desc, 1, &isnull);
+	if (!isnull)
+		progress->restart = DatumGetLSN(d);
+	d = SPI_getbinval(row, desc, 2, &isnull);
+	progress->frontier = isnull ? progress->restart :
+		Max(progress->restart, DatumGetLSN(d));
+	d = SPI_getbinval(row, desc, 3, &isnull);
+	if (!isnull)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum	   *views;
+		Datum	   *lsns;
+		int			nviews;
+		int			nlsns;
+		int			i;
 
-		if (!isnull)
-			lsn = DatumGetLSN(d);
+		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
+						  TYPALIGN_INT, &views, NULL, &nviews);
+		d = SPI_getbinval(row, desc, 4, &isnull);
+		if (isnull)
+			return;
+		deconstruct_array(DatumGetArrayTypeP(d), PG_LSNOID, sizeof(XLogRecPtr),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &lsns, NULL, &nlsns);
+		progress->nbehind = Min(nviews, nlsns);
+		progress->behind_views = palloc(sizeof(Oid) * Max(nviews, 1));
+		progress->behind_lsns = palloc(sizeof(XLogRecPtr) * Max(nviews, 1));
+		for (i = 0; i < progress->nbehind; i++)
+		{
+			progress->behind_views[i] = DatumGetObjectId(views[i]);
+			progress->behind_lsns[i] = DatumGetLSN(lsns[i]);
+		}
 	}
-	return lsn;
 }

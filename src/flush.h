@@ -66,9 +66,23 @@ extern void flush_dead_letter(Oid stream, Oid view, DeadLetter *dl);
 /* Views created in the batch begin at lsn, the position written with it. */
 extern void flush_write_view_starts(List *views, XLogRecPtr lsn);
 
-/* Decoder position: after the flush commits, decoding resumes here. */
-extern void flush_write_position(XLogRecPtr lsn);
-extern XLogRecPtr flush_read_position(void);
+/*
+ * Where the decoder stands (view_progress.c): decoding resumes at restart;
+ * every view is applied up to frontier, except the views behind it, each
+ * up to its own position.
+ */
+typedef struct DecoderProgress
+{
+	XLogRecPtr	restart;
+	XLogRecPtr	frontier;
+	int			nbehind;
+	Oid		   *behind_views;
+	XLogRecPtr *behind_lsns;
+} DecoderProgress;
+
+/* Written with the flush; after it commits, decoding resumes there. */
+extern void flush_write_progress(DecoderProgress *progress);
+extern void flush_read_progress(DecoderProgress *progress);
 
 /*
  * The views of table streams must be computed again from their tables

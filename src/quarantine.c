@@ -153,6 +153,8 @@ quarantine_warn_failed_views(void)
 	ExtensionPrivileges saved;
 	List	   *views = NIL;
 	List	   *errors = NIL;
+	List	   *held = NIL;
+	List	   *whys = NIL;
 	ListCell   *vc;
 	ListCell   *ec;
 
@@ -165,6 +167,11 @@ quarantine_warn_failed_views(void)
 				 "JOIN continuous.view_catalog v ON v.view OPERATOR(pg_catalog.=) s.view "
 				 "WHERE s.status OPERATOR(pg_catalog.=) 'failed' ORDER BY s.view",
 				 false, callercxt, &views, &errors);
+	select_views("SELECT s.view, s.last_error "
+				 "FROM continuous.view_stats s "
+				 "JOIN continuous.view_catalog v ON v.view OPERATOR(pg_catalog.=) s.view "
+				 "WHERE s.status OPERATOR(pg_catalog.=) 'waiting' ORDER BY s.view",
+				 false, callercxt, &held, &whys);
 	SPI_finish();
 	privileges_leave_extension(&saved);
 
@@ -185,4 +192,12 @@ quarantine_warn_failed_views(void)
 				 errdetail("%s", (char *) lfirst(ec)) : 0,
 				 errhint("Once its cause is removed, bring it back with continuous.rebuild() if it reads a table stream, or drop it and create it again.")));
 	}
+	forboth(vc, held, ec, whys)
+		ereport(WARNING,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("continuous view %s is held back by a lock and is not up to date",
+						DatumGetCString(DirectFunctionCall1(regclassout,
+															ObjectIdGetDatum(lfirst_oid(vc))))),
+				 errdetail("%s", (char *) lfirst(ec)),
+				 errhint("It catches up by itself once the transaction holding the lock ends; pg_locks shows which one.")));
 }

@@ -32,7 +32,10 @@ extern bool quarantine_error_is_transient(ErrorData *edata);
 /* Mark a view failed with this error, in the worker's transaction. */
 extern void quarantine_view(Oid view, const char *name, const char *message);
 
-/* continuous.sync(): a WARNING for each failed view of the database. */
+/*
+ * continuous.sync(): a WARNING for each failed view of the database, and
+ * for each view a lock holds back (view_progress.c).
+ */
 extern void quarantine_warn_failed_views(void);
 
 #endif							/* CONTINUOUS_QUARANTINE_H */

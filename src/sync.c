@@ -13,8 +13,10 @@
  * watermark, and publishes the number as kafka_synced when flushes have
  * committed the offsets up to those (kafka_source.c).  Only after the WAL
  * is applied: by then the worker consumes the Kafka streams of views
- * created before the call.  Views that have failed (quarantine.c) are
- * left out of the wait, and named in a WARNING.
+ * created before the call.  Views that have failed (quarantine.c), and
+ * views held back by another transaction's lock (view_progress.c), are
+ * left out of the wait and named in a WARNING; a view whose lock is gone
+ * is waited for while it catches up.
  *
  *-------------------------------------------------------------------------
  */

@@ -20,7 +20,9 @@
  *
  * Each view is processed and written through quarantine.c: a view that
  * fails by its own fault is marked failed and left alone, and the others go
- * on.  The worker exits when the extension is dropped, dropping its
+ * on.  A view of a table stream whose relations another transaction has
+ * locked is held back, and decoded again once the lock is gone
+ * (view_progress.c).  The worker exits when the extension is dropped, dropping its
  * replication slot.  Any other error ends the worker; the launcher starts
  * it again, and it resumes from the last flushed position, so nothing is
  * lost or counted twice.
@@ -65,6 +67,7 @@
 #include "upgrade.h"
 #include "view_definition.h"
 #include "view_dependencies.h"
+#include "view_progress.h"
 #include "watermark.h"
 #include "worker_kafka.h"
 
@@ -72,6 +75,8 @@
 #define WORKER_POLL_MS			10
 /* and checks that the extension still exists */
 #define EXTENSION_CHECK_MS		1000
+/* and whether the lock holding back a view is gone */
+#define HOLD_CHECK_MS			1000
 
 /*
  * Where each view begins, kept across catalog reloads.  A view created while
@@ -110,6 +115,7 @@ typedef struct WorkerState
 	char	   *catalog_fingerprint;	/* without decoding: to see changes */
 	TimestampTz last_flush;
 	TimestampTz last_extension_check;
+	TimestampTz last_hold_check;
 	uint64		seen_sync_requests;
 	XLogRecPtr	published;
 } WorkerState;
@@ -132,7 +138,11 @@ static void worker_begin(TransactionId wait_for);
 static void worker_commit(void);
 static bool worker_extension_exists(void);
 static void worker_exit_without_extension(void);
-static void worker_load_catalog(bool at_startup, bool slot_is_new);
+static void worker_load_catalog(bool at_startup, bool slot_is_new,
+								bool decoder_restarted);
+static void worker_hold_locked_views(void);
+static void worker_release_held_views(void);
+static void worker_rewind(void);
 static bool worker_activations_unwritten(void);
 static StreamClock *worker_stream_clock(Oid stream);
 static bool worker_stream_dropped(Oid stream);
@@ -146,7 +156,7 @@ void
 continuous_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
-	XLogRecPtr	start_lsn;
+	DecoderProgress stored;
 	bool		slot_is_new = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -193,18 +203,19 @@ continuous_worker_main(Datum arg)
 	ws.slot->start_requested = false;
 	LWLockRelease(ContinuousShmem->lock);
 
-	start_lsn = flush_read_position();
+	flush_read_progress(&stored);
+	view_progress_start(&stored);
 	/* pg_upgrade leaves out what makes each view one object */
 	view_dependencies_restore();
 	worker_commit();
 
 	ws.decoding = decoder_available();
 	if (ws.decoding)
-		worker_start_decoder(start_lsn, &slot_is_new);
+		worker_start_decoder(stored.restart, &slot_is_new);
 
 	/* after the slot exists, so no catalog change can fall in between */
 	worker_begin(InvalidTransactionId);
-	worker_load_catalog(true, slot_is_new);
+	worker_load_catalog(true, slot_is_new, true);
 	worker_commit();
 
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
@@ -241,6 +252,9 @@ worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
 
 	how = decoder_start(start_lsn, &lost_from);
 	*slot_is_new = (how != DECODER_RESUMED);
+	/* a new slot starts now: no view is behind another */
+	if (*slot_is_new)
+		view_progress_forget_all();
 	if (!owed)
 		return;
 
@@ -290,7 +304,7 @@ worker_start_further(Oid dboid)
 		worker_commit();
 		proc_exit(0);
 	}
-	worker_load_catalog(true, false);
+	worker_load_catalog(true, false, true);
 	worker_commit();
 	worker_loop();
 }
@@ -332,9 +346,14 @@ worker_loop(void)
 						  (ws.index == 0 &&
 						   pg_atomic_read_u64(&ws.slot->flush_target) > ws.published));
 
+		worker_release_held_views();
 		if (ws.decoding)
 		{
 			XLogRecPtr	end_of_wal = GetFlushRecPtr(NULL);
+
+			/* decoded again for views held back: up to where the others are */
+			if (view_progress_replay_end() != InvalidXLogRecPtr)
+				end_of_wal = Min(end_of_wal, view_progress_replay_end());
 
 			if (decoder_read_position() < end_of_wal)
 				decoder_read(end_of_wal, continuous_batch_events,
@@ -355,6 +374,9 @@ worker_loop(void)
 		if (ws.decoding &&
 			(decoder_batch->nevents > 0 || decoder_batch->nchanges > 0 ||
 			 decoder_batch->catalog_changed))
+			pending = true;
+		/* a sync() must not return before a view whose lock is gone */
+		if (sync_requested && view_progress_holding())
 			pending = true;
 
 		if (pending)
@@ -391,7 +413,8 @@ worker_loop(void)
 			ws.seen_sync_requests = sync_requests;
 			if (ws.decoding)
 			{
-				decoder_batch_flushed(decoder_read_position());
+				view_progress_flushed(decoder_read_position());
+				decoder_batch_flushed(view_progress_confirmable(decoder_read_position()));
 				worker_publish(decoder_read_position());
 			}
 			else
@@ -430,7 +453,7 @@ worker_loop(void)
 				worker_commit();
 				worker_exit_without_extension();
 			}
-			worker_load_catalog(false, false);
+			worker_load_catalog(false, false, false);
 			worker_commit();
 			/* the next turn writes where new views begin */
 			timeout = 0;
@@ -586,10 +609,11 @@ worker_exit_without_extension(void)
 
 /*
  * Streams and views as the catalog has them now.  at_startup: the decoder
- * resumes at the last written position; slot_is_new: it starts from scratch.
+ * resumes at the last written position; slot_is_new: it starts from scratch;
+ * decoder_restarted: at startup, or decoding again for views held back.
  */
 static void
-worker_load_catalog(bool at_startup, bool slot_is_new)
+worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 {
 	ListCell   *lc;
 	Oid		   *relids;
@@ -662,6 +686,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 												no_watermark ? 0 : DatumGetTimestampTz(watermark)));
 		MemoryContextSwitchTo(oldcxt);
 	}
+	qsort(relids, ntables, sizeof(Oid), oid_cmp);
 	if (ws.decoding)
 		decoder_set_streams(relids, ntables,
 							continuous_catalog_relid(CATALOG_STREAMS),
@@ -669,7 +694,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
-					"v.search_path "
+					"v.search_path, v.counts_table "
 					"FROM continuous.view_catalog v "
 					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
@@ -679,6 +704,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
 
+	if (ws.decoding)
+		view_progress_begin_load(decoder_restarted);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
@@ -700,9 +727,12 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 		Datum		retention = SPI_getbinval(row, desc, 9, &no_retention);
 		char	   *search_path = TextDatumGetCString(SPI_getbinval(row, desc, 11,
 																	&isnull));
+		bool		no_counts;
+		Oid			counts = DatumGetObjectId(SPI_getbinval(row, desc, 12, &no_counts));
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
+		XLogRecPtr	counts_from;
 
 		/* the further workers serve only views over Kafka streams */
 		if (ws.index > 0 && !list_member_oid(kafka_streams, stream))
@@ -731,6 +761,24 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 			act->persisted = false;
 		}
 
+		/*
+		 * A view of a table stream counts from where it is applied; one
+		 * whose relations another transaction has locked is held back.
+		 */
+		counts_from = act->active_from;
+		if (ws.decoding && act->active_from != InvalidXLogRecPtr &&
+			bsearch(&stream, relids, ntables, sizeof(Oid), oid_cmp) != NULL)
+		{
+			ViewRelations relations = {storage,
+				no_counts ? InvalidOid : counts,
+				no_late_table ? InvalidOid : late_table,
+			query_view};
+
+			if (!view_progress_load_view(view, act->active_from, &relations,
+										 &counts_from))
+				continue;
+		}
+
 		/* a view that cannot be set up must not stop the others */
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(spicxt);
@@ -744,7 +792,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 									 search_path,
 									 view_definition_query(query_view),
 									 lateness);
-			vr->active_from = act->active_from;
+			vr->active_from = counts_from;
 			vr->late_table = no_late_table ? InvalidOid : late_table;
 			if (!no_retention)
 			{
@@ -771,6 +819,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new)
 	}
 	if (previous)
 		hash_destroy(previous);
+	if (ws.decoding)
+		view_progress_end_load();
 	worker_kafka_create_sources(kafka_streams, ws.views);
 	if (!ws.decoding)
 		ws.catalog_fingerprint = worker_catalog_fingerprint();
@@ -857,6 +907,76 @@ worker_stream_clock(Oid stream)
 			return clock;
 	}
 	return NULL;
+}
+
+/*
+ * Views whose relations another transaction has locked are held back
+ * (view_progress.c) and leave this batch: the others do not wait.
+ */
+static void
+worker_hold_locked_views(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (view_progress_hold_if_locked(vr->view))
+		{
+			ereport(LOG,
+					(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
+							vr->name)));
+			view_runtime_destroy(vr);
+			ws.views = foreach_delete_current(ws.views, lc);
+		}
+	}
+}
+
+/*
+ * Once a held view's lock is gone, decode again from where the views
+ * behind stand, and read the catalog again: each view counts from its own
+ * position.  Looked at once a second while views are held.
+ */
+static void
+worker_release_held_views(void)
+{
+	bool		due;
+
+	if (!ws.decoding || !view_progress_holding() ||
+		!TimestampDifferenceExceeds(ws.last_hold_check, GetCurrentTimestamp(),
+									HOLD_CHECK_MS))
+		return;
+	ws.last_hold_check = GetCurrentTimestamp();
+	worker_begin(InvalidTransactionId);
+	due = view_progress_release_due();
+	worker_commit();
+	if (due)
+		worker_rewind();
+}
+
+/* Decode again for the views held back, and read the catalog again. */
+static void
+worker_rewind(void)
+{
+	XLogRecPtr	restart = view_progress_rewind();
+
+	ereport(LOG,
+			(errmsg("pg_continuous: decoding again from %X/%X for continuous views that a lock held back",
+					LSN_FORMAT_ARGS(restart))));
+	decoder_rewind(restart);
+	/* a sync() waits until they have caught up */
+	ws.published = Min(ws.published, restart);
+	pg_atomic_write_u64(&ws.slot->applied_lsn, ws.published);
+
+	worker_begin(InvalidTransactionId);
+	if (!worker_extension_exists())
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	worker_load_catalog(false, false, true);
+	worker_commit();
 }
 
 /*
@@ -978,6 +1098,7 @@ worker_forget_failed_views(void)
 
 		if (vr->failed)
 		{
+			view_progress_forget(vr->view);
 			view_runtime_destroy(vr);
 			ws.views = foreach_delete_current(ws.views, lc);
 		}
@@ -1041,6 +1162,8 @@ worker_flush(void)
 	double		latency_ms;
 	List	   *batches = NIL;	/* StreamEvents: every stream's batch */
 	List	   *kafka_batches = NIL;	/* and each Kafka source's */
+	bool		replaying;		/* decoded again for views held back */
+	bool		rewind_due = false;
 
 	/*
 	 * A batch that ends at a catalog change is flushed for the table
@@ -1062,6 +1185,9 @@ worker_flush(void)
 		worker_exit_without_extension();
 	}
 	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
+	if (ws.decoding)
+		worker_hold_locked_views();
+	replaying = ws.decoding && view_progress_replaying(position);
 
 	if (ws.decoding)
 	{
@@ -1100,7 +1226,9 @@ worker_flush(void)
 	{
 		StreamEvents *stream = lfirst(lc);
 
-		if (worker_stream_dropped(stream->relid))
+		/* a stream's events decoded again were counted for it before */
+		if (worker_stream_dropped(stream->relid) ||
+			(replaying && !stream->kafka))
 			continue;
 		flush_stream_stats(stream, worker_stream_clock(stream->relid));
 	}
@@ -1128,7 +1256,9 @@ worker_flush(void)
 	if (ws.decoding)
 	{
 		flush_write_view_starts(decoder_batch->created_views, position);
-		flush_write_position(position);
+		view_progress_write(position);
+		/* a lock gone before a sync() asked is seen by its flush */
+		rewind_due = view_progress_release_due();
 	}
 	worker_commit();
 
@@ -1147,9 +1277,15 @@ worker_flush(void)
 	foreach(lc, sources)
 		kafka_source_flushed(lfirst(lc));
 	if (ws.decoding)
-		decoder_batch_flushed(position);
+	{
+		view_progress_flushed(position);
+		decoder_batch_flushed(view_progress_confirmable(position));
+	}
 	ws.last_flush = GetCurrentTimestamp();
-	worker_publish(position);
+	if (rewind_due)
+		worker_rewind();		/* up to date once they have caught up */
+	else
+		worker_publish(position);
 }
 
 static void

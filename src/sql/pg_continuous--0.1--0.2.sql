@@ -185,3 +185,26 @@ SELECT pg_catalog.pg_extension_config_dump('continuous.view_stats', '');
 SELECT pg_catalog.pg_extension_config_dump('continuous.kafka_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('continuous.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('continuous.dead_letters_id_seq', '');
+
+/* ------------------------------------------------------------------------
+ * A lock on one view's relations holds back that view only
+ * (src/view_progress.c)
+ *
+ * A flush takes the locks it needs on each view's storage, table of counts
+ * and late_events table without waiting.  A view whose relations another
+ * transaction has locked (an uncommitted DROP VIEW, a LOCK on its
+ * late_events table) is left behind, 'waiting', while the others go on;
+ * once the lock is gone the worker decodes its events again.  Every view is
+ * applied up to frontier except those in behind_views, each up to its
+ * behind_lsns entry; lsn, where decoding resumes, is the least of them.
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE continuous.decoder_position
+    ADD COLUMN frontier pg_lsn,
+    ADD COLUMN behind_views oid[] NOT NULL DEFAULT '{}',
+    ADD COLUMN behind_lsns pg_lsn[] NOT NULL DEFAULT '{}';
+
+ALTER TABLE continuous.view_stats
+    DROP CONSTRAINT view_stats_status_check,
+    ADD CONSTRAINT view_stats_status_check
+        CHECK (status IN ('active', 'failed', 'waiting'));

@@ -298,6 +298,10 @@ SKIP:
 			  qw(order_count per_minute recent)),
 		'0,0,0',
 		'the other views: failed is 0');
+	is( join(',', map { metric('pg_continuous_view_waiting', view => $_) }
+			  qw(picky order_count per_minute recent)),
+		'0,0,0,0',
+		'no view is held back by a lock: waiting is 0');
 	is(metric('pg_continuous_view_retention_seconds', view => 'per_minute'), 3600,
 		'per_minute: retention of 1 hour in seconds');
 	is(metric('pg_continuous_view_retention_seconds', view => 'recent'), '+Inf',
