@@ -29,8 +29,12 @@
  * its events late by the watermark of when it processes them, as though
  * they arrived then: a window its readers saw closed never changes.
  *
- * Kafka streams are not covered: their views are written in the flush
- * that stores their offsets, and wait for a lock as before.
+ * A view of a Kafka stream holds back its whole stream, whose offsets are
+ * the stream's, not the view's: the worker closes the stream's consumer,
+ * leaving its offsets as last flushed, and makes it again from there (with
+ * the catalog) once the lock is gone.  Other workers' flushes lock a Kafka
+ * view's storage too (worker_take_turn), in modes that an ACCESS SHARE
+ * lock does not conflict with, unlike a DROP VIEW's.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +56,8 @@ typedef struct ViewProgress
 	Oid			view;			/* hash key */
 	XLogRecPtr	applied;		/* counts what commits from here on */
 	bool		held;			/* by a lock on one of its relations */
+	bool		held_with;		/* or with another view of its stream */
+	bool		kafka;			/* of a Kafka stream: no position of its own */
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
 } ViewProgress;
@@ -71,7 +77,6 @@ static HTAB *progress_table(const char *name);
 static bool progress_locks_free(ViewProgress *p);
 static bool progress_behind(ViewProgress *p);
 static bool progress_find_held(bool locks_free);
-static void progress_write_waiting(void);
 static void progress_write_resumed(void);
 
 static HTAB *
@@ -125,7 +130,7 @@ view_progress_begin_load(bool decoder_restarted)
 }
 
 bool
-view_progress_load_view(Oid view, XLogRecPtr active_from,
+view_progress_load_view(Oid view, bool kafka, XLogRecPtr active_from,
 						ViewRelations *relations, XLogRecPtr *counts_from)
 {
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
@@ -141,11 +146,16 @@ view_progress_load_view(Oid view, XLogRecPtr active_from,
 		at_start ? at_start->applied : frontier;
 	p->applied = Max(p->applied, active_from);
 	p->relations = *relations;
+	p->kafka = kafka;
 	p->held = false;
+	p->held_with = false;
 	p->locked = InvalidOid;
 
-	/* a held view goes on only where decoding starts again */
-	if (before && before->held && !load_restarted)
+	/*
+	 * A held view of a table stream goes on only where decoding starts
+	 * again; a Kafka stream's consumer starts again at every load.
+	 */
+	if (!kafka && before && before->held && !load_restarted)
 	{
 		p->held = true;
 		p->locked = before->locked;
@@ -166,8 +176,7 @@ view_progress_end_load(void)
 	if (behind_at_start)
 		hash_destroy(behind_at_start);
 	behind_at_start = NULL;
-	if (load_restarted)
-		progress_write_resumed();
+	progress_write_resumed();
 }
 
 bool
@@ -184,6 +193,27 @@ view_progress_hold_if_locked(Oid view)
 	return true;
 }
 
+void
+view_progress_hold_with(Oid view, Oid like)
+{
+	ViewProgress *p = hash_search(progress, &view, HASH_FIND, NULL);
+	ViewProgress *other = hash_search(progress, &like, HASH_FIND, NULL);
+
+	if (p == NULL || other == NULL)
+		return;
+	p->held = true;
+	p->held_with = true;
+	p->locked = other->locked;
+}
+
+bool
+view_progress_held(Oid view)
+{
+	ViewProgress *p = progress ? hash_search(progress, &view, HASH_FIND, NULL) : NULL;
+
+	return p != NULL && p->held;
+}
+
 /*
  * Each relation the flush writes, locked as the flush locks it, without
  * waiting.  The locks taken are kept to the end of the transaction.
@@ -193,8 +223,8 @@ progress_locks_free(ViewProgress *p)
 {
 	Oid			relids[4] = {p->relations.storage, p->relations.counts,
 	p->relations.late_table, p->relations.query_view};
-	LOCKMODE	modes[4] = {RowExclusiveLock, RowExclusiveLock,
-	RowExclusiveLock, AccessShareLock};
+	LOCKMODE	modes[4] = {p->kafka ? AccessShareLock : RowExclusiveLock,
+		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
 	int			i;
 
 	for (i = 0; i < lengthof(relids); i++)
@@ -209,7 +239,10 @@ progress_locks_free(ViewProgress *p)
 	return true;
 }
 
-/* Is a view held back, and (locks_free) are its locks free now? */
+/*
+ * Is a view held back, and (locks_free) are its locks free now?  Views held
+ * with another are free when that one is.
+ */
 static bool
 progress_find_held(bool locks_free)
 {
@@ -221,7 +254,8 @@ progress_find_held(bool locks_free)
 	hash_seq_init(&seq, progress);
 	while ((p = hash_seq_search(&seq)) != NULL)
 	{
-		if (p->held && (!locks_free || progress_locks_free(p)))
+		if (p->held &&
+			(!locks_free || (!p->held_with && progress_locks_free(p))))
 		{
 			hash_seq_term(&seq);
 			return true;
@@ -252,7 +286,7 @@ view_progress_replay_end(void)
 static bool
 progress_behind(ViewProgress *p)
 {
-	return p->held || p->applied < frontier;
+	return !p->kafka && (p->held || p->applied < frontier);
 }
 
 void
@@ -276,7 +310,7 @@ view_progress_write(XLogRecPtr position)
 		{
 			XLogRecPtr	applied = p->held ? p->applied : Max(p->applied, position);
 
-			if (applied < new_frontier)
+			if (!p->kafka && applied < new_frontier)
 			{
 				out.behind_views[out.nbehind] = p->view;
 				out.behind_lsns[out.nbehind] = applied;
@@ -286,7 +320,7 @@ view_progress_write(XLogRecPtr position)
 		}
 	}
 	flush_write_progress(&out);
-	progress_write_waiting();
+	view_progress_write_status();
 }
 
 void
@@ -333,8 +367,9 @@ view_progress_rewind(void)
 {
 	XLogRecPtr	restart = view_progress_confirmable(frontier);
 
-	if (restart < frontier)
-		replay_end = frontier;
+	if (restart >= frontier)
+		return InvalidXLogRecPtr;
+	replay_end = frontier;
 	return restart;
 }
 
@@ -350,8 +385,8 @@ view_progress_forget(Oid view)
  * Rows the transaction that holds the lock has locked too (an uncommitted
  * DROP VIEW deletes the view's row) are skipped, not waited for.
  */
-static void
-progress_write_waiting(void)
+void
+view_progress_write_status(void)
 {
 	HASH_SEQ_STATUS seq;
 	ViewProgress *p;

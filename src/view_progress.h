@@ -37,7 +37,8 @@ extern void view_progress_forget_all(void);
  * *counts_from: the view counts the transactions that commit from there.
  */
 extern void view_progress_begin_load(bool decoder_restarted);
-extern bool view_progress_load_view(Oid view, XLogRecPtr active_from,
+extern bool view_progress_load_view(Oid view, bool kafka,
+									XLogRecPtr active_from,
 									ViewRelations *relations,
 									XLogRecPtr *counts_from);
 extern void view_progress_end_load(void);
@@ -48,6 +49,13 @@ extern void view_progress_end_load(void);
  */
 extern bool view_progress_hold_if_locked(Oid view);
 
+/*
+ * Hold back a view with another: the views of a Kafka stream are held
+ * together.  And is a view held?
+ */
+extern void view_progress_hold_with(Oid view, Oid like);
+extern bool view_progress_held(Oid view);
+
 /* Is any view held back? */
 extern bool view_progress_holding(void);
 
@@ -57,8 +65,12 @@ extern bool view_progress_replaying(XLogRecPtr position);
 /* Where a batch being decoded again must end; InvalidXLogRecPtr: none. */
 extern XLogRecPtr view_progress_replay_end(void);
 
-/* Written in the flush transaction that ends at position. */
+/*
+ * Written in the flush transaction that ends at position (the decoding
+ * worker); the status of the views held back (every worker).
+ */
 extern void view_progress_write(XLogRecPtr position);
+extern void view_progress_write_status(void);
 
 /*
  * After that flush has committed, or when a batch up to position held no
@@ -71,7 +83,8 @@ extern XLogRecPtr view_progress_confirmable(XLogRecPtr position);
 
 /*
  * In a transaction: has a held view's lock gone?  Then the caller decodes
- * again from view_progress_rewind()'s position and reads the catalog.
+ * again from view_progress_rewind()'s position, unless it is invalid (no
+ * view is behind the decoder), and reads the catalog.
  */
 extern bool view_progress_release_due(void);
 extern XLogRecPtr view_progress_rewind(void);

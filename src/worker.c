@@ -141,6 +141,7 @@ static void worker_exit_without_extension(void);
 static void worker_load_catalog(bool at_startup, bool slot_is_new,
 								bool decoder_restarted);
 static void worker_hold_locked_views(void);
+static Oid	worker_hold_kafka_stream(Oid held_view);
 static void worker_release_held_views(void);
 static void worker_rewind(void);
 static bool worker_activations_unwritten(void);
@@ -623,6 +624,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	HASHCTL		ctl;
 	int			ntables = 0;
 	List	   *kafka_streams = NIL;
+	List	   *held_kafka = NIL;	/* views of Kafka streams held back */
 
 	foreach(lc, ws.views)
 		view_runtime_destroy(lfirst(lc));
@@ -704,8 +706,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
 
-	if (ws.decoding)
-		view_progress_begin_load(decoder_restarted);
+	view_progress_begin_load(decoder_restarted);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
@@ -733,6 +734,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 		ViewActivation *act;
 		ViewActivation *before = NULL;
 		XLogRecPtr	counts_from;
+		bool		kafka;
 
 		/* the further workers serve only views over Kafka streams */
 		if (ws.index > 0 && !list_member_oid(kafka_streams, stream))
@@ -766,17 +768,21 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 		 * whose relations another transaction has locked is held back.
 		 */
 		counts_from = act->active_from;
-		if (ws.decoding && act->active_from != InvalidXLogRecPtr &&
-			bsearch(&stream, relids, ntables, sizeof(Oid), oid_cmp) != NULL)
+		kafka = list_member_oid(kafka_streams, stream);
+		if (kafka || (ws.decoding && act->active_from != InvalidXLogRecPtr))
 		{
 			ViewRelations relations = {storage,
 				no_counts ? InvalidOid : counts,
 				no_late_table ? InvalidOid : late_table,
 			query_view};
 
-			if (!view_progress_load_view(view, act->active_from, &relations,
-										 &counts_from))
+			if (!view_progress_load_view(view, kafka, act->active_from,
+										 &relations, &counts_from))
+			{
+				if (kafka)
+					held_kafka = lappend_oid(held_kafka, view);
 				continue;
+			}
 		}
 
 		/* a view that cannot be set up must not stop the others */
@@ -819,8 +825,11 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	}
 	if (previous)
 		hash_destroy(previous);
-	if (ws.decoding)
-		view_progress_end_load();
+	/* a Kafka stream with a view held back is not consumed */
+	foreach(lc, held_kafka)
+		kafka_streams = list_delete_oid(kafka_streams,
+										worker_hold_kafka_stream(lfirst_oid(lc)));
+	view_progress_end_load();
 	worker_kafka_create_sources(kafka_streams, ws.views);
 	if (!ws.decoding)
 		ws.catalog_fingerprint = worker_catalog_fingerprint();
@@ -917,6 +926,7 @@ static void
 worker_hold_locked_views(void)
 {
 	ListCell   *lc;
+	List	   *held_kafka = NIL;
 
 	foreach(lc, ws.views)
 	{
@@ -927,10 +937,48 @@ worker_hold_locked_views(void)
 			ereport(LOG,
 					(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
 							vr->name)));
+			if (worker_kafka_source(vr->stream) != NULL)
+				held_kafka = lappend_oid(held_kafka, vr->view);
 			view_runtime_destroy(vr);
 			ws.views = foreach_delete_current(ws.views, lc);
 		}
 	}
+	foreach(lc, held_kafka)
+		worker_kafka_drop_source(worker_hold_kafka_stream(lfirst_oid(lc)));
+}
+
+/*
+ * A view of a Kafka stream is held back: so are the other views of its
+ * stream, whose offsets it shares.  Returns the stream.
+ */
+static Oid
+worker_hold_kafka_stream(Oid held_view)
+{
+	Oid			stream = InvalidOid;
+	ListCell   *lc;
+
+	if (SPI_execute_with_args("SELECT stream FROM continuous.view_catalog "
+							  "WHERE view OPERATOR(pg_catalog.=) $1",
+							  1, (Oid[]) {OIDOID},
+							  (Datum[]) {ObjectIdGetDatum(held_view)},
+							  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		stream = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->stream != stream)
+			continue;
+		view_progress_hold_with(vr->view, held_view);
+		view_runtime_destroy(vr);
+		ws.views = foreach_delete_current(ws.views, lc);
+	}
+	return stream;
 }
 
 /*
@@ -943,7 +991,7 @@ worker_release_held_views(void)
 {
 	bool		due;
 
-	if (!ws.decoding || !view_progress_holding() ||
+	if (!view_progress_holding() ||
 		!TimestampDifferenceExceeds(ws.last_hold_check, GetCurrentTimestamp(),
 									HOLD_CHECK_MS))
 		return;
@@ -959,15 +1007,18 @@ worker_release_held_views(void)
 static void
 worker_rewind(void)
 {
-	XLogRecPtr	restart = view_progress_rewind();
+	XLogRecPtr	restart = ws.decoding ? view_progress_rewind() : InvalidXLogRecPtr;
 
-	ereport(LOG,
-			(errmsg("pg_continuous: decoding again from %X/%X for continuous views that a lock held back",
-					LSN_FORMAT_ARGS(restart))));
-	decoder_rewind(restart);
-	/* a sync() waits until they have caught up */
-	ws.published = Min(ws.published, restart);
-	pg_atomic_write_u64(&ws.slot->applied_lsn, ws.published);
+	if (restart != InvalidXLogRecPtr)
+	{
+		ereport(LOG,
+				(errmsg("pg_continuous: decoding again from %X/%X for continuous views that a lock held back",
+						LSN_FORMAT_ARGS(restart))));
+		decoder_rewind(restart);
+		/* a sync() waits until they have caught up */
+		ws.published = Min(ws.published, restart);
+		pg_atomic_write_u64(&ws.slot->applied_lsn, ws.published);
+	}
 
 	worker_begin(InvalidTransactionId);
 	if (!worker_extension_exists())
@@ -1173,8 +1224,7 @@ worker_flush(void)
 	 * or dropped it and registered it again, and old offsets written back
 	 * would then be where the new registration starts.
 	 */
-	List	   *sources = (ws.decoding && decoder_batch->catalog_changed) ?
-		NIL : worker_kafka_sources();
+	List	   *sources;
 
 	/* the views a catalog change created must be visible to update */
 	worker_begin(ws.decoding && decoder_batch->catalog_changed ?
@@ -1185,9 +1235,10 @@ worker_flush(void)
 		worker_exit_without_extension();
 	}
 	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
-	if (ws.decoding)
-		worker_hold_locked_views();
+	worker_hold_locked_views();
 	replaying = ws.decoding && view_progress_replaying(position);
+	sources = (ws.decoding && decoder_batch->catalog_changed) ?
+		NIL : worker_kafka_sources();
 
 	if (ws.decoding)
 	{
@@ -1257,9 +1308,11 @@ worker_flush(void)
 	{
 		flush_write_view_starts(decoder_batch->created_views, position);
 		view_progress_write(position);
-		/* a lock gone before a sync() asked is seen by its flush */
-		rewind_due = view_progress_release_due();
 	}
+	else
+		view_progress_write_status();
+	/* a lock gone before a sync() asked is seen by its flush */
+	rewind_due = view_progress_release_due();
 	worker_commit();
 
 	foreach(lc, ws.views)

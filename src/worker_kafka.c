@@ -77,6 +77,30 @@ worker_kafka_sources(void)
 	return wk.sources;
 }
 
+KafkaSource *
+worker_kafka_source(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, wk.sources)
+		if (kafka_source_relid(lfirst(lc)) == relid)
+			return lfirst(lc);
+	return NULL;
+}
+
+void
+worker_kafka_drop_source(Oid relid)
+{
+	KafkaSource *src = worker_kafka_source(relid);
+
+	if (src == NULL)
+		return;
+	wk.sources = list_delete_ptr(wk.sources, src);
+	kafka_source_destroy(src);
+	/* a sync() being served asks the brokers again, without it */
+	wk.sync_pending = false;
+}
+
 void
 worker_kafka_drop_sources(void)
 {

@@ -11,6 +11,7 @@
 #include "port/atomics.h"
 #include "utils/timestamp.h"
 
+#include "kafka_source.h"
 #include "watermark.h"
 
 /* The stream clock of a stream, as the worker keeps them. */
@@ -31,6 +32,13 @@ extern void worker_kafka_init(int worker, pg_atomic_uint64 *synced,
  */
 extern void worker_kafka_drop_sources(void);
 extern void worker_kafka_create_sources(List *relids, List *views);
+
+/*
+ * The consumer of one stream, or NULL; and closing it, its unflushed
+ * messages left to be consumed again (a view of it is held back).
+ */
+extern KafkaSource *worker_kafka_source(Oid relid);
+extern void worker_kafka_drop_source(Oid relid);
 
 /* The consumers (KafkaSource), in a fixed order. */
 extern List *worker_kafka_sources(void);

@@ -15,7 +15,10 @@
 #     the restart the windowed view catches up too, its events judged late
 #     by the watermark of when they are processed (so view + late rows =
 #     batch);
-#   - a DROP that commits while held leaves nothing behind.
+#   - a DROP that commits while held leaves nothing behind;
+#   - a view of a Kafka stream held back holds back its stream (the
+#     offsets are the stream's): the table streams' views go on, and once
+#     the DROP rolls back both views of the stream count every message once.
 
 use strict;
 use warnings;
@@ -26,6 +29,8 @@ use Test::More;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 use PgContinuous::Crash;
+use PgContinuous::MockKafka;
+use IPC::Run;
 
 my $node = continuous_node('view_locks', "continuous.flush_interval = '50ms'\n");
 
@@ -165,6 +170,70 @@ check_views('after the DROP committed', qw(per_group to_drop));
 is($node->safe_psql('postgres',
 	q{SELECT cardinality(behind_views) FROM continuous.decoder_position}),
 	'0', 'no view is left behind');
+
+# --- a view of a Kafka stream --------------------------------------------------
+my $broker  = PgContinuous::MockKafka->start('orders:2');
+my $tempdir = PostgreSQL::Test::Utils::tempdir;
+my $produced = 0;
+sub produce
+{
+	my ($n) = @_;
+	my $file = "$tempdir/orders.json";
+	open(my $fh, '>', $file) or die;
+	print $fh qq({"k": @{[ $_ % 5 ]}, "v": $_}\n) for $produced + 1 .. $produced + $n;
+	close($fh);
+	$produced += $n;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kafka/produce', '-b', $broker->bootstrap, '-t', 'orders' ],
+		'<', $file, '>', \$out, '2>', \$err)
+	  or die "produce failed: $err";
+	return;
+}
+sub kafka_sums
+{
+	my ($view) = @_;
+	return $node->safe_psql('postgres', "SELECT sum(n), sum(s) FROM $view");
+}
+sub expected_sums
+{
+	my ($n) = @_;
+	return "$n|" . ($n * ($n + 1) / 2);
+}
+
+$node->safe_psql('postgres', qq{
+CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
+    OPTIONS (brokers '@{[ $broker->bootstrap ]}', "kafka.fetch.wait.max.ms" '10');
+CREATE FOREIGN TABLE orders (k int, v int) SERVER mock
+    OPTIONS (topic 'orders', format 'json', start_offset 'earliest');
+CREATE VIEW orders_by_k WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM orders GROUP BY k;
+CREATE VIEW orders_total WITH (continuous) AS SELECT count(*) AS n, sum(v) AS s FROM orders;
+});
+produce(1000);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+is(kafka_sums('orders_by_k'), expected_sums(1000), 'Kafka: orders_by_k counts every message');
+
+$dropper = $node->background_psql('postgres');
+$dropper->query_safe('BEGIN; DROP VIEW orders_total');
+produce(1000);
+load(500);
+($ret, $out, $err) = $node->psql('postgres', q{SELECT continuous.sync('60 seconds')});
+is($ret, 0, 'sync() returns while a view of a Kafka stream is held back') or diag $err
+  . $node->safe_psql('postgres', q{SELECT pid, backend_type, wait_event_type, wait_event, state, left(query, 60) FROM pg_stat_activity})
+  . $node->safe_psql('postgres', q{SELECT locktype, relation::regclass, mode, pid, granted FROM pg_locks WHERE NOT granted});
+
+check_views('a Kafka view held back', qw(per_group to_drop));
+is(kafka_sums('orders_by_k'), expected_sums(1000),
+	'the other view of the Kafka stream is held back with it');
+$dropper->query_safe('ROLLBACK');
+$dropper->quit;
+produce(500);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+is(kafka_sums('orders_by_k'), expected_sums(2500),
+	'after the DROP rolled back, orders_by_k counts every message once');
+is(kafka_sums('orders_total'), expected_sums(2500),
+	'and so does orders_total');
+check_views('after the Kafka view came back', qw(per_group to_drop));
+$broker->stop;
 
 $node->stop;
 done_testing();
