@@ -39,6 +39,10 @@
 #include "privileges.h"
 #include "quarantine.h"
 
+/* how a failed view comes back, in the worker's log and in sync() */
+#define FAILED_VIEW_HINT \
+	"Once its cause is removed, bring it back with continuous.rebuild() if it reads a table stream, or drop it and create it again."
+
 /*
  * The rows of a query of views (an oid, then a text) through SPI, as a
  * List of Oid and a List of strings (NULL: "") in cxt.
@@ -132,7 +136,7 @@ quarantine_view(Oid view, const char *name, const char *message)
 			 errmsg("pg_continuous: continuous view \"%s\" failed: %s",
 					name ? name : "?", message),
 			 errdetail("The view keeps its state as of its last flush; the database's other views go on."),
-			 errhint("Drop the view and create it again; continuous.views.last_error keeps this message.")));
+			 errhint("%s continuous.views.last_error keeps this message.", FAILED_VIEW_HINT)));
 
 	values[0] = ObjectIdGetDatum(view);
 	values[1] = CStringGetTextDatum(message);
@@ -190,7 +194,7 @@ quarantine_warn_failed_views(void)
 															ObjectIdGetDatum(view)))),
 				 pg_class_aclcheck(view, GetUserId(), ACL_SELECT) == ACLCHECK_OK ?
 				 errdetail("%s", (char *) lfirst(ec)) : 0,
-				 errhint("Once its cause is removed, bring it back with continuous.rebuild() if it reads a table stream, or drop it and create it again.")));
+				 errhint("%s", FAILED_VIEW_HINT)));
 	}
 	forboth(vc, held, ec, whys)
 		ereport(WARNING,
