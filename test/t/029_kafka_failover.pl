@@ -13,7 +13,8 @@
 # database has a table stream too, whose views the promoted standby
 # computes again from their table: that must leave the Kafka views alone.
 # Every view is compared with its SELECT over a plain table that holds
-# every message produced, after the promotion and after a kill -9 of the
+# every message produced (for emit = 'window_close', over the windows the
+# stream's watermark has passed, which never goes back), after the promotion and after a kill -9 of the
 # new primary's worker.
 
 use strict;
@@ -81,6 +82,9 @@ CREATE VIEW per_id WITH (continuous) AS
 CREATE VIEW per_minute WITH (continuous) AS
     SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n, max(id) AS last
       FROM orders GROUP BY minute;
+CREATE VIEW closed_minutes WITH (continuous, emit = 'window_close') AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n, sum(amount) AS s
+      FROM orders GROUP BY minute;
 CREATE TABLE all_orders (id bigint, k int, amount int, ts timestamptz);
 CREATE TABLE ev (k int, ts timestamptz NOT NULL DEFAULT now());
 SELECT continuous.create_stream('ev', event_time => 'ts', watermark_delay => '1 hour');
@@ -106,6 +110,13 @@ sub compare_all
 		"$when: every partition's stored offset is past its last message");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
 		'0', "$when: no dead letters");
+	# emit = 'window_close': the windows the stream's watermark has passed
+	is_same_rows($node, 'closed_minutes',
+		"SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n, sum(amount) AS s "
+		  . 'FROM all_orders GROUP BY minute HAVING continuous.tumble(ts, \'1 minute\') + '
+		  . "interval '1 minute' <= (SELECT watermark FROM continuous.streams "
+		  . "WHERE stream = 'orders'::regclass)",
+		"$when: the closed windows equal their SELECT");
 }
 
 # --- on the primary -------------------------------------------------------
@@ -136,6 +147,8 @@ my $flushed = $primary->safe_psql('postgres',
 	"SELECT sum(committed_offset) FROM continuous.kafka_partitions WHERE stream = 'orders'::regclass");
 cmp_ok($flushed, '<', $produced,
 	"the primary has flushed $flushed of $produced messages when it stops");
+my $old_watermark = $primary->safe_psql('postgres',
+	"SELECT watermark FROM continuous.streams WHERE stream = 'orders'::regclass");
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 $primary->stop('immediate');
 
@@ -153,6 +166,11 @@ INSERT INTO ev (k) SELECT g % 7 FROM generate_series(1, 500) g;
 SELECT continuous.sync();
 });
 compare_all($standby, 'after the promotion');
+is( $standby->safe_psql('postgres',
+		"SELECT watermark >= '$old_watermark' FROM continuous.streams WHERE stream = 'orders'::regclass"),
+	't', "the watermark went on from the primary's ($old_watermark)");
+cmp_ok($standby->safe_psql('postgres', 'SELECT count(*) FROM closed_minutes'),
+	'>', 0, 'windows closed after the promotion are shown');
 like(slurp_file($standby->logfile),
 	qr/computed 1 continuous views again from their stream tables .* could not decode/,
 	'the promoted standby computed only the table stream\'s view again');
