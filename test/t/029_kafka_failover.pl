@@ -119,13 +119,20 @@ sub compare_all
 		"$when: the closed windows equal their SELECT");
 }
 
+# Write on $node the messages $values (from produce()) into the batch
+# table, and $ev_rows rows into the table stream; then, with $sync, wait
+# until every view has them.
+sub record
+{
+	my ($node, $values, $ev_rows, $sync) = @_;
+	$node->safe_psql('postgres',
+		"INSERT INTO all_orders VALUES $values; "
+		  . "INSERT INTO ev (k) SELECT g % 7 FROM generate_series(1, $ev_rows) g"
+		  . ($sync ? '; SELECT continuous.sync()' : ''));
+}
+
 # --- on the primary -------------------------------------------------------
-my $rows = produce(3000);
-$primary->safe_psql('postgres', qq{
-INSERT INTO all_orders VALUES $rows;
-INSERT INTO ev (k) SELECT g % 7 FROM generate_series(1, 1000) g;
-SELECT continuous.sync();
-});
+record($primary, produce(3000), 1000, 1);
 compare_all($primary, 'on the primary');
 
 $primary->backup('base');
@@ -135,14 +142,7 @@ $standby->start;
 
 # Messages the primary has not flushed when it stops: the primary consumes
 # while more are produced, in runs; its last flush is behind the last run.
-foreach (1 .. 4)
-{
-	$rows = produce(1500);
-	$primary->safe_psql('postgres', qq{
-INSERT INTO all_orders VALUES $rows;
-INSERT INTO ev (k) SELECT g % 7 FROM generate_series(1, 200) g;
-});
-}
+record($primary, produce(1500), 200, 0) foreach 1 .. 4;
 my $flushed = $primary->safe_psql('postgres',
 	"SELECT sum(committed_offset) FROM continuous.kafka_partitions WHERE stream = 'orders'::regclass");
 cmp_ok($flushed, '<', $produced,
@@ -158,13 +158,8 @@ my $while_down = produce(3000);
 $standby->promote;
 $standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
   or die 'the standby was not promoted';
-$standby->safe_psql('postgres', "INSERT INTO all_orders VALUES $while_down");
-$rows = produce(3000);
-$standby->safe_psql('postgres', qq{
-INSERT INTO all_orders VALUES $rows;
-INSERT INTO ev (k) SELECT g % 7 FROM generate_series(1, 500) g;
-SELECT continuous.sync();
-});
+record($standby, $while_down, 0, 0);
+record($standby, produce(3000), 500, 1);
 compare_all($standby, 'after the promotion');
 is( $standby->safe_psql('postgres',
 		"SELECT watermark >= '$old_watermark' FROM continuous.streams WHERE stream = 'orders'::regclass"),
@@ -176,15 +171,9 @@ like(slurp_file($standby->logfile),
 	'the promoted standby computed only the table stream\'s view again');
 
 # the new primary goes on exactly, through a kill -9 of its worker
-$rows = produce(3000);
-$standby->safe_psql('postgres', "INSERT INTO all_orders VALUES $rows");
+record($standby, produce(3000), 0, 0);
 kill9_worker_and_wait($standby);
-$rows = produce(3000);
-$standby->safe_psql('postgres', qq{
-INSERT INTO all_orders VALUES $rows;
-INSERT INTO ev (k) SELECT g % 7 FROM generate_series(1, 500) g;
-SELECT continuous.sync();
-});
+record($standby, produce(3000), 500, 1);
 compare_all($standby, 'after more messages and a kill -9');
 is( $standby->safe_psql('postgres',
 		"SELECT count(*) FROM continuous.views WHERE status <> 'active'"),
