@@ -7,7 +7,7 @@
 #       gone (they linger until they notice), call $on_killed (e.g. to close
 #       clients), then start the node again.
 #   worker_pid($node [, $dbname])
-#       PID of the pg_continuous worker of the database, or undef.
+#       PID of the (first) pg_continuous worker of the database, or undef.
 #   kill9_worker_and_wait($node [, $dbname])
 #       kill -9 that worker and wait until a new one runs (the postmaster
 #       resets every process first).  Returns the old PID.
@@ -98,27 +98,35 @@ sub kill9_postmaster_and_restart
 	return;
 }
 
+# The database's workers' PIDs, the first worker's first.
+sub worker_pids
+{
+	my ($node, $dbname) = @_;
+	return grep { /^\d+$/ } split /\n/,
+	  $node->safe_psql($dbname,
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+		  . "AND datname = current_database() ORDER BY application_name, pid");
+}
+
 sub worker_pid
 {
 	my ($node, $dbname) = @_;
-	$dbname //= 'postgres';
-	my $pid = $node->safe_psql($dbname,
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
-		  . "AND datname = current_database()");
-	return $pid =~ /^\d+$/ ? $pid : undef;
+	return (worker_pids($node, $dbname // 'postgres'))[0];
 }
 
+# With continuous.workers > 1, the others die with the one killed (the
+# postmaster resets every process): wait for one none of them was.
 sub kill9_worker_and_wait
 {
 	my ($node, $dbname) = @_;
 	$dbname //= 'postgres';
-	my $pid = worker_pid($node, $dbname) or die "no pg_continuous worker running";
-	kill 'KILL', $pid;
+	my @old = worker_pids($node, $dbname) or die "no pg_continuous worker running";
+	kill 'KILL', $old[0];
 	poll_until($node, $dbname,
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
-		  . "AND datname = current_database() AND pid <> $pid", '1')
-	  or die "no new pg_continuous worker after kill -9 of $pid";
-	return $pid;
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+		  . "AND datname = current_database() AND pid NOT IN (" . join(',', @old) . ")")
+	  or die "no new pg_continuous worker after kill -9 of $old[0]";
+	return $old[0];
 }
 
 1;
