@@ -315,8 +315,7 @@ keeps_schema_owner(AlterOwnerStmt *stmt)
 	if (OidIsValid(owner) && superuser_arg(owner))
 		return false;
 	ereport(NOTICE,
-			(errmsg("schema \"%s\" stays owned by %s", CONTINUOUS_SCHEMA,
-					GetUserNameFromId(GetUserId(), false)),
+			(errmsg("schema \"%s\" keeps its owner", CONTINUOUS_SCHEMA),
 			 errdetail("It holds the catalog of pg_continuous, which only a superuser may own.")));
 	return true;
 }
