@@ -8,9 +8,12 @@
 --
 CREATE EXTENSION pg_continuous;
 CREATE ROLE regress_restore_other;
--- the worker has its slot, as it has long before a real restore's data is
--- in: it decodes the transaction that brings the view back
-SELECT continuous.sync();
+-- this extension's worker (not the previous test's, which may not have
+-- seen its extension go yet) has its slot, as it has long before a real
+-- restore's data is in: create_stream() waits for it
+CREATE TABLE warm_up (ts timestamptz);
+SELECT continuous.create_stream('warm_up', event_time => 'ts');
+DROP TABLE warm_up;
 
 -- pre-data: the stream table, the read view as a placeholder, the
 -- definition view and the storage, each given to the owner the dump names
