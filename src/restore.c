@@ -93,7 +93,7 @@ PG_FUNCTION_INFO_V1(continuous_restore_check);
 /* this transaction wrote a part of a restored view: look at commit */
 static bool check_at_commit = false;
 static bool callback_registered = false;
-/* storage relations whose rows this transaction copied in */
+/* relations a superuser copied rows into in this transaction */
 static List *loaded_at_commit = NIL;
 
 static void restore_at_commit(XactEvent event, void *arg);
@@ -176,7 +176,11 @@ restore_check_at_commit(void)
 	check_at_commit = true;
 }
 
-/* A superuser's COPY (or INSERT) into unclaimed storage relid. */
+/*
+ * A superuser's COPY into relid, which may be a stream table whose views a
+ * restore brings back, or INSERT into unclaimed storage relid: noted in
+ * continuous.restore_loaded at commit.
+ */
 void
 restore_note_loaded(Oid relid)
 {

@@ -23,7 +23,7 @@ extern bool restore_view_pending(Oid view);
  */
 extern void restore_check_at_commit(void);
 
-/* a superuser's COPY or INSERT into relid, unclaimed storage */
+/* a superuser's COPY into relid, or INSERT into unclaimed storage relid */
 extern void restore_note_loaded(Oid relid);
 
 /*
