@@ -47,6 +47,7 @@
 #include "privileges.h"
 #include "quarantine.h"
 #include "rebuild.h"
+#include "restore.h"
 #include "window_count.h"
 
 PG_FUNCTION_INFO_V1(continuous_rebuild);
@@ -82,6 +83,9 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 						ddl_relation_display_name(view))));
 	if (!pg_class_ownercheck(view, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(view));
+	/* a restored view waiting for rows the restore left out (restore.c) */
+	if (restore_view_pending(view))
+		PG_RETURN_INT64(restore_bring_back(view));
 	stream = ddl_catalog_stream_of_view(view);
 	if (kafka_is_stream_table(stream))
 		ereport(ERROR,

@@ -70,7 +70,6 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -99,13 +98,15 @@ static List *loaded_at_commit = NIL;
 static void restore_at_commit(XactEvent event, void *arg);
 static void record_loaded(void);
 static void activate_ready_views(void);
-static void activate_view(Oid view);
-static bool read_ready_entry(Oid view, ViewCatalogEntry *entry);
+static bool activate_view(Oid view, bool forced, int64 *rows);
+static bool read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry);
 static void claim_relation(Oid relid);
 static bool extension_relation(Oid relid, const char *schema);
 static bool keeps_schema_owner(AlterOwnerStmt *stmt);
 static List *stream_tables(Oid stream);
 static bool stream_loaded(Oid stream);
+static bool noted_loaded(Oid relid);
+static bool has_rows(Oid relid);
 static void run_as_extension(const char *sql, int nargs, Oid *argtypes,
 							 Datum *values, int expected);
 static List *select_as_extension(const char *sql, int nargs, Oid *argtypes,
@@ -404,12 +405,39 @@ activate_ready_views(void)
 	foreach(lc, select_as_extension("SELECT v.view FROM continuous.view_catalog v "
 									"WHERE v.restore_pending ORDER BY v.view",
 									0, NULL, NULL))
-		activate_view(lfirst_oid(lc));
+		(void) activate_view(lfirst_oid(lc), false, NULL);
 }
 
-/* Bring view back if all its parts are in (see the header comment). */
-static void
-activate_view(Oid view)
+/*
+ * continuous.rebuild() of a pending view: it comes back now, computed from
+ * what its stream table holds, or an error says what is missing.  Returns
+ * the rows read.
+ */
+int64
+restore_bring_back(Oid view)
+{
+	int64		rows = 0;
+
+	LockRelationOid(get_relname_relid("restore_loaded",
+									  get_namespace_oid(CONTINUOUS_SCHEMA, false)),
+					ShareUpdateExclusiveLock);
+	if (!activate_view(view, true, &rows))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous view \"%s\" cannot come back from its restore yet",
+						get_rel_name(view)),
+				 errdetail("Its stream's catalog row, its statistics, the unique index of its storage or its read view over the storage has not been restored."),
+				 errhint("Restore the rest of the dump, or drop the view and create it again.")));
+	return rows;
+}
+
+/*
+ * Bring view back if all its parts are in (see the header comment), or
+ * but the copied rows if forced; false if it did not.  *rows: the rows
+ * its rebuild read.
+ */
+static bool
+activate_view(Oid view, bool forced, int64 *rows)
 {
 	ViewCatalogEntry entry;
 	Oid			argtypes[4] = {OIDOID, OIDOID, OIDOID, OIDOID};
@@ -420,8 +448,8 @@ activate_view(Oid view)
 	 * its parts holds the view, or its storage, and waits for the lock of
 	 * restore_at_commit() that this session holds.
 	 */
-	if (!read_ready_entry(view, &entry))
-		return;
+	if (!read_ready_entry(view, forced, &entry))
+		return false;
 	if (OidIsValid(entry.late_table) &&
 		!OidIsValid(get_rel_namespace(entry.late_table)))
 		entry.late_table = InvalidOid;
@@ -433,7 +461,12 @@ activate_view(Oid view)
 	storage_guard_grant_reader(entry.storage, ddl_relation_owner(view));
 
 	if (!kafka_is_stream_table(entry.stream))
-		(void) rebuild_restored_view(view, entry.storage, entry.stream);
+	{
+		int64		read = rebuild_restored_view(view, entry.storage, entry.stream);
+
+		if (rows)
+			*rows = read;
+	}
 
 	/* its relations' notes; the stream's, once no other view waits for it */
 	values[1] = ObjectIdGetDatum(entry.stream);
@@ -454,6 +487,7 @@ activate_view(Oid view)
 					 "WHERE view OPERATOR(pg_catalog.=) $1",
 					 1, argtypes, values, SPI_OK_UPDATE);
 	CommandCounterIncrement();
+	return true;
 }
 
 /*
@@ -475,16 +509,19 @@ claim_relation(Oid relid)
 /*
  * The catalog row of view if it is pending a restore and every part of the
  * view is in.  The storage needs its unique index if the view has group
- * keys, the table of counts if it has more than the count.
+ * keys, the table of counts if it has more than the count.  forced: but
+ * for the rows of a table stream's view's storage and stream, which a
+ * restore that left them out does not bring (continuous.rebuild()).
  */
 static bool
-read_ready_entry(Oid view, ViewCatalogEntry *entry)
+read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry)
 {
 	ExtensionPrivileges saved;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(view)};
 	bool		ready = false;
 	bool		indexed = false;
+	bool		loaded = false;
 
 	memset(entry, 0, sizeof(*entry));
 	privileges_become_extension(&saved);
@@ -503,20 +540,16 @@ read_ready_entry(Oid view, ViewCatalogEntry *entry)
 							  "            WHERE r.ev_class OPERATOR(pg_catalog.=) v.view "
 							  "              AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
 							  "              AND d.refobjid OPERATOR(pg_catalog.=) v.storage) "
-							  "AND EXISTS (SELECT FROM continuous.restore_loaded l "
-							  "            WHERE l.relation OPERATOR(pg_catalog.=) v.storage) "
 							  "AND EXISTS (SELECT FROM pg_catalog.pg_class c "
 							  "            WHERE c.oid OPERATOR(pg_catalog.=) v.query_view) "
 							  "AND (v.counts_table IS NULL OR "
-							  "     (EXISTS (SELECT FROM continuous.restore_loaded l "
-							  "              WHERE l.relation OPERATOR(pg_catalog.=) v.counts_table) "
-							  "      AND (EXISTS (SELECT FROM pg_catalog.pg_index i "
-							  "                   WHERE i.indrelid OPERATOR(pg_catalog.=) v.counts_table "
-							  "                     AND i.indisunique) "
-							  "           OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a "
-							  "               WHERE a.attrelid OPERATOR(pg_catalog.=) v.counts_table "
-							  "                 AND a.attnum OPERATOR(pg_catalog.>) 0 "
-							  "                 AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 1))) "
+							  "     EXISTS (SELECT FROM pg_catalog.pg_index i "
+							  "             WHERE i.indrelid OPERATOR(pg_catalog.=) v.counts_table "
+							  "               AND i.indisunique) "
+							  "     OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a "
+							  "         WHERE a.attrelid OPERATOR(pg_catalog.=) v.counts_table "
+							  "           AND a.attnum OPERATOR(pg_catalog.>) 0 "
+							  "           AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 1) "
 							  "AND (NOT EXISTS (SELECT FROM pg_catalog.pg_class c "
 							  "                 WHERE c.oid OPERATOR(pg_catalog.=) v.stream "
 							  "                   AND c.relkind OPERATOR(pg_catalog.=) 'f') "
@@ -526,7 +559,12 @@ read_ready_entry(Oid view, ViewCatalogEntry *entry)
 							  "                       OR EXISTS (SELECT FROM continuous.kafka_offsets o "
 							  "                                  WHERE o.stream OPERATOR(pg_catalog.=) v.stream)))), "
 							  "EXISTS (SELECT FROM pg_catalog.pg_index i "
-							  "        WHERE i.indrelid OPERATOR(pg_catalog.=) v.storage AND i.indisunique) "
+							  "        WHERE i.indrelid OPERATOR(pg_catalog.=) v.storage AND i.indisunique), "
+							  "EXISTS (SELECT FROM continuous.restore_loaded l "
+							  "        WHERE l.relation OPERATOR(pg_catalog.=) v.storage) "
+							  "AND (v.counts_table IS NULL OR "
+							  "     EXISTS (SELECT FROM continuous.restore_loaded l "
+							  "             WHERE l.relation OPERATOR(pg_catalog.=) v.counts_table)) "
 							  "FROM continuous.view_catalog v "
 							  "WHERE v.view OPERATOR(pg_catalog.=) $1 AND v.restore_pending",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -541,14 +579,18 @@ read_ready_entry(Oid view, ViewCatalogEntry *entry)
 		entry->stream = DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull));
 		ready = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull));
 		indexed = DatumGetBool(SPI_getbinval(row, desc, 8, &isnull));
+		loaded = DatumGetBool(SPI_getbinval(row, desc, 9, &isnull));
 	}
 	SPI_finish();
 	privileges_leave_extension(&saved);
 
 	if (ready && !indexed)
 		ready = view_definition_query(entry->query_view)->groupClause == NIL;
-	if (ready && !kafka_is_stream_table(entry->stream))
-		ready = stream_loaded(entry->stream);
+	/* a Kafka view's state is its storage: never without its rows */
+	if (ready && kafka_is_stream_table(entry->stream))
+		ready = loaded;
+	else if (ready && !forced)
+		ready = loaded && stream_loaded(entry->stream);
 	return ready;
 }
 
@@ -574,29 +616,47 @@ stream_tables(Oid stream)
 /*
  * Have the rows of stream been copied in?  A view of a table stream is
  * computed from them: rows copied after it comes back would be new events
- * to it, and late.
+ * to it, and late.  A dump made with --inserts copies nothing: there, a
+ * table with rows counts as restored (its INSERTs come before the read
+ * view in a serial restore); an empty one waits for continuous.rebuild().
  */
 static bool
 stream_loaded(Oid stream)
 {
 	List	   *tables = stream_tables(stream);
-	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1];
-	Datum	   *oids = palloc(sizeof(Datum) * list_length(tables));
 	ListCell   *lc;
 
-	foreach(lc, tables)
-		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
-	values[0] = PointerGetDatum(construct_array(oids, list_length(tables), OIDOID,
-												sizeof(Oid), true, TYPALIGN_INT));
-	/* the table itself, or every one of its partitions with storage */
-	return select_as_extension("SELECT WHERE EXISTS (SELECT FROM continuous.restore_loaded l "
-							   "                     WHERE l.relation OPERATOR(pg_catalog.=) ($1)[1]) "
-							   "   OR ((SELECT pg_catalog.count(*) FROM continuous.restore_loaded l "
-							   "        WHERE l.relation OPERATOR(pg_catalog.=) ANY ($1[2:])) "
-							   "       OPERATOR(pg_catalog.=) pg_catalog.cardinality($1) - 1 "
-							   "       AND pg_catalog.cardinality($1) OPERATOR(pg_catalog.>) 1)",
+	/* the table, or the partitioned table all at once, or each partition */
+	if (noted_loaded(stream))
+		return true;
+	for_each_from(lc, tables, list_length(tables) > 1 ? 1 : 0)
+	{
+		if (!noted_loaded(lfirst_oid(lc)) && !has_rows(lfirst_oid(lc)))
+			return false;
+	}
+	return true;
+}
+
+/* Has a restore copied rows into relid (continuous.restore_loaded)? */
+static bool
+noted_loaded(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	return select_as_extension("SELECT FROM continuous.restore_loaded l "
+							   "WHERE l.relation OPERATOR(pg_catalog.=) $1",
 							   1, argtypes, values) != NIL;
+}
+
+/* Does table relid have a row (of its own, not of its partitions)? */
+static bool
+has_rows(Oid relid)
+{
+	return select_as_extension(psprintf("SELECT FROM ONLY %s LIMIT 1",
+										quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																   get_rel_name(relid))),
+							   0, NULL, NULL) != NIL;
 }
 
 /* Runs sql with the extension's rights; ERROR unless SPI says expected. */

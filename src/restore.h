@@ -23,6 +23,9 @@ extern bool restore_view_pending(Oid view);
  */
 extern void restore_check_at_commit(void);
 
+/* continuous.rebuild() of a pending view: it comes back now */
+extern int64 restore_bring_back(Oid view);
+
 /* a superuser's COPY into relid, or INSERT into unclaimed storage relid */
 extern void restore_note_loaded(Oid relid);
 
