@@ -87,6 +87,52 @@
 #include "view_definition.h"
 #include "view_dependencies.h"
 
+/*
+ * Of a row v of view_catalog: are its stream's catalog row, its statistics
+ * (a Kafka stream's offsets, if it consumed anything), its definition view,
+ * its read view over the storage and the table of counts' unique index in?
+ */
+#define PARTS_IN \
+	"(EXISTS (SELECT FROM continuous.stream_catalog s " \
+	"         WHERE s.stream OPERATOR(pg_catalog.=) v.stream) " \
+	" AND EXISTS (SELECT FROM continuous.view_stats s " \
+	"             WHERE s.view OPERATOR(pg_catalog.=) v.view) " \
+	" AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r " \
+	"             JOIN pg_catalog.pg_depend d " \
+	"               ON d.objid OPERATOR(pg_catalog.=) r.oid " \
+	"              AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass " \
+	"             WHERE r.ev_class OPERATOR(pg_catalog.=) v.view " \
+	"               AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass " \
+	"               AND d.refobjid OPERATOR(pg_catalog.=) v.storage) " \
+	" AND EXISTS (SELECT FROM pg_catalog.pg_class c " \
+	"             WHERE c.oid OPERATOR(pg_catalog.=) v.query_view) " \
+	" AND (v.counts_table IS NULL " \
+	"      OR EXISTS (SELECT FROM pg_catalog.pg_index i " \
+	"                 WHERE i.indrelid OPERATOR(pg_catalog.=) v.counts_table AND i.indisunique) " \
+	"      OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a " \
+	"          WHERE a.attrelid OPERATOR(pg_catalog.=) v.counts_table " \
+	"            AND a.attnum OPERATOR(pg_catalog.>) 0 " \
+	"            AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 1) " \
+	" AND (NOT EXISTS (SELECT FROM pg_catalog.pg_class c " \
+	"                  WHERE c.oid OPERATOR(pg_catalog.=) v.stream " \
+	"                    AND c.relkind OPERATOR(pg_catalog.=) 'f') " \
+	"      OR EXISTS (SELECT FROM continuous.stream_stats s " \
+	"                 WHERE s.stream OPERATOR(pg_catalog.=) v.stream " \
+	"                   AND (s.events OPERATOR(pg_catalog.=) 0 " \
+	"                        OR EXISTS (SELECT FROM continuous.kafka_offsets o " \
+	"                                   WHERE o.stream OPERATOR(pg_catalog.=) v.stream)))))"
+/* has its storage a unique index (which it needs if the view has group keys)? */
+#define STORAGE_INDEXED \
+	"EXISTS (SELECT FROM pg_catalog.pg_index i " \
+	"        WHERE i.indrelid OPERATOR(pg_catalog.=) v.storage AND i.indisunique)"
+/* have the rows of its storage and table of counts been copied in? */
+#define STORAGE_LOADED \
+	"(EXISTS (SELECT FROM continuous.restore_loaded l " \
+	"         WHERE l.relation OPERATOR(pg_catalog.=) v.storage) " \
+	" AND (v.counts_table IS NULL " \
+	"      OR EXISTS (SELECT FROM continuous.restore_loaded l " \
+	"                 WHERE l.relation OPERATOR(pg_catalog.=) v.counts_table)))"
+
 PG_FUNCTION_INFO_V1(continuous_restore_check);
 
 /* this transaction wrote a part of a restored view: look at commit */
@@ -402,8 +448,10 @@ activate_ready_views(void)
 {
 	ListCell   *lc;
 
+	/* what one query can tell first: each commit of a restore looks */
 	foreach(lc, select_as_extension("SELECT v.view FROM continuous.view_catalog v "
-									"WHERE v.restore_pending ORDER BY v.view",
+									"WHERE v.restore_pending AND " PARTS_IN
+									" AND " STORAGE_LOADED " ORDER BY v.view",
 									0, NULL, NULL))
 		(void) activate_view(lfirst_oid(lc), false, NULL);
 }
@@ -528,43 +576,7 @@ read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT v.view, v.storage, v.query_view, v.counts_table, v.late_table, "
-							  "v.stream, "
-							  "EXISTS (SELECT FROM continuous.stream_catalog s "
-							  "        WHERE s.stream OPERATOR(pg_catalog.=) v.stream) "
-							  "AND EXISTS (SELECT FROM continuous.view_stats s "
-							  "            WHERE s.view OPERATOR(pg_catalog.=) v.view) "
-							  "AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r "
-							  "            JOIN pg_catalog.pg_depend d "
-							  "              ON d.objid OPERATOR(pg_catalog.=) r.oid "
-							  "             AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
-							  "            WHERE r.ev_class OPERATOR(pg_catalog.=) v.view "
-							  "              AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
-							  "              AND d.refobjid OPERATOR(pg_catalog.=) v.storage) "
-							  "AND EXISTS (SELECT FROM pg_catalog.pg_class c "
-							  "            WHERE c.oid OPERATOR(pg_catalog.=) v.query_view) "
-							  "AND (v.counts_table IS NULL OR "
-							  "     EXISTS (SELECT FROM pg_catalog.pg_index i "
-							  "             WHERE i.indrelid OPERATOR(pg_catalog.=) v.counts_table "
-							  "               AND i.indisunique) "
-							  "     OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a "
-							  "         WHERE a.attrelid OPERATOR(pg_catalog.=) v.counts_table "
-							  "           AND a.attnum OPERATOR(pg_catalog.>) 0 "
-							  "           AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 1) "
-							  "AND (NOT EXISTS (SELECT FROM pg_catalog.pg_class c "
-							  "                 WHERE c.oid OPERATOR(pg_catalog.=) v.stream "
-							  "                   AND c.relkind OPERATOR(pg_catalog.=) 'f') "
-							  "     OR EXISTS (SELECT FROM continuous.stream_stats s "
-							  "                WHERE s.stream OPERATOR(pg_catalog.=) v.stream "
-							  "                  AND (s.events OPERATOR(pg_catalog.=) 0 "
-							  "                       OR EXISTS (SELECT FROM continuous.kafka_offsets o "
-							  "                                  WHERE o.stream OPERATOR(pg_catalog.=) v.stream)))), "
-							  "EXISTS (SELECT FROM pg_catalog.pg_index i "
-							  "        WHERE i.indrelid OPERATOR(pg_catalog.=) v.storage AND i.indisunique), "
-							  "EXISTS (SELECT FROM continuous.restore_loaded l "
-							  "        WHERE l.relation OPERATOR(pg_catalog.=) v.storage) "
-							  "AND (v.counts_table IS NULL OR "
-							  "     EXISTS (SELECT FROM continuous.restore_loaded l "
-							  "             WHERE l.relation OPERATOR(pg_catalog.=) v.counts_table)) "
+							  "v.stream, " PARTS_IN ", " STORAGE_INDEXED ", " STORAGE_LOADED " "
 							  "FROM continuous.view_catalog v "
 							  "WHERE v.view OPERATOR(pg_catalog.=) $1 AND v.restore_pending",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
