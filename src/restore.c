@@ -83,6 +83,7 @@
 #include "privileges.h"
 #include "rebuild.h"
 #include "restore.h"
+#include "shmem.h"
 #include "storage_guard.h"
 #include "view_definition.h"
 #include "view_dependencies.h"
@@ -147,6 +148,7 @@ static void activate_ready_views(void);
 static bool activate_view(Oid view, bool forced, int64 *rows);
 static bool read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry);
 static void claim_relation(Oid relid);
+static void owe_rebuild_unless_decoding(void);
 static bool extension_relation(Oid relid, const char *schema);
 static bool keeps_schema_owner(AlterOwnerStmt *stmt);
 static List *stream_tables(Oid stream);
@@ -510,7 +512,10 @@ activate_view(Oid view, bool forced, int64 *rows)
 
 	if (!kafka_is_stream_table(entry.stream))
 	{
-		int64		read = rebuild_restored_view(view, entry.storage, entry.stream);
+		int64		read;
+
+		owe_rebuild_unless_decoding();
+		read = rebuild_restored_view(view, entry.storage, entry.stream);
 
 		if (rows)
 			*rows = read;
@@ -536,6 +541,30 @@ activate_view(Oid view, bool forced, int64 *rows)
 					 1, argtypes, values, SPI_OK_UPDATE);
 	CommandCounterIncrement();
 	return true;
+}
+
+/*
+ * The view begins after this transaction, which the worker sees as the
+ * view's creation.  A worker that has no replication slot yet (a restore in
+ * one transaction created the extension; a small restore outran the
+ * worker's start) would not see it, nor the commits between it and its new
+ * slot, which this rebuild does not read either: it computes the views of
+ * table streams again when it has made its slot (worker.c, rebuild_owed).
+ */
+static void
+owe_rebuild_unless_decoding(void)
+{
+	Oid			extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, false);
+	DatabaseSlot *slot;
+	bool		decoding;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_SHARED);
+	slot = continuous_find_slot(MyDatabaseId);
+	decoding = slot && slot->decoder_ready && slot->extension == extension;
+	LWLockRelease(ContinuousShmem->lock);
+	if (!decoding)
+		run_as_extension("UPDATE continuous.decoder_position SET rebuild_owed = true",
+						 0, NULL, NULL, SPI_OK_UPDATE);
 }
 
 /*

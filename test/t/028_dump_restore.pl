@@ -196,6 +196,10 @@ my $n5 = continuous_node('single', $settings);
 $n5->command_ok(
 	[ 'pg_restore', '--exit-on-error', '--single-transaction', '-d', 'postgres', $custom ],
 	'pg_restore --single-transaction restores the -Fc dump without an error');
+# writers start at once, before the worker, which the restore's commit
+# started, has its replication slot: their rows count too
+$n5->safe_psql('postgres', load_events_sql(500));
+load_metrics($n5, 900, 50);
 check_restored($n5, 'pg_restore --single-transaction');
 $n5->stop;
 
