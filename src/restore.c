@@ -15,8 +15,8 @@
  * CREATE VIEW records first, and a trigger marks it restore_pending
  * (pg_continuous--0.1--0.2.sql).  The worker leaves pending views alone;
  * storage_guard.c lets a superuser restore into storage relations that no
- * view claims yet, and notes each one whose rows a restore copied in
- * (continuous.restore_loaded).
+ * view claims yet.  The relations a superuser copies rows into (COPY, or
+ * INSERT into such storage) are noted in continuous.restore_loaded.
  *
  * A pending view comes back at the commit of the first transaction after
  * which every part of it is in: its catalog row, its stream's, its
@@ -40,12 +40,19 @@
  *	   offsets, which the worker wrote in one transaction and pg_dump read
  *	   in one snapshot, and resumes from those offsets;
  *	 - restore_pending is cleared; the worker sees that change of its
- *	   catalog in the WAL and loads the view.
+ *	   catalog in the WAL and loads the view.  A worker without a
+ *	   replication slot yet (a restore in one transaction) would not: it
+ *	   owes the views of table streams a rebuild once it has one.
+ *
+ * A view whose restore left a part out waits; continuous.rebuild() brings
+ * a view of a table stream back at once from what its table holds
+ * (restore_bring_back()).
  *
  * The extension's own triggers and relations are not the restore's to
  * change: --disable-triggers' ALTER TABLE ... DISABLE/ENABLE TRIGGER on
- * them, and the dump's ALTER ... OWNER TO of unclaimed storage, change
- * nothing (restore_skip_utility()).
+ * them, the dump's ALTER ... OWNER TO of unclaimed storage, and its ALTER
+ * SCHEMA continuous OWNER TO a role that is no superuser here change
+ * nothing (restore_check_utility()).
  *
  *-------------------------------------------------------------------------
  */
