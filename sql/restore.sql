@@ -88,8 +88,9 @@ COPY events (k, v, ts) FROM stdin;
 6	6	2026-01-01 00:00:06+00
 \.
 CREATE UNIQUE INDEX per_k_state_key ON continuous_storage.per_k_state USING btree (key) NULLS NOT DISTINCT;
--- the read view is still the placeholder: the view waits
+-- the read view is still the placeholder: the view waits, and says so
 SELECT view, restore_pending FROM continuous.view_catalog;
+SELECT view, status FROM continuous.views;
 SELECT * FROM per_k;
 
 -- its CREATE OR REPLACE VIEW, the last part: the view is back, computed
@@ -147,14 +148,19 @@ INSERT INTO continuous.view_catalog (view, stream, storage, definition, emit, al
                                      late_events, search_path, query_view)
 VALUES ('per_q', 'quiet', 'continuous_storage.per_q_state', 'SELECT count(*) AS c FROM quiet',
         'changes', '0', 'drop', 'public', 'continuous_storage.per_q_query');
+-- the worker decodes the catalog row and writes the view's statistics
+-- first: the restore's row replaces them
+SELECT continuous.sync();
 INSERT INTO continuous.view_stats (view, events) VALUES ('per_q', 3);
+SELECT view, events FROM continuous.view_stats;
 INSERT INTO continuous_storage.per_q_state (c_state) VALUES (3);
 CREATE OR REPLACE VIEW public.per_q AS
  SELECT continuous.finalize(('count()'::regprocedure)::oid, per_q_state.c_state, NULL::bigint) AS c
    FROM continuous_storage.per_q_state;
 SELECT view, restore_pending FROM continuous.view_catalog;
+SELECT view, status FROM continuous.views;
 SELECT continuous.rebuild('per_q');
-SELECT view, restore_pending FROM continuous.view_catalog;
+SELECT view, status FROM continuous.views;
 INSERT INTO quiet VALUES ('2026-01-01 00:00:01+00');
 SELECT continuous.sync();
 SELECT * FROM per_q;

@@ -44,6 +44,10 @@
  *	   replication slot yet (a restore in one transaction) would not: it
  *	   owes the views of table streams a rebuild once it has one.
  *
+ * The worker writes the statistics of a view or stream whose catalog row
+ * it decodes, and may do so before the restore copies the dumped ones in;
+ * these then replace the worker's (continuous_restore_replaces()).
+ *
  * A view whose restore left a part out waits; continuous.rebuild() brings
  * a view of a table stream back at once from what its table holds
  * (restore_bring_back()).
@@ -81,6 +85,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -142,6 +147,7 @@
 	"                 WHERE l.relation OPERATOR(pg_catalog.=) v.counts_table)))"
 
 PG_FUNCTION_INFO_V1(continuous_restore_check);
+PG_FUNCTION_INFO_V1(continuous_restore_replaces);
 
 /* this transaction wrote a part of a restored view: look at commit */
 static bool check_at_commit = false;
@@ -257,6 +263,36 @@ continuous_restore_check(PG_FUNCTION_ARGS)
 	if (!IsBackgroundWorker && !privileges_acting_as_extension())
 		restore_check_at_commit();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The row trigger on view_stats and stream_stats: a restore's row replaces
+ * the one the worker wrote when it decoded the view's or stream's catalog
+ * row (the key is the first column).
+ */
+Datum
+continuous_restore_replaces(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		key[1];
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "continuous._restore_replaces() is a trigger function");
+	rel = trigger->tg_relation;
+	if (!IsBackgroundWorker && !privileges_acting_as_extension())
+	{
+		key[0] = heap_getattr(trigger->tg_trigtuple, 1, RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			run_as_extension(psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+									  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+																 RelationGetRelationName(rel)),
+									  quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), 0)->attname))),
+							 1, argtypes, key, SPI_OK_DELETE);
+	}
+	return PointerGetDatum(trigger->tg_trigtuple);
 }
 
 /*
