@@ -196,7 +196,7 @@ backfill_at_commit(XactEvent event, void *arg)
 
 				backfills_at_commit = list_delete_first(backfills_at_commit);
 				if (OidIsValid(ddl_catalog_storage_of_view(view)))
-					(void) backfill_view(view, false);
+					(void) backfill_view(view, BACKFILL_CREATE);
 			}
 			PopActiveSnapshot();
 			break;
@@ -213,8 +213,9 @@ backfill_at_commit(XactEvent event, void *arg)
 }
 
 int64
-backfill_view(Oid view, bool rebuild)
+backfill_view(Oid view, BackfillKind kind)
 {
+	bool		rebuild = kind != BACKFILL_CREATE;
 	Backfill	bf;
 	List	   *tables;
 	Snapshot	snapshot;
@@ -242,7 +243,7 @@ backfill_view(Oid view, bool rebuild)
 	 * snapshot is older, under REPEATABLE READ), and no later one.
 	 */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	if (rebuild)
+	if (kind == BACKFILL_REBUILD)
 		snapshot->curcid = FirstCommandId;	/* nothing this transaction wrote */
 	bf.position = GetXLogInsertRecPtr();
 	bf.read_at = GetCurrentTimestamp();

@@ -9,17 +9,27 @@
 #ifndef CONTINUOUS_BACKFILL_H
 #define CONTINUOUS_BACKFILL_H
 
+/* What a backfill is for, and so which rows of the table it reads. */
+typedef enum BackfillKind
+{
+	BACKFILL_CREATE,			/* CREATE VIEW: the view begins after the
+								 * creating transaction, whose rows count */
+	BACKFILL_REBUILD,			/* continuous.rebuild(): the worker counts
+								 * the rows this transaction wrote when it
+								 * commits; they are left out */
+	BACKFILL_RESTORE			/* a restored view (restore.c): as CREATE
+								 * VIEW, of emptied storage */
+} BackfillKind;
+
 /*
  * Fill the (empty) storage of a view of a table stream from the rows of
  * the table, in the caller's transaction, as the decoder would have from
  * their commits; returns how many rows were read.  Takes a SHARE lock on
  * the stream table and its partitions until the end of the transaction.
- * rebuild: the rows this transaction wrote are left out (the worker counts
- * them when it commits), and the one row of a view without GROUP BY is
- * written first; else (CREATE VIEW) they count, as the view begins after
- * the creating transaction.
+ * A rebuild or restore writes the one row of a view without GROUP BY
+ * first.
  */
-extern int64 backfill_view(Oid view, bool rebuild);
+extern int64 backfill_view(Oid view, BackfillKind kind);
 
 /*
  * CREATE VIEW: lock the stream now (backfill_lock_stream()), and backfill

@@ -220,6 +220,8 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
+	if (restore_check_utility(parsetree))
+		return;
 	storage_guard_check_utility(parsetree);
 	error_hints_check_utility(parsetree, queryString);
 
@@ -252,14 +254,15 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 		/*
 		 * pg_dump's CREATE OR REPLACE of a restored view's read view, after
-		 * its storage's rows and indexes: the view comes back (restore.c)
+		 * its storage's rows and indexes: the view comes back at commit,
+		 * once it has all its parts (restore.c)
 		 */
 		if (stmt->replace && superuser() && extension_exists() &&
 			restore_view_pending(RangeVarGetRelid(stmt->view, NoLock, true)))
 		{
 			next_process_utility(pstmt, queryString, readOnlyTree, context,
 								 params, queryEnv, dest, qc);
-			restore_activate_view(RangeVarGetRelid(stmt->view, NoLock, false));
+			restore_check_at_commit();
 			return;
 		}
 

@@ -488,6 +488,8 @@ flush_insert_global_row(Oid storage, AggSupport **supports, int naggs)
  * Views created (or rebuilt) by the transactions of this batch begin at
  * lsn, where the batch ends; written with the position, so that a restart
  * cannot resume past their creation without knowing where they begin.
+ * A transaction may write a view's catalog row more than once (a restore
+ * in one transaction copies it in and brings the view back).
  */
 void
 flush_write_view_starts(List *views, XLogRecPtr lsn)
@@ -506,7 +508,7 @@ flush_write_view_starts(List *views, XLogRecPtr lsn)
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = LSNGetDatum(lsn);
 	spi_exec("INSERT INTO continuous.view_stats AS s (view, active_from) "
-			 "SELECT v, $2 FROM pg_catalog.unnest($1) v "
+			 "SELECT DISTINCT v, $2 FROM pg_catalog.unnest($1) v "
 			 "ON CONFLICT (view) DO UPDATE SET active_from = excluded.active_from "
 			 "WHERE s.active_from IS NULL",
 			 2, types, values, NULL);

@@ -47,13 +47,15 @@
 #include "privileges.h"
 #include "quarantine.h"
 #include "rebuild.h"
+#include "restore.h"
 #include "window_count.h"
 
 PG_FUNCTION_INFO_V1(continuous_rebuild);
 
 static void empty_table(Oid relid);
 static void restart_view_bookkeeping(Oid view, XLogRecPtr active_from);
-static int64 rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from);
+static int64 rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from,
+							   BackfillKind kind);
 
 Datum
 continuous_rebuild(PG_FUNCTION_ARGS)
@@ -81,6 +83,9 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 						ddl_relation_display_name(view))));
 	if (!pg_class_ownercheck(view, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(view));
+	/* a restored view waiting for rows the restore left out (restore.c) */
+	if (restore_view_pending(view))
+		PG_RETURN_INT64(restore_bring_back(view));
 	stream = ddl_catalog_stream_of_view(view);
 	if (kafka_is_stream_table(stream))
 		ereport(ERROR,
@@ -95,7 +100,7 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 	(void) backfill_lock_stream(stream);
 	applied = continuous_wait_for_worker("continuous.rebuild()");
 
-	rows = rebuild_view_from(view, storage, applied);
+	rows = rebuild_view_from(view, storage, applied, BACKFILL_REBUILD);
 	PG_RETURN_INT64(rows);
 }
 
@@ -105,20 +110,23 @@ rebuild_restored_view(Oid view, Oid storage, Oid stream)
 	/*
 	 * The worker has never loaded the view, so it holds nothing of it: no
 	 * waiting for it (its new slot may be waiting for this transaction).
-	 * As in rebuild_table_stream_views(), the view counts what commits
-	 * after the lock; the rows committed before are read from the table.
+	 * As for CREATE VIEW, the rows this transaction wrote are read (a
+	 * restore in one transaction wrote them all), and the view begins
+	 * after this transaction: its start is left for the worker to write
+	 * when it decodes this change of the view's catalog row.
 	 */
 	(void) backfill_lock_stream(stream);
-	return rebuild_view_from(view, storage, GetXLogInsertRecPtr());
+	return rebuild_view_from(view, storage, InvalidXLogRecPtr, BACKFILL_RESTORE);
 }
 
 /*
  * With its stream locked and nothing of it unapplied before active_from:
- * empty the view, start its bookkeeping again from active_from, and fill it
- * from the table.
+ * empty the view, start its bookkeeping again from active_from (none yet:
+ * InvalidXLogRecPtr), and fill it from the table.
  */
 static int64
-rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from)
+rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from,
+				  BackfillKind kind)
 {
 	Oid			counts;
 
@@ -133,7 +141,7 @@ rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from)
 	restart_view_bookkeeping(view, active_from);
 	CommandCounterIncrement();
 
-	return backfill_view(view, true);
+	return backfill_view(view, kind);
 }
 
 /*
@@ -190,7 +198,7 @@ rebuild_table_stream_views(const char *why)
 		PG_TRY();
 		{
 			rows += rebuild_view_from(view, ddl_catalog_storage_of_view(view),
-									  active_from);
+									  active_from, BACKFILL_REBUILD);
 			ReleaseCurrentSubTransaction();
 			rebuilt++;
 		}
@@ -248,6 +256,7 @@ restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
 	ExtensionPrivileges saved;
 	Oid			argtypes[2] = {OIDOID, PG_LSNOID};
 	Datum		args[2] = {ObjectIdGetDatum(view), LSNGetDatum(active_from)};
+	char		nulls[2] = {' ', active_from == InvalidXLogRecPtr ? 'n' : ' '};
 
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -260,7 +269,7 @@ restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
 							  "ON CONFLICT (view) DO UPDATE SET active_from = $2, "
 							  "events = 0, late_events = 0, errors = 0, groups_in_memory = 0, "
 							  "status = 'active', last_error = NULL, failed_at = NULL",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
+							  2, argtypes, args, nulls, false, 0) != SPI_OK_INSERT ||
 		SPI_execute_with_args("UPDATE continuous.view_catalog SET rebuilt_at = pg_catalog.now() "
 							  "WHERE view OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)

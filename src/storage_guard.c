@@ -23,7 +23,8 @@
  * storage_guard_check_utility(), INSERT, UPDATE, DELETE, COPY FROM and row
  * locks through ExecutorCheckPerms_hook.  ACCESS SHARE locks (pg_dump takes
  * them), plain VACUUM, ANALYZE and REINDEX CONCURRENTLY stay allowed: none
- * of them blocks a flush.
+ * of them blocks a flush.  A superuser's restore may build storage that no
+ * view claims yet (restore.c); what it copies in is noted there.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,6 +59,8 @@ static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static bool storage_guard_check_perms(List *rangeTable,
 									  bool ereport_on_violation);
 static bool guarded(Oid relid);
+static bool storage_relation(Oid relid);
+static bool restoring(Oid relid);
 static void refuse(Oid relid, const char *action, const char *hint)
 			pg_attribute_noreturn();
 static void check_rangevar(RangeVar *rv, const char *action, const char *hint);
@@ -86,6 +89,13 @@ storage_guard_install(void)
 static bool
 guarded(Oid relid)
 {
+	return storage_relation(relid) && !restoring(relid);
+}
+
+/* Is relid in schema continuous_storage, in a database with the extension? */
+static bool
+storage_relation(Oid relid)
+{
 	Oid			namespace;
 
 	if (!OidIsValid(relid))
@@ -94,10 +104,17 @@ guarded(Oid relid)
 	if (!OidIsValid(namespace) ||
 		namespace != get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, true))
 		return false;
-	if (!OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
-		return false;
-	/* a superuser's restore builds it; its view then claims it (restore.c) */
-	return !(superuser() && restore_storage_unclaimed(relid));
+	return OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+}
+
+/*
+ * Is this a superuser's restore building storage relation relid?  Its view
+ * then claims it (restore.c).
+ */
+static bool
+restoring(Oid relid)
+{
+	return superuser() && restore_storage_unclaimed(relid);
 }
 
 static void
@@ -407,8 +424,15 @@ storage_guard_check_perms(List *rangeTable, bool ereport_on_violation)
 
 		if (rte->rtekind != RTE_RELATION ||
 			(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0 ||
-			!guarded(rte->relid) || privileges_acting_as_extension())
+			!storage_relation(rte->relid) || privileges_acting_as_extension())
 			continue;
+		if (restoring(rte->relid))
+		{
+			/* the rows of a restored view: it may come back at commit */
+			if (rte->requiredPerms & ACL_INSERT)
+				restore_note_loaded(rte->relid);
+			continue;
+		}
 		if (!ereport_on_violation)
 			return false;
 		refuse(rte->relid,

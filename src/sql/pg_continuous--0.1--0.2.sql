@@ -117,9 +117,10 @@ ALTER TABLE continuous.view_stats ADD COLUMN backfill_watermark timestamptz;
  * carries none) is a restored one: restore_pending is set, the worker
  * leaves the view alone, and the restore's CREATE OR REPLACE VIEW of its
  * read view, which pg_dump writes after every row and index of its
- * storage, brings it back: a view of a table stream is computed again from
- * the restored table, a view of a Kafka stream keeps the dumped state and
- * offsets.
+ * storage, brings it back (or whichever part of it comes last, in a
+ * parallel or data-only restore): a view of a table stream is computed
+ * again from the restored table, a view of a Kafka stream keeps the dumped
+ * state and offsets.
  * ------------------------------------------------------------------------ */
 
 -- the monitoring views read the columns retyped here: made again as they
@@ -177,6 +178,68 @@ CREATE TRIGGER view_catalog_restored BEFORE INSERT ON continuous.view_catalog
     FOR EACH ROW EXECUTE FUNCTION continuous._view_catalog_restored();
 -- also under session_replication_role = replica
 ALTER TABLE continuous.view_catalog ENABLE ALWAYS TRIGGER view_catalog_restored;
+
+-- continuous.views says 'restoring' of a view that waits for the rest of
+-- its restore, rather than the 'active' of its dumped statistics: its own
+-- definition, but for status
+DO $$
+DECLARE
+    old text := 'COALESCE(s.status, ''active''::text) AS status';
+    def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
+BEGIN
+    IF pg_catalog.strpos(def, old) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'continuous.views has no column status as 0.1 defines it';
+    END IF;
+    EXECUTE 'CREATE OR REPLACE VIEW continuous.views AS '
+         OPERATOR(pg_catalog.||) pg_catalog.replace(def, old,
+            'CASE WHEN c.restore_pending THEN ''restoring''::text '
+            OPERATOR(pg_catalog.||) 'ELSE COALESCE(s.status, ''active''::text) END AS status');
+END
+$$;
+
+-- The relations of continuous_storage whose rows a restore has copied in
+-- (noted by storage_guard.c), until their view is brought back.  Not
+-- dumped: it describes this database's restore only.
+CREATE TABLE continuous.restore_loaded (
+    relation oid PRIMARY KEY
+);
+
+-- A pending view is brought back by the first transaction after which
+-- every part of it is in (restore.c): pg_restore -j, --single-transaction
+-- and --data-only restore the parts in other orders than a plain dump.
+-- Each of these tables' writes may be the last part.
+CREATE FUNCTION continuous._restore_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'continuous_restore_check'
+LANGUAGE C;
+CREATE TRIGGER view_catalog_restore_check AFTER INSERT ON continuous.view_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION continuous._restore_check();
+CREATE TRIGGER stream_catalog_restore_check AFTER INSERT ON continuous.stream_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION continuous._restore_check();
+CREATE TRIGGER view_stats_restore_check AFTER INSERT ON continuous.view_stats
+    FOR EACH STATEMENT EXECUTE FUNCTION continuous._restore_check();
+CREATE TRIGGER stream_stats_restore_check AFTER INSERT ON continuous.stream_stats
+    FOR EACH STATEMENT EXECUTE FUNCTION continuous._restore_check();
+CREATE TRIGGER kafka_offsets_restore_check AFTER INSERT ON continuous.kafka_offsets
+    FOR EACH STATEMENT EXECUTE FUNCTION continuous._restore_check();
+-- The worker writes the statistics of a stream or view whose catalog row it
+-- decoded, and may do so before the restore copies the dumped ones in: the
+-- restore's row replaces the worker's, instead of failing on its key.
+CREATE FUNCTION continuous._restore_replaces()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'continuous_restore_replaces'
+LANGUAGE C;
+CREATE TRIGGER view_stats_restore_replaces BEFORE INSERT ON continuous.view_stats
+    FOR EACH ROW EXECUTE FUNCTION continuous._restore_replaces();
+CREATE TRIGGER stream_stats_restore_replaces BEFORE INSERT ON continuous.stream_stats
+    FOR EACH ROW EXECUTE FUNCTION continuous._restore_replaces();
+ALTER TABLE continuous.view_stats ENABLE ALWAYS TRIGGER view_stats_restore_replaces;
+ALTER TABLE continuous.stream_stats ENABLE ALWAYS TRIGGER stream_stats_restore_replaces;
+ALTER TABLE continuous.view_catalog ENABLE ALWAYS TRIGGER view_catalog_restore_check;
+ALTER TABLE continuous.stream_catalog ENABLE ALWAYS TRIGGER stream_catalog_restore_check;
+ALTER TABLE continuous.view_stats ENABLE ALWAYS TRIGGER view_stats_restore_check;
+ALTER TABLE continuous.stream_stats ENABLE ALWAYS TRIGGER stream_stats_restore_check;
+ALTER TABLE continuous.kafka_offsets ENABLE ALWAYS TRIGGER kafka_offsets_restore_check;
 
 SELECT pg_catalog.pg_extension_config_dump('continuous.stream_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('continuous.view_catalog', '');

@@ -13,6 +13,9 @@
 #     restored rows, and over them plus new events;
 #   - the Kafka view has its dumped state and goes on from its dumped
 #     offsets: it counts every message produced, each once.
+# The same with pg_restore -j 4, --single-transaction, psql -1, a
+# --schema-only restore followed by --data-only --disable-triggers, and
+# into a cluster whose bootstrap superuser has another name.
 # A restore into a server without the preload fails at CREATE EXTENSION
 # with the error that names shared_preload_libraries.
 
@@ -178,6 +181,73 @@ my @errors = grep { !/role "[^"]+" already exists/ } grep { /ERROR/ } split /\n/
 is_deeply(\@errors, [], 'the pg_dumpall script restores with no error but the existing role');
 check_restored($n3, 'pg_dumpall');
 $n3->stop;
+
+# pg_restore -j restores the data and what follows it in parallel, in any
+# order that keeps pg_dump's dependencies, which say nothing of the
+# catalog's rows: each view comes back when its last part is in
+my $n4 = continuous_node('parallel', $settings);
+$n4->command_ok([ 'pg_restore', '--exit-on-error', '-j', '4', '-d', 'postgres', $custom ],
+	'pg_restore -j 4 restores the -Fc dump without an error');
+check_restored($n4, 'pg_restore -j 4');
+$n4->stop;
+
+# one transaction: its own rows of the stream tables are the views' too
+my $n5 = continuous_node('single', $settings);
+$n5->command_ok(
+	[ 'pg_restore', '--exit-on-error', '--single-transaction', '-d', 'postgres', $custom ],
+	'pg_restore --single-transaction restores the -Fc dump without an error');
+# writers start at once, before the worker, which the restore's commit
+# started, has its replication slot: their rows count too
+$n5->safe_psql('postgres', load_events_sql(500));
+load_metrics($n5, 900, 50);
+check_restored($n5, 'pg_restore --single-transaction');
+$n5->stop;
+
+my $n6 = continuous_node('psql_1', $settings);
+$n6->command_ok(
+	[ 'psql', '-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-f', $plain ],
+	'psql -1 restores the plain dump without an error');
+check_restored($n6, 'psql -1');
+$n6->stop;
+
+# the schema first, the data later, with --disable-triggers: the catalog's
+# rows come after the read views
+my $n7 = continuous_node('data_only', $settings);
+$n7->command_ok([ 'pg_restore', '--exit-on-error', '--schema-only', '-d', 'postgres', $custom ],
+	'pg_restore --schema-only');
+$n7->command_ok(
+	[
+		'pg_restore', '--exit-on-error', '--data-only', '--disable-triggers',
+		'-d', 'postgres', $custom
+	],
+	'pg_restore --data-only --disable-triggers');
+check_restored($n7, '--schema-only, then --data-only --disable-triggers');
+is( $n7->safe_psql('postgres',
+		q{SELECT string_agg(DISTINCT tgenabled::text, '') FROM pg_trigger
+		   WHERE tgrelid::regclass::text LIKE 'continuous.%'}),
+	'A', '--disable-triggers leaves the extension\'s triggers enabled always');
+$n7->stop;
+
+# a cluster whose bootstrap superuser is not called postgres, which the dump
+# names as the owner of the storage and of schema continuous; there,
+# postgres is an ordinary role (it owns the restored tables and views)
+my $n8 = continuous_node('other_superuser', $settings, extra => [ '-U', 'admin' ]);
+{
+	local $ENV{PGUSER} = 'admin';
+	$n8->safe_psql('postgres', 'CREATE ROLE postgres');
+	$n8->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'postgres', $custom ],
+		'pg_restore into a cluster whose bootstrap superuser is admin');
+	is( $n8->safe_psql('postgres', q{
+SELECT count(*) FROM pg_class c
+ WHERE c.relnamespace = 'continuous_storage'::regnamespace
+   AND c.relkind IN ('r', 'v') AND c.relowner <> 10}),
+		'0', 'the restored storage belongs to the bootstrap superuser, admin');
+	is( $n8->safe_psql('postgres',
+			q{SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'continuous'}),
+		'admin', 'schema continuous belongs to a superuser');
+	check_restored($n8, 'another bootstrap superuser');
+}
+$n8->stop;
 
 # --- a server without the preload ---------------------------------------------
 my $bare = PostgreSQL::Test::Cluster->new('bare');

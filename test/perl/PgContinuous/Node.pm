@@ -8,7 +8,8 @@
 #       the workers, restart_after_crash on (PostgreSQL::Test::Cluster
 #       turns it off; crash tests need the server to come back), and
 #       $settings (postgresql.conf lines) after that.  %params go to
-#       PostgreSQL::Test::Cluster->new (install_path => ...).
+#       PostgreSQL::Test::Cluster->new (install_path => ...), but for
+#       extra => [...], initdb's options (['-U', 'admin']).
 #
 #   poll_until($node, $dbname, $query [, $expected]);
 #       true once $query returns $expected ('t' by default), false after
@@ -34,8 +35,9 @@ our @EXPORT = qw(continuous_node poll_until);
 sub continuous_node
 {
 	my ($name, $settings, %params) = @_;
+	my $extra = delete $params{extra};
 	my $node = PostgreSQL::Test::Cluster->new($name, %params);
-	$node->init(allows_streaming => 'logical');
+	$node->init(allows_streaming => 'logical', ($extra ? (extra => $extra) : ()));
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'pg_continuous'\n"
 		  . "max_worker_processes = 16\n"
