@@ -268,31 +268,55 @@ continuous_restore_check(PG_FUNCTION_ARGS)
 /*
  * The row trigger on view_stats and stream_stats: a restore's row replaces
  * the one the worker wrote when it decoded the view's or stream's catalog
- * row (the key is the first column).
+ * row (the key is the first column).  The replacement is one upsert, run
+ * here in place of the restore's INSERT: a delete followed by the INSERT
+ * would miss a row that the worker inserts but has not committed yet, and
+ * the INSERT would then fail on the key once the worker commits.
  */
 Datum
 continuous_restore_replaces(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigger = (TriggerData *) fcinfo->context;
 	Relation	rel;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		key[1];
-	bool		isnull;
+	TupleDesc	desc;
+	StringInfoData sql;
+	const char *key_column;
+	Oid			argtypes[1];
+	Datum		row[1];
+	bool		first = true;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "continuous._restore_replaces() is a trigger function");
 	rel = trigger->tg_relation;
-	if (!IsBackgroundWorker && !privileges_acting_as_extension())
+	/* the upsert below, and the worker's and extension's own rows, go in */
+	if (IsBackgroundWorker || privileges_acting_as_extension())
+		return PointerGetDatum(trigger->tg_trigtuple);
+
+	desc = RelationGetDescr(rel);
+	key_column = quote_identifier(NameStr(TupleDescAttr(desc, 0)->attname));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s SELECT ($1).* ON CONFLICT (%s) DO UPDATE SET ",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)),
+					 key_column);
+	for (int i = 1; i < desc->natts; i++)
 	{
-		key[0] = heap_getattr(trigger->tg_trigtuple, 1, RelationGetDescr(rel), &isnull);
-		if (!isnull)
-			run_as_extension(psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
-									  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-																 RelationGetRelationName(rel)),
-									  quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), 0)->attname))),
-							 1, argtypes, key, SPI_OK_DELETE);
+		const char *column;
+
+		if (TupleDescAttr(desc, i)->attisdropped)
+			continue;
+		column = quote_identifier(NameStr(TupleDescAttr(desc, i)->attname));
+		appendStringInfo(&sql, "%s%s = EXCLUDED.%s", first ? "" : ", ", column, column);
+		first = false;
 	}
-	return PointerGetDatum(trigger->tg_trigtuple);
+	if (first)
+		appendStringInfo(&sql, "%s = EXCLUDED.%s", key_column, key_column);
+
+	argtypes[0] = RelationGetForm(rel)->reltype;
+	row[0] = heap_copy_tuple_as_datum(trigger->tg_trigtuple, desc);
+	run_as_extension(sql.data, 1, argtypes, row, SPI_OK_INSERT);
+	pfree(sql.data);
+	return PointerGetDatum(NULL);	/* the upsert stored it */
 }
 
 /*
