@@ -102,6 +102,25 @@ ddl_catalog_views_of_stream(Oid stream)
 }
 
 /*
+ * The same, but for views a restore has not brought back yet (restore.c);
+ * unstarted_only: and for views whose beginning the worker has written
+ * (view_stats.active_from).
+ */
+List *
+ddl_catalog_restored_views_of_stream(Oid stream, bool unstarted_only)
+{
+	return catalog_select_oids(unstarted_only ?
+							   "SELECT v.view FROM continuous.view_catalog v"
+							   " LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view"
+							   " WHERE v.stream OPERATOR(pg_catalog.=) $1 AND NOT v.restore_pending"
+							   " AND s.active_from IS NULL ORDER BY v.view" :
+							   "SELECT view FROM continuous.view_catalog"
+							   " WHERE stream OPERATOR(pg_catalog.=) $1 AND NOT restore_pending"
+							   " ORDER BY view",
+							   stream);
+}
+
+/*
  * The event-time column of a stream, by name, or NULL.  DDL and the worker
  * (through plan.c) both ask here, with the catalog owner's rights: the
  * worker runs a view's setup as the view's owner.

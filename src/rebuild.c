@@ -153,10 +153,15 @@ rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from,
  * slot decodes transactions that committed before the streams were locked
  * here, and the rows are read from a snapshot that sees them: the views
  * begin after the lock.  A view that cannot be rebuilt by its own fault is
- * marked failed; the others are not held up by it.
+ * marked failed; the others are not held up by it.  A view that a restore
+ * still builds is left to the restore, which computes it when its last
+ * part is in (restore.c): its storage may lack its index yet, and locking
+ * it here would wait for, or deadlock with, the restore's sessions.
+ * unstarted_only: only the views whose beginning the worker has not
+ * written, which committed before a new slot's start (worker.c).
  */
 void
-rebuild_table_stream_views(const char *why)
+rebuild_table_stream_views(const char *why, bool unstarted_only)
 {
 	List	   *views = NIL;
 	List	   *streams = NIL;
@@ -173,7 +178,7 @@ rebuild_table_stream_views(const char *why)
 
 		if (entry->kafka)
 			continue;
-		of_stream = ddl_catalog_views_of_stream(entry->stream);
+		of_stream = ddl_catalog_restored_views_of_stream(entry->stream, unstarted_only);
 		if (of_stream != NIL)
 			streams = lappend_oid(streams, entry->stream);
 		views = list_concat(views, of_stream);

@@ -14,7 +14,7 @@
  * back to the stored position (why says how, for the log and for the
  * views that fail).  Every view of a table stream is computed again.
  */
-extern void rebuild_table_stream_views(const char *why);
+extern void rebuild_table_stream_views(const char *why, bool unstarted_only);
 
 /*
  * A restored view of a table stream (restore.c), in the restoring

@@ -256,18 +256,42 @@ worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
 	/* a new slot starts now: no view is behind another */
 	if (*slot_is_new)
 		view_progress_forget_all();
-	if (!owed)
-		return;
 
 	worker_begin(InvalidTransactionId);
-	rebuild_table_stream_views(how == DECODER_SLOT_LOST ?
-							   psprintf("the replication slot of this database was invalidated "
-										"(max_slot_wal_keep_size) at %X/%X",
-										LSN_FORMAT_ARGS(lost_from)) :
-							   psprintf("the replication slot of this database could not decode from %X/%X "
-										"(a promoted standby, pg_upgrade, a restored dump or a dropped slot)",
-										LSN_FORMAT_ARGS(start_lsn)));
-	flush_write_rebuild_owed(false);
+
+	/*
+	 * A restore that brought views back while the slot was being made owes
+	 * a rebuild too (restore.c): its commit, and the commits after it, came
+	 * before the slot's start, and the first look above did not see it.
+	 */
+	if (!owed && *slot_is_new)
+		owed = flush_read_rebuild_owed();
+	if (owed)
+	{
+		rebuild_table_stream_views(how == DECODER_SLOT_LOST ?
+								   psprintf("the replication slot of this database was invalidated "
+											"(max_slot_wal_keep_size) at %X/%X",
+											LSN_FORMAT_ARGS(lost_from)) :
+								   start_lsn == InvalidXLogRecPtr ?
+								   pstrdup("views were restored before the worker of this database had a replication slot") :
+								   psprintf("the replication slot of this database could not decode from %X/%X "
+											"(a promoted standby, pg_upgrade, a restored dump or a dropped slot)",
+											LSN_FORMAT_ARGS(start_lsn)),
+								   false);
+		flush_write_rebuild_owed(false);
+	}
+
+	/*
+	 * A view of a table stream whose beginning nobody wrote was created, or
+	 * brought back by a restore, before this look.  Whether its commit came
+	 * before the new slot's start, which the slot will not decode, or after
+	 * it cannot be told here: it is computed from its table now, and begins
+	 * after this transaction's lock on its stream.  A later one waits for
+	 * its creation to be decoded (worker_load_catalog()).
+	 */
+	else if (*slot_is_new)
+		rebuild_table_stream_views("views were created or restored while the worker of this database made its replication slot",
+								   true);
 	worker_commit();
 }
 
@@ -755,10 +779,14 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 			/*
 			 * New to this worker, and its creation not decoded yet (that
 			 * flush writes where it begins): it committed after what the
-			 * decoder has read, and waits for its creating transaction.  A
-			 * new slot starts after the creation of every view it finds.
+			 * decoder has read, and waits for its creating transaction.
+			 * With a new slot, the views of table streams it could not
+			 * decode the creation of were computed again and have their
+			 * beginning (worker_start_decoder()); a view of a Kafka stream
+			 * begins at the slot's start.
 			 */
-			act->active_from = (at_startup && slot_is_new) ?
+			act->active_from = (at_startup && slot_is_new &&
+								list_member_oid(kafka_streams, stream)) ?
 				Max(decoder_read_position(), 1) : InvalidXLogRecPtr;
 			act->persisted = false;
 		}

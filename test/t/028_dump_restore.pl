@@ -15,7 +15,8 @@
 #     offsets: it counts every message produced, each once.
 # The same with pg_restore -j 4, --single-transaction, psql -1, a
 # --schema-only restore followed by --data-only --disable-triggers, and
-# into a cluster whose bootstrap superuser has another name.
+# into a cluster whose bootstrap superuser has another name, and while the
+# worker is still making its replication slot.
 # A restore into a server without the preload fails at CREATE EXTENSION
 # with the error that names shared_preload_libraries.
 
@@ -248,6 +249,37 @@ SELECT count(*) FROM pg_class c
 	check_restored($n8, 'another bootstrap superuser');
 }
 $n8->stop;
+
+# a restore while the worker is making its replication slot: the slot
+# waits for a transaction that another session keeps open, so that the
+# views come back, and writers commit, before the slot starts; the worker
+# learns at the slot's start that it owes those views their rows
+my $n9 = continuous_node('slot_in_making', $settings);
+$n9->safe_psql('postgres', 'CREATE DATABASE side');
+my $hold = $n9->background_psql('side');
+$hold->query_safe('BEGIN; SELECT pg_current_xact_id();');
+$n9->command_ok([ 'pg_restore', '--exit-on-error', '--section=pre-data', '-d', 'postgres', $custom ],
+	'pg_restore --section=pre-data while a transaction holds back the worker\'s slot');
+ok( $n9->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE backend_type = 'pg_continuous worker' AND datname = 'postgres'
+   AND wait_event = 'transactionid'}),
+	'the worker waits for the open transaction to make its slot');
+$n9->command_ok([ 'pg_restore', '--exit-on-error', '--section=data', '-d', 'postgres', $custom ],
+	'pg_restore --section=data');
+$n9->command_ok([ 'pg_restore', '--exit-on-error', '--section=post-data', '-d', 'postgres', $custom ],
+	'pg_restore --section=post-data');
+is( $n9->safe_psql('postgres',
+		'SELECT count(*) FROM continuous.view_catalog WHERE restore_pending'),
+	'0', 'every view came back before the worker had its slot');
+$n9->safe_psql('postgres', load_events_sql(500));
+load_metrics($n9, 900, 50);
+$hold->query_safe('COMMIT');
+$hold->quit;
+check_restored($n9, 'a restore while the worker made its slot');
+ok($n9->log_contains('views were restored before the worker of this database had a replication slot'),
+	'the worker says why it computed the views again');
+$n9->stop;
 
 # --- a server without the preload ---------------------------------------------
 my $bare = PostgreSQL::Test::Cluster->new('bare');
