@@ -91,7 +91,7 @@
 
 #include "ddl_catalog.h"
 #include "kafka_options.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "privileges.h"
 #include "rebuild.h"
 #include "restore.h"
@@ -329,7 +329,7 @@ restore_check_utility(Node *parsetree)
 
 		/* a stream table's rows, before its views come back */
 		if (copy->is_from && copy->relation != NULL &&
-			OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)) &&
+			OidIsValid(continuous_extension_oid(true)) &&
 			OidIsValid(copied = RangeVarGetRelid(copy->relation, NoLock, true)) &&
 			!extension_relation(copied, CONTINUOUS_SCHEMA))
 			restore_note_loaded(copied);
@@ -337,7 +337,7 @@ restore_check_utility(Node *parsetree)
 	}
 	if (IsA(parsetree, ViewStmt) && ((ViewStmt *) parsetree)->replace)
 	{
-		if (OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+		if (OidIsValid(continuous_extension_oid(true)))
 			restore_check_at_commit();
 		return false;
 	}
@@ -422,7 +422,7 @@ extension_relation(Oid relid, const char *schema)
 {
 	return OidIsValid(relid) &&
 		get_rel_namespace(relid) == get_namespace_oid(schema, true) &&
-		OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+		OidIsValid(continuous_extension_oid(true));
 }
 
 static void
@@ -436,7 +436,7 @@ restore_at_commit(XactEvent event, void *arg)
 				return;
 			check_at_commit = false;
 			/* a DROP EXTENSION later in the transaction took it all */
-			if (!OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+			if (!OidIsValid(continuous_extension_oid(true)))
 				return;
 			CommandCounterIncrement();
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -582,6 +582,7 @@ activate_view(Oid view, bool forced, int64 *rows)
 	run_as_extension("UPDATE continuous.view_catalog SET restore_pending = false "
 					 "WHERE view OPERATOR(pg_catalog.=) $1",
 					 1, argtypes, values, SPI_OK_UPDATE);
+	continuous_catalog_changed();
 	CommandCounterIncrement();
 	return true;
 }
@@ -597,7 +598,7 @@ activate_view(Oid view, bool forced, int64 *rows)
 static void
 owe_rebuild_unless_decoding(void)
 {
-	Oid			extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, false);
+	Oid			extension = continuous_extension_oid(false);
 	DatabaseSlot *slot;
 	bool		decoding;
 
