@@ -86,6 +86,8 @@
 
 /* how often an idle worker looks for new WAL */
 #define WORKER_POLL_MS			10
+/* and, at most, after a reset of its caches, whether the extension exists */
+#define EXTENSION_CHECK_MS		1000
 /* and whether the lock holding back a view is gone */
 #define HOLD_CHECK_MS			1000
 
@@ -126,10 +128,12 @@ typedef struct WorkerState
 
 	/*
 	 * Set by a relcache invalidation of a catalog table, of a view or of a
-	 * Kafka stream in the catalog (watched, sorted, in catalog_cxt), or of
-	 * every relation: the catalog may have changed.
+	 * Kafka stream in the catalog (watched, sorted, in catalog_cxt); or, as
+	 * caches_reset, of every relation: the catalog may have changed.
 	 */
 	bool		catalog_invalidated;
+	bool		caches_reset;
+	TimestampTz last_extension_check;
 	Oid			stream_catalog;
 	Oid			view_catalog;
 	Oid		   *watched;
@@ -379,26 +383,30 @@ worker_loop(void)
 		 */
 		pg_memory_barrier();
 		AcceptInvalidationMessages();
-		if (ws.catalog_invalidated)
+		if (!ws.decoding && (ws.catalog_invalidated || ws.caches_reset))
+			catalog_changed = true;
+		else if (ws.catalog_invalidated ||
+				 (ws.caches_reset &&
+				  TimestampDifferenceExceeds(ws.last_extension_check,
+											 GetCurrentTimestamp(),
+											 EXTENSION_CHECK_MS)))
 		{
 			/*
 			 * The decoder reports each change of the catalog where it is in
 			 * the WAL, which is where it must be applied; but a dropped
-			 * extension is seen at once.
+			 * extension is seen at once.  Decoding DDL resets every cache
+			 * often, which says nothing of the catalog: then the extension
+			 * is looked for once a second at most.
 			 */
-			if (!ws.decoding)
-				catalog_changed = true;
-			else
+			ws.catalog_invalidated = ws.caches_reset = false;
+			ws.last_extension_check = GetCurrentTimestamp();
+			worker_begin(InvalidTransactionId);
+			if (!worker_extension_exists())
 			{
-				ws.catalog_invalidated = false;
-				worker_begin(InvalidTransactionId);
-				if (!worker_extension_exists())
-				{
-					worker_commit();
-					worker_exit_without_extension();
-				}
 				worker_commit();
+				worker_exit_without_extension();
 			}
+			worker_commit();
 		}
 
 		worker_release_held_views();
@@ -650,7 +658,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	 * This transaction's snapshot sees every commit whose invalidation was
 	 * processed so far; one processed from here on may be newer.
 	 */
-	ws.catalog_invalidated = false;
+	ws.catalog_invalidated = ws.caches_reset = false;
 
 	foreach(lc, ws.views)
 		view_runtime_destroy(lfirst(lc));
@@ -911,10 +919,12 @@ worker_watch_catalog(void)
 static void
 worker_catalog_invalidated(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) ||
-		relid == ws.stream_catalog || relid == ws.view_catalog ||
-		(ws.nwatched > 0 &&
-		 bsearch(&relid, ws.watched, ws.nwatched, sizeof(Oid), oid_cmp) != NULL))
+	if (!OidIsValid(relid))
+		ws.caches_reset = true;
+	else if (relid == ws.stream_catalog || relid == ws.view_catalog ||
+			 (ws.nwatched > 0 &&
+			  bsearch(&relid, ws.watched, ws.nwatched, sizeof(Oid),
+					  oid_cmp) != NULL))
 		ws.catalog_invalidated = true;
 }
 
