@@ -40,7 +40,8 @@
  *	   offsets, which the worker wrote in one transaction and pg_dump read
  *	   in one snapshot, and resumes from those offsets;
  *	 - restore_pending is cleared; the worker sees that change of its
- *	   catalog in the WAL and loads the view.  A worker without a
+ *	   catalog in the WAL (a worker that does not decode, by the
+ *	   invalidation it sends) and loads the view.  A worker without a
  *	   replication slot yet (a restore in one transaction) would not: it
  *	   owes the views of table streams a rebuild once it has one.
  *
