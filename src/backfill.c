@@ -72,7 +72,7 @@
 #include "batch.h"
 #include "ddl_catalog.h"
 #include "flush.h"
-#include "pg_continuous.h"
+#include "guc.h"
 #include "privileges.h"
 #include "view_definition.h"
 #include "watermark.h"

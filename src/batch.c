@@ -47,7 +47,8 @@
 #include "utils/resowner.h"
 
 #include "batch.h"
-#include "pg_continuous.h"
+#include "memory.h"
+#include "subxact.h"
 #include "privileges.h"
 #include "storage_key.h"
 #include "window_session.h"
@@ -90,7 +91,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 	ListCell   *lc;
 	int			i;
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "pg_continuous view",
+	cxt = AllocSetContextCreate(continuous_memory_context(), "pg_continuous view",
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 

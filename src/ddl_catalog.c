@@ -6,7 +6,8 @@
  *
  * Pipeline position: DDL.  create_stream/drop_stream (ddl_stream.c) and
  * CREATE VIEW ... WITH (continuous) (ddl_view.c) record what they create
- * here; the worker notices the rows in the WAL it decodes.  Users get no
+ * here; the worker notices the rows in the WAL it decodes, or, without
+ * decoding, by the invalidation each write sends (extension_catalog.c).  Users get no
  * privileges on these tables, so every access runs as the bootstrap
  * superuser, with a search_path that user objects cannot hijack.  The
  * statements are fixed strings with parameters: nothing a user typed is
@@ -28,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "ddl_catalog.h"
+#include "extension_catalog.h"
 #include "privileges.h"
 #include "kafka_options.h"
 #include "upgrade.h"
@@ -503,4 +505,6 @@ catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 sql, SPI_result_code_string(rc));
 	SPI_finish();
 	privileges_leave_extension(&saved);
+	/* the workers load the catalog again once this commits */
+	continuous_catalog_changed();
 }

@@ -40,6 +40,8 @@
 #include "ddl_catalog.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
+#include "extension_catalog.h"
+#include "shmem.h"
 #include "stream_guard.h"
 
 PG_FUNCTION_INFO_V1(continuous_create_stream);

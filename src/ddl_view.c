@@ -83,6 +83,8 @@
 #include "error_hints.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
+#include "extension_catalog.h"
+#include "shmem.h"
 #include "restore.h"
 #include "plan.h"
 #include "privileges.h"
@@ -416,13 +418,14 @@ utility_statement(PlannedStmt *pstmt, Node *stmt)
 
 /*
  * The library is loaded in every database of the cluster, the extension
- * created in only some of them.
+ * created in only some of them.  Asked for every ALTER TABLE: the answer
+ * is cached until an invalidation may change it (extension_catalog.c).
  */
 static bool
 extension_exists(void)
 {
 	return IsTransactionState() &&
-		OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+		OidIsValid(continuous_extension_oid(true));
 }
 
 static bool
@@ -1203,9 +1206,7 @@ read_view_select(ContinuousPlan *plan, ContinuousOptions *opts, Oid storage)
 
 	context.plan = plan;
 	context.finalize =
-		LookupFuncName(list_make2(makeString(CONTINUOUS_SCHEMA),
-								  makeString("finalize")),
-					   3, finalize_argtypes, false);
+		continuous_function_oid("finalize", 3, finalize_argtypes);
 
 	foreach(lc, read->targetList)
 	{
@@ -1286,9 +1287,7 @@ window_closed_qual(ContinuousPlan *plan, Interval *lateness)
 									   InvalidOid, InvalidOid,
 									   COERCE_EXPLICIT_CALL);
 
-	watermark = LookupFuncName(list_make2(makeString(CONTINUOUS_SCHEMA),
-										  makeString("_watermark")),
-							   1, watermark_argtypes, false);
+	watermark = continuous_function_oid("_watermark", 1, watermark_argtypes);
 	now = (Node *) makeFuncExpr(watermark, TIMESTAMPTZOID,
 								list_make1(makeConst(REGCLASSOID, -1, InvalidOid,
 													 sizeof(Oid),

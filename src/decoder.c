@@ -60,7 +60,8 @@
 
 #include "decoder.h"
 #include "partition_route.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
+#include "memory.h"
 #include "shmem.h"
 
 DecodedBatch *decoder_batch = NULL;
@@ -470,7 +471,7 @@ pending_txn(ReorderBufferTXN *txn)
 	pending = hash_search(pending_txns, &xid, HASH_ENTER, &found);
 	if (!found)
 	{
-		pending->cxt = AllocSetContextCreate(TopMemoryContext,
+		pending->cxt = AllocSetContextCreate(continuous_memory_context(),
 											 "pg_continuous streamed transaction",
 											 ALLOCSET_DEFAULT_SIZES);
 		pending->rows = NULL;
@@ -964,7 +965,7 @@ decoder_database_name(void)
 
 	StartTransactionCommand();
 	name = get_database_name(MyDatabaseId);
-	name = MemoryContextStrdup(TopMemoryContext, name ? name : "?");
+	name = MemoryContextStrdup(continuous_memory_context(), name ? name : "?");
 	CommitTransactionCommand();
 	return name;
 }
@@ -1003,7 +1004,7 @@ decoder_set_streams(Oid *relids, int nrelids, Oid stream_catalog,
 
 	if (stream_relids)
 		pfree(stream_relids);
-	stream_relids = MemoryContextAlloc(TopMemoryContext,
+	stream_relids = MemoryContextAlloc(continuous_memory_context(),
 									   sizeof(Oid) * Max(nrelids, 1));
 	memcpy(stream_relids, relids, sizeof(Oid) * nrelids);
 	qsort(stream_relids, nrelids, sizeof(Oid), oid_cmp);
@@ -1135,9 +1136,9 @@ batch_init(void)
 
 	if (decoder_batch == NULL)
 	{
-		decoder_batch = MemoryContextAllocZero(TopMemoryContext,
+		decoder_batch = MemoryContextAllocZero(continuous_memory_context(),
 											   sizeof(DecodedBatch));
-		decoder_batch->cxt = AllocSetContextCreate(TopMemoryContext,
+		decoder_batch->cxt = AllocSetContextCreate(continuous_memory_context(),
 												   "pg_continuous decoded batch",
 												   ALLOCSET_DEFAULT_SIZES);
 	}

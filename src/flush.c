@@ -43,7 +43,6 @@
 #include "utils/syscache.h"
 
 #include "flush.h"
-#include "pg_continuous.h"
 #include "privileges.h"
 #include "storage_key.h"
 #include "window_count.h"

@@ -57,7 +57,8 @@
 #include "kafka_decode.h"
 #include "kafka_options.h"
 #include "kafka_source.h"
-#include "pg_continuous.h"
+#include "memory.h"
+#include "subxact.h"
 #include "privileges.h"
 
 /* how often the partitions of a topic are looked up again */
@@ -153,7 +154,7 @@ KafkaSource *
 kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 					int worker, int nworkers)
 {
-	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
+	MemoryContext cxt = AllocSetContextCreate(continuous_memory_context(),
 											  "pg_continuous Kafka source",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);

@@ -42,6 +42,8 @@
 #include "utils/timestamp.h"
 
 #include "pg_continuous.h"
+#include "extension_catalog.h"
+#include "guc.h"
 #include "shmem.h"
 
 /* wait this long before restarting a worker that died */

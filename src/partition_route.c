@@ -46,6 +46,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "memory.h"
 #include "partition_route.h"
 
 /* The last row type seen of a stream, and its number. */
@@ -76,7 +77,7 @@ partition_route_init(bool (*is_stream) (Oid relid))
 	if (route_cxt != NULL)
 		return;
 	route_is_stream = is_stream;
-	route_cxt = AllocSetContextCreate(TopMemoryContext,
+	route_cxt = AllocSetContextCreate(continuous_memory_context(),
 									  "pg_continuous partition routes",
 									  ALLOCSET_SMALL_SIZES);
 

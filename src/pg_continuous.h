@@ -38,42 +38,16 @@
 #include "access/xlogdefs.h"
 #include "nodes/pg_list.h"
 
-#define CONTINUOUS_EXTENSION_NAME	"pg_continuous"
-#define CONTINUOUS_SCHEMA			"continuous"
-#define CONTINUOUS_STORAGE_SCHEMA	"continuous_storage"
-/* the library is also the output plugin of the workers' replication slots */
-#define CONTINUOUS_PLUGIN_NAME		"pg_continuous"
-
-/* catalog tables in schema continuous (see src/sql/pg_continuous--0.1.sql) */
-#define CATALOG_STREAMS			"stream_catalog"
-#define CATALOG_VIEWS			"view_catalog"
-#define CATALOG_POSITION		"decoder_position"
-#define CATALOG_STREAM_STATS	"stream_stats"
-#define CATALOG_VIEW_STATS		"view_stats"
-#define CATALOG_DEAD_LETTERS	"dead_letters"
-
-/* GUCs (pg_continuous.c) */
-extern int	continuous_flush_interval_ms;
-extern int	continuous_state_memory_kb;
-extern int	continuous_batch_events;
-extern int	continuous_workers;
-
-/* the most worker processes per database (continuous.workers) */
-#define CONTINUOUS_MAX_WORKERS	16
-
-/* pg_continuous.c */
-extern bool continuous_loaded_via_preload;
-extern void continuous_require_preload(void);
-extern Oid	continuous_schema_oid(void);
-extern Oid	continuous_catalog_relid(const char *name);
-
 /*
- * In the PG_CATCH() of work done in an internal subtransaction: the error,
- * copied into cxt (left current), and the subtransaction rolled back.  The
- * caller then restores CurrentResourceOwner, as after
- * ReleaseCurrentSubTransaction().
+ * What pg_continuous.c used to declare, now in files of their own: the
+ * names and cached OIDs of the extension's objects, the settings, internal
+ * subtransactions, and the check that the library is preloaded.  Modules
+ * include the header they use; these keep the others compiling meanwhile.
  */
-extern ErrorData *continuous_abort_subtransaction(MemoryContext cxt);
+#include "extension_catalog.h"
+#include "guc.h"
+#include "shmem.h"
+#include "subxact.h"
 
 /* launcher.c */
 extern void continuous_launcher_register(void);

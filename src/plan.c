@@ -42,7 +42,7 @@
 
 #include "agg_support.h"
 #include "ddl_catalog.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "plan.h"
 #include "window_session.h"
 #include "window_count.h"
@@ -278,8 +278,7 @@ window_of_key(ContinuousPlan *plan, Expr *expr, AttrNumber event_time,
 		origin = lthird(func->args);
 		*function = "date_bin";
 	}
-	else if (get_func_namespace(func->funcid) == continuous_schema_oid() &&
-			 strcmp(get_func_name(func->funcid), "tumble") == 0 &&
+	else if (continuous_function_is(func->funcid, "tumble") &&
 			 list_length(func->args) >= 2)
 	{
 		ts = linitial(func->args);

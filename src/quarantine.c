@@ -35,7 +35,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "pg_continuous.h"
+#include "subxact.h"
 #include "privileges.h"
 #include "quarantine.h"
 

@@ -42,8 +42,11 @@
 
 #include "backfill.h"
 #include "ddl_catalog.h"
+#include "extension_catalog.h"
 #include "kafka_options.h"
 #include "pg_continuous.h"
+#include "shmem.h"
+#include "subxact.h"
 #include "privileges.h"
 #include "quarantine.h"
 #include "rebuild.h"
@@ -282,4 +285,5 @@ restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
 			 view);
 	SPI_finish();
 	privileges_leave_extension(&saved);
+	continuous_catalog_changed();
 }

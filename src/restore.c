@@ -40,7 +40,8 @@
  *	   offsets, which the worker wrote in one transaction and pg_dump read
  *	   in one snapshot, and resumes from those offsets;
  *	 - restore_pending is cleared; the worker sees that change of its
- *	   catalog in the WAL and loads the view.  A worker without a
+ *	   catalog in the WAL (a worker that does not decode, by the
+ *	   invalidation it sends) and loads the view.  A worker without a
  *	   replication slot yet (a restore in one transaction) would not: it
  *	   owes the views of table streams a rebuild once it has one.
  *
@@ -91,7 +92,7 @@
 
 #include "ddl_catalog.h"
 #include "kafka_options.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "privileges.h"
 #include "rebuild.h"
 #include "restore.h"
@@ -353,7 +354,7 @@ restore_check_utility(Node *parsetree)
 
 		/* a stream table's rows, before its views come back */
 		if (copy->is_from && copy->relation != NULL &&
-			OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)) &&
+			OidIsValid(continuous_extension_oid(true)) &&
 			OidIsValid(copied = RangeVarGetRelid(copy->relation, NoLock, true)) &&
 			!extension_relation(copied, CONTINUOUS_SCHEMA))
 			restore_note_loaded(copied);
@@ -361,7 +362,7 @@ restore_check_utility(Node *parsetree)
 	}
 	if (IsA(parsetree, ViewStmt) && ((ViewStmt *) parsetree)->replace)
 	{
-		if (OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+		if (OidIsValid(continuous_extension_oid(true)))
 			restore_check_at_commit();
 		return false;
 	}
@@ -446,7 +447,7 @@ extension_relation(Oid relid, const char *schema)
 {
 	return OidIsValid(relid) &&
 		get_rel_namespace(relid) == get_namespace_oid(schema, true) &&
-		OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+		OidIsValid(continuous_extension_oid(true));
 }
 
 static void
@@ -460,7 +461,7 @@ restore_at_commit(XactEvent event, void *arg)
 				return;
 			check_at_commit = false;
 			/* a DROP EXTENSION later in the transaction took it all */
-			if (!OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+			if (!OidIsValid(continuous_extension_oid(true)))
 				return;
 			CommandCounterIncrement();
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -606,6 +607,7 @@ activate_view(Oid view, bool forced, int64 *rows)
 	run_as_extension("UPDATE continuous.view_catalog SET restore_pending = false "
 					 "WHERE view OPERATOR(pg_catalog.=) $1",
 					 1, argtypes, values, SPI_OK_UPDATE);
+	continuous_catalog_changed();
 	CommandCounterIncrement();
 	return true;
 }
@@ -621,7 +623,7 @@ activate_view(Oid view, bool forced, int64 *rows)
 static void
 owe_rebuild_unless_decoding(void)
 {
-	Oid			extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, false);
+	Oid			extension = continuous_extension_oid(false);
 	DatabaseSlot *slot;
 	bool		decoding;
 

@@ -5,7 +5,10 @@
  *
  * Pipeline position: coordination between processes.  The slots here tell
  * the launcher which databases need a worker, and tell continuous.sync()
- * how far each database's worker has applied the WAL.
+ * how far each database's worker has applied the WAL.  It exists only when
+ * the library is preloaded: continuous_shmem_install(), from _PG_init(),
+ * chains the hooks that request and attach it, and the functions that need
+ * the workers first call continuous_require_preload().
  *
  *-------------------------------------------------------------------------
  */
@@ -16,11 +19,44 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
-#include "pg_continuous.h"
 #include "backfill_progress.h"
+#include "guc.h"
 #include "shmem.h"
 
 ContinuousShared *ContinuousShmem = NULL;
+
+/* set by _PG_init() when the library is in shared_preload_libraries */
+bool		continuous_loaded_via_preload = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void continuous_shmem_request(void);
+static void continuous_shmem_startup(void);
+
+void
+continuous_shmem_install(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = continuous_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = continuous_shmem_startup;
+}
+
+/*
+ * Functions that need the workers call this first, so that a missing
+ * shared_preload_libraries entry is reported as such.
+ */
+void
+continuous_require_preload(void)
+{
+	if (!continuous_loaded_via_preload || ContinuousShmem == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_continuous must be loaded via shared_preload_libraries"),
+				 errdetail("Its background workers and shared memory can only be set up when the server starts."),
+				 errhint("Add pg_continuous to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
 
 /* a database worker is a background worker, so there cannot be more */
 static int
@@ -36,18 +72,23 @@ continuous_shmem_size(void)
 					mul_size(continuous_slot_count(), sizeof(DatabaseSlot)));
 }
 
-void
+static void
 continuous_shmem_request(void)
 {
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
 	RequestAddinShmemSpace(continuous_shmem_size());
 	RequestAddinShmemSpace(backfill_progress_shmem_size());
 	RequestNamedLWLockTranche("pg_continuous", 1);
 }
 
-void
+static void
 continuous_shmem_startup(void)
 {
 	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ContinuousShmem = ShmemInitStruct("pg_continuous", continuous_shmem_size(),

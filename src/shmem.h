@@ -19,7 +19,9 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
-#include "pg_continuous.h"
+#include "access/xlogdefs.h"
+
+#include "guc.h"
 
 typedef enum DatabaseSlotState
 {
@@ -99,8 +101,10 @@ typedef struct ContinuousShared
 
 extern ContinuousShared *ContinuousShmem;
 
-extern void continuous_shmem_request(void);
-extern void continuous_shmem_startup(void);
+/* whether _PG_init() ran in the postmaster, for shared_preload_libraries */
+extern bool continuous_loaded_via_preload;
+extern void continuous_shmem_install(void);
+extern void continuous_require_preload(void);
 
 /*
  * The last sync request for which every Kafka partition of the database is

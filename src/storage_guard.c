@@ -49,7 +49,7 @@
 #include "utils/syscache.h"
 
 #include "ddl_catalog.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "privileges.h"
 #include "restore.h"
 #include "storage_guard.h"
@@ -102,9 +102,9 @@ storage_relation(Oid relid)
 		return false;
 	namespace = get_rel_namespace(relid);
 	if (!OidIsValid(namespace) ||
-		namespace != get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, true))
+		namespace != continuous_storage_schema_oid())
 		return false;
-	return OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true));
+	return OidIsValid(continuous_extension_oid(true));
 }
 
 /*
@@ -195,7 +195,7 @@ check_catalog_lock(RangeVar *rv)
 
 	if (!OidIsValid(relid) ||
 		get_rel_namespace(relid) != get_namespace_oid(CONTINUOUS_SCHEMA, true) ||
-		!OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+		!OidIsValid(continuous_extension_oid(true)))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -351,7 +351,7 @@ storage_guard_check_utility(Node *parsetree)
 				{
 					foreach(lc, stmt->objects)
 						if (strcmp(strVal(lfirst(lc)), CONTINUOUS_STORAGE_SCHEMA) == 0 &&
-							OidIsValid(get_extension_oid(CONTINUOUS_EXTENSION_NAME, true)))
+							OidIsValid(continuous_extension_oid(true)))
 							ereport(ERROR,
 									(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 									 errmsg("cannot %s all tables in schema \"%s\"",

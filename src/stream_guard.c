@@ -70,7 +70,7 @@
 #include "utils/syscache.h"
 
 #include "ddl_catalog.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "stream_guard.h"
 
 /*
@@ -195,7 +195,7 @@ guarding(void)
 
 	if (!IsTransactionState())
 		return false;
-	extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
+	extension = continuous_extension_oid(true);
 	return OidIsValid(extension) &&
 		!(creating_extension && CurrentExtensionObject == extension);
 }

@@ -35,6 +35,8 @@
 #include "utils/timestamp.h"
 
 #include "pg_continuous.h"
+#include "extension_catalog.h"
+#include "guc.h"
 #include "privileges.h"
 #include "quarantine.h"
 #include "shmem.h"
@@ -373,7 +375,7 @@ continuous_wait_for_decoder(void)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   DECODER_START_TIMEOUT_MS);
-	Oid			extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, false);
+	Oid			extension = continuous_extension_oid(false);
 	TimestampTz blocked_since = 0;
 
 	continuous_require_preload();

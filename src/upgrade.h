@@ -32,4 +32,7 @@ extern void upgrade_require_current_catalog(void);
  */
 extern void upgrade_wait_for_catalog(struct DatabaseSlot *slot, bool report);
 
+/* Inside CREATE or ALTER EXTENSION pg_continuous: its scripts run. */
+extern bool upgrade_in_own_script(void);
+
 #endif							/* CONTINUOUS_UPGRADE_H */

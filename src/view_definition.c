@@ -83,7 +83,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "privileges.h"
 #include "view_definition.h"
 

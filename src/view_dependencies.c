@@ -40,7 +40,6 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "pg_continuous.h"
 #include "view_definition.h"
 #include "view_dependencies.h"
 

@@ -49,6 +49,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 
+#include "memory.h"
 #include "view_progress.h"
 
 typedef struct ViewProgress
@@ -86,7 +87,7 @@ progress_table(const char *name)
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(ViewProgress);
-	ctl.hcxt = TopMemoryContext;
+	ctl.hcxt = continuous_memory_context();
 	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 

@@ -53,7 +53,7 @@
 
 #include "batch.h"
 #include "ddl_catalog.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "privileges.h"
 #include "window_count.h"
 
@@ -103,8 +103,7 @@ continuous_count_window(PG_FUNCTION_ARGS)
 bool
 count_window_is_function(Oid funcid)
 {
-	return get_func_namespace(funcid) == continuous_schema_oid() &&
-		strcmp(get_func_name(funcid), "count_window") == 0;
+	return continuous_function_is(funcid, "count_window");
 }
 
 static bool

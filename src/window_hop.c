@@ -44,7 +44,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "window_hop.h"
 
 /*
@@ -196,8 +196,7 @@ hop_windows(TimestampTz ts, int64 size_us, int64 slide_us,
 bool
 hop_is_function(Oid funcid)
 {
-	return get_func_namespace(funcid) == continuous_schema_oid() &&
-		strcmp(get_func_name(funcid), "hop") == 0;
+	return continuous_function_is(funcid, "hop");
 }
 
 HopSpec *

@@ -86,7 +86,7 @@
 #include "utils/typcache.h"
 
 #include "ddl_catalog.h"
-#include "pg_continuous.h"
+#include "extension_catalog.h"
 #include "window_session.h"
 
 PG_FUNCTION_INFO_V1(continuous_session);
@@ -191,13 +191,9 @@ static bool
 is_session_call(Node *node)
 {
 	FuncExpr   *func = (FuncExpr *) node;
-	char	   *name;
 
-	if (node == NULL || !IsA(node, FuncExpr) ||
-		get_func_namespace(func->funcid) != continuous_schema_oid())
-		return false;
-	name = get_func_name(func->funcid);
-	return name != NULL && strcmp(name, "session") == 0 &&
+	return node != NULL && IsA(node, FuncExpr) &&
+		continuous_function_is(func->funcid, "session") &&
 		list_length(func->args) == 2;
 }
 

@@ -18,12 +18,20 @@
  * UPDATE (upgrade.c).  Each view's definition is the analysed SELECT of its
  * definition view (view_definition.c).
  *
+ * A change of the continuous catalog (a view or stream created, dropped,
+ * altered, rebuilt or restored) reaches the worker as the decoder reads it
+ * in the WAL; a worker that does not decode learns of it by a relcache
+ * invalidation (worker_catalog_invalidated()), which it processes at every
+ * turn.  Each reload's memory, as all the worker keeps, hangs off one
+ * context (memory.c).
+ *
  * Each view is processed and written through quarantine.c: a view that
  * fails by its own fault is marked failed and left alone, and the others go
  * on.  A view of a table stream whose relations another transaction has
  * locked is held back, and decoded again once the lock is gone
- * (view_progress.c).  The worker exits when the extension is dropped, dropping its
- * replication slot.  Any other error ends the worker; the launcher starts
+ * (view_progress.c).  The worker exits when the extension is dropped (the
+ * invalidation of its dropped catalog tells it), dropping its replication
+ * slot.  Any other error ends the worker; the launcher starts
  * it again, and it resumes from the last flushed position, so nothing is
  * lost or counted twice.
  *
@@ -49,6 +57,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/pg_lsn.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -58,8 +67,12 @@
 #include "decoder.h"
 #include "flush.h"
 #include "kafka_source.h"
+#include "memory.h"
 #include "window_expiry.h"
 #include "pg_continuous.h"
+#include "extension_catalog.h"
+#include "guc.h"
+#include "subxact.h"
 #include "privileges.h"
 #include "quarantine.h"
 #include "rebuild.h"
@@ -73,7 +86,7 @@
 
 /* how often an idle worker looks for new WAL */
 #define WORKER_POLL_MS			10
-/* and checks that the extension still exists */
+/* and, at most, after a reset of its caches, whether the extension exists */
 #define EXTENSION_CHECK_MS		1000
 /* and whether the lock holding back a view is gone */
 #define HOLD_CHECK_MS			1000
@@ -112,9 +125,20 @@ typedef struct WorkerState
 	List	   *clocks;			/* StreamClock, one per stream */
 	MemoryContext catalog_cxt;	/* holds clocks; reset at each reload */
 	HTAB	   *activations;	/* Oid -> ViewActivation */
-	char	   *catalog_fingerprint;	/* without decoding: to see changes */
-	TimestampTz last_flush;
+
+	/*
+	 * Set by a relcache invalidation of a catalog table, of a view or of a
+	 * Kafka stream in the catalog (watched, sorted, in catalog_cxt); or, as
+	 * caches_reset, of every relation: the catalog may have changed.
+	 */
+	bool		catalog_invalidated;
+	bool		caches_reset;
 	TimestampTz last_extension_check;
+	Oid			stream_catalog;
+	Oid			view_catalog;
+	Oid		   *watched;
+	int			nwatched;
+	TimestampTz last_flush;
 	TimestampTz last_hold_check;
 	uint64		seen_sync_requests;
 	XLogRecPtr	published;
@@ -151,7 +175,8 @@ static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static void worker_write_kafka_state(void);
-static char *worker_catalog_fingerprint(void);
+static void worker_watch_catalog(void);
+static void worker_catalog_invalidated(Datum arg, Oid relid);
 
 void
 continuous_worker_main(Datum arg)
@@ -177,6 +202,7 @@ continuous_worker_main(Datum arg)
 	pgstat_report_appname("pg_continuous worker");
 
 	memcpy(&ws.index, MyBgworkerEntry->bgw_extra, sizeof(ws.index));
+	CacheRegisterRelcacheCallback(worker_catalog_invalidated, (Datum) 0);
 	if (ws.index > 0)
 		worker_start_further(dboid);	/* does not return */
 
@@ -193,7 +219,7 @@ continuous_worker_main(Datum arg)
 	/* a library of another version than the catalog waits for the update */
 	upgrade_wait_for_catalog(ws.slot, true);
 	worker_begin(InvalidTransactionId);
-	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
+	ws.extension = continuous_extension_oid(true);
 	if (!OidIsValid(ws.extension))
 	{
 		worker_commit();
@@ -323,7 +349,7 @@ worker_start_further(Oid dboid)
 	pgstat_report_appname(psprintf("pg_continuous worker %d", ws.index + 1));
 	upgrade_wait_for_catalog(ws.slot, false);
 	worker_begin(InvalidTransactionId);
-	ws.extension = get_extension_oid(CONTINUOUS_EXTENSION_NAME, true);
+	ws.extension = continuous_extension_oid(true);
 	if (!OidIsValid(ws.extension))
 	{
 		worker_commit();
@@ -338,7 +364,7 @@ worker_start_further(Oid dboid)
 static void
 worker_loop(void)
 {
-	ws.last_flush = ws.last_extension_check = GetCurrentTimestamp();
+	ws.last_flush = GetCurrentTimestamp();
 
 	for (;;)
 	{
@@ -370,6 +396,42 @@ worker_loop(void)
 		sync_requested = (sync_requests != ws.seen_sync_requests ||
 						  (ws.index == 0 &&
 						   pg_atomic_read_u64(&ws.slot->flush_target) > ws.published));
+
+		/*
+		 * The invalidations of what committed before that sync() asked:
+		 * whoever writes the catalog sends one (continuous_catalog_changed()),
+		 * DROP EXTENSION and DROP VIEW too.  The barrier orders the unlocked
+		 * test for messages after the read of the request.  Between
+		 * transactions, as TimescaleDB's job scheduler does: this only
+		 * forgets cache entries and sets flags.
+		 */
+		pg_memory_barrier();
+		AcceptInvalidationMessages();
+		if (!ws.decoding && (ws.catalog_invalidated || ws.caches_reset))
+			catalog_changed = true;
+		else if (ws.catalog_invalidated ||
+				 (ws.caches_reset &&
+				  TimestampDifferenceExceeds(ws.last_extension_check,
+											 GetCurrentTimestamp(),
+											 EXTENSION_CHECK_MS)))
+		{
+			/*
+			 * The decoder reports each change of the catalog where it is in
+			 * the WAL, which is where it must be applied; but a dropped
+			 * extension is seen at once.  Decoding DDL resets every cache
+			 * often, which says nothing of the catalog: then the extension
+			 * is looked for once a second at most.
+			 */
+			ws.catalog_invalidated = ws.caches_reset = false;
+			ws.last_extension_check = GetCurrentTimestamp();
+			worker_begin(InvalidTransactionId);
+			if (!worker_extension_exists())
+			{
+				worker_commit();
+				worker_exit_without_extension();
+			}
+			worker_commit();
+		}
 
 		worker_release_held_views();
 		if (ws.decoding)
@@ -445,33 +507,13 @@ worker_loop(void)
 			else
 				worker_publish(GetXLogInsertRecPtr());
 		}
-		if (!ws.decoding &&
-			(sync_requested ||
-			 TimestampDifferenceExceeds(ws.last_extension_check,
-										GetCurrentTimestamp(),
-										EXTENSION_CHECK_MS)))
-		{
-			/* no WAL to tell: look at the catalog itself */
-			char	   *fingerprint;
-
-			worker_begin(InvalidTransactionId);
-			if (!worker_extension_exists())
-			{
-				worker_commit();
-				worker_exit_without_extension();
-			}
-			fingerprint = worker_catalog_fingerprint();
-			worker_commit();
-			/*
-			 * The consumers are set up anew from the stored offsets, and
-			 * read their unflushed messages again (see worker_flush()).
-			 */
-			if (strcmp(fingerprint, ws.catalog_fingerprint) != 0)
-				catalog_changed = true;
-		}
-
 		if (catalog_changed)
 		{
+			/*
+			 * Without decoding, the consumers are set up anew from the
+			 * stored offsets, and read their unflushed messages again (see
+			 * worker_flush()).
+			 */
 			worker_begin(catalog_xid);
 			if (!worker_extension_exists())
 			{
@@ -492,20 +534,6 @@ worker_loop(void)
 			decoder_read_position() < GetFlushRecPtr(NULL) &&
 			decoder_batch->nevents < continuous_batch_events)
 			timeout = 0;
-
-		if (TimestampDifferenceExceeds(ws.last_extension_check,
-									   GetCurrentTimestamp(),
-									   EXTENSION_CHECK_MS))
-		{
-			worker_begin(InvalidTransactionId);
-			if (!worker_extension_exists())
-			{
-				worker_commit();
-				worker_exit_without_extension();
-			}
-			worker_commit();
-			ws.last_extension_check = GetCurrentTimestamp();
-		}
 
 		if (timeout > 0)
 		{
@@ -604,7 +632,7 @@ worker_commit(void)
 static bool
 worker_extension_exists(void)
 {
-	return get_extension_oid(CONTINUOUS_EXTENSION_NAME, true) == ws.extension;
+	return continuous_extension_oid(true) == ws.extension;
 }
 
 static void
@@ -650,6 +678,12 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	List	   *kafka_streams = NIL;
 	List	   *held_kafka = NIL;	/* views of Kafka streams held back */
 
+	/*
+	 * This transaction's snapshot sees every commit whose invalidation was
+	 * processed so far; one processed from here on may be newer.
+	 */
+	ws.catalog_invalidated = ws.caches_reset = false;
+
 	foreach(lc, ws.views)
 		view_runtime_destroy(lfirst(lc));
 	list_free(ws.views);
@@ -660,15 +694,20 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(ViewActivation);
+	ctl.hcxt = continuous_memory_context();
 	ws.activations = hash_create("pg_continuous view activations", 64, &ctl,
-								 HASH_ELEM | HASH_BLOBS);
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	if (ws.catalog_cxt == NULL)
-		ws.catalog_cxt = AllocSetContextCreate(TopMemoryContext,
+		ws.catalog_cxt = AllocSetContextCreate(continuous_memory_context(),
 											   "pg_continuous streams",
 											   ALLOCSET_SMALL_SIZES);
+	ws.watched = NULL;
+	ws.nwatched = 0;
 	MemoryContextReset(ws.catalog_cxt);
 	ws.clocks = NIL;
+	ws.stream_catalog = continuous_catalog_relid(CATALOG_STREAMS);
+	ws.view_catalog = continuous_catalog_relid(CATALOG_VIEWS);
 
 	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
 					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
@@ -714,9 +753,8 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	}
 	qsort(relids, ntables, sizeof(Oid), oid_cmp);
 	if (ws.decoding)
-		decoder_set_streams(relids, ntables,
-							continuous_catalog_relid(CATALOG_STREAMS),
-							continuous_catalog_relid(CATALOG_VIEWS));
+		decoder_set_streams(relids, ntables, ws.stream_catalog,
+							ws.view_catalog);
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
@@ -813,9 +851,13 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 			}
 		}
 
-		/* a view that cannot be set up must not stop the others */
+		/*
+		 * A view that cannot be set up must not stop the others, nor leave
+		 * its memory behind.
+		 */
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(spicxt);
+		continuous_memory_setup_begin();
 		PG_TRY();
 		{
 			SavedPrivileges saved;
@@ -835,12 +877,15 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 			}
 			privileges_restore(&saved);
 			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(TopMemoryContext);
+			continuous_memory_setup_end(true);
+			MemoryContextSwitchTo(continuous_memory_context());
 			ws.views = lappend(ws.views, vr);
 		}
 		PG_CATCH();
 		{
 			ErrorData  *edata = continuous_abort_subtransaction(spicxt);
+
+			continuous_memory_setup_end(false);
 
 			CurrentResourceOwner = oldowner;
 			if (quarantine_error_is_transient(edata))
@@ -860,25 +905,55 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	view_progress_end_load();
 	worker_kafka_create_sources(kafka_streams, ws.views);
 	if (!ws.decoding)
-		ws.catalog_fingerprint = worker_catalog_fingerprint();
+		worker_watch_catalog();
 }
 
 /*
- * Without logical decoding nothing tells the worker that the catalog
- * changed: it compares this now and then.
+ * Without logical decoding, invalidations tell the worker that its catalog
+ * changed (worker_catalog_invalidated()).  The writers of the catalog send
+ * one of view_catalog; DROP VIEW and DROP FOREIGN TABLE delete rows by the
+ * extension's sql_drop event trigger instead, but drop the relation too,
+ * whose invalidation reaches every backend: so the views and Kafka streams
+ * of the catalog are watched, failed views included.  Table streams are
+ * not, being vacuumed and analysed all the time; without decoding their
+ * views are not served anyway.
  */
-static char *
-worker_catalog_fingerprint(void)
+static void
+worker_watch_catalog(void)
 {
-	char	   *fingerprint;
+	uint64		i;
 
-	if (SPI_execute("SELECT pg_catalog.format('%s/%s', "
-					"(SELECT pg_catalog.string_agg(stream::pg_catalog.oid::text, ',' ORDER BY stream) FROM continuous.stream_catalog), "
-					"(SELECT pg_catalog.string_agg(view::pg_catalog.oid::text, ',' ORDER BY view) FROM continuous.view_catalog))",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute("SELECT view FROM continuous.view_catalog "
+					"UNION ALL "
+					"SELECT stream FROM continuous.stream_catalog "
+					"WHERE kind OPERATOR(pg_catalog.=) 'kafka'",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read the continuous catalog");
-	fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return MemoryContextStrdup(TopMemoryContext, fingerprint ? fingerprint : "");
+	ws.watched = MemoryContextAlloc(ws.catalog_cxt,
+									sizeof(Oid) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ws.watched[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc,
+													   1, &isnull));
+	}
+	qsort(ws.watched, SPI_processed, sizeof(Oid), oid_cmp);
+	ws.nwatched = SPI_processed;
+}
+
+/* Relcache invalidation callback: may the catalog have changed? */
+static void
+worker_catalog_invalidated(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid))
+		ws.caches_reset = true;
+	else if (relid == ws.stream_catalog || relid == ws.view_catalog ||
+			 (ws.nwatched > 0 &&
+			  bsearch(&relid, ws.watched, ws.nwatched, sizeof(Oid),
+					  oid_cmp) != NULL))
+		ws.catalog_invalidated = true;
 }
 
 /* What the Kafka consumers must write at once, in a transaction of its own. */

@@ -29,7 +29,9 @@
 
 #include "batch.h"
 #include "kafka_source.h"
-#include "pg_continuous.h"
+#include "guc.h"
+#include "memory.h"
+#include "subxact.h"
 #include "shmem.h"
 #include "worker_kafka.h"
 
@@ -154,7 +156,7 @@ worker_kafka_create_sources(List *relids, List *views)
 									  wk.worker, nworkers);
 
 			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextSwitchTo(continuous_memory_context());
 			wk.sources = lappend(wk.sources, src);
 		}
 		PG_CATCH();

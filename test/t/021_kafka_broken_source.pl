@@ -21,20 +21,12 @@ use PgContinuous::Oracle;
 
 my $broker    = PgContinuous::MockKafka->start('good:2', 'bad:2');
 my $bootstrap = $broker->bootstrap;
-my $tempdir   = PostgreSQL::Test::Utils::tempdir;
 
 sub produce
 {
 	my ($topic, $n) = @_;
-	my $file = "$tempdir/$topic.json";
-	open(my $fh, '>', $file) or die;
-	print $fh qq({"k": @{[ $_ % 5 ]}, "v": $_}\n) for 1 .. $n;
-	close($fh);
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', $topic ],
-		'<', $file, '>', \$out, '2>', \$err)
-	  or die "produce failed: $err";
-	return $out =~ /produced (\d+)/ ? $1 : 0;
+	return $broker->produce($topic,
+		map { qq({"k": @{[ $_ % 5 ]}, "v": $_}) } 1 .. $n);
 }
 
 is(produce('good', 1000), 1000, 'produced to the healthy topic');

@@ -11,6 +11,9 @@
 #       of a stopped one, as far as clients can tell.
 #   $broker->bootstrap, $broker->port
 #       "127.0.0.1:port", for a server's brokers option; the port.
+#   $broker->produce('orders', @messages)
+#       produce the messages (strings) to the topic with test/kafka/produce;
+#       returns how many it produced.
 #   $broker->command('down')
 #       send a command on its standard input (down, up, topic NAME N, ...)
 #       and return its one-line answer ("ok" when it went well).
@@ -53,6 +56,17 @@ sub port
 {
 	my ($self) = @_;
 	return ($self->{bootstrap} =~ /:(\d+)$/)[0];
+}
+
+sub produce
+{
+	my ($self, $topic, @messages) = @_;
+	my $in = join('', map { "$_\n" } @messages);
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kafka/produce', '-b', $self->{bootstrap}, '-t', $topic ],
+		'<', \$in, '>', \$out, '2>', \$err)
+	  or die "produce failed: $err";
+	return $out =~ /produced (\d+)/ ? $1 : 0;
 }
 
 sub command
