@@ -278,6 +278,18 @@ ALTER VIEW my_revenue OWNER TO regress_continuous_owner;
 SELECT relname, pg_get_userbyid(relowner) AS owner, relacl
 FROM pg_class WHERE relname IN ('my_revenue', 'my_revenue_state') ORDER BY relname;
 
+-- and the worker runs the view's code as its new owner from then on
+SET ROLE regress_continuous_reader;
+CREATE VIEW who_counts WITH (continuous) AS
+    SELECT current_user::text AS who, count(*) AS n FROM orders GROUP BY 1;
+RESET ROLE;
+INSERT INTO orders VALUES (1, 10, '2026-01-01');
+SELECT continuous.sync();
+ALTER VIEW who_counts OWNER TO regress_continuous_owner;
+INSERT INTO orders VALUES (1, 10, '2026-01-01'), (2, 5, '2026-01-01');
+SELECT continuous.sync();
+SELECT * FROM who_counts ORDER BY who;
+
 SET ROLE regress_continuous_owner;
 SELECT * FROM my_revenue;
 SELECT continuous.drop_stream('orders', cascade => true);

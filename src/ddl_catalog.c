@@ -314,6 +314,27 @@ ddl_catalog_rename_event_time(Oid stream, const char *event_time)
 					2, argtypes, values, NULL, SPI_OK_UPDATE);
 }
 
+/*
+ * A view changed hands (ALTER VIEW ... OWNER TO; InvalidOid: REASSIGN
+ * OWNED, any view): the worker runs a view's code as its owner, and must
+ * load it again to take the new one.  The write to the view's catalog row
+ * is what the worker sees.
+ */
+void
+ddl_catalog_view_owner_changed(Oid view)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(view)};
+
+	if (OidIsValid(view))
+		catalog_execute("UPDATE continuous.view_catalog SET view = view"
+						" WHERE view OPERATOR(pg_catalog.=) $1",
+						1, argtypes, values, NULL, SPI_OK_UPDATE);
+	else
+		catalog_execute("UPDATE continuous.view_catalog SET view = view",
+						0, NULL, NULL, NULL, SPI_OK_UPDATE);
+}
+
 void
 ddl_catalog_remove_stream(Oid stream)
 {

@@ -62,6 +62,7 @@ extern void ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid);
 extern void ddl_catalog_remove_stream(Oid stream);
 /* The event-time column of a table stream was renamed. */
 extern void ddl_catalog_rename_event_time(Oid stream, const char *event_time);
+extern void ddl_catalog_view_owner_changed(Oid view);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern void ddl_catalog_remove_view(Oid view);
 

@@ -335,11 +335,12 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 		Oid			storage = InvalidOid;
 		Oid			new_owner = InvalidOid;
 		Oid			kafka_stream = InvalidOid;
+		Oid			relid = InvalidOid;
 		ListCell   *lc;
 
 		if (extension_exists())
 		{
-			Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 
 			/* a Kafka stream's consumer is set up anew from its options */
 			if (OidIsValid(relid) && kafka_is_stream_table(relid))
@@ -358,15 +359,18 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 					new_owner = get_rolespec_oid(cmd->newowner, false);
 			}
 			if (OidIsValid(new_owner))
-				storage = continuous_view_storage(RangeVarGetRelid(stmt->relation,
-																   NoLock, true));
+				storage = continuous_view_storage(relid);
 		}
 
 		next_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
 
+		/* and the worker runs the view's code as its new owner */
 		if (OidIsValid(storage))
+		{
 			storage_guard_grant_reader(storage, new_owner);
+			ddl_catalog_view_owner_changed(relid);
+		}
 		if (OidIsValid(kafka_stream))
 		{
 			CommandCounterIncrement();
@@ -381,6 +385,7 @@ continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
 							 params, queryEnv, dest, qc);
 		CommandCounterIncrement();
 		storage_guard_grant_all_readers();
+		ddl_catalog_view_owner_changed(InvalidOid);
 		return;
 	}
 
