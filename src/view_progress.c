@@ -29,12 +29,14 @@
  * its events late by the watermark of when it processes them, as though
  * they arrived then: a window its readers saw closed never changes.
  *
- * A view of a Kafka stream holds back its whole stream, whose offsets are
- * the stream's, not the view's: the worker closes the stream's consumer,
- * leaving its offsets as last flushed, and makes it again from there (with
- * the catalog) once the lock is gone.  Other workers' flushes lock a Kafka
- * view's storage too (worker_take_turn), in modes that an ACCESS SHARE
- * lock does not conflict with, unlike a DROP VIEW's.
+ * A view of a Kafka stream is held back the same way, its position kept
+ * per partition by the stream's consumer (kafka_source.c, continuous.
+ * kafka_view_offsets) rather than here: the consumer goes on for the
+ * stream's other views, and once the lock is gone (the catalog is read
+ * again) it reads again from the view's offsets for that view alone.
+ * Other workers' flushes lock a Kafka view's storage too (worker_take_
+ * turn), in modes that an ACCESS SHARE lock does not conflict with, unlike
+ * a DROP VIEW's.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,8 +58,8 @@ typedef struct ViewProgress
 	Oid			view;			/* hash key */
 	XLogRecPtr	applied;		/* counts what commits from here on */
 	bool		held;			/* by a lock on one of its relations */
-	bool		held_with;		/* or with another view of its stream */
-	bool		kafka;			/* of a Kafka stream: no position of its own */
+	bool		kafka;			/* of a Kafka stream: no position here */
+	Oid			kafka_stream;	/* which, or InvalidOid */
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
 } ViewProgress;
@@ -130,9 +132,10 @@ view_progress_begin_load(bool decoder_restarted)
 }
 
 bool
-view_progress_load_view(Oid view, bool kafka, XLogRecPtr active_from,
+view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 						ViewRelations *relations, XLogRecPtr *counts_from)
 {
+	bool		kafka = OidIsValid(kafka_stream);
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
 	ViewProgress *before = NULL;
 	ViewProgress *at_start = NULL;
@@ -147,8 +150,8 @@ view_progress_load_view(Oid view, bool kafka, XLogRecPtr active_from,
 	p->applied = Max(p->applied, active_from);
 	p->relations = *relations;
 	p->kafka = kafka;
+	p->kafka_stream = kafka_stream;
 	p->held = false;
-	p->held_with = false;
 	p->locked = InvalidOid;
 
 	/*
@@ -193,19 +196,6 @@ view_progress_hold_if_locked(Oid view)
 	return true;
 }
 
-void
-view_progress_hold_with(Oid view, Oid like)
-{
-	ViewProgress *p = hash_search(progress, &view, HASH_FIND, NULL);
-	ViewProgress *other = hash_search(progress, &like, HASH_FIND, NULL);
-
-	if (p == NULL || other == NULL)
-		return;
-	p->held = true;
-	p->held_with = true;
-	p->locked = other->locked;
-}
-
 bool
 view_progress_held(Oid view)
 {
@@ -240,8 +230,7 @@ progress_locks_free(ViewProgress *p)
 }
 
 /*
- * Is a view held back, and (locks_free) are its locks free now?  Views held
- * with another are free when that one is.
+ * Is a view held back, and (locks_free) are its locks free now?
  */
 static bool
 progress_find_held(bool locks_free)
@@ -254,14 +243,29 @@ progress_find_held(bool locks_free)
 	hash_seq_init(&seq, progress);
 	while ((p = hash_seq_search(&seq)) != NULL)
 	{
-		if (p->held &&
-			(!locks_free || (!p->held_with && progress_locks_free(p))))
+		if (p->held && (!locks_free || progress_locks_free(p)))
 		{
 			hash_seq_term(&seq);
 			return true;
 		}
 	}
 	return false;
+}
+
+List *
+view_progress_held_views(Oid kafka_stream)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+	List	   *held = NIL;
+
+	if (progress == NULL)
+		return NIL;
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->held && p->kafka_stream == kafka_stream)
+			held = lappend_oid(held, p->view);
+	return held;
 }
 
 bool

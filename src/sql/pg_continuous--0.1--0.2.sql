@@ -271,3 +271,29 @@ ALTER TABLE continuous.view_stats
     DROP CONSTRAINT view_stats_status_check,
     ADD CONSTRAINT view_stats_status_check
         CHECK (status IN ('active', 'failed', 'waiting'));
+
+/* ------------------------------------------------------------------------
+ * A lock on a view of a Kafka stream holds back that view only
+ * (src/kafka_source.c, src/view_progress.c)
+ *
+ * continuous.kafka_offsets is where the stream stands: every view of it is
+ * applied up to there, except those with rows here, each applied up to its
+ * own offset on those partitions.  A view whose relations another
+ * transaction has locked gets its rows in the flush that first leaves it
+ * out, and the stream goes on for its other views.  Once the lock is gone
+ * the stream's consumer reads again from the view's offsets, feeding the
+ * messages before the stream's offsets to that view only, and the flush
+ * that brings the view level with the stream deletes its rows.  Written by
+ * the flushes that write the state, so exact through crashes; dumped with
+ * kafka_offsets, so a view restored while it was held catches up too.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE continuous.kafka_view_offsets (
+    view            pg_catalog.regclass NOT NULL,
+    stream          pg_catalog.regclass NOT NULL,
+    "partition"     int NOT NULL,
+    next_offset     bigint NOT NULL,        -- the view counts from here
+    PRIMARY KEY (view, "partition")
+);
+
+SELECT pg_catalog.pg_extension_config_dump('continuous.kafka_view_offsets', '');
