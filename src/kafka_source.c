@@ -1100,9 +1100,13 @@ source_write_behind(KafkaSource *src)
 void
 kafka_source_forget_dropped_views(void)
 {
+	/*
+	 * Gone from pg_class, not from view_catalog: a restore copies the rows
+	 * of a view it has created before its view_catalog row.
+	 */
 	if (SPI_execute("DELETE FROM continuous.kafka_view_offsets k "
-					"WHERE NOT EXISTS (SELECT FROM continuous.view_catalog v "
-					"                  WHERE v.view OPERATOR(pg_catalog.=) k.view)",
+					"WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c "
+					"                  WHERE c.oid OPERATOR(pg_catalog.=) k.view)",
 					false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "pg_continuous: could not write continuous.kafka_view_offsets");
 }

@@ -58,8 +58,7 @@ typedef struct ViewProgress
 	Oid			view;			/* hash key */
 	XLogRecPtr	applied;		/* counts what commits from here on */
 	bool		held;			/* by a lock on one of its relations */
-	bool		kafka;			/* of a Kafka stream: no position here */
-	Oid			kafka_stream;	/* which, or InvalidOid */
+	Oid			kafka_stream;	/* of a Kafka stream: no position here */
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
 } ViewProgress;
@@ -135,7 +134,6 @@ bool
 view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 						ViewRelations *relations, XLogRecPtr *counts_from)
 {
-	bool		kafka = OidIsValid(kafka_stream);
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
 	ViewProgress *before = NULL;
 	ViewProgress *at_start = NULL;
@@ -149,7 +147,6 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 		at_start ? at_start->applied : frontier;
 	p->applied = Max(p->applied, active_from);
 	p->relations = *relations;
-	p->kafka = kafka;
 	p->kafka_stream = kafka_stream;
 	p->held = false;
 	p->locked = InvalidOid;
@@ -158,7 +155,7 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 	 * A held view of a table stream goes on only where decoding starts
 	 * again; a Kafka stream's consumer starts again at every load.
 	 */
-	if (!kafka && before && before->held && !load_restarted)
+	if (!OidIsValid(kafka_stream) && before && before->held && !load_restarted)
 	{
 		p->held = true;
 		p->locked = before->locked;
@@ -213,7 +210,7 @@ progress_locks_free(ViewProgress *p)
 {
 	Oid			relids[4] = {p->relations.storage, p->relations.counts,
 	p->relations.late_table, p->relations.query_view};
-	LOCKMODE	modes[4] = {p->kafka ? AccessShareLock : RowExclusiveLock,
+	LOCKMODE	modes[4] = {OidIsValid(p->kafka_stream) ? AccessShareLock : RowExclusiveLock,
 		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
 	int			i;
 
@@ -290,7 +287,7 @@ view_progress_replay_end(void)
 static bool
 progress_behind(ViewProgress *p)
 {
-	return !p->kafka && (p->held || p->applied < frontier);
+	return !OidIsValid(p->kafka_stream) && (p->held || p->applied < frontier);
 }
 
 void
@@ -314,7 +311,7 @@ view_progress_write(XLogRecPtr position)
 		{
 			XLogRecPtr	applied = p->held ? p->applied : Max(p->applied, position);
 
-			if (!p->kafka && applied < new_frontier)
+			if (!OidIsValid(p->kafka_stream) && applied < new_frontier)
 			{
 				out.behind_views[out.nbehind] = p->view;
 				out.behind_lsns[out.nbehind] = applied;

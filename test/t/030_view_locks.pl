@@ -179,19 +179,26 @@ is($node->safe_psql('postgres',
 my $broker  = PgContinuous::MockKafka->start('orders:2');
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 my $produced = 0;
-# every message produced is also in orders_sent: the views' batch oracle
-sub produce
+my $bad = 0;
+sub produce_lines
 {
-	my ($n) = @_;
+	my (@lines) = @_;
 	my $file = "$tempdir/orders.json";
 	open(my $fh, '>', $file) or die;
-	print $fh qq({"k": @{[ $_ % 5 ]}, "v": $_, "ts": "2026-01-01T00:00:00Z"}\n)
-	  for $produced + 1 .. $produced + $n;
+	print $fh "$_\n" foreach @lines;
 	close($fh);
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ 'kafka/produce', '-b', $broker->bootstrap, '-t', 'orders' ],
 		'<', $file, '>', \$out, '2>', \$err)
 	  or die "produce failed: $err";
+	return;
+}
+# every message produced is also in orders_sent: the views' batch oracle
+sub produce
+{
+	my ($n) = @_;
+	produce_lines(map { qq({"k": @{[ $_ % 5 ]}, "v": $_, "ts": "2026-01-01T00:00:00Z"}) }
+		  $produced + 1 .. $produced + $n);
 	$node->safe_psql('postgres',
 		"INSERT INTO orders_sent SELECT g % 5, g, '2026-01-01 00:00:00Z' FROM generate_series($produced + 1, $produced + $n) g");
 	$produced += $n;
@@ -213,6 +220,21 @@ sub view_offsets
 	return $node->safe_psql('postgres', q{
 SELECT count(*) || '|' || coalesce(sum(next_offset), 0) FROM continuous.kafka_view_offsets
  WHERE view = 'orders_total'::regclass});
+}
+# a message that becomes a dead letter
+sub produce_bad
+{
+	produce_lines('{"k": "not a number", "v": 0, "ts": "2026-01-01T00:00:00Z"}');
+	$bad++;
+	return;
+}
+# the stream counts each message once: events, dead letters
+sub stream_counts
+{
+	return $node->safe_psql('postgres', q{
+SELECT s.events || '|' || s.errors || '|' || (SELECT count(*) FROM continuous.dead_letters d
+                                               WHERE d.stream = 'orders'::regclass)
+  FROM continuous.streams s WHERE s.stream = 'orders'::regclass});
 }
 sub stream_offsets
 {
@@ -250,6 +272,7 @@ check_kafka_view('Kafka, before any lock', $_) foreach sort keys %kafka_views;
 $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE late_orders IN SHARE MODE');
 produce(1000);
+produce_bad();
 load(500);
 sync_warns('a Kafka view held back');
 check_kafka_view('the sibling of a Kafka view held back', 'orders_by_k');
@@ -257,7 +280,8 @@ check_views('a Kafka view held back', qw(per_group to_drop));
 is($node->safe_psql('postgres', 'SELECT n FROM orders_total'), '1000',
 	'the Kafka view held back stays as it was');
 is(view_offsets(), '2|1000', 'it keeps its own offsets, on each partition');
-is(stream_offsets(), '2000|0', 'kafka_partitions shows the stream, which its other view is up to');
+is(stream_offsets(), ($produced + $bad) . '|0',
+	'kafka_partitions shows the stream, which its other view is up to');
 is($node->safe_psql('postgres',
 	q{SELECT status FROM continuous.views WHERE view = 'orders_total'::regclass}),
 	'waiting', 'continuous.views says the Kafka view waits');
@@ -272,7 +296,9 @@ is($node->safe_psql('postgres',
 	q{SELECT status FROM continuous.views WHERE view = 'orders_total'::regclass}),
 	'active', 'continuous.views says the Kafka view is active again');
 is(view_offsets(), '0|0', 'once caught up, the view has no offsets of its own');
-is(stream_offsets(), '2500|0', 'and the stream is where it was');
+is(stream_offsets(), ($produced + $bad) . '|0', 'and the stream is where it was');
+is(stream_counts(), ($produced + $bad) . '|1|1',
+	'the stream counted each message once, and wrote its dead letter once');
 
 # kill -9 of the worker while a DROP VIEW holds the view (the crash ends the
 # DROP too); its statistics row is the DROP's: no warning to check
@@ -282,7 +308,7 @@ produce(1000);
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT continuous.sync('60 seconds')});
 is($ret, 0, 'sync() returns while a DROP VIEW of a Kafka view is open') or diag $err;
 check_kafka_view('held again', 'orders_by_k');
-is(view_offsets(), '2|2500', 'held again: its offsets are where it stopped');
+is(view_offsets(), '2|' . ($produced + $bad - 1000), 'held again: its offsets are where it stopped');
 kill9_worker_and_wait($node);
 $dropper->quit;
 produce(300);
@@ -298,7 +324,7 @@ $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE late_orders IN SHARE MODE');
 produce(4000);
 sync_warns('held before a slow catch-up');
-my $held_at = $produced - 4000;
+my $held_at = $produced + $bad - 4000;
 is(view_offsets(), "2|$held_at", 'held before a slow catch-up: its offsets');
 $locker->query_safe('ROLLBACK');
 $locker->quit;
@@ -322,7 +348,7 @@ $dropper->query_safe('BEGIN; DROP VIEW orders_total');
 produce(500);
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT continuous.sync('60 seconds')});
 is($ret, 0, 'sync() returns before the DROP VIEW commits') or diag $err;
-is(view_offsets(), "2|" . ($produced - 500), 'held before its DROP commits: its offsets');
+is(view_offsets(), '2|' . ($produced + $bad - 500), 'held before its DROP commits: its offsets');
 $dropper->query_safe('COMMIT');
 $dropper->quit;
 produce(500);
@@ -330,7 +356,9 @@ $node->safe_psql('postgres', 'SELECT continuous.sync()');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.kafka_view_offsets'),
 	'0', 'the DROP committed: no offsets of the view are left');
 check_kafka_view('after the DROP committed', 'orders_by_k');
-is(stream_offsets(), "$produced|0", 'the stream has consumed every message');
+is(stream_offsets(), ($produced + $bad) . '|0', 'the stream has consumed every message');
+is(stream_counts(), ($produced + $bad) . '|1|1',
+	'through every crash the stream counted each message once, its dead letter too');
 $broker->stop;
 
 $node->stop;
