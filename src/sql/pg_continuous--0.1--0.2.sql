@@ -297,3 +297,31 @@ CREATE TABLE continuous.kafka_view_offsets (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('continuous.kafka_view_offsets', '');
+
+-- committed_offset and lag are the stream's; these say which views are
+-- behind it on the partition (held back by a lock, or catching up after
+-- one), and the lag of the one furthest behind
+CREATE OR REPLACE VIEW continuous.kafka_partitions AS
+SELECT o.stream::pg_catalog.regclass   AS stream,
+       (SELECT option_value FROM pg_catalog.pg_options_to_table(f.ftoptions)
+         WHERE option_name OPERATOR(pg_catalog.=) 'topic') AS topic,
+       o."partition",
+       o.next_offset                    AS committed_offset,
+       o.high_watermark,
+       greatest(o.high_watermark OPERATOR(pg_catalog.-) o.next_offset, 0) AS lag,
+       o.max_event_time OPERATOR(pg_catalog.-) c.watermark_delay AS watermark,
+       s.last_error,
+       o.updated_at,
+       o.worker,
+       b.views                          AS views_behind,
+       greatest(o.high_watermark OPERATOR(pg_catalog.-) b.next_offset, 0) AS views_behind_lag
+  FROM continuous.kafka_offsets o
+  JOIN continuous.stream_catalog c USING (stream)
+  LEFT JOIN continuous.stream_stats s USING (stream)
+  LEFT JOIN pg_catalog.pg_foreign_table f ON f.ftrelid OPERATOR(pg_catalog.=) o.stream
+  LEFT JOIN LATERAL (
+       SELECT pg_catalog.array_agg(k.view ORDER BY k.view) AS views,
+              pg_catalog.min(k.next_offset) AS next_offset
+         FROM continuous.kafka_view_offsets k
+        WHERE k.stream OPERATOR(pg_catalog.=) o.stream
+          AND k."partition" OPERATOR(pg_catalog.=) o."partition") b ON true;

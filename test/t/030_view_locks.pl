@@ -236,6 +236,14 @@ SELECT s.events || '|' || s.errors || '|' || (SELECT count(*) FROM continuous.de
                                                WHERE d.stream = 'orders'::regclass)
   FROM continuous.streams s WHERE s.stream = 'orders'::regclass});
 }
+# kafka_partitions: the views behind the stream, and how far
+sub views_behind
+{
+	return $node->safe_psql('postgres', q{
+SELECT count(views_behind) || '|' || coalesce(string_agg(DISTINCT views_behind::text, ','), '')
+       || '|' || coalesce(sum(views_behind_lag), 0)
+  FROM continuous.kafka_partitions WHERE stream = 'orders'::regclass});
+}
 sub stream_offsets
 {
 	return $node->safe_psql('postgres', q{
@@ -282,6 +290,8 @@ is($node->safe_psql('postgres', 'SELECT n FROM orders_total'), '1000',
 is(view_offsets(), '2|1000', 'it keeps its own offsets, on each partition');
 is(stream_offsets(), ($produced + $bad) . '|0',
 	'kafka_partitions shows the stream, which its other view is up to');
+is(views_behind(), '2|{orders_total}|' . ($produced + $bad - 1000),
+	'and, on each partition, the view behind and its lag');
 is($node->safe_psql('postgres',
 	q{SELECT status FROM continuous.views WHERE view = 'orders_total'::regclass}),
 	'waiting', 'continuous.views says the Kafka view waits');
@@ -296,6 +306,7 @@ is($node->safe_psql('postgres',
 	q{SELECT status FROM continuous.views WHERE view = 'orders_total'::regclass}),
 	'active', 'continuous.views says the Kafka view is active again');
 is(view_offsets(), '0|0', 'once caught up, the view has no offsets of its own');
+is(views_behind(), '0||0', 'kafka_partitions shows no view behind');
 is(stream_offsets(), ($produced + $bad) . '|0', 'and the stream is where it was');
 is(stream_counts(), ($produced + $bad) . '|1|1',
 	'the stream counted each message once, and wrote its dead letter once');
