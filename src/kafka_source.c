@@ -1345,6 +1345,10 @@ kafka_source_flushed(KafkaSource *src)
 		if (bv->caught_up)
 		{
 			src->behind = foreach_delete_current(src->behind, lc);
+			pfree(bv->from);
+			pfree(bv->next);
+			pfree(bv->stored);
+			pfree(bv);
 			continue;
 		}
 		memcpy(bv->from, bv->next, sizeof(int64) * src->nparts);

@@ -20,9 +20,11 @@
 #     other view of its stream goes on consuming, and the held one keeps
 #     offsets of its own (continuous.kafka_view_offsets); once the lock
 #     (a LOCK of its late_events table, a DROP VIEW) is gone it catches up
-#     from them, counting every message once, also
-#     across a kill -9 of the worker while it is held and while it catches
-#     up; a DROP that commits while it is held leaves no offsets behind.
+#     from them, counting every message once, also across a kill -9 of the
+#     worker while it is held and while it catches up; a DROP that commits
+#     while it is held leaves no offsets behind;
+#     with two workers, each keeps and catches up the view's offsets of its
+#     own partitions.
 
 use strict;
 use warnings;
@@ -370,6 +372,39 @@ check_kafka_view('after the DROP committed', 'orders_by_k');
 is(stream_offsets(), ($produced + $bad) . '|0', 'the stream has consumed every message');
 is(stream_counts(), ($produced + $bad) . '|1|1',
 	'through every crash the stream counted each message once, its dead letter too');
+
+# two workers, one partition each: each keeps the view's offsets of its own
+# partition, and each catches the view up on it
+$node->append_conf('postgresql.conf', "continuous.workers = 2\n");
+$node->restart;
+ok(poll_until($node, 'postgres',
+	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker'"),
+	'two workers run');
+$node->safe_psql('postgres', q{
+CREATE VIEW orders_total WITH (continuous, late_events = 'late_orders') AS
+    SELECT continuous.tumble(ts, '1 hour') AS hour, count(*) AS n, sum(v) AS s
+      FROM orders GROUP BY hour;
+});
+# both workers know the view before messages come
+$node->safe_psql('postgres', 'SELECT continuous.sync(); TRUNCATE orders_sent');
+produce(400);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('two workers', 'orders_total');
+$locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE late_orders IN SHARE MODE');
+produce(1000);
+sync_warns('two workers, the view held');
+is($node->safe_psql('postgres', q{
+SELECT count(DISTINCT p.worker) || '|' || count(*) FROM continuous.kafka_view_offsets k
+  JOIN continuous.kafka_partitions p ON p.stream = k.stream AND p."partition" = k."partition"
+ WHERE k.view = 'orders_total'::regclass}),
+	'2|2', 'two workers: each wrote the offsets of its partition');
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+produce(300);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('two workers, after the lock', 'orders_total');
+is(view_offsets(), '0|0', 'two workers: the view caught up on both partitions');
 $broker->stop;
 
 $node->stop;
