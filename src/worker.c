@@ -22,8 +22,8 @@
  * fails by its own fault is marked failed and left alone, and the others go
  * on.  A view whose relations another transaction has locked is held
  * back, and decoded (or, of a Kafka stream, consumed) again once the lock
- * is gone (view_progress.c, kafka_source.c).  The worker exits when the extension is dropped, dropping its
- * replication slot.  Any other error ends the worker; the launcher starts
+ * is gone (view_progress.c, kafka_source.c).  The worker exits when the
+ * extension is dropped, dropping its replication slot.  Any other error ends the worker; the launcher starts
  * it again, and it resumes from the last flushed position, so nothing is
  * lost or counted twice.
  *
