@@ -27,6 +27,20 @@
  * error is the stream's state (continuous.kafka_partitions.last_error)
  * until messages or metadata arrive again.
  *
+ * A view held back by a lock on its relations (view_progress.c) keeps a
+ * position of its own: continuous.kafka_offsets is where the stream stands
+ * (the frontier: every other view is applied up to there, and the stream's
+ * counters, dead letters and watermark are as of there), and
+ * continuous.kafka_view_offsets where each view behind it stands, per
+ * partition.  The flush that first leaves the view out writes its rows,
+ * and the consumer goes on for the others.  When the catalog is read again
+ * with the view free, the consumer starts at the least of the offsets: a
+ * message before the frontier is for the views behind on its partition
+ * only (kafka_source_view_events), not the stream's again; each flush
+ * writes how far they came, and the one that brings a view to the frontier
+ * deletes its rows.  A sync() waits for that, as the consumer's own offsets
+ * are behind until then.
+ *
  * Decoding runs in a subtransaction for the whole batch; if a type's input
  * function throws, the batch is decoded again message by message, each in
  * a subtransaction of its own, and the failing ones become dead letters,
@@ -60,6 +74,7 @@
 #include "memory.h"
 #include "subxact.h"
 #include "privileges.h"
+#include "view_progress.h"
 
 /* how often the partitions of a topic are looked up again */
 #define METADATA_INTERVAL_MS	5000
@@ -70,7 +85,11 @@
 
 typedef struct KafkaPartition
 {
-	int64		committed;		/* next offset, as of the last flush */
+	int64		frontier;		/* the stream's next offset: every view not
+								 * behind is applied up to here */
+	int64		committed;		/* the consumer's next offset, as of the last
+								 * flush (behind frontier while views catch
+								 * up) */
 	int64		consumed;		/* next offset after the batch */
 	int64		high_watermark; /* as the client last heard; -1: unknown */
 	int64		sync_target;	/* continuous.sync() waits for this; -1: none */
@@ -89,6 +108,21 @@ typedef struct StoredOffset
 	bool		has_active_at;
 	TimestampTz active_at;
 } StoredOffset;
+
+/*
+ * A view of the stream behind its frontier (continuous.kafka_view_offsets):
+ * held back by a lock, or catching up.  Offsets are per partition, -1 where
+ * the view is not behind.
+ */
+typedef struct BehindView
+{
+	Oid			view;
+	bool		held;			/* nothing is consumed for it */
+	int64	   *from;			/* the view counts the messages from here */
+	int64	   *next;			/* written by the flush, from once committed */
+	int64	   *stored;			/* what kafka_view_offsets has */
+	bool		caught_up;		/* the flush brings it to the frontier */
+} BehindView;
 
 struct KafkaSource
 {
@@ -121,6 +155,11 @@ struct KafkaSource
 	int			msgs_capacity;
 	Size		bytes;
 
+	/* views behind the frontier (BehindView), and the batch with the
+	 * messages before it, decoded for them; NULL if none */
+	List	   *behind;
+	StreamEvents *all_events;
+
 	/* error state: set from the client's callback, on this thread */
 	char		error[256];
 	bool		error_changed;
@@ -135,6 +174,13 @@ static void source_error_cb(rd_kafka_t *rk, int err, const char *reason,
 static void source_set_error(KafkaSource *src, const char *fmt,...) pg_attribute_printf(2, 3);
 static StoredOffset *source_read_offsets(KafkaSource *src, int *n);
 static void source_load_offsets(KafkaSource *src);
+static void source_load_behind(KafkaSource *src, List *views);
+static BehindView *source_add_behind(KafkaSource *src, Oid view, bool held);
+static BehindView *source_find_behind(KafkaSource *src, Oid view);
+static int64 behind_from(KafkaSource *src, BehindView *bv, int partition);
+static StreamEvents *source_filter_events(KafkaSource *src, StreamEvents *all,
+										  BehindView *bv);
+static void source_write_behind(KafkaSource *src);
 static void source_grow(KafkaSource *src, int nparts);
 static bool source_discover(KafkaSource *src);
 static bool source_query_bounds(KafkaSource *src, const bool *want,
@@ -152,7 +198,7 @@ static DeadLetter *message_dead_letter(rd_kafka_message_t *msg,
 
 KafkaSource *
 kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
-					int worker, int nworkers)
+					int worker, int nworkers, List *views)
 {
 	MemoryContext cxt = AllocSetContextCreate(continuous_memory_context(),
 											  "pg_continuous Kafka source",
@@ -215,6 +261,7 @@ kafka_source_create(Oid relid, StreamClock *clock, int wakeup_fd,
 	RelationClose(rel);
 	src->first_metadata = true;
 	source_load_offsets(src);
+	source_load_behind(src, views);
 
 	conf = kafka_stream_conf(src->opts);
 	for (i = 0; i < lengthof(consumer_settings); i++)
@@ -392,6 +439,7 @@ source_load_offsets(KafkaSource *src)
 		source_grow(src, p + 1);
 		if (source_owns(src, p))
 			src->parts[p].committed = src->parts[p].consumed = rows[i].next_offset;
+		src->parts[p].frontier = rows[i].next_offset;
 		src->parts[p].stored = true;
 		if (rows[i].has_event_time)
 		{
@@ -408,6 +456,7 @@ source_load_offsets(KafkaSource *src)
 static void
 source_grow(KafkaSource *src, int nparts)
 {
+	ListCell   *lc;
 	int			p;
 
 	if (nparts <= src->nparts)
@@ -416,8 +465,22 @@ source_grow(KafkaSource *src, int nparts)
 		src->parts = MemoryContextAlloc(src->cxt, sizeof(KafkaPartition) * nparts);
 	else
 		src->parts = repalloc(src->parts, sizeof(KafkaPartition) * nparts);
+	foreach(lc, src->behind)
+	{
+		BehindView *bv = lfirst(lc);
+		int64	  **arrays[3] = {&bv->from, &bv->next, &bv->stored};
+		int			a;
+
+		for (a = 0; a < lengthof(arrays); a++)
+		{
+			*arrays[a] = repalloc(*arrays[a], sizeof(int64) * nparts);
+			for (p = src->nparts; p < nparts; p++)
+				(*arrays[a])[p] = -1;
+		}
+	}
 	for (p = src->nparts; p < nparts; p++)
 	{
+		src->parts[p].frontier = -1;
 		src->parts[p].committed = src->parts[p].consumed = -1;
 		src->parts[p].high_watermark = -1;
 		src->parts[p].sync_target = -1;
@@ -529,7 +592,7 @@ source_discover(KafkaSource *src)
 		part->start = start_at_end ? highs[p] : lows[p];
 		if (source_owns(src, p))
 		{
-			part->committed = part->consumed = part->start;
+			part->frontier = part->committed = part->consumed = part->start;
 			part->start = -1;
 			src->assigned = false;
 		}
@@ -788,8 +851,265 @@ kafka_source_decode(KafkaSource *src, List **dead_letters)
 										message_dead_letter(src->msgs[i], error));
 	}
 	privileges_restore(&saved);
+
+	/*
+	 * Messages before the frontier are read again for views behind it: they
+	 * are theirs only, and their dead letters were written the first time.
+	 */
+	src->all_events = NULL;
+	for (i = 0; i < src->nmsgs; i++)
+	{
+		if (src->msgs[i]->offset < src->parts[src->msgs[i]->partition].frontier)
+		{
+			List	   *kept = NIL;
+			ListCell   *lc;
+
+			src->all_events = events;
+			events = source_filter_events(src, events, NULL);
+			foreach(lc, *dead_letters)
+			{
+				DeadLetter *dl = lfirst(lc);
+
+				if (dl->offset >= src->parts[dl->partition].frontier)
+					kept = lappend(kept, dl);
+			}
+			*dead_letters = kept;
+			break;
+		}
+	}
 	MemoryContextSwitchTo(oldcxt);
 	return events;
+}
+
+/*
+ * The events of all, from where bv counts on each partition (bv NULL: the
+ * stream, from its frontier on).  In the batch's memory.
+ */
+static StreamEvents *
+source_filter_events(KafkaSource *src, StreamEvents *all, BehindView *bv)
+{
+	StreamEvents *events = palloc(sizeof(StreamEvents));
+	int			i;
+
+	*events = *all;
+	events->events = palloc(sizeof(StreamEvent) * Max(all->nevents, 1));
+	events->nevents = 0;
+	events->capacity = Max(all->nevents, 1);
+	for (i = 0; i < all->nevents; i++)
+	{
+		StreamEvent *event = &all->events[i];
+		int64		from = bv ? behind_from(src, bv, event->partition) :
+			src->parts[event->partition].frontier;
+
+		if (event->offset >= from)
+			events->events[events->nevents++] = *event;
+	}
+	/* the bytes of what is counted for the stream */
+	if (bv == NULL)
+	{
+		events->bytes = 0;
+		for (i = 0; i < src->nmsgs; i++)
+			if (src->msgs[i]->offset >= src->parts[src->msgs[i]->partition].frontier)
+				events->bytes += src->msgs[i]->len;
+	}
+	return events;
+}
+
+/* Where a view behind counts from on a partition: the frontier if not behind. */
+static int64
+behind_from(KafkaSource *src, BehindView *bv, int partition)
+{
+	return bv->from[partition] >= 0 ? bv->from[partition] :
+		src->parts[partition].frontier;
+}
+
+StreamEvents *
+kafka_source_view_events(KafkaSource *src, Oid view, StreamEvents *stream)
+{
+	BehindView *bv;
+	MemoryContext oldcxt;
+
+	if (src->all_events == NULL ||
+		(bv = source_find_behind(src, view)) == NULL || bv->held)
+		return stream;
+	oldcxt = MemoryContextSwitchTo(src->batch_cxt);
+	stream = source_filter_events(src, src->all_events, bv);
+	MemoryContextSwitchTo(oldcxt);
+	return stream;
+}
+
+void
+kafka_source_hold_view(KafkaSource *src, Oid view)
+{
+	BehindView *bv = source_find_behind(src, view);
+
+	if (bv == NULL)
+		bv = source_add_behind(src, view, true);
+	bv->held = true;
+}
+
+static BehindView *
+source_find_behind(KafkaSource *src, Oid view)
+{
+	ListCell   *lc;
+
+	foreach(lc, src->behind)
+		if (((BehindView *) lfirst(lc))->view == view)
+			return lfirst(lc);
+	return NULL;
+}
+
+/* A view behind the frontier, on no partition yet. */
+static BehindView *
+source_add_behind(KafkaSource *src, Oid view, bool held)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(src->cxt);
+	BehindView *bv = palloc0(sizeof(BehindView));
+	int			p;
+
+	bv->view = view;
+	bv->held = held;
+	bv->from = palloc(sizeof(int64) * Max(src->nparts, 1));
+	bv->next = palloc(sizeof(int64) * Max(src->nparts, 1));
+	bv->stored = palloc(sizeof(int64) * Max(src->nparts, 1));
+	for (p = 0; p < src->nparts; p++)
+		bv->from[p] = bv->next[p] = bv->stored[p] = -1;
+	src->behind = lappend(src->behind, bv);
+	MemoryContextSwitchTo(oldcxt);
+	return bv;
+}
+
+/*
+ * The views of the stream behind its frontier, as the flushes left them:
+ * those held back still (view_progress.c) stay where they are; those the
+ * worker maintains (views) are consumed for again from their offsets.
+ * Rows of other views (failed, dropped) are left alone.
+ */
+static void
+source_load_behind(KafkaSource *src, List *views)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(src->relid)};
+	List	   *held = view_progress_held_views(src->relid);
+	ListCell   *lc;
+	uint64		i;
+
+	foreach(lc, held)
+		(void) source_add_behind(src, lfirst_oid(lc), true);
+	if (SPI_execute_with_args("SELECT view, \"partition\", next_offset "
+							  "FROM continuous.kafka_view_offsets "
+							  "WHERE stream OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.kafka_view_offsets");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		int32		p = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
+		int64		offset = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+		BehindView *bv;
+
+		if (p < 0 || !source_owns(src, p) ||
+			(!view_progress_held(view) && !list_member_oid(views, view)))
+			continue;
+		source_grow(src, p + 1);
+		bv = source_find_behind(src, view);
+		if (bv == NULL)
+			bv = source_add_behind(src, view, false);
+		bv->from[p] = bv->next[p] = bv->stored[p] = offset;
+		/* the consumer starts where the view furthest behind stands */
+		if (!bv->held && offset < src->parts[p].consumed)
+			src->parts[p].committed = src->parts[p].consumed = offset;
+	}
+	list_free(held);
+}
+
+/*
+ * In the flush transaction, after the batch: where each view behind
+ * stands now, on this worker's partitions.  A view held back gets a row
+ * where the stream stood before the batch; one consumed for is where the
+ * consumer is, and has no row where that reaches the frontier.
+ */
+static void
+source_write_behind(KafkaSource *src)
+{
+	Oid			argtypes[4] = {OIDOID, OIDARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		values[4];
+	int			max = list_length(src->behind) * Max(src->nparts, 1);
+	Datum	   *views = palloc(sizeof(Datum) * max);
+	Datum	   *partitions = palloc(sizeof(Datum) * max);
+	Datum	   *offsets = palloc(sizeof(Datum) * max);
+	int			n = 0;
+	ListCell   *lc;
+	int			p;
+
+	foreach(lc, src->behind)
+	{
+		BehindView *bv = lfirst(lc);
+
+		bv->caught_up = !bv->held;
+		for (p = 0; p < src->nparts; p++)
+		{
+			KafkaPartition *part = &src->parts[p];
+
+			if (!source_owns(src, p))
+				continue;
+			if (bv->held)
+				bv->next[p] = bv->from[p] >= 0 ? bv->from[p] : part->frontier;
+			else if (bv->from[p] >= 0 &&
+					 Max(bv->from[p], part->consumed) < Max(part->frontier, part->consumed))
+				bv->next[p] = Max(bv->from[p], part->consumed);
+			else
+				bv->next[p] = -1;
+			if (bv->next[p] >= 0)
+				bv->caught_up = false;
+			if (bv->next[p] == bv->stored[p])
+				continue;
+			/* -1: the row goes */
+			views[n] = ObjectIdGetDatum(bv->view);
+			partitions[n] = Int32GetDatum(p);
+			offsets[n] = Int64GetDatum(bv->next[p]);
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	values[0] = ObjectIdGetDatum(src->relid);
+	values[1] = PointerGetDatum(construct_array(views, n, OIDOID, sizeof(Oid),
+												true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(partitions, n, INT4OID, 4,
+												true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(offsets, n, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("WITH u AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), "
+							  "pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(v, p, o)), "
+							  "gone AS (DELETE FROM continuous.kafka_view_offsets k USING u "
+							  "  WHERE k.view OPERATOR(pg_catalog.=) u.v "
+							  "  AND k.\"partition\" OPERATOR(pg_catalog.=) u.p "
+							  "  AND u.o OPERATOR(pg_catalog.<) 0) "
+							  "INSERT INTO continuous.kafka_view_offsets AS k "
+							  "(view, stream, \"partition\", next_offset) "
+							  "SELECT u.v, $1, u.p, u.o FROM u WHERE u.o OPERATOR(pg_catalog.>=) 0 "
+							  "ON CONFLICT (view, \"partition\") DO UPDATE SET "
+							  "next_offset = excluded.next_offset",
+							  4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pg_continuous: could not write continuous.kafka_view_offsets");
+}
+
+void
+kafka_source_forget_dropped_views(void)
+{
+	/*
+	 * Gone from pg_class, not from view_catalog: a restore copies the rows
+	 * of a view it has created before its view_catalog row.
+	 */
+	if (SPI_execute("DELETE FROM continuous.kafka_view_offsets k "
+					"WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c "
+					"                  WHERE c.oid OPERATOR(pg_catalog.=) k.view)",
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "pg_continuous: could not write continuous.kafka_view_offsets");
 }
 
 /*
@@ -928,8 +1248,8 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 			(part->stored || (part->consumed < 0 && part->start < 0)))
 			continue;
 		partitions[n] = Int32GetDatum(p);
-		offsets[n] = Int64GetDatum(with_batch ? part->consumed :
-								   part->consumed >= 0 ? part->committed : part->start);
+		offsets[n] = Int64GetDatum(with_batch ? Max(part->consumed, part->frontier) :
+								   part->consumed >= 0 ? part->frontier : part->start);
 		no_event_time[n] = !src->clock->parts[p].seen;
 		event_times[n] = TimestampTzGetDatum(src->clock->parts[p].max_event_time);
 		if (rd_kafka_get_watermark_offsets(src->rk, src->opts->topic, p,
@@ -942,6 +1262,8 @@ kafka_source_write_position(KafkaSource *src, bool with_batch)
 		owners[n] = Int32GetDatum(source_owner(src, p) + 1);
 		n++;
 	}
+	if (with_batch && src->behind != NIL)
+		source_write_behind(src);
 	if (n == 0)
 		return;
 	dims[0] = n;
@@ -1007,11 +1329,33 @@ kafka_source_positions_stored(KafkaSource *src)
 void
 kafka_source_flushed(KafkaSource *src)
 {
+	ListCell   *lc;
 	int			i;
 	int			p;
 
 	for (p = 0; p < src->nparts; p++)
+	{
 		src->parts[p].committed = src->parts[p].consumed;
+		src->parts[p].frontier = Max(src->parts[p].frontier,
+									 src->parts[p].consumed);
+	}
+	foreach(lc, src->behind)
+	{
+		BehindView *bv = lfirst(lc);
+
+		if (bv->caught_up)
+		{
+			src->behind = foreach_delete_current(src->behind, lc);
+			pfree(bv->from);
+			pfree(bv->next);
+			pfree(bv->stored);
+			pfree(bv);
+			continue;
+		}
+		memcpy(bv->from, bv->next, sizeof(int64) * src->nparts);
+		memcpy(bv->stored, bv->next, sizeof(int64) * src->nparts);
+	}
+	src->all_events = NULL;
 	kafka_source_positions_stored(src);
 	for (i = 0; i < src->nmsgs; i++)
 		rd_kafka_message_destroy(src->msgs[i]);
@@ -1132,7 +1476,7 @@ kafka_source_load_starts(KafkaSource *src)
 		part = &src->parts[p];
 		if (part->consumed >= 0)
 			continue;
-		part->committed = part->consumed = rows[i].next_offset;
+		part->frontier = part->committed = part->consumed = rows[i].next_offset;
 		part->stored = true;
 		src->assigned = false;
 	}

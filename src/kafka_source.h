@@ -26,10 +26,13 @@ typedef struct KafkaSource KafkaSource;
 /*
  * A consumer of the partitions p of the stream's topic with
  * (p + relid) % nworkers = worker, the share of worker number worker of
- * nworkers (continuous.workers).
+ * nworkers (continuous.workers).  views: the stream's views the worker
+ * maintains (Oid); those of them behind the stream's offsets catch up, the
+ * views held back (view_progress.c) stay where they are.
  */
 extern KafkaSource *kafka_source_create(Oid relid, StreamClock *clock,
-										int wakeup_fd, int worker, int nworkers);
+										int wakeup_fd, int worker, int nworkers,
+										List *views);
 extern void kafka_source_destroy(KafkaSource *src);
 extern Oid	kafka_source_relid(KafkaSource *src);
 
@@ -69,9 +72,28 @@ extern bool kafka_source_error_changed(KafkaSource *src);
 extern StreamEvents *kafka_source_decode(KafkaSource *src, List **dead_letters);
 
 /*
+ * After kafka_source_decode(), which returns the events of the stream: the
+ * events of one of its views, which are more while a view catches up with
+ * the stream (the messages it missed while held back come again).
+ */
+extern StreamEvents *kafka_source_view_events(KafkaSource *src, Oid view,
+											  StreamEvents *stream);
+
+/*
+ * In a flush, before the batch is processed: a view of the stream is held
+ * back by a lock (view_progress.c).  It stays where the last flush left it,
+ * and the flush writes that (continuous.kafka_view_offsets); the stream's
+ * other views go on.
+ */
+extern void kafka_source_hold_view(KafkaSource *src, Oid view);
+
+/* In a transaction: the offsets of views that are gone are deleted. */
+extern void kafka_source_forget_dropped_views(void);
+
+/*
  * The next offset and the event time of every partition, and the high
  * watermarks last seen: in the flush transaction, with_batch, the offsets
- * after the batch; alone (see above), with_batch false, only where the
+ * after the batch (and those of the views behind the stream's); alone (see above), with_batch false, only where the
  * partitions seen for the first time start, and after that transaction
  * committed, kafka_source_positions_stored().
  */

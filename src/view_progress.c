@@ -29,12 +29,14 @@
  * its events late by the watermark of when it processes them, as though
  * they arrived then: a window its readers saw closed never changes.
  *
- * A view of a Kafka stream holds back its whole stream, whose offsets are
- * the stream's, not the view's: the worker closes the stream's consumer,
- * leaving its offsets as last flushed, and makes it again from there (with
- * the catalog) once the lock is gone.  Other workers' flushes lock a Kafka
- * view's storage too (worker_take_turn), in modes that an ACCESS SHARE
- * lock does not conflict with, unlike a DROP VIEW's.
+ * A view of a Kafka stream is held back the same way, its position kept
+ * per partition by the stream's consumer (kafka_source.c, continuous.
+ * kafka_view_offsets) rather than here: the consumer goes on for the
+ * stream's other views, and once the lock is gone (the catalog is read
+ * again) it reads again from the view's offsets for that view alone.
+ * Other workers' flushes lock a Kafka view's storage too (worker_take_
+ * turn), in modes that an ACCESS SHARE lock does not conflict with, unlike
+ * a DROP VIEW's.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,8 +59,7 @@ typedef struct ViewProgress
 	Oid			view;			/* hash key */
 	XLogRecPtr	applied;		/* counts what commits from here on */
 	bool		held;			/* by a lock on one of its relations */
-	bool		held_with;		/* or with another view of its stream */
-	bool		kafka;			/* of a Kafka stream: no position of its own */
+	Oid			kafka_stream;	/* of a Kafka stream: no position here */
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
 } ViewProgress;
@@ -131,7 +132,7 @@ view_progress_begin_load(bool decoder_restarted)
 }
 
 bool
-view_progress_load_view(Oid view, bool kafka, XLogRecPtr active_from,
+view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 						ViewRelations *relations, XLogRecPtr *counts_from)
 {
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
@@ -147,16 +148,15 @@ view_progress_load_view(Oid view, bool kafka, XLogRecPtr active_from,
 		at_start ? at_start->applied : frontier;
 	p->applied = Max(p->applied, active_from);
 	p->relations = *relations;
-	p->kafka = kafka;
+	p->kafka_stream = kafka_stream;
 	p->held = false;
-	p->held_with = false;
 	p->locked = InvalidOid;
 
 	/*
 	 * A held view of a table stream goes on only where decoding starts
 	 * again; a Kafka stream's consumer starts again at every load.
 	 */
-	if (!kafka && before && before->held && !load_restarted)
+	if (!OidIsValid(kafka_stream) && before && before->held && !load_restarted)
 	{
 		p->held = true;
 		p->locked = before->locked;
@@ -194,19 +194,6 @@ view_progress_hold_if_locked(Oid view)
 	return true;
 }
 
-void
-view_progress_hold_with(Oid view, Oid like)
-{
-	ViewProgress *p = hash_search(progress, &view, HASH_FIND, NULL);
-	ViewProgress *other = hash_search(progress, &like, HASH_FIND, NULL);
-
-	if (p == NULL || other == NULL)
-		return;
-	p->held = true;
-	p->held_with = true;
-	p->locked = other->locked;
-}
-
 bool
 view_progress_held(Oid view)
 {
@@ -224,7 +211,7 @@ progress_locks_free(ViewProgress *p)
 {
 	Oid			relids[4] = {p->relations.storage, p->relations.counts,
 	p->relations.late_table, p->relations.query_view};
-	LOCKMODE	modes[4] = {p->kafka ? AccessShareLock : RowExclusiveLock,
+	LOCKMODE	modes[4] = {OidIsValid(p->kafka_stream) ? AccessShareLock : RowExclusiveLock,
 		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
 	int			i;
 
@@ -241,8 +228,7 @@ progress_locks_free(ViewProgress *p)
 }
 
 /*
- * Is a view held back, and (locks_free) are its locks free now?  Views held
- * with another are free when that one is.
+ * Is a view held back, and (locks_free) are its locks free now?
  */
 static bool
 progress_find_held(bool locks_free)
@@ -255,14 +241,29 @@ progress_find_held(bool locks_free)
 	hash_seq_init(&seq, progress);
 	while ((p = hash_seq_search(&seq)) != NULL)
 	{
-		if (p->held &&
-			(!locks_free || (!p->held_with && progress_locks_free(p))))
+		if (p->held && (!locks_free || progress_locks_free(p)))
 		{
 			hash_seq_term(&seq);
 			return true;
 		}
 	}
 	return false;
+}
+
+List *
+view_progress_held_views(Oid kafka_stream)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+	List	   *held = NIL;
+
+	if (progress == NULL)
+		return NIL;
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->held && p->kafka_stream == kafka_stream)
+			held = lappend_oid(held, p->view);
+	return held;
 }
 
 bool
@@ -287,7 +288,7 @@ view_progress_replay_end(void)
 static bool
 progress_behind(ViewProgress *p)
 {
-	return !p->kafka && (p->held || p->applied < frontier);
+	return !OidIsValid(p->kafka_stream) && (p->held || p->applied < frontier);
 }
 
 void
@@ -311,7 +312,7 @@ view_progress_write(XLogRecPtr position)
 		{
 			XLogRecPtr	applied = p->held ? p->applied : Max(p->applied, position);
 
-			if (!p->kafka && applied < new_frontier)
+			if (!OidIsValid(p->kafka_stream) && applied < new_frontier)
 			{
 				out.behind_views[out.nbehind] = p->view;
 				out.behind_lsns[out.nbehind] = applied;

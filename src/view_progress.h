@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * view_progress.h
- *	  How far each view of a table stream is applied; views held back by a
- *	  lock on their relations.
+ *	  How far each view of a table stream is applied; views of any stream
+ *	  held back by a lock on their relations.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +10,7 @@
 #define CONTINUOUS_VIEW_PROGRESS_H
 
 #include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
 
 #include "flush.h"
 
@@ -29,15 +30,17 @@ extern void view_progress_start(DecoderProgress *stored);
 extern void view_progress_forget_all(void);
 
 /*
- * Reading the catalog: begin, then each view of a table stream whose
- * beginning is known, then end.  decoder_restarted: decoding starts again
- * at the position written (worker start, or view_progress_rewind()), so a
- * view held so far may go on if its locks are free now.  load_view returns
+ * Reading the catalog: begin, then each view of a Kafka stream
+ * (kafka_stream) and each view of a table stream whose beginning is known
+ * (kafka_stream InvalidOid), then end.  decoder_restarted: decoding starts
+ * again at the position written (worker start, or view_progress_rewind()),
+ * so a view held so far may go on if its locks are free now (a view of a
+ * Kafka stream may at every load: its consumer is made again).  load_view returns
  * false for a view held back (it is not loaded), and otherwise sets
  * *counts_from: the view counts the transactions that commit from there.
  */
 extern void view_progress_begin_load(bool decoder_restarted);
-extern bool view_progress_load_view(Oid view, bool kafka,
+extern bool view_progress_load_view(Oid view, Oid kafka_stream,
 									XLogRecPtr active_from,
 									ViewRelations *relations,
 									XLogRecPtr *counts_from);
@@ -49,12 +52,9 @@ extern void view_progress_end_load(void);
  */
 extern bool view_progress_hold_if_locked(Oid view);
 
-/*
- * Hold back a view with another: the views of a Kafka stream are held
- * together.  And is a view held?
- */
-extern void view_progress_hold_with(Oid view, Oid like);
+/* Is a view held?  The views of a Kafka stream held back (a List of Oid). */
 extern bool view_progress_held(Oid view);
+extern List *view_progress_held_views(Oid kafka_stream);
 
 /* Is any view held back? */
 extern bool view_progress_holding(void);

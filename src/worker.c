@@ -27,13 +27,13 @@
  *
  * Each view is processed and written through quarantine.c: a view that
  * fails by its own fault is marked failed and left alone, and the others go
- * on.  A view of a table stream whose relations another transaction has
- * locked is held back, and decoded again once the lock is gone
- * (view_progress.c).  The worker exits when the extension is dropped (the
- * invalidation of its dropped catalog tells it), dropping its replication
- * slot.  Any other error ends the worker; the launcher starts
- * it again, and it resumes from the last flushed position, so nothing is
- * lost or counted twice.
+ * on.  A view whose relations another transaction has locked is held
+ * back, and decoded (or, of a Kafka stream, consumed) again once the lock
+ * is gone (view_progress.c, kafka_source.c).  The worker exits when the
+ * extension is dropped (the invalidation of its dropped catalog tells it),
+ * dropping its replication slot.  Any other error ends the worker; the
+ * launcher starts it again, and it resumes from the last flushed position,
+ * so nothing is lost or counted twice.
  *
  *-------------------------------------------------------------------------
  */
@@ -165,7 +165,6 @@ static void worker_exit_without_extension(void);
 static void worker_load_catalog(bool at_startup, bool slot_is_new,
 								bool decoder_restarted);
 static void worker_hold_locked_views(void);
-static Oid	worker_hold_kafka_stream(Oid held_view);
 static void worker_release_held_views(void);
 static void worker_rewind(void);
 static bool worker_activations_unwritten(void);
@@ -676,7 +675,6 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	HASHCTL		ctl;
 	int			ntables = 0;
 	List	   *kafka_streams = NIL;
-	List	   *held_kafka = NIL;	/* views of Kafka streams held back */
 
 	/*
 	 * This transaction's snapshot sees every commit whose invalidation was
@@ -842,13 +840,10 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 				no_late_table ? InvalidOid : late_table,
 			query_view};
 
-			if (!view_progress_load_view(view, kafka, act->active_from,
-										 &relations, &counts_from))
-			{
-				if (kafka)
-					held_kafka = lappend_oid(held_kafka, view);
+			if (!view_progress_load_view(view, kafka ? stream : InvalidOid,
+										 act->active_from, &relations,
+										 &counts_from))
 				continue;
-			}
 		}
 
 		/*
@@ -898,10 +893,6 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	}
 	if (previous)
 		hash_destroy(previous);
-	/* a Kafka stream with a view held back is not consumed */
-	foreach(lc, held_kafka)
-		kafka_streams = list_delete_oid(kafka_streams,
-										worker_hold_kafka_stream(lfirst_oid(lc)));
 	view_progress_end_load();
 	worker_kafka_create_sources(kafka_streams, ws.views);
 	if (!ws.decoding)
@@ -1029,7 +1020,6 @@ static void
 worker_hold_locked_views(void)
 {
 	ListCell   *lc;
-	List	   *held_kafka = NIL;
 
 	foreach(lc, ws.views)
 	{
@@ -1040,48 +1030,11 @@ worker_hold_locked_views(void)
 			ereport(LOG,
 					(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
 							vr->name)));
-			if (worker_kafka_source(vr->stream) != NULL)
-				held_kafka = lappend_oid(held_kafka, vr->view);
+			worker_kafka_hold_view(vr->stream, vr->view);
 			view_runtime_destroy(vr);
 			ws.views = foreach_delete_current(ws.views, lc);
 		}
 	}
-	foreach(lc, held_kafka)
-		worker_kafka_drop_source(worker_hold_kafka_stream(lfirst_oid(lc)));
-}
-
-/*
- * A view of a Kafka stream is held back: so are the other views of its
- * stream, whose offsets it shares.  Returns the stream.
- */
-static Oid
-worker_hold_kafka_stream(Oid held_view)
-{
-	Oid			stream = InvalidOid;
-	ListCell   *lc;
-
-	if (SPI_execute_with_args("SELECT stream FROM continuous.view_catalog "
-							  "WHERE view OPERATOR(pg_catalog.=) $1",
-							  1, (Oid[]) {OIDOID},
-							  (Datum[]) {ObjectIdGetDatum(held_view)},
-							  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-
-		stream = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-
-		if (vr->stream != stream)
-			continue;
-		view_progress_hold_with(vr->view, held_view);
-		view_runtime_destroy(vr);
-		ws.views = foreach_delete_current(ws.views, lc);
-	}
-	return stream;
 }
 
 /*
@@ -1157,14 +1110,16 @@ worker_process_views(StreamEvents *stream, StreamClock *clock,
 	ViewBatch	batch = {stream, clock};
 	ListCell   *lc;
 
-	if (stream->nevents == 0)
-		return;
 	foreach(lc, ws.views)
 	{
 		ViewRuntime *vr = lfirst(lc);
 
 		if (vr->failed || vr->stream != stream->relid ||
 			(only_windowed && vr->plan->window_key < 0))
+			continue;
+		/* a view of a Kafka stream catching up has events of its own */
+		batch.stream = worker_kafka_view_events(vr->view, stream);
+		if (batch.stream->nevents == 0)
 			continue;
 		if (only_windowed)
 			view_batch_reset(vr);
@@ -1230,7 +1185,8 @@ worker_write_views(List *batches)
 		view_batch_reset(vr);
 		foreach(bc, batches)
 		{
-			ViewBatch	batch = {lfirst(bc), worker_stream_clock(vr->stream)};
+			ViewBatch	batch = {worker_kafka_view_events(vr->view, lfirst(bc)),
+			worker_stream_clock(vr->stream)};
 
 			if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
 				(void) quarantine_run(vr, worker_step_process, &batch);

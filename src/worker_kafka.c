@@ -9,7 +9,10 @@
  * each turn of its loop polls them, writes what must be written before
  * anything is consumed (where new partitions start, error states), and
  * serves continuous.sync() for them.  The flush itself (worker.c) decodes
- * each consumer's batch and writes its offsets with the state.
+ * each consumer's batch and writes its offsets with the state.  A view held
+ * back by a lock leaves its stream's batches, and gets messages of its own
+ * while it catches up (kafka_source.c).  With the catalog, the offsets of
+ * dropped views are deleted.
  *
  *-------------------------------------------------------------------------
  */
@@ -91,16 +94,22 @@ worker_kafka_source(Oid relid)
 }
 
 void
-worker_kafka_drop_source(Oid relid)
+worker_kafka_hold_view(Oid stream, Oid view)
 {
-	KafkaSource *src = worker_kafka_source(relid);
+	KafkaSource *src = worker_kafka_source(stream);
 
-	if (src == NULL)
-		return;
-	wk.sources = list_delete_ptr(wk.sources, src);
-	kafka_source_destroy(src);
-	/* a sync() being served asks the brokers again, without it */
-	wk.sync_pending = false;
+	if (src != NULL)
+		kafka_source_hold_view(src, view);
+}
+
+StreamEvents *
+worker_kafka_view_events(Oid view, StreamEvents *stream)
+{
+	KafkaSource *src;
+
+	if (!stream->kafka || (src = worker_kafka_source(stream->relid)) == NULL)
+		return stream;
+	return kafka_source_view_events(src, view, stream);
 }
 
 void
@@ -126,6 +135,9 @@ worker_kafka_create_sources(List *relids, List *views)
 	MemoryContext cxt = CurrentMemoryContext;
 	ListCell   *lc;
 
+	/* worker 0 deletes what the views dropped since left behind */
+	if (wk.worker == 0)
+		kafka_source_forget_dropped_views();
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -135,11 +147,16 @@ worker_kafka_create_sources(List *relids, List *views)
 		char	   *error = NULL;
 		ListCell   *vc;
 
+		List	   *stream_views = NIL;
+
 		foreach(vc, views)
 		{
 			ViewRuntime *vr = lfirst(vc);
 
-			if (vr->stream == relid && vr->plan->count_key >= 0)
+			if (vr->stream != relid)
+				continue;
+			stream_views = lappend_oid(stream_views, vr->view);
+			if (vr->plan->count_key >= 0)
 				nworkers = 1;
 		}
 		if (wk.worker >= nworkers)
@@ -153,7 +170,7 @@ worker_kafka_create_sources(List *relids, List *views)
 
 			wakeup_init();
 			src = kafka_source_create(relid, wk.clock_of(relid), wk.wakeup[1],
-									  wk.worker, nworkers);
+									  wk.worker, nworkers, stream_views);
 
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(continuous_memory_context());

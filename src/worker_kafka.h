@@ -33,12 +33,16 @@ extern void worker_kafka_init(int worker, pg_atomic_uint64 *synced,
 extern void worker_kafka_drop_sources(void);
 extern void worker_kafka_create_sources(List *relids, List *views);
 
-/*
- * The consumer of one stream, or NULL; and closing it, its unflushed
- * messages left to be consumed again (a view of it is held back).
- */
+/* The consumer of one stream, or NULL. */
 extern KafkaSource *worker_kafka_source(Oid relid);
-extern void worker_kafka_drop_source(Oid relid);
+
+/*
+ * In a flush: a view of a Kafka stream is held back by a lock; and the
+ * events a view processes of its stream's batch stream (more than the
+ * stream's while it catches up), which is returned for other streams.
+ */
+extern void worker_kafka_hold_view(Oid stream, Oid view);
+extern StreamEvents *worker_kafka_view_events(Oid view, StreamEvents *stream);
 
 /* The consumers (KafkaSource), in a fixed order. */
 extern List *worker_kafka_sources(void);

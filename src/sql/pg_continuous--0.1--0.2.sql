@@ -271,3 +271,57 @@ ALTER TABLE continuous.view_stats
     DROP CONSTRAINT view_stats_status_check,
     ADD CONSTRAINT view_stats_status_check
         CHECK (status IN ('active', 'failed', 'waiting'));
+
+/* ------------------------------------------------------------------------
+ * A lock on a view of a Kafka stream holds back that view only
+ * (src/kafka_source.c, src/view_progress.c)
+ *
+ * continuous.kafka_offsets is where the stream stands: every view of it is
+ * applied up to there, except those with rows here, each applied up to its
+ * own offset on those partitions.  A view whose relations another
+ * transaction has locked gets its rows in the flush that first leaves it
+ * out, and the stream goes on for its other views.  Once the lock is gone
+ * the stream's consumer reads again from the view's offsets, feeding the
+ * messages before the stream's offsets to that view only, and the flush
+ * that brings the view level with the stream deletes its rows.  Written by
+ * the flushes that write the state, so exact through crashes; dumped with
+ * kafka_offsets, so a view restored while it was held catches up too.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE continuous.kafka_view_offsets (
+    view            pg_catalog.regclass NOT NULL,
+    stream          pg_catalog.regclass NOT NULL,
+    "partition"     int NOT NULL,
+    next_offset     bigint NOT NULL,        -- the view counts from here
+    PRIMARY KEY (view, "partition")
+);
+
+SELECT pg_catalog.pg_extension_config_dump('continuous.kafka_view_offsets', '');
+
+-- committed_offset and lag are the stream's; these say which views are
+-- behind it on the partition (held back by a lock, or catching up after
+-- one), and the lag of the one furthest behind
+CREATE OR REPLACE VIEW continuous.kafka_partitions AS
+SELECT o.stream::pg_catalog.regclass   AS stream,
+       (SELECT option_value FROM pg_catalog.pg_options_to_table(f.ftoptions)
+         WHERE option_name OPERATOR(pg_catalog.=) 'topic') AS topic,
+       o."partition",
+       o.next_offset                    AS committed_offset,
+       o.high_watermark,
+       greatest(o.high_watermark OPERATOR(pg_catalog.-) o.next_offset, 0) AS lag,
+       o.max_event_time OPERATOR(pg_catalog.-) c.watermark_delay AS watermark,
+       s.last_error,
+       o.updated_at,
+       o.worker,
+       b.views                          AS views_behind,
+       greatest(o.high_watermark OPERATOR(pg_catalog.-) b.next_offset, 0) AS views_behind_lag
+  FROM continuous.kafka_offsets o
+  JOIN continuous.stream_catalog c USING (stream)
+  LEFT JOIN continuous.stream_stats s USING (stream)
+  LEFT JOIN pg_catalog.pg_foreign_table f ON f.ftrelid OPERATOR(pg_catalog.=) o.stream
+  LEFT JOIN LATERAL (
+       SELECT pg_catalog.array_agg(k.view ORDER BY k.view) AS views,
+              pg_catalog.min(k.next_offset) AS next_offset
+         FROM continuous.kafka_view_offsets k
+        WHERE k.stream OPERATOR(pg_catalog.=) o.stream
+          AND k."partition" OPERATOR(pg_catalog.=) o."partition") b ON true;

@@ -16,9 +16,15 @@
 #     by the watermark of when they are processed (so view + late rows =
 #     batch);
 #   - a DROP that commits while held leaves nothing behind;
-#   - a view of a Kafka stream held back holds back its stream (the
-#     offsets are the stream's): the table streams' views go on, and once
-#     the DROP rolls back both views of the stream count every message once.
+#   - a view of a Kafka stream held back holds back that view only: the
+#     other view of its stream goes on consuming, and the held one keeps
+#     offsets of its own (continuous.kafka_view_offsets); once the lock
+#     (a LOCK of its late_events table, a DROP VIEW) is gone it catches up
+#     from them, counting every message once, also across a kill -9 of the
+#     worker while it is held and while it catches up; a DROP that commits
+#     while it is held leaves no offsets behind;
+#     with two workers, each keeps and catches up the view's offsets of its
+#     own partitions.
 
 use strict;
 use warnings;
@@ -175,64 +181,230 @@ is($node->safe_psql('postgres',
 my $broker  = PgContinuous::MockKafka->start('orders:2');
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 my $produced = 0;
-sub produce
+my $bad = 0;
+sub produce_lines
 {
-	my ($n) = @_;
+	my (@lines) = @_;
 	my $file = "$tempdir/orders.json";
 	open(my $fh, '>', $file) or die;
-	print $fh qq({"k": @{[ $_ % 5 ]}, "v": $_}\n) for $produced + 1 .. $produced + $n;
+	print $fh "$_\n" foreach @lines;
 	close($fh);
-	$produced += $n;
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ 'kafka/produce', '-b', $broker->bootstrap, '-t', 'orders' ],
 		'<', $file, '>', \$out, '2>', \$err)
 	  or die "produce failed: $err";
 	return;
 }
-sub kafka_sums
-{
-	my ($view) = @_;
-	return $node->safe_psql('postgres', "SELECT sum(n), sum(s) FROM $view");
-}
-sub expected_sums
+# every message produced is also in orders_sent: the views' batch oracle
+sub produce
 {
 	my ($n) = @_;
-	return "$n|" . ($n * ($n + 1) / 2);
+	produce_lines(map { qq({"k": @{[ $_ % 5 ]}, "v": $_, "ts": "2026-01-01T00:00:00Z"}) }
+		  $produced + 1 .. $produced + $n);
+	$node->safe_psql('postgres',
+		"INSERT INTO orders_sent SELECT g % 5, g, '2026-01-01 00:00:00Z' FROM generate_series($produced + 1, $produced + $n) g");
+	$produced += $n;
+	return;
+}
+my %kafka_views = (
+	orders_by_k  => 'SELECT k, count(*) AS n, sum(v) AS s FROM orders GROUP BY k',
+	orders_total => q{SELECT continuous.tumble(ts, '1 hour') AS hour, count(*) AS n, sum(v) AS s
+	                    FROM orders GROUP BY hour});
+sub check_kafka_view
+{
+	my ($when, $name) = @_;
+	views_equal_batches($node, { $name => $kafka_views{$name} }, 'orders', 'orders_sent', $when);
+	return;
+}
+# the sum of a view's own offsets, or of the stream's
+sub view_offsets
+{
+	return $node->safe_psql('postgres', q{
+SELECT count(*) || '|' || coalesce(sum(next_offset), 0) FROM continuous.kafka_view_offsets
+ WHERE view = 'orders_total'::regclass});
+}
+# a message that becomes a dead letter
+sub produce_bad
+{
+	produce_lines('{"k": "not a number", "v": 0, "ts": "2026-01-01T00:00:00Z"}');
+	$bad++;
+	return;
+}
+# the stream counts each message once: events, dead letters
+sub stream_counts
+{
+	return $node->safe_psql('postgres', q{
+SELECT s.events || '|' || s.errors || '|' || (SELECT count(*) FROM continuous.dead_letters d
+                                               WHERE d.stream = 'orders'::regclass)
+  FROM continuous.streams s WHERE s.stream = 'orders'::regclass});
+}
+# kafka_partitions: the views behind the stream, and how far
+sub views_behind
+{
+	return $node->safe_psql('postgres', q{
+SELECT count(views_behind) || '|' || coalesce(string_agg(DISTINCT views_behind::text, ','), '')
+       || '|' || coalesce(sum(views_behind_lag), 0)
+  FROM continuous.kafka_partitions WHERE stream = 'orders'::regclass});
+}
+sub stream_offsets
+{
+	return $node->safe_psql('postgres', q{
+SELECT sum(committed_offset) || '|' || sum(lag) FROM continuous.kafka_partitions
+ WHERE stream = 'orders'::regclass});
+}
+sub sync_warns
+{
+	my ($when) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', q{SELECT continuous.sync('60 seconds')});
+	is($ret, 0, "$when: sync() returns") or diag $err;
+	like($err, qr/continuous view orders_total is held back by a lock/,
+		"$when: sync() warns of the view held back");
+	return;
 }
 
 $node->safe_psql('postgres', qq{
+CREATE TABLE orders_sent (k int, v int, ts timestamptz);
+CREATE TABLE late_orders (k int, v int, ts timestamptz);
 CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
     OPTIONS (brokers '@{[ $broker->bootstrap ]}', "kafka.fetch.wait.max.ms" '10');
-CREATE FOREIGN TABLE orders (k int, v int) SERVER mock
-    OPTIONS (topic 'orders', format 'json', start_offset 'earliest');
+CREATE FOREIGN TABLE orders (k int, v int, ts timestamptz) SERVER mock
+    OPTIONS (topic 'orders', format 'json', start_offset 'earliest', event_time 'ts');
 CREATE VIEW orders_by_k WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM orders GROUP BY k;
-CREATE VIEW orders_total WITH (continuous) AS SELECT count(*) AS n, sum(v) AS s FROM orders;
+CREATE VIEW orders_total WITH (continuous, late_events = 'late_orders') AS
+    SELECT continuous.tumble(ts, '1 hour') AS hour, count(*) AS n, sum(v) AS s
+      FROM orders GROUP BY hour;
 });
 produce(1000);
 $node->safe_psql('postgres', 'SELECT continuous.sync()');
-is(kafka_sums('orders_by_k'), expected_sums(1000), 'Kafka: orders_by_k counts every message');
+check_kafka_view('Kafka, before any lock', $_) foreach sort keys %kafka_views;
 
+# held while its sibling goes on
+$locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE late_orders IN SHARE MODE');
+produce(1000);
+produce_bad();
+load(500);
+sync_warns('a Kafka view held back');
+check_kafka_view('the sibling of a Kafka view held back', 'orders_by_k');
+check_views('a Kafka view held back', qw(per_group to_drop));
+is($node->safe_psql('postgres', 'SELECT n FROM orders_total'), '1000',
+	'the Kafka view held back stays as it was');
+is(view_offsets(), '2|1000', 'it keeps its own offsets, on each partition');
+is(stream_offsets(), ($produced + $bad) . '|0',
+	'kafka_partitions shows the stream, which its other view is up to');
+is(views_behind(), '2|{orders_total}|' . ($produced + $bad - 1000),
+	'and, on each partition, the view behind and its lag');
+is($node->safe_psql('postgres',
+	q{SELECT status FROM continuous.views WHERE view = 'orders_total'::regclass}),
+	'waiting', 'continuous.views says the Kafka view waits');
+
+# the lock is gone: the view catches up from its own offsets
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+produce(500);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('after the lock is gone', $_) foreach sort keys %kafka_views;
+is($node->safe_psql('postgres',
+	q{SELECT status FROM continuous.views WHERE view = 'orders_total'::regclass}),
+	'active', 'continuous.views says the Kafka view is active again');
+is(view_offsets(), '0|0', 'once caught up, the view has no offsets of its own');
+is(views_behind(), '0||0', 'kafka_partitions shows no view behind');
+is(stream_offsets(), ($produced + $bad) . '|0', 'and the stream is where it was');
+is(stream_counts(), ($produced + $bad) . '|1|1',
+	'the stream counted each message once, and wrote its dead letter once');
+
+# kill -9 of the worker while a DROP VIEW holds the view (the crash ends the
+# DROP too); its statistics row is the DROP's: no warning to check
 $dropper = $node->background_psql('postgres');
 $dropper->query_safe('BEGIN; DROP VIEW orders_total');
 produce(1000);
-load(500);
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT continuous.sync('60 seconds')});
-is($ret, 0, 'sync() returns while a view of a Kafka stream is held back') or diag $err
-  . $node->safe_psql('postgres', q{SELECT pid, backend_type, wait_event_type, wait_event, state, left(query, 60) FROM pg_stat_activity})
-  . $node->safe_psql('postgres', q{SELECT locktype, relation::regclass, mode, pid, granted FROM pg_locks WHERE NOT granted});
+is($ret, 0, 'sync() returns while a DROP VIEW of a Kafka view is open') or diag $err;
+check_kafka_view('held again', 'orders_by_k');
+is(view_offsets(), '2|' . ($produced + $bad - 1000), 'held again: its offsets are where it stopped');
+kill9_worker_and_wait($node);
+$dropper->quit;
+produce(300);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('after a kill -9 while held', $_) foreach sort keys %kafka_views;
+is(view_offsets(), '0|0', 'after a kill -9 while held, the view caught up');
 
-check_views('a Kafka view held back', qw(per_group to_drop));
-is(kafka_sums('orders_by_k'), expected_sums(1000),
-	'the other view of the Kafka stream is held back with it');
-$dropper->query_safe('ROLLBACK');
+# kill -9 of the worker while the view catches up: small batches make the
+# catch-up many flushes, and the worker is killed once some are committed
+$node->append_conf('postgresql.conf', "continuous.batch_events = 5\n");
+$node->reload;
+$locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE late_orders IN SHARE MODE');
+produce(4000);
+sync_warns('held before a slow catch-up');
+my $held_at = $produced + $bad - 4000;
+is(view_offsets(), "2|$held_at", 'held before a slow catch-up: its offsets');
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+ok(poll_until($node, 'postgres', qq{
+SELECT count(*) = 0 OR sum(next_offset) > $held_at FROM continuous.kafka_view_offsets
+ WHERE view = 'orders_total'::regclass}), 'the view catches up');
+my $catching_up = view_offsets();
+kill9_worker_and_wait($node);
+isnt($catching_up, '0|0', "the worker is killed while the view catches up (at $catching_up)");
+$node->append_conf('postgresql.conf', "continuous.batch_events = 100000\n");
+$node->reload;
+produce(200);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('after a kill -9 while catching up', $_) foreach sort keys %kafka_views;
+is(view_offsets(), '0|0', 'after a kill -9 while catching up, the view caught up');
+check_views('after the Kafka view came back', qw(per_group to_drop));
+
+# a DROP that commits while the view is held leaves no offsets behind
+$dropper = $node->background_psql('postgres');
+$dropper->query_safe('BEGIN; DROP VIEW orders_total');
+produce(500);
+($ret, $out, $err) = $node->psql('postgres', q{SELECT continuous.sync('60 seconds')});
+is($ret, 0, 'sync() returns before the DROP VIEW commits') or diag $err;
+is(view_offsets(), '2|' . ($produced + $bad - 500), 'held before its DROP commits: its offsets');
+$dropper->query_safe('COMMIT');
 $dropper->quit;
 produce(500);
 $node->safe_psql('postgres', 'SELECT continuous.sync()');
-is(kafka_sums('orders_by_k'), expected_sums(2500),
-	'after the DROP rolled back, orders_by_k counts every message once');
-is(kafka_sums('orders_total'), expected_sums(2500),
-	'and so does orders_total');
-check_views('after the Kafka view came back', qw(per_group to_drop));
+is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.kafka_view_offsets'),
+	'0', 'the DROP committed: no offsets of the view are left');
+check_kafka_view('after the DROP committed', 'orders_by_k');
+is(stream_offsets(), ($produced + $bad) . '|0', 'the stream has consumed every message');
+is(stream_counts(), ($produced + $bad) . '|1|1',
+	'through every crash the stream counted each message once, its dead letter too');
+
+# two workers, one partition each: each keeps the view's offsets of its own
+# partition, and each catches the view up on it
+$node->append_conf('postgresql.conf', "continuous.workers = 2\n");
+$node->restart;
+ok(poll_until($node, 'postgres',
+	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker'"),
+	'two workers run');
+$node->safe_psql('postgres', q{
+CREATE VIEW orders_total WITH (continuous, late_events = 'late_orders') AS
+    SELECT continuous.tumble(ts, '1 hour') AS hour, count(*) AS n, sum(v) AS s
+      FROM orders GROUP BY hour;
+});
+# both workers know the view before messages come
+$node->safe_psql('postgres', 'SELECT continuous.sync(); TRUNCATE orders_sent');
+produce(400);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('two workers', 'orders_total');
+$locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE late_orders IN SHARE MODE');
+produce(1000);
+sync_warns('two workers, the view held');
+is($node->safe_psql('postgres', q{
+SELECT count(DISTINCT p.worker) || '|' || count(*) FROM continuous.kafka_view_offsets k
+  JOIN continuous.kafka_partitions p ON p.stream = k.stream AND p."partition" = k."partition"
+ WHERE k.view = 'orders_total'::regclass}),
+	'2|2', 'two workers: each wrote the offsets of its partition');
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+produce(300);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+check_kafka_view('two workers, after the lock', 'orders_total');
+is(view_offsets(), '0|0', 'two workers: the view caught up on both partitions');
 $broker->stop;
 
 $node->stop;
