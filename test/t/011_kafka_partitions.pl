@@ -116,8 +116,17 @@ produce('clicks', [ '/d,2026-01-01 11:30:00+00', '/e,2026-01-01 11:10:00+00' ]);
 $node->safe_psql('postgres', "SELECT continuous.sync()");
 like(watermarks(), qr/^clicks 2026-01-01 11:05:00\+00$/m,
 	'both partitions at 11:10 and later: the watermark follows');
-like(watermarks(), qr/^clicks_idle 2026-01-01 11:05:00\+00$/m,
-	'the partition back from idleness counts again');
+# The stream that leaves a quiet partition out takes partition 1 back with
+# its message.  Its watermark is then 11:05, or 11:25 when partition 0's
+# message came in a fetch of its own while partition 1 was still quiet (a
+# second is short on a loaded machine); never less than before.
+is( $node->safe_psql('postgres',
+		"SET TimeZone = 'UTC'; SELECT watermark FROM continuous.kafka_partitions "
+		  . "WHERE stream = 'clicks_idle'::regclass AND \"partition\" = 1"),
+	'2026-01-01 11:05:00+00',
+	'the partition back from idleness has its watermark again');
+like(watermarks(), qr/^clicks_idle 2026-01-01 11:(?:05|25):00\+00$/m,
+	'the partition back from idleness counts again, and the watermark never goes back');
 
 # --- text payloads, keys and message timestamps ---------------------------
 $node->safe_psql('postgres', q{
