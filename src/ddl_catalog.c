@@ -394,6 +394,17 @@ ddl_catalog_add_view(const ViewCatalogEntry *entry)
 					13, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
+
+	/*
+	 * A view of a Kafka stream that is consumed already begins where the
+	 * stream's flushed offsets stand as this transaction sees them: every
+	 * worker that flushes the stream before it loads the view leaves the
+	 * view behind there, and the view catches up (kafka_source.c).
+	 */
+	catalog_execute("INSERT INTO continuous.kafka_view_offsets (view, stream, \"partition\", next_offset)"
+					" SELECT $1, o.stream, o.\"partition\", o.next_offset"
+					" FROM continuous.kafka_offsets o WHERE o.stream OPERATOR(pg_catalog.=) $2",
+					2, argtypes, values, NULL, SPI_OK_INSERT);
 }
 
 void

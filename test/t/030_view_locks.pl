@@ -405,6 +405,29 @@ produce(300);
 $node->safe_psql('postgres', 'SELECT continuous.sync()');
 check_kafka_view('two workers, after the lock', 'orders_total');
 is(view_offsets(), '0|0', 'two workers: the view caught up on both partitions');
+
+# a view created while the workers consume begins where the stream's
+# flushed offsets stand in its creating transaction, whichever worker
+# flushes before it loads the view: it counts every message after them
+produce(2000);
+my $pinned = $node->safe_psql('postgres', q{
+BEGIN;
+CREATE VIEW orders_late_comer WITH (continuous) AS
+    SELECT k, count(*) AS n FROM orders GROUP BY k;
+SELECT coalesce(sum(next_offset), 0) FROM continuous.kafka_view_offsets
+ WHERE view = 'orders_late_comer'::regclass;
+COMMIT;});
+produce(500);
+$node->safe_psql('postgres', 'SELECT continuous.sync()');
+my $committed = $node->safe_psql('postgres', q{
+SELECT sum(committed_offset) FROM continuous.kafka_partitions WHERE stream = 'orders'::regclass});
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM orders_late_comer'),
+	$committed - $pinned,
+	'a view created while the workers consume counts every message after the offsets it began at');
+cmp_ok($pinned, '>', 0, '... which are the stream\'s, not the topic\'s start');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM continuous.kafka_view_offsets WHERE view = 'orders_late_comer'::regclass}),
+	'0', '... and it has caught up');
 $broker->stop;
 
 $node->stop;
