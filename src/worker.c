@@ -1061,7 +1061,7 @@ worker_process_views(StreamEvents *stream, StreamClock *clock,
 		ViewRuntime *vr = lfirst(lc);
 
 		if (vr->failed || vr->stream != stream->relid ||
-			(only_windowed && vr->plan->window_key < 0))
+			(only_windowed && vr->plan->window == NULL))
 			continue;
 		if (only_windowed)
 			view_batch_reset(vr);

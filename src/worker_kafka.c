@@ -31,6 +31,7 @@
 #include "kafka_source.h"
 #include "pg_continuous.h"
 #include "shmem.h"
+#include "window_registry.h"
 #include "worker_kafka.h"
 
 /* how often a further worker looks for where its new partitions start */
@@ -137,7 +138,7 @@ worker_kafka_create_sources(List *relids, List *views)
 		{
 			ViewRuntime *vr = lfirst(vc);
 
-			if (vr->stream == relid && vr->plan->count_key >= 0)
+			if (vr->stream == relid && window_registry_needs_one_reader(vr->plan))
 				nworkers = 1;
 		}
 		if (wk.worker >= nworkers)
