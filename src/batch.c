@@ -6,17 +6,17 @@
  * Pipeline position: batch.  For each event of the view's stream: WHERE,
  * then one projection that computes the group keys and every aggregate's
  * arguments, then a hash lookup of the group (group_table.c) and the
- * transition functions.  In a view with a window,
- * an event whose window the watermark had closed before the batch is late:
- * it is dropped and counted instead.  The view's windows (window_kind.h)
- * take part: a window that fans out (a hop) has the keys and arguments
- * computed once per window of the event, and the event is late only if
- * all of them had closed; a window may judge an event late by more than
- * its end (a session), or number it (a count window).  An event whose event time
- * is NULL cannot be placed in a window: a view with a window makes it a
- * dead letter of its own, a view without one counts it, as its SELECT
- * would.  The states of a batch are
- * merged into storage by flush.c, once per group per batch.
+ * transition functions.  In a view with a window, an event whose window
+ * the watermark had closed before the batch is late: it is dropped and
+ * counted instead.  The view's windows take part through their kinds'
+ * callbacks (window_kind.h): a window that fans out (a hop) has the keys
+ * and arguments computed once per window of the event, and the event is
+ * late only if all of them had closed; a window may judge an event late by
+ * more than its end (a session), or number it (a count window).  An event
+ * whose event time is NULL cannot be placed in a window: a view with a
+ * window makes it a dead letter of its own, a view without one counts it,
+ * as its SELECT would.  The states of a batch are merged into storage by
+ * flush.c, once per group per batch.
  *
  * Errors: the whole batch runs in one subtransaction.  If an event raises an
  * error (a division by zero, a bad cast), the batch state is thrown away and
@@ -283,14 +283,6 @@ view_batch_reset(ViewRuntime *vr)
 	vr->late_events = 0;
 	vr->late_rows = NIL;
 	vr->dead_letters = NIL;
-}
-
-int64
-view_batch_groups(ViewRuntime *vr)
-{
-	if (vr->groups)
-		return group_table_count(vr->groups);
-	return vr->global ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -662,49 +654,4 @@ view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
 		group->values[i] = agg_initial_state(vr->aggs[i], &group->isnull[i]);
 	MemoryContextSwitchTo(oldcxt);
 	return group;
-}
-
-Datum
-stream_event_getattr(StreamEvent *event, int attnum, bool *isnull)
-{
-	if (event->tuple)
-		return heap_getattr(event->tuple, attnum, event->desc, isnull);
-	*isnull = event->isnull[attnum - 1];
-	return event->values[attnum - 1];
-}
-
-void
-stream_event_deform(StreamEvent *event, Datum *values, bool *isnull)
-{
-	if (event->tuple)
-		heap_deform_tuple(event->tuple, event->desc, values, isnull);
-	else
-	{
-		memcpy(values, event->values, sizeof(Datum) * event->desc->natts);
-		memcpy(isnull, event->isnull, sizeof(bool) * event->desc->natts);
-	}
-}
-
-HeapTuple
-stream_event_tuple(StreamEvent *event)
-{
-	if (event->tuple)
-		return event->tuple;
-	return heap_form_tuple(event->desc, event->values, event->isnull);
-}
-
-DeadLetter *
-stream_event_dead_letter(StreamEvent *event, const char *error)
-{
-	DeadLetter *dl = palloc(sizeof(DeadLetter));
-	Datum		row = heap_copy_tuple_as_datum(stream_event_tuple(event),
-											   event->desc);
-
-	dl->commit_lsn = event->commit_lsn;
-	dl->partition = event->partition;
-	dl->offset = event->offset;
-	/* the row as text */
-	dl->payload = OidOutputFunctionCall(F_RECORD_OUT, row);
-	dl->error = pstrdup(error);
-	return dl;
 }

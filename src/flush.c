@@ -43,9 +43,9 @@
 #include "utils/syscache.h"
 
 #include "flush.h"
-#include "pg_continuous.h"
 #include "privileges.h"
 #include "storage_key.h"
+#include "view_groups.h"
 #include "window_kind.h"
 
 static void flush_groups(ViewRuntime *vr, StorageTarget *target);

@@ -13,9 +13,11 @@
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
 
-#include "batch.h"
+#include "agg_support.h"
 #include "decoder.h"
 #include "storage_layout.h"
+#include "stream_event.h"
+#include "view_runtime.h"
 #include "watermark.h"
 
 /* Merge the view's batch groups into its storage table. */

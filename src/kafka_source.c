@@ -53,12 +53,12 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "batch.h"
 #include "kafka_decode.h"
 #include "kafka_options.h"
 #include "kafka_source.h"
 #include "pg_continuous.h"
 #include "privileges.h"
+#include "stream_event.h"
 
 /* how often the partitions of a topic are looked up again */
 #define METADATA_INTERVAL_MS	5000

@@ -4,9 +4,10 @@
  *	  What a continuous view computes: its group keys, its distinct
  *	  aggregate calls and its WHERE, derived from the analysed SELECT.
  *
- * Pipeline position: shared by both ends.  At CREATE VIEW, ddl_view.c lays
- * out the storage table from this plan (key columns, then one state column
- * per aggregate) and builds the read view over it; at run time the worker
+ * Pipeline position: shared by both ends.  At CREATE VIEW, ddl_view.c
+ * creates the storage table from this plan, laid out as storage_layout.c
+ * says (key columns, then one state column per aggregate), and builds the
+ * read view over it; at run time the worker
  * evaluates the same keys, aggregate arguments and WHERE for each event
  * (batch.c) and writes the same columns (flush.c).  The order of keys and
  * aggregates is therefore part of the storage format: keys in GROUP BY

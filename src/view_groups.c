@@ -109,6 +109,14 @@ view_key_hash_table(ViewRuntime *vr)
 								  false);
 }
 
+int64
+view_batch_groups(ViewRuntime *vr)
+{
+	if (vr->groups)
+		return group_table_count(vr->groups);
+	return vr->global ? 1 : 0;
+}
+
 /* ------------------------------------------------------------------------
  * Iterating the groups of a batch, for flush.c and the window kinds
  * ------------------------------------------------------------------------

@@ -19,6 +19,9 @@ extern void view_groups_create(ViewRuntime *vr);
  */
 extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
 
+/* How many groups the batch holds in memory (continuous.views.groups_in_memory). */
+extern int64 view_batch_groups(ViewRuntime *vr);
+
 /* Iterate the groups of the batch: returns false when done. */
 extern void view_groups_begin(ViewRuntime *vr, GroupTableIterator *iter);
 extern bool view_groups_next(ViewRuntime *vr, GroupTableIterator *iter,

@@ -28,16 +28,6 @@ typedef struct GroupStates
 	bool	   *isnull;
 } GroupStates;
 
-/* An event that could not be evaluated; written at flush. */
-typedef struct DeadLetter
-{
-	XLogRecPtr	commit_lsn;		/* table streams */
-	int32		partition;		/* Kafka streams; -1 for table streams */
-	int64		offset;
-	char	   *payload;
-	char	   *error;
-} DeadLetter;
-
 typedef struct ViewRuntime
 {
 	Oid			view;
@@ -92,7 +82,7 @@ typedef struct ViewRuntime
 	Interval   *retention;		/* closed windows older go; NULL: kept */
 	bool		retention_applied;	/* for watermarks up to this one: */
 	TimestampTz retention_watermark;
-	List	   *dead_letters;
+	List	   *dead_letters;	/* DeadLetter (stream_event.h) */
 
 	/* an event is late if its window closes at or before this; per batch */
 	bool		judge_lateness;
