@@ -578,9 +578,6 @@ count_window_flush(ViewRuntime *vr, WindowRuntime *wr)
 	int			row;
 	int			col;
 
-	if (cw == NULL)
-		return;
-
 	InitTupleHashIterator(cw->counters, &iter);
 	while (ScanTupleHashTable(cw->counters, &iter) != NULL)
 		n++;

@@ -22,13 +22,20 @@
  *	 check_query, computes_function, function_hint
  *	 the plan (plan.c, at CREATE VIEW and in the worker): recognise
  *	 CREATE VIEW, after the plan (ddl_view.c): check_view, explain_missing,
- *	 describe, create_side_table; the storage layout and the read view's
- *	 closed-window predicate follow from the PlanWindow the kind filled
+ *	 describe, create_side_table, groups_settle (the storage table's fill
+ *	 factor)
  *	 batch (batch.c): key_input, bind_expr, runtime_create,
  *	 runtime_destroy, event_windows and bind_window (fan-out),
  *	 batch_begin, event_late, assign, batch_end, batch_reset
  *	 flush (flush.c): flush_groups, flush_side_state
- *	 expiry and rebuild (rebuild.c): side_table
+ *	 Kafka workers (worker_kafka.c): delivery_order
+ *	 rebuild (rebuild.c): side_table
+ *
+ * What a window stores and when it closes is data the kind fills in its
+ * PlanWindow (size, end_column), not a callback: the storage layout
+ * (storage_layout.c), the read view's closed-window predicate (ddl_view.c),
+ * the worker's lateness (plan.c) and retention (window_expiry.c) follow
+ * from it, each in one place for every kind.
  *
  *-------------------------------------------------------------------------
  */
