@@ -6,16 +6,17 @@
  * Pipeline position: batch.  For each event of the view's stream: WHERE,
  * then one projection that computes the group keys and every aggregate's
  * arguments, then a hash lookup of the group (group_table.c) and the
- * transition functions.  In a view with a window,
- * an event whose window the watermark had closed before the batch is late:
- * it is dropped and counted instead.  With a hop (window_hop.c) the keys
- * and arguments are computed once per window of the event, and the event
- * is late only if all of them had closed; a count window (window_count.c)
- * numbers the event by its key's running count.  An event whose event time
- * is NULL cannot be placed in a window: a view with a window makes it a
- * dead letter of its own, a view without one counts it, as its SELECT
- * would.  The states of a batch are
- * merged into storage by flush.c, once per group per batch.
+ * transition functions.  In a view with a window, an event whose window
+ * the watermark had closed before the batch is late: it is dropped and
+ * counted instead.  The view's windows take part through their kinds'
+ * callbacks (window_kind.h): a window that fans out (a hop) has the keys
+ * and arguments computed once per window of the event, and the event is
+ * late only if all of them had closed; a window may judge an event late by
+ * more than its end (a session), or number it (a count window).  An event
+ * whose event time is NULL cannot be placed in a window: a view with a
+ * window makes it a dead letter of its own, a view without one counts it,
+ * as its SELECT would.  The states of a batch are merged into storage by
+ * flush.c, once per group per batch.
  *
  * Errors: the whole batch runs in one subtransaction.  If an event raises an
  * error (a division by zero, a bad cast), the batch state is thrown away and
@@ -48,10 +49,13 @@
 
 #include "batch.h"
 #include "memory.h"
-#include "subxact.h"
+#include "pg_continuous.h"
+#include "plan.h"
 #include "privileges.h"
 #include "storage_key.h"
-#include "window_session.h"
+#include "storage_layout.h"
+#include "subxact.h"
+#include "window_kind.h"
 
 /* Where an event failed, so the careful run knows what to do with it. */
 typedef enum EventOutcome
@@ -64,8 +68,9 @@ typedef enum EventOutcome
 	EVENT_FAILED_TRANSITION		/* some states may have been advanced */
 } EventOutcome;
 
-static void view_build_groups(ViewRuntime *vr);
-static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
+static Expr *view_key_input(ContinuousPlan *plan, int keyno, Expr *expr);
+static Node *view_bind_windows(ContinuousPlan *plan, Node *expr);
+static void view_windows_create(ViewRuntime *vr);
 static EventOutcome view_apply_event(ViewRuntime *vr, StreamEvent *event,
 									 bool *in_transition);
 static EventOutcome view_apply_keys(ViewRuntime *vr, bool *in_transition);
@@ -108,7 +113,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 										  ALLOCSET_DEFAULT_SIZES);
 	/* expressions built below point into the query: keep it with them */
 	vr->plan = continuous_plan_build(copyObject(query));
-	continuous_plan_bind_storage(vr->plan, storage, vr->name);
+	storage_layout_bind(vr->plan, storage, vr->name);
 	vr->allowed_lateness = *allowed_lateness;
 	vr->nkeys = list_length(vr->plan->keys);
 	vr->naggs = list_length(vr->plan->aggregates);
@@ -138,11 +143,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 	foreach(lc, vr->plan->keys)
 	{
 		ContinuousKey *key = lfirst(lc);
-		Expr	   *expr = i == vr->plan->count_key ?
-			count_window_placeholder() :
-			session_key_input(vr->plan, i,
-							  (Expr *) hop_bind_window_column(vr->plan->hop,
-															  (Node *) key->expr));
+		Expr	   *expr = view_key_input(vr->plan, i, key->expr);
 
 		i++;
 		tlist = lappend(tlist, makeTargetEntry(expression_planner(expr),
@@ -163,8 +164,7 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 		{
 			TargetEntry *argtle = lfirst(arg);
 
-			Node	   *expr = hop_bind_window_column(vr->plan->hop,
-														  (Node *) argtle->expr);
+			Node	   *expr = view_bind_windows(vr->plan, (Node *) argtle->expr);
 
 			tlist = lappend(tlist, makeTargetEntry(expression_planner((Expr *) expr),
 												   resno++, NULL, false));
@@ -182,122 +182,102 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 	vr->key_desc = keydesc;
 
 	vr->key_check = storage_key_check_create(storage, vr->plan->keys, vr->name);
-	view_build_groups(vr);
-	if (vr->plan->hop)
-		vr->hop = hop_runtime_create(vr->plan->hop, vr->econtext);
-	if (vr->plan->count_key >= 0)
-		vr->counts = count_window_runtime_create(vr);
+	view_groups_create(vr);
+	view_windows_create(vr);
 
 	MemoryContextSwitchTo(oldcxt);
 	return vr;
 }
 
+/*
+ * What the worker evaluates for group key keyno: its expression with the
+ * windows bound, or what the window it is evaluates in its place.
+ */
+static Expr *
+view_key_input(ContinuousPlan *plan, int keyno, Expr *expr)
+{
+	ListCell   *lc;
+
+	expr = (Expr *) view_bind_windows(plan, (Node *) expr);
+	foreach(lc, plan->windows)
+	{
+		PlanWindow *window = lfirst(lc);
+
+		if (window->key == keyno && window->kind->key_input != NULL)
+			expr = window->kind->key_input(window, expr);
+	}
+	return expr;
+}
+
+/* An expression of the view as the windows make the worker read it. */
+static Node *
+view_bind_windows(ContinuousPlan *plan, Node *expr)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->windows)
+	{
+		PlanWindow *window = lfirst(lc);
+
+		if (window->kind->bind_expr != NULL)
+			expr = window->kind->bind_expr(window, expr);
+	}
+	return expr;
+}
+
+/* The windows' states for the view, in its memory. */
+static void
+view_windows_create(ViewRuntime *vr)
+{
+	ListCell   *lc;
+
+	vr->nwindows = list_length(vr->plan->windows);
+	vr->windows = palloc0(sizeof(WindowRuntime) * Max(vr->nwindows, 1));
+	foreach(lc, vr->plan->windows)
+	{
+		WindowRuntime *wr = &vr->windows[foreach_current_index(lc)];
+
+		wr->window = lfirst(lc);
+		wr->kind = wr->window->kind;
+		if (wr->kind->runtime_create != NULL)
+			wr->state = wr->kind->runtime_create(vr, wr);
+		if (wr->kind->event_windows != NULL)
+			vr->fanout = wr;
+		if (wr->window == vr->plan->window)
+			vr->window = wr;
+	}
+}
+
 void
 view_runtime_destroy(ViewRuntime *vr)
 {
+	int			i;
+
 	ExecDropSingleTupleTableSlot(vr->input_slot);
 	if (vr->groups)
 		group_table_destroy(vr->groups);
 	ExecDropSingleTupleTableSlot(vr->project->pi_state.resultslot);
-	if (vr->hop)
-		hop_runtime_destroy(vr->hop);
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->runtime_destroy != NULL)
+			vr->windows[i].kind->runtime_destroy(&vr->windows[i]);
+	}
 	FreeExprContext(vr->econtext, false);
 	MemoryContextDelete(vr->cxt);
-}
-
-/* The groups of a batch, by their keys; none without GROUP BY. */
-static void
-view_build_groups(ViewRuntime *vr)
-{
-	Oid		   *eqops;
-
-	vr->groups = NULL;
-	if (vr->nkeys == 0)
-		return;
-	eqops = palloc(sizeof(Oid) * vr->nkeys);
-	view_key_eqops(vr, eqops);
-	vr->groups = group_table_create(vr->key_desc,
-									group_table_binary_keys(vr->key_desc, eqops) ?
-									NULL : view_key_hash_table(vr),
-									vr->cxt);
-	pfree(eqops);
-}
-
-/* The equality operator of each group key, from the query's GROUP BY. */
-static void
-view_key_eqops(ViewRuntime *vr, Oid *eqops)
-{
-	ListCell   *lc;
-
-	foreach(lc, vr->plan->keys)
-	{
-		ContinuousKey *key = lfirst(lc);
-		SortGroupClause *sgc = NULL;
-		ListCell   *g;
-
-		foreach(g, vr->plan->query->groupClause)
-		{
-			SortGroupClause *candidate = lfirst(g);
-
-			if (candidate->tleSortGroupRef == key->sortgroupref)
-				sgc = candidate;
-		}
-		if (sgc == NULL)
-			elog(ERROR, "group key %d of continuous view \"%s\" has no GROUP BY clause",
-				 foreach_current_index(lc) + 1, vr->name);
-		eqops[foreach_current_index(lc)] = sgc->eqop;
-	}
-}
-
-/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
-TupleHashTable
-view_key_hash_table(ViewRuntime *vr)
-{
-	AttrNumber *keycols;
-	Oid		   *eqops;
-	Oid		   *eqfuncs;
-	Oid		   *collations;
-	FmgrInfo   *hashfuncs;
-	ListCell   *lc;
-
-	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
-	eqops = palloc(sizeof(Oid) * vr->nkeys);
-	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
-	collations = palloc(sizeof(Oid) * vr->nkeys);
-	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
-	view_key_eqops(vr, eqops);
-	foreach(lc, vr->plan->keys)
-	{
-		ContinuousKey *key = lfirst(lc);
-		int			i = foreach_current_index(lc);
-		Oid			hashfn;
-
-		if (!get_op_hash_functions(eqops[i], &hashfn, NULL))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("could not identify a hash function for type %s",
-							format_type_be(key->type)),
-					 errdetail("Continuous views group with hashing.")));
-		keycols[i] = i + 1;
-		eqfuncs[i] = get_opcode(eqops[i]);
-		collations[i] = key->collation;
-		fmgr_info(hashfn, &hashfuncs[i]);
-	}
-
-	return BuildTupleHashTableExt(NULL, vr->key_desc,
-								  vr->nkeys, keycols, eqfuncs, hashfuncs,
-								  collations, 1024, 0,
-								  vr->cxt, vr->state_cxt,
-								  vr->econtext->ecxt_per_tuple_memory,
-								  false);
 }
 
 void
 view_batch_reset(ViewRuntime *vr)
 {
+	int			i;
+
 	if (vr->groups)
 		group_table_reset(vr->groups);
-	count_window_reset(vr);
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->batch_reset != NULL)
+			vr->windows[i].kind->batch_reset(vr, &vr->windows[i]);
+	}
 	MemoryContextReset(vr->state_cxt);
 	vr->global = NULL;
 	vr->seen_desc = NULL;
@@ -305,14 +285,6 @@ view_batch_reset(ViewRuntime *vr)
 	vr->late_events = 0;
 	vr->late_rows = NIL;
 	vr->dead_letters = NIL;
-}
-
-int64
-view_batch_groups(ViewRuntime *vr)
-{
-	if (vr->groups)
-		return group_table_count(vr->groups);
-	return vr->global ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -324,8 +296,9 @@ void
 view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 {
 	SavedPrivileges saved;
+	int			i;
 
-	vr->judge_lateness = vr->plan->window_key >= 0 && clock != NULL &&
+	vr->judge_lateness = vr->plan->window != NULL && clock != NULL &&
 		clock->had_watermark_before;
 	if (vr->judge_lateness)
 		vr->watermark_before = clock->watermark_before;
@@ -333,13 +306,21 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 	/* the view's expressions run with its owner's privileges */
 	privileges_become(vr->owner, vr->search_path, &saved);
 
-	session_batch_begin(vr);
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->batch_begin != NULL)
+			vr->windows[i].kind->batch_begin(vr, &vr->windows[i]);
+	}
 	if (!view_process_all(vr, events))
 	{
 		view_batch_reset(vr);
 		view_process_carefully(vr, events);
 	}
-	session_batch_end(vr);
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->batch_end != NULL)
+			vr->windows[i].kind->batch_end(vr, &vr->windows[i]);
+	}
 
 	privileges_restore(&saved);
 }
@@ -479,22 +460,23 @@ view_apply_event(ViewRuntime *vr, StreamEvent *event, bool *in_transition)
 
 	if (vr->where && !ExecQual(vr->where, econtext))
 		outcome = EVENT_SKIPPED;
-	else if (vr->plan->window_key >= 0 &&
+	else if (vr->window != NULL &&
 			 slot_attisnull(econtext->ecxt_scantuple,
 							vr->plan->event_time_attnum))
 		outcome = EVENT_NO_TIME;
-	else if (vr->hop == NULL)
+	else if (vr->fanout == NULL)
 		outcome = view_apply_keys(vr, in_transition);
 	else
 	{
-		int			windows = hop_event_windows(vr->hop, econtext);
+		WindowRuntime *fanout = vr->fanout;
+		int			windows = fanout->kind->event_windows(fanout, econtext);
 		int			w;
 
 		/* late only if every one of its windows had closed */
 		outcome = windows > 0 ? EVENT_LATE : EVENT_SKIPPED;
 		for (w = 0; w < windows; w++)
 		{
-			hop_bind_window(vr->hop, econtext, w);
+			fanout->kind->bind_window(fanout, econtext, w);
 			if (view_apply_keys(vr, in_transition) == EVENT_OK)
 				outcome = EVENT_OK;
 		}
@@ -538,12 +520,18 @@ view_apply_keys(ViewRuntime *vr, bool *in_transition)
 	slot_getallattrs(proj);
 
 	/* keys come first in the projection */
-	if (vr->judge_lateness && !proj->tts_isnull[vr->plan->window_key] &&
-		(continuous_window_closes_at(vr->plan,
-									 proj->tts_values[vr->plan->window_key],
-									 &vr->allowed_lateness) <= vr->watermark_before ||
-		 session_event_joins_closed(vr, proj)))
-		return EVENT_LATE;
+	if (vr->judge_lateness)
+	{
+		WindowRuntime *window = vr->window;
+		int			key = window->window->key;
+
+		if (!proj->tts_isnull[key] &&
+			(continuous_window_closes_at(vr->plan, proj->tts_values[key],
+										 &vr->allowed_lateness) <= vr->watermark_before ||
+			 (window->kind->event_late != NULL &&
+			  window->kind->event_late(vr, window, proj))))
+			return EVENT_LATE;
+	}
 
 	/*
 	 * An event whose group could not be stored is refused here, before any
@@ -556,8 +544,11 @@ view_apply_keys(ViewRuntime *vr, bool *in_transition)
 	storage_key_check(vr->key_check, proj->tts_values, proj->tts_isnull);
 
 	*in_transition = true;
-	if (vr->counts)
-		count_window_assign(vr, proj);
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->assign != NULL)
+			vr->windows[i].kind->assign(vr, &vr->windows[i], proj);
+	}
 
 	group = view_group_lookup(vr, proj);
 	for (i = 0; i < vr->naggs; i++)
@@ -665,80 +656,4 @@ view_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
 		group->values[i] = agg_initial_state(vr->aggs[i], &group->isnull[i]);
 	MemoryContextSwitchTo(oldcxt);
 	return group;
-}
-
-/* ------------------------------------------------------------------------
- * Iterating the groups of a batch, for flush.c
- * ------------------------------------------------------------------------
- */
-
-void
-view_groups_begin(ViewRuntime *vr, GroupTableIterator *iter)
-{
-	if (vr->groups)
-		group_table_begin(vr->groups, iter);
-	else
-		memset(iter, 0, sizeof(GroupTableIterator));
-}
-
-bool
-view_groups_next(ViewRuntime *vr, GroupTableIterator *iter,
-				 TupleTableSlot **keys, GroupStates **states)
-{
-	if (vr->groups == NULL)
-	{
-		/* the single group of a view without GROUP BY, once */
-		if (iter->next != 0 || vr->global == NULL)
-			return false;
-		iter->next = 1;
-		*keys = NULL;
-		*states = vr->global;
-		return true;
-	}
-	return group_table_next(vr->groups, iter, keys, states);
-}
-
-Datum
-stream_event_getattr(StreamEvent *event, int attnum, bool *isnull)
-{
-	if (event->tuple)
-		return heap_getattr(event->tuple, attnum, event->desc, isnull);
-	*isnull = event->isnull[attnum - 1];
-	return event->values[attnum - 1];
-}
-
-void
-stream_event_deform(StreamEvent *event, Datum *values, bool *isnull)
-{
-	if (event->tuple)
-		heap_deform_tuple(event->tuple, event->desc, values, isnull);
-	else
-	{
-		memcpy(values, event->values, sizeof(Datum) * event->desc->natts);
-		memcpy(isnull, event->isnull, sizeof(bool) * event->desc->natts);
-	}
-}
-
-HeapTuple
-stream_event_tuple(StreamEvent *event)
-{
-	if (event->tuple)
-		return event->tuple;
-	return heap_form_tuple(event->desc, event->values, event->isnull);
-}
-
-DeadLetter *
-stream_event_dead_letter(StreamEvent *event, const char *error)
-{
-	DeadLetter *dl = palloc(sizeof(DeadLetter));
-	Datum		row = heap_copy_tuple_as_datum(stream_event_tuple(event),
-											   event->desc);
-
-	dl->commit_lsn = event->commit_lsn;
-	dl->partition = event->partition;
-	dl->offset = event->offset;
-	/* the row as text */
-	dl->payload = OidOutputFunctionCall(F_RECORD_OUT, row);
-	dl->error = pstrdup(error);
-	return dl;
 }

@@ -91,11 +91,10 @@
 #include "storage_guard.h"
 #include "stream_guard.h"
 #include "upgrade.h"
+#include "storage_layout.h"
 #include "view_definition.h"
 #include "view_dependencies.h"
-#include "window_session.h"
-#include "window_count.h"
-#include "window_hop.h"
+#include "window_registry.h"
 
 /* What WITH (...) of a CREATE VIEW asked for. */
 typedef struct ContinuousOptions
@@ -178,7 +177,6 @@ static void parse_continuous_options(ParseState *pstate, List *options,
 									 ContinuousOptions *opts);
 static void check_options_supported(ContinuousOptions *opts);
 static void check_window_options(ContinuousPlan *plan, ContinuousOptions *opts);
-static char *window_description(ContinuousPlan *plan);
 static Interval *option_interval(ParseState *pstate, DefElem *def);
 static void option_error_push(OptionErrorContext *oc, ParseState *pstate,
 							  const char *name, int location,
@@ -799,46 +797,9 @@ check_window_options(ContinuousPlan *plan, ContinuousOptions *opts)
 				 errdetail("Stream %s has no event_time column, so its windows never close.",
 						   ddl_relation_display_name(plan->stream)),
 				 errhint("Create the stream with continuous.create_stream(stream, event_time => 'column').")));
-	if (plan->window_key < 0 && plan->variable_window_unit != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s requires a window of fixed length", option),
-				 errdetail("Windows of date_trunc('%s', ...) differ in length.",
-						   plan->variable_window_unit),
-				 errhint("Use date_trunc() with a unit of at most a week, or continuous.tumble(%s, size).",
-						 quote_identifier(plan->event_time))));
-	if (plan->window_key < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s requires a window", option),
-				 errdetail("No GROUP BY expression of the view is a window over the event time of stream %s.",
-						   ddl_relation_display_name(plan->stream)),
-				 errhint("Group by continuous.tumble(%s, size), continuous.session(%s, gap), or the window start of continuous.hop(%s, size, slide).",
-						 quote_identifier(plan->event_time),
-						 quote_identifier(plan->event_time),
-						 quote_identifier(plan->event_time))));
-}
-
-/*
- * How continuous.views describes the view's window, or NULL: "tumble" and
- * the size in the postgres interval style, whatever the creating session's
- * IntervalStyle, so that the description does not depend on who created it.
- */
-static char *
-window_description(ContinuousPlan *plan)
-{
-	struct pg_itm itm;
-	char		size[MAXDATELEN + 1];
-
-	if (plan->window_key < 0 && plan->count_key >= 0)
-		return psprintf("count_window " INT64_FORMAT, plan->count_size);
-	if (plan->window_key < 0)
-		return NULL;
-	if (strcmp(plan->window_function, "hop") == 0)
-		return hop_window_description(plan->hop);
-	interval2itm(*plan->window_size, &itm);
-	EncodeInterval(&itm, INTSTYLE_POSTGRES, size);
-	return psprintf("%s %s", plan->session ? "session" : "tumble", size);
+	if (plan->window != NULL)
+		return;
+	window_registry_refuse_missing(plan, option);
 }
 
 static void
@@ -917,7 +878,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	(void) ExecCheckRTPerms(query->rtable, true);
 
 	plan = continuous_plan_build(query);
-	session_check_view(pstate, plan);
+	window_registry_check_view(pstate, plan);
 	ddl_view_check_keys(plan);
 	check_window_options(plan, opts);
 	if (strcmp(opts->late_events, "drop") != 0)
@@ -958,8 +919,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.view = view;
 	entry.stream = plan->stream;
 	entry.storage = storage;
-	entry.counts_table = plan->count_key < 0 ? InvalidOid :
-		count_window_create_storage(plan, stmt->view->relname, storage);
+	entry.counts_table = window_registry_create_side_table(plan,
+														   stmt->view->relname,
+														   storage);
 	entry.query_view = view_definition_create(view, query);
 	entry.definition = user_select_text(queryString, pstmt->stmt_location,
 										pstmt->stmt_len);
@@ -969,7 +931,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 		ddl_relation_display_name(late_table) : opts->late_events;
 	entry.late_table = late_table;
 	entry.retention = opts->retention;
-	entry.window = window_description(plan);
+	entry.window = window_registry_describe(plan);
 	entry.search_path = creation_search_path();
 	view_dependencies_record(&entry, query);
 	ddl_catalog_add_view(&entry);
@@ -1032,8 +994,9 @@ apply_column_aliases(Query *query, List *aliases)
 }
 
 /*
- * continuous_storage.<view>_state: the group keys, then one transition
- * state per aggregate, in plan order; the worker relies on that order.
+ * continuous_storage.<view>_state, laid out as storage_layout.c says: the
+ * group keys, one transition state per aggregate, and what the windows
+ * store; the worker relies on that order.
  *
  * The table belongs to the extension, like its catalog (storage_guard.c):
  * created with the catalog owner's rights and owned by the bootstrap
@@ -1048,42 +1011,27 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 	CreateStmt *create = makeNode(CreateStmt);
 	List	   *columns = NIL;
 	List	   *key_columns = NIL;
-	IndexElem  *session_start = NULL;
 	ExtensionPrivileges saved;
 	ObjectAddress address;
 	ListCell   *lc;
 
-	foreach(lc, plan->keys)
+	foreach(lc, storage_layout_columns(plan))
 	{
-		ContinuousKey *key = lfirst(lc);
+		StorageColumn *column = lfirst(lc);
+
+		columns = lappend(columns, makeColumnDef(*column->name, column->type,
+												 column->typmod,
+												 column->collation));
+	}
+	foreach(lc, storage_layout_index_keys(plan))
+	{
+		ContinuousKey *key = list_nth(plan->keys, lfirst_int(lc));
 		IndexElem  *elem = makeNode(IndexElem);
 
-		columns = lappend(columns, makeColumnDef(key->column, key->type,
-												 key->typmod, key->collation));
 		elem->name = key->column;
 		elem->ordering = SORTBY_DEFAULT;
 		elem->nulls_ordering = SORTBY_NULLS_DEFAULT;
-		if (plan->session && foreach_current_index(lc) == plan->window_key)
-			session_start = elem;
-		else
-			key_columns = lappend(key_columns, elem);
-	}
-	foreach(lc, plan->aggregates)
-	{
-		ContinuousAggregate *agg = lfirst(lc);
-
-		columns = lappend(columns, makeColumnDef(agg->column, agg->storage_type,
-												 -1, InvalidOid));
-	}
-	if (plan->session)
-	{
-		ContinuousKey *key = list_nth(plan->keys, plan->window_key);
-
-		/* a group's sessions are an index range, by start: window_session.c */
-		key_columns = lappend(key_columns, session_start);
-		columns = lappend(columns, makeColumnDef(plan->session_end_column,
-												 key->type, key->typmod,
-												 InvalidOid));
+		key_columns = lappend(key_columns, elem);
 	}
 
 	create->relation = makeRangeVar(CONTINUOUS_STORAGE_SCHEMA,
@@ -1100,7 +1048,7 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 	 * version pruned at the next visit).  A windowed view's rows stop
 	 * changing when their window closes, and would keep that space empty.
 	 */
-	if (plan->window_key < 0 && plan->count_key < 0)
+	if (!window_registry_groups_settle(plan))
 		create->options = list_make1(makeDefElem("fillfactor",
 												 (Node *) makeInteger(STORAGE_HOT_FILLFACTOR),
 												 -1));
@@ -1184,20 +1132,9 @@ read_view_select(ContinuousPlan *plan, ContinuousOptions *opts, Oid storage)
 	Node	   *quals;
 	ListCell   *lc;
 
-	foreach(lc, plan->keys)
-	{
-		ContinuousKey *key = lfirst(lc);
-
-		colnames = lappend(colnames, makeString(key->column));
-	}
-	foreach(lc, plan->aggregates)
-	{
-		ContinuousAggregate *agg = lfirst(lc);
-
-		colnames = lappend(colnames, makeString(agg->column));
-	}
-	if (plan->session)
-		colnames = lappend(colnames, makeString(plan->session_end_column));
+	foreach(lc, storage_layout_columns(plan))
+		colnames = lappend(colnames,
+						   makeString(*((StorageColumn *) lfirst(lc))->name));
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = storage;
@@ -1247,12 +1184,13 @@ read_view_select(ContinuousPlan *plan, ContinuousOptions *opts, Oid storage)
  * The worker writes the watermark and the window's state in one
  * transaction, so a snapshot sees a window either not at all or with its
  * final state.  A timestamp window is UTC, as the watermark reads it.
- * A session window's end is a column: session_end + allowed_lateness.
+ * A window that stores its end (a session) closes at end + allowed_lateness.
  */
 static Node *
 window_closed_qual(ContinuousPlan *plan, Interval *lateness)
 {
-	ContinuousKey *key = list_nth(plan->keys, plan->window_key);
+	PlanWindow *window = plan->window;
+	ContinuousKey *key = list_nth(plan->keys, window->key);
 	ParseState *pstate = make_parsestate(NULL);
 	List	   *plus = list_make2(makeString("pg_catalog"), makeString("+"));
 	Oid			watermark_argtypes[1] = {REGCLASSOID};
@@ -1260,19 +1198,17 @@ window_closed_qual(ContinuousPlan *plan, Interval *lateness)
 	Node	   *closes;
 	Node	   *now;
 
-	if (plan->session)
-		/* a session's end is stored, after the aggregate states */
-		closes = (Node *) makeVar(1, list_length(plan->keys) +
-								  list_length(plan->aggregates) + 1,
+	if (window->end_column != NULL)
+		closes = (Node *) makeVar(1, storage_layout_end_attno(plan, window),
 								  key->type, key->typmod, InvalidOid, 0);
 	else
 	{
-		closes = (Node *) makeVar(1, plan->window_key + 1, key->type,
+		closes = (Node *) makeVar(1, window->key + 1, key->type,
 								  key->typmod, key->collation, 0);
 		closes = (Node *) make_op(pstate, plus, closes,
 								  (Node *) makeConst(INTERVALOID, -1, InvalidOid,
 													 sizeof(Interval),
-													 IntervalPGetDatum(plan->window_size),
+													 IntervalPGetDatum(window->size),
 													 false, false),
 								  NULL, -1);
 	}

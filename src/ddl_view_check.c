@@ -37,8 +37,7 @@
 #include "ddl_view_check.h"
 #include "kafka_options.h"
 #include "stream_guard.h"
-#include "window_count.h"
-#include "window_hop.h"
+#include "window_registry.h"
 
 /* ungrouped_var_walker() */
 typedef struct UngroupedContext
@@ -85,7 +84,7 @@ ddl_view_check_query(ParseState *pstate, Query *query)
 	check_volatility(pstate, query);
 	stream = check_from_clause(query);
 	check_grouping(pstate, query);
-	count_window_check_query(pstate, query);
+	window_registry_check_query(pstate, query);
 	return stream;
 }
 
@@ -196,12 +195,15 @@ check_query_shape(ParseState *pstate, Query *query)
 				 parser_errposition(pstate, exprLocation(found))));
 	if (query->hasTargetSRFs)
 	{
+		const char *hint = NULL;
+
 		found = find_node((Node *) query->targetList, is_set_returning_call);
+		if (IsA(found, FuncExpr))
+			hint = window_registry_function_hint(((FuncExpr *) found)->funcid);
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("set-returning functions are not supported in continuous views"),
-				 IsA(found, FuncExpr) && hop_is_function(((FuncExpr *) found)->funcid) ?
-				 errhint("Join continuous.hop() in FROM: FROM stream CROSS JOIN LATERAL continuous.hop(ts, size, slide) AS w, and GROUP BY w.window_start.") : 0,
+				 hint ? errhint("%s", hint) : 0,
 				 parser_errposition(pstate, exprLocation(found))));
 	}
 	if (query->rowMarks != NIL)
@@ -302,14 +304,14 @@ check_volatility(ParseState *pstate, Query *query)
 }
 
 /*
- * The one FROM item must be a stream, or a stream CROSS JOIN LATERAL
- * continuous.hop() (window_hop.c); returns the stream's relid.
+ * The one FROM item must be a stream, or a stream joined with a window
+ * kind's function (window_registry.c); returns the stream's relid.
  */
 static Oid
 check_from_clause(Query *query)
 {
 	List	   *fromlist = query->jointree->fromlist;
-	RangeTblRef *stream = hop_check_from(query);	/* with a hopping window */
+	RangeTblRef *stream = window_registry_check_from(query);
 	RangeTblEntry *rte;
 	char	   *relname;
 
@@ -544,14 +546,14 @@ is_set_returning_call(Node *node)
 }
 
 /*
- * continuous.count_window() is volatile for batch queries, which it refuses;
- * in a continuous view the worker numbers the runs (window_count.c).
+ * A window kind's function may be volatile for batch queries, which it
+ * refuses, where the worker computes it itself (window_registry.c).
  */
 static bool
 is_volatile_function(Oid funcid, void *context)
 {
 	return func_volatile(funcid) == PROVOLATILE_VOLATILE &&
-		!count_window_is_function(funcid);
+		!window_registry_computes_function(funcid);
 }
 
 static bool

@@ -45,16 +45,13 @@
 #include "flush.h"
 #include "privileges.h"
 #include "storage_key.h"
-#include "window_count.h"
-#include "window_session.h"
+#include "view_groups.h"
+#include "window_kind.h"
 
 static void flush_groups(ViewRuntime *vr, StorageTarget *target);
-static void storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout);
 static bool storage_find_group(ViewRuntime *vr, StorageLayout *layout,
 							   IndexScanDesc iscan, TableScanDesc sscan,
 							   TupleTableSlot *keys, TupleTableSlot *found);
-static EState *storage_estate(ViewRuntime *vr, Relation rel,
-							  StorageLayout *layout);
 static void spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					 const char *nulls);
 
@@ -63,9 +60,16 @@ flush_view_state(ViewRuntime *vr)
 {
 	StorageTarget target;
 	SavedPrivileges saved;
+	WindowRuntime *merging = NULL;
+	int			i;
 
-	if (!flush_storage_open(vr, &target))
+	if (!storage_target_open(vr, &target))
 		return;
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->flush_groups != NULL)
+			merging = &vr->windows[i];
+	}
 
 	/*
 	 * The aggregates' combine and (de)serialisation functions are the view
@@ -74,47 +78,19 @@ flush_view_state(ViewRuntime *vr)
 	 * which only superusers create.
 	 */
 	privileges_become(vr->owner, vr->search_path, &saved);
-	if (vr->plan->session)
-		session_flush_groups(vr, &target);
+	if (merging != NULL)
+		merging->kind->flush_groups(vr, merging, &target);
 	else
 		flush_groups(vr, &target);
 	privileges_restore(&saved);
-	flush_storage_close(&target);
-	/* the running counts of a count window are state too */
-	count_window_flush(vr);
-	CommandCounterIncrement();
-}
-
-/*
- * Open a view's storage table, its key index and what index maintenance
- * needs; false if the view has been dropped since the batch began.
- */
-bool
-flush_storage_open(ViewRuntime *vr, StorageTarget *target)
-{
-	LockRelationOid(vr->storage, RowExclusiveLock);
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(vr->storage)))
+	storage_target_close(&target);
+	/* what the windows keep beside the groups is state too */
+	for (i = 0; i < vr->nwindows; i++)
 	{
-		UnlockRelationOid(vr->storage, RowExclusiveLock);
-		return false;
+		if (vr->windows[i].kind->flush_side_state != NULL)
+			vr->windows[i].kind->flush_side_state(vr, &vr->windows[i]);
 	}
-	target->rel = table_open(vr->storage, NoLock);
-	storage_layout(vr, target->rel, &target->layout);
-	target->estate = storage_estate(vr, target->rel, &target->layout);
-	target->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(target->rri, target->rel, 1, NULL, 0);
-	ExecOpenIndices(target->rri, false);
-	return true;
-}
-
-void
-flush_storage_close(StorageTarget *target)
-{
-	ExecCloseIndices(target->rri);
-	FreeExecutorState(target->estate);
-	if (target->layout.index)
-		index_close(target->layout.index, NoLock);
-	table_close(target->rel, NoLock);
+	CommandCounterIncrement();
 }
 
 /* Each batch group: combined with its stored row, or inserted. */
@@ -216,86 +192,6 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		table_endscan(sscan);
 	ExecDropSingleTupleTableSlot(stored);
 	ExecDropSingleTupleTableSlot(merged);
-}
-
-/*
- * An executor state whose range table names the storage table, with only
- * the state columns updated: index maintenance learns from it that the key
- * index is unchanged by a flush, which lets btree delete old versions
- * bottom-up instead of splitting pages.
- */
-static EState *
-storage_estate(ViewRuntime *vr, Relation rel, StorageLayout *layout)
-{
-	EState	   *estate = CreateExecutorState();
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-	int			i;
-
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	for (i = 0; i < vr->naggs; i++)
-		rte->updatedCols = bms_add_member(rte->updatedCols,
-										  layout->state_attnos[i] - FirstLowInvalidHeapAttributeNumber);
-	ExecInitRangeTable(estate, list_make1(rte));
-	estate->es_output_cid = GetCurrentCommandId(true);
-	return estate;
-}
-
-static void
-storage_layout(ViewRuntime *vr, Relation rel, StorageLayout *layout)
-{
-	ListCell   *lc;
-	int			i;
-
-	layout->key_attnos = palloc(sizeof(AttrNumber) * Max(vr->nkeys, 1));
-	layout->state_attnos = palloc(sizeof(AttrNumber) * Max(vr->naggs, 1));
-	i = 0;
-	foreach(lc, vr->plan->keys)
-	{
-		ContinuousKey *key = lfirst(lc);
-
-		layout->key_attnos[i] = get_attnum(vr->storage, key->column);
-		if (layout->key_attnos[i] == InvalidAttrNumber)
-			elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
-				 vr->name, key->column);
-		i++;
-	}
-	i = 0;
-	foreach(lc, vr->plan->aggregates)
-	{
-		ContinuousAggregate *agg = lfirst(lc);
-
-		layout->state_attnos[i] = get_attnum(vr->storage, agg->column);
-		if (layout->state_attnos[i] == InvalidAttrNumber)
-			elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
-				 vr->name, agg->column);
-		i++;
-	}
-
-	layout->index = NULL;
-	if (vr->nkeys == 0)
-		return;
-
-	layout->index_key = palloc(sizeof(int) * vr->nkeys);
-	layout->index = storage_key_index(rel, vr->plan->keys, vr->name,
-									  layout->index_key);
-	layout->index_eq = palloc(sizeof(FmgrInfo) * vr->nkeys);
-	for (i = 0; i < vr->nkeys; i++)
-	{
-		Relation	index = layout->index;
-		Oid			eqop;
-
-		eqop = get_opfamily_member(index->rd_opfamily[i],
-								   index->rd_opcintype[i],
-								   index->rd_opcintype[i],
-								   BTEqualStrategyNumber);
-		if (!OidIsValid(eqop))
-			elog(ERROR, "missing equality operator for index column %d of continuous view \"%s\"",
-				 i + 1, vr->name);
-		fmgr_info(get_opcode(eqop), &layout->index_eq[i]);
-	}
 }
 
 static bool

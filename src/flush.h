@@ -13,38 +13,15 @@
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
 
-#include "batch.h"
+#include "agg_support.h"
 #include "decoder.h"
+#include "storage_layout.h"
+#include "stream_event.h"
+#include "view_runtime.h"
 #include "watermark.h"
-
-/* How one view's storage table is laid out, resolved per flush. */
-typedef struct StorageLayout
-{
-	AttrNumber *key_attnos;		/* storage column of each plan key */
-	AttrNumber *state_attnos;	/* storage column of each aggregate */
-	Relation	index;			/* unique index on the keys, or NULL */
-	int		   *index_key;		/* plan key of each index column */
-	FmgrInfo   *index_eq;		/* equality of each index column */
-} StorageLayout;
-
-/* A storage table opened for writing. */
-typedef struct StorageTarget
-{
-	Relation	rel;
-	StorageLayout layout;
-	EState	   *estate;
-	ResultRelInfo *rri;
-} StorageTarget;
 
 /* Merge the view's batch groups into its storage table. */
 extern void flush_view_state(ViewRuntime *vr);
-
-/*
- * Open the view's storage table for writing (false: the view is gone), and
- * close it again; in the flush transaction.
- */
-extern bool flush_storage_open(ViewRuntime *vr, StorageTarget *target);
-extern void flush_storage_close(StorageTarget *target);
 
 /*
  * The one row of a view without GROUP BY, with every aggregate's initial

@@ -22,7 +22,6 @@
 #include "common/hashfn.h"
 #include "utils/typcache.h"
 
-#include "batch.h"
 #include "group_table.h"
 
 #define BINARY_KEYS_MAX 4
@@ -37,7 +36,7 @@ typedef struct BinaryKey
 typedef struct BinaryEntry
 {
 	BinaryKey	key;
-	GroupStates *states;
+	struct GroupStates *states;
 	uint32		hash;
 	char		status;			/* simplehash's */
 } BinaryEntry;
@@ -208,7 +207,7 @@ group_table_count(GroupTable *table)
 	return (int64) table->binary->members;
 }
 
-GroupStates **
+struct GroupStates **
 group_table_lookup(GroupTable *table, const Datum *values, const bool *isnull,
 				   bool *isnew)
 {
@@ -227,7 +226,7 @@ group_table_lookup(GroupTable *table, const Datum *values, const bool *isnull,
 		memcpy(keys->tts_isnull, isnull, sizeof(bool) * table->nkeys);
 		ExecStoreVirtualTuple(keys);
 		tuple_entry = LookupTupleHashEntry(table->tuples, keys, isnew, NULL);
-		return (GroupStates **) &tuple_entry->additional;
+		return (struct GroupStates **) &tuple_entry->additional;
 	}
 
 	memset(&key, 0, sizeof(key));
@@ -255,7 +254,7 @@ group_table_begin(GroupTable *table, GroupTableIterator *iter)
 
 bool
 group_table_next(GroupTable *table, GroupTableIterator *iter,
-				 TupleTableSlot **keys, GroupStates **states)
+				 TupleTableSlot **keys, struct GroupStates **states)
 {
 	TupleTableSlot *out = table->out;
 	int			i;

@@ -67,13 +67,13 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "batch.h"
 #include "kafka_decode.h"
 #include "kafka_options.h"
 #include "kafka_source.h"
 #include "memory.h"
 #include "subxact.h"
 #include "privileges.h"
+#include "stream_event.h"
 #include "view_progress.h"
 
 /* how often the partitions of a topic are looked up again */

@@ -8,7 +8,7 @@
 #ifndef CONTINUOUS_QUARANTINE_H
 #define CONTINUOUS_QUARANTINE_H
 
-#include "batch.h"
+#include "view_runtime.h"
 
 typedef void (*QuarantineStep) (ViewRuntime *vr, void *arg);
 

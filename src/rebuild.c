@@ -51,7 +51,7 @@
 #include "quarantine.h"
 #include "rebuild.h"
 #include "restore.h"
-#include "window_count.h"
+#include "window_registry.h"
 
 PG_FUNCTION_INFO_V1(continuous_rebuild);
 
@@ -135,7 +135,7 @@ rebuild_view_from(Oid view, Oid storage, XLogRecPtr active_from,
 
 	/* the worker's flushes of this view wait for the rebuild; readers not */
 	LockRelationOid(storage, ShareRowExclusiveLock);
-	counts = count_window_counts_table(storage);
+	counts = window_registry_side_table(storage);
 	if (OidIsValid(counts))
 		LockRelationOid(counts, ShareRowExclusiveLock);
 	empty_table(storage);

@@ -55,7 +55,7 @@
  * the view's SQL was analysed again (pg_upgrade, restore), a group key not
  * in the SELECT list is named after the stream column's current name.  The
  * worker therefore binds storage columns by position
- * (continuous_plan_bind_storage()), the storage table's layout being
+ * (storage_layout_bind()), the storage table's layout being
  * fixed at creation.
  *
  * Installations of 0.1 get their definition views from the update script

@@ -32,9 +32,10 @@
 #include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "batch.h"
+#include "stream_event.h"
 #include "watermark.h"
 
 static int64 interval_span_us(const Interval *interval);

@@ -51,13 +51,14 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "batch.h"
 #include "ddl_catalog.h"
 #include "extension_catalog.h"
 #include "privileges.h"
-#include "window_count.h"
+#include "view_groups.h"
+#include "window_kind.h"
 
-struct CountWindowRuntime
+/* A view's count window at run time (WindowRuntime.state). */
+typedef struct CountWindowRuntime
 {
 	Oid			counts;			/* continuous_storage.<view>_counts */
 	AttrNumber	events_attno;	/* its count column, the last */
@@ -66,7 +67,7 @@ struct CountWindowRuntime
 	TupleTableSlot *entry_slot; /* a counter's keys, when iterating */
 	char	   *upsert;			/* writes the counts of a batch */
 	Oid		   *upsert_types;
-};
+} CountWindowRuntime;
 
 /* count_window_check_walker() */
 typedef struct CountWindowCheck
@@ -78,11 +79,47 @@ typedef struct CountWindowCheck
 
 PG_FUNCTION_INFO_V1(continuous_count_window);
 
+static bool count_window_is_function(Oid funcid);
+static void count_window_check_query(ParseState *pstate, Query *query);
+static bool count_window_recognise(ContinuousPlan *plan, PlanWindow *window);
+static char *count_window_describe(ContinuousPlan *plan, PlanWindow *window);
+static Oid	count_window_create_storage(ContinuousPlan *plan,
+										PlanWindow *window,
+										const char *view_name, Oid storage);
+static Oid	count_window_counts_table(Oid storage);
+static Expr *count_window_placeholder(PlanWindow *window, Expr *expr);
+static void *count_window_runtime_create(ViewRuntime *vr, WindowRuntime *wr);
+static void count_window_assign(ViewRuntime *vr, WindowRuntime *wr,
+								TupleTableSlot *proj);
+static void count_window_reset(ViewRuntime *vr, WindowRuntime *wr);
+static void count_window_flush(ViewRuntime *vr, WindowRuntime *wr);
 static bool count_window_check_walker(Node *node, CountWindowCheck *check);
 static bool is_count_window_call(Node *node);
-static int64 count_window_load(ViewRuntime *vr, TupleTableSlot *keys);
+static int64 count_window_load(ViewRuntime *vr, WindowRuntime *wr,
+							   TupleTableSlot *keys);
 static char *counts_upsert_sql(ViewRuntime *vr, CountWindowRuntime *cw,
 							   Oid **argtypes);
+
+/*
+ * A count window never closes by event time; its state beside the
+ * aggregates is a running count per key, in a table of its own.
+ */
+const WindowKind count_window_kind = {
+	.name = "count_window",
+	.groups_settle = true,
+	.delivery_order = true,
+	.check_query = count_window_check_query,
+	.computes_function = count_window_is_function,
+	.recognise = count_window_recognise,
+	.describe = count_window_describe,
+	.create_side_table = count_window_create_storage,
+	.side_table = count_window_counts_table,
+	.key_input = count_window_placeholder,
+	.runtime_create = count_window_runtime_create,
+	.assign = count_window_assign,
+	.batch_reset = count_window_reset,
+	.flush_side_state = count_window_flush,
+};
 
 /*
  * continuous.count_window(n): only the worker knows an event's place in its
@@ -100,7 +137,11 @@ continuous_count_window(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-bool
+/*
+ * Is funcid continuous.count_window()?  It is volatile for batch queries,
+ * which it refuses; in a continuous view the worker numbers the runs.
+ */
+static bool
 count_window_is_function(Oid funcid)
 {
 	return continuous_function_is(funcid, "count_window");
@@ -118,7 +159,12 @@ is_count_window_call(Node *node)
  * ------------------------------------------------------------------------
  */
 
-void
+/*
+ * For CREATE VIEW: continuous.count_window(n), if the query calls it, must
+ * be a whole GROUP BY expression with a constant n > 0, used once, and
+ * nowhere else but in the SELECT list and HAVING as that group key.
+ */
+static void
 count_window_check_query(ParseState *pstate, Query *query)
 {
 	CountWindowCheck check = {pstate, NULL, false};
@@ -198,13 +244,12 @@ count_window_check_walker(Node *node, CountWindowCheck *check)
 	return expression_tree_walker(node, count_window_check_walker, check);
 }
 
-void
-count_window_plan(ContinuousPlan *plan)
+/* The count window key, with its size n (PlanWindow.private). */
+static bool
+count_window_recognise(ContinuousPlan *plan, PlanWindow *window)
 {
 	ListCell   *lc;
-	int			i = 0;
 
-	plan->count_key = -1;
 	foreach(lc, plan->keys)
 	{
 		ContinuousKey *key = lfirst(lc);
@@ -213,23 +258,34 @@ count_window_plan(ContinuousPlan *plan)
 		{
 			Const	   *size = (Const *) eval_const_expressions(NULL,
 																linitial(((FuncExpr *) key->expr)->args));
+			int64	   *count_size = palloc(sizeof(int64));
 
-			plan->count_key = i;
-			plan->count_size = DatumGetInt64(castNode(Const, size)->constvalue);
-			return;
+			*count_size = DatumGetInt64(castNode(Const, size)->constvalue);
+			window->key = foreach_current_index(lc);
+			window->private = count_size;
+			return true;
 		}
-		i++;
 	}
+	return false;
+}
+
+static char *
+count_window_describe(ContinuousPlan *plan, PlanWindow *window)
+{
+	return psprintf("count_window " INT64_FORMAT, *(int64 *) window->private);
 }
 
 /*
- * The table of counts: the storage table's other key columns, and the
- * count.  Like the storage table, it belongs to the extension; only the
- * worker reads it.  The caller makes it internal to the storage table.
+ * The per-key running counts live in a table beside the storage table,
+ * continuous_storage.<view>_counts, internal to the storage table
+ * (view_dependencies.c records that): written in the flush transaction
+ * with the state, so numbering survives restarts.  It holds the storage
+ * table's other key columns, and the count.  Like the storage table, it
+ * belongs to the extension; only the worker reads it.
  */
-Oid
-count_window_create_storage(ContinuousPlan *plan, const char *view_name,
-							Oid storage)
+static Oid
+count_window_create_storage(ContinuousPlan *plan, PlanWindow *window,
+							const char *view_name, Oid storage)
 {
 	Oid			namespace = get_namespace_oid(CONTINUOUS_STORAGE_SCHEMA, false);
 	const char *schema = quote_identifier(CONTINUOUS_STORAGE_SCHEMA);
@@ -246,7 +302,7 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 	{
 		ContinuousKey *key = lfirst(lc);
 
-		if (i++ == plan->count_key)
+		if (i++ == window->key)
 			continue;
 		appendStringInfo(&columns, "%s%s", columns.len > 0 ? ", " : "",
 						 quote_identifier(key->column));
@@ -284,7 +340,7 @@ count_window_create_storage(ContinuousPlan *plan, const char *view_name,
 }
 
 /* The table of counts: the one relation internal to the storage table. */
-Oid
+static Oid
 count_window_counts_table(Oid storage)
 {
 	Relation	depend = table_open(DependRelationId, AccessShareLock);
@@ -321,15 +377,16 @@ count_window_counts_table(Oid storage)
  * ------------------------------------------------------------------------
  */
 
-Expr *
-count_window_placeholder(void)
+/* What the projection computes in place of the call: numbered later. */
+static Expr *
+count_window_placeholder(PlanWindow *window, Expr *expr)
 {
 	return (Expr *) makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
 							  Int64GetDatum(0), false, FLOAT8PASSBYVAL);
 }
 
-CountWindowRuntime *
-count_window_runtime_create(ViewRuntime *vr)
+static void *
+count_window_runtime_create(ViewRuntime *vr, WindowRuntime *wr)
 {
 	CountWindowRuntime *cw = palloc0(sizeof(CountWindowRuntime));
 	TupleDesc	keydesc = vr->key_desc;
@@ -346,10 +403,16 @@ count_window_runtime_create(ViewRuntime *vr)
 	return cw;
 }
 
-void
-count_window_assign(ViewRuntime *vr, TupleTableSlot *proj)
+/*
+ * Number the event whose keys (the count window's still the placeholder)
+ * are in proj, and set the count window key there.
+ */
+static void
+count_window_assign(ViewRuntime *vr, WindowRuntime *wr, TupleTableSlot *proj)
 {
-	CountWindowRuntime *cw = vr->counts;
+	CountWindowRuntime *cw = wr->state;
+	int			count_key = wr->window->key;
+	int64		count_size = *(int64 *) wr->window->private;
 	TupleTableSlot *keys = cw->key_slot;
 	TupleHashEntry entry;
 	bool		isnew;
@@ -368,20 +431,21 @@ count_window_assign(ViewRuntime *vr, TupleTableSlot *proj)
 	if (isnew)
 	{
 		entry->additional = MemoryContextAlloc(vr->state_cxt, sizeof(int64));
-		*(int64 *) entry->additional = count_window_load(vr, keys);
+		*(int64 *) entry->additional = count_window_load(vr, wr, keys);
 	}
 	events = entry->additional;
 
-	proj->tts_values[vr->plan->count_key] = Int64GetDatum(*events / vr->plan->count_size);
-	proj->tts_isnull[vr->plan->count_key] = false;
+	proj->tts_values[count_key] = Int64GetDatum(*events / count_size);
+	proj->tts_isnull[count_key] = false;
 	(*events)++;
 }
 
 /* The count of a key before this batch, from the table of counts. */
 static int64
-count_window_load(ViewRuntime *vr, TupleTableSlot *keys)
+count_window_load(ViewRuntime *vr, WindowRuntime *wr, TupleTableSlot *keys)
 {
-	CountWindowRuntime *cw = vr->counts;
+	CountWindowRuntime *cw = wr->state;
+	int			count_key = wr->window->key;
 	Relation	rel = table_open(cw->counts, AccessShareLock);
 	TupleTableSlot *found = table_slot_create(rel, NULL);
 	Snapshot	snapshot = GetActiveSnapshot();
@@ -411,7 +475,7 @@ count_window_load(ViewRuntime *vr, TupleTableSlot *keys)
 		for (i = 0; i < nkeys; i++)
 		{
 			AttrNumber	attno = index->rd_index->indkey.values[i];
-			int			k = attno - 1 < vr->plan->count_key ? attno - 1 : attno;
+			int			k = attno - 1 < count_key ? attno - 1 : attno;
 			Oid			eqop = get_opfamily_member(index->rd_opfamily[i],
 												   index->rd_opcintype[i],
 												   index->rd_opcintype[i],
@@ -489,17 +553,21 @@ counts_upsert_sql(ViewRuntime *vr, CountWindowRuntime *cw, Oid **argtypes)
 	return sql.data;
 }
 
-void
-count_window_reset(ViewRuntime *vr)
+/* Forget the batch's counts (after its flush, or to run it again). */
+static void
+count_window_reset(ViewRuntime *vr, WindowRuntime *wr)
 {
-	if (vr->counts)
-		ResetTupleHashTable(vr->counts->counters);
+	CountWindowRuntime *cw = wr->state;
+
+	ResetTupleHashTable(cw->counters);
 }
 
-void
-count_window_flush(ViewRuntime *vr)
+/* Write the batch's counts; in the flush transaction, SPI connected. */
+static void
+count_window_flush(ViewRuntime *vr, WindowRuntime *wr)
 {
-	CountWindowRuntime *cw = vr->counts;
+	CountWindowRuntime *cw = wr->state;
+	int			count_key = wr->window->key;
 	TupleHashIterator iter;
 	TupleHashEntry entry;
 	Datum	  **values;
@@ -508,9 +576,6 @@ count_window_flush(ViewRuntime *vr)
 	int			n = 0;
 	int			row;
 	int			col;
-
-	if (cw == NULL)
-		return;
 
 	InitTupleHashIterator(cw->counters, &iter);
 	while (ScanTupleHashTable(cw->counters, &iter) != NULL)
@@ -537,7 +602,7 @@ count_window_flush(ViewRuntime *vr)
 		slot_getallattrs(slot);
 		for (col = 0; col < vr->nkeys - 1; col++)
 		{
-			int			k = col < vr->plan->count_key ? col : col + 1;
+			int			k = col < count_key ? col : col + 1;
 
 			values[col][row] = slot->tts_values[k];
 			nulls[col][row] = slot->tts_isnull[k];

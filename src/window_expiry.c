@@ -120,6 +120,7 @@ void
 window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 {
 	ContinuousPlan *plan = vr->plan;
+	PlanWindow *window = plan->window;
 	ContinuousKey *key;
 	TimestampTz threshold;
 	TimestampTz closed;
@@ -129,7 +130,7 @@ window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 	char	   *end;
 
 	if (vr->retention == NULL || clock == NULL || !clock->has_watermark ||
-		plan->window_key < 0)
+		window == NULL)
 		return;
 	if (vr->retention_applied && clock->watermark <= vr->retention_watermark)
 		return;
@@ -143,13 +144,13 @@ window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 													 IntervalPGetDatum(&vr->allowed_lateness)));
 	values[0] = TimestampTzGetDatum(Min(threshold, closed));
 
-	key = list_nth(plan->keys, plan->window_key);
-	if (plan->session)
-		end = pstrdup(quote_identifier(plan->session_end_column));
+	key = list_nth(plan->keys, window->key);
+	if (window->end_column != NULL)
+		end = pstrdup(quote_identifier(window->end_column));
 	else
 	{
 		end = psprintf("%s OPERATOR(pg_catalog.+) $2", quote_identifier(key->column));
-		values[1] = IntervalPGetDatum(plan->window_size);
+		values[1] = IntervalPGetDatum(window->size);
 	}
 	/* a timestamp without time zone is read as UTC, as the watermark is */
 	if (key->type == TIMESTAMPOID)
@@ -160,7 +161,7 @@ window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(vr->storage)),
 												get_rel_name(vr->storage)),
 					 end);
-	if (SPI_execute_with_args(sql.data, plan->session ? 1 : 2, argtypes, values,
+	if (SPI_execute_with_args(sql.data, window->end_column ? 1 : 2, argtypes, values,
 							  NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "pg_continuous: could not apply the retention of continuous view \"%s\"",
 			 vr->name);

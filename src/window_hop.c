@@ -45,7 +45,7 @@
 #include "utils/timestamp.h"
 
 #include "extension_catalog.h"
-#include "window_hop.h"
+#include "window_kind.h"
 
 /*
  * The most windows one event may fall into in a continuous view: the
@@ -53,13 +53,31 @@
  */
 #define HOP_MAX_WINDOWS_PER_EVENT	10000
 
-struct HopRuntime
+/*
+ * FROM stream CROSS JOIN LATERAL continuous.hop(ts, size, slide, origin):
+ * the function's range table entry and its constant arguments
+ * (PlanWindow.private).
+ */
+typedef struct HopSpec
+{
+	Index		rtindex;		/* of the function in the query's range table */
+	Expr	   *ts;				/* its first argument, over the stream */
+	Oid			ts_type;		/* timestamptz or timestamp */
+	Interval	size;			/* as written, for continuous.views */
+	Interval	slide;
+	int64		size_us;		/* a day is 24 hours, as in date_bin() */
+	int64		slide_us;
+	TimestampTz origin;			/* microseconds, whatever ts_type */
+} HopSpec;
+
+/* A view's hop at run time (WindowRuntime.state). */
+typedef struct HopRuntime
 {
 	HopSpec    *spec;
 	ExprState  *ts;				/* the hop's first argument */
 	TupleTableSlot *window;		/* the inner tuple: one window start */
 	TimestampTz first;			/* of the current event's windows */
-};
+} HopRuntime;
 
 /* Per call of the SQL function */
 typedef struct HopCall
@@ -71,6 +89,18 @@ typedef struct HopCall
 
 PG_FUNCTION_INFO_V1(continuous_hop);
 
+static bool hop_is_function(Oid funcid);
+static const char *hop_function_hint(Oid funcid);
+static HopSpec *hop_spec_of_query(Query *query);
+static RangeTblRef *hop_check_from(Query *query);
+static bool hop_recognise(ContinuousPlan *plan, PlanWindow *window);
+static bool hop_is_window_column(HopSpec *hop, Expr *expr);
+static char *hop_describe(ContinuousPlan *plan, PlanWindow *window);
+static Node *hop_bind_window_column(PlanWindow *window, Node *node);
+static void *hop_runtime_create(ViewRuntime *vr, WindowRuntime *wr);
+static void hop_runtime_destroy(WindowRuntime *wr);
+static int	hop_event_windows(WindowRuntime *wr, ExprContext *econtext);
+static void hop_bind_window(WindowRuntime *wr, ExprContext *econtext, int i);
 static int64 hop_interval_usecs(Interval *interval, const char *what);
 static int64 hop_windows(TimestampTz ts, int64 size_us, int64 slide_us,
 						 TimestampTz origin, TimestampTz *first);
@@ -79,6 +109,24 @@ static Const *hop_constant_argument(FuncExpr *func, int argno,
 static bool reads_only_relation(Node *node, Index rtindex);
 static bool reads_window_walker(Node *node, HopSpec *hop);
 static Node *bind_window_mutator(Node *node, HopSpec *hop);
+
+/*
+ * A hop fans each event out to its windows; it is the view's window if
+ * its time is the stream's event time (then windows close by the
+ * watermark), and fans out all the same if not.
+ */
+const WindowKind hop_window_kind = {
+	.name = "hop",
+	.check_from = hop_check_from,
+	.function_hint = hop_function_hint,
+	.recognise = hop_recognise,
+	.describe = hop_describe,
+	.bind_expr = hop_bind_window_column,
+	.runtime_create = hop_runtime_create,
+	.runtime_destroy = hop_runtime_destroy,
+	.event_windows = hop_event_windows,
+	.bind_window = hop_bind_window,
+};
 
 /* ------------------------------------------------------------------------
  * The windows of a timestamp
@@ -193,13 +241,27 @@ hop_windows(TimestampTz ts, int64 size_us, int64 slide_us,
  * ------------------------------------------------------------------------
  */
 
-bool
+static bool
 hop_is_function(Oid funcid)
 {
 	return continuous_function_is(funcid, "hop");
 }
 
-HopSpec *
+/* continuous.hop() where a set-returning function is not allowed */
+static const char *
+hop_function_hint(Oid funcid)
+{
+	if (!hop_is_function(funcid))
+		return NULL;
+	return "Join continuous.hop() in FROM: FROM stream CROSS JOIN LATERAL continuous.hop(ts, size, slide) AS w, and GROUP BY w.window_start.";
+}
+
+/*
+ * The hop of an analysed query, or NULL if its FROM has none.  Errors out
+ * on arguments no window can be built from (sizes that are not constant,
+ * not positive, or in months).
+ */
+static HopSpec *
 hop_spec_of_query(Query *query)
 {
 	ListCell   *lc;
@@ -255,7 +317,13 @@ hop_constant_argument(FuncExpr *func, int argno, const char *what)
 	return c;
 }
 
-RangeTblRef *
+/*
+ * For CREATE VIEW: NULL if the FROM clause holds no continuous.hop();
+ * otherwise the stream's entry of "stream CROSS JOIN LATERAL hop(...)",
+ * after refusing every other shape, WHERE clauses that use the window, and
+ * a window start that is not a group key.
+ */
+static RangeTblRef *
 hop_check_from(Query *query)
 {
 	HopSpec    *hop = hop_spec_of_query(query);
@@ -380,7 +448,40 @@ reads_window_walker(Node *node, HopSpec *hop)
 	return expression_tree_walker(node, reads_window_walker, hop);
 }
 
-bool
+/*
+ * The hop in FROM, with the group key that is its window start; its size
+ * (a day being 24 hours, as the hop computes windows) if the hop is over
+ * the event time, so that the watermark closes its windows.
+ */
+static bool
+hop_recognise(ContinuousPlan *plan, PlanWindow *window)
+{
+	HopSpec    *hop = hop_spec_of_query(plan->query);
+	ListCell   *lc;
+
+	if (hop == NULL)
+		return false;
+	window->private = hop;
+	foreach(lc, plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+
+		if (!hop_is_window_column(hop, key->expr))
+			continue;
+		window->key = foreach_current_index(lc);
+		if (window_is_event_time(plan, (Node *) hop->ts,
+								 plan->event_time_attnum))
+		{
+			window->size = palloc0(sizeof(Interval));
+			window->size->time = hop->size_us;
+		}
+		break;
+	}
+	return true;
+}
+
+/* Is expr the hop's window start, as a group key? */
+static bool
 hop_is_window_column(HopSpec *hop, Expr *expr)
 {
 	Var		   *var = (Var *) expr;
@@ -394,18 +495,15 @@ hop_is_window_column(HopSpec *hop, Expr *expr)
  * "hop 00:10:00 every 00:01:00": the sizes as written, in the postgres
  * interval style whatever the session's, like tumbling windows'.
  */
-char *
-hop_window_description(HopSpec *hop)
+static char *
+hop_describe(ContinuousPlan *plan, PlanWindow *window)
 {
-	struct pg_itm itm;
-	char		size[MAXDATELEN + 1];
-	char		slide[MAXDATELEN + 1];
+	HopSpec    *hop = window->private;
 
-	interval2itm(hop->size, &itm);
-	EncodeInterval(&itm, INTSTYLE_POSTGRES, size);
-	interval2itm(hop->slide, &itm);
-	EncodeInterval(&itm, INTSTYLE_POSTGRES, slide);
-	return psprintf("hop %s every %s", size, slide);
+	if (window->size == NULL)
+		return NULL;			/* not over the event time: no window */
+	return psprintf("hop %s every %s", window_interval_text(&hop->size),
+					window_interval_text(&hop->slide));
 }
 
 /* ------------------------------------------------------------------------
@@ -413,12 +511,15 @@ hop_window_description(HopSpec *hop)
  * ------------------------------------------------------------------------
  */
 
-Node *
-hop_bind_window_column(HopSpec *hop, Node *node)
+/*
+ * Expressions of the query that read the window start read it from
+ * econtext's inner tuple instead, which hop_bind_window() fills in for
+ * each window of an event in turn.
+ */
+static Node *
+hop_bind_window_column(PlanWindow *window, Node *node)
 {
-	if (hop == NULL)
-		return node;
-	return bind_window_mutator(node, hop);
+	return bind_window_mutator(node, window->private);
 }
 
 static Node *
@@ -437,9 +538,11 @@ bind_window_mutator(Node *node, HopSpec *hop)
 	return expression_tree_mutator(node, bind_window_mutator, hop);
 }
 
-HopRuntime *
-hop_runtime_create(HopSpec *hop, ExprContext *econtext)
+static void *
+hop_runtime_create(ViewRuntime *vr, WindowRuntime *wr)
 {
+	HopSpec    *hop = wr->window->private;
+	ExprContext *econtext = vr->econtext;
 	HopRuntime *hr = palloc0(sizeof(HopRuntime));
 	TupleDesc	desc = CreateTemplateTupleDesc(1);
 
@@ -451,15 +554,19 @@ hop_runtime_create(HopSpec *hop, ExprContext *econtext)
 	return hr;
 }
 
-void
-hop_runtime_destroy(HopRuntime *hr)
+static void
+hop_runtime_destroy(WindowRuntime *wr)
 {
+	HopRuntime *hr = wr->state;
+
 	ExecDropSingleTupleTableSlot(hr->window);
 }
 
-int
-hop_event_windows(HopRuntime *hr, ExprContext *econtext)
+/* Windows of the event in econtext's scan tuple; per-tuple memory. */
+static int
+hop_event_windows(WindowRuntime *wr, ExprContext *econtext)
 {
+	HopRuntime *hr = wr->state;
 	bool		isnull;
 	Datum		ts = ExecEvalExpr(hr->ts, econtext, &isnull);
 
@@ -469,9 +576,11 @@ hop_event_windows(HopRuntime *hr, ExprContext *econtext)
 							 hr->spec->slide_us, hr->spec->origin, &hr->first);
 }
 
-void
-hop_bind_window(HopRuntime *hr, ExprContext *econtext, int i)
+/* Make window i (0 .. windows - 1, oldest first) the current one. */
+static void
+hop_bind_window(WindowRuntime *wr, ExprContext *econtext, int i)
 {
+	HopRuntime *hr = wr->state;
 	TupleTableSlot *slot = hr->window;
 
 	ExecClearTuple(slot);

@@ -22,7 +22,7 @@
  * so: a session's start depends on other rows, so it is no function of one.
  *
  * State.  The storage table has, after the aggregate states, a column
- * holding the session's end (plan->session_end_column), which the read view
+ * holding the session's end (PlanWindow.end_column), which the read view
  * does not show; the unique index is on the other keys and then the start,
  * so the stored sessions of a group are an index range ordered by start.
  * The stored sessions of a group never overlap, so their ends are in the
@@ -87,7 +87,8 @@
 
 #include "ddl_catalog.h"
 #include "extension_catalog.h"
-#include "window_session.h"
+#include "view_groups.h"
+#include "window_kind.h"
 
 PG_FUNCTION_INFO_V1(continuous_session);
 
@@ -134,36 +135,65 @@ typedef struct SessionOrder
 typedef struct SessionCheck
 {
 	ContinuousPlan *plan;
+	PlanWindow *session;		/* the plan's session window, or NULL */
 	ParseState *pstate;
 	AttrNumber	event_time;
 	bool		allowed;		/* may the session key appear here? */
 } SessionCheck;
 
+static bool session_recognise(ContinuousPlan *plan, PlanWindow *window);
+static void session_check_view(ParseState *pstate, ContinuousPlan *plan);
+static Expr *session_key_input(PlanWindow *window, Expr *expr);
+static void session_batch_begin(ViewRuntime *vr, WindowRuntime *wr);
+static bool session_event_joins_closed(ViewRuntime *vr, WindowRuntime *wr,
+									   TupleTableSlot *proj);
+static void session_batch_end(ViewRuntime *vr, WindowRuntime *wr);
+static void session_flush_groups(ViewRuntime *vr, WindowRuntime *wr,
+								 StorageTarget *target);
+static PlanWindow *session_of_plan(ContinuousPlan *plan);
 static bool is_session_call(Node *node);
-static bool is_event_time_arg(ContinuousPlan *plan, Node *arg,
-							  AttrNumber event_time);
 static const char *session_gap(FuncExpr *call, Interval *gap);
 static bool uses_event_time_walker(Node *node, AttrNumber *event_time);
 static bool session_check_walker(Node *node, SessionCheck *check);
 static void session_refuse(SessionCheck *check, FuncExpr *call);
-static TimestampTz session_add(ContinuousPlan *plan, TimestampTz t,
-							   const Interval *span);
-static void session_index_init(ViewRuntime *vr, StorageTarget *target,
-							   SessionIndex *si);
+static TimestampTz session_add(ContinuousPlan *plan, PlanWindow *window,
+							   TimestampTz t, const Interval *span);
+static void session_index_init(ViewRuntime *vr, PlanWindow *window,
+							   StorageTarget *target, SessionIndex *si);
 static IndexScanDesc session_scan(SessionIndex *si, Datum *keys, bool *nulls,
 								  TimestampTz before);
 static bool session_row_bounds(SessionIndex *si, TupleTableSlot *slot,
 							   TimestampTz *start, TimestampTz *end);
-static void session_order_init(ViewRuntime *vr, SessionOrder *order);
+static void session_order_init(ViewRuntime *vr, PlanWindow *window,
+							   SessionOrder *order);
 static int	session_part_cmp(const void *a, const void *b, void *arg);
 static int	session_keys_cmp(const SessionPart *a, const SessionPart *b,
 							 SessionOrder *order);
-static void session_flush_group(ViewRuntime *vr, StorageTarget *target,
-								SessionIndex *si, SessionPart *parts, int n,
+static void session_flush_group(ViewRuntime *vr, PlanWindow *window,
+								StorageTarget *target, SessionIndex *si,
+								SessionPart *parts, int n,
 								TupleTableSlot *merged);
-static void session_write(ViewRuntime *vr, StorageTarget *target,
-						  SessionIndex *si, SessionPart *items, int n,
-						  TimestampTz end, TupleTableSlot *merged);
+static void session_write(ViewRuntime *vr, PlanWindow *window,
+						  StorageTarget *target, SessionIndex *si,
+						  SessionPart *items, int n, TimestampTz end,
+						  TupleTableSlot *merged);
+
+/*
+ * A session is a tumbling window of its own per event, merged at flush;
+ * the plan's window whatever other keys there are (check_view refuses any
+ * other over the event time).  Described as "session <gap>".
+ */
+const WindowKind session_window_kind = {
+	.name = "session",
+	.exclusive = true,
+	.recognise = session_recognise,
+	.check_view = session_check_view,
+	.key_input = session_key_input,
+	.batch_begin = session_batch_begin,
+	.event_late = session_event_joins_closed,
+	.batch_end = session_batch_end,
+	.flush_groups = session_flush_groups,
+};
 
 /* ------------------------------------------------------------------------
  * The SQL function
@@ -187,6 +217,15 @@ continuous_session(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
+/* The plan's session window, or NULL. */
+static PlanWindow *
+session_of_plan(ContinuousPlan *plan)
+{
+	if (plan->window != NULL && plan->window->kind == &session_window_kind)
+		return plan->window;
+	return NULL;
+}
+
 static bool
 is_session_call(Node *node)
 {
@@ -195,17 +234,6 @@ is_session_call(Node *node)
 	return node != NULL && IsA(node, FuncExpr) &&
 		continuous_function_is(func->funcid, "session") &&
 		list_length(func->args) == 2;
-}
-
-/* Is arg the stream's event-time column itself? */
-static bool
-is_event_time_arg(ContinuousPlan *plan, Node *arg, AttrNumber event_time)
-{
-	Var		   *var = (Var *) arg;
-
-	return event_time != InvalidAttrNumber && IsA(arg, Var) &&
-		var->varlevelsup == 0 && var->varattno == event_time &&
-		rt_fetch(var->varno, plan->query->rtable)->relid == plan->stream;
 }
 
 /*
@@ -237,8 +265,8 @@ session_gap(FuncExpr *call, Interval *gap)
 	return NULL;
 }
 
-bool
-session_plan_window(ContinuousPlan *plan, AttrNumber event_time)
+static bool
+session_recognise(ContinuousPlan *plan, PlanWindow *window)
 {
 	ListCell   *lc;
 
@@ -249,20 +277,20 @@ session_plan_window(ContinuousPlan *plan, AttrNumber event_time)
 		Interval	gap;
 
 		if (!is_session_call((Node *) call) ||
-			!is_event_time_arg(plan, linitial(call->args), event_time) ||
+			!window_is_event_time(plan, linitial(call->args),
+								  plan->event_time_attnum) ||
 			session_gap(call, &gap) != NULL)
 			continue;
-		plan->window_key = foreach_current_index(lc);
-		plan->window_size = palloc(sizeof(Interval));
-		*plan->window_size = gap;
-		plan->window_function = "session";
-		plan->session = true;
+		window->key = foreach_current_index(lc);
+		window->size = palloc(sizeof(Interval));
+		*window->size = gap;
+		window->end_column = "session_end";
 		return true;
 	}
 	return false;
 }
 
-void
+static void
 session_check_view(ParseState *pstate, ContinuousPlan *plan)
 {
 	Query	   *query = plan->query;
@@ -270,18 +298,19 @@ session_check_view(ParseState *pstate, ContinuousPlan *plan)
 	ListCell   *lc;
 
 	check.plan = plan;
+	check.session = session_of_plan(plan);
 	check.pstate = pstate;
 	check.event_time = plan->event_time ?
 		get_attnum(plan->stream, plan->event_time) : InvalidAttrNumber;
 
 	/* a session is a run of one group's events: no other key may split it */
-	if (plan->session)
+	if (check.session)
 	{
 		foreach(lc, plan->keys)
 		{
 			ContinuousKey *key = lfirst(lc);
 
-			if (foreach_current_index(lc) != plan->window_key &&
+			if (foreach_current_index(lc) != check.session->key &&
 				uses_event_time_walker((Node *) key->expr, &check.event_time))
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -322,9 +351,9 @@ session_check_walker(Node *node, SessionCheck *check)
 
 	if (node == NULL)
 		return false;
-	if (check->allowed && plan->session &&
+	if (check->allowed && check->session &&
 		equal(node, ((ContinuousKey *) list_nth(plan->keys,
-												plan->window_key))->expr))
+												check->session->key))->expr))
 		return false;
 	if (IsA(node, Aggref))
 	{
@@ -355,7 +384,7 @@ session_refuse(SessionCheck *check, FuncExpr *call)
 						   ddl_relation_display_name(plan->stream)),
 				 errhint("Create the stream with continuous.create_stream(stream, event_time => 'column')."),
 				 parser_errposition(check->pstate, call->location)));
-	if (!is_event_time_arg(plan, linitial(call->args), check->event_time))
+	if (!window_is_event_time(plan, linitial(call->args), check->event_time))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("continuous.session() must be over the event time of stream %s",
@@ -375,7 +404,7 @@ session_refuse(SessionCheck *check, FuncExpr *call)
 				 errmsg("continuous.session() can only be used as a GROUP BY expression"),
 				 errdetail("A session's start is known only once events are grouped, not for one event in WHERE or in an aggregate's arguments."),
 				 parser_errposition(check->pstate, call->location)));
-	if (plan->session)
+	if (check->session)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a continuous view can have only one session window"),
@@ -388,11 +417,10 @@ session_refuse(SessionCheck *check, FuncExpr *call)
 			 parser_errposition(check->pstate, call->location)));
 }
 
-Expr *
-session_key_input(ContinuousPlan *plan, int keyno, Expr *expr)
+/* The worker evaluates the session key as the event time itself. */
+static Expr *
+session_key_input(PlanWindow *window, Expr *expr)
 {
-	if (!plan->session || keyno != plan->window_key)
-		return expr;
 	return linitial(((FuncExpr *) expr)->args);
 }
 
@@ -406,9 +434,10 @@ session_key_input(ContinuousPlan *plan, int keyno, Expr *expr)
  * DT_NOEND when out of range (such a session never closes).
  */
 static TimestampTz
-session_add(ContinuousPlan *plan, TimestampTz t, const Interval *span)
+session_add(ContinuousPlan *plan, PlanWindow *window, TimestampTz t,
+			const Interval *span)
 {
-	ContinuousKey *key = list_nth(plan->keys, plan->window_key);
+	ContinuousKey *key = list_nth(plan->keys, window->key);
 	int64		result;
 
 	if (TIMESTAMP_NOT_FINITE(t))
@@ -428,13 +457,14 @@ session_add(ContinuousPlan *plan, TimestampTz t, const Interval *span)
 }
 
 static void
-session_index_init(ViewRuntime *vr, StorageTarget *target, SessionIndex *si)
+session_index_init(ViewRuntime *vr, PlanWindow *window, StorageTarget *target,
+				   SessionIndex *si)
 {
 	Relation	index = target->layout.index;
 	int			last = vr->nkeys - 1;
 	Oid			lt;
 
-	if (index == NULL || target->layout.index_key[last] != vr->plan->window_key)
+	if (index == NULL || target->layout.index_key[last] != window->key)
 		elog(ERROR, "unique index of continuous view \"%s\" does not end with the session start",
 			 vr->name);
 	lt = get_opfamily_member(index->rd_opfamily[last], index->rd_opcintype[last],
@@ -448,11 +478,11 @@ session_index_init(ViewRuntime *vr, StorageTarget *target, SessionIndex *si)
 	si->index_key = target->layout.index_key;
 	si->index_eq = target->layout.index_eq;
 	fmgr_info(get_opcode(lt), &si->start_lt);
-	si->start_attno = target->layout.key_attnos[vr->plan->window_key];
-	si->end_attno = get_attnum(vr->storage, vr->plan->session_end_column);
+	si->start_attno = target->layout.key_attnos[window->key];
+	si->end_attno = get_attnum(vr->storage, window->end_column);
 	if (si->end_attno == InvalidAttrNumber)
 		elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
-			 vr->name, vr->plan->session_end_column);
+			 vr->name, window->end_column);
 }
 
 /*
@@ -507,34 +537,34 @@ session_row_bounds(SessionIndex *si, TupleTableSlot *slot, TimestampTz *start,
  * ------------------------------------------------------------------------
  */
 
-void
-session_batch_begin(ViewRuntime *vr)
+static void
+session_batch_begin(ViewRuntime *vr, WindowRuntime *wr)
 {
 	SessionProbe *probe;
 
-	vr->session_probe = NULL;
-	if (!vr->plan->session || !vr->judge_lateness)
+	wr->state = NULL;
+	if (!vr->judge_lateness)
 		return;
 	probe = palloc0(sizeof(SessionProbe));
-	if (!flush_storage_open(vr, &probe->target))
+	if (!storage_target_open(vr, &probe->target))
 	{
 		pfree(probe);
 		return;
 	}
-	session_index_init(vr, &probe->target, &probe->index);
-	vr->session_probe = probe;
+	session_index_init(vr, wr->window, &probe->target, &probe->index);
+	wr->state = probe;
 }
 
-void
-session_batch_end(ViewRuntime *vr)
+static void
+session_batch_end(ViewRuntime *vr, WindowRuntime *wr)
 {
-	SessionProbe *probe = vr->session_probe;
+	SessionProbe *probe = wr->state;
 
 	if (probe == NULL)
 		return;
-	flush_storage_close(&probe->target);
+	storage_target_close(&probe->target);
 	pfree(probe);
-	vr->session_probe = NULL;
+	wr->state = NULL;
 }
 
 /*
@@ -544,27 +574,29 @@ session_batch_end(ViewRuntime *vr)
  * and t < e.  Runs in the event's subtransaction: the scan and its buffer
  * pins end here.
  */
-bool
-session_event_joins_closed(ViewRuntime *vr, TupleTableSlot *proj)
+static bool
+session_event_joins_closed(ViewRuntime *vr, WindowRuntime *wr,
+						   TupleTableSlot *proj)
 {
-	SessionProbe *probe = vr->session_probe;
+	SessionProbe *probe = wr->state;
 	ContinuousPlan *plan = vr->plan;
+	PlanWindow *window = wr->window;
 	TimestampTz t;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		closed = false;
 
-	if (probe == NULL || proj->tts_isnull[plan->window_key])
+	if (probe == NULL || proj->tts_isnull[window->key])
 		return false;
-	t = DatumGetTimestampTz(proj->tts_values[plan->window_key]);
+	t = DatumGetTimestampTz(proj->tts_values[window->key]);
 	/* a closed session ends after t, at or before watermark - lateness */
-	if (session_add(plan, t, &vr->allowed_lateness) > vr->watermark_before)
+	if (session_add(plan, window, t, &vr->allowed_lateness) > vr->watermark_before)
 		return false;
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(probe->index.rel),
 									table_slot_callbacks(probe->index.rel));
 	scan = session_scan(&probe->index, proj->tts_values, proj->tts_isnull,
-						session_add(plan, t, plan->window_size));
+						session_add(plan, window, t, window->size));
 	while (index_getnext_slot(scan, BackwardScanDirection, slot))
 	{
 		TimestampTz start;
@@ -574,7 +606,7 @@ session_event_joins_closed(ViewRuntime *vr, TupleTableSlot *proj)
 			continue;
 		if (end <= t)
 			break;				/* this and every earlier session end before t */
-		if (session_add(plan, end, &vr->allowed_lateness) <= vr->watermark_before)
+		if (session_add(plan, window, end, &vr->allowed_lateness) <= vr->watermark_before)
 		{
 			closed = true;
 			break;
@@ -590,11 +622,12 @@ session_event_joins_closed(ViewRuntime *vr, TupleTableSlot *proj)
  * ------------------------------------------------------------------------
  */
 
-void
-session_flush_groups(ViewRuntime *vr, StorageTarget *target)
+static void
+session_flush_groups(ViewRuntime *vr, WindowRuntime *wr, StorageTarget *target)
 {
 	ContinuousPlan *plan = vr->plan;
-	int			wk = plan->window_key;
+	PlanWindow *window = wr->window;
+	int			wk = window->key;
 	SessionIndex si;
 	SessionOrder order;
 	SessionPart *parts;
@@ -610,8 +643,8 @@ session_flush_groups(ViewRuntime *vr, StorageTarget *target)
 	int			j;
 	int			k;
 
-	session_index_init(vr, target, &si);
-	session_order_init(vr, &order);
+	session_index_init(vr, window, target, &si);
+	session_order_init(vr, window, &order);
 
 	/* the batch's partial sessions: one per keys and event time */
 	parts = palloc(sizeof(SessionPart) * capacity);
@@ -635,7 +668,7 @@ session_flush_groups(ViewRuntime *vr, StorageTarget *target)
 		memcpy(part->keys, keys->tts_values, sizeof(Datum) * vr->nkeys);
 		memcpy(part->nulls, keys->tts_isnull, sizeof(bool) * vr->nkeys);
 		part->start = DatumGetTimestampTz(keys->tts_values[wk]);
-		part->end = session_add(plan, part->start, plan->window_size);
+		part->end = session_add(plan, window, part->start, window->size);
 		part->states = states;
 		part->stored = NULL;
 	}
@@ -655,7 +688,7 @@ session_flush_groups(ViewRuntime *vr, StorageTarget *target)
 		oldcxt = MemoryContextSwitchTo(group_cxt);
 		for (k = 0; k < vr->naggs; k++)
 			agg_support_set_context(vr->aggs[k], group_cxt);
-		session_flush_group(vr, target, &si, parts + i, j - i, merged);
+		session_flush_group(vr, window, target, &si, parts + i, j - i, merged);
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -666,12 +699,12 @@ session_flush_groups(ViewRuntime *vr, StorageTarget *target)
 }
 
 static void
-session_order_init(ViewRuntime *vr, SessionOrder *order)
+session_order_init(ViewRuntime *vr, PlanWindow *window, SessionOrder *order)
 {
 	ListCell   *lc;
 
 	order->nkeys = vr->nkeys;
-	order->window_key = vr->plan->window_key;
+	order->window_key = window->key;
 	order->ssup = palloc0(sizeof(SortSupportData) * vr->nkeys);
 	foreach(lc, vr->plan->keys)
 	{
@@ -730,8 +763,9 @@ session_part_cmp(const void *a, const void *b, void *arg)
  * partial one.
  */
 static void
-session_flush_group(ViewRuntime *vr, StorageTarget *target, SessionIndex *si,
-					SessionPart *parts, int n, TupleTableSlot *merged)
+session_flush_group(ViewRuntime *vr, PlanWindow *window, StorageTarget *target,
+					SessionIndex *si, SessionPart *parts, int n,
+					TupleTableSlot *merged)
 {
 	SessionPart *stored;
 	SessionPart *items;
@@ -807,7 +841,7 @@ session_flush_group(ViewRuntime *vr, StorageTarget *target, SessionIndex *si,
 			has_partial |= items[b].states != NULL;
 		}
 		if (has_partial)
-			session_write(vr, target, si, items + a, b - a, end, merged);
+			session_write(vr, window, target, si, items + a, b - a, end, merged);
 	}
 }
 
@@ -817,8 +851,8 @@ session_flush_group(ViewRuntime *vr, StorageTarget *target, SessionIndex *si,
  * stored members are deleted.
  */
 static void
-session_write(ViewRuntime *vr, StorageTarget *target, SessionIndex *si,
-			  SessionPart *items, int n, TimestampTz end,
+session_write(ViewRuntime *vr, PlanWindow *window, StorageTarget *target,
+			  SessionIndex *si, SessionPart *items, int n, TimestampTz end,
 			  TupleTableSlot *merged)
 {
 	StorageLayout *layout = &target->layout;
@@ -842,9 +876,9 @@ session_write(ViewRuntime *vr, StorageTarget *target, SessionIndex *si,
 		merged->tts_values[layout->key_attnos[k] - 1] = items[0].keys[k];
 		merged->tts_isnull[layout->key_attnos[k] - 1] = items[0].nulls[k];
 	}
-	merged->tts_values[layout->key_attnos[vr->plan->window_key] - 1] =
+	merged->tts_values[layout->key_attnos[window->key] - 1] =
 		TimestampTzGetDatum(start);
-	merged->tts_isnull[layout->key_attnos[vr->plan->window_key] - 1] = false;
+	merged->tts_isnull[layout->key_attnos[window->key] - 1] = false;
 	merged->tts_values[end_attno - 1] = TimestampTzGetDatum(end);
 	merged->tts_isnull[end_attno - 1] = false;
 

@@ -1115,7 +1115,7 @@ worker_process_views(StreamEvents *stream, StreamClock *clock,
 		ViewRuntime *vr = lfirst(lc);
 
 		if (vr->failed || vr->stream != stream->relid ||
-			(only_windowed && vr->plan->window_key < 0))
+			(only_windowed && vr->plan->window == NULL))
 			continue;
 		/* a view of a Kafka stream catching up has events of its own */
 		batch.stream = worker_kafka_view_events(vr->view, stream);

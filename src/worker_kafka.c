@@ -36,6 +36,7 @@
 #include "memory.h"
 #include "subxact.h"
 #include "shmem.h"
+#include "window_registry.h"
 #include "worker_kafka.h"
 
 /* how often a further worker looks for where its new partitions start */
@@ -156,7 +157,7 @@ worker_kafka_create_sources(List *relids, List *views)
 			if (vr->stream != relid)
 				continue;
 			stream_views = lappend_oid(stream_views, vr->view);
-			if (vr->plan->count_key >= 0)
+			if (window_registry_needs_one_reader(vr->plan))
 				nworkers = 1;
 		}
 		if (wk.worker >= nworkers)

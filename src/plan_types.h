@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan_types.h
+ *	  What a continuous view computes, as data: its group keys, aggregate
+ *	  calls, WHERE and windows.
+ *
+ * plan.c derives a ContinuousPlan from the view's analysed SELECT; the
+ * DDL files lay out storage and the read view from it, the worker
+ * evaluates it per event.  The types stand apart from plan.c so that the
+ * window kinds (window_kind.h), which fill in a plan's windows, need not
+ * depend on the code that builds it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_PLAN_TYPES_H
+#define CONTINUOUS_PLAN_TYPES_H
+
+#include "datatype/timestamp.h"
+#include "nodes/parsenodes.h"
+#include "nodes/primnodes.h"
+
+struct WindowKind;
+
+/* A GROUP BY expression; a column of the storage table. */
+typedef struct ContinuousKey
+{
+	Expr	   *expr;			/* over the stream's columns (varno 1) */
+	Index		sortgroupref;	/* its ressortgroupref in the query */
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+	char	   *column;			/* storage column name */
+} ContinuousKey;
+
+/* A distinct aggregate call of the query; a state column of the storage. */
+typedef struct ContinuousAggregate
+{
+	Aggref	   *aggref;			/* as in the query, args over the stream */
+	Oid			storage_type;	/* transition type, or bytea if internal */
+	char	   *column;			/* storage column name */
+} ContinuousAggregate;
+
+/*
+ * A window of the view: a group key whose value a window kind
+ * (window_kind.h) computes, recognised by that kind.
+ */
+typedef struct PlanWindow
+{
+	const struct WindowKind *kind;
+	int			key;			/* index into the plan's keys; -1: none */
+
+	/*
+	 * Its length in event time, for a window the watermark closes: the
+	 * window that starts at the key's value closes at start + size +
+	 * allowed_lateness.  NULL for a window that never closes by event time.
+	 */
+	Interval   *size;
+
+	/*
+	 * A window whose end is not start + size stores it: a column after the
+	 * aggregate states, of the key's type, named end_column (plan.c makes
+	 * the name unique).  The key is then the last column of the storage
+	 * table's unique index, so that a group's windows are an index range
+	 * ordered by start.  NULL: no stored end.
+	 */
+	char	   *end_column;
+
+	void	   *private;		/* the kind's own */
+} PlanWindow;
+
+typedef struct ContinuousPlan
+{
+	Query	   *query;			/* the analysed defining SELECT */
+	Oid			stream;			/* relid of the stream it reads */
+	List	   *keys;			/* ContinuousKey, in GROUP BY order */
+	List	   *aggregates;		/* ContinuousAggregate, first appearance in
+								 * targetList then HAVING; equal() calls
+								 * share one entry */
+	Expr	   *where;			/* WHERE over stream columns, or NULL */
+
+	char	   *event_time;		/* the stream's event-time column, or NULL */
+	AttrNumber	event_time_attnum;	/* its number; InvalidAttrNumber: none */
+
+	/*
+	 * The windows a kind recognised (PlanWindow), in the order of the
+	 * registry (window_registry.c), and the one among them that the
+	 * watermark closes: the view's window, by which events are late and
+	 * emit = 'window_close' shows rows.
+	 */
+	List	   *windows;
+	PlanWindow *window;			/* NULL: none */
+} ContinuousPlan;
+
+#endif							/* CONTINUOUS_PLAN_TYPES_H */
