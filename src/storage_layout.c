@@ -265,6 +265,18 @@ storage_estate(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 	return estate;
 }
 
+/* The attribute number of a column of the view's storage, which must exist. */
+static AttrNumber
+storage_attno(ViewRuntime *vr, const char *column)
+{
+	AttrNumber	attno = get_attnum(vr->storage, column);
+
+	if (attno == InvalidAttrNumber)
+		elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
+			 vr->name, column);
+	return attno;
+}
+
 static void
 storage_layout_resolve(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 {
@@ -278,22 +290,14 @@ storage_layout_resolve(ViewRuntime *vr, Relation rel, StorageLayout *layout)
 	{
 		ContinuousKey *key = lfirst(lc);
 
-		layout->key_attnos[i] = get_attnum(vr->storage, key->column);
-		if (layout->key_attnos[i] == InvalidAttrNumber)
-			elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
-				 vr->name, key->column);
-		i++;
+		layout->key_attnos[i++] = storage_attno(vr, key->column);
 	}
 	i = 0;
 	foreach(lc, vr->plan->aggregates)
 	{
 		ContinuousAggregate *agg = lfirst(lc);
 
-		layout->state_attnos[i] = get_attnum(vr->storage, agg->column);
-		if (layout->state_attnos[i] == InvalidAttrNumber)
-			elog(ERROR, "storage of continuous view \"%s\" has no column \"%s\"",
-				 vr->name, agg->column);
-		i++;
+		layout->state_attnos[i++] = storage_attno(vr, agg->column);
 	}
 
 	layout->index = NULL;

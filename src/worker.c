@@ -794,10 +794,10 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 		ViewActivation *act;
 		ViewActivation *before = NULL;
 		XLogRecPtr	counts_from;
-		bool		kafka;
+		bool		kafka = list_member_oid(kafka_streams, stream);
 
 		/* the further workers serve only views over Kafka streams */
-		if (ws.index > 0 && !list_member_oid(kafka_streams, stream))
+		if (ws.index > 0 && !kafka)
 			continue;
 
 		act = hash_search(ws.activations, &view, HASH_ENTER, NULL);
@@ -821,8 +821,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 			 * beginning (worker_start_decoder()); a view of a Kafka stream
 			 * begins at the slot's start.
 			 */
-			act->active_from = (at_startup && slot_is_new &&
-								list_member_oid(kafka_streams, stream)) ?
+			act->active_from = (at_startup && slot_is_new && kafka) ?
 				Max(decoder_read_position(), 1) : InvalidXLogRecPtr;
 			act->persisted = false;
 		}
@@ -832,7 +831,6 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 		 * whose relations another transaction has locked is held back.
 		 */
 		counts_from = act->active_from;
-		kafka = list_member_oid(kafka_streams, stream);
 		if (kafka || (ws.decoding && act->active_from != InvalidXLogRecPtr))
 		{
 			ViewRelations relations = {storage,
