@@ -15,7 +15,7 @@
 # The harness scripts live in test/harness/; see README.md.
 
 MODULE_big = pg_continuous
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c)))
 EXTENSION = pg_continuous
 DATA = $(sort $(wildcard src/sql/*.sql))
 PGFILEDESC = "pg_continuous - continuous views over event streams"

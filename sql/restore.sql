@@ -1,5 +1,5 @@
 --
--- A continuous view restored from a dump (src/restore.c), statement by
+-- A continuous view restored from a dump (src/ddl/restore.c), statement by
 -- statement as pg_dump writes it: a superuser's restore may build the
 -- storage that no view claims yet (fill it, index it, give it away, turn
 -- triggers off and on), and nobody else may; the view comes back when its

@@ -15,6 +15,19 @@
  * starts the workers of each database (launcher.c).  Under pg_upgrade it does
  * nothing at all.
  *
+ * The pipeline, by folder of src/ (README.md, "Source layout"):
+ *
+ *	 ddl/		  create_stream, CREATE VIEW ... WITH (continuous), the catalog
+ *				  rows, guards on streams and storage, dump and restore
+ *	 worker/	  the launcher, and the worker's loop that drives every step
+ *	 source/	  table streams by logical decoding, Kafka streams (kafka/),
+ *				  watermarks
+ *	 exec/		  per batch: WHERE, group keys, partial aggregation per view
+ *	 window/	  the window kinds behind window_kind.h
+ *	 state/		  the storage tables: layout, flush, finalize(), backfill
+ *	 plan/		  what a view computes, and its aggregates' support functions
+ *	 base/		  settings, cached OIDs, privileges, shared memory, memory
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,12 +35,13 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
-#include "error_hints.h"
-#include "guc.h"
-#include "pg_continuous.h"
-#include "shmem.h"
-#include "storage_guard.h"
-#include "stream_guard.h"
+#include "base/guc.h"
+#include "base/shmem.h"
+#include "ddl/ddl_view.h"
+#include "ddl/error_hints.h"
+#include "ddl/storage_guard.h"
+#include "ddl/stream_guard.h"
+#include "worker/launcher.h"
 
 PG_MODULE_MAGIC;
 

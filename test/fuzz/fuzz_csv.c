@@ -1,6 +1,6 @@
 /*
  * fuzz_csv.c
- *	  libFuzzer harness for kafka_csv_split() (src/kafka_csv.c).
+ *	  libFuzzer harness for kafka_csv_split() (src/source/kafka/kafka_csv.c).
  *
  * The first input byte picks the delimiter, the rest is the message.
  * Besides what AddressSanitizer catches (reads past the input, writes past
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_csv.h"
+#include "source/kafka/kafka_csv.h"
 
 #define MAXFIELDS 16
 

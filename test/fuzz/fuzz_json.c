@@ -1,6 +1,6 @@
 /*
  * fuzz_json.c
- *	  libFuzzer harness for kafka_json_collect() (src/kafka_json.c), built
+ *	  libFuzzer harness for kafka_json_collect() (src/source/kafka/kafka_json.c), built
  *	  frontend-side against PostgreSQL's libpgcommon, whose JSON parser is
  *	  the one the backend uses.
  *
@@ -22,7 +22,7 @@
 
 #include "mb/pg_wchar.h"
 
-#include "kafka_json.h"
+#include "source/kafka/kafka_json.h"
 
 /* ---- arena allocator standing in for fe_memutils.c ---- */
 

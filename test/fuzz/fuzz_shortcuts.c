@@ -1,6 +1,6 @@
 /*
  * fuzz_shortcuts.c
- *	  libFuzzer harness for src/kafka_shortcuts.c.
+ *	  libFuzzer harness for src/source/kafka/kafka_shortcuts.c.
  *
  * The input, NUL-terminated, is parsed as a timestamptz, as a timestamp
  * and as a decimal.  Besides what AddressSanitizer catches (reads past the
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_shortcuts.h"
+#include "source/kafka/kafka_shortcuts.h"
 
 #define USECS_PER_DAY	INT64_C(86400000000)
 /* days from 2000-01-01 back to 0001-01-01, and on to 10000-01-01 */

@@ -2,9 +2,9 @@
 # test/fuzz/run.sh: build and run the Kafka payload fuzzers (libFuzzer with
 # AddressSanitizer and UBSan) for a bounded time each.
 #
-#   fuzz_csv    src/kafka_csv.c, the CSV field splitter (plain C)
-#   fuzz_shortcuts  src/kafka_shortcuts.c, the timestamp and decimal shortcuts
-#   fuzz_json   src/kafka_json.c, JSON field collection, built frontend-side
+#   fuzz_csv    src/source/kafka/kafka_csv.c, the CSV field splitter (plain C)
+#   fuzz_shortcuts  src/source/kafka/kafka_shortcuts.c, the timestamp and decimal shortcuts
+#   fuzz_json   src/source/kafka/kafka_json.c, JSON field collection, built frontend-side
 #               against PostgreSQL 15's libpgcommon (its JSON parser)
 #
 # Environment: FUZZ_SECONDS (default 60) per fuzzer, FUZZERS (default
@@ -35,11 +35,11 @@ PGLIB=$("$PG_CONFIG" --libdir)
 FLAGS="-g -O1 -Wno-ignored-attributes -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$REPO/src"
 
 mkdir -p "$BUILD"
-"$CC" $FLAGS -o "$BUILD/fuzz_csv" "$HERE/fuzz_csv.c" "$REPO/src/kafka_csv.c"
-"$CC" $FLAGS -o "$BUILD/fuzz_shortcuts" "$HERE/fuzz_shortcuts.c" "$REPO/src/kafka_shortcuts.c"
+"$CC" $FLAGS -o "$BUILD/fuzz_csv" "$HERE/fuzz_csv.c" "$REPO/src/source/kafka/kafka_csv.c"
+"$CC" $FLAGS -o "$BUILD/fuzz_shortcuts" "$HERE/fuzz_shortcuts.c" "$REPO/src/source/kafka/kafka_shortcuts.c"
 # PostgreSQL 15's frontend jsonapi.o is in libpgcommon.a; json_errdetail() is not.
 "$CC" $FLAGS -DFRONTEND -I"$PGINC" -I"$("$PG_CONFIG" --includedir)/internal" \
-	-o "$BUILD/fuzz_json" "$HERE/fuzz_json.c" "$REPO/src/kafka_json.c" \
+	-o "$BUILD/fuzz_json" "$HERE/fuzz_json.c" "$REPO/src/source/kafka/kafka_json.c" \
 	"$PGLIB/libpgcommon.a" "$PGLIB/libpgport.a"
 
 # No leak check: the harnesses free everything per input anyway, and

@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  The settings of pg_continuous (continuous.*).
+ *
+ * Pipeline position: none of its own.  The flush interval and batch size
+ * decide when the worker flushes (worker.c), the state memory how much a
+ * batch may hold, the number of workers how the Kafka partitions are
+ * spread (launcher.c, worker_kafka.c).  They are defined only when the
+ * library is preloaded (pg_continuous.c): continuous.state_memory and
+ * continuous.workers are the postmaster's, and without preloading there
+ * are no workers for them to configure.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+#include "base/guc.h"
+
+int			continuous_flush_interval_ms = 200;
+int			continuous_state_memory_kb = 64 * 1024;
+int			continuous_batch_events = 100000;
+int			continuous_workers = 1;
+
+void
+continuous_define_settings(void)
+{
+	DefineCustomIntVariable("continuous.flush_interval",
+							"Longest time between an event's commit and its effect being visible in continuous views.",
+							NULL,
+							&continuous_flush_interval_ms,
+							200, 1, 60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.state_memory",
+							"Memory for aggregate state not yet flushed to storage, per database worker.",
+							"When it is full, the worker flushes early.",
+							&continuous_state_memory_kb,
+							64 * 1024, 1024, INT_MAX / 2,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.batch_events",
+							"Events a worker gathers before it flushes, whatever the flush interval.",
+							NULL,
+							&continuous_batch_events,
+							100000, 1, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.workers",
+							"Worker processes per database.",
+							"The first also reads the table streams; the partitions of Kafka streams are spread over all of them.",
+							&continuous_workers,
+							1, 1, CONTINUOUS_MAX_WORKERS,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("continuous");
+}

@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * quarantine.c
+ *	  One view's failure stops that view only.
+ *
+ * Pipeline position: around batch and flush, for each view.  The worker
+ * runs each view's steps (processing a batch, writing its storage) through
+ * quarantine_run(): in a subtransaction, so that an error that is the
+ * view's own -- its aggregate's combine or serialisation function raises,
+ * its storage cannot be written, its definition no longer evaluates --
+ * rolls back that view's part only.  The view is then marked failed in
+ * continuous.view_stats (status, last_error), in the same transaction as
+ * the other views' state, and the worker stops maintaining it: its state
+ * stays as of its last good flush, and every other view goes on.  A failed
+ * view comes back by being dropped and created again.
+ *
+ * Errors that are nobody's view's fault -- a cancel, a deadlock, a lack of
+ * memory or disk, an I/O error -- fail the whole flush instead, and the
+ * worker retries it from its last position after a restart: marking a view
+ * failed for them would lose it for good.
+ *
+ * Errors of single events never come here: batch.c turns those into dead
+ * letters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "base/privileges.h"
+#include "base/subxact.h"
+#include "exec/quarantine.h"
+
+/* how a failed view comes back, in the worker's log and in sync() */
+#define FAILED_VIEW_HINT \
+	"Once its cause is removed, bring it back with continuous.rebuild() if it reads a table stream, or drop it and create it again."
+
+/*
+ * The rows of a query of views (an oid, then a text) through SPI, as a
+ * List of Oid and a List of strings (NULL: "") in cxt.
+ */
+static void
+select_views(const char *sql, bool read_only, MemoryContext cxt,
+			 List **views, List **texts)
+{
+	uint64		i;
+
+	if (SPI_execute(sql, read_only, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the continuous catalog");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+		char	   *text = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2);
+		MemoryContext spicxt = MemoryContextSwitchTo(cxt);
+
+		*views = lappend_oid(*views, view);
+		*texts = lappend(*texts, pstrdup(text ? text : ""));
+		MemoryContextSwitchTo(spicxt);
+	}
+}
+
+bool
+quarantine_error_is_transient(ErrorData *edata)
+{
+	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
+	{
+		case ERRCODE_TRANSACTION_ROLLBACK:	/* deadlock, serialization */
+		case ERRCODE_INSUFFICIENT_RESOURCES:	/* memory, disk */
+		case ERRCODE_OPERATOR_INTERVENTION: /* cancel, shutdown */
+		case ERRCODE_SYSTEM_ERROR:	/* I/O */
+			return true;
+		default:
+			return edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+	}
+}
+
+ErrorData *
+quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		step(vr, arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		edata = continuous_abort_subtransaction(cxt);
+		CurrentResourceOwner = owner;
+		if (quarantine_error_is_transient(edata))
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+bool
+quarantine_run(ViewRuntime *vr, QuarantineStep step, void *arg)
+{
+	ErrorData  *edata = quarantine_attempt(step, vr, arg);
+
+	if (edata == NULL)
+		return true;
+	quarantine_view(vr->view, vr->name, edata->message);
+	vr->failed = true;
+	return false;
+}
+
+void
+quarantine_view(Oid view, const char *name, const char *message)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("pg_continuous: continuous view \"%s\" failed: %s",
+					name ? name : "?", message),
+			 errdetail("The view keeps its state as of its last flush; the database's other views go on."),
+			 errhint("%s continuous.views.last_error keeps this message.", FAILED_VIEW_HINT)));
+
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = CStringGetTextDatum(message);
+	if (SPI_execute_with_args("INSERT INTO continuous.view_stats AS s "
+							  "(view, status, last_error, failed_at) "
+							  "VALUES ($1, 'failed', $2, pg_catalog.now()) "
+							  "ON CONFLICT (view) DO UPDATE SET status = excluded.status, "
+							  "last_error = excluded.last_error, failed_at = excluded.failed_at",
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pg_continuous: could not mark continuous view \"%s\" failed",
+			 name);
+}
+
+void
+quarantine_warn_failed_views(void)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	ExtensionPrivileges saved;
+	List	   *views = NIL;
+	List	   *errors = NIL;
+	List	   *held = NIL;
+	List	   *whys = NIL;
+	ListCell   *vc;
+	ListCell   *ec;
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* not read-only: a new snapshot, which sees the flushes waited for */
+	select_views("SELECT s.view, s.last_error "
+				 "FROM continuous.view_stats s "
+				 "JOIN continuous.view_catalog v ON v.view OPERATOR(pg_catalog.=) s.view "
+				 "WHERE s.status OPERATOR(pg_catalog.=) 'failed' ORDER BY s.view",
+				 false, callercxt, &views, &errors);
+	select_views("SELECT s.view, s.last_error "
+				 "FROM continuous.view_stats s "
+				 "JOIN continuous.view_catalog v ON v.view OPERATOR(pg_catalog.=) s.view "
+				 "WHERE s.status OPERATOR(pg_catalog.=) 'waiting' ORDER BY s.view",
+				 false, callercxt, &held, &whys);
+	SPI_finish();
+	privileges_leave_extension(&saved);
+
+	/*
+	 * Named as the caller's search_path shows them; why, only to those who
+	 * may read the view, as the error may quote an event.
+	 */
+	forboth(vc, views, ec, errors)
+	{
+		Oid			view = lfirst_oid(vc);
+
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous view %s has failed and is not up to date",
+						DatumGetCString(DirectFunctionCall1(regclassout,
+															ObjectIdGetDatum(view)))),
+				 pg_class_aclcheck(view, GetUserId(), ACL_SELECT) == ACLCHECK_OK ?
+				 errdetail("%s", (char *) lfirst(ec)) : 0,
+				 errhint("%s", FAILED_VIEW_HINT)));
+	}
+	forboth(vc, held, ec, whys)
+		ereport(WARNING,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("continuous view %s is held back by a lock and is not up to date",
+						DatumGetCString(DirectFunctionCall1(regclassout,
+															ObjectIdGetDatum(lfirst_oid(vc))))),
+				 errdetail("%s", (char *) lfirst(ec)),
+				 errhint("It catches up by itself once the transaction holding the lock ends; pg_locks shows which one.")));
+}

@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * quarantine.h
+ *	  One view's failure stops that view only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_QUARANTINE_H
+#define CONTINUOUS_QUARANTINE_H
+
+#include "exec/view_runtime.h"
+
+typedef void (*QuarantineStep) (ViewRuntime *vr, void *arg);
+
+/*
+ * step(vr, arg) in a subtransaction of the worker's transaction.  If it
+ * fails by the view's fault, its work is rolled back, the view is marked
+ * failed (vr->failed) and false returned; other errors are thrown on.
+ */
+extern bool quarantine_run(ViewRuntime *vr, QuarantineStep step, void *arg);
+
+/*
+ * The same without the consequences: the error if step failed (its work
+ * rolled back; transient errors are thrown on), or NULL.  vr may be NULL.
+ */
+extern ErrorData *quarantine_attempt(QuarantineStep step, ViewRuntime *vr,
+									 void *arg);
+
+/* Could the error go away by itself (cancel, deadlock, resources, I/O)? */
+extern bool quarantine_error_is_transient(ErrorData *edata);
+
+/* Mark a view failed with this error, in the worker's transaction. */
+extern void quarantine_view(Oid view, const char *name, const char *message);
+
+/*
+ * continuous.sync(): a WARNING for each failed view of the database, and
+ * for each view a lock holds back (view_progress.c).
+ */
+extern void quarantine_warn_failed_views(void);
+
+#endif							/* CONTINUOUS_QUARANTINE_H */

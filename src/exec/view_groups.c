@@ -1,0 +1,149 @@
+/*-------------------------------------------------------------------------
+ *
+ * view_groups.c
+ *	  The groups of a continuous view's batch: a table from group keys to
+ *	  partial aggregate states, and hash tables over the view's keys.
+ *
+ * Pipeline position: batch.  batch.c creates the groups with the view and
+ * fills them event by event; flush.c and the window kinds (a session
+ * window merges them, a count window counts by the same keys) read them.
+ * The table itself is group_table.c; this module knows the view's keys
+ * and their GROUP BY operators.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/executor.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "exec/view_groups.h"
+
+static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
+
+/* The groups of a batch, by their keys; none without GROUP BY. */
+void
+view_groups_create(ViewRuntime *vr)
+{
+	Oid		   *eqops;
+
+	vr->groups = NULL;
+	if (vr->nkeys == 0)
+		return;
+	eqops = palloc(sizeof(Oid) * vr->nkeys);
+	view_key_eqops(vr, eqops);
+	vr->groups = group_table_create(vr->key_desc,
+									group_table_binary_keys(vr->key_desc, eqops) ?
+									NULL : view_key_hash_table(vr),
+									vr->cxt);
+	pfree(eqops);
+}
+
+/* The equality operator of each group key, from the query's GROUP BY. */
+static void
+view_key_eqops(ViewRuntime *vr, Oid *eqops)
+{
+	ListCell   *lc;
+
+	foreach(lc, vr->plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+		SortGroupClause *sgc = NULL;
+		ListCell   *g;
+
+		foreach(g, vr->plan->query->groupClause)
+		{
+			SortGroupClause *candidate = lfirst(g);
+
+			if (candidate->tleSortGroupRef == key->sortgroupref)
+				sgc = candidate;
+		}
+		if (sgc == NULL)
+			elog(ERROR, "group key %d of continuous view \"%s\" has no GROUP BY clause",
+				 foreach_current_index(lc) + 1, vr->name);
+		eqops[foreach_current_index(lc)] = sgc->eqop;
+	}
+}
+
+/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
+TupleHashTable
+view_key_hash_table(ViewRuntime *vr)
+{
+	AttrNumber *keycols;
+	Oid		   *eqops;
+	Oid		   *eqfuncs;
+	Oid		   *collations;
+	FmgrInfo   *hashfuncs;
+	ListCell   *lc;
+
+	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
+	eqops = palloc(sizeof(Oid) * vr->nkeys);
+	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
+	collations = palloc(sizeof(Oid) * vr->nkeys);
+	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
+	view_key_eqops(vr, eqops);
+	foreach(lc, vr->plan->keys)
+	{
+		ContinuousKey *key = lfirst(lc);
+		int			i = foreach_current_index(lc);
+		Oid			hashfn;
+
+		if (!get_op_hash_functions(eqops[i], &hashfn, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("could not identify a hash function for type %s",
+							format_type_be(key->type)),
+					 errdetail("Continuous views group with hashing.")));
+		keycols[i] = i + 1;
+		eqfuncs[i] = get_opcode(eqops[i]);
+		collations[i] = key->collation;
+		fmgr_info(hashfn, &hashfuncs[i]);
+	}
+
+	return BuildTupleHashTableExt(NULL, vr->key_desc,
+								  vr->nkeys, keycols, eqfuncs, hashfuncs,
+								  collations, 1024, 0,
+								  vr->cxt, vr->state_cxt,
+								  vr->econtext->ecxt_per_tuple_memory,
+								  false);
+}
+
+int64
+view_batch_groups(ViewRuntime *vr)
+{
+	if (vr->groups)
+		return group_table_count(vr->groups);
+	return vr->global ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Iterating the groups of a batch, for flush.c and the window kinds
+ * ------------------------------------------------------------------------
+ */
+
+void
+view_groups_begin(ViewRuntime *vr, GroupTableIterator *iter)
+{
+	if (vr->groups)
+		group_table_begin(vr->groups, iter);
+	else
+		memset(iter, 0, sizeof(GroupTableIterator));
+}
+
+bool
+view_groups_next(ViewRuntime *vr, GroupTableIterator *iter,
+				 TupleTableSlot **keys, GroupStates **states)
+{
+	if (vr->groups == NULL)
+	{
+		/* the single group of a view without GROUP BY, once */
+		if (iter->next != 0 || vr->global == NULL)
+			return false;
+		iter->next = 1;
+		*keys = NULL;
+		*states = vr->global;
+		return true;
+	}
+	return group_table_next(vr->groups, iter, keys, states);
+}

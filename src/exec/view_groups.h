@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * view_groups.h
+ *	  The groups of a continuous view's batch, by their keys.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_VIEW_GROUPS_H
+#define CONTINUOUS_VIEW_GROUPS_H
+
+#include "exec/view_runtime.h"
+
+/* The view's table of groups, in its memory; none without GROUP BY. */
+extern void view_groups_create(ViewRuntime *vr);
+
+/*
+ * A hash table over the view's group keys, as the batch groups use: in the
+ * view's memory, its entries in the batch state's.
+ */
+extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
+
+/* How many groups the batch holds in memory (continuous.views.groups_in_memory). */
+extern int64 view_batch_groups(ViewRuntime *vr);
+
+/* Iterate the groups of the batch: returns false when done. */
+extern void view_groups_begin(ViewRuntime *vr, GroupTableIterator *iter);
+extern bool view_groups_next(ViewRuntime *vr, GroupTableIterator *iter,
+							 TupleTableSlot **keys, GroupStates **states);
+
+#endif							/* CONTINUOUS_VIEW_GROUPS_H */

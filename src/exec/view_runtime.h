@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * view_runtime.h
+ *	  A continuous view at run time: what batch.c aggregates into, what
+ *	  flush.c writes and what the window kinds keep beside it.
+ *
+ * The types stand apart from batch.c so that the modules the batch and the
+ * flush use (view_groups.c, storage_layout.c, the window kinds) can read a
+ * view without depending on the batch's code.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_VIEW_RUNTIME_H
+#define CONTINUOUS_VIEW_RUNTIME_H
+
+#include "access/xlogdefs.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+
+#include "exec/group_table.h"
+#include "plan/agg_support.h"
+#include "plan/plan_types.h"
+
+/* Partial aggregate states of one group, for one batch. */
+typedef struct GroupStates
+{
+	Datum	   *values;			/* one transition state per aggregate */
+	bool	   *isnull;
+} GroupStates;
+
+typedef struct ViewRuntime
+{
+	Oid			view;
+	Oid			stream;
+	Oid			storage;
+	Oid			owner;			/* expressions run with its privileges */
+	char	   *search_path;	/* and the search_path the view was created
+								 * with */
+
+	/*
+	 * Transactions committing before this position are not the view's: they
+	 * precede the one that created it.  InvalidXLogRecPtr until the worker
+	 * knows where the view begins (see worker.c).
+	 */
+	XLogRecPtr	active_from;
+	char	   *name;			/* for messages */
+	bool		failed;			/* quarantined (quarantine.c): not maintained */
+	ContinuousPlan *plan;
+	Interval	allowed_lateness;	/* of its window, if it has one */
+	int			nkeys;
+	int			naggs;
+
+	MemoryContext cxt;			/* lives as long as the definition */
+	MemoryContext state_cxt;	/* partial states of the current batch */
+
+	/* evaluation of one event */
+	TupleDesc	input_desc;		/* the stream's current row type */
+	TupleTableSlot *input_slot;
+	TupleDesc	seen_desc;		/* an event descriptor compared already, */
+	bool		seen_desc_matches;	/* and whether it equals input_desc */
+	ExprContext *econtext;		/* per-event memory */
+	ExprState  *where;
+	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
+	struct StorageKeyCheck *key_check;	/* do the keys fit storage? NULL:
+										 * always */
+	TupleDesc	key_desc;		/* the group keys, as a row */
+	AggSupport **aggs;
+	int		   *arg_offset;		/* of each aggregate's args in the projection */
+	/* the plan's windows, in plan order; one of them may fan out */
+	int			nwindows;
+	struct WindowRuntime *windows;
+	struct WindowRuntime *fanout;	/* places an event in several windows */
+	struct WindowRuntime *window;	/* of plan->window, or NULL */
+
+	/* the batch */
+	GroupTable *groups;			/* keys -> GroupStates; NULL without keys */
+	GroupStates *global;		/* the one group without GROUP BY */
+	int64		events;
+	int64		late_events;	/* their window had closed */
+	Oid			late_table;		/* where late events go; InvalidOid: dropped */
+	List	   *late_rows;		/* StreamEvent: this batch's, for late_table */
+	Interval   *retention;		/* closed windows older go; NULL: kept */
+	bool		retention_applied;	/* for watermarks up to this one: */
+	TimestampTz retention_watermark;
+	List	   *dead_letters;	/* DeadLetter (stream_event.h) */
+
+	/* an event is late if its window closes at or before this; per batch */
+	bool		judge_lateness;
+	TimestampTz watermark_before;
+} ViewRuntime;
+
+/* A window of the view at run time: its kind's state for the view. */
+typedef struct WindowRuntime
+{
+	const struct WindowKind *kind;
+	PlanWindow *window;			/* in the view's plan */
+	void	   *state;			/* the kind's own; NULL: none */
+} WindowRuntime;
+
+#endif							/* CONTINUOUS_VIEW_RUNTIME_H */

@@ -1,0 +1,1203 @@
+/*-------------------------------------------------------------------------
+ *
+ * decoder.c
+ *	  Logical decoding inside the worker: the output plugin of table streams.
+ *
+ * Pipeline position: source.  Each database's worker owns a logical
+ * replication slot whose output plugin is this library.  The worker reads
+ * WAL itself (as pg_logical_slot_get_changes() does inside) and the plugin
+ * callbacks hand it the committed heap tuples of stream tables directly: no
+ * text format, no SPI.  Changes arrive per transaction at its commit, in
+ * commit order, and never for aborted transactions.
+ *
+ * Large transactions are streamed to the plugin before they commit (the
+ * reorder buffer's streaming mode, instead of spilling them to disk and
+ * reading them back change by change): their rows wait in a PendingTxn and
+ * join the batch at commit, or vanish at abort.
+ *
+ * Rows of a partition count for the partitioned stream above it, if
+ * there is one, converted to its row type; an UPDATE that moves a row to
+ * another partition is no new event (partition_route.c).
+ *
+ * Rows are copied into the current DecodedBatch.  A transaction that
+ * changes the continuous catalog (a stream or view created or dropped) ends
+ * the batch, so the worker reloads its definitions exactly between that
+ * transaction and the next: a view sees the transactions that commit after
+ * the one that created it.
+ *
+ * Exactly once: the batch is flushed together with the read position
+ * (flush.c); the slot's confirmed position follows only after that commit.
+ * On restart, decoding resumes at the flushed position, and transactions
+ * that committed before it are skipped by the snapshot builder.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heaptoast.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlogutils.h"
+#include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/decode.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/varlena.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "base/extension_catalog.h"
+#include "base/memory.h"
+#include "base/shmem.h"
+#include "source/decoder.h"
+#include "source/partition_route.h"
+
+DecodedBatch *decoder_batch = NULL;
+
+static LogicalDecodingContext *decoding_ctx = NULL;
+static ResourceOwner decoder_owner = NULL;
+static char decoder_slot_name[NAMEDATALEN];
+static XLogRecPtr confirmed_lsn = InvalidXLogRecPtr;
+
+/* stream relids, sorted for bsearch */
+static Oid *stream_relids = NULL;
+static int	stream_nrelids = 0;
+static Oid	stream_catalog_relid = InvalidOid;
+static Oid	view_catalog_relid = InvalidOid;
+/* is one of them a partitioned table? */
+static bool partitioned_streams = false;
+
+/* set while a transaction that touched the catalog is being replayed */
+static bool txn_changed_catalog = false;
+/* a row move of the transaction being replayed, half decoded */
+static RowMove txn_move;
+
+/* A row of a transaction streamed before its commit. */
+typedef struct PendingRow
+{
+	Oid			relid;
+	TransactionId subxid;		/* the (sub)transaction that wrote it */
+	HeapTuple	tuple;			/* NULL: an ignored change */
+	TupleDesc	desc;
+} PendingRow;
+
+/* A transaction being streamed: its rows until it commits or aborts. */
+typedef struct PendingTxn
+{
+	TransactionId xid;			/* top-level; hash key */
+	MemoryContext cxt;
+	PendingRow *rows;
+	int			nrows;
+	int			capacity;
+	bool		changed_catalog;
+	TupleDesc	desc;			/* last descriptor copied, and its source */
+	TupleDesc	desc_source;
+	TupleDesc	catalog_desc;	/* the same for view_catalog's rows */
+	TupleDesc	catalog_desc_source;
+	TupleDesc	route_desc;		/* the same for rows of partitions */
+	uint64		route_layout;
+	RowMove		move;			/* a row move, half decoded */
+} PendingTxn;
+
+static HTAB *pending_txns = NULL;
+
+extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+static void decoder_require_free_slot(void);
+static bool decoder_note_slot_shortage(bool shortage);
+static char *decoder_database_name(void);
+static void decoder_create_slot(void);
+static int	decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
+							  int reqLen, XLogRecPtr targetRecPtr,
+							  char *cur_page);
+static void decoder_trust_own_plugin(void);
+static void decoder_hide_from_snapshots(bool hide);
+static void decoder_open(XLogRecPtr start_lsn);
+static void batch_init(void);
+static void batch_discard(void);
+static bool is_stream(Oid relid);
+static Oid	change_stream(Relation relation, PartitionRoute **route);
+static StreamEvents *batch_stream(Oid relid);
+static bool view_catalog_written(ReorderBufferChange *change);
+static void batch_view_created(Relation view_catalog, HeapTuple row);
+static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
+static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
+static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
+							PartitionRoute *route);
+static void count_ignored(Oid stream);
+static void release_desc(TupleDesc *source);
+static void pending_forget(PendingTxn *pending);
+static void *room_for_one_more(void *array, int n, int *capacity,
+							   Size elemsize, MemoryContext cxt);
+static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
+						 ReorderBufferTXN *txn);
+static void pending_init(void);
+static PendingTxn *pending_txn(ReorderBufferTXN *txn);
+static void pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
+						HeapTuple tuple, TupleDesc desc);
+static void plugin_stream_start(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn);
+static void plugin_stream_stop(LogicalDecodingContext *ctx,
+							   ReorderBufferTXN *txn);
+static void plugin_stream_change(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, Relation relation,
+								 ReorderBufferChange *change);
+static void plugin_stream_truncate(LogicalDecodingContext *ctx,
+								   ReorderBufferTXN *txn, int nrelations,
+								   Relation relations[],
+								   ReorderBufferChange *change);
+static void plugin_stream_abort(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn, XLogRecPtr abort_lsn);
+static void plugin_stream_commit(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
+static void plugin_startup(LogicalDecodingContext *ctx,
+						   OutputPluginOptions *opt, bool is_init);
+static void plugin_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+static void plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						  Relation relation, ReorderBufferChange *change);
+static void plugin_truncate(LogicalDecodingContext *ctx,
+							ReorderBufferTXN *txn, int nrelations,
+							Relation relations[], ReorderBufferChange *change);
+static void plugin_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						  XLogRecPtr commit_lsn);
+
+/* ------------------------------------------------------------------------
+ * Output plugin
+ * ------------------------------------------------------------------------
+ */
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = plugin_startup;
+	cb->begin_cb = plugin_begin;
+	cb->change_cb = plugin_change;
+	cb->truncate_cb = plugin_truncate;
+	cb->commit_cb = plugin_commit;
+	cb->stream_start_cb = plugin_stream_start;
+	cb->stream_stop_cb = plugin_stream_stop;
+	cb->stream_change_cb = plugin_stream_change;
+	cb->stream_truncate_cb = plugin_stream_truncate;
+	cb->stream_abort_cb = plugin_stream_abort;
+	cb->stream_commit_cb = plugin_stream_commit;
+}
+
+static void
+plugin_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
+			   bool is_init)
+{
+	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
+	/* slot creation runs the startup callback too, before any batch */
+	if (!is_init && decoder_batch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("output plugin \"pg_continuous\" can only be used by pg_continuous workers")));
+}
+
+static void
+plugin_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	txn_changed_catalog = false;
+	txn_move.xid = InvalidTransactionId;
+}
+
+static void
+plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  Relation relation, ReorderBufferChange *change)
+{
+	Oid			relid = RelationGetRelid(relation);
+	Oid			stream_relid;
+	Oid			moved_from;
+	PartitionRoute *route;
+	StreamEvents *stream;
+	MemoryContext oldcxt;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+
+	if (relid == stream_catalog_relid || relid == view_catalog_relid)
+	{
+		txn_changed_catalog = true;
+		/* only committed transactions come here */
+		if (relid == view_catalog_relid && view_catalog_written(change))
+			batch_view_created(relation, &change->data.tp.newtuple->tuple);
+		return;
+	}
+	stream_relid = change_stream(relation, &route);
+	if (partition_route_moved_row(&txn_move, relation, change, stream_relid,
+								  &moved_from))
+	{
+		/* the UPDATE was counted at the DELETE, if that was of this stream */
+		if (OidIsValid(stream_relid) && stream_relid != moved_from)
+			count_ignored(stream_relid);
+		return;
+	}
+	if (!OidIsValid(stream_relid))
+		return;
+
+	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
+	{
+		count_ignored(stream_relid);
+		return;
+	}
+
+	stream = batch_stream(stream_relid);
+	oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+	tuple = copy_row(relation, change);
+	if (route)
+	{
+		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
+		tuple = partition_route_convert(route, tuple);
+	}
+	else
+		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
+	batch_append(stream, tuple, desc, txn);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* UPDATE, DELETE, TRUNCATE of a stream */
+static void
+count_ignored(Oid stream)
+{
+	batch_stream(stream)->ignored_changes++;
+	decoder_batch->nchanges++;
+}
+
+/*
+ * A row of view_catalog inserted (CREATE VIEW) or updated (a rebuild): the
+ * view begins after this batch, and what its backfill found applies then.
+ */
+static bool
+view_catalog_written(ReorderBufferChange *change)
+{
+	return change->action == REORDER_BUFFER_CHANGE_INSERT ||
+		change->action == REORDER_BUFFER_CHANGE_UPDATE;
+}
+
+static void
+batch_view_created(Relation view_catalog, HeapTuple row)
+{
+	bool		isnull;
+	Datum		view = heap_getattr(row, 1, RelationGetDescr(view_catalog),
+									&isnull);
+	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+
+	decoder_batch->created_views = lappend_oid(decoder_batch->created_views,
+											   DatumGetObjectId(view));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The inserted row, in CurrentMemoryContext. */
+static HeapTuple
+copy_row(Relation relation, ReorderBufferChange *change)
+{
+	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
+
+	/* toasted values point into the reorder buffer: take them inline */
+	if (HeapTupleHasExternal(tuple))
+		return toast_flatten_tuple(tuple, RelationGetDescr(relation));
+	return heap_copytuple(tuple);
+}
+
+/*
+ * A copy of the relation's descriptor in CurrentMemoryContext, made again
+ * only when the relcache hands out a different one that is not equal.
+ *
+ * The relcache's descriptor is recognised by its address, so *source holds
+ * a reference to it (release_desc() lets go): otherwise, once the relcache
+ * had freed it (at the end of a decoded transaction that altered the
+ * table), a descriptor of another layout could be allocated at the same
+ * address and be taken for it, and the rows of the new layout read with
+ * the old copy.  The references belong to the decoder's resource owner:
+ * the transactions the reorder buffer opens for each decoded transaction
+ * would drop them when they end.
+ */
+static TupleDesc
+keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation)
+{
+	if (*source != RelationGetDescr(relation))
+	{
+		ResourceOwner saved = CurrentResourceOwner;
+
+		if (*copy == NULL || !equalTupleDescs(*copy, RelationGetDescr(relation)))
+			*copy = CreateTupleDescCopy(RelationGetDescr(relation));
+		release_desc(source);
+		CurrentResourceOwner = decoder_owner;
+		IncrTupleDescRefCount(RelationGetDescr(relation));
+		CurrentResourceOwner = saved;
+		*source = RelationGetDescr(relation);
+	}
+	return *copy;
+}
+
+/*
+ * The stream's row type for rows of its partitions, in CurrentMemoryContext:
+ * a copy of the route's, made again only when a route of another row type
+ * comes (routes of one stream with equal row types share a layout number).
+ */
+static TupleDesc
+route_desc(TupleDesc *copy, uint64 *layout, PartitionRoute *route)
+{
+	if (*layout != route->layout)
+	{
+		if (*copy == NULL || !equalTupleDescs(*copy, route->stream_desc))
+			*copy = CreateTupleDescCopy(route->stream_desc);
+		*layout = route->layout;
+	}
+	return *copy;
+}
+
+/* Let go of the relcache descriptor keep_desc() recognises. */
+static void
+release_desc(TupleDesc *source)
+{
+	ResourceOwner saved = CurrentResourceOwner;
+
+	if (*source == NULL)
+		return;
+	CurrentResourceOwner = decoder_owner;
+	DecrTupleDescRefCount(*source);
+	CurrentResourceOwner = saved;
+	*source = NULL;
+}
+
+/* An array with room for element n, doubled when full; may be huge. */
+static void *
+room_for_one_more(void *array, int n, int *capacity, Size elemsize,
+				  MemoryContext cxt)
+{
+	if (n < *capacity)
+		return array;
+	*capacity = Max(1024, *capacity * 2);
+	if (array == NULL)
+		return MemoryContextAllocHuge(cxt, elemsize * *capacity);
+	return repalloc_huge(array, elemsize * *capacity);
+}
+
+/* Add a committed row to the batch; in the batch's memory context. */
+static void
+batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
+			 ReorderBufferTXN *txn)
+{
+	stream->events = room_for_one_more(stream->events, stream->nevents,
+									   &stream->capacity, sizeof(StreamEvent),
+									   decoder_batch->cxt);
+	stream->events[stream->nevents].tuple = tuple;
+	stream->events[stream->nevents].values = NULL;
+	stream->events[stream->nevents].isnull = NULL;
+	stream->events[stream->nevents].desc = desc;
+	stream->events[stream->nevents].commit_lsn = txn->final_lsn;
+	stream->events[stream->nevents].commit_time = txn->xact_time.commit_time;
+	stream->events[stream->nevents].partition = -1;
+	stream->events[stream->nevents].offset = 0;
+	stream->nevents++;
+	stream->bytes += tuple->t_len;
+
+	if (decoder_batch->nevents == 0 ||
+		txn->xact_time.commit_time < decoder_batch->oldest_commit_time)
+		decoder_batch->oldest_commit_time = txn->xact_time.commit_time;
+	decoder_batch->nevents++;
+}
+
+static void
+plugin_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				int nrelations, Relation relations[],
+				ReorderBufferChange *change)
+{
+	List	   *streams = NIL;
+	ListCell   *lc;
+	int			i;
+
+	/* TRUNCATE of a partitioned table lists its partitions too: once each */
+	for (i = 0; i < nrelations; i++)
+	{
+		PartitionRoute *route;
+		Oid			stream = change_stream(relations[i], &route);
+
+		if (OidIsValid(stream))
+			streams = list_append_unique_oid(streams, stream);
+	}
+	foreach(lc, streams)
+		count_ignored(lfirst_oid(lc));
+	list_free(streams);
+}
+
+static void
+plugin_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  XLogRecPtr commit_lsn)
+{
+	if (txn_changed_catalog)
+	{
+		decoder_batch->catalog_changed = true;
+		decoder_batch->catalog_xid = txn->xid;
+		txn_changed_catalog = false;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Streamed transactions
+ * ------------------------------------------------------------------------
+ */
+
+static void
+pending_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(TransactionId);
+	ctl.entrysize = sizeof(PendingTxn);
+	pending_txns = hash_create("pg_continuous streamed transactions", 16,
+							   &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+static PendingTxn *
+pending_txn(ReorderBufferTXN *txn)
+{
+	TransactionId xid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	PendingTxn *pending;
+	bool		found;
+
+	pending = hash_search(pending_txns, &xid, HASH_ENTER, &found);
+	if (!found)
+	{
+		pending->cxt = AllocSetContextCreate(continuous_memory_context(),
+											 "pg_continuous streamed transaction",
+											 ALLOCSET_DEFAULT_SIZES);
+		pending->rows = NULL;
+		pending->nrows = pending->capacity = 0;
+		pending->changed_catalog = false;
+		pending->desc = pending->desc_source = NULL;
+		pending->catalog_desc = pending->catalog_desc_source = NULL;
+		pending->route_desc = NULL;
+		pending->route_layout = 0;
+		pending->move.xid = InvalidTransactionId;
+	}
+	return pending;
+}
+
+static void
+pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
+			HeapTuple tuple, TupleDesc desc)
+{
+	pending->rows = room_for_one_more(pending->rows, pending->nrows,
+									  &pending->capacity, sizeof(PendingRow),
+									  pending->cxt);
+	pending->rows[pending->nrows].relid = relid;
+	pending->rows[pending->nrows].subxid = subxid;
+	pending->rows[pending->nrows].tuple = tuple;
+	pending->rows[pending->nrows].desc = desc;
+	pending->nrows++;
+}
+
+/* The transaction has ended: its descriptors are no longer recognised. */
+static void
+pending_forget(PendingTxn *pending)
+{
+	release_desc(&pending->desc_source);
+	release_desc(&pending->catalog_desc_source);
+}
+
+static void
+plugin_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+}
+
+static void
+plugin_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+}
+
+static void
+plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 Relation relation, ReorderBufferChange *change)
+{
+	Oid			relid = RelationGetRelid(relation);
+	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	Oid			stream_relid;
+	Oid			moved_from;
+	PartitionRoute *route;
+	PendingTxn *pending;
+	MemoryContext oldcxt;
+	HeapTuple	tuple = NULL;
+	TupleDesc	desc = NULL;
+
+	if (relid == stream_catalog_relid || relid == view_catalog_relid)
+	{
+		pending = pending_txn(txn);
+		oldcxt = MemoryContextSwitchTo(pending->cxt);
+		/* the view's oid is wanted at commit, unless its subxact aborts */
+		pending->changed_catalog = true;
+		if (relid == view_catalog_relid && view_catalog_written(change))
+			pending_add(pending, relid, change->txn->xid,
+						copy_row(relation, change),
+						keep_desc(&pending->catalog_desc,
+								  &pending->catalog_desc_source, relation));
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+
+	stream_relid = change_stream(relation, &route);
+	/*
+	 * A transaction gets its PendingTxn with its first row of a stream, or
+	 * its first row move: one without has no move open.
+	 */
+	if (OidIsValid(stream_relid) || partition_route_marked(change))
+		pending = pending_txn(txn);
+	else if ((pending = hash_search(pending_txns, &topxid, HASH_FIND, NULL)) == NULL)
+		return;
+	if (partition_route_moved_row(&pending->move, relation, change,
+								  stream_relid, &moved_from))
+	{
+		if (OidIsValid(stream_relid) && stream_relid != moved_from)
+			pending_add(pending, stream_relid, change->txn->xid, NULL, NULL);
+		return;
+	}
+	if (!OidIsValid(stream_relid))
+		return;
+
+	oldcxt = MemoryContextSwitchTo(pending->cxt);
+	if (change->action == REORDER_BUFFER_CHANGE_INSERT)
+	{
+		tuple = copy_row(relation, change);
+		if (route)
+		{
+			desc = route_desc(&pending->route_desc, &pending->route_layout,
+							  route);
+			tuple = partition_route_convert(route, tuple);
+		}
+		else
+			desc = keep_desc(&pending->desc, &pending->desc_source, relation);
+	}
+	pending_add(pending, stream_relid, change->txn->xid, tuple, desc);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+plugin_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					   int nrelations, Relation relations[],
+					   ReorderBufferChange *change)
+{
+	List	   *streams = NIL;
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < nrelations; i++)
+	{
+		PartitionRoute *route;
+		Oid			stream = change_stream(relations[i], &route);
+
+		if (OidIsValid(stream))
+			streams = list_append_unique_oid(streams, stream);
+	}
+	foreach(lc, streams)
+		pending_add(pending_txn(txn), lfirst_oid(lc), change->txn->xid,
+					NULL, NULL);
+	list_free(streams);
+}
+
+/* A subtransaction's abort drops its rows; the top level's drops them all. */
+static void
+plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					XLogRecPtr abort_lsn)
+{
+	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	PendingTxn *pending = hash_search(pending_txns, &topxid, HASH_FIND, NULL);
+	int			kept = 0;
+	int			i;
+
+	if (pending == NULL)
+		return;
+	if (txn->toptxn == NULL)
+	{
+		pending_forget(pending);
+		MemoryContextDelete(pending->cxt);
+		hash_search(pending_txns, &topxid, HASH_REMOVE, NULL);
+		return;
+	}
+	for (i = 0; i < pending->nrows; i++)
+		if (pending->rows[i].subxid != txn->xid)
+			pending->rows[kept++] = pending->rows[i];
+	pending->nrows = kept;
+}
+
+static void
+plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 XLogRecPtr commit_lsn)
+{
+	PendingTxn *pending = hash_search(pending_txns, &txn->xid, HASH_FIND, NULL);
+	int			i;
+
+	if (pending == NULL)
+		return;
+	for (i = 0; i < pending->nrows; i++)
+	{
+		PendingRow *row = &pending->rows[i];
+		StreamEvents *stream;
+
+		if (row->relid == view_catalog_relid)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+			bool		isnull;
+
+			decoder_batch->created_views =
+				lappend_oid(decoder_batch->created_views,
+							DatumGetObjectId(heap_getattr(row->tuple, 1,
+														  row->desc, &isnull)));
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		stream = batch_stream(row->relid);
+		if (row->tuple == NULL)
+		{
+			stream->ignored_changes++;
+			decoder_batch->nchanges++;
+		}
+		else
+			batch_append(stream, row->tuple, row->desc, txn);
+	}
+	if (pending->changed_catalog)
+	{
+		decoder_batch->catalog_changed = true;
+		decoder_batch->catalog_xid = txn->xid;
+	}
+	/* the rows now belong to the batch, and go when it is flushed */
+	pending_forget(pending);
+	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
+	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Driving the decoder from the worker
+ * ------------------------------------------------------------------------
+ */
+
+bool
+decoder_slot_usable(void)
+{
+	ReplicationSlot *slot;
+	bool		usable = false;
+
+	snprintf(decoder_slot_name, NAMEDATALEN, "continuous_%u", MyDatabaseId);
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(decoder_slot_name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		usable = XLogRecPtrIsInvalid(slot->data.invalidated_at) &&
+			!XLogRecPtrIsInvalid(slot->data.restart_lsn);
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return usable;
+}
+
+DecoderStart
+decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from)
+{
+	DecoderStart how = DECODER_RESUMED;
+
+	snprintf(decoder_slot_name, NAMEDATALEN, "continuous_%u", MyDatabaseId);
+
+	decoder_owner = ResourceOwnerCreate(NULL, "pg_continuous decoder");
+	CurrentResourceOwner = decoder_owner;
+	batch_init();
+	pending_init();
+	partition_route_init(is_stream);
+	decoder_trust_own_plugin();
+
+	if (SearchNamedReplicationSlot(decoder_slot_name, true) == NULL)
+	{
+		decoder_require_free_slot();
+		(void) decoder_note_slot_shortage(false);
+		decoder_create_slot();
+		how = DECODER_NEW_SLOT;
+	}
+	else
+	{
+		/*
+		 * A slot invalidated for keeping too much WAL can never decode
+		 * again: retrying would only fail at every start.  A new one goes
+		 * on from now, and the caller says what was lost.
+		 */
+		ReplicationSlotAcquire(decoder_slot_name, true);
+		if (!XLogRecPtrIsInvalid(MyReplicationSlot->data.invalidated_at) ||
+			XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
+		{
+			*lost_from = MyReplicationSlot->data.confirmed_flush;
+			ReplicationSlotRelease();
+			ReplicationSlotDrop(decoder_slot_name, true);
+			ereport(LOG,
+					(errmsg("pg_continuous: replication slot \"%s\" was invalidated; dropped it and created it again",
+							decoder_slot_name),
+					 errdetail("Events committed after %X/%X and before now were not applied to the views of table streams.",
+							   LSN_FORMAT_ARGS(*lost_from))));
+			decoder_require_free_slot();
+			decoder_create_slot();
+			how = DECODER_SLOT_LOST;
+		}
+		else
+			ReplicationSlotRelease();
+		(void) decoder_note_slot_shortage(false);
+	}
+
+	/*
+	 * The slot may be confirmed beyond the flushed position: an idle worker
+	 * confirms WAL that held no stream events without writing a position.
+	 * CreateDecodingContext() then starts from the slot's position.
+	 */
+	ReplicationSlotAcquire(decoder_slot_name, true);
+	decoder_open(start_lsn);
+	return how;
+}
+
+/* Decode from the slot's restart point, passing on what commits before start_lsn. */
+static void
+decoder_open(XLogRecPtr start_lsn)
+{
+	decoding_ctx = CreateDecodingContext(start_lsn, NIL, false,
+										 XL_ROUTINE(.page_read = decoder_page_read,
+													.segment_open = wal_segment_open,
+													.segment_close = wal_segment_close),
+										 NULL, NULL, NULL);
+	XLogBeginRead(decoding_ctx->reader, MyReplicationSlot->data.restart_lsn);
+	confirmed_lsn = MyReplicationSlot->data.confirmed_flush;
+	decoder_hide_from_snapshots(false);
+}
+
+/*
+ * Decode again from start_lsn, which the slot has not confirmed past (a
+ * view held by a lock is behind the others, worker.c).  What was decoded
+ * and not flushed is dropped: it will be decoded again.
+ */
+void
+decoder_rewind(XLogRecPtr start_lsn)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTxn *pending;
+
+	Assert(start_lsn >= confirmed_lsn || XLogRecPtrIsInvalid(confirmed_lsn));
+	FreeDecodingContext(decoding_ctx);
+	decoding_ctx = NULL;
+	CurrentResourceOwner = decoder_owner;
+
+	hash_seq_init(&seq, pending_txns);
+	while ((pending = hash_seq_search(&seq)) != NULL)
+	{
+		pending_forget(pending);
+		MemoryContextDelete(pending->cxt);
+	}
+	hash_destroy(pending_txns);
+	pending_init();
+	partition_route_forget_moves(PG_UINT64_MAX);
+	batch_discard();
+
+	decoder_open(start_lsn);
+}
+
+/*
+ * A backend that decodes is left out of other backends' snapshots
+ * (PROC_IN_LOGICAL_DECODING, set by CreateDecodingContext() until the slot
+ * is released): while it decodes it has no transaction of its own.  This
+ * worker also writes, between reads.  Were it left out then, a reader
+ * meeting its uncommitted rows would find their transaction neither running
+ * nor committed, take it for aborted and mark the rows so (hint bits): a
+ * view would lose them for good, and its index entries would be removed as
+ * dead.  So the worker is hidden only while it reads WAL.
+ */
+static void
+decoder_hide_from_snapshots(bool hide)
+{
+	Assert(!hide || !TransactionIdIsValid(MyProc->xid));
+	LWLockAcquire(ProcArrayLock, LW_EXCLUSIVE);
+	if (hide)
+		MyProc->statusFlags |= PROC_IN_LOGICAL_DECODING;
+	else
+		MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
+	ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
+	LWLockRelease(ProcArrayLock);
+}
+
+/*
+ * WAL pages for the decoder.  read_local_xlog_page() waits for WAL that is
+ * not flushed yet in a sleep loop that does not watch for postmaster death:
+ * a worker caught there when the postmaster is killed would never exit and
+ * would keep the server from restarting.  So wait here, on the latch, until
+ * the page is flushed, and only then let it read.
+ */
+static int
+decoder_page_read(XLogReaderState *state, XLogRecPtr targetPagePtr,
+				  int reqLen, XLogRecPtr targetRecPtr, char *cur_page)
+{
+	while (GetFlushRecPtr(NULL) < targetPagePtr + reqLen)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return read_local_xlog_page(state, targetPagePtr, reqLen, targetRecPtr,
+								cur_page);
+}
+
+/*
+ * Some PostgreSQL builds only load output plugins listed in the superuser
+ * setting output_plugin_libraries.  That list guards what replication users
+ * may load; this worker loads its own library, so it adds the library to the
+ * setting for this process only.  Nobody else gains anything: the plugin
+ * refuses to run outside pg_continuous workers.
+ */
+static void
+decoder_trust_own_plugin(void)
+{
+	const char *trusted = GetConfigOption("output_plugin_libraries", true, false);
+	List	   *names = NIL;
+	char	   *copy;
+
+	if (trusted == NULL)
+		return;
+	copy = pstrdup(trusted);
+	if (SplitIdentifierString(copy, ',', &names))
+	{
+		ListCell   *lc;
+
+		foreach(lc, names)
+			if (strcmp((char *) lfirst(lc), CONTINUOUS_PLUGIN_NAME) == 0)
+				return;
+	}
+	SetConfigOption("output_plugin_libraries",
+					trusted[0] ? psprintf("%s, %s", trusted, CONTINUOUS_PLUGIN_NAME)
+					: CONTINUOUS_PLUGIN_NAME,
+					PGC_SUSET, PGC_S_SESSION);
+}
+
+bool
+decoder_available(void)
+{
+	if (wal_level < WAL_LEVEL_LOGICAL)
+	{
+		ereport(LOG,
+				(errmsg("pg_continuous: table streams are off in database %u because wal_level is not logical",
+						MyDatabaseId)));
+		return false;
+	}
+	if (max_replication_slots == 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_continuous: table streams are off in database \"%s\" because max_replication_slots is 0",
+						decoder_database_name()),
+				 errdetail("The worker of each database with the extension reads its table streams through a replication slot of its own."),
+				 errhint("Set max_replication_slots to at least the number of such databases, plus the slots replication needs, and restart the server.")));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The worker's slot is missing and none is free (another application took
+ * the last).  Failing here would make the worker die and the launcher start
+ * it again every second, each time with an error in the log; instead the
+ * worker says so once and exits quietly (an exit code of 0 is not logged),
+ * and a later start takes a slot that has been freed.  Meanwhile the flag
+ * in shared memory tells continuous.sync() and create_stream() why.
+ */
+static void
+decoder_require_free_slot(void)
+{
+	bool		free_slot = false;
+	int			i;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (i = 0; i < max_replication_slots && !free_slot; i++)
+		free_slot = !ReplicationSlotCtl->replication_slots[i].in_use;
+	LWLockRelease(ReplicationSlotControlLock);
+	if (free_slot)
+		return;
+
+	if (!decoder_note_slot_shortage(true))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("pg_continuous cannot read the table streams of database \"%s\": all replication slots are in use",
+						decoder_database_name()),
+				 errdetail("The worker of each database with the extension needs a replication slot of its own. It tries again every second, creates its slot once one is free, and does not log this again meanwhile."),
+				 errhint("Drop a replication slot that is no longer needed, or increase max_replication_slots (now %d) and restart the server.",
+						 max_replication_slots)));
+	proc_exit(0);
+}
+
+/*
+ * Record in the database's slot whether the worker lacks a replication
+ * slot; returns what was recorded before.
+ */
+static bool
+decoder_note_slot_shortage(bool shortage)
+{
+	DatabaseSlot *slot;
+	bool		before = false;
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	slot = continuous_find_slot(MyDatabaseId);
+	if (slot)
+	{
+		before = slot->no_replication_slot;
+		slot->no_replication_slot = shortage;
+	}
+	LWLockRelease(ContinuousShmem->lock);
+	return before;
+}
+
+/* For the log: the worker is between transactions when it asks. */
+static char *
+decoder_database_name(void)
+{
+	char	   *name;
+
+	StartTransactionCommand();
+	name = get_database_name(MyDatabaseId);
+	name = MemoryContextStrdup(continuous_memory_context(), name ? name : "?");
+	CommitTransactionCommand();
+	return name;
+}
+
+/*
+ * A new slot: its consistent point is reached once the transactions running
+ * now have finished, which DecodingContextFindStartpoint() waits for.
+ */
+static void
+decoder_create_slot(void)
+{
+	LogicalDecodingContext *ctx;
+
+	ereport(LOG,
+			(errmsg("pg_continuous: creating replication slot \"%s\"",
+					decoder_slot_name)));
+	ReplicationSlotCreate(decoder_slot_name, true, RS_EPHEMERAL, false);
+	ctx = CreateInitDecodingContext(CONTINUOUS_PLUGIN_NAME, NIL, false,
+									InvalidXLogRecPtr,
+									XL_ROUTINE(.page_read = decoder_page_read,
+											   .segment_open = wal_segment_open,
+											   .segment_close = wal_segment_close),
+									NULL, NULL, NULL);
+	DecodingContextFindStartpoint(ctx);
+	FreeDecodingContext(ctx);
+	ReplicationSlotPersist();
+	ReplicationSlotRelease();
+	CurrentResourceOwner = decoder_owner;
+}
+
+void
+decoder_set_streams(Oid *relids, int nrelids, Oid stream_catalog,
+					Oid view_catalog)
+{
+	int			i;
+
+	if (stream_relids)
+		pfree(stream_relids);
+	stream_relids = MemoryContextAlloc(continuous_memory_context(),
+									   sizeof(Oid) * Max(nrelids, 1));
+	memcpy(stream_relids, relids, sizeof(Oid) * nrelids);
+	qsort(stream_relids, nrelids, sizeof(Oid), oid_cmp);
+	stream_nrelids = nrelids;
+	stream_catalog_relid = stream_catalog;
+	view_catalog_relid = view_catalog;
+
+	/* a stream is partitioned or not for as long as it exists */
+	partitioned_streams = false;
+	for (i = 0; i < nrelids; i++)
+		if (get_rel_relkind(relids[i]) == RELKIND_PARTITIONED_TABLE)
+			partitioned_streams = true;
+	partition_route_reset();
+}
+
+void
+decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
+{
+	XLogReaderState *reader = decoding_ctx->reader;
+	ReorderBufferTXN *oldest;
+
+	/* entries cached under current snapshots must not leak into decoding */
+	InvalidateSystemCaches();
+	decoder_hide_from_snapshots(true);
+
+	while (reader->EndRecPtr < end_of_wal &&
+		   !decoder_batch->catalog_changed &&
+		   decoder_batch->nevents < max_events &&
+		   decoder_batch_bytes() < max_bytes)
+	{
+		char	   *errm = NULL;
+		XLogRecord *record = XLogReadRecord(reader, &errm);
+
+		if (errm)
+			elog(ERROR, "could not read WAL for pg_continuous: %s", errm);
+		if (record != NULL)
+		{
+			partition_route_read_record(reader);
+			LogicalDecodingProcessRecord(decoding_ctx, reader);
+		}
+		/* the reorder buffer ends its transactions with no owner set */
+		CurrentResourceOwner = decoder_owner;
+		CHECK_FOR_INTERRUPTS();
+	}
+	oldest = ReorderBufferGetOldestTXN(decoding_ctx->reorder);
+	partition_route_forget_moves(oldest ? oldest->first_lsn : reader->EndRecPtr);
+
+	decoder_hide_from_snapshots(false);
+	/* and historic catalog entries must not leak into processing */
+	InvalidateSystemCaches();
+
+	/* spilled and streamed transactions, for pg_stat_replication_slots */
+	UpdateDecodingStats(decoding_ctx);
+}
+
+XLogRecPtr
+decoder_read_position(void)
+{
+	if (decoding_ctx == NULL)
+		return InvalidXLogRecPtr;
+	/* before the first record, the reader's end is not set yet */
+	return Max(decoding_ctx->reader->EndRecPtr, confirmed_lsn);
+}
+
+Size
+decoder_batch_bytes(void)
+{
+	return MemoryContextMemAllocated(decoder_batch->cxt, false);
+}
+
+void
+decoder_batch_flushed(XLogRecPtr flushed_lsn)
+{
+	batch_discard();
+	if (decoding_ctx && flushed_lsn > confirmed_lsn)
+	{
+		LogicalConfirmReceivedLocation(flushed_lsn);
+		ReplicationSlotMarkDirty();
+		confirmed_lsn = flushed_lsn;
+	}
+}
+
+void
+decoder_drop_slot(void)
+{
+	if (decoding_ctx)
+	{
+		FreeDecodingContext(decoding_ctx);
+		decoding_ctx = NULL;
+	}
+	if (MyReplicationSlot)
+		ReplicationSlotRelease();
+	if (SearchNamedReplicationSlot(decoder_slot_name, true) != NULL)
+	{
+		ReplicationSlotDrop(decoder_slot_name, true);
+		ereport(LOG,
+				(errmsg("pg_continuous: dropped replication slot \"%s\"",
+						decoder_slot_name)));
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * The batch
+ * ------------------------------------------------------------------------
+ */
+
+/* The batch's rows are gone: flushed, or to be decoded again. */
+static void
+batch_discard(void)
+{
+	if (hash_get_num_entries(decoder_batch->streams) > 0 ||
+		decoder_batch->catalog_changed)
+	{
+		HASH_SEQ_STATUS seq;
+		StreamEvents *stream;
+
+		hash_seq_init(&seq, decoder_batch->streams);
+		while ((stream = hash_seq_search(&seq)) != NULL)
+			release_desc(&stream->desc_source);
+		MemoryContextReset(decoder_batch->cxt);
+		batch_init();
+	}
+}
+
+static void
+batch_init(void)
+{
+	HASHCTL		ctl;
+
+	if (decoder_batch == NULL)
+	{
+		decoder_batch = MemoryContextAllocZero(continuous_memory_context(),
+											   sizeof(DecodedBatch));
+		decoder_batch->cxt = AllocSetContextCreate(continuous_memory_context(),
+												   "pg_continuous decoded batch",
+												   ALLOCSET_DEFAULT_SIZES);
+	}
+	decoder_batch->nevents = 0;
+	decoder_batch->nchanges = 0;
+	decoder_batch->last_stream = NULL;
+	decoder_batch->oldest_commit_time = 0;
+	decoder_batch->catalog_changed = false;
+	decoder_batch->catalog_xid = InvalidTransactionId;
+	decoder_batch->created_views = NIL;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(StreamEvents);
+	ctl.hcxt = decoder_batch->cxt;
+	decoder_batch->streams = hash_create("pg_continuous batch streams", 16,
+										 &ctl,
+										 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static bool
+is_stream(Oid relid)
+{
+	return stream_nrelids > 0 &&
+		bsearch(&relid, stream_relids, stream_nrelids, sizeof(Oid),
+				oid_cmp) != NULL;
+}
+
+/*
+ * The stream a changed relation's rows are events of, or InvalidOid: the
+ * relation itself, or else the partitioned stream it is a partition of,
+ * with *route saying how its rows become the stream's.
+ */
+static Oid
+change_stream(Relation relation, PartitionRoute **route)
+{
+	*route = NULL;
+	if (is_stream(RelationGetRelid(relation)))
+		return RelationGetRelid(relation);
+	if (!partitioned_streams || !relation->rd_rel->relispartition)
+		return InvalidOid;
+	*route = partition_route(relation);
+	return (*route)->stream;
+}
+
+static StreamEvents *
+batch_stream(Oid relid)
+{
+	bool		found;
+	StreamEvents *stream = decoder_batch->last_stream;
+
+	/* rows come in runs of one table: look up only when the table changes */
+	if (stream && stream->relid == relid)
+		return stream;
+	stream = hash_search(decoder_batch->streams, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(stream, 0, sizeof(StreamEvents));
+		stream->relid = relid;
+	}
+	decoder_batch->last_stream = stream;
+	return stream;
+}

@@ -1,0 +1,327 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_json.c
+ *	  Kafka streams: the JSON half of format 'json', field collection.
+ *
+ * Pipeline position: source.  kafka_decode.c calls kafka_json_collect() on
+ * each JSON message, then converts the collected text with the columns'
+ * input functions.  Parsing is PostgreSQL's own parser (common/jsonapi.h)
+ * driven by semantic callbacks; nothing here reads JSON syntax itself,
+ * beyond stepping over the whitespace between tokens the parser checked.
+ *
+ * Only the top-level object's direct fields are looked at.  Every value is
+ * recorded as its raw JSON text (what json and jsonb columns take), and a
+ * wanted scalar also as text for an input function: a number or boolean as
+ * written, a string de-escaped.
+ *
+ * The message is parsed without de-escaping (need_escapes false), as
+ * json_in() validates its input: in PostgreSQL 15 the de-escaping lexer
+ * copies every character of every string one call at a time, and was most
+ * of the cost of a message.  Keys and wanted strings are then taken from
+ * the token boundaries the parser reports.  Only the ones that contain a
+ * backslash are handed to the parser again, alone and with de-escaping,
+ * which also applies the checks that only de-escaping makes (\u0000, lone
+ * surrogates): a wanted string that fails them fails the message.
+ *
+ * The file is also compiled frontend-side for the fuzzer, hence the
+ * FRONTEND include dance and the absence of ereport.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifdef FRONTEND
+#include "postgres_fe.h"
+#else
+#include "postgres.h"
+#endif
+
+#include <string.h>
+
+#include "source/kafka/kafka_json.h"
+
+static void collect_object_start(void *state);
+static void collect_field_start(void *state, char *fname, bool isnull);
+static void collect_field_end(void *state, char *fname, bool isnull);
+static void take_scalar(void *state, char *token, JsonTokenType tokentype);
+static char *copy_text(const char *text, int len);
+static char *string_token_text(const char *token, int len, int encoding,
+							   char **error);
+static char *parse_error_message(JsonParseErrorType result,
+								 JsonLexContext *lex);
+
+void
+kafka_json_collector_init(KafkaJsonCollector *c, int nnames,
+						  const char *const *names, KafkaJsonValue *values)
+{
+	int			i;
+
+	memset(c, 0, sizeof(*c));
+	c->nnames = nnames;
+	c->names = names;
+	c->values = values;
+	c->name_lens = palloc(sizeof(int) * Max(nnames, 1));
+	for (i = 0; i < nnames; i++)
+		c->name_lens[i] = names[i] != NULL ? (int) strlen(names[i]) : -1;
+}
+
+bool
+kafka_json_collect(KafkaJsonCollector *c, const char *payload, int len,
+				   int encoding, char **error)
+{
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	JsonParseErrorType result;
+	int			i;
+
+	memset(c->values, 0, sizeof(KafkaJsonValue) * c->nnames);
+	c->current = -1;
+	c->hint = 0;
+	c->not_object = true;		/* until the top-level object starts */
+	c->key_search_from = NULL;
+
+	/* the lexer does not write to its input; the API is just not const */
+	lex = makeJsonLexContextCstringLen(unconstify(char *, payload), len,
+									   encoding, false);
+	c->lex = lex;
+
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = c;
+	sem.object_start = collect_object_start;
+	sem.object_field_start = collect_field_start;
+	sem.object_field_end = collect_field_end;
+
+	result = pg_parse_json(lex, &sem);
+	if (result != JSON_SUCCESS)
+	{
+		*error = parse_error_message(result, lex);
+		return false;
+	}
+	if (c->not_object)
+	{
+		*error = pstrdup("invalid JSON message: not an object");
+		return false;
+	}
+
+	/* text for the wanted scalars */
+	for (i = 0; i < c->nnames; i++)
+	{
+		KafkaJsonValue *v = &c->values[i];
+
+		if (v->kind == KAFKA_JSON_STRING)
+		{
+			v->text = string_token_text(v->raw, v->rawlen, encoding, error);
+			if (v->text == NULL)
+				return false;
+		}
+		else if (v->kind == KAFKA_JSON_NUMBER || v->kind == KAFKA_JSON_BOOL)
+			v->text = copy_text(v->raw, v->rawlen);
+	}
+	return true;
+}
+
+/*
+ * Callbacks.  The parser calls object_start before it increments
+ * lex_level, and the field callbacks at the level of the object that holds
+ * them: fields of the top-level object are at level 1.
+ *
+ * The parser hands the callbacks no key (without de-escaping it has none
+ * to give), so the key is found between tokens.  object_start runs with
+ * the lexer on the '{', and a field's end with the lexer on the ',' or '}'
+ * after the value: the next key's token starts after that, past
+ * whitespace.  A field's start runs with the lexer on the value's first
+ * token, just after the ':' that follows the key.  Both ends of the key's
+ * token are thus the nearest non-whitespace around it, and are quotes.
+ */
+static void
+collect_object_start(void *state)
+{
+	KafkaJsonCollector *c = (KafkaJsonCollector *) state;
+
+	if (c->lex->lex_level == 0)
+	{
+		c->not_object = false;
+		c->key_search_from = c->lex->token_terminator;
+	}
+}
+
+static inline bool
+is_json_whitespace(char ch)
+{
+	/* the four characters the lexer skips between tokens */
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/*
+ * Which wanted name, if any, is the key whose string token is
+ * token[0 .. len), quotes included: the values[] index, or -1.
+ */
+static int
+match_key(KafkaJsonCollector *c, const char *token, int len)
+{
+	const char *key = token + 1;
+	int			keylen = len - 2;
+	int			k;
+	int			i;
+
+	if (memchr(key, '\\', keylen) != NULL)
+	{
+		char	   *error;
+
+		/* a key no column can have (\u0000, say) matches none */
+		key = string_token_text(token, len, c->lex->input_encoding, &error);
+		if (key == NULL)
+			return -1;
+		keylen = strlen(key);
+	}
+
+	/*
+	 * Producers usually write fields in the same order as the columns, so
+	 * the search starts after the previous match and is one comparison per
+	 * field in the common case.
+	 */
+	k = c->hint;
+	for (i = 0; i < c->nnames; i++)
+	{
+		if (c->name_lens[k] == keylen &&
+			memcmp(c->names[k], key, keylen) == 0)
+		{
+			c->hint = k + 1 < c->nnames ? k + 1 : 0;
+			return k;
+		}
+		k = k + 1 < c->nnames ? k + 1 : 0;
+	}
+	return -1;
+}
+
+static void
+collect_field_start(void *state, char *fname, bool isnull)
+{
+	KafkaJsonCollector *c = (KafkaJsonCollector *) state;
+	JsonLexContext *lex = c->lex;
+	const char *key_start = c->key_search_from;
+	const char *key_end = lex->prev_token_terminator - 1;	/* the ':' */
+	KafkaJsonValue *v;
+
+	(void) fname;
+	if (lex->lex_level != 1)
+		return;
+
+	while (is_json_whitespace(*key_start))
+		key_start++;
+	do
+		key_end--;
+	while (is_json_whitespace(*key_end));
+	Assert(*key_start == '"' && *key_end == '"' && key_end > key_start);
+
+	c->current = match_key(c, key_start, (int) (key_end - key_start + 1));
+	if (c->current < 0)
+		return;
+
+	/* the lexer is looking at the value's first token */
+	v = &c->values[c->current];
+	v->raw = lex->token_start;
+	v->rawlen = 0;
+	switch (lex->token_type)
+	{
+		case JSON_TOKEN_OBJECT_START:
+			v->kind = KAFKA_JSON_OBJECT;
+			break;
+		case JSON_TOKEN_ARRAY_START:
+			v->kind = KAFKA_JSON_ARRAY;
+			break;
+		case JSON_TOKEN_STRING:
+			v->kind = KAFKA_JSON_STRING;
+			break;
+		case JSON_TOKEN_NUMBER:
+			v->kind = KAFKA_JSON_NUMBER;
+			break;
+		case JSON_TOKEN_TRUE:
+		case JSON_TOKEN_FALSE:
+			v->kind = KAFKA_JSON_BOOL;
+			break;
+		default:
+			v->kind = isnull ? KAFKA_JSON_NULL : KAFKA_JSON_ABSENT;
+			break;
+	}
+}
+
+static void
+collect_field_end(void *state, char *fname, bool isnull)
+{
+	KafkaJsonCollector *c = (KafkaJsonCollector *) state;
+
+	(void) fname;
+	(void) isnull;
+	if (c->lex->lex_level != 1)
+		return;
+
+	/* the lexer is on the ',' or '}' after the value */
+	c->key_search_from = c->lex->token_terminator;
+	if (c->current < 0)
+		return;
+
+	/* the value's last token ended before it */
+	c->values[c->current].rawlen =
+		(int) (c->lex->prev_token_terminator - c->values[c->current].raw);
+	c->current = -1;
+}
+
+/*
+ * The de-escaped text of the JSON string token token[0 .. len), quotes
+ * included, palloc'd; NULL with *error set if de-escaping fails.  Tokens
+ * without a backslash are just copied; the others are parsed alone, as a
+ * JSON text of their own, by the de-escaping parser.
+ */
+static char *
+string_token_text(const char *token, int len, int encoding, char **error)
+{
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	JsonParseErrorType result;
+	char	   *text = NULL;
+
+	if (memchr(token, '\\', len) == NULL)
+		return copy_text(token + 1, len - 2);
+
+	lex = makeJsonLexContextCstringLen(unconstify(char *, token), len,
+									   encoding, true);
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &text;
+	sem.scalar = take_scalar;
+	result = pg_parse_json(lex, &sem);
+	if (result != JSON_SUCCESS)
+	{
+		*error = parse_error_message(result, lex);
+		return NULL;
+	}
+	return text;
+}
+
+/* text[0 .. len) as a C string: the payload has no zero bytes */
+static char *
+copy_text(const char *text, int len)
+{
+	char	   *copy = palloc(len + 1);
+
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return copy;
+}
+
+static void
+take_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	(void) tokentype;
+	*(char **) state = token;
+}
+
+static char *
+parse_error_message(JsonParseErrorType result, JsonLexContext *lex)
+{
+#ifdef FRONTEND
+	/* PostgreSQL 15 builds json_errdetail() into the backend only */
+	(void) lex;
+	return psprintf("invalid JSON: parser error %d", (int) result);
+#else
+	return psprintf("invalid JSON: %s", json_errdetail(result, lex));
+#endif
+}

@@ -1,0 +1,528 @@
+/*-------------------------------------------------------------------------
+ *
+ * flush.c
+ *	  Merging a batch's partial aggregate states into storage tables, with
+ *	  the decoder position, statistics and dead letters, in one transaction.
+ *
+ * Pipeline position: flush.  Each changed group of a view is looked up in
+ * its storage table through the unique index on the group keys; a stored
+ * state is deserialised, combined with the batch's state by the aggregate's
+ * combine function, serialised and written back (a HOT update: the state
+ * columns are not indexed).  A new group is inserted.  No row locks are
+ * taken: a view's storage has one writer at a time (with several workers
+ * per database, their flushes of a view take turns, worker.c); readers see
+ * the previous version until the flush commits.
+ *
+ * Because the decoder position commits in the same transaction, a crash
+ * before the commit loses the batch and its position together, and the
+ * batch is decoded again: exactly once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "access/sysattr.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "base/privileges.h"
+#include "exec/view_groups.h"
+#include "state/flush.h"
+#include "state/storage_key.h"
+#include "window/window_kind.h"
+
+static void flush_groups(ViewRuntime *vr, StorageTarget *target);
+static bool storage_find_group(ViewRuntime *vr, StorageLayout *layout,
+							   IndexScanDesc iscan, TableScanDesc sscan,
+							   TupleTableSlot *keys, TupleTableSlot *found);
+static void spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+					 const char *nulls);
+
+void
+flush_view_state(ViewRuntime *vr)
+{
+	StorageTarget target;
+	SavedPrivileges saved;
+	WindowRuntime *merging = NULL;
+	int			i;
+
+	if (!storage_target_open(vr, &target))
+		return;
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->flush_groups != NULL)
+			merging = &vr->windows[i];
+	}
+
+	/*
+	 * The aggregates' combine and (de)serialisation functions are the view
+	 * owner's code.  Storage is written through the table AM, which checks
+	 * no privileges, and its index compares keys with operator classes,
+	 * which only superusers create.
+	 */
+	privileges_become(vr->owner, vr->search_path, &saved);
+	if (merging != NULL)
+		merging->kind->flush_groups(vr, merging, &target);
+	else
+		flush_groups(vr, &target);
+	privileges_restore(&saved);
+	storage_target_close(&target);
+	/* what the windows keep beside the groups is state too */
+	for (i = 0; i < vr->nwindows; i++)
+	{
+		if (vr->windows[i].kind->flush_side_state != NULL)
+			vr->windows[i].kind->flush_side_state(vr, &vr->windows[i]);
+	}
+	CommandCounterIncrement();
+}
+
+/* Each batch group: combined with its stored row, or inserted. */
+static void
+flush_groups(ViewRuntime *vr, StorageTarget *target)
+{
+	Relation	rel = target->rel;
+	StorageLayout layout = target->layout;
+	EState	   *estate = target->estate;
+	ResultRelInfo *rri = target->rri;
+	TupleTableSlot *stored;
+	TupleTableSlot *merged;
+	IndexScanDesc iscan = NULL;
+	TableScanDesc sscan = NULL;
+	GroupTableIterator iter;
+	TupleTableSlot *keys;
+	GroupStates *states;
+	MemoryContext group_cxt;
+	MemoryContext oldcxt;
+	Snapshot	snapshot = GetActiveSnapshot();
+	int			i;
+
+	stored = table_slot_create(rel, NULL);
+	merged = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	if (layout.index)
+		iscan = index_beginscan(rel, layout.index, snapshot, vr->nkeys, 0);
+	else
+		sscan = table_beginscan(rel, snapshot, 0, NULL);
+
+	group_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "pg_continuous flush group",
+									  ALLOCSET_DEFAULT_SIZES);
+	view_groups_begin(vr, &iter);
+	while (view_groups_next(vr, &iter, &keys, &states))
+	{
+		bool		found;
+
+		/* the scan keeps its buffers in the flush's context, not per group */
+		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
+
+		MemoryContextReset(group_cxt);
+		oldcxt = MemoryContextSwitchTo(group_cxt);
+
+		ExecClearTuple(merged);
+		memset(merged->tts_isnull, true, sizeof(bool) * merged->tts_tupleDescriptor->natts);
+		for (i = 0; i < vr->nkeys; i++)
+		{
+			merged->tts_values[layout.key_attnos[i] - 1] = keys->tts_values[i];
+			merged->tts_isnull[layout.key_attnos[i] - 1] = keys->tts_isnull[i];
+		}
+		for (i = 0; i < vr->naggs; i++)
+		{
+			AggSupport *agg = vr->aggs[i];
+			Datum		state = states->values[i];
+			bool		isnull = states->isnull[i];
+			AttrNumber	attno = layout.state_attnos[i];
+
+			if (found)
+			{
+				bool		stored_isnull;
+				Datum		stored_state;
+
+				agg_support_set_context(agg, group_cxt);
+				stored_state = slot_getattr(stored, attno, &stored_isnull);
+				stored_state = agg_from_storage(agg, stored_state, stored_isnull);
+				state = agg_combine(agg, stored_state, &stored_isnull,
+									state, isnull);
+				isnull = stored_isnull;
+			}
+			merged->tts_values[attno - 1] = agg_to_storage(agg, state, isnull);
+			merged->tts_isnull[attno - 1] = isnull;
+		}
+		ExecStoreVirtualTuple(merged);
+
+		if (found)
+		{
+			bool		update_indexes;
+
+			simple_table_tuple_update(rel, &stored->tts_tid, merged, snapshot,
+									  &update_indexes);
+			if (update_indexes && rri->ri_NumIndices > 0)
+				ExecInsertIndexTuples(rri, merged, estate, true, false, NULL, NIL);
+		}
+		else
+		{
+			simple_table_tuple_insert(rel, merged);
+			if (rri->ri_NumIndices > 0)
+				ExecInsertIndexTuples(rri, merged, estate, false, false, NULL, NIL);
+		}
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	for (i = 0; i < vr->naggs; i++)
+		agg_support_set_context(vr->aggs[i], vr->state_cxt);
+	MemoryContextDelete(group_cxt);
+	if (iscan)
+		index_endscan(iscan);
+	if (sscan)
+		table_endscan(sscan);
+	ExecDropSingleTupleTableSlot(stored);
+	ExecDropSingleTupleTableSlot(merged);
+}
+
+static bool
+storage_find_group(ViewRuntime *vr, StorageLayout *layout, IndexScanDesc iscan,
+				   TableScanDesc sscan, TupleTableSlot *keys,
+				   TupleTableSlot *found)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	int			i;
+
+	if (iscan == NULL)
+	{
+		/* the one row of a view without GROUP BY */
+		table_rescan(sscan, NULL);
+		return table_scan_getnextslot(sscan, ForwardScanDirection, found);
+	}
+
+	for (i = 0; i < vr->nkeys; i++)
+	{
+		int			k = layout->index_key[i];
+		bool		isnull = keys->tts_isnull[k];
+
+		ScanKeyEntryInitializeWithInfo(&skeys[i],
+									   isnull ? (SK_ISNULL | SK_SEARCHNULL) : 0,
+									   i + 1,
+									   BTEqualStrategyNumber,
+									   InvalidOid,
+									   layout->index->rd_indcollation[i],
+									   &layout->index_eq[i],
+									   isnull ? (Datum) 0 : keys->tts_values[k]);
+	}
+	index_rescan(iscan, skeys, vr->nkeys, NULL, 0);
+	return index_getnext_slot(iscan, ForwardScanDirection, found);
+}
+
+/* ------------------------------------------------------------------------
+ * Bookkeeping through SPI: a few statements per flush, not per event
+ * ------------------------------------------------------------------------
+ */
+
+static void
+spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		 const char *nulls)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+										   false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "pg_continuous: SPI_execute_with_args failed: %s", sql);
+}
+
+/* One dead letter; view is InvalidOid for those of the stream itself. */
+void
+flush_dead_letter(Oid stream, Oid view, DeadLetter *dl)
+{
+	Oid			types[7] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(stream);
+	values[1] = ObjectIdGetDatum(view);
+	if (!OidIsValid(view))
+		nulls[1] = 'n';
+	if (dl->partition >= 0)
+	{
+		values[2] = CStringGetTextDatum(psprintf("partition %d offset " INT64_FORMAT,
+												 dl->partition, dl->offset));
+		values[5] = Int32GetDatum(dl->partition);
+		values[6] = Int64GetDatum(dl->offset);
+	}
+	else
+	{
+		values[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(dl->commit_lsn)));
+		nulls[5] = nulls[6] = 'n';
+	}
+	values[3] = CStringGetTextDatum(dl->payload);
+	values[4] = CStringGetTextDatum(dl->error);
+	spi_exec("INSERT INTO continuous.dead_letters "
+			 "(stream, view, position, payload, error, \"partition\", \"offset\") "
+			 "VALUES ($1::regclass, $2::regclass, $3, $4, $5, $6, $7)",
+			 7, types, values, nulls);
+}
+
+void
+flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
+{
+	ListCell   *lc;
+	Oid			types[8];
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	foreach(lc, vr->dead_letters)
+		flush_dead_letter(vr->stream, vr->view, lfirst(lc));
+
+	types[0] = OIDOID;
+	values[0] = ObjectIdGetDatum(vr->view);
+	types[1] = INT8OID;
+	values[1] = Int64GetDatum(vr->events);
+	types[2] = INT8OID;
+	values[2] = Int64GetDatum(list_length(vr->dead_letters));
+	types[3] = FLOAT8OID;
+	values[3] = Float8GetDatum(flush_ms);
+	types[4] = FLOAT8OID;
+	values[4] = Float8GetDatum(latency_ms);
+	types[5] = PG_LSNOID;
+	values[5] = LSNGetDatum(vr->active_from);
+	if (vr->active_from == InvalidXLogRecPtr)
+		nulls[5] = 'n';
+	types[6] = INT8OID;
+	values[6] = Int64GetDatum(vr->late_events);
+	/* the groups this flush carried from memory; kept while nothing comes */
+	types[7] = INT8OID;
+	values[7] = Int64GetDatum(view_batch_groups(vr));
+	spi_exec("INSERT INTO continuous.view_stats AS s "
+			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from, "
+			 "late_events, groups_in_memory) "
+			 "VALUES ($1, $2, $3, pg_catalog.now(), $4, $5, $6, $7, $8) "
+			 "ON CONFLICT (view) DO UPDATE SET "
+			 "events = s.events OPERATOR(pg_catalog.+) excluded.events, "
+			 "errors = s.errors OPERATOR(pg_catalog.+) excluded.errors, "
+			 "last_flush_at = excluded.last_flush_at, "
+			 "flush_ms = excluded.flush_ms, latency_ms = excluded.latency_ms, "
+			 "active_from = coalesce(s.active_from, excluded.active_from), "
+			 "late_events = s.late_events OPERATOR(pg_catalog.+) excluded.late_events, "
+			 "groups_in_memory = CASE WHEN excluded.events OPERATOR(pg_catalog.>) 0 "
+			 "THEN excluded.groups_in_memory ELSE s.groups_in_memory END",
+			 8, types, values, nulls);
+}
+
+void
+flush_stream_stats(StreamEvents *stream, StreamClock *clock)
+{
+	Oid			types[7] = {OIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID,
+	INT8OID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	ListCell   *lc;
+
+	if (clock)
+		foreach(lc, clock->dead_letters)
+			flush_dead_letter(stream->relid, InvalidOid, lfirst(lc));
+
+	values[0] = ObjectIdGetDatum(stream->relid);
+	values[1] = Int64GetDatum(stream->nevents + (clock ? list_length(clock->dead_letters) : 0));
+	values[2] = Int64GetDatum(stream->bytes);
+	values[3] = Int64GetDatum(stream->ignored_changes);
+	if (stream->nevents > 0)
+		values[4] = TimestampTzGetDatum(stream->events[stream->nevents - 1].commit_time);
+	else
+		nulls[4] = 'n';
+	values[5] = Int64GetDatum(clock ? list_length(clock->dead_letters) : 0);
+	if (clock && clock->has_watermark)
+		values[6] = TimestampTzGetDatum(clock->watermark);
+	else
+		nulls[6] = 'n';
+	spi_exec("INSERT INTO continuous.stream_stats AS s "
+			 "(stream, events, bytes, ignored_changes, last_event_at, errors, watermark) "
+			 "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+			 "ON CONFLICT (stream) DO UPDATE SET "
+			 "events = s.events OPERATOR(pg_catalog.+) excluded.events, "
+			 "bytes = s.bytes OPERATOR(pg_catalog.+) excluded.bytes, "
+			 "ignored_changes = s.ignored_changes OPERATOR(pg_catalog.+) excluded.ignored_changes, "
+			 "last_event_at = coalesce(excluded.last_event_at, s.last_event_at), "
+			 "errors = s.errors OPERATOR(pg_catalog.+) excluded.errors, "
+			 "watermark = greatest(s.watermark, excluded.watermark)",
+			 7, types, values, nulls);
+}
+
+void
+flush_insert_global_row(Oid storage, AggSupport **supports, int naggs)
+{
+	Relation	rel = table_open(storage, RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+	int			i;
+
+	for (i = 0; i < naggs; i++)
+	{
+		Datum		state = agg_initial_state(supports[i], &nulls[i]);
+
+		values[i] = agg_to_storage(supports[i], state, nulls[i]);
+	}
+	simple_heap_insert(rel, heap_form_tuple(desc, values, nulls));
+	table_close(rel, NoLock);
+}
+
+/*
+ * Views created (or rebuilt) by the transactions of this batch begin at
+ * lsn, where the batch ends; written with the position, so that a restart
+ * cannot resume past their creation without knowing where they begin.
+ * A transaction may write a view's catalog row more than once (a restore
+ * in one transaction copies it in and brings the view back).
+ */
+void
+flush_write_view_starts(List *views, XLogRecPtr lsn)
+{
+	Oid			types[2] = {OIDARRAYOID, PG_LSNOID};
+	Datum		values[2];
+	Datum	   *oids;
+	ListCell   *lc;
+
+	if (views == NIL)
+		return;
+	oids = palloc(sizeof(Datum) * list_length(views));
+	foreach(lc, views)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, list_length(views), OIDOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = LSNGetDatum(lsn);
+	spi_exec("INSERT INTO continuous.view_stats AS s (view, active_from) "
+			 "SELECT DISTINCT v, $2 FROM pg_catalog.unnest($1) v "
+			 "ON CONFLICT (view) DO UPDATE SET active_from = excluded.active_from "
+			 "WHERE s.active_from IS NULL",
+			 2, types, values, NULL);
+
+	/*
+	 * A backfill moves its stream's watermark here, in commit order: events
+	 * that committed before it were judged by the watermark of their time.
+	 */
+	spi_exec("INSERT INTO continuous.stream_stats AS s (stream, watermark) "
+			 "SELECT c.stream, pg_catalog.max(v.backfill_watermark) "
+			 "FROM continuous.view_stats v "
+			 "JOIN continuous.view_catalog c ON c.view OPERATOR(pg_catalog.=) v.view "
+			 "WHERE v.view OPERATOR(pg_catalog.=) ANY ($1) AND v.backfill_watermark IS NOT NULL "
+			 "GROUP BY c.stream "
+			 "ON CONFLICT (stream) DO UPDATE SET "
+			 "watermark = greatest(s.watermark, excluded.watermark)",
+			 1, types, values, NULL);
+	spi_exec("UPDATE continuous.view_stats SET backfill_watermark = NULL "
+			 "WHERE view OPERATOR(pg_catalog.=) ANY ($1) AND backfill_watermark IS NOT NULL",
+			 1, types, values, NULL);
+}
+
+void
+flush_write_progress(DecoderProgress *progress)
+{
+	Oid			types[4] = {PG_LSNOID, PG_LSNOID, OIDARRAYOID, PG_LSNARRAYOID};
+	Datum		values[4];
+	Datum	   *views = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
+	Datum	   *lsns = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
+	int			i;
+
+	for (i = 0; i < progress->nbehind; i++)
+	{
+		views[i] = ObjectIdGetDatum(progress->behind_views[i]);
+		lsns[i] = LSNGetDatum(progress->behind_lsns[i]);
+	}
+	values[0] = LSNGetDatum(progress->restart);
+	values[1] = LSNGetDatum(progress->frontier);
+	values[2] = PointerGetDatum(construct_array(views, progress->nbehind, OIDOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(lsns, progress->nbehind, PG_LSNOID,
+												sizeof(XLogRecPtr), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	spi_exec("UPDATE continuous.decoder_position "
+			 "SET lsn = $1, frontier = $2, behind_views = $3, behind_lsns = $4",
+			 4, types, values, NULL);
+}
+
+void
+flush_write_rebuild_owed(bool owed)
+{
+	Oid			type = BOOLOID;
+	Datum		value = BoolGetDatum(owed);
+
+	spi_exec("UPDATE continuous.decoder_position SET rebuild_owed = $1", 1, &type, &value, NULL);
+}
+
+bool
+flush_read_rebuild_owed(void)
+{
+	bool		isnull;
+	bool		owed = false;
+
+	if (SPI_execute("SELECT rebuild_owed FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the decoder position");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		owed = !isnull && DatumGetBool(d);
+	}
+	return owed;
+}
+
+void
+flush_read_progress(DecoderProgress *progress)
+{
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+	Datum		d;
+
+	memset(progress, 0, sizeof(DecoderProgress));
+	if (SPI_execute("SELECT lsn, frontier, behind_views, behind_lsns "
+					"FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the decoder position");
+	if (SPI_processed != 1)
+		return;
+	desc = SPI_tuptable->tupdesc;
+	row = SPI_tuptable->vals[0];
+	d = SPI_getbinval(row, desc, 1, &isnull);
+	if (!isnull)
+		progress->restart = DatumGetLSN(d);
+	d = SPI_getbinval(row, desc, 2, &isnull);
+	progress->frontier = isnull ? progress->restart :
+		Max(progress->restart, DatumGetLSN(d));
+	d = SPI_getbinval(row, desc, 3, &isnull);
+	if (!isnull)
+	{
+		Datum	   *views;
+		Datum	   *lsns;
+		int			nviews;
+		int			nlsns;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
+						  TYPALIGN_INT, &views, NULL, &nviews);
+		d = SPI_getbinval(row, desc, 4, &isnull);
+		if (isnull)
+			return;
+		deconstruct_array(DatumGetArrayTypeP(d), PG_LSNOID, sizeof(XLogRecPtr),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &lsns, NULL, &nlsns);
+		progress->nbehind = Min(nviews, nlsns);
+		progress->behind_views = palloc(sizeof(Oid) * Max(nviews, 1));
+		progress->behind_lsns = palloc(sizeof(XLogRecPtr) * Max(nviews, 1));
+		for (i = 0; i < progress->nbehind; i++)
+		{
+			progress->behind_views[i] = DatumGetObjectId(views[i]);
+			progress->behind_lsns[i] = DatumGetLSN(lsns[i]);
+		}
+	}
+}

@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * rebuild.c
+ *	  A view of a table stream computed again from the table's rows, in
+ *	  one transaction: on a user's request, after a restore, and by the
+ *	  worker after a gap in its WAL.
+ *
+ * Pipeline position: a second source, for whole views (backfill.c does the
+ * reading).  The storage (and the counts of a count window) is emptied row
+ * by row, so that readers see the old contents until the rebuild commits;
+ * the view's dead letters and counters start again; backfill.c fills the
+ * storage from the table.  The callers lock the stream and make sure that
+ * nothing of it is left unapplied before the rebuild's start:
+ * continuous.rebuild() by waiting for the worker (ddl/rebuild_request.c), a
+ * restore because the worker never loaded the view (ddl/restore.c), and
+ * the worker itself because it has not decoded yet
+ * (rebuild_table_stream_views()).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "base/extension_catalog.h"
+#include "base/privileges.h"
+#include "base/shmem.h"
+#include "base/subxact.h"
+#include "ddl/ddl_catalog.h"
+#include "exec/quarantine.h"
+#include "source/kafka/kafka_options.h"
+#include "state/backfill.h"
+#include "state/rebuild.h"
+#include "window/window_registry.h"
+
+static void empty_table(Oid relid);
+static void restart_view_bookkeeping(Oid view, XLogRecPtr active_from);
+
+int64
+rebuild_restored_view(Oid view, Oid storage, Oid stream)
+{
+	/*
+	 * The worker has never loaded the view, so it holds nothing of it: no
+	 * waiting for it (its new slot may be waiting for this transaction).
+	 * As for CREATE VIEW, the rows this transaction wrote are read (a
+	 * restore in one transaction wrote them all), and the view begins
+	 * after this transaction: its start is left for the worker to write
+	 * when it decodes this change of the view's catalog row.
+	 */
+	(void) backfill_lock_stream(stream);
+	return rebuild_view(view, storage, InvalidXLogRecPtr, BACKFILL_RESTORE);
+}
+
+/*
+ * With its stream locked and nothing of it unapplied before active_from:
+ * empty the view, start its bookkeeping again from active_from (none yet:
+ * InvalidXLogRecPtr), and fill it from the table.
+ */
+int64
+rebuild_view(Oid view, Oid storage, XLogRecPtr active_from,
+			 BackfillKind kind)
+{
+	Oid			counts;
+
+	/* the worker's flushes of this view wait for the rebuild; readers not */
+	LockRelationOid(storage, ShareRowExclusiveLock);
+	counts = window_registry_side_table(storage);
+	if (OidIsValid(counts))
+		LockRelationOid(counts, ShareRowExclusiveLock);
+	empty_table(storage);
+	if (OidIsValid(counts))
+		empty_table(counts);
+	restart_view_bookkeeping(view, active_from);
+	CommandCounterIncrement();
+
+	return backfill_view(view, kind);
+}
+
+/*
+ * The worker (worker.c) found that it cannot decode everything since the
+ * position stored with the views: its replication slot is gone (a promoted
+ * standby, pg_upgrade, a restored dump, a dropped slot) or was
+ * invalidated.  Every view of a table stream is computed again from its
+ * table, in the worker's transaction, before decoding starts.  The new
+ * slot decodes transactions that committed before the streams were locked
+ * here, and the rows are read from a snapshot that sees them: the views
+ * begin after the lock.  A view that cannot be rebuilt by its own fault is
+ * marked failed; the others are not held up by it.  A view that a restore
+ * still builds is left to the restore, which computes it when its last
+ * part is in (restore.c): its storage may lack its index yet, and locking
+ * it here would wait for, or deadlock with, the restore's sessions.
+ * unstarted_only: only the views whose beginning the worker has not
+ * written, which committed before a new slot's start (worker.c).
+ */
+void
+rebuild_table_stream_views(const char *why, bool unstarted_only)
+{
+	List	   *views = NIL;
+	List	   *streams = NIL;
+	XLogRecPtr	active_from;
+	ListCell   *lc;
+	int			rebuilt = 0;
+	int			failed = 0;
+	int64		rows = 0;
+
+	foreach(lc, ddl_catalog_all_streams())
+	{
+		StreamCatalogEntry *entry = lfirst(lc);
+		List	   *of_stream;
+
+		if (entry->kafka)
+			continue;
+		of_stream = ddl_catalog_restored_views_of_stream(entry->stream, unstarted_only);
+		if (of_stream != NIL)
+			streams = lappend_oid(streams, entry->stream);
+		views = list_concat(views, of_stream);
+	}
+	if (views == NIL)
+		return;
+
+	list_sort(streams, list_oid_cmp);
+	foreach(lc, streams)
+		(void) backfill_lock_stream(lfirst_oid(lc));
+	active_from = GetXLogInsertRecPtr();
+
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+		char	   *name = get_rel_name(view);
+		MemoryContext cxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			rows += rebuild_view(view, ddl_catalog_storage_of_view(view),
+									  active_from, BACKFILL_REBUILD);
+			ReleaseCurrentSubTransaction();
+			rebuilt++;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata = continuous_abort_subtransaction(cxt);
+
+			CurrentResourceOwner = owner;
+			if (quarantine_error_is_transient(edata))
+				ReThrowError(edata);
+			quarantine_view(view, name,
+							psprintf("it could not be computed again from its stream table after %s: %s",
+									 why, edata->message));
+			failed++;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	ereport(LOG,
+			(errmsg("pg_continuous: computed %d continuous views again from their stream tables (%lld rows) after %s",
+					rebuilt, (long long) rows, why),
+			 failed > 0 ?
+			 errdetail("%d views could not be computed again and are marked failed (continuous.views.last_error).",
+					   failed) : 0));
+}
+
+/*
+ * Delete every row, as of now: a rebuild may follow another one that
+ * committed after this transaction's snapshot was taken.
+ */
+static void
+empty_table(Oid relid)
+{
+	Relation	rel = table_open(relid, NoLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	HeapTuple	tuple;
+
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		simple_heap_delete(rel, &tuple->t_self);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+}
+
+/*
+ * The view's dead letters and counters start again with the rebuild, and
+ * the view is active again; the change of its catalog row makes the
+ * worker load it anew.
+ */
+static void
+restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
+{
+	ExtensionPrivileges saved;
+	Oid			argtypes[2] = {OIDOID, PG_LSNOID};
+	Datum		args[2] = {ObjectIdGetDatum(view), LSNGetDatum(active_from)};
+	char		nulls[2] = {' ', active_from == InvalidXLogRecPtr ? 'n' : ' '};
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM continuous.dead_letters "
+							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("INSERT INTO continuous.view_stats AS s (view, active_from) "
+							  "VALUES ($1, $2) "
+							  "ON CONFLICT (view) DO UPDATE SET active_from = $2, "
+							  "events = 0, late_events = 0, errors = 0, groups_in_memory = 0, "
+							  "status = 'active', last_error = NULL, failed_at = NULL",
+							  2, argtypes, args, nulls, false, 0) != SPI_OK_INSERT ||
+		SPI_execute_with_args("UPDATE continuous.view_catalog SET rebuilt_at = pg_catalog.now() "
+							  "WHERE view OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_continuous: could not reset the statistics of continuous view %u",
+			 view);
+	SPI_finish();
+	privileges_leave_extension(&saved);
+	continuous_catalog_changed();
+}

@@ -1,0 +1,473 @@
+/*-------------------------------------------------------------------------
+ *
+ * view_progress.c
+ *	  How far each view of a table stream is applied, so that a lock on one
+ *	  view's relations holds back that view only.
+ *
+ * Pipeline position: between the decoder and the flush.  A flush writes
+ * each view's storage table, table of counts and late_events table, and
+ * another transaction may hold a lock on them that the flush would wait
+ * for: an uncommitted DROP VIEW, or a LOCK of the late_events table (the
+ * view owner's own table).  So before each batch is processed the worker
+ * takes those locks without waiting (view_progress_hold_if_locked).  A
+ * view whose relations are locked is held back: it leaves the batch, and
+ * every other view goes on.  The decoder goes on too, while the slot keeps
+ * the WAL from where the held view stands.
+ *
+ * What is written with every flush (continuous.decoder_position):
+ *   frontier      every view is applied up to here, and the streams'
+ *                 counters, dead letters and watermarks are as of here,
+ *   behind_views  except these views, each applied up to its entry of
+ *   behind_lsns,
+ *   lsn           the least of them (or frontier): where decoding resumes.
+ *
+ * Once a held view's locks are free, the worker decodes again from lsn
+ * (decoder_rewind).  Each view counts only the transactions that commit
+ * from its own position on, and until the decoder is back at frontier its
+ * batches are not counted for the streams again (view_progress_replaying).
+ * A restart after a crash resumes the same way.  A view held back judges
+ * its events late by the watermark of when it processes them, as though
+ * they arrived then: a window its readers saw closed never changes.
+ *
+ * A view of a Kafka stream is held back the same way, its position kept
+ * per partition by the stream's consumer (kafka_source.c, continuous.
+ * kafka_view_offsets) rather than here: the consumer goes on for the
+ * stream's other views, and once the lock is gone (the catalog is read
+ * again) it reads again from the view's offsets for that view alone.
+ * Other workers' flushes lock a Kafka view's storage too (worker_take_
+ * turn), in modes that an ACCESS SHARE lock does not conflict with, unlike
+ * a DROP VIEW's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+
+#include "base/memory.h"
+#include "worker/view_progress.h"
+
+typedef struct ViewProgress
+{
+	Oid			view;			/* hash key */
+	XLogRecPtr	applied;		/* counts what commits from here on */
+	bool		held;			/* by a lock on one of its relations */
+	Oid			kafka_stream;	/* of a Kafka stream: no position here */
+	Oid			locked;			/* the relation found locked */
+	ViewRelations relations;
+} ViewProgress;
+
+/* the views read from the catalog, and those read before (while loading) */
+static HTAB *progress = NULL;
+static HTAB *previous = NULL;
+static bool load_restarted = false;
+
+/* what view_progress_start() read, for the first load: view -> lsn */
+static HTAB *behind_at_start = NULL;
+
+static XLogRecPtr frontier = InvalidXLogRecPtr;
+static XLogRecPtr replay_end = InvalidXLogRecPtr;
+
+static HTAB *progress_table(const char *name);
+static bool progress_locks_free(ViewProgress *p);
+static bool progress_behind(ViewProgress *p);
+static bool progress_find_held(bool locks_free);
+static void progress_write_resumed(void);
+
+static HTAB *
+progress_table(const char *name)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ViewProgress);
+	ctl.hcxt = continuous_memory_context();
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void
+view_progress_start(DecoderProgress *stored)
+{
+	int			i;
+
+	frontier = stored->frontier;
+	replay_end = stored->frontier > stored->restart ? stored->frontier :
+		InvalidXLogRecPtr;
+	behind_at_start = progress_table("pg_continuous views behind at start");
+	for (i = 0; i < stored->nbehind; i++)
+	{
+		ViewProgress *p = hash_search(behind_at_start, &stored->behind_views[i],
+									  HASH_ENTER, NULL);
+
+		p->applied = stored->behind_lsns[i];
+	}
+}
+
+void
+view_progress_forget_all(void)
+{
+	frontier = InvalidXLogRecPtr;
+	replay_end = InvalidXLogRecPtr;
+	if (behind_at_start)
+		hash_destroy(behind_at_start);
+	behind_at_start = NULL;
+	if (progress)
+		hash_destroy(progress);
+	progress = NULL;
+}
+
+void
+view_progress_begin_load(bool decoder_restarted)
+{
+	previous = progress;
+	progress = progress_table("pg_continuous view progress");
+	load_restarted = decoder_restarted;
+}
+
+bool
+view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
+						ViewRelations *relations, XLogRecPtr *counts_from)
+{
+	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
+	ViewProgress *before = NULL;
+	ViewProgress *at_start = NULL;
+
+	if (previous)
+		before = hash_search(previous, &view, HASH_FIND, NULL);
+	if (behind_at_start)
+		at_start = hash_search(behind_at_start, &view, HASH_FIND, NULL);
+
+	p->applied = before ? before->applied :
+		at_start ? at_start->applied : frontier;
+	p->applied = Max(p->applied, active_from);
+	p->relations = *relations;
+	p->kafka_stream = kafka_stream;
+	p->held = false;
+	p->locked = InvalidOid;
+
+	/*
+	 * A held view of a table stream goes on only where decoding starts
+	 * again; a Kafka stream's consumer starts again at every load.
+	 */
+	if (!OidIsValid(kafka_stream) && before && before->held && !load_restarted)
+	{
+		p->held = true;
+		p->locked = before->locked;
+	}
+	else if (!progress_locks_free(p))
+		p->held = true;
+
+	*counts_from = p->applied;
+	return !p->held;
+}
+
+void
+view_progress_end_load(void)
+{
+	if (previous)
+		hash_destroy(previous);
+	previous = NULL;
+	if (behind_at_start)
+		hash_destroy(behind_at_start);
+	behind_at_start = NULL;
+	progress_write_resumed();
+}
+
+bool
+view_progress_hold_if_locked(Oid view)
+{
+	ViewProgress *p;
+
+	if (progress == NULL)
+		return false;
+	p = hash_search(progress, &view, HASH_FIND, NULL);
+	if (p == NULL || p->held || progress_locks_free(p))
+		return false;
+	p->held = true;
+	return true;
+}
+
+bool
+view_progress_held(Oid view)
+{
+	ViewProgress *p = progress ? hash_search(progress, &view, HASH_FIND, NULL) : NULL;
+
+	return p != NULL && p->held;
+}
+
+/*
+ * Each relation the flush writes, locked as the flush locks it, without
+ * waiting.  The locks taken are kept to the end of the transaction.
+ */
+static bool
+progress_locks_free(ViewProgress *p)
+{
+	Oid			relids[4] = {p->relations.storage, p->relations.counts,
+	p->relations.late_table, p->relations.query_view};
+	LOCKMODE	modes[4] = {OidIsValid(p->kafka_stream) ? AccessShareLock : RowExclusiveLock,
+		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
+	int			i;
+
+	for (i = 0; i < lengthof(relids); i++)
+	{
+		if (OidIsValid(relids[i]) &&
+			!ConditionalLockRelationOid(relids[i], modes[i]))
+		{
+			p->locked = relids[i];
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Is a view held back, and (locks_free) are its locks free now?
+ */
+static bool
+progress_find_held(bool locks_free)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+
+	if (progress == NULL)
+		return false;
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		if (p->held && (!locks_free || progress_locks_free(p)))
+		{
+			hash_seq_term(&seq);
+			return true;
+		}
+	}
+	return false;
+}
+
+List *
+view_progress_held_views(Oid kafka_stream)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+	List	   *held = NIL;
+
+	if (progress == NULL)
+		return NIL;
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->held && p->kafka_stream == kafka_stream)
+			held = lappend_oid(held, p->view);
+	return held;
+}
+
+bool
+view_progress_holding(void)
+{
+	return progress_find_held(false);
+}
+
+bool
+view_progress_replaying(XLogRecPtr position)
+{
+	return !XLogRecPtrIsInvalid(replay_end) && position <= replay_end;
+}
+
+XLogRecPtr
+view_progress_replay_end(void)
+{
+	return replay_end;
+}
+
+/* Is the view applied less far than the others (or held)? */
+static bool
+progress_behind(ViewProgress *p)
+{
+	return !OidIsValid(p->kafka_stream) && (p->held || p->applied < frontier);
+}
+
+void
+view_progress_write(XLogRecPtr position)
+{
+	DecoderProgress out;
+	XLogRecPtr	new_frontier = Max(frontier, position);
+	long		n = progress ? hash_get_num_entries(progress) : 0;
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+
+	out.restart = new_frontier;
+	out.frontier = new_frontier;
+	out.nbehind = 0;
+	out.behind_views = palloc(sizeof(Oid) * Max(n, 1));
+	out.behind_lsns = palloc(sizeof(XLogRecPtr) * Max(n, 1));
+	if (progress)
+	{
+		hash_seq_init(&seq, progress);
+		while ((p = hash_seq_search(&seq)) != NULL)
+		{
+			XLogRecPtr	applied = p->held ? p->applied : Max(p->applied, position);
+
+			if (!OidIsValid(p->kafka_stream) && applied < new_frontier)
+			{
+				out.behind_views[out.nbehind] = p->view;
+				out.behind_lsns[out.nbehind] = applied;
+				out.nbehind++;
+				out.restart = Min(out.restart, applied);
+			}
+		}
+	}
+	flush_write_progress(&out);
+	view_progress_write_status();
+}
+
+void
+view_progress_flushed(XLogRecPtr position)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+
+	if (progress)
+	{
+		hash_seq_init(&seq, progress);
+		while ((p = hash_seq_search(&seq)) != NULL)
+			if (!p->held)
+				p->applied = Max(p->applied, position);
+	}
+	frontier = Max(frontier, position);
+	if (!XLogRecPtrIsInvalid(replay_end) && position >= replay_end)
+		replay_end = InvalidXLogRecPtr;
+}
+
+XLogRecPtr
+view_progress_confirmable(XLogRecPtr position)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+
+	if (progress == NULL)
+		return position;
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (progress_behind(p))
+			position = Min(position, p->applied);
+	return position;
+}
+
+bool
+view_progress_release_due(void)
+{
+	return progress_find_held(true);
+}
+
+XLogRecPtr
+view_progress_rewind(void)
+{
+	XLogRecPtr	restart = view_progress_confirmable(frontier);
+
+	if (restart >= frontier)
+		return InvalidXLogRecPtr;
+	replay_end = frontier;
+	return restart;
+}
+
+void
+view_progress_forget(Oid view)
+{
+	if (progress)
+		(void) hash_search(progress, &view, HASH_REMOVE, NULL);
+}
+
+/*
+ * The status of the views held back, for continuous.views and sync().
+ * Rows the transaction that holds the lock has locked too (an uncommitted
+ * DROP VIEW deletes the view's row) are skipped, not waited for.
+ */
+void
+view_progress_write_status(void)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+	List	   *views = NIL;
+	List	   *whys = NIL;
+	Datum	   *view_datums;
+	Datum	   *why_datums;
+	Oid			types[2] = {OIDARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
+	ListCell   *vc;
+	ListCell   *wc;
+	int			i = 0;
+
+	if (progress == NULL)
+		return;
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		if (!p->held)
+			continue;
+		views = lappend_oid(views, p->view);
+		whys = lappend(whys,
+					   psprintf("another transaction holds a lock on %s; the view catches up once it is released",
+								DatumGetCString(DirectFunctionCall1(regclassout,
+																	ObjectIdGetDatum(p->locked)))));
+	}
+	if (views == NIL)
+		return;
+
+	view_datums = palloc(sizeof(Datum) * list_length(views));
+	why_datums = palloc(sizeof(Datum) * list_length(views));
+	forboth(vc, views, wc, whys)
+	{
+		view_datums[i] = ObjectIdGetDatum(lfirst_oid(vc));
+		why_datums[i] = CStringGetTextDatum(lfirst(wc));
+		i++;
+	}
+	values[0] = PointerGetDatum(construct_array(view_datums, i, OIDOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(why_datums, i, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE continuous.view_stats s "
+							  "SET status = 'waiting', last_error = w.why "
+							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS w(view, why) "
+							  "WHERE s.view OPERATOR(pg_catalog.=) w.view "
+							  "AND s.view OPERATOR(pg_catalog.=) ANY ("
+							  "  SELECT l.view FROM continuous.view_stats l "
+							  "  WHERE l.view OPERATOR(pg_catalog.=) ANY ($1) "
+							  "  AND l.status OPERATOR(pg_catalog.<>) 'waiting' "
+							  "  FOR UPDATE SKIP LOCKED)",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_continuous: could not write the status of views held back");
+}
+
+/* Views no longer held back are active again. */
+static void
+progress_write_resumed(void)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+	Datum	   *held;
+	int			n = 0;
+	Oid			type = OIDARRAYOID;
+	Datum		value;
+
+	held = palloc(sizeof(Datum) * Max(hash_get_num_entries(progress), 1));
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->held)
+			held[n++] = ObjectIdGetDatum(p->view);
+	value = PointerGetDatum(construct_array(held, n, OIDOID, sizeof(Oid),
+											true, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE continuous.view_stats "
+							  "SET status = 'active', last_error = NULL "
+							  "WHERE view OPERATOR(pg_catalog.=) ANY ("
+							  "  SELECT l.view FROM continuous.view_stats l "
+							  "  WHERE l.status OPERATOR(pg_catalog.=) 'waiting' "
+							  "  AND NOT l.view OPERATOR(pg_catalog.=) ANY ($1) "
+							  "  FOR UPDATE SKIP LOCKED)",
+							  1, &type, &value, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_continuous: could not write the status of views no longer held back");
+}

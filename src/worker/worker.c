@@ -1,0 +1,1410 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The per-database worker: decode, process, flush, repeat.
+ *
+ * Pipeline position: the loop that drives every step.  Each turn reads the
+ * WAL flushed so far (decoder.c) and the messages the Kafka streams' consumers
+ * have received (worker_kafka.c), and when a flush is due (the flush
+ * interval has passed, the batch is large, a continuous.sync() is waiting, or
+ * the continuous catalog changed) it runs one transaction that partially
+ * aggregates the batch for every view (batch.c), merges it into storage,
+ * and records the decoder position, the Kafka offsets and statistics
+ * (flush.c).  Then it publishes how far the views are up to date for
+ * continuous.sync().
+ *
+ * A worker whose library is of another version than its database's
+ * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
+ * UPDATE (upgrade.c).  Each view's definition is the analysed SELECT of its
+ * definition view (view_definition.c).
+ *
+ * A change of the continuous catalog (a view or stream created, dropped,
+ * altered, rebuilt or restored) reaches the worker as the decoder reads it
+ * in the WAL; a worker that does not decode learns of it by a relcache
+ * invalidation (worker_catalog_invalidated()), which it processes at every
+ * turn.  Each reload's memory, as all the worker keeps, hangs off one
+ * context (memory.c).
+ *
+ * Each view is processed and written through quarantine.c: a view that
+ * fails by its own fault is marked failed and left alone, and the others go
+ * on.  A view whose relations another transaction has locked is held
+ * back, and decoded (or, of a Kafka stream, consumed) again once the lock
+ * is gone (view_progress.c, kafka_source.c).  The worker exits when the
+ * extension is dropped (the invalidation of its dropped catalog tells it),
+ * dropping its replication slot.  Any other error ends the worker; the
+ * launcher starts it again, and it resumes from the last flushed position,
+ * so nothing is lost or counted twice.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <malloc.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/pg_lsn.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "base/extension_catalog.h"
+#include "base/guc.h"
+#include "base/memory.h"
+#include "base/privileges.h"
+#include "base/shmem.h"
+#include "base/subxact.h"
+#include "ddl/upgrade.h"
+#include "ddl/view_definition.h"
+#include "ddl/view_dependencies.h"
+#include "exec/batch.h"
+#include "exec/quarantine.h"
+#include "source/decoder.h"
+#include "source/kafka/kafka_source.h"
+#include "source/kafka/worker_kafka.h"
+#include "source/watermark.h"
+#include "state/flush.h"
+#include "state/rebuild.h"
+#include "window/window_expiry.h"
+#include "worker/view_progress.h"
+#include "worker/worker.h"
+
+/* how often an idle worker looks for new WAL */
+#define WORKER_POLL_MS			10
+/* and, at most, after a reset of its caches, whether the extension exists */
+#define EXTENSION_CHECK_MS		1000
+/* and whether the lock holding back a view is gone */
+#define HOLD_CHECK_MS			1000
+
+/*
+ * Where each view begins, kept across catalog reloads.  A view created while
+ * the worker runs begins right after its creating transaction, which the
+ * decoder reports as a catalog change; the position is written to
+ * view_stats.active_from with that flush, before the slot moves past it.
+ * So a view without a written position, at startup or when the catalog is
+ * read again, committed after what the decoder has read (the worker may
+ * lag behind the catalog), and it waits for its creating transaction to be
+ * decoded: beginning earlier would count again what its backfill counted.
+ */
+typedef struct ViewActivation
+{
+	Oid			view;			/* hash key */
+	XLogRecPtr	active_from;	/* InvalidXLogRecPtr: not yet known */
+	bool		persisted;
+} ViewActivation;
+
+/* A stream's batch, for processing one view (worker_step_process) */
+typedef struct ViewBatch
+{
+	StreamEvents *stream;
+	StreamClock *clock;
+} ViewBatch;
+
+typedef struct WorkerState
+{
+	DatabaseSlot *slot;
+	int			index;			/* 0 .. continuous.workers - 1 */
+	Oid			extension;		/* the pg_extension row we serve */
+	bool		decoding;		/* wal_level = logical */
+	List	   *views;			/* ViewRuntime */
+	List	   *clocks;			/* StreamClock, one per stream */
+	MemoryContext catalog_cxt;	/* holds clocks; reset at each reload */
+	HTAB	   *activations;	/* Oid -> ViewActivation */
+
+	/*
+	 * Set by a relcache invalidation of a catalog table, of a view or of a
+	 * Kafka stream in the catalog (watched, sorted, in catalog_cxt); or, as
+	 * caches_reset, of every relation: the catalog may have changed.
+	 */
+	bool		catalog_invalidated;
+	bool		caches_reset;
+	TimestampTz last_extension_check;
+	Oid			stream_catalog;
+	Oid			view_catalog;
+	Oid		   *watched;
+	int			nwatched;
+	TimestampTz last_flush;
+	TimestampTz last_hold_check;
+	uint64		seen_sync_requests;
+	XLogRecPtr	published;
+} WorkerState;
+
+static WorkerState ws;
+
+static void worker_start_further(Oid dboid) pg_attribute_noreturn();
+static void worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new);
+static void worker_process_views(StreamEvents *stream, StreamClock *clock,
+								 bool only_windowed);
+static void worker_step_process(ViewRuntime *vr, void *arg);
+static void worker_step_write(ViewRuntime *vr, void *arg);
+static void worker_step_write_all(ViewRuntime *unused, void *arg);
+static void worker_write_views(List *batches);
+static void worker_forget_failed_views(void);
+static void worker_take_turn(List *kafka_batches);
+static void worker_loop(void) pg_attribute_noreturn();
+static void worker_detach(int code, Datum arg);
+static void worker_begin(TransactionId wait_for);
+static void worker_commit(void);
+static bool worker_extension_exists(void);
+static void worker_exit_without_extension(void);
+static void worker_load_catalog(bool at_startup, bool slot_is_new,
+								bool decoder_restarted);
+static void worker_hold_locked_views(void);
+static void worker_release_held_views(void);
+static void worker_rewind(void);
+static bool worker_activations_unwritten(void);
+static StreamClock *worker_stream_clock(Oid stream);
+static bool worker_stream_dropped(Oid stream);
+static void worker_flush(void);
+static void worker_publish(XLogRecPtr lsn);
+static bool worker_flush_due(bool sync_requested);
+static void worker_write_kafka_state(void);
+static void worker_watch_catalog(void);
+static void worker_catalog_invalidated(Datum arg, Oid relid);
+
+void
+continuous_worker_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	DecoderProgress stored;
+	bool		slot_is_new = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	worker_session_fix_settings();
+
+	/*
+	 * Each flush allocates and frees its batch: tens of megabytes.  Keep
+	 * freed memory in the process instead of returning it to the kernel
+	 * and faulting it in again at the next flush (a fifth of the worker's
+	 * time when consuming Kafka, by perf).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
+	pgstat_report_appname("pg_continuous worker");
+
+	memcpy(&ws.index, MyBgworkerEntry->bgw_extra, sizeof(ws.index));
+	CacheRegisterRelcacheCallback(worker_catalog_invalidated, (Datum) 0);
+	if (ws.index > 0)
+		worker_start_further(dboid);	/* does not return */
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot = continuous_get_slot(dboid);
+	ws.slot->pid = MyProcPid;
+	ws.slot->worker_latch = MyLatch;
+	ws.slot->decoder_ready = false;
+	pg_atomic_write_u64(&ws.slot->applied_lsn, InvalidXLogRecPtr);
+	LWLockRelease(ContinuousShmem->lock);
+	before_shmem_exit(worker_detach, (Datum) 0);
+	worker_kafka_init(0, &ws.slot->kafka_synced, worker_stream_clock);
+
+	/* a library of another version than the catalog waits for the update */
+	upgrade_wait_for_catalog(ws.slot, true);
+	worker_begin(InvalidTransactionId);
+	ws.extension = continuous_extension_oid(true);
+	if (!OidIsValid(ws.extension))
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->state = DBSLOT_RUNNING;
+	ws.slot->start_requested = false;
+	LWLockRelease(ContinuousShmem->lock);
+
+	flush_read_progress(&stored);
+	view_progress_start(&stored);
+	/* pg_upgrade leaves out what makes each view one object */
+	view_dependencies_restore();
+	worker_commit();
+
+	ws.decoding = decoder_available();
+	if (ws.decoding)
+		worker_start_decoder(stored.restart, &slot_is_new);
+
+	/* after the slot exists, so no catalog change can fall in between */
+	worker_begin(InvalidTransactionId);
+	worker_load_catalog(true, slot_is_new, true);
+	worker_commit();
+
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->decoder_ready = true;
+	ws.slot->extension = ws.extension;
+	LWLockRelease(ContinuousShmem->lock);
+	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
+	worker_loop();
+}
+
+/*
+ * Acquire the replication slot.  If it cannot decode from start_lsn (it
+ * is gone: a promoted standby, pg_upgrade, a restored dump, a dropped
+ * slot; or it was invalidated), the views of table streams are computed
+ * again from their tables (rebuild.c) before anything is decoded.  That
+ * the rebuild is owed is written down before the new slot exists, so a
+ * crash in between cannot leave a slot behind that hides the gap.
+ */
+static void
+worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
+{
+	XLogRecPtr	lost_from = InvalidXLogRecPtr;
+	DecoderStart how;
+	bool		owed;
+
+	worker_begin(InvalidTransactionId);
+	owed = flush_read_rebuild_owed();
+	if (!owed && start_lsn != InvalidXLogRecPtr && !decoder_slot_usable())
+	{
+		flush_write_rebuild_owed(true);
+		owed = true;
+	}
+	worker_commit();
+
+	how = decoder_start(start_lsn, &lost_from);
+	*slot_is_new = (how != DECODER_RESUMED);
+	/* a new slot starts now: no view is behind another */
+	if (*slot_is_new)
+		view_progress_forget_all();
+
+	worker_begin(InvalidTransactionId);
+
+	/*
+	 * A restore that brought views back while the slot was being made owes
+	 * a rebuild too (restore.c): its commit, and the commits after it, came
+	 * before the slot's start, and the first look above did not see it.
+	 */
+	if (!owed && *slot_is_new)
+		owed = flush_read_rebuild_owed();
+	if (owed)
+	{
+		rebuild_table_stream_views(how == DECODER_SLOT_LOST ?
+								   psprintf("the replication slot of this database was invalidated "
+											"(max_slot_wal_keep_size) at %X/%X",
+											LSN_FORMAT_ARGS(lost_from)) :
+								   start_lsn == InvalidXLogRecPtr ?
+								   pstrdup("views were restored before the worker of this database had a replication slot") :
+								   psprintf("the replication slot of this database could not decode from %X/%X "
+											"(a promoted standby, pg_upgrade, a restored dump or a dropped slot)",
+											LSN_FORMAT_ARGS(start_lsn)),
+								   false);
+		flush_write_rebuild_owed(false);
+	}
+
+	/*
+	 * A view of a table stream whose beginning nobody wrote was created, or
+	 * brought back by a restore, before this look.  Whether its commit came
+	 * before the new slot's start, which the slot will not decode, or after
+	 * it cannot be told here: it is computed from its table now, and begins
+	 * after this transaction's lock on its stream.  A later one waits for
+	 * its creation to be decoded (worker_load_catalog()).
+	 */
+	else if (*slot_is_new)
+		rebuild_table_stream_views("views were created or restored while the worker of this database made its replication slot",
+								   true);
+	worker_commit();
+}
+
+/*
+ * Worker 1 .. continuous.workers - 1 of a database (the launcher starts
+ * them once worker 0 runs): no replication slot, no table streams, only its
+ * share of the Kafka partitions (worker_kafka.c).  It leaves the slot's
+ * state to worker 0, and simply exits when the extension is gone.
+ */
+static void
+worker_start_further(Oid dboid)
+{
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot = continuous_find_slot(dboid);
+	if (ws.slot == NULL || ws.slot->state != DBSLOT_RUNNING ||
+		ws.index >= continuous_workers)
+	{
+		LWLockRelease(ContinuousShmem->lock);
+		proc_exit(0);
+	}
+	ws.slot->workers[ws.index].pid = MyProcPid;
+	ws.slot->workers[ws.index].latch = MyLatch;
+	LWLockRelease(ContinuousShmem->lock);
+	before_shmem_exit(worker_detach, (Datum) 0);
+	worker_kafka_init(ws.index, &ws.slot->workers[ws.index].kafka_synced,
+					  worker_stream_clock);
+
+	ws.decoding = false;
+	pgstat_report_appname(psprintf("pg_continuous worker %d", ws.index + 1));
+	upgrade_wait_for_catalog(ws.slot, false);
+	worker_begin(InvalidTransactionId);
+	ws.extension = continuous_extension_oid(true);
+	if (!OidIsValid(ws.extension))
+	{
+		worker_commit();
+		proc_exit(0);
+	}
+	worker_load_catalog(true, false, true);
+	worker_commit();
+	worker_loop();
+}
+
+/* Decode, poll, flush, repeat. */
+static void
+worker_loop(void)
+{
+	ws.last_flush = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		sync_requested;
+		uint64		sync_requests;
+		bool		catalog_changed = false;
+		TransactionId catalog_xid = InvalidTransactionId;
+		int64		kafka_messages;
+		Size		kafka_bytes;
+		bool		pending;
+		long		timeout = WORKER_POLL_MS;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (ws.slot->pause_requested)
+		{
+			/* unflushed events stay in the WAL, and the slot keeps them */
+			ereport(LOG,
+					(errmsg("pg_continuous: worker exiting for DROP DATABASE")));
+			proc_exit(0);
+		}
+
+		/* a sync() waits: for Kafka offsets, or (worker 0) for the WAL */
+		sync_requests = pg_atomic_read_u64(&ws.slot->sync_requests);
+		sync_requested = (sync_requests != ws.seen_sync_requests ||
+						  (ws.index == 0 &&
+						   pg_atomic_read_u64(&ws.slot->flush_target) > ws.published));
+
+		/*
+		 * The invalidations of what committed before that sync() asked:
+		 * whoever writes the catalog sends one (continuous_catalog_changed()),
+		 * DROP EXTENSION and DROP VIEW too.  The barrier orders the unlocked
+		 * test for messages after the read of the request.  Between
+		 * transactions, as TimescaleDB's job scheduler does: this only
+		 * forgets cache entries and sets flags.
+		 */
+		pg_memory_barrier();
+		AcceptInvalidationMessages();
+		if (!ws.decoding && (ws.catalog_invalidated || ws.caches_reset))
+			catalog_changed = true;
+		else if (ws.catalog_invalidated ||
+				 (ws.caches_reset &&
+				  TimestampDifferenceExceeds(ws.last_extension_check,
+											 GetCurrentTimestamp(),
+											 EXTENSION_CHECK_MS)))
+		{
+			/*
+			 * The decoder reports each change of the catalog where it is in
+			 * the WAL, which is where it must be applied; but a dropped
+			 * extension is seen at once.  Decoding DDL resets every cache
+			 * often, which says nothing of the catalog: then the extension
+			 * is looked for once a second at most.
+			 */
+			ws.catalog_invalidated = ws.caches_reset = false;
+			ws.last_extension_check = GetCurrentTimestamp();
+			worker_begin(InvalidTransactionId);
+			if (!worker_extension_exists())
+			{
+				worker_commit();
+				worker_exit_without_extension();
+			}
+			worker_commit();
+		}
+
+		worker_release_held_views();
+		if (ws.decoding)
+		{
+			XLogRecPtr	end_of_wal = GetFlushRecPtr(NULL);
+
+			/* decoded again for views held back: up to where the others are */
+			if (view_progress_replay_end() != InvalidXLogRecPtr)
+				end_of_wal = Min(end_of_wal, view_progress_replay_end());
+
+			if (decoder_read_position() < end_of_wal)
+				decoder_read(end_of_wal, continuous_batch_events,
+							 (Size) continuous_state_memory_kb * 1024);
+			catalog_changed = decoder_batch->catalog_changed;
+			catalog_xid = decoder_batch->catalog_xid;
+		}
+		if (worker_kafka_poll() > 0)
+			timeout = 0;		/* more may be waiting */
+		worker_write_kafka_state();
+
+		pending = worker_kafka_pending(&kafka_messages, &kafka_bytes);
+
+		/*
+		 * A catalog change is flushed too, even without events: the position
+		 * past it must be written with where the views it created begin.
+		 */
+		if (ws.decoding &&
+			(decoder_batch->nevents > 0 || decoder_batch->nchanges > 0 ||
+			 decoder_batch->catalog_changed))
+			pending = true;
+		/* a sync() must not return before a view whose lock is gone */
+		if (sync_requested && view_progress_holding())
+			pending = true;
+
+		if (pending)
+		{
+			/*
+			 * A Kafka sync() is served by a flush once the batch holds every
+			 * message it waits for: flushing earlier would only make more,
+			 * smaller flushes.
+			 */
+			if (worker_flush_due(sync_requested ||
+								 worker_kafka_sync_waiting()))
+			{
+				ws.seen_sync_requests = sync_requests;
+				worker_flush();
+			}
+			else
+			{
+				long		left = continuous_flush_interval_ms -
+					TimestampDifferenceMilliseconds(ws.last_flush,
+													GetCurrentTimestamp());
+
+				timeout = Max(1, Min(timeout, left));
+			}
+		}
+		else if (ws.decoding && worker_activations_unwritten())
+		{
+			/* where new views begin must be written before moving on */
+			ws.seen_sync_requests = sync_requests;
+			worker_flush();
+		}
+		else
+		{
+			/* nothing of ours in what was read: up to date */
+			ws.seen_sync_requests = sync_requests;
+			if (ws.decoding)
+			{
+				view_progress_flushed(decoder_read_position());
+				decoder_batch_flushed(view_progress_confirmable(decoder_read_position()));
+				worker_publish(decoder_read_position());
+			}
+			else
+				worker_publish(GetXLogInsertRecPtr());
+		}
+		if (catalog_changed)
+		{
+			/*
+			 * Without decoding, the consumers are set up anew from the
+			 * stored offsets, and read their unflushed messages again (see
+			 * worker_flush()).
+			 */
+			worker_begin(catalog_xid);
+			if (!worker_extension_exists())
+			{
+				worker_commit();
+				worker_exit_without_extension();
+			}
+			worker_load_catalog(false, false, false);
+			worker_commit();
+			/* the next turn writes where new views begin */
+			timeout = 0;
+		}
+
+		/* after the catalog: a sync() sees the streams of views made before it */
+		worker_kafka_sync(sync_requests);
+
+		/* more WAL waiting: no sleep */
+		if (ws.decoding &&
+			decoder_read_position() < GetFlushRecPtr(NULL) &&
+			decoder_batch->nevents < continuous_batch_events)
+			timeout = 0;
+
+		if (timeout > 0)
+		{
+			if (worker_kafka_wakeup_fd() >= 0)
+				(void) WaitLatchOrSocket(MyLatch,
+										 WL_LATCH_SET | WL_TIMEOUT |
+										 WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+										 worker_kafka_wakeup_fd(), timeout,
+										 PG_WAIT_EXTENSION);
+			else
+				(void) WaitLatch(MyLatch,
+								 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 timeout, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			worker_kafka_wakeup_drain();
+		}
+	}
+}
+
+static bool
+worker_flush_due(bool sync_requested)
+{
+	int64		events = 0;
+	Size		bytes = 0;
+
+	(void) worker_kafka_pending(&events, &bytes);
+	if (ws.decoding)
+	{
+		if (decoder_batch->catalog_changed)
+			return true;
+		events += decoder_batch->nevents;
+		bytes += decoder_batch_bytes();
+	}
+	return sync_requested ||
+		events >= continuous_batch_events ||
+		bytes >= (Size) continuous_state_memory_kb * 1024 ||
+		TimestampDifferenceExceeds(ws.last_flush, GetCurrentTimestamp(),
+								   continuous_flush_interval_ms);
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	if (ws.index > 0)
+	{
+		ws.slot->workers[ws.index].pid = 0;
+		ws.slot->workers[ws.index].latch = NULL;
+	}
+	else
+	{
+		ws.slot->pid = 0;
+		ws.slot->worker_latch = NULL;
+		ws.slot->decoder_ready = false;
+	}
+	LWLockRelease(ContinuousShmem->lock);
+}
+
+/*
+ * A transaction for the worker's own work.  If wait_for is valid, wait until
+ * that transaction has ended first: its commit record may be decoded before
+ * it is visible to new snapshots.
+ */
+static void
+worker_begin(TransactionId wait_for)
+{
+	/* now() in this transaction, as a backend sets it per statement */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+
+	/*
+	 * DROP EXTENSION locks the extension before any of its tables.  Taking
+	 * that lock first makes a concurrent DROP wait for this transaction, or
+	 * this transaction wait for the DROP, instead of the two deadlocking
+	 * over the catalog and storage tables in different orders.
+	 */
+	if (OidIsValid(ws.extension))
+		LockDatabaseObject(ExtensionRelationId, ws.extension, 0, AccessShareLock);
+	if (TransactionIdIsValid(wait_for))
+		XactLockTableWait(wait_for, NULL, NULL, XLTW_None);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "pg_continuous: SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+worker_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static bool
+worker_extension_exists(void)
+{
+	return continuous_extension_oid(true) == ws.extension;
+}
+
+static void
+worker_exit_without_extension(void)
+{
+	char		slotname[NAMEDATALEN];
+
+	/* the database's state and replication slot are worker 0's */
+	if (ws.index > 0)
+		proc_exit(0);
+	if (ws.decoding)
+		decoder_drop_slot();
+	else
+	{
+		snprintf(slotname, NAMEDATALEN, "continuous_%u", MyDatabaseId);
+		if (SearchNamedReplicationSlot(slotname, true) != NULL)
+			ReplicationSlotDrop(slotname, true);
+	}
+	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
+	ws.slot->state = DBSLOT_NO_EXTENSION;
+	LWLockRelease(ContinuousShmem->lock);
+	ereport(LOG,
+			(errmsg("pg_continuous: extension not present in database %u, worker exiting",
+					MyDatabaseId)));
+	proc_exit(0);
+}
+
+/*
+ * Streams and views as the catalog has them now.  at_startup: the decoder
+ * resumes at the last written position; slot_is_new: it starts from scratch;
+ * decoder_restarted: at startup, or decoding again for views held back.
+ */
+static void
+worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
+{
+	ListCell   *lc;
+	Oid		   *relids;
+	uint64		i;
+	MemoryContext spicxt = CurrentMemoryContext;
+	HTAB	   *previous = ws.activations;
+	HASHCTL		ctl;
+	int			ntables = 0;
+	List	   *kafka_streams = NIL;
+
+	/*
+	 * This transaction's snapshot sees every commit whose invalidation was
+	 * processed so far; one processed from here on may be newer.
+	 */
+	ws.catalog_invalidated = ws.caches_reset = false;
+
+	foreach(lc, ws.views)
+		view_runtime_destroy(lfirst(lc));
+	list_free(ws.views);
+	ws.views = NIL;
+
+	/* consumers resume at the offsets stored with the state */
+	worker_kafka_drop_sources();
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ViewActivation);
+	ctl.hcxt = continuous_memory_context();
+	ws.activations = hash_create("pg_continuous view activations", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	if (ws.catalog_cxt == NULL)
+		ws.catalog_cxt = AllocSetContextCreate(continuous_memory_context(),
+											   "pg_continuous streams",
+											   ALLOCSET_SMALL_SIZES);
+	ws.watched = NULL;
+	ws.nwatched = 0;
+	MemoryContextReset(ws.catalog_cxt);
+	ws.clocks = NIL;
+	ws.stream_catalog = continuous_catalog_relid(CATALOG_STREAMS);
+	ws.view_catalog = continuous_catalog_relid(CATALOG_VIEWS);
+
+	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
+					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
+					"EXISTS (SELECT FROM continuous.view_catalog v "
+					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream "
+					"          AND NOT v.restore_pending), "
+					"c.max_future "
+					"FROM continuous.stream_catalog c "
+					"LEFT JOIN continuous.stream_stats s "
+					"       ON s.stream OPERATOR(pg_catalog.=) c.stream",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
+	relids = palloc(sizeof(Oid) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bool		no_event_time;
+		bool		no_watermark;
+		Datum		event_time = SPI_getbinval(row, desc, 2, &no_event_time);
+		Datum		delay = SPI_getbinval(row, desc, 3, &isnull);
+		Datum		watermark = SPI_getbinval(row, desc, 4, &no_watermark);
+		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		bool		kafka = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+		bool		has_views = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
+		Datum		max_future = SPI_getbinval(row, desc, 7, &isnull);
+		MemoryContext oldcxt;
+
+		if (!kafka)
+			relids[ntables++] = stream;
+		else if (has_views)
+			kafka_streams = lappend_oid(kafka_streams, stream);
+		oldcxt = MemoryContextSwitchTo(ws.catalog_cxt);
+		ws.clocks = lappend(ws.clocks,
+							stream_clock_create(stream,
+												no_event_time ? NULL : NameStr(*DatumGetName(event_time)),
+												DatumGetIntervalP(delay),
+												DatumGetIntervalP(max_future),
+												!no_watermark,
+												no_watermark ? 0 : DatumGetTimestampTz(watermark)));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	qsort(relids, ntables, sizeof(Oid), oid_cmp);
+	if (ws.decoding)
+		decoder_set_streams(relids, ntables, ws.stream_catalog,
+							ws.view_catalog);
+
+	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
+					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
+					"v.search_path, v.counts_table "
+					"FROM continuous.view_catalog v "
+					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
+					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
+					"WHERE (s.status OPERATOR(pg_catalog.=) 'failed') IS NOT TRUE "
+					"AND NOT v.restore_pending "
+					"ORDER BY v.view",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
+
+	view_progress_begin_load(decoder_restarted);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		Oid			storage = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
+		Oid			query_view = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
+		Oid			owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
+		bool		not_written;
+		Datum		written = SPI_getbinval(row, desc, 6, &not_written);
+		Interval   *lateness = DatumGetIntervalP(SPI_getbinval(row, desc, 7,
+																  &isnull));
+		bool		no_late_table;
+		Oid			late_table = DatumGetObjectId(SPI_getbinval(row, desc, 8,
+																 &no_late_table));
+		bool		no_retention;
+		Datum		retention = SPI_getbinval(row, desc, 9, &no_retention);
+		char	   *search_path = TextDatumGetCString(SPI_getbinval(row, desc, 11,
+																	&isnull));
+		bool		no_counts;
+		Oid			counts = DatumGetObjectId(SPI_getbinval(row, desc, 12, &no_counts));
+		ResourceOwner oldowner = CurrentResourceOwner;
+		ViewActivation *act;
+		ViewActivation *before = NULL;
+		XLogRecPtr	counts_from;
+		bool		kafka = list_member_oid(kafka_streams, stream);
+
+		/* the further workers serve only views over Kafka streams */
+		if (ws.index > 0 && !kafka)
+			continue;
+
+		act = hash_search(ws.activations, &view, HASH_ENTER, NULL);
+		if (previous)
+			before = hash_search(previous, &view, HASH_FIND, NULL);
+		if (!not_written)
+		{
+			act->active_from = DatumGetLSN(written);
+			act->persisted = true;
+		}
+		else if (before && before->active_from != InvalidXLogRecPtr)
+			*act = *before;
+		else
+		{
+			/*
+			 * New to this worker, and its creation not decoded yet (that
+			 * flush writes where it begins): it committed after what the
+			 * decoder has read, and waits for its creating transaction.
+			 * With a new slot, the views of table streams it could not
+			 * decode the creation of were computed again and have their
+			 * beginning (worker_start_decoder()); a view of a Kafka stream
+			 * begins at the slot's start.
+			 */
+			act->active_from = (at_startup && slot_is_new && kafka) ?
+				Max(decoder_read_position(), 1) : InvalidXLogRecPtr;
+			act->persisted = false;
+		}
+
+		/*
+		 * A view of a table stream counts from where it is applied; one
+		 * whose relations another transaction has locked is held back.
+		 */
+		counts_from = act->active_from;
+		if (kafka || (ws.decoding && act->active_from != InvalidXLogRecPtr))
+		{
+			ViewRelations relations = {storage,
+				no_counts ? InvalidOid : counts,
+				no_late_table ? InvalidOid : late_table,
+			query_view};
+
+			if (!view_progress_load_view(view, kafka ? stream : InvalidOid,
+										 act->active_from, &relations,
+										 &counts_from))
+				continue;
+		}
+
+		/*
+		 * A view that cannot be set up must not stop the others, nor leave
+		 * its memory behind.
+		 */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(spicxt);
+		continuous_memory_setup_begin();
+		PG_TRY();
+		{
+			SavedPrivileges saved;
+			ViewRuntime *vr;
+
+			privileges_become(owner, search_path, &saved);
+			vr = view_runtime_create(view, stream, storage, owner,
+									 search_path,
+									 view_definition_query(query_view),
+									 lateness);
+			vr->active_from = counts_from;
+			vr->late_table = no_late_table ? InvalidOid : late_table;
+			if (!no_retention)
+			{
+				vr->retention = MemoryContextAlloc(vr->cxt, sizeof(Interval));
+				*vr->retention = *DatumGetIntervalP(retention);
+			}
+			privileges_restore(&saved);
+			ReleaseCurrentSubTransaction();
+			continuous_memory_setup_end(true);
+			MemoryContextSwitchTo(continuous_memory_context());
+			ws.views = lappend(ws.views, vr);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata = continuous_abort_subtransaction(spicxt);
+
+			continuous_memory_setup_end(false);
+
+			CurrentResourceOwner = oldowner;
+			if (quarantine_error_is_transient(edata))
+				ReThrowError(edata);
+			quarantine_view(view, SPI_getvalue(row, desc, 10), edata->message);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(spicxt);
+		CurrentResourceOwner = oldowner;
+	}
+	if (previous)
+		hash_destroy(previous);
+	view_progress_end_load();
+	worker_kafka_create_sources(kafka_streams, ws.views);
+	if (!ws.decoding)
+		worker_watch_catalog();
+}
+
+/*
+ * Without logical decoding, invalidations tell the worker that its catalog
+ * changed (worker_catalog_invalidated()).  The writers of the catalog send
+ * one of view_catalog; DROP VIEW and DROP FOREIGN TABLE delete rows by the
+ * extension's sql_drop event trigger instead, but drop the relation too,
+ * whose invalidation reaches every backend: so the views and Kafka streams
+ * of the catalog are watched, failed views included.  Table streams are
+ * not, being vacuumed and analysed all the time; without decoding their
+ * views are not served anyway.
+ */
+static void
+worker_watch_catalog(void)
+{
+	uint64		i;
+
+	if (SPI_execute("SELECT view FROM continuous.view_catalog "
+					"UNION ALL "
+					"SELECT stream FROM continuous.stream_catalog "
+					"WHERE kind OPERATOR(pg_catalog.=) 'kafka'",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the continuous catalog");
+	ws.watched = MemoryContextAlloc(ws.catalog_cxt,
+									sizeof(Oid) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ws.watched[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc,
+													   1, &isnull));
+	}
+	qsort(ws.watched, SPI_processed, sizeof(Oid), oid_cmp);
+	ws.nwatched = SPI_processed;
+}
+
+/* Relcache invalidation callback: may the catalog have changed? */
+static void
+worker_catalog_invalidated(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid))
+		ws.caches_reset = true;
+	else if (relid == ws.stream_catalog || relid == ws.view_catalog ||
+			 (ws.nwatched > 0 &&
+			  bsearch(&relid, ws.watched, ws.nwatched, sizeof(Oid),
+					  oid_cmp) != NULL))
+		ws.catalog_invalidated = true;
+}
+
+/* What the Kafka consumers must write at once, in a transaction of its own. */
+static void
+worker_write_kafka_state(void)
+{
+	if (!worker_kafka_state_due())
+		return;
+	worker_begin(InvalidTransactionId);
+	worker_kafka_write_state();
+	worker_commit();
+	worker_kafka_state_committed();
+}
+
+/* Does a view begin at a position not yet written to view_stats? */
+static bool
+worker_activations_unwritten(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
+
+		if (act && !act->persisted && act->active_from != InvalidXLogRecPtr)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Did the catalog change that ended this batch drop the stream?  Its
+ * statistics and offsets, which the drop deleted, must not be written
+ * back: a new first view would find them there.  Asked only after a
+ * catalog change, in the flush transaction (which sees the change).
+ */
+static bool
+worker_stream_dropped(Oid stream)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream)};
+
+	if (!ws.decoding || !decoder_batch->catalog_changed)
+		return false;
+	if (SPI_execute_with_args("SELECT FROM continuous.stream_catalog "
+							  "WHERE stream OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
+	return SPI_processed == 0;
+}
+
+static StreamClock *
+worker_stream_clock(Oid stream)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.clocks)
+	{
+		StreamClock *clock = lfirst(lc);
+
+		if (clock->stream == stream)
+			return clock;
+	}
+	return NULL;
+}
+
+/*
+ * Views whose relations another transaction has locked are held back
+ * (view_progress.c) and leave this batch: the others do not wait.
+ */
+static void
+worker_hold_locked_views(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (view_progress_hold_if_locked(vr->view))
+		{
+			ereport(LOG,
+					(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
+							vr->name)));
+			worker_kafka_hold_view(vr->stream, vr->view);
+			view_runtime_destroy(vr);
+			ws.views = foreach_delete_current(ws.views, lc);
+		}
+	}
+}
+
+/*
+ * Once a held view's lock is gone, decode again from where the views
+ * behind stand, and read the catalog again: each view counts from its own
+ * position.  Looked at once a second while views are held.
+ */
+static void
+worker_release_held_views(void)
+{
+	bool		due;
+
+	if (!view_progress_holding() ||
+		!TimestampDifferenceExceeds(ws.last_hold_check, GetCurrentTimestamp(),
+									HOLD_CHECK_MS))
+		return;
+	ws.last_hold_check = GetCurrentTimestamp();
+	worker_begin(InvalidTransactionId);
+	due = view_progress_release_due();
+	worker_commit();
+	if (due)
+		worker_rewind();
+}
+
+/* Decode again for the views held back, and read the catalog again. */
+static void
+worker_rewind(void)
+{
+	XLogRecPtr	restart = ws.decoding ? view_progress_rewind() : InvalidXLogRecPtr;
+
+	if (restart != InvalidXLogRecPtr)
+	{
+		ereport(LOG,
+				(errmsg("pg_continuous: decoding again from %X/%X for continuous views that a lock held back",
+						LSN_FORMAT_ARGS(restart))));
+		decoder_rewind(restart);
+		/* a sync() waits until they have caught up */
+		ws.published = Min(ws.published, restart);
+		pg_atomic_write_u64(&ws.slot->applied_lsn, ws.published);
+	}
+
+	worker_begin(InvalidTransactionId);
+	if (!worker_extension_exists())
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	worker_load_catalog(false, false, true);
+	worker_commit();
+}
+
+/*
+ * A stream's batch: its clock, and every view over it (or, with
+ * only_windowed, every view that judges lateness).  Nothing is written yet.
+ */
+static void
+worker_process_stream(StreamEvents *stream, List *dead_letters)
+{
+	StreamClock *clock = worker_stream_clock(stream->relid);
+
+	if (clock)
+	{
+		stream_clock_advance(clock, stream);
+		clock->dead_letters = list_concat(clock->dead_letters, dead_letters);
+	}
+	worker_process_views(stream, clock, false);
+}
+
+static void
+worker_process_views(StreamEvents *stream, StreamClock *clock,
+					 bool only_windowed)
+{
+	ViewBatch	batch = {stream, clock};
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->failed || vr->stream != stream->relid ||
+			(only_windowed && vr->plan->window == NULL))
+			continue;
+		/* a view of a Kafka stream catching up has events of its own */
+		batch.stream = worker_kafka_view_events(vr->view, stream);
+		if (batch.stream->nevents == 0)
+			continue;
+		if (only_windowed)
+			view_batch_reset(vr);
+		(void) quarantine_run(vr, worker_step_process, &batch);
+	}
+}
+
+static void
+worker_step_process(ViewRuntime *vr, void *arg)
+{
+	ViewBatch  *batch = arg;
+
+	view_process_events(vr, batch->stream, batch->clock);
+}
+
+/* What a flush writes for one view: its state, late rows, retention. */
+static void
+worker_step_write(ViewRuntime *vr, void *arg)
+{
+	if (vr->events > 0)
+		flush_view_state(vr);
+	window_expiry_write_late_rows(vr);
+	window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
+}
+
+static void
+worker_step_write_all(ViewRuntime *unused, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (!vr->failed)
+			worker_step_write(vr, NULL);
+	}
+}
+
+/*
+ * Every view's writes, in one subtransaction: no view has failed in most
+ * flushes, and one subtransaction keeps the flush to one subtransaction
+ * id however many views there are.  If a view fails, each view is written
+ * again in a subtransaction of its own, so that the failing one can be
+ * quarantined; from its events again, as a failed write may have left its
+ * batch state changed.  batches: every stream's events.
+ */
+static void
+worker_write_views(List *batches)
+{
+	ListCell   *lc;
+
+	if (quarantine_attempt(worker_step_write_all, NULL, NULL) == NULL)
+		return;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ListCell   *bc;
+
+		if (vr->failed)
+			continue;
+		view_batch_reset(vr);
+		foreach(bc, batches)
+		{
+			ViewBatch	batch = {worker_kafka_view_events(vr->view, lfirst(bc)),
+			worker_stream_clock(vr->stream)};
+
+			if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
+				(void) quarantine_run(vr, worker_step_process, &batch);
+		}
+		if (!vr->failed)
+			(void) quarantine_run(vr, worker_step_write, NULL);
+	}
+}
+
+/* Failed views are no longer maintained, once their failure is committed. */
+static void
+worker_forget_failed_views(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->failed)
+		{
+			view_progress_forget(vr->view);
+			view_runtime_destroy(vr);
+			ws.views = foreach_delete_current(ws.views, lc);
+		}
+	}
+}
+
+/*
+ * With several workers, flushes that touch the same views take turns: lock
+ * the storage of every view over this worker's Kafka streams (in OID order,
+ * so no two workers deadlock; readers are not blocked), then look again at
+ * what the others have committed.  If another worker moved a stream's
+ * watermark past the one this batch was judged by, windows may have closed
+ * meanwhile, so the stream's windowed views process the batch again by the
+ * new watermark: a closed window never changes.
+ */
+static void
+worker_take_turn(List *kafka_batches)
+{
+	List	   *storages = NIL;
+	ListCell   *lc;
+	ListCell   *bc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		foreach(bc, worker_kafka_sources())
+			if (kafka_source_relid(lfirst(bc)) == vr->stream)
+				storages = lappend_oid(storages, vr->storage);
+	}
+	list_sort(storages, list_oid_cmp);
+	foreach(lc, storages)
+		LockRelationOid(lfirst_oid(lc), ShareRowExclusiveLock);
+	list_free(storages);
+
+	/* see what committed while this worker waited */
+	PopActiveSnapshot();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	forboth(lc, worker_kafka_sources(), bc, kafka_batches)
+	{
+		KafkaSource *src = lfirst(lc);
+
+		if (kafka_source_catch_up(src))
+			worker_process_views(lfirst(bc),
+								 worker_stream_clock(kafka_source_relid(src)),
+								 true);
+	}
+}
+
+/* One transaction: process the batch into every view, merge, record. */
+static void
+worker_flush(void)
+{
+	XLogRecPtr	position = ws.decoding ? decoder_read_position() :
+		GetXLogInsertRecPtr();
+	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz oldest = started;
+	ListCell   *lc;
+	double		flush_ms;
+	double		latency_ms;
+	List	   *batches = NIL;	/* StreamEvents: every stream's batch */
+	List	   *kafka_batches = NIL;	/* and each Kafka source's */
+	bool		replaying;		/* decoded again for views held back */
+	bool		rewind_due = false;
+
+	/*
+	 * A batch that ends at a catalog change is flushed for the table
+	 * streams only: the Kafka consumers are set up anew right after it, from
+	 * the offsets stored, and their unflushed messages are read again.  Their
+	 * state must not be written here: the change may have dropped a stream,
+	 * or dropped it and registered it again, and old offsets written back
+	 * would then be where the new registration starts.
+	 */
+	List	   *sources;
+
+	/* the views a catalog change created must be visible to update */
+	worker_begin(ws.decoding && decoder_batch->catalog_changed ?
+				 decoder_batch->catalog_xid : InvalidTransactionId);
+	if (!worker_extension_exists())
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
+	worker_hold_locked_views();
+	replaying = ws.decoding && view_progress_replaying(position);
+	sources = (ws.decoding && decoder_batch->catalog_changed) ?
+		NIL : worker_kafka_sources();
+
+	if (ws.decoding)
+	{
+		HASH_SEQ_STATUS seq;
+		StreamEvents *stream;
+
+		hash_seq_init(&seq, decoder_batch->streams);
+		while ((stream = hash_seq_search(&seq)) != NULL)
+		{
+			worker_process_stream(stream, NIL);
+			batches = lappend(batches, stream);
+		}
+		if (decoder_batch->nevents > 0)
+			oldest = decoder_batch->oldest_commit_time;
+	}
+	foreach(lc, sources)
+	{
+		KafkaSource *src = lfirst(lc);
+		List	   *dead_letters;
+		StreamEvents *stream;
+
+		/* a Kafka message's latency counts from when the worker took it */
+		if (kafka_source_batch_messages(src) > 0)
+			oldest = Min(oldest, kafka_source_batch_first_taken(src));
+		stream = kafka_source_decode(src, &dead_letters);
+
+		worker_process_stream(stream, dead_letters);
+		batches = lappend(batches, stream);
+		kafka_batches = lappend(kafka_batches, stream);
+	}
+
+	/* the batch is processed; from here on, the flush writes */
+	if (continuous_workers > 1 && sources != NIL)
+		worker_take_turn(kafka_batches);
+	foreach(lc, batches)
+	{
+		StreamEvents *stream = lfirst(lc);
+
+		/* a stream's events decoded again were counted for it before */
+		if (worker_stream_dropped(stream->relid) ||
+			(replaying && !stream->kafka))
+			continue;
+		flush_stream_stats(stream, worker_stream_clock(stream->relid));
+	}
+
+	worker_write_views(batches);
+
+	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
+	latency_ms = (double) (GetCurrentTimestamp() - oldest) / 1000.0;
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
+
+		if (!vr->failed && (vr->events > 0 || (act && !act->persisted)))
+			flush_view_bookkeeping(vr, flush_ms, latency_ms);
+	}
+	foreach(lc, sources)
+	{
+		KafkaSource *src = lfirst(lc);
+
+		kafka_source_write_position(src, true);
+		if (kafka_source_error_changed(src))
+			kafka_source_write_error(src);
+	}
+	if (ws.decoding)
+	{
+		flush_write_view_starts(decoder_batch->created_views, position);
+		view_progress_write(position);
+	}
+	else
+		view_progress_write_status();
+	/* a lock gone before a sync() asked is seen by its flush */
+	rewind_due = view_progress_release_due();
+	worker_commit();
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
+
+		if (act && act->active_from != InvalidXLogRecPtr)
+			act->persisted = true;
+	}
+
+	worker_forget_failed_views();
+	foreach(lc, ws.views)
+		view_batch_reset(lfirst(lc));
+	foreach(lc, sources)
+		kafka_source_flushed(lfirst(lc));
+	if (ws.decoding)
+	{
+		view_progress_flushed(position);
+		decoder_batch_flushed(view_progress_confirmable(position));
+	}
+	ws.last_flush = GetCurrentTimestamp();
+	if (rewind_due)
+		worker_rewind();		/* up to date once they have caught up */
+	else
+		worker_publish(position);
+}
+
+static void
+worker_publish(XLogRecPtr lsn)
+{
+	/* how far the WAL is applied is worker 0's to say */
+	if (ws.index > 0 || lsn <= ws.published)
+		return;
+	ws.published = lsn;
+	pg_atomic_write_u64(&ws.slot->applied_lsn, lsn);
+	ConditionVariableBroadcast(&ContinuousShmem->applied_cv);
+}
