@@ -106,18 +106,19 @@ count_results()
 }
 
 # run_regress KIND ARG...: one pg_regress-style suite, regress or isolation,
-# with its temporary instance where PGXS's check target would put it.
+# with its temporary instance where PGXS's check target would put it; the
+# other suites are emptied, this one is the Makefile's unless ARG names it.
 run_regress()
 {
-	local kind=$1 rc=0 p f out tmp
+	local kind=$1 rc=0 p f out tmp others
 	shift
 	if [ "$kind" = regress ]; then
-		out=$TESTROOT tmp=tmp_check
+		out=$TESTROOT tmp=tmp_check others=ISOLATION=
 	else
-		out=$TESTROOT/output_iso tmp=tmp_check_iso
+		out=$TESTROOT/output_iso tmp=tmp_check_iso others=REGRESS=
 	fi
 	log "$kind: ${*:-every test}"
-	installcheck REGRESS= ISOLATION= TAP_TESTS= "$@" \
+	installcheck "$others" TAP_TESTS= "$@" \
 		EXTRA_REGRESS_OPTS="--temp-instance=$TESTROOT/$tmp --temp-config=$TESTROOT/test/regress.conf" ||
 		rc=$?
 	read -r p f < <(count_results "$SCRATCH/make.stdout")
