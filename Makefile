@@ -1,9 +1,12 @@
 # pg_continuous: PGXS build, plus the project's harness targets.
 #
 #   make              build (PGXS)            make install   install (PGXS)
+#   make installcheck pg_regress (sql/), isolation (test/isolation/specs/)
+#                     and TAP (test/t/) tests (PGXS), against a running server
+#                     configured like test/regress.conf; see below
 #   make test         install missing Debian packages, build, install, then
-#                     pg_regress (sql/), isolation (test/isolation/specs/) and
-#                     TAP (test/t/) on temporary instances; ends "N passed, N failed"
+#                     the same tests through PGXS's installcheck, on temporary
+#                     instances, and the fuzzers; ends "N passed, N failed"
 #   make demo         scratch cluster in .demo/ with a live event generator
 #   make demo-stop    stop the demo's generator and server (keeps .demo/)
 #   make demo-clean   stop the demo and remove .demo/
@@ -24,11 +27,30 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # Kafka streams use librdkafka (Debian: librdkafka-dev).
 SHLIB_LINK = -lrdkafka
 
-# Every sql/NAME.sql is a pg_regress test.  `make test` runs them on a
-# temporary, preloaded instance; `make installcheck` runs them against a
-# running server that is already configured like test/regress.conf.
+# The tests, PGXS's way: `make installcheck` runs them against a running
+# server configured like test/regress.conf (the extension preloaded,
+# wal_level = logical).  `make test` runs the same targets on temporary
+# instances instead (test/harness/test.sh).  Empty a variable to skip a
+# suite, e.g. `make installcheck TAP_TESTS=`.
+#   REGRESS     every sql/NAME.sql, against expected/NAME.out (pg_regress)
+#   ISOLATION   every test/isolation/specs/NAME.spec, against
+#               test/isolation/expected/NAME.out (pg_isolation_regress)
+#   TAP_TESTS   test/t/*.pl with prove; they start their own servers
+#               (PostgreSQL::Test::Cluster), with our modules in test/perl.
+#               PROVE_TESTS picks some, PROVE_FLAGS passes options to prove.
 REGRESS ?= $(sort $(basename $(notdir $(wildcard sql/*.sql))))
-EXTRA_CLEAN = results log regression.diffs regression.out tmp_check output_iso
+ISOLATION ?= $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+# the last --inputdir wins over PGXS's own (this directory)
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation
+# the expected files assume a C locale and UTF8 test databases
+NO_LOCALE = 1
+ENCODING = UTF8
+TAP_TESTS = 1
+# PGXS runs prove here, where there is no t/: the tests are test/t/*.pl, and
+# t/NAME.pl, as PostgreSQL's own trees name a test, means test/t/NAME.pl.
+PROVE_TESTS ?= test/t/*.pl
+override PROVE_TESTS := $(patsubst t/%,test/t/%,$(PROVE_TESTS))
+EXTRA_CLEAN = results log regression.diffs regression.out tmp_check tmp_check_iso output_iso
 
 # PostgreSQL 15's own pg_config when present: /usr/bin/pg_config follows the
 # newest installed server, which need not be 15.
@@ -45,6 +67,9 @@ all install installcheck:
 	@exit 1
 endif
 
+# prove -I for the tests' own modules (PgContinuous::*)
+PG_PROVE_FLAGS += -I $(srcdir)/test/perl
+
 HARNESS = test/harness
 
 .PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows bench-backfill deps
@@ -52,8 +77,10 @@ HARNESS = test/harness
 deps:
 	@$(HARNESS)/deps.sh
 
+# REGRESS=... and ISOLATION=... reach the harness as make exports them; the
+# override of PROVE_TESTS above keeps make from exporting that one.
 test:
-	@$(HARNESS)/test.sh
+	@PROVE_TESTS='$(PROVE_TESTS)' $(HARNESS)/test.sh
 
 demo:
 	@$(HARNESS)/demo.sh start

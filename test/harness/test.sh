@@ -1,21 +1,28 @@
 #!/bin/bash
 # test/harness/test.sh: `make test`.  Installs missing packages, builds and
-# installs the extension, then runs, each on its own temporary instance
-# configured by test/regress.conf (preloaded, wal_level = logical):
-#   - pg_regress over sql/*.sql against expected/*.out (sql/readme.sql is
-#     the README's examples: test/harness/readme_sql.sh checks it is current),
-#   - pg_isolation_regress over test/isolation/specs/*.spec, if any,
-#   - the TAP tests test/t/*.pl with prove, as PGXS's prove_installcheck does
-#     (with the libraries of released versions, test/harness/released.sh, for
-#     the tests that use them),
-#   - the Kafka message decoders' fuzzers (test/fuzz), briefly.
-# Servers run as an unprivileged user (postgres when invoked as root) in a
-# scratch directory under /tmp.  Results, diffs and logs are copied back into
-# the repository (results/, regression.diffs, log/, tmp_check/log/).
+# installs the extension, then runs the Makefile's test suites with PGXS's
+# own installcheck target, one suite at a time:
+#   - REGRESS: pg_regress over sql/*.sql against expected/*.out (sql/readme.sql
+#     is the README's examples: test/harness/readme_sql.sh checks it is current),
+#   - ISOLATION: pg_isolation_regress over test/isolation/specs/*.spec,
+#   - TAP_TESTS: prove over test/t/*.pl (with the libraries of released
+#     versions, test/harness/released.sh, for the tests that use them),
+# and then the Kafka message decoders' fuzzers (test/fuzz), briefly.
+#
+# This script does what PGXS cannot.  installcheck expects a running server:
+# here pg_regress starts a temporary one for its suite, configured by
+# test/regress.conf (preloaded, wal_level = logical), from --temp-instance
+# and --temp-config in EXTRA_REGRESS_OPTS.  Servers refuse to run as root, so
+# the suites run as an unprivileged user (postgres when invoked as root), in
+# a copy of the tests that this user owns, in a scratch directory under /tmp:
+# PGXS writes its output beside the tests.  Results, diffs and logs are
+# copied back into the repository (results/, regression.diffs, log/,
+# output_iso/, tmp_check/log/).  Each suite is a make of its own, so that a
+# failing suite does not stop the next one.
 # The last line of output is "N passed, N failed"; the exit status is non-zero
 # if anything failed.  REGRESS, ISOLATION and PROVE_TESTS (e.g.
-# PROVE_TESTS=t/000_lifecycle.pl) pick tests; "none" skips a suite, and
-# FUZZ=none skips the fuzzers.
+# PROVE_TESTS=t/000_lifecycle.pl) pick tests, and PROVE_FLAGS passes options
+# to prove, as in PGXS; "none" skips a suite, and FUZZ=none skips the fuzzers.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,43 +41,58 @@ trap 'rm -rf "$SCRATCH"' EXIT
 
 passed=0
 failed=0
+shopt -s nullglob
 
-# Tests are read by the server user.  Use the repository in place when that
-# user can read it; otherwise (e.g. a clone under /root) a private copy.
-TESTROOT=$REPO
-stage_tests()
-{
-	[ "$TESTROOT" = "$REPO" ] || return 0
-	TESTROOT=$SCRATCH/src
-	mkdir -p "$TESTROOT"
-	for d in sql expected test contrib; do
-		[ ! -d "$REPO/$d" ] || cp -R "$REPO/$d" "$TESTROOT/"
-	done
-	[ "$(id -u)" -ne 0 ] || chown -R "$PG_OS_USER": "$TESTROOT"
-}
-if ! as_pg_cd test -r "$REPO/test/regress.conf"; then
-	log "the $PG_OS_USER user cannot read $REPO; testing a copy of the tests"
-	stage_tests
-fi
+# The copy: the Makefile, which names the tests, and the tests.  Not the
+# build products: installcheck tests the installed extension; but the Kafka
+# tools in test/kafka, which the TAP tests run.
+TESTROOT=$SCRATCH/src
+mkdir -p "$TESTROOT"
+tar -C "$REPO" --exclude=test/fuzz/build -cf - Makefile sql expected test contrib |
+	tar -C "$TESTROOT" -xf -
 
 # pg_regress stops at the first test without an expected file.  Give such a
 # test an empty one (in the copy) so that it runs, fails, and leaves its
 # output in results/ to become the expected file.
 add_missing_expected()
 {
-	local dir=$1 t
-	shift
-	for t in "$@"; do
-		if ! compgen -G "$dir/expected/$t.out" >/dev/null &&
-			! compgen -G "$dir/expected/${t}_[0-9].out" >/dev/null; then
-			stage_tests
-			local staged=$TESTROOT${dir#"$REPO"}
-			log "no expected output for $t: it will fail; see results/$t.out"
-			mkdir -p "$staged/expected"
-			: >"$staged/expected/$t.out"
-			[ "$(id -u)" -ne 0 ] || chown -R "$PG_OS_USER": "$staged/expected"
+	local inputdir=$1 subdir=$2 ext=$3 f t
+	for f in "$inputdir/$subdir"/*."$ext"; do
+		t=$(basename "$f" ".$ext")
+		if ! compgen -G "$inputdir/expected/$t.out" >/dev/null &&
+			! compgen -G "$inputdir/expected/${t}_[0-9].out" >/dev/null; then
+			log "no expected output for $t: if run, it fails; see its results/$t.out"
+			mkdir -p "$inputdir/expected"
+			: >"$inputdir/expected/$t.out"
 		fi
 	done
+}
+add_missing_expected "$TESTROOT" sql sql
+add_missing_expected "$TESTROOT/test/isolation" specs spec
+[ "$(id -u)" -ne 0 ] || chown -R "$PG_OS_USER": "$TESTROOT"
+
+# installcheck VAR=VALUE...: PGXS's installcheck in the copy, as the server
+# user; its output is also left in $SCRATCH/make.stdout.  The variables of
+# the `make test` that runs this script stay out (MAKEFLAGS): the arguments
+# say which suite runs.
+installcheck()
+{
+	local rc=0
+	(cd "$TESTROOT" && as_pg env -u TEMP_CONFIG -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		PATH="$PG_BINDIR:$PATH" \
+		"$MAKE" -s installcheck PG_CONFIG="$PG_CONFIG" "$@") 2>&1 |
+		tee "$SCRATCH/make.stdout" || rc=$?
+	return "$rc"
+}
+
+# suite_args VAR: the make argument that selects a suite's tests, for the
+# array "args": none when the knob is unset (the Makefile's default, every
+# test), VAR=VALUE when it is set.  Fails for "none": the suite is skipped.
+suite_args()
+{
+	args=()
+	[ "${!1-}" != none ] || return 1
+	[ -z "${!1+set}" ] || args=("$1=${!1}")
 }
 
 # count_results LOGFILE: pg_regress's per-test verdicts as "passed failed"
@@ -83,25 +105,23 @@ count_results()
 		END { print p + 0, f + 0 }' "$1"
 }
 
-# run_regress KIND DRIVER INPUTDIR TEST...: one pg_regress-style suite.
+# run_regress KIND ARG...: one pg_regress-style suite, regress or isolation,
+# with its temporary instance where PGXS's check target would put it; the
+# other suites are emptied, this one is the Makefile's unless ARG names it.
 run_regress()
 {
-	local kind=$1 driver=$2 inputdir=$3 out=$SCRATCH/$1 rc=0 p f
-	shift 3
-	log "$kind: $*"
-	mkdir -p "$out"
-	[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$out"
-	(cd "$SCRATCH" && as_pg env -u TEMP_CONFIG PATH="$PG_BINDIR:$PATH" \
-		"$driver" \
-		--temp-instance="$out/tmp_check" \
-		--temp-config="$TESTROOT/test/regress.conf" \
-		--inputdir="$inputdir" \
-		--outputdir="$out" \
-		--bindir="$PG_BINDIR" \
-		--no-locale --encoding=UTF8 \
-		--dbname=contrib_regression \
-		"$@") 2>&1 | tee "$SCRATCH/$kind.stdout" || rc=$?
-	read -r p f < <(count_results "$SCRATCH/$kind.stdout")
+	local kind=$1 rc=0 p f out tmp others
+	shift
+	if [ "$kind" = regress ]; then
+		out=$TESTROOT tmp=tmp_check others=ISOLATION=
+	else
+		out=$TESTROOT/output_iso tmp=tmp_check_iso others=REGRESS=
+	fi
+	log "$kind: ${*:-every test}"
+	installcheck "$others" TAP_TESTS= "$@" \
+		EXTRA_REGRESS_OPTS="--temp-instance=$TESTROOT/$tmp --temp-config=$TESTROOT/test/regress.conf" ||
+		rc=$?
+	read -r p f < <(count_results "$SCRATCH/make.stdout")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1						# the driver itself failed
 	fi
@@ -132,17 +152,7 @@ run_regress()
 }
 
 # --- pg_regress ------------------------------------------------------------
-shopt -s nullglob
-regress=()
-if [ -n "${REGRESS:-}" ]; then
-	read -r -a regress <<<"$REGRESS"
-else
-	for f in "$REPO"/sql/*.sql; do
-		regress+=("$(basename "$f" .sql)")
-	done
-fi
-[ "${regress[*]}" != none ] || regress=()
-if [ ${#regress[@]} -gt 0 ]; then
+if suite_args REGRESS; then
 	# sql/readme.sql runs the README's examples: it must be the README's
 	log "regress: sql/readme.sql matches README.md"
 	if "$REPO/test/harness/readme_sql.sh" --check; then
@@ -150,82 +160,66 @@ if [ ${#regress[@]} -gt 0 ]; then
 	else
 		failed=$((failed + 1))
 	fi
-	add_missing_expected "$REPO" "${regress[@]}"
-	run_regress regress "$PGXS_DIR/src/test/regress/pg_regress" \
-		"$TESTROOT" "${regress[@]}"
+	run_regress regress "${args[@]}"
 else
 	log "regress: no tests, skipped"
 fi
 
 # --- isolation -------------------------------------------------------------
-isolation=()
-if [ -n "${ISOLATION:-}" ]; then
-	read -r -a isolation <<<"$ISOLATION"
+if suite_args ISOLATION; then
+	run_regress isolation "${args[@]}"
 else
-	for f in "$REPO"/test/isolation/specs/*.spec; do
-		isolation+=("$(basename "$f" .spec)")
-	done
-fi
-[ "${isolation[*]}" != none ] || isolation=()
-if [ ${#isolation[@]} -gt 0 ]; then
-	add_missing_expected "$REPO/test/isolation" "${isolation[@]}"
-	run_regress isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
-		"$TESTROOT/test/isolation" "${isolation[@]}"
+	log "isolation: no tests, skipped"
 fi
 
 # --- TAP -------------------------------------------------------------------
-# Same environment as PGXS's prove_installcheck: TESTDIR, PATH with the
-# server binaries first, PGPORT, PG_REGRESS, and the PostgreSQL::Test modules.
-tap=()
-if [ -n "${PROVE_TESTS:-}" ]; then
-	read -r -a tap <<<"$PROVE_TESTS"
-else
-	for f in "$REPO"/test/t/*.pl; do
-		tap+=("t/$(basename "$f")")
-	done
-fi
-[ "${tap[*]}" != none ] || tap=()
-if [ ${#tap[@]} -gt 0 ]; then
-	mkdir -p "$SCRATCH/tap"
-	[ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER": "$SCRATCH/tap"
-	# the libraries of released versions, for the tests of update paths
+# One prove over the suite, as PGXS's prove_installcheck runs it; its
+# summary says which tests failed.
+if suite_args PROVE_TESTS; then
+	# The libraries of released versions, for the tests of update paths.
+	# Which tests run: the Makefile's default, or the knob's names and
+	# patterns, where t/NAME means test/t/NAME (as the Makefile reads it).
+	read -r -a words <<<"${PROVE_TESTS:-test/t/*.pl}"
 	released=
-	for t in "${tap[@]}"; do
-		if grep -q CONTINUOUS_RELEASED_DIR "$REPO/test/$t" 2>/dev/null; then
-			released=$SCRATCH/released
-		fi
+	for w in "${words[@]}"; do
+		for f in "$TESTROOT"/${w/#t\//test/t/}; do
+			! grep -q CONTINUOUS_RELEASED_DIR "$f" || released=$SCRATCH/released
+		done
 	done
 	if [ -n "$released" ] && ! "$REPO/test/harness/released.sh" "$released"; then
 		log "the libraries of released versions could not be built"
 		failed=$((failed + 1))
 	fi
-	for t in "${tap[@]}"; do
-		log "tap: $t"
-		if (cd "$TESTROOT/test" &&
-			as_pg env -u TEMP_CONFIG \
-				TESTDIR="$SCRATCH/tap" \
-				PATH="$PG_BINDIR:$PATH" \
-				PGPORT=65432 \
-				CONTINUOUS_RELEASED_DIR="$released" \
-				PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-				PERL5LIB="$PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
-				prove -I "$PGXS_DIR/src/test/perl/" -I perl -I . \
-				${PROVE_FLAGS:-} "$t"); then
-			passed=$((passed + 1))
-		else
-			failed=$((failed + 1))
-			name=$(basename "$t" .pl)
-			rlog=$SCRATCH/tap/tmp_check/log/regress_log_$name
-			if [ -f "$rlog" ]; then
-				echo "---------------- $t: end of regress_log_$name ----------------"
-				tail -n 80 "$rlog"
-			fi
+	export CONTINUOUS_RELEASED_DIR=$released
+
+	log "tap: ${PROVE_TESTS:-every test}"
+	rc=0
+	installcheck REGRESS= ISOLATION= "${args[@]}" PROVE_FLAGS="${PROVE_FLAGS:-}" || rc=$?
+	# "Files=N, Tests=M, ..." then, after "Test Summary Report", a line
+	# "test/t/NAME.pl (Wstat: ...)" per failed test
+	awk '
+		/^Test Summary Report/ { report = 1 }
+		report && /^[^ ].*\.pl \(Wstat: / { print $1 }' "$SCRATCH/make.stdout" >"$SCRATCH/tap.failed"
+	files=$(sed -n 's/^Files=\([0-9]*\),.*/\1/p' "$SCRATCH/make.stdout")
+	f=$(wc -l <"$SCRATCH/tap.failed")
+	p=$((${files:-0} - f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1						# prove itself failed
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	while read -r t; do
+		name=$(basename "$t" .pl)
+		rlog=$TESTROOT/tmp_check/log/regress_log_$name
+		if [ -f "$rlog" ]; then
+			echo "---------------- $t: end of regress_log_$name ----------------"
+			tail -n 80 "$rlog"
 		fi
-	done
+	done <"$SCRATCH/tap.failed"
 	rm -rf "$REPO/tmp_check"
-	if [ -d "$SCRATCH/tap/tmp_check/log" ]; then
+	if [ -d "$TESTROOT/tmp_check/log" ]; then
 		mkdir -p "$REPO/tmp_check"
-		cp -R "$SCRATCH/tap/tmp_check/log" "$REPO/tmp_check/"
+		cp -R "$TESTROOT/tmp_check/log" "$REPO/tmp_check/"
 		log "TAP logs copied to $REPO/tmp_check/log"
 	fi
 else

@@ -59,7 +59,7 @@ sub produce
 {
 	my ($topic, $file, $meanwhile) = @_;
 	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start([ 'kafka/produce', '-b', $bootstrap, '-t', $topic ],
+	my $h = IPC::Run::start([ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', $topic ],
 		'<', $file, '>', \$out, '2>', \$err);
 	$meanwhile->() if $meanwhile;
 	my $ok = $h->finish;

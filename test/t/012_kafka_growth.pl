@@ -65,7 +65,7 @@ sub produce
 {
 	my ($csv, @options) = @_;
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', 'grow', @options ],
+	IPC::Run::run([ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', 'grow', @options ],
 		'<', $csv, '>', \$out, '2>', \$err)
 	  or diag $err;
 	is($out, "produced $per_phase\n", "produced $per_phase to grow @options");

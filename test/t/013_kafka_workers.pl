@@ -181,7 +181,7 @@ sub produce_phase
 	my ($p, $meanwhile, $before_stream) = @_;
 	my ($json, $rows) = write_phase($p);
 	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start([ 'kafka/produce', '-b', $bootstrap, '-t', 'events' ],
+	my $h = IPC::Run::start([ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', 'events' ],
 		'<', $json, '>', \$out, '2>', \$err);
 	$meanwhile->() if $meanwhile;
 	ok($h->finish, "phase $p: produced") or diag $err;

@@ -124,7 +124,7 @@ for my $i (1 .. 1000)
 close($fh);
 my ($pout, $perr) = ('', '');
 ok( IPC::Run::run(
-		[ 'kafka/produce', '-b', $bootstrap, '-t', 'big', '-X', 'message.max.bytes=8000000' ],
+		[ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', 'big', '-X', 'message.max.bytes=8000000' ],
 		'<', "$tempdir/messages.json", '>', \$pout, '2>', \$perr),
 	'produced the messages')
   or diag $perr;

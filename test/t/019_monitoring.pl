@@ -47,7 +47,7 @@ sub produce
 	print $fh "$_\n" foreach @lines;
 	close($fh);
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', 'orders' ],
+	IPC::Run::run([ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', 'orders' ],
 		'<', $file, '>', \$out, '2>', \$err)
 	  or diag $err;
 	is($out, 'produced ' . scalar(@lines) . "\n", 'produced ' . scalar(@lines) . ' messages');

@@ -27,6 +27,7 @@
 use strict;
 use warnings;
 
+use File::Basename qw(dirname);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -38,7 +39,7 @@ use PgContinuous::Node;
 
 my $current = '0.2';
 my @released;
-open(my $fh, '<', 'released_versions')
+open(my $fh, '<', dirname(__FILE__) . '/../released_versions')
   or die "could not read test/released_versions: $!";
 while (<$fh>)
 {

@@ -53,7 +53,7 @@ sub produce_orders
 	}
 	close $fh;
 	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', 'orders' ],
+	my $ok = IPC::Run::run([ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', 'orders' ],
 		'<', $file, '>', \$out, '2>', \$err);
 	ok($ok, "produced $n orders") or diag $err;
 	$produced += $n;

@@ -51,7 +51,7 @@ sub produce
 	print $fh map { sprintf("%d,%d,%d,%s\n", $_, $_ % 17, $_ % 101, stamp($_)) } @rows;
 	close($fh);
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kafka/produce', '-b', $bootstrap, '-t', 'orders' ],
+	IPC::Run::run([ PgContinuous::MockKafka->tool('produce'), '-b', $bootstrap, '-t', 'orders' ],
 		'<', $file, '>', \$out, '2>', \$err)
 	  or diag $err;
 	is($out, "produced $n\n", "produced messages " . ($produced + 1) . " .. " . ($produced + $n));

@@ -190,7 +190,7 @@ sub produce_lines
 	print $fh "$_\n" foreach @lines;
 	close($fh);
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kafka/produce', '-b', $broker->bootstrap, '-t', 'orders' ],
+	IPC::Run::run([ PgContinuous::MockKafka->tool('produce'), '-b', $broker->bootstrap, '-t', 'orders' ],
 		'<', $file, '>', \$out, '2>', \$err)
 	  or die "produce failed: $err";
 	return;

@@ -19,14 +19,28 @@
 #       and return its one-line answer ("ok" when it went well).
 #   $broker->stop
 #       kill it.
+#   PgContinuous::MockKafka->tool('produce')
+#       the path of a Kafka test tool (test/kafka/NAME): the tests run from
+#       wherever prove runs, which PGXS makes the top directory.
 
 package PgContinuous::MockKafka;
 
 use strict;
 use warnings;
 
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
 use IPC::Run;
 use PostgreSQL::Test::Utils;
+
+# test/kafka, found from this file (test/perl/PgContinuous)
+my $kafka_dir = abs_path(dirname(__FILE__) . '/../../kafka');
+
+sub tool
+{
+	my ($class, $name) = @_;
+	return "$kafka_dir/$name";
+}
 
 sub start
 {
@@ -35,7 +49,7 @@ sub start
 	my $self = { in => '', out => '', err => '' };
 	my @port = $options->{port} ? ('--port', $options->{port}) : ();
 	$self->{handle} = IPC::Run::start(
-		[ 'kafka/mock_broker', @port, map { ('--topic', $_) } @topics ],
+		[ __PACKAGE__->tool('mock_broker'), @port, map { ('--topic', $_) } @topics ],
 		'<', \$self->{in}, '>', \$self->{out}, '2>', \$self->{err},
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	$self->{handle}->pump until $self->{out} =~ /\n/;
@@ -63,7 +77,7 @@ sub produce
 	my ($self, $topic, @messages) = @_;
 	my $in = join('', map { "$_\n" } @messages);
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kafka/produce', '-b', $self->{bootstrap}, '-t', $topic ],
+	IPC::Run::run([ __PACKAGE__->tool('produce'), '-b', $self->{bootstrap}, '-t', $topic ],
 		'<', \$in, '>', \$out, '2>', \$err)
 	  or die "produce failed: $err";
 	return $out =~ /produced (\d+)/ ? $1 : 0;
