@@ -5,11 +5,12 @@
  *	  the launcher.
  *
  * Pipeline position: none of its own.  _PG_init() wires the pieces in: in
- * every process that loads the library, the ProcessUtility hook that turns
- * CREATE VIEW ... WITH (continuous) into a continuous view (ddl_view.c),
- * the one in front of it that follows or refuses DDL on streams
- * (stream_guard.c), the guard of the storage tables (storage_guard.c) and
- * the hints for commands users bring from other systems (error_hints.c);
+ * every process that loads the library, the ProcessUtility hook that leads
+ * each utility statement through the extension's DDL steps
+ * (utility_hook.c: CREATE VIEW ... WITH (continuous), the guards of
+ * streams and storage, restores), the guard of the storage tables against
+ * DML (storage_guard.c) and the hints for commands users bring from other
+ * systems (error_hints.c);
  * when the library is preloaded, also the settings (guc.c), the shared
  * memory the processes coordinate through (shmem.c), and the launcher that
  * starts the workers of each database (launcher.c).  Under pg_upgrade it does
@@ -37,10 +38,9 @@
 
 #include "base/guc.h"
 #include "base/shmem.h"
-#include "ddl/ddl_view.h"
 #include "ddl/error_hints.h"
 #include "ddl/storage_guard.h"
-#include "ddl/stream_guard.h"
+#include "ddl/utility_hook.h"
 #include "worker/launcher.h"
 
 PG_MODULE_MAGIC;
@@ -68,9 +68,8 @@ _PG_init(void)
 	 * need them raise an ERROR that says to preload the library
 	 * (continuous_require_preload()), so the session goes on.
 	 */
-	continuous_install_utility_hook();
+	utility_hook_install();
 	storage_guard_install();
-	stream_guard_install();
 	error_hints_install();
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "commands/extension.h"
@@ -120,6 +121,13 @@ continuous_extension_oid(bool missing_ok)
 				 errmsg("extension \"%s\" does not exist",
 						CONTINUOUS_EXTENSION_NAME)));
 	return oid;
+}
+
+bool
+continuous_extension_exists(void)
+{
+	return IsTransactionState() &&
+		OidIsValid(continuous_extension_oid(true));
 }
 
 Oid

@@ -25,6 +25,14 @@
 
 /* InvalidOid without the extension; an ERROR then unless missing_ok */
 extern Oid	continuous_extension_oid(bool missing_ok);
+
+/*
+ * Does this database have the extension?  The library is loaded in every
+ * database of the cluster, the extension created in only some; asked for
+ * many utility statements, so cached (see extension_catalog.c).  False
+ * outside a transaction.
+ */
+extern bool continuous_extension_exists(void);
 extern Oid	continuous_schema_oid(void);
 extern Oid	continuous_storage_schema_oid(void);
 extern Oid	continuous_catalog_relid(const char *name);

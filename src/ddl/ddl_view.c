@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_view.c
- *	  CREATE VIEW ... WITH (continuous) AS SELECT ...: the ProcessUtility
- *	  hook that turns a view definition into a continuous view.
+ *	  CREATE VIEW ... WITH (continuous) AS SELECT ...: a view definition
+ *	  turned into a continuous view.
  *
  * Pipeline position: DDL, and the last step of the pipeline (view).  The
- * hook analyses the SELECT, refuses what cannot be maintained incrementally
+ * utility hook (utility_hook.c) hands CREATE VIEW here, which analyses the
+ * SELECT, refuses what cannot be maintained incrementally
  * (ddl_view_check.c), derives the plan (plan.c), and creates three things in
  * one transaction:
  *
@@ -46,14 +47,12 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "catalog/toasting.h"
-#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "common/keywords.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
-#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -81,11 +80,10 @@
 #include "ddl/ddl_catalog.h"
 #include "ddl/ddl_view.h"
 #include "ddl/ddl_view_check.h"
-#include "ddl/error_hints.h"
 #include "ddl/restore.h"
 #include "ddl/storage_grants.h"
-#include "ddl/storage_guard.h"
 #include "ddl/stream_guard.h"
+#include "ddl/utility_chain.h"
 #include "ddl/upgrade.h"
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
@@ -96,7 +94,6 @@
 #include "state/flush.h"
 #include "state/storage_layout.h"
 #include "window/window_registry.h"
-#include "worker/launcher.h"
 
 /* What WITH (...) of a CREATE VIEW asked for. */
 typedef struct ContinuousOptions
@@ -156,24 +153,6 @@ typedef struct OptionErrorContext
 #define VALID_OPTIONS_HINT \
 	"Valid options are continuous, emit, allowed_lateness, late_events, retention, backfill, security_barrier and security_invoker."
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-static void continuous_process_utility(PlannedStmt *pstmt,
-									   const char *queryString,
-									   bool readOnlyTree,
-									   ProcessUtilityContext context,
-									   ParamListInfo params,
-									   QueryEnvironment *queryEnv,
-									   DestReceiver *dest,
-									   QueryCompletion *qc);
-static void next_process_utility(PlannedStmt *pstmt, const char *queryString,
-								 bool readOnlyTree,
-								 ProcessUtilityContext context,
-								 ParamListInfo params,
-								 QueryEnvironment *queryEnv,
-								 DestReceiver *dest, QueryCompletion *qc);
-static PlannedStmt *utility_statement(PlannedStmt *pstmt, Node *stmt);
-static bool extension_exists(void);
 static bool is_continuous_option(const char *name);
 static void parse_continuous_options(ParseState *pstate, List *options,
 									 ContinuousOptions *opts);
@@ -204,233 +183,68 @@ static char *read_view_select(ContinuousPlan *plan, ContinuousOptions *opts,
 static Node *window_closed_qual(ContinuousPlan *plan, Interval *lateness);
 static Node *storage_expr_mutator(Node *node, ReadViewContext *context);
 static char *user_select_text(const char *queryString, int location, int len);
-static void check_alter_view(AlterTableStmt *stmt);
-static Oid	continuous_view_storage(Oid relid);
-
-void
-continuous_install_utility_hook(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = continuous_process_utility;
-}
-
-static void
-continuous_process_utility(PlannedStmt *pstmt, const char *queryString,
-						   bool readOnlyTree, ProcessUtilityContext context,
-						   ParamListInfo params, QueryEnvironment *queryEnv,
-						   DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (restore_check_utility(parsetree))
-		return;
-	storage_guard_check_utility(parsetree);
-	error_hints_check_utility(parsetree, queryString);
-
-	if (IsA(parsetree, ViewStmt))
-	{
-		ViewStmt   *stmt = (ViewStmt *) parsetree;
-		ParseState *pstate = make_parsestate(NULL);
-		ContinuousOptions opts;
-
-		pstate->p_sourcetext = queryString;
-		parse_continuous_options(pstate, stmt->options, &opts);
-
-		if (opts.mentioned)
-		{
-			define_continuous_view(pstmt, stmt, &opts, queryString, context,
-								   params, queryEnv, dest, qc);
-			return;
-		}
-		if (opts.not_continuous)
-		{
-			/* PostgreSQL does not know the option, even when false */
-			ViewStmt   *plain = copyObject(stmt);
-
-			plain->options = opts.view_options;
-			next_process_utility(utility_statement(pstmt, (Node *) plain),
-								 queryString, false, context, params,
-								 queryEnv, dest, qc);
-			return;
-		}
-
-		/*
-		 * pg_dump's CREATE OR REPLACE of a restored view's read view, after
-		 * its storage's rows and indexes: the view comes back at commit,
-		 * once it has all its parts (restore.c)
-		 */
-		if (stmt->replace && superuser() && extension_exists() &&
-			restore_view_pending(RangeVarGetRelid(stmt->view, NoLock, true)))
-		{
-			next_process_utility(pstmt, queryString, readOnlyTree, context,
-								 params, queryEnv, dest, qc);
-			restore_check_at_commit();
-			return;
-		}
-
-		/* replacing a continuous view by a plain one would orphan its state */
-		if (stmt->replace && extension_exists() &&
-			OidIsValid(continuous_view_storage(RangeVarGetRelid(stmt->view,
-																NoLock, true))))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot replace continuous view \"%s\"",
-							stmt->view->relname),
-					 errhint("Drop the view with DROP VIEW and create it again.")));
-	}
-	else if (IsA(parsetree, DropdbStmt) && continuous_loaded_via_preload)
-	{
-		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
-
-		if (OidIsValid(dboid) && continuous_pause_database(dboid))
-		{
-			/*
-			 * Only a failed drop brings the workers back; after a drop, the
-			 * launcher frees the database's slot once it is gone from
-			 * pg_database, instead of starting workers that would only find
-			 * it missing.
-			 */
-			PG_TRY();
-			{
-				next_process_utility(pstmt, queryString, readOnlyTree, context,
-									 params, queryEnv, dest, qc);
-			}
-			PG_CATCH();
-			{
-				continuous_resume_database(dboid);
-				PG_RE_THROW();
-			}
-			PG_END_TRY();
-			return;
-		}
-	}
-	else if ((IsA(parsetree, AlterForeignServerStmt) ||
-			  IsA(parsetree, CreateUserMappingStmt) ||
-			  IsA(parsetree, AlterUserMappingStmt) ||
-			  IsA(parsetree, DropUserMappingStmt)) && extension_exists())
-	{
-		/* the Kafka streams of the server see the new options */
-		const char *server = IsA(parsetree, AlterForeignServerStmt) ?
-			((AlterForeignServerStmt *) parsetree)->servername :
-			IsA(parsetree, CreateUserMappingStmt) ?
-			((CreateUserMappingStmt *) parsetree)->servername :
-			IsA(parsetree, AlterUserMappingStmt) ?
-			((AlterUserMappingStmt *) parsetree)->servername :
-			((DropUserMappingStmt *) parsetree)->servername;
-		ForeignServer *srv;
-
-		next_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-		srv = GetForeignServerByName(server, true);
-		if (srv)
-		{
-			CommandCounterIncrement();
-			ddl_catalog_refresh_kafka_streams(InvalidOid, srv->serverid);
-		}
-		return;
-	}
-	else if (IsA(parsetree, AlterTableStmt))
-	{
-		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
-		Oid			storage = InvalidOid;
-		Oid			new_owner = InvalidOid;
-		Oid			kafka_stream = InvalidOid;
-		Oid			relid = InvalidOid;
-		ListCell   *lc;
-
-		if (extension_exists())
-		{
-			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-
-			/* a Kafka stream's consumer is set up anew from its options */
-			if (OidIsValid(relid) && kafka_is_stream_table(relid))
-				kafka_stream = relid;
-			check_alter_view(stmt);
-
-			/*
-			 * The view reads its storage table with its owner's rights, so
-			 * the right to read it must change hands with the view.
-			 */
-			foreach(lc, stmt->cmds)
-			{
-				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-
-				if (cmd->subtype == AT_ChangeOwner)
-					new_owner = get_rolespec_oid(cmd->newowner, false);
-			}
-			if (OidIsValid(new_owner))
-				storage = continuous_view_storage(relid);
-		}
-
-		next_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-
-		/* and the worker runs the view's code as its new owner */
-		if (OidIsValid(storage))
-		{
-			storage_grant_reader(storage, new_owner);
-			ddl_catalog_view_owner_changed(relid);
-		}
-		if (OidIsValid(kafka_stream))
-		{
-			CommandCounterIncrement();
-			ddl_catalog_refresh_kafka_streams(kafka_stream, InvalidOid);
-		}
-		return;
-	}
-
-	else if (IsA(parsetree, ReassignOwnedStmt) && extension_exists())
-	{
-		next_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-		CommandCounterIncrement();
-		storage_grant_all_readers();
-		ddl_catalog_view_owner_changed(InvalidOid);
-		return;
-	}
-
-	next_process_utility(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc);
-}
-
-static void
-next_process_utility(PlannedStmt *pstmt, const char *queryString,
-					 bool readOnlyTree, ProcessUtilityContext context,
-					 ParamListInfo params, QueryEnvironment *queryEnv,
-					 DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-}
-
-/* pstmt with its statement replaced by a rewritten one */
-static PlannedStmt *
-utility_statement(PlannedStmt *pstmt, Node *stmt)
-{
-	PlannedStmt *result = makeNode(PlannedStmt);
-
-	result->commandType = CMD_UTILITY;
-	result->canSetTag = pstmt->canSetTag;
-	result->utilityStmt = stmt;
-	result->stmt_location = pstmt->stmt_location;
-	result->stmt_len = pstmt->stmt_len;
-	return result;
-}
 
 /*
- * The library is loaded in every database of the cluster, the extension
- * created in only some of them.  Asked for every ALTER TABLE: the answer
- * is cached until an invalidation may change it (extension_catalog.c).
+ * CREATE [OR REPLACE] VIEW, from the utility hook (utility_hook.c): a
+ * continuous view is defined here, and so is a view whose options say
+ * continuous = false; the read view of a restored continuous view is
+ * noted; replacing a continuous view by a plain one is refused.  True if
+ * the statement ran here; false leaves it to the hook.
  */
-static bool
-extension_exists(void)
+bool
+ddl_view_utility(PlannedStmt *pstmt, ViewStmt *stmt, const char *queryString,
+				 bool readOnlyTree, ProcessUtilityContext context,
+				 ParamListInfo params, QueryEnvironment *queryEnv,
+				 DestReceiver *dest, QueryCompletion *qc)
 {
-	return IsTransactionState() &&
-		OidIsValid(continuous_extension_oid(true));
+		ParseState *pstate = make_parsestate(NULL);
+	ContinuousOptions opts;
+
+	pstate->p_sourcetext = queryString;
+	parse_continuous_options(pstate, stmt->options, &opts);
+
+	if (opts.mentioned)
+	{
+		define_continuous_view(pstmt, stmt, &opts, queryString, context,
+							   params, queryEnv, dest, qc);
+		return true;
+	}
+	if (opts.not_continuous)
+	{
+		/* PostgreSQL does not know the option, even when false */
+		ViewStmt   *plain = copyObject(stmt);
+
+		plain->options = opts.view_options;
+		utility_chain_next(utility_chain_statement(pstmt, (Node *) plain),
+							 queryString, false, context, params,
+							 queryEnv, dest, qc);
+		return true;
+	}
+
+	/*
+	 * pg_dump's CREATE OR REPLACE of a restored view's read view, after
+	 * its storage's rows and indexes: the view comes back at commit,
+	 * once it has all its parts (restore.c)
+	 */
+	if (stmt->replace && superuser() && continuous_extension_exists() &&
+		restore_view_pending(RangeVarGetRelid(stmt->view, NoLock, true)))
+	{
+		utility_chain_next(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+		restore_check_at_commit();
+		return true;
+	}
+
+	/* replacing a continuous view by a plain one would orphan its state */
+	if (stmt->replace && continuous_extension_exists() &&
+		OidIsValid(ddl_view_storage(RangeVarGetRelid(stmt->view,
+															NoLock, true))))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot replace continuous view \"%s\"",
+						stmt->view->relname),
+				 errhint("Drop the view with DROP VIEW and create it again.")));
+	return false;
 }
 
 static bool
@@ -826,7 +640,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	pstate->p_sourcetext = queryString;
 
-	if (!extension_exists())
+	if (!continuous_extension_exists())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("continuous views require the pg_continuous extension"),
@@ -908,7 +722,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 												RAW_PARSE_DEFAULT))->stmt;
 	read_stmt->options = opts->view_options;
 
-	next_process_utility(utility_statement(pstmt, (Node *) read_stmt),
+	utility_chain_next(utility_chain_statement(pstmt, (Node *) read_stmt),
 						 queryString, false, context, params, queryEnv, dest,
 						 qc);
 	CommandCounterIncrement();
@@ -1358,8 +1172,8 @@ user_select_text(const char *queryString, int location, int len)
  * continuous options are fixed at creation, because its storage was laid
  * out for them.
  */
-static void
-check_alter_view(AlterTableStmt *stmt)
+void
+ddl_view_check_alter(AlterTableStmt *stmt)
 {
 	ListCell   *lc;
 
@@ -1385,7 +1199,7 @@ check_alter_view(AlterTableStmt *stmt)
 			if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_VIEW)
 				return;			/* PostgreSQL's own error will do */
 
-			if (OidIsValid(continuous_view_storage(relid)))
+			if (OidIsValid(ddl_view_storage(relid)))
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot change option \"%s\" of continuous view \"%s\"",
@@ -1401,8 +1215,8 @@ check_alter_view(AlterTableStmt *stmt)
 }
 
 /* The storage table of a continuous view; InvalidOid for other relations. */
-static Oid
-continuous_view_storage(Oid relid)
+Oid
+ddl_view_storage(Oid relid)
 {
 	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_VIEW)
 		return InvalidOid;

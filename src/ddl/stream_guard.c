@@ -62,7 +62,6 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -89,14 +88,6 @@ typedef struct WatchedStream
 	List	   *unlogged;		/* those of them that were not logged */
 } WatchedStream;
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-static void stream_guard_utility(PlannedStmt *pstmt, const char *queryString,
-								 bool readOnlyTree,
-								 ProcessUtilityContext context,
-								 ParamListInfo params,
-								 QueryEnvironment *queryEnv,
-								 DestReceiver *dest, QueryCompletion *qc);
 static bool may_change_streams(Node *parsetree);
 static bool guarding(void);
 static void check_before(AlterTableStmt *stmt);
@@ -117,42 +108,30 @@ static char *qualified_name(Oid relid);
 #define HINT_DROP_STREAM \
 	"Drop the stream with continuous.drop_stream() first; create it again afterwards if it should stay a stream."
 
-void
-stream_guard_install(void)
+/*
+ * Before a utility statement (utility_hook.c): refuse what would cut a
+ * stream's views off, and return the streams the statement may change, for
+ * stream_guard_after().
+ */
+List *
+stream_guard_before(Node *parsetree)
 {
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = stream_guard_utility;
+	if (!may_change_streams(parsetree) || !guarding())
+		return NIL;
+	if (IsA(parsetree, AlterTableStmt))
+		check_before((AlterTableStmt *) parsetree);
+	return watch_streams();
 }
 
-static void
-stream_guard_utility(PlannedStmt *pstmt, const char *queryString,
-					 bool readOnlyTree, ProcessUtilityContext context,
-					 ParamListInfo params, QueryEnvironment *queryEnv,
-					 DestReceiver *dest, QueryCompletion *qc)
+/* After it: the streams it may have changed still serve their views. */
+void
+stream_guard_after(List *watched, Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-	List	   *watched = NIL;
-
-	if (may_change_streams(parsetree) && guarding())
-	{
-		if (IsA(parsetree, AlterTableStmt))
-			check_before((AlterTableStmt *) parsetree);
-		watched = watch_streams();
-	}
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-
-	if (watched != NIL)
-	{
-		/* what the statement did is visible from here on */
-		CommandCounterIncrement();
-		verify_streams(watched, attached_partitions(parsetree));
-	}
+	if (watched == NIL)
+		return;
+	/* what the statement did is visible from here on */
+	CommandCounterIncrement();
+	verify_streams(watched, attached_partitions(parsetree));
 }
 
 /*

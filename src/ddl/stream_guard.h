@@ -9,10 +9,16 @@
 #ifndef CONTINUOUS_STREAM_GUARD_H
 #define CONTINUOUS_STREAM_GUARD_H
 
+#include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
-/* _PG_init: the ProcessUtility hook of this module, chained. */
-extern void stream_guard_install(void);
+/*
+ * Around every utility statement (utility_hook.c): refuse what would cut a
+ * stream's views off, note the streams the statement may change, and
+ * check them after it.
+ */
+extern List *stream_guard_before(Node *parsetree);
+extern void stream_guard_after(List *watched, Node *parsetree);
 
 /*
  * continuous.create_stream(): may this table become a stream?  Not with
