@@ -54,5 +54,6 @@ now_ns() { date +%s%N; }
 
 median()
 {
-	tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+	# empty for no values (a case not measured), never a failure
+	tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR > 0) print v[int((NR + 1) / 2)] }'
 }
