@@ -9,6 +9,8 @@
 #     (with the libraries of released versions, test/harness/released.sh, for
 #     the tests that use them),
 #   - the Kafka message decoders' fuzzers (test/fuzz), briefly.
+# Before them, test/harness/header_deps.sh checks that a changed header
+# rebuilds every object that includes it.
 # Servers run as an unprivileged user (postgres when invoked as root) in a
 # scratch directory under /tmp.  Results, diffs and logs are copied back into
 # the repository (results/, regression.diffs, log/, tmp_check/log/).
@@ -130,6 +132,16 @@ run_regress()
 		grep -E -B3 -A3 'terminated by signal|PANIC|TRAP:' "$out/log/postmaster.log" | head -n 80
 	fi
 }
+
+# --- build -----------------------------------------------------------------
+# objects built with an old header would disagree with the others on the
+# layout of its structs
+log "build: a changed header rebuilds every object that includes it"
+if "$REPO/test/harness/header_deps.sh"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 
 # --- pg_regress ------------------------------------------------------------
 shopt -s nullglob
