@@ -62,6 +62,8 @@ typedef struct StreamEvents
 typedef struct DecodedBatch
 {
 	MemoryContext cxt;			/* holds everything below; reset per flush */
+	MemoryContext rows_cxt;		/* the rows themselves: a child of cxt,
+								 * deleted with its reset */
 	HTAB	   *streams;		/* Oid -> StreamEvents */
 	StreamEvents *last_stream;	/* the entry batch_stream() found last */
 	int64		nevents;

@@ -7,7 +7,9 @@
 #   - ISOLATION: pg_isolation_regress over test/isolation/specs/*.spec,
 #   - TAP_TESTS: prove over test/t/*.pl (with the libraries of released
 #     versions, test/harness/released.sh, for the tests that use them),
-# and then the Kafka message decoders' fuzzers (test/fuzz), briefly.
+# and then the Kafka message decoders' fuzzers (test/fuzz), briefly.  Before
+# them, test/harness/header_deps.sh checks that a changed header rebuilds
+# every object that includes it.
 #
 # This script does what PGXS cannot.  installcheck expects a running server:
 # here pg_regress starts a temporary one for its suite, configured by
@@ -150,6 +152,16 @@ run_regress()
 		grep -E -B3 -A3 'terminated by signal|PANIC|TRAP:' "$out/log/postmaster.log" | head -n 80
 	fi
 }
+
+# --- build -----------------------------------------------------------------
+# objects built with an old header would disagree with the others on the
+# layout of its structs
+log "build: a changed header rebuilds every object that includes it"
+if "$REPO/test/harness/header_deps.sh"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 
 # --- pg_regress ------------------------------------------------------------
 if suite_args REGRESS; then
