@@ -44,6 +44,9 @@
 #include "plan/plan.h"
 #include "state/storage_layout.h"
 
+/* How many events the fast path hands the stages at a time. */
+#define STAGE_RUN_EVENTS 1024
+
 /* The stages' callbacks other than process. */
 typedef enum StageStep
 {
@@ -266,27 +269,34 @@ view_run_stages(ViewRuntime *vr, StageBatch *batch)
 	}
 }
 
-/* The fast path: every event, one subtransaction.  False if any failed. */
+/*
+ * The fast path: every event, one subtransaction.  False if any failed.
+ * The events go through the stages in runs of STAGE_RUN_EVENTS: few
+ * enough that a run's rows are still in the CPU's cache when the next
+ * stage reads them, and the array of a run lives on the stack.
+ */
 static bool
 view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	StageBatch	batch = {0};
 	bool		ok = true;
-	int			i;
-
-	if (first >= events->nevents)
-		return true;
-	batch.events = palloc(sizeof(StreamEvent *) * (events->nevents - first));
-	for (i = first; i < events->nevents; i++)
-		batch.events[batch.nevents++] = &events->events[i];
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		view_run_stages(vr, &batch);
+		StreamEvent *run[STAGE_RUN_EVENTS];
+		StageBatch	batch = {run, 0, false};
+		int			i = first;
+
+		while (i < events->nevents)
+		{
+			batch.nevents = 0;
+			while (i < events->nevents && batch.nevents < STAGE_RUN_EVENTS)
+				run[batch.nevents++] = &events->events[i++];
+			view_run_stages(vr, &batch);
+		}
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -299,7 +309,6 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 	CurrentResourceOwner = oldowner;
-	pfree(batch.events);
 	return ok;
 }
 

@@ -13,8 +13,9 @@
  * callback left NULL means the stage has nothing to do at that step.
  *
  * A stage is handed a batch of events, not one event: the per-event loop
- * is the stage's own, so a stage costs one indirect call per batch, not
- * per event.  When an event of the batch fails, batch.c throws the batch's
+ * is the stage's own, so a stage costs one indirect call per run of
+ * events (batch.c hands a decoded batch on in runs of up to 1,024
+ * events), not per event.  Each stage sees the events in their order.  When an event of the batch fails, batch.c throws the batch's
  * state away (reset, committed = false) and hands each event again as a
  * batch of one, each in a subtransaction of its own (see batch.c); a stage
  * cannot tell the two runs apart and need not.
