@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * batch.h
- *	  A continuous view at run time, and partial aggregation of a batch of
- *	  stream events into it.
+ *	  A continuous view at run time, and the run of a batch of stream
+ *	  events through its stages (stage.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,7 +29,8 @@ extern ViewRuntime *view_runtime_create(Oid view, Oid stream, Oid storage,
 extern void view_runtime_destroy(ViewRuntime *vr);
 
 /*
- * Partial-aggregate a stream's events into the view's batch state.  An event
+ * Run a stream's events through the view's stages (filter, partial
+ * aggregate) into the view's batch state.  An event
  * whose evaluation fails becomes a dead letter; an event whose window the
  * stream's clock (NULL: none) had closed before the batch is late, dropped
  * and counted; the others count.  Runs in the flush transaction.
@@ -37,7 +38,18 @@ extern void view_runtime_destroy(ViewRuntime *vr);
 extern void view_process_events(ViewRuntime *vr, StreamEvents *events,
 								StreamClock *clock);
 
-/* Forget the batch state after its flush (or its failure). */
+/*
+ * The stages write their state of the batch (the groups merged into
+ * storage, a window's side state), in the flush transaction; nothing if
+ * the batch had no events of the view.
+ */
+extern void view_flush_stages(ViewRuntime *vr);
+
+/*
+ * Forget the batch state: view_batch_committed after its flush committed,
+ * view_batch_reset when it is thrown away (a failure, or to run it again).
+ */
+extern void view_batch_committed(ViewRuntime *vr);
 extern void view_batch_reset(ViewRuntime *vr);
 
 #endif							/* CONTINUOUS_BATCH_H */

@@ -3,8 +3,9 @@
  * group_table.c
  *	  The groups of one view's batch, by their keys.
  *
- * Pipeline position: batch.  batch.c looks up the group of every event
- * here, flush.c and window_session.c go through the groups at flush.
+ * Pipeline position: batch.  stage_aggregate.c looks up the group of
+ * every event here, flush.c and window_session.c go through the groups at
+ * flush.
  *
  * Most views group by integers, dates and timestamps (a window start is a
  * timestamp).  Two such values are equal exactly when their bits are, so

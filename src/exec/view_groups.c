@@ -4,8 +4,9 @@
  *	  The groups of a continuous view's batch: a table from group keys to
  *	  partial aggregate states, and hash tables over the view's keys.
  *
- * Pipeline position: batch.  batch.c creates the groups with the view and
- * fills them event by event; flush.c and the window kinds (a session
+ * Pipeline position: batch.  The partial aggregate stage
+ * (stage_aggregate.c) creates the groups with the view and fills them
+ * event by event; flush.c and the window kinds (a session
  * window merges them, a count window counts by the same keys) read them.
  * The table itself is group_table.c; this module knows the view's keys
  * and their GROUP BY operators.

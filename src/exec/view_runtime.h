@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * view_runtime.h
- *	  A continuous view at run time: what batch.c aggregates into, what
- *	  flush.c writes and what the window kinds keep beside it.
+ *	  A continuous view at run time: what its stages (stage.h) aggregate
+ *	  into, what flush.c writes and what the window kinds keep beside it.
  *
  * The types stand apart from batch.c so that the modules the batch and the
- * flush use (view_groups.c, storage_layout.c, the window kinds) can read a
- * view without depending on the batch's code.
+ * flush use (the stages, view_groups.c, storage_layout.c, the window
+ * kinds) can read a view without depending on the batch's code.  What only
+ * one stage reads is that stage's private state, not a field here.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,24 +54,22 @@ typedef struct ViewRuntime
 	MemoryContext cxt;			/* lives as long as the definition */
 	MemoryContext state_cxt;	/* partial states of the current batch */
 
-	/* evaluation of one event */
+	/* the stages events pass through, in order (Stage, stage.h) */
+	List	   *stages;
+
+	/* evaluation of one event, shared by the stages */
 	TupleDesc	input_desc;		/* the stream's current row type */
 	TupleTableSlot *input_slot;
 	TupleDesc	seen_desc;		/* an event descriptor compared already, */
 	bool		seen_desc_matches;	/* and whether it equals input_desc */
 	ExprContext *econtext;		/* per-event memory */
-	ExprState  *where;
-	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
-	struct StorageKeyCheck *key_check;	/* do the keys fit storage? NULL:
-										 * always */
+
+	/*
+	 * Made and filled by the partial aggregate stage (stage_aggregate.c),
+	 * read by the window kinds and flush.c.
+	 */
 	TupleDesc	key_desc;		/* the group keys, as a row */
 	AggSupport **aggs;
-	int		   *arg_offset;		/* of each aggregate's args in the projection */
-	/* the plan's windows, in plan order; one of them may fan out */
-	int			nwindows;
-	struct WindowRuntime *windows;
-	struct WindowRuntime *fanout;	/* places an event in several windows */
-	struct WindowRuntime *window;	/* of plan->window, or NULL */
 
 	/* the batch */
 	GroupTable *groups;			/* keys -> GroupStates; NULL without keys */

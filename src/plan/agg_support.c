@@ -4,9 +4,9 @@
  *	  An aggregate's transition, combine, serialisation and final functions,
  *	  called outside the executor's Agg node.
  *
- * Pipeline position: state.  batch.c advances transition states per event,
- * flush.c combines them with the states stored in a view's storage table and
- * writes them back serialised, and finalize.c turns a stored state into the
+ * Pipeline position: state.  stage_aggregate.c advances transition states
+ * per event, flush.c combines them with the states stored in a view's
+ * storage table and writes them back serialised, and finalize.c turns a stored state into the
  * aggregate's result when the view is read.  The rules follow nodeAgg.c:
  * strict transition functions start from the first non-null input when the
  * initial value is NULL, by-reference states are copied into the aggregate

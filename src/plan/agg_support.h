@@ -4,7 +4,7 @@
  *	  Calling an aggregate's support functions outside the executor's Agg node.
  *
  * Continuous views keep aggregates as transition states: advanced per event
- * in the worker (batch.c), combined into stored state at flush (flush.c),
+ * in the worker (stage_aggregate.c), combined into stored state at flush (flush.c),
  * serialised into storage columns, and finalised when a view is read
  * (finalize.c).  All of that goes through pg_aggregate's functions here.
  *

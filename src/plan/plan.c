@@ -9,14 +9,14 @@
  * says (key columns, then one state column per aggregate), and builds the
  * read view over it; at run time the worker
  * evaluates the same keys, aggregate arguments and WHERE for each event
- * (batch.c) and writes the same columns (flush.c).  The order of keys and
- * aggregates is therefore part of the storage format: keys in GROUP BY
+ * (stage_filter.c, stage_aggregate.c) and writes the same columns
+ * (flush.c).  The order of keys and aggregates is therefore part of the storage format: keys in GROUP BY
  * order, aggregates in order of first appearance in the SELECT list and
  * then HAVING.
  *
  * The window kinds (window_registry.c) recognise the view's windows among
  * its keys.  The worker judges lateness by the one the watermark closes
- * (batch.c) and the read view of emit = 'window_close' shows a window
+ * (stage_aggregate.c) and the read view of emit = 'window_close' shows a window
  * once it has closed (ddl_view.c); both ask continuous_window_closes_at()
  * when that is.
  *

@@ -461,13 +461,12 @@ backfill_chunk(Backfill *bf)
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (vr->events > 0)
-		flush_view_state(vr);
+	view_flush_stages(vr);
 	flush_view_bookkeeping(vr, 0, 0);
 	SPI_finish();
 	privileges_leave_extension(&saved);
 
-	view_batch_reset(vr);
+	view_batch_committed(vr);
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
 

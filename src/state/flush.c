@@ -56,7 +56,7 @@ static void spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					 const char *nulls);
 
 void
-flush_view_state(ViewRuntime *vr)
+flush_view_state(ViewRuntime *vr, WindowRuntime *windows, int nwindows)
 {
 	StorageTarget target;
 	SavedPrivileges saved;
@@ -65,10 +65,10 @@ flush_view_state(ViewRuntime *vr)
 
 	if (!storage_target_open(vr, &target))
 		return;
-	for (i = 0; i < vr->nwindows; i++)
+	for (i = 0; i < nwindows; i++)
 	{
-		if (vr->windows[i].kind->flush_groups != NULL)
-			merging = &vr->windows[i];
+		if (windows[i].kind->flush_groups != NULL)
+			merging = &windows[i];
 	}
 
 	/*
@@ -85,10 +85,10 @@ flush_view_state(ViewRuntime *vr)
 	privileges_restore(&saved);
 	storage_target_close(&target);
 	/* what the windows keep beside the groups is state too */
-	for (i = 0; i < vr->nwindows; i++)
+	for (i = 0; i < nwindows; i++)
 	{
-		if (vr->windows[i].kind->flush_side_state != NULL)
-			vr->windows[i].kind->flush_side_state(vr, &vr->windows[i]);
+		if (windows[i].kind->flush_side_state != NULL)
+			windows[i].kind->flush_side_state(vr, &windows[i]);
 	}
 	CommandCounterIncrement();
 }

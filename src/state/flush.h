@@ -20,8 +20,12 @@
 #include "source/watermark.h"
 #include "state/storage_layout.h"
 
-/* Merge the view's batch groups into its storage table. */
-extern void flush_view_state(ViewRuntime *vr);
+/*
+ * Merge the view's batch groups into its storage table, and write what its
+ * windows (the partial aggregate stage's) keep beside them.
+ */
+extern void flush_view_state(ViewRuntime *vr, WindowRuntime *windows,
+							 int nwindows);
 
 /*
  * The one row of a view without GROUP BY, with every aggregate's initial

@@ -10,7 +10,7 @@
  * too large for a B-tree entry (a 64 kB text, a 10 MB Kafka field) cannot
  * be stored, and if it reached the flush, the flush would fail for every
  * view of the database, again after every restart.  So the batch
- * (batch.c) asks here before an event joins a group: such an event is
+ * (stage_aggregate.c) asks here before an event joins a group: such an event is
  * refused like one whose evaluation fails, and becomes a dead letter.
  *
  * Only views with a key of variable or large fixed length check anything,

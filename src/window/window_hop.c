@@ -16,7 +16,7 @@
  * evaluates the view's keys and aggregate arguments once per window, with
  * the window start in the expression context's inner tuple where the
  * query had a reference to the function's column (hop_bind_window_column).
- * Each window is judged late on its own (batch.c): an event counts in
+ * Each window is judged late on its own (stage_aggregate.c): an event counts in
  * those of its windows still open, and is late only if all were closed.
  *
  * Size and slide are any positive lengths, as in Flink: a size that is not

@@ -13,8 +13,8 @@
  * The kinds depend on this header, on the types of a plan and of a view at
  * run time (plan_types.h, view_runtime.h), and on the modules below the
  * batch: the groups of a batch (view_groups.h) and the storage layout
- * (storage_layout.h).  They never call into plan.c, batch.c or flush.c,
- * which call them.
+ * (storage_layout.h).  They never call into plan.c, the partial aggregate
+ * stage (stage_aggregate.c) or flush.c, which call them.
  *
  * Where each step runs:
  *
@@ -24,7 +24,7 @@
  *	 CREATE VIEW, after the plan (ddl_view.c): check_view, explain_missing,
  *	 describe, create_side_table, groups_settle (the storage table's fill
  *	 factor)
- *	 batch (batch.c): key_input, bind_expr, runtime_create,
+ *	 batch (stage_aggregate.c): key_input, bind_expr, runtime_create,
  *	 runtime_destroy, event_windows and bind_window (fan-out),
  *	 batch_begin, event_late, assign, batch_end, batch_reset
  *	 flush (flush.c): flush_groups, flush_side_state

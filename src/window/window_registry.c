@@ -6,8 +6,8 @@
  *
  * Pipeline position: windows.  This is the one file that names every kind
  * (window_kind.h says what a kind is).  The DDL files and plan.c ask the
- * registry, which asks each kind in turn; at run time batch.c and flush.c
- * call the callbacks of the windows a plan holds (WindowRuntime).
+ * registry, which asks each kind in turn; at run time the partial
+ * aggregate stage (stage_aggregate.c) and flush.c call the callbacks of the windows a plan holds (WindowRuntime).
  *
  * A new kind is a file that defines its WindowKind, and a line below.
  *

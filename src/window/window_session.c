@@ -49,7 +49,7 @@
  * from then on (end + allowed_lateness <= continuous._watermark(stream),
  * over the stored end).  An event is late if its own window has closed
  * (t + gap + allowed_lateness <= the watermark before the batch, the test
- * batch.c applies to every window), and also if it would join a stored
+ * stage_aggregate.c applies to every window), and also if it would join a stored
  * session that has closed: merging it would change a row that emit =
  * 'window_close' has shown as final, and keeping it apart would make two
  * sessions less than a gap apart.  Only an event with t + allowed_lateness
@@ -533,7 +533,7 @@ session_row_bounds(SessionIndex *si, TupleTableSlot *slot, TimestampTz *start,
 }
 
 /* ------------------------------------------------------------------------
- * Lateness (batch.c)
+ * Lateness (stage_aggregate.c)
  * ------------------------------------------------------------------------
  */
 

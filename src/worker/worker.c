@@ -1137,8 +1137,7 @@ worker_step_process(ViewRuntime *vr, void *arg)
 static void
 worker_step_write(ViewRuntime *vr, void *arg)
 {
-	if (vr->events > 0)
-		flush_view_state(vr);
+	view_flush_stages(vr);
 	window_expiry_write_late_rows(vr);
 	window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
 }
@@ -1383,7 +1382,7 @@ worker_flush(void)
 
 	worker_forget_failed_views();
 	foreach(lc, ws.views)
-		view_batch_reset(lfirst(lc));
+		view_batch_committed(lfirst(lc));
 	foreach(lc, sources)
 		kafka_source_flushed(lfirst(lc));
 	if (ws.decoding)
