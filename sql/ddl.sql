@@ -270,7 +270,7 @@ GRANT SELECT ON orders TO regress_continuous_reader;
 SET ROLE regress_continuous_reader;
 CREATE VIEW my_revenue WITH (continuous) AS
     SELECT customer, sum(amount) AS revenue FROM orders GROUP BY customer;
-SELECT * FROM my_revenue;
+SELECT * FROM my_revenue ORDER BY customer;
 RESET ROLE;
 
 -- the right to read the storage changes hands with its view
@@ -291,7 +291,7 @@ SELECT continuous.sync();
 SELECT * FROM who_counts ORDER BY who;
 
 SET ROLE regress_continuous_owner;
-SELECT * FROM my_revenue;
+SELECT * FROM my_revenue ORDER BY customer;
 SELECT continuous.drop_stream('orders', cascade => true);
 DROP TABLE orders;
 RESET ROLE;

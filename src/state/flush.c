@@ -38,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
+#include "utils/sortsupport.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -93,6 +94,27 @@ flush_view_state(ViewRuntime *vr, WindowRuntime *windows, int nwindows)
 	CommandCounterIncrement();
 }
 
+/* A group of the batch, with its keys, as groups_in_index_order() sorts them. */
+typedef struct OrderedGroup
+{
+	Datum	   *values;			/* the keys, in plan order */
+	bool	   *isnull;
+	GroupStates *states;
+} OrderedGroup;
+
+/* How groups_in_index_order() compares two groups: the index's order. */
+typedef struct GroupOrder
+{
+	StorageLayout *layout;
+	int			nkeys;
+	SortSupport sort;			/* one per index column */
+} GroupOrder;
+
+static OrderedGroup *groups_in_index_order(ViewRuntime *vr,
+										   StorageLayout *layout,
+										   int *ngroups);
+static int	compare_in_index_order(const void *a, const void *b, void *arg);
+
 /* Each batch group: combined with its stored row, or inserted. */
 static void
 flush_groups(ViewRuntime *vr, StorageTarget *target)
@@ -111,6 +133,9 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 	MemoryContext group_cxt;
 	MemoryContext oldcxt;
 	Snapshot	snapshot = GetActiveSnapshot();
+	OrderedGroup *ordered;
+	int			ngroups = 0;
+	int			next_ordered = 0;
 	int			i;
 
 	stored = table_slot_create(rel, NULL);
@@ -123,10 +148,33 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 	group_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									  "pg_continuous flush group",
 									  ALLOCSET_DEFAULT_SIZES);
-	view_groups_begin(vr, &iter);
-	while (view_groups_next(vr, &iter, &keys, &states))
+	ordered = groups_in_index_order(vr, &layout, &ngroups);
+	if (ordered == NULL)
+		view_groups_begin(vr, &iter);
+	else
+		keys = MakeSingleTupleTableSlot(vr->key_desc, &TTSOpsVirtual);
+	for (;;)
 	{
 		bool		found;
+
+		if (ordered == NULL)
+		{
+			if (!view_groups_next(vr, &iter, &keys, &states))
+				break;
+		}
+		else
+		{
+			if (next_ordered == ngroups)
+				break;
+			ExecClearTuple(keys);
+			memcpy(keys->tts_values, ordered[next_ordered].values,
+				   sizeof(Datum) * vr->nkeys);
+			memcpy(keys->tts_isnull, ordered[next_ordered].isnull,
+				   sizeof(bool) * vr->nkeys);
+			ExecStoreVirtualTuple(keys);
+			states = ordered[next_ordered].states;
+			next_ordered++;
+		}
 
 		/* the scan keeps its buffers in the flush's context, not per group */
 		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
@@ -192,6 +240,92 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		table_endscan(sscan);
 	ExecDropSingleTupleTableSlot(stored);
 	ExecDropSingleTupleTableSlot(merged);
+	if (ordered != NULL)
+	{
+		ExecDropSingleTupleTableSlot(keys);
+		pfree(ordered);
+	}
+}
+
+/*
+ * The batch's groups in the order of the storage index, or NULL where that
+ * does not pay (no index, a single group): consecutive lookups and inserts
+ * then descend to neighbouring leaf pages, whose path down the tree is
+ * still in the CPU's caches, instead of to pages spread over the whole
+ * index in the hash table's order.  The keys are those the groups hold; the
+ * array is palloc'd in the flush's memory.
+ */
+static OrderedGroup *
+groups_in_index_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
+{
+	GroupTableIterator iter;
+	TupleTableSlot *keys;
+	GroupStates *states;
+	OrderedGroup *groups;
+	GroupOrder	order;
+	int			capacity;
+	int			n = 0;
+	int			i;
+
+	if (layout->index == NULL || vr->groups == NULL ||
+		group_table_count(vr->groups) < 2)
+		return NULL;
+
+	capacity = group_table_count(vr->groups);
+	groups = palloc(sizeof(OrderedGroup) * capacity);
+	view_groups_begin(vr, &iter);
+	while (view_groups_next(vr, &iter, &keys, &states))
+	{
+		OrderedGroup *g = &groups[n++];
+
+		Assert(n <= capacity);
+		g->values = palloc(sizeof(Datum) * vr->nkeys);
+		g->isnull = palloc(sizeof(bool) * vr->nkeys);
+		/* by-reference keys stay where the group table holds them */
+		memcpy(g->values, keys->tts_values, sizeof(Datum) * vr->nkeys);
+		memcpy(g->isnull, keys->tts_isnull, sizeof(bool) * vr->nkeys);
+		g->states = states;
+	}
+
+	order.layout = layout;
+	order.nkeys = vr->nkeys;
+	order.sort = palloc0(sizeof(SortSupportData) * vr->nkeys);
+	for (i = 0; i < vr->nkeys; i++)
+	{
+		SortSupport sort = &order.sort[i];
+
+		sort->ssup_cxt = CurrentMemoryContext;
+		sort->ssup_collation = layout->index->rd_indcollation[i];
+		sort->ssup_nulls_first = false;
+		sort->ssup_attno = i + 1;
+		PrepareSortSupportFromIndexRel(layout->index, BTLessStrategyNumber,
+									   sort);
+	}
+	qsort_arg(groups, n, sizeof(OrderedGroup), compare_in_index_order, &order);
+	pfree(order.sort);
+	*ngroups = n;
+	return groups;
+}
+
+static int
+compare_in_index_order(const void *a, const void *b, void *arg)
+{
+	const OrderedGroup *ga = a;
+	const OrderedGroup *gb = b;
+	GroupOrder *order = arg;
+	int			i;
+
+	for (i = 0; i < order->nkeys; i++)
+	{
+		int			k = order->layout->index_key[i];
+		int			c = ApplySortComparator(ga->values[k], ga->isnull[k],
+											gb->values[k], gb->isnull[k],
+											&order->sort[i]);
+
+		if (c != 0)
+			return c;
+	}
+	return 0;
 }
 
 static bool

@@ -12,7 +12,8 @@
 # clock stops when continuous.sync('10 minutes') returns, i.e. when the views
 # show every event.  Each measurement runs BENCH_REPEAT times (default 3); the
 # table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
-# BENCH_CASES (default "plain stream1 stream5 trigger") picks cases.  A run
+# BENCH_CASES (default "plain stream1 stream5 trigger") picks cases, and
+# BENCH_KEYS (default 1000) the number of distinct user_id values.  A run
 # that takes longer than BENCH_TIMEOUT seconds (default 300) is stopped and
 # its case reported as slower than that bound, not repeated.
 set -euo pipefail
@@ -24,7 +25,7 @@ EVENTS=${BENCH_EVENTS:-2000000}
 REPEAT=${BENCH_REPEAT:-3}
 TXN_ROWS=${BENCH_TXN_ROWS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
-KEYS=1000
+KEYS=${BENCH_KEYS:-1000}
 
 bench_server bench 5600 "autovacuum = off"
 
