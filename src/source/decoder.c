@@ -130,6 +130,7 @@ static void batch_discard(void);
 static bool is_stream(Oid relid);
 static Oid	change_stream(Relation relation, PartitionRoute **route);
 static StreamEvents *batch_stream(Oid relid);
+static List *truncated_streams(int nrelations, Relation relations[]);
 static bool view_catalog_written(ReorderBufferChange *change);
 static void batch_view_created(Relation view_catalog, HeapTuple row);
 static MemoryContext row_context(ReorderBufferChange *change,
@@ -430,16 +431,16 @@ batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 	decoder_batch->nevents++;
 }
 
-static void
-plugin_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-				int nrelations, Relation relations[],
-				ReorderBufferChange *change)
+/*
+ * The streams a TRUNCATE empties, once each: TRUNCATE of a partitioned
+ * table lists its partitions too.
+ */
+static List *
+truncated_streams(int nrelations, Relation relations[])
 {
 	List	   *streams = NIL;
-	ListCell   *lc;
 	int			i;
 
-	/* TRUNCATE of a partitioned table lists its partitions too: once each */
 	for (i = 0; i < nrelations; i++)
 	{
 		PartitionRoute *route;
@@ -448,6 +449,17 @@ plugin_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (OidIsValid(stream))
 			streams = list_append_unique_oid(streams, stream);
 	}
+	return streams;
+}
+
+static void
+plugin_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				int nrelations, Relation relations[],
+				ReorderBufferChange *change)
+{
+	List	   *streams = truncated_streams(nrelations, relations);
+	ListCell   *lc;
+
 	foreach(lc, streams)
 		count_ignored(lfirst_oid(lc));
 	list_free(streams);
@@ -608,18 +620,9 @@ plugin_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					   int nrelations, Relation relations[],
 					   ReorderBufferChange *change)
 {
-	List	   *streams = NIL;
+	List	   *streams = truncated_streams(nrelations, relations);
 	ListCell   *lc;
-	int			i;
 
-	for (i = 0; i < nrelations; i++)
-	{
-		PartitionRoute *route;
-		Oid			stream = change_stream(relations[i], &route);
-
-		if (OidIsValid(stream))
-			streams = list_append_unique_oid(streams, stream);
-	}
 	foreach(lc, streams)
 		pending_add(pending_txn(txn), lfirst_oid(lc), change->txn->xid,
 					NULL, NULL);
@@ -693,6 +696,7 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	/* the rows now belong to the batch, and go when it is flushed */
 	pending_forget(pending);
+	decoder_batch->streamed_bytes += MemoryContextMemAllocated(pending->cxt, true);
 	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
 	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
 }
@@ -1090,13 +1094,16 @@ decoder_read_position(void)
 }
 
 /*
- * With the contexts below the batch's: its rows (rows_cxt) and the rows of
- * streamed transactions that have committed into it.
+ * With its rows (rows_cxt) and the rows of streamed transactions that have
+ * committed into it; asked before every WAL record, so added up from the
+ * contexts' own counts rather than by walking the tree below the batch.
  */
 Size
 decoder_batch_bytes(void)
 {
-	return MemoryContextMemAllocated(decoder_batch->cxt, true);
+	return MemoryContextMemAllocated(decoder_batch->cxt, false) +
+		MemoryContextMemAllocated(decoder_batch->rows_cxt, false) +
+		decoder_batch->streamed_bytes;
 }
 
 void
@@ -1181,6 +1188,7 @@ batch_init(void)
 														  0,
 														  64 * 1024,
 														  SLAB_LARGE_BLOCK_SIZE);
+	decoder_batch->streamed_bytes = 0;
 	decoder_batch->nevents = 0;
 	decoder_batch->nchanges = 0;
 	decoder_batch->last_stream = NULL;

@@ -64,6 +64,9 @@ typedef struct DecodedBatch
 	MemoryContext cxt;			/* holds everything below; reset per flush */
 	MemoryContext rows_cxt;		/* the rows themselves: a child of cxt,
 								 * deleted with its reset */
+	Size		streamed_bytes; /* of streamed transactions' rows that
+								 * committed into the batch (their contexts
+								 * are children of cxt too) */
 	HTAB	   *streams;		/* Oid -> StreamEvents */
 	StreamEvents *last_stream;	/* the entry batch_stream() found last */
 	int64		nevents;

@@ -94,15 +94,15 @@ flush_view_state(ViewRuntime *vr, WindowRuntime *windows, int nwindows)
 	CommandCounterIncrement();
 }
 
-/* A group of the batch, with its keys, as groups_in_index_order() sorts them. */
-typedef struct OrderedGroup
+/* A group of the batch, with its keys, in the order the flush writes it. */
+typedef struct FlushGroup
 {
 	Datum	   *values;			/* the keys, in plan order */
 	bool	   *isnull;
 	GroupStates *states;
-} OrderedGroup;
+} FlushGroup;
 
-/* How groups_in_index_order() compares two groups: the index's order. */
+/* How groups_in_flush_order() compares two groups: the index's order. */
 typedef struct GroupOrder
 {
 	StorageLayout *layout;
@@ -110,9 +110,9 @@ typedef struct GroupOrder
 	SortSupport sort;			/* one per index column */
 } GroupOrder;
 
-static OrderedGroup *groups_in_index_order(ViewRuntime *vr,
-										   StorageLayout *layout,
-										   int *ngroups);
+static FlushGroup *groups_in_flush_order(ViewRuntime *vr,
+										 StorageLayout *layout,
+										 int *ngroups);
 static int	compare_in_index_order(const void *a, const void *b, void *arg);
 
 /* Each batch group: combined with its stored row, or inserted. */
@@ -127,19 +127,19 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 	TupleTableSlot *merged;
 	IndexScanDesc iscan = NULL;
 	TableScanDesc sscan = NULL;
-	GroupTableIterator iter;
 	TupleTableSlot *keys;
 	GroupStates *states;
 	MemoryContext group_cxt;
 	MemoryContext oldcxt;
 	Snapshot	snapshot = GetActiveSnapshot();
-	OrderedGroup *ordered;
-	int			ngroups = 0;
-	int			next_ordered = 0;
+	FlushGroup *groups;
+	int			ngroups;
+	int			g;
 	int			i;
 
 	stored = table_slot_create(rel, NULL);
 	merged = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	keys = MakeSingleTupleTableSlot(vr->key_desc, &TTSOpsVirtual);
 	if (layout.index)
 		iscan = index_beginscan(rel, layout.index, snapshot, vr->nkeys, 0);
 	else
@@ -148,33 +148,16 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 	group_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									  "pg_continuous flush group",
 									  ALLOCSET_DEFAULT_SIZES);
-	ordered = groups_in_index_order(vr, &layout, &ngroups);
-	if (ordered == NULL)
-		view_groups_begin(vr, &iter);
-	else
-		keys = MakeSingleTupleTableSlot(vr->key_desc, &TTSOpsVirtual);
-	for (;;)
+	groups = groups_in_flush_order(vr, &layout, &ngroups);
+	for (g = 0; g < ngroups; g++)
 	{
 		bool		found;
 
-		if (ordered == NULL)
-		{
-			if (!view_groups_next(vr, &iter, &keys, &states))
-				break;
-		}
-		else
-		{
-			if (next_ordered == ngroups)
-				break;
-			ExecClearTuple(keys);
-			memcpy(keys->tts_values, ordered[next_ordered].values,
-				   sizeof(Datum) * vr->nkeys);
-			memcpy(keys->tts_isnull, ordered[next_ordered].isnull,
-				   sizeof(bool) * vr->nkeys);
-			ExecStoreVirtualTuple(keys);
-			states = ordered[next_ordered].states;
-			next_ordered++;
-		}
+		ExecClearTuple(keys);
+		memcpy(keys->tts_values, groups[g].values, sizeof(Datum) * vr->nkeys);
+		memcpy(keys->tts_isnull, groups[g].isnull, sizeof(bool) * vr->nkeys);
+		ExecStoreVirtualTuple(keys);
+		states = groups[g].states;
 
 		/* the scan keeps its buffers in the flush's context, not per group */
 		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
@@ -240,69 +223,75 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		table_endscan(sscan);
 	ExecDropSingleTupleTableSlot(stored);
 	ExecDropSingleTupleTableSlot(merged);
-	if (ordered != NULL)
-	{
-		ExecDropSingleTupleTableSlot(keys);
-		pfree(ordered);
-	}
+	ExecDropSingleTupleTableSlot(keys);
+	pfree(groups);
 }
 
 /*
- * The batch's groups in the order of the storage index, or NULL where that
- * does not pay (no index, a single group): consecutive lookups and inserts
- * then descend to neighbouring leaf pages, whose path down the tree is
- * still in the CPU's caches, instead of to pages spread over the whole
- * index in the hash table's order.  The keys are those the groups hold; the
- * array is palloc'd in the flush's memory.
+ * The batch's groups, with their keys, in the order of the storage index
+ * where there is one: consecutive lookups and inserts then descend to
+ * neighbouring leaf pages, whose path down the tree is still in the CPU's
+ * caches, instead of to pages spread over the whole index in the hash
+ * table's order.  By-reference keys stay where the group table holds them.
+ * One palloc'd chunk in the flush's memory.
  */
-static OrderedGroup *
-groups_in_index_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
+static FlushGroup *
+groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 {
+	int			capacity = vr->groups ? group_table_count(vr->groups) : 1;
+	FlushGroup *groups;
+	Datum	   *values;
+	bool	   *isnull;
 	GroupTableIterator iter;
 	TupleTableSlot *keys;
 	GroupStates *states;
-	OrderedGroup *groups;
-	GroupOrder	order;
-	int			capacity;
 	int			n = 0;
-	int			i;
 
-	if (layout->index == NULL || vr->groups == NULL ||
-		group_table_count(vr->groups) < 2)
-		return NULL;
-
-	capacity = group_table_count(vr->groups);
-	groups = palloc(sizeof(OrderedGroup) * capacity);
+	groups = palloc(MAXALIGN(sizeof(FlushGroup) * capacity) +
+					MAXALIGN(sizeof(Datum) * vr->nkeys * capacity) +
+					sizeof(bool) * vr->nkeys * capacity);
+	values = (Datum *) ((char *) groups + MAXALIGN(sizeof(FlushGroup) * capacity));
+	isnull = (bool *) ((char *) values + MAXALIGN(sizeof(Datum) * vr->nkeys * capacity));
 	view_groups_begin(vr, &iter);
 	while (view_groups_next(vr, &iter, &keys, &states))
 	{
-		OrderedGroup *g = &groups[n++];
+		FlushGroup *group = &groups[n];
 
-		Assert(n <= capacity);
-		g->values = palloc(sizeof(Datum) * vr->nkeys);
-		g->isnull = palloc(sizeof(bool) * vr->nkeys);
-		/* by-reference keys stay where the group table holds them */
-		memcpy(g->values, keys->tts_values, sizeof(Datum) * vr->nkeys);
-		memcpy(g->isnull, keys->tts_isnull, sizeof(bool) * vr->nkeys);
-		g->states = states;
+		Assert(n < capacity);
+		group->values = values + n * vr->nkeys;
+		group->isnull = isnull + n * vr->nkeys;
+		if (vr->nkeys > 0)
+		{
+			memcpy(group->values, keys->tts_values, sizeof(Datum) * vr->nkeys);
+			memcpy(group->isnull, keys->tts_isnull, sizeof(bool) * vr->nkeys);
+		}
+		group->states = states;
+		n++;
 	}
 
-	order.layout = layout;
-	order.nkeys = vr->nkeys;
-	order.sort = palloc0(sizeof(SortSupportData) * vr->nkeys);
-	for (i = 0; i < vr->nkeys; i++)
+	if (layout->index != NULL && n > 1)
 	{
-		SortSupport sort = &order.sort[i];
+		GroupOrder	order;
+		int			i;
 
-		sort->ssup_cxt = CurrentMemoryContext;
-		sort->ssup_collation = layout->index->rd_indcollation[i];
-		sort->ssup_nulls_first = false;
-		sort->ssup_attno = i + 1;
-		PrepareSortSupportFromIndexRel(layout->index, BTLessStrategyNumber,
-									   sort);
+		order.layout = layout;
+		order.nkeys = vr->nkeys;
+		order.sort = palloc0(sizeof(SortSupportData) * vr->nkeys);
+		for (i = 0; i < vr->nkeys; i++)
+		{
+			SortSupport sort = &order.sort[i];
+
+			sort->ssup_cxt = CurrentMemoryContext;
+			sort->ssup_collation = layout->index->rd_indcollation[i];
+			sort->ssup_nulls_first = false;
+			sort->ssup_attno = i + 1;
+			PrepareSortSupportFromIndexRel(layout->index, BTLessStrategyNumber,
+										   sort);
+		}
+		qsort_arg(groups, n, sizeof(FlushGroup), compare_in_index_order,
+				  &order);
+		pfree(order.sort);
 	}
-	qsort_arg(groups, n, sizeof(OrderedGroup), compare_in_index_order, &order);
-	pfree(order.sort);
 	*ngroups = n;
 	return groups;
 }
@@ -310,8 +299,8 @@ groups_in_index_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 static int
 compare_in_index_order(const void *a, const void *b, void *arg)
 {
-	const OrderedGroup *ga = a;
-	const OrderedGroup *gb = b;
+	const FlushGroup *ga = a;
+	const FlushGroup *gb = b;
 	GroupOrder *order = arg;
 	int			i;
 
