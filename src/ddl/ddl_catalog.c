@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
@@ -312,6 +313,74 @@ ddl_catalog_rename_event_time(Oid stream, const char *event_time)
 	catalog_execute("UPDATE continuous.stream_catalog SET event_time = $2"
 					" WHERE stream OPERATOR(pg_catalog.=) $1",
 					2, argtypes, values, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * Deduplication of a stream's events (dedup_options.c): its unique key's
+ * columns, by name, and how long a key is remembered.
+ */
+void
+ddl_catalog_set_dedup(Oid stream, List *unique_key, Interval *dedup_within)
+{
+	Oid			argtypes[3] = {OIDOID, TEXTARRAYOID, INTERVALOID};
+	Datum		values[3];
+	Datum	   *names = palloc(sizeof(Datum) * Max(list_length(unique_key), 1));
+	ListCell   *lc;
+
+	foreach(lc, unique_key)
+		names[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+	values[0] = ObjectIdGetDatum(stream);
+	values[1] = PointerGetDatum(construct_array(names, list_length(unique_key),
+												TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[2] = IntervalPGetDatum(dedup_within);
+	catalog_execute("UPDATE continuous.stream_catalog"
+					" SET unique_key = $2::pg_catalog.name[], dedup_within = $3"
+					" WHERE stream OPERATOR(pg_catalog.=) $1",
+					3, argtypes, values, NULL, SPI_OK_UPDATE);
+}
+
+/* The unique key's column names (NIL: none) and dedup_within of a stream. */
+List *
+ddl_catalog_stream_dedup(Oid stream, Interval **dedup_within)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	*dedup_within = NULL;
+	foreach(lc, catalog_select_rows("SELECT u.n::pg_catalog.text, c.dedup_within::pg_catalog.text"
+									" FROM continuous.stream_catalog c,"
+									" pg_catalog.unnest(c.unique_key) WITH ORDINALITY u(n, o)"
+									" WHERE c.stream OPERATOR(pg_catalog.=) $1 ORDER BY u.o",
+									stream, 2))
+	{
+		char	  **row = lfirst(lc);
+
+		names = lappend(names, row[0]);
+		if (*dedup_within == NULL && row[1] != NULL)
+			*dedup_within = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																  CStringGetDatum(row[1]),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)));
+	}
+	return names;
+}
+
+/* A column of a stream's unique key was renamed (stream_guard.c). */
+void
+ddl_catalog_rename_unique_key(Oid stream, const char *old_name,
+							  const char *new_name)
+{
+	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		values[3];
+
+	values[0] = ObjectIdGetDatum(stream);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(old_name));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(new_name));
+	catalog_execute("UPDATE continuous.stream_catalog"
+					" SET unique_key = pg_catalog.array_replace(unique_key, $2, $3)"
+					" WHERE stream OPERATOR(pg_catalog.=) $1",
+					3, argtypes, values, NULL, SPI_OK_UPDATE);
 }
 
 /*

@@ -62,6 +62,12 @@ extern void ddl_catalog_refresh_kafka_streams(Oid relid, Oid serverid);
 extern void ddl_catalog_remove_stream(Oid stream);
 /* The event-time column of a table stream was renamed. */
 extern void ddl_catalog_rename_event_time(Oid stream, const char *event_time);
+/* Deduplication: a stream's unique key (column names) and dedup_within. */
+extern void ddl_catalog_set_dedup(Oid stream, List *unique_key,
+								  Interval *dedup_within);
+extern List *ddl_catalog_stream_dedup(Oid stream, Interval **dedup_within);
+extern void ddl_catalog_rename_unique_key(Oid stream, const char *old_name,
+										  const char *new_name);
 extern void ddl_catalog_view_owner_changed(Oid view);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern void ddl_catalog_remove_view(Oid view);

@@ -40,6 +40,7 @@
 #include "base/extension_catalog.h"
 #include "base/shmem.h"
 #include "ddl/ddl_catalog.h"
+#include "ddl/dedup_options.h"
 #include "ddl/stream_guard.h"
 #include "source/kafka/kafka_options.h"
 #include "worker/sync.h"
@@ -61,7 +62,9 @@ static char *relation_list_string(List *relids);
 /*
  * continuous.create_stream(stream regclass, event_time name DEFAULT NULL,
  *							watermark_delay interval DEFAULT '0',
- *							max_future interval DEFAULT '1 day')
+ *							max_future interval DEFAULT '1 day',
+ *							unique_key text DEFAULT NULL,
+ *							dedup_within interval DEFAULT NULL)
  */
 Datum
 continuous_create_stream(PG_FUNCTION_ARGS)
@@ -70,6 +73,7 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	char	   *event_time = NULL;
 	Interval   *watermark_delay;
 	Interval   *max_future;
+	List	   *unique_key;
 	Interval	zero = {0};
 
 	continuous_require_preload();
@@ -115,6 +119,12 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 	max_future = interval_argument(fcinfo, 3, "max_future",
 								   "Give a long interval, such as '100 years', to accept events far ahead of the clock.");
 
+	/* the 0.1 function has four arguments: deduplication came with 0.2 */
+	unique_key = PG_NARGS() < 6 ? NIL :
+		dedup_check_options(rel,
+							PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+							PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5));
+
 	if (ddl_catalog_is_stream(RelationGetRelid(rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -123,6 +133,9 @@ continuous_create_stream(PG_FUNCTION_ARGS)
 
 	ddl_catalog_add_stream(RelationGetRelid(rel), "table", event_time,
 						   watermark_delay, NULL, max_future);
+	if (unique_key != NIL)
+		ddl_catalog_set_dedup(RelationGetRelid(rel), unique_key,
+							  PG_GETARG_INTERVAL_P(5));
 
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();

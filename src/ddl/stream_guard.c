@@ -17,6 +17,7 @@
  *	   its next reload or restart;
  *	 - dropping it, or changing its type, is refused while the stream is
  *	   registered;
+ *	 - the columns of the unique key are treated alike (dedup_options.c);
  *	 - SET UNLOGGED is refused: logical decoding does not see unlogged
  *	   tables (create_stream refuses them too, ddl_stream.c);
  *	 - inheritance children are refused, at create_stream, at CREATE VIEW
@@ -70,6 +71,7 @@
 
 #include "base/extension_catalog.h"
 #include "ddl/ddl_catalog.h"
+#include "ddl/dedup_options.h"
 #include "ddl/stream_guard.h"
 
 /*
@@ -86,6 +88,7 @@ typedef struct WatchedStream
 	List	   *children;		/* inheritance children */
 	List	   *partitions;		/* partitioned: all partitions, any depth */
 	List	   *unlogged;		/* those of them that were not logged */
+	List	   *unique_key;		/* its unique key's columns (dedup_options.c) */
 } WatchedStream;
 
 static bool may_change_streams(Node *parsetree);
@@ -312,6 +315,7 @@ watch_streams(void)
 		else
 			w->event_time = InvalidAttrNumber;
 		w->persistence = get_rel_persistence(w->entry->stream);
+		w->unique_key = dedup_guard_note(w->entry->stream);
 		w->children = find_inheritance_children(w->entry->stream, NoLock);
 		if (get_rel_relkind(w->entry->stream) == RELKIND_PARTITIONED_TABLE)
 		{
@@ -348,6 +352,7 @@ verify_streams(List *watched, List *attached)
 			continue;			/* dropped: the sql_drop trigger's business */
 
 		verify_event_time(w);
+		dedup_guard_verify(stream, w->unique_key);
 		if (w->persistence == RELPERSISTENCE_PERMANENT &&
 			get_rel_persistence(stream) != RELPERSISTENCE_PERMANENT)
 			refuse_unlogged(stream);

@@ -219,6 +219,9 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 		clock->had_watermark_before;
 	if (vr->judge_lateness)
 		vr->watermark_before = clock->watermark_before;
+	vr->had_stream_watermark = clock != NULL && clock->had_watermark_before;
+	vr->stream_watermark = vr->had_stream_watermark ?
+		clock->watermark_before : 0;
 
 	/* the view's expressions run with its owner's privileges */
 	privileges_become(vr->owner, vr->search_path, &saved);

@@ -9,7 +9,7 @@
  * accepts the view's plan, in the order listed, with its private state.
  *
  * A new stage is a file that defines its StageRoutine, and a line below
- * at its place in the pipeline: a deduplication ahead of the filter, a
+ * at its place in the pipeline: the deduplication ahead of the filter, a
  * lookup join between the filter and the aggregate.
  *
  *-------------------------------------------------------------------------
@@ -20,11 +20,13 @@
 
 #include "exec/stage_registry.h"
 
+extern const StageRoutine dedup_stage; /* stage_dedup.c */
 extern const StageRoutine filter_stage; /* stage_filter.c */
 extern const StageRoutine aggregate_stage;	/* stage_aggregate.c */
 
 /* In the order events pass through them. */
 static const StageRoutine *const stage_routines[] = {
+	&dedup_stage,
 	&filter_stage,
 	&aggregate_stage,
 };

@@ -83,6 +83,13 @@ typedef struct ViewRuntime
 	TimestampTz retention_watermark;
 	List	   *dead_letters;	/* DeadLetter (stream_event.h) */
 
+	/*
+	 * The stream's watermark before the batch, for stages that expire state
+	 * by it (stage_dedup.c), whether or not the view has a window.
+	 */
+	bool		had_stream_watermark;
+	TimestampTz stream_watermark;
+
 	/* an event is late if its window closes at or before this; per batch */
 	bool		judge_lateness;
 	TimestampTz watermark_before;

@@ -54,6 +54,7 @@ static bool collect_aggrefs_walker(Node *node, List **aggrefs);
 static bool resname_is_unique(Query *query, const char *resname);
 static char *unique_column_name(const char *base, List *used_names);
 static void plan_event_time(ContinuousPlan *plan);
+static void plan_unique_key(ContinuousPlan *plan);
 static void plan_window_columns(ContinuousPlan *plan, List *used_names);
 
 ContinuousPlan *
@@ -68,6 +69,7 @@ continuous_plan_build(Query *query)
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
 	plan_event_time(plan);
+	plan_unique_key(plan);
 	window_registry_recognise(plan);
 	plan_window_columns(plan, used_names);
 
@@ -81,6 +83,23 @@ plan_event_time(ContinuousPlan *plan)
 	plan->event_time = ddl_catalog_stream_event_time(plan->stream);
 	if (plan->event_time != NULL)
 		plan->event_time_attnum = get_attnum(plan->stream, plan->event_time);
+}
+
+/* The stream's unique key, by which the dedup stage drops duplicates. */
+static void
+plan_unique_key(ContinuousPlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, ddl_catalog_stream_dedup(plan->stream, &plan->dedup_within))
+	{
+		AttrNumber	attnum = get_attnum(plan->stream, lfirst(lc));
+
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of the unique key of stream %u does not exist",
+				 (char *) lfirst(lc), plan->stream);
+		plan->unique_key = lappend_int(plan->unique_key, attnum);
+	}
 }
 
 /*

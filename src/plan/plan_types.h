@@ -82,6 +82,14 @@ typedef struct ContinuousPlan
 	AttrNumber	event_time_attnum;	/* its number; InvalidAttrNumber: none */
 
 	/*
+	 * The stream's unique key (attribute numbers, an int List) and how long
+	 * a key is remembered: the dedup stage (stage_dedup.c) drops events
+	 * whose key it has seen.  NIL and NULL: no deduplication.
+	 */
+	List	   *unique_key;
+	Interval   *dedup_within;
+
+	/*
 	 * The windows a kind recognised (PlanWindow), in the order of the
 	 * registry (window_registry.c), and the one among them that the
 	 * watermark closes: the view's window, by which events are late and

@@ -325,3 +325,95 @@ SELECT o.stream::pg_catalog.regclass   AS stream,
          FROM continuous.kafka_view_offsets k
         WHERE k.stream OPERATOR(pg_catalog.=) o.stream
           AND k."partition" OPERATOR(pg_catalog.=) o."partition") b ON true;
+
+/* ------------------------------------------------------------------------
+ * Deduplication of stream events (src/exec/stage_dedup.c,
+ * src/ddl/dedup_options.c)
+ *
+ * create_stream(..., unique_key => 'event_id', dedup_within => '1 hour'):
+ * an event whose key was already seen within dedup_within of event time
+ * (processing time without event time) is dropped before every view of
+ * the stream.  Each view keeps the keys it has seen in dedup_keys, written
+ * in the flush transaction that writes its state (exactly once with it),
+ * and deleted once the watermark passes seen_at + dedup_within.  Keys are
+ * the key columns' text forms: one table serves every view, and a dump
+ * carries it like the other state of Kafka views (a view of a table
+ * stream is computed again from its table on restore).
+ * ------------------------------------------------------------------------ */
+
+-- the unique key's columns, by name (renames follow them, stream_guard.c),
+-- and how long a key is remembered; both NULL: no deduplication
+ALTER TABLE continuous.stream_catalog
+    ADD COLUMN unique_key name[],
+    ADD COLUMN dedup_within interval;
+
+-- events a view dropped as duplicates
+ALTER TABLE continuous.view_stats
+    ADD COLUMN duplicates bigint NOT NULL DEFAULT 0;
+
+-- The keys each view has seen, with the event time (or processing time)
+-- they were seen at.  Only the worker reads and writes it.
+CREATE TABLE continuous.dedup_keys (
+    view    pg_catalog.regclass NOT NULL,
+    key     text[] NOT NULL,
+    seen_at timestamptz NOT NULL,
+    PRIMARY KEY (view, key)
+);
+CREATE INDEX dedup_keys_expiry ON continuous.dedup_keys (view, seen_at);
+SELECT pg_catalog.pg_extension_config_dump('continuous.dedup_keys', '');
+
+-- a view's seen keys go with its catalog row, however it is deleted
+-- (DROP VIEW, drop_stream(cascade => true), DROP EXTENSION of the stream)
+CREATE FUNCTION continuous._dedup_keys_forget()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM continuous.dedup_keys k WHERE k.view OPERATOR(pg_catalog.=) OLD.view;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER view_catalog_dedup_keys AFTER DELETE ON continuous.view_catalog
+    FOR EACH ROW EXECUTE FUNCTION continuous._dedup_keys_forget();
+ALTER TABLE continuous.view_catalog ENABLE ALWAYS TRIGGER view_catalog_dedup_keys;
+
+-- the new arguments default to NULL, so existing calls keep working
+DROP FUNCTION continuous.create_stream(regclass, name, interval, interval);
+CREATE FUNCTION continuous.create_stream(stream regclass,
+                                         event_time name DEFAULT NULL,
+                                         watermark_delay interval DEFAULT '0',
+                                         max_future interval DEFAULT '1 day',
+                                         unique_key text DEFAULT NULL,
+                                         dedup_within interval DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'continuous_create_stream'
+LANGUAGE C;
+
+-- continuous.streams.duplicates after ignored_changes, and
+-- continuous.views.duplicates after late_events: their own definitions
+-- with the column added.  A stream's duplicates are those of its view that
+-- dropped the most (each view deduplicates the events it reads; views
+-- created later count from their start).
+DO $$
+DECLARE
+    s_old text := 'COALESCE(s.ignored_changes, (0)::bigint) AS ignored_changes,';
+    v_old text := 'COALESCE(s.late_events, (0)::bigint) AS late_events,';
+    s_def text := pg_catalog.pg_get_viewdef('continuous.streams'::pg_catalog.regclass);
+    v_def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
+BEGIN
+    IF pg_catalog.strpos(s_def, s_old) OPERATOR(pg_catalog.=) 0
+       OR pg_catalog.strpos(v_def, v_old) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'continuous.streams or continuous.views is not as 0.2 defines it';
+    END IF;
+    DROP VIEW continuous.streams, continuous.views;
+    EXECUTE 'CREATE VIEW continuous.streams AS '
+         OPERATOR(pg_catalog.||) pg_catalog.replace(s_def, s_old, s_old
+            OPERATOR(pg_catalog.||) ' COALESCE((SELECT pg_catalog.max(d.duplicates) '
+            OPERATOR(pg_catalog.||) 'FROM continuous.view_catalog dv '
+            OPERATOR(pg_catalog.||) 'JOIN continuous.view_stats d ON d.view OPERATOR(pg_catalog.=) dv.view '
+            OPERATOR(pg_catalog.||) 'WHERE dv.stream OPERATOR(pg_catalog.=) c.stream), 0) AS duplicates,');
+    EXECUTE 'CREATE VIEW continuous.views AS '
+         OPERATOR(pg_catalog.||) pg_catalog.replace(v_def, v_old, v_old
+            OPERATOR(pg_catalog.||) ' COALESCE(s.duplicates, 0) AS duplicates,');
+    GRANT SELECT ON continuous.streams, continuous.views TO PUBLIC;
+END
+$$;

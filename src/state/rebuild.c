@@ -197,9 +197,9 @@ empty_table(Oid relid)
 }
 
 /*
- * The view's dead letters and counters start again with the rebuild, and
- * the view is active again; the change of its catalog row makes the
- * worker load it anew.
+ * The view's dead letters, counters and seen keys (stage_dedup.c) start
+ * again with the rebuild, and the view is active again; the change of its
+ * catalog row makes the worker load it anew.
  */
 static void
 restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
@@ -215,10 +215,14 @@ restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
 	if (SPI_execute_with_args("DELETE FROM continuous.dead_letters "
 							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("DELETE FROM continuous.dedup_keys "
+							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_with_args("INSERT INTO continuous.view_stats AS s (view, active_from) "
 							  "VALUES ($1, $2) "
 							  "ON CONFLICT (view) DO UPDATE SET active_from = $2, "
 							  "events = 0, late_events = 0, errors = 0, groups_in_memory = 0, "
+							  "duplicates = 0, "
 							  "status = 'active', last_error = NULL, failed_at = NULL",
 							  2, argtypes, args, nulls, false, 0) != SPI_OK_INSERT ||
 		SPI_execute_with_args("UPDATE continuous.view_catalog SET rebuilt_at = pg_catalog.now() "

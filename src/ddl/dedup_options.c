@@ -1,0 +1,203 @@
+/*-------------------------------------------------------------------------
+ *
+ * dedup_options.c
+ *	  A stream's deduplication options: unique_key and dedup_within, as
+ *	  create_stream() takes them, and DDL on the key's columns.
+ *
+ * Pipeline position: DDL, before the source.  The options are written to
+ * continuous.stream_catalog (ddl_catalog.c); the plan of each view of the
+ * stream carries them (plan.c), and the dedup stage (stage_dedup.c) drops
+ * the events whose key it has seen.  The key's columns are named in the
+ * catalog, as the event-time column is (a name survives pg_dump): a
+ * rename is followed in the renaming transaction, a drop refused.
+ *
+ * A key column's type must have a default hash operator class: the stage
+ * keeps the seen keys in a hash table, and compares them with that class's
+ * equality, as a UNIQUE constraint or GROUP BY would.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/hash.h"
+#include "access/htup_details.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_attribute.h"
+#include "commands/defrem.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "ddl/ddl_catalog.h"
+#include "ddl/dedup_options.h"
+
+#define UNIQUE_KEY_ACCEPTS \
+	"Argument unique_key must name one or more columns of the table, separated by commas."
+
+/* A column noted before a statement (dedup_guard_note()). */
+typedef struct NotedColumn
+{
+	AttrNumber	attnum;
+	char	   *name;
+	Oid			type;
+} NotedColumn;
+
+static void check_key_column(Relation rel, const char *column, List *seen);
+
+List *
+dedup_check_options(Relation rel, const char *unique_key,
+					Interval *dedup_within)
+{
+	Interval	zero = {0};
+	List	   *names = NIL;
+	List	   *parsed;
+	ListCell   *lc;
+	char	   *raw;
+
+	if (unique_key == NULL && dedup_within == NULL)
+		return NIL;
+	if (unique_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedup_within requires unique_key"),
+				 errdetail("Events are deduplicated by the columns of their unique key."),
+				 errhint("Add unique_key => 'column' to the call.")));
+	if (dedup_within == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unique_key requires dedup_within"),
+				 errdetail("A key is remembered for dedup_within of event time (of processing time without event time), so that the keys kept do not grow without bound."),
+				 errhint("Add dedup_within => '1 hour', or as long as a duplicate may arrive after its original.")));
+	if (DatumGetBool(DirectFunctionCall2(interval_le,
+										 IntervalPGetDatum(dedup_within),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedup_within must be greater than zero"),
+				 errhint("Use an interval such as '1 hour'.")));
+
+	raw = pstrdup(unique_key);
+	if (!SplitIdentifierString(raw, ',', &parsed) || parsed == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid unique_key \"%s\"", unique_key),
+				 errdetail(UNIQUE_KEY_ACCEPTS)));
+	foreach(lc, parsed)
+	{
+		check_key_column(rel, lfirst(lc), names);
+		names = lappend(names, pstrdup(lfirst(lc)));
+	}
+	if (list_length(names) > INDEX_MAX_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a unique key cannot have more than %d columns",
+						INDEX_MAX_KEYS)));
+	return names;
+}
+
+static void
+check_key_column(Relation rel, const char *column, List *seen)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), column);
+	Oid			type;
+	ListCell   *lc;
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, RelationGetRelationName(rel)),
+				 errdetail(UNIQUE_KEY_ACCEPTS)));
+	if (attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("system column \"%s\" cannot be part of the unique key",
+						column),
+				 errdetail(UNIQUE_KEY_ACCEPTS)));
+	foreach(lc, seen)
+	{
+		if (strcmp(lfirst(lc), column) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("column \"%s\" appears twice in the unique key",
+							column)));
+	}
+	type = get_atttype(RelationGetRelid(rel), attnum);
+	if (!OidIsValid(GetDefaultOpClass(type, HASH_AM_OID)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s",
+						format_type_be(type)),
+				 errdetail("Column \"%s\" of the unique key must be of a type with a default hash operator class: seen keys are kept in a hash table.",
+						   column)));
+}
+
+/* ------------------------------------------------------------------------
+ * DDL on the stream table
+ * ------------------------------------------------------------------------
+ */
+
+List *
+dedup_guard_note(Oid stream)
+{
+	Interval   *within;
+	List	   *noted = NIL;
+	ListCell   *lc;
+
+	foreach(lc, ddl_catalog_stream_dedup(stream, &within))
+	{
+		NotedColumn *col = palloc(sizeof(NotedColumn));
+
+		col->name = lfirst(lc);
+		col->attnum = get_attnum(stream, col->name);
+		if (col->attnum > 0)
+		{
+			col->type = get_atttype(stream, col->attnum);
+			noted = lappend(noted, col);
+		}
+	}
+	return noted;
+}
+
+void
+dedup_guard_verify(Oid stream, List *noted)
+{
+	ListCell   *lc;
+
+	foreach(lc, noted)
+	{
+		NotedColumn *col = lfirst(lc);
+		HeapTuple	tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(stream),
+											Int16GetDatum(col->attnum));
+		Form_pg_attribute att;
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for attribute %d of relation %u",
+				 col->attnum, stream);
+		att = (Form_pg_attribute) GETSTRUCT(tuple);
+		if (att->attisdropped)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop column \"%s\" of stream \"%s\"",
+							col->name, get_rel_name(stream)),
+					 errdetail("Column \"%s\" is part of the stream's unique key, by which its events are deduplicated.",
+							   col->name),
+					 errhint("Drop the stream with continuous.drop_stream() first; create it again afterwards if it should stay a stream.")));
+		/* the seen keys are kept as text of the type they were seen as */
+		if (att->atttypid != col->type)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot change the type of column \"%s\" of stream \"%s\"",
+							col->name, get_rel_name(stream)),
+					 errdetail("Column \"%s\" is part of the stream's unique key, of type %s.",
+							   col->name, format_type_be(col->type)),
+					 errhint("Drop the stream with continuous.drop_stream() first; create it again afterwards if it should stay a stream.")));
+		if (strcmp(NameStr(att->attname), col->name) != 0)
+			ddl_catalog_rename_unique_key(stream, col->name,
+										  NameStr(att->attname));
+		ReleaseSysCache(tuple);
+	}
+}

@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ *
+ * dedup_options.h
+ *	  A stream's deduplication options: unique_key and dedup_within.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_DEDUP_OPTIONS_H
+#define CONTINUOUS_DEDUP_OPTIONS_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
+
+/*
+ * Check create_stream()'s unique_key and dedup_within (either may be NULL)
+ * against the stream table, and return the key's column names (NIL: no
+ * deduplication).
+ */
+extern List *dedup_check_options(Relation rel, const char *unique_key,
+								 Interval *dedup_within);
+
+/*
+ * Around DDL on a stream table (stream_guard.c): the attribute numbers of
+ * its unique key before the statement, and after it the renames followed
+ * and a drop refused.
+ */
+extern List *dedup_guard_note(Oid stream);
+extern void dedup_guard_verify(Oid stream, List *noted);
+
+#endif							/* CONTINUOUS_DEDUP_OPTIONS_H */

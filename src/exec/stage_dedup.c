@@ -1,0 +1,590 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_dedup.c
+ *	  The dedup stage: drops the events whose unique key the view has seen
+ *	  within the stream's dedup_within.
+ *
+ * Pipeline position: batch, the first stage of every view of a stream with
+ * a unique key (create_stream(unique_key => ..., dedup_within => ...),
+ * dedup_options.c), ahead of the filter: a duplicate is dropped before the
+ * view's WHERE sees it, so the view equals its SELECT over the events
+ * with duplicates removed (SELECT DISTINCT ON (key) ..., the first
+ * delivered kept).
+ *
+ * Each view keeps the keys it has seen, in memory (a hash table: key ->
+ * the event time it was seen at), and in continuous.dedup_keys, written in
+ * the flush transaction that writes the view's state: the seen keys are
+ * state like the aggregates, exactly once with them across crashes, and a
+ * view that advances at its own position (backfill, rebuild, a Kafka view
+ * catching up) has keys of its own position.  They are loaded back when
+ * the view is loaded.  Memory is the keys times the views of the stream.
+ *
+ * An event is a duplicate if a key equal to its own (by the default hash
+ * operator class of each column's type) was seen at an event time less
+ * than dedup_within away from its own.  A key seen at t is forgotten once
+ * the stream's watermark before a batch passes t + dedup_within: in
+ * memory as the batch begins, in the table as it flushes.  Without event
+ * time, the time is the batch's processing time, and keys are forgotten
+ * by the clock.  A key with a NULL column, or an event with a NULL event
+ * time, is never a duplicate (as a UNIQUE constraint treats NULL).
+ *
+ * A batch thrown away (reset, committed = false) forgets what it added: a
+ * key it saw first is removed, a key it saw again gets its old time back.
+ * An accepted event moves state a rollback does not undo, so if a later
+ * stage fails on it, the careful run starts over without it (batch.c):
+ * a dead letter's key is not seen.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/hash.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "common/hashfn.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "base/privileges.h"
+#include "exec/stage.h"
+#include "exec/view_input.h"
+
+struct DedupStage;
+
+/* A seen key. */
+typedef struct DedupEntry
+{
+	Datum	   *key;			/* its values, in the stage's key memory */
+	TimestampTz seen;			/* the event (or processing) time seen at */
+	uint32		hash;
+	char		status;			/* simplehash's */
+	bool		touched;		/* the current batch accepted it: */
+	bool		existed;		/* it was seen before the batch, */
+	TimestampTz seen_before;	/* at this time */
+} DedupEntry;
+
+static uint32 dedup_hash_key(struct DedupStage *dd, Datum *key);
+static bool dedup_keys_equal(struct DedupStage *dd, Datum *a, Datum *b);
+
+#define SH_PREFIX seen
+#define SH_ELEMENT_TYPE DedupEntry
+#define SH_KEY_TYPE Datum *
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) dedup_hash_key((struct DedupStage *) (tb)->private_data, k)
+#define SH_EQUAL(tb, a, b) dedup_keys_equal((struct DedupStage *) (tb)->private_data, a, b)
+#define SH_SCOPE static inline
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_DEFINE
+#define SH_DECLARE
+#include "lib/simplehash.h"
+
+typedef struct DedupStage
+{
+	int			nkeys;
+	AttrNumber *attnums;		/* in the stream's current row */
+	FmgrInfo   *hash_fns;		/* the default hash opclass's, per column */
+	FmgrInfo   *eq_fns;
+	Oid		   *collations;
+	int16	   *typlens;
+	bool	   *typbyvals;
+	FmgrInfo   *out_fns;		/* text forms, for continuous.dedup_keys */
+	FmgrInfo   *in_fns;
+	Oid		   *typioparams;
+
+	AttrNumber	event_time;		/* InvalidAttrNumber: processing time */
+	int64		within_us;		/* dedup_within */
+
+	seen_hash  *seen;
+	MemoryContext key_cxt;		/* the seen keys' values */
+	TimestampTz oldest;			/* no key was seen earlier */
+
+	/* the batch */
+	TimestampTz now;			/* its processing time */
+	bool		expire;			/* keys seen at or before cutoff are gone */
+	TimestampTz cutoff;
+	List	   *touched;		/* Datum *: keys it accepted, in state_cxt */
+	int64		duplicates;		/* events it dropped */
+	char	   *upsert;			/* writes the touched keys */
+} DedupStage;
+
+static bool dedup_applies(ContinuousPlan *plan);
+static void *dedup_create(ViewRuntime *vr);
+static void dedup_destroy(ViewRuntime *vr, void *state);
+static void dedup_batch_begin(ViewRuntime *vr, void *state);
+static void dedup_process(ViewRuntime *vr, void *state, StageBatch *batch);
+static void dedup_flush(ViewRuntime *vr, void *state);
+static void dedup_reset(ViewRuntime *vr, void *state, bool committed);
+static void dedup_load(ViewRuntime *vr, DedupStage *dd);
+static DedupEntry *dedup_remember(DedupStage *dd, Datum *probe,
+								  TimestampTz seen);
+static void dedup_forget(DedupStage *dd, DedupEntry *entry);
+static int64 interval_usecs(const Interval *interval);
+
+const StageRoutine dedup_stage = {
+	.name = "dedup",
+	.applies = dedup_applies,
+	.create = dedup_create,
+	.destroy = dedup_destroy,
+	.batch_begin = dedup_batch_begin,
+	.process = dedup_process,
+	.flush = dedup_flush,
+	.reset = dedup_reset,
+};
+
+static bool
+dedup_applies(ContinuousPlan *plan)
+{
+	return plan->unique_key != NIL;
+}
+
+static void *
+dedup_create(ViewRuntime *vr)
+{
+	DedupStage *dd = palloc0(sizeof(DedupStage));
+	ContinuousPlan *plan = vr->plan;
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i;
+
+	dd->nkeys = list_length(plan->unique_key);
+	dd->attnums = palloc(sizeof(AttrNumber) * dd->nkeys);
+	dd->hash_fns = palloc(sizeof(FmgrInfo) * dd->nkeys);
+	dd->eq_fns = palloc(sizeof(FmgrInfo) * dd->nkeys);
+	dd->collations = palloc(sizeof(Oid) * dd->nkeys);
+	dd->typlens = palloc(sizeof(int16) * dd->nkeys);
+	dd->typbyvals = palloc(sizeof(bool) * dd->nkeys);
+	dd->out_fns = palloc(sizeof(FmgrInfo) * dd->nkeys);
+	dd->in_fns = palloc(sizeof(FmgrInfo) * dd->nkeys);
+	dd->typioparams = palloc(sizeof(Oid) * dd->nkeys);
+	foreach(lc, plan->unique_key)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		Form_pg_attribute att;
+		Oid			opclass;
+		Oid			opfamily;
+		Oid			opcintype;
+		Oid			eqop;
+		Oid			hashproc;
+		Oid			func;
+		bool		isvarlena;
+
+		i = foreach_current_index(lc);
+		if (attnum <= 0 || attnum > vr->input_desc->natts ||
+			TupleDescAttr(vr->input_desc, attnum - 1)->attisdropped)
+			elog(ERROR, "unique key column %d of the stream of continuous view \"%s\" does not exist",
+				 attnum, vr->name);
+		att = TupleDescAttr(vr->input_desc, attnum - 1);
+		dd->attnums[i] = attnum;
+		dd->collations[i] = att->attcollation;
+		dd->typlens[i] = att->attlen;
+		dd->typbyvals[i] = att->attbyval;
+
+		opclass = GetDefaultOpClass(att->atttypid, HASH_AM_OID);
+		if (!OidIsValid(opclass))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("could not identify a hash operator class for type %s",
+							format_type_be(att->atttypid))));
+		opfamily = get_opclass_family(opclass);
+		opcintype = get_opclass_input_type(opclass);
+		eqop = get_opfamily_member(opfamily, opcintype, opcintype,
+								   HTEqualStrategyNumber);
+		hashproc = get_opfamily_proc(opfamily, opcintype, opcintype,
+									 HASHSTANDARD_PROC);
+		if (!OidIsValid(eqop) || !OidIsValid(hashproc))
+			elog(ERROR, "hash operator class %u is missing its equality or hash function",
+				 opclass);
+		fmgr_info_cxt(get_opcode(eqop), &dd->eq_fns[i], CurrentMemoryContext);
+		fmgr_info_cxt(hashproc, &dd->hash_fns[i], CurrentMemoryContext);
+
+		getTypeOutputInfo(att->atttypid, &func, &isvarlena);
+		fmgr_info_cxt(func, &dd->out_fns[i], CurrentMemoryContext);
+		getTypeInputInfo(att->atttypid, &func, &dd->typioparams[i]);
+		fmgr_info_cxt(func, &dd->in_fns[i], CurrentMemoryContext);
+	}
+	dd->event_time = plan->event_time_attnum;
+	dd->within_us = interval_usecs(plan->dedup_within);
+	dd->key_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"pg_continuous seen keys",
+										ALLOCSET_DEFAULT_SIZES);
+	dd->seen = seen_create(CurrentMemoryContext, 256, dd);
+	dd->oldest = DT_NOEND;
+
+	/* the keys and times of a batch go in as arrays, one per column */
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "INSERT INTO continuous.dedup_keys AS d (view, key, seen_at) "
+						   "SELECT $1, ARRAY[");
+	for (i = 0; i < dd->nkeys; i++)
+		appendStringInfo(&sql, "%su.k%d", i > 0 ? ", " : "", i);
+	appendStringInfoString(&sql, "], u.seen_at FROM ROWS FROM (pg_catalog.unnest($2)");
+	for (i = 0; i < dd->nkeys; i++)
+		appendStringInfo(&sql, ", pg_catalog.unnest($%d)", i + 3);
+	appendStringInfoString(&sql, ") AS u(seen_at");
+	for (i = 0; i < dd->nkeys; i++)
+		appendStringInfo(&sql, ", k%d", i);
+	appendStringInfoString(&sql, ") ON CONFLICT (view, key) DO UPDATE "
+						   "SET seen_at = excluded.seen_at");
+	dd->upsert = sql.data;
+
+	dedup_load(vr, dd);
+	return dd;
+}
+
+/* The keys the view's committed state has seen. */
+static void
+dedup_load(ViewRuntime *vr, DedupStage *dd)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(vr->view)};
+	ExtensionPrivileges saved;
+	Datum	   *probe = palloc(sizeof(Datum) * dd->nkeys);
+	uint64		row;
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* not read-only: a rebuild's deletion just before must be seen */
+	if (SPI_execute_with_args("SELECT key, seen_at FROM continuous.dedup_keys "
+							  "WHERE view OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read the seen keys of continuous view \"%s\"",
+			 vr->name);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		bool		isnull;
+		ArrayType  *key = DatumGetArrayTypeP(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+														   1, &isnull));
+		TimestampTz seen = DatumGetTimestampTz(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+															 2, &isnull));
+		Datum	   *texts;
+		int			ntexts;
+		int			i;
+
+		deconstruct_array(key, TEXTOID, -1, false, TYPALIGN_INT, &texts, NULL,
+						  &ntexts);
+		if (ntexts != dd->nkeys)
+			elog(ERROR, "a seen key of continuous view \"%s\" has %d columns, not %d",
+				 vr->name, ntexts, dd->nkeys);
+		for (i = 0; i < dd->nkeys; i++)
+			probe[i] = InputFunctionCall(&dd->in_fns[i], TextDatumGetCString(texts[i]),
+										 dd->typioparams[i], -1);
+		(void) dedup_remember(dd, probe, seen);
+	}
+	SPI_finish();
+	privileges_leave_extension(&saved);
+	pfree(probe);
+}
+
+static void
+dedup_destroy(ViewRuntime *vr, void *state)
+{
+	DedupStage *dd = state;
+
+	seen_destroy(dd->seen);
+	MemoryContextDelete(dd->key_cxt);
+}
+
+/* Forget the keys the stream's time has passed by dedup_within. */
+static void
+dedup_batch_begin(ViewRuntime *vr, void *state)
+{
+	DedupStage *dd = state;
+	seen_iterator iter;
+	DedupEntry *entry;
+	TimestampTz oldest = DT_NOEND;
+
+	dd->now = GetCurrentTimestamp();
+	if (dd->event_time != InvalidAttrNumber)
+	{
+		dd->expire = vr->had_stream_watermark;
+		if (dd->expire &&
+			pg_sub_s64_overflow(vr->stream_watermark, dd->within_us, &dd->cutoff))
+			dd->expire = false;
+	}
+	else
+	{
+		dd->expire = true;
+		dd->cutoff = dd->now - dd->within_us;
+	}
+	if (!dd->expire || dd->cutoff < dd->oldest)
+		return;
+
+	seen_start_iterate(dd->seen, &iter);
+	while ((entry = seen_iterate(dd->seen, &iter)) != NULL)
+	{
+		/* a batch run again keeps what it saw until it is reset */
+		if (entry->seen <= dd->cutoff && !entry->touched)
+			dedup_forget(dd, entry);
+		else if (entry->seen < oldest)
+			oldest = entry->seen;
+	}
+	dd->oldest = oldest;
+}
+
+static void
+dedup_process(ViewRuntime *vr, void *state, StageBatch *batch)
+{
+	DedupStage *dd = state;
+	ExprContext *econtext = vr->econtext;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Datum		probe[INDEX_MAX_KEYS];
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < batch->nevents; i++)
+	{
+		StreamEvent *event = batch->events[i];
+		TupleTableSlot *slot;
+		TimestampTz at = dd->now;
+		DedupEntry *entry;
+		bool		isnull = false;
+		int			k;
+
+		ResetExprContext(econtext);
+		MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		slot = view_input_bind(vr, event);
+		if (dd->event_time != InvalidAttrNumber)
+			at = DatumGetTimestampTz(slot_getattr(slot, dd->event_time, &isnull));
+		for (k = 0; k < dd->nkeys && !isnull; k++)
+			probe[k] = slot_getattr(slot, dd->attnums[k], &isnull);
+		MemoryContextSwitchTo(oldcxt);
+		CHECK_FOR_INTERRUPTS();
+
+		/* NULL in the key or the event time: never a duplicate */
+		if (isnull)
+		{
+			batch->events[kept++] = event;
+			continue;
+		}
+
+		entry = seen_lookup(dd->seen, probe);
+		if (entry != NULL && entry->seen - at < dd->within_us &&
+			at - entry->seen < dd->within_us)
+		{
+			dd->duplicates++;
+			continue;
+		}
+		if (entry == NULL)
+			entry = dedup_remember(dd, probe, at);
+		else if (!entry->touched)
+		{
+			entry->existed = true;
+			entry->seen_before = entry->seen;
+		}
+		if (!entry->touched)
+		{
+			MemoryContext cxt = MemoryContextSwitchTo(vr->state_cxt);
+
+			entry->touched = true;
+			dd->touched = lappend(dd->touched, entry->key);
+			MemoryContextSwitchTo(cxt);
+		}
+		/* the key counts from the latest time it was accepted at */
+		if (at > entry->seen)
+			entry->seen = at;
+		batch->state_moved = true;
+		batch->events[kept++] = event;
+	}
+	batch->nevents = kept;
+}
+
+/* A new seen key, its values copied from probe. */
+static DedupEntry *
+dedup_remember(DedupStage *dd, Datum *probe, TimestampTz seen)
+{
+	DedupEntry *entry;
+	bool		found;
+	MemoryContext oldcxt = MemoryContextSwitchTo(dd->key_cxt);
+	Datum	   *key = palloc(sizeof(Datum) * dd->nkeys);
+	int			i;
+
+	for (i = 0; i < dd->nkeys; i++)
+		key[i] = datumCopy(probe[i], dd->typbyvals[i], dd->typlens[i]);
+	MemoryContextSwitchTo(oldcxt);
+
+	entry = seen_insert(dd->seen, key, &found);
+	Assert(!found);
+	entry->key = key;
+	entry->seen = seen;
+	entry->touched = false;
+	entry->existed = false;
+	if (seen < dd->oldest)
+		dd->oldest = seen;
+	return entry;
+}
+
+static void
+dedup_forget(DedupStage *dd, DedupEntry *entry)
+{
+	Datum	   *key = entry->key;
+	int			i;
+
+	seen_delete_item(dd->seen, entry);
+	for (i = 0; i < dd->nkeys; i++)
+		if (!dd->typbyvals[i])
+			pfree(DatumGetPointer(key[i]));
+	pfree(key);
+}
+
+/*
+ * In the flush transaction, SPI connected: the keys forgotten go, those
+ * the batch accepted are written with their time, and the duplicates it
+ * dropped are counted.
+ */
+static void
+dedup_flush(ViewRuntime *vr, void *state)
+{
+	DedupStage *dd = state;
+	int			n = list_length(dd->touched);
+	Oid			types[2 + INDEX_MAX_KEYS];
+	Datum		args[2 + INDEX_MAX_KEYS];
+	ListCell   *lc;
+	int			i;
+
+	types[0] = OIDOID;
+	args[0] = ObjectIdGetDatum(vr->view);
+	if (dd->expire)
+	{
+		types[1] = TIMESTAMPTZOID;
+		args[1] = TimestampTzGetDatum(dd->cutoff);
+		if (SPI_execute_with_args("DELETE FROM continuous.dedup_keys "
+								  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+								  "AND seen_at OPERATOR(pg_catalog.<=) $2",
+								  2, types, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "pg_continuous: could not forget the seen keys of continuous view \"%s\"",
+				 vr->name);
+	}
+
+	if (n > 0)
+	{
+		Datum	   *seen = palloc(sizeof(Datum) * n);
+		Datum	  **texts = palloc(sizeof(Datum *) * dd->nkeys);
+
+		for (i = 0; i < dd->nkeys; i++)
+			texts[i] = palloc(sizeof(Datum) * n);
+		foreach(lc, dd->touched)
+		{
+			int			row = foreach_current_index(lc);
+			DedupEntry *entry = seen_lookup(dd->seen, lfirst(lc));
+
+			Assert(entry != NULL);
+			seen[row] = TimestampTzGetDatum(entry->seen);
+			for (i = 0; i < dd->nkeys; i++)
+				texts[i][row] = CStringGetTextDatum(OutputFunctionCall(&dd->out_fns[i],
+																	   entry->key[i]));
+		}
+		types[1] = TIMESTAMPTZARRAYOID;
+		args[1] = PointerGetDatum(construct_array(seen, n, TIMESTAMPTZOID,
+												  sizeof(TimestampTz),
+												  FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		for (i = 0; i < dd->nkeys; i++)
+		{
+			types[i + 2] = TEXTARRAYOID;
+			args[i + 2] = PointerGetDatum(construct_array(texts[i], n, TEXTOID,
+														  -1, false,
+														  TYPALIGN_INT));
+		}
+		if (SPI_execute_with_args(dd->upsert, dd->nkeys + 2, types, args,
+								  NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "pg_continuous: could not write the seen keys of continuous view \"%s\"",
+				 vr->name);
+	}
+
+	if (dd->duplicates > 0)
+	{
+		types[1] = INT8OID;
+		args[1] = Int64GetDatum(dd->duplicates);
+		if (SPI_execute_with_args("INSERT INTO continuous.view_stats AS s (view, duplicates) "
+								  "VALUES ($1, $2) ON CONFLICT (view) DO UPDATE SET "
+								  "duplicates = s.duplicates OPERATOR(pg_catalog.+) excluded.duplicates",
+								  2, types, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "pg_continuous: could not count the duplicates of continuous view \"%s\"",
+				 vr->name);
+	}
+}
+
+/*
+ * After the flush, the keys the batch accepted stay as they are; a batch
+ * thrown away gives each key it touched back its time before, or forgets
+ * it if the batch saw it first.
+ */
+static void
+dedup_reset(ViewRuntime *vr, void *state, bool committed)
+{
+	DedupStage *dd = state;
+	ListCell   *lc;
+
+	foreach(lc, dd->touched)
+	{
+		DedupEntry *entry = seen_lookup(dd->seen, lfirst(lc));
+
+		Assert(entry != NULL);
+		entry->touched = false;
+		if (committed)
+			continue;
+		if (entry->existed)
+			entry->seen = entry->seen_before;
+		else
+			dedup_forget(dd, entry);
+	}
+	dd->touched = NIL;			/* in state_cxt, which is reset next */
+	dd->duplicates = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The hash table's key functions
+ * ------------------------------------------------------------------------
+ */
+
+static uint32
+dedup_hash_key(DedupStage *dd, Datum *key)
+{
+	uint32		hash = 0;
+	int			i;
+
+	for (i = 0; i < dd->nkeys; i++)
+		hash = hash_combine(hash,
+							DatumGetUInt32(FunctionCall1Coll(&dd->hash_fns[i],
+															 dd->collations[i],
+															 key[i])));
+	return hash;
+}
+
+static bool
+dedup_keys_equal(DedupStage *dd, Datum *a, Datum *b)
+{
+	int			i;
+
+	for (i = 0; i < dd->nkeys; i++)
+		if (!DatumGetBool(FunctionCall2Coll(&dd->eq_fns[i], dd->collations[i],
+											a[i], b[i])))
+			return false;
+	return true;
+}
+
+/* dedup_within in microseconds, as intervals compare: a month is 30 days. */
+static int64
+interval_usecs(const Interval *interval)
+{
+	int64		days;
+	int64		usecs;
+
+	if (pg_mul_s64_overflow((int64) interval->month, DAYS_PER_MONTH, &days) ||
+		pg_add_s64_overflow(days, interval->day, &days) ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &usecs) ||
+		pg_add_s64_overflow(usecs, interval->time, &usecs))
+		return PG_INT64_MAX;
+	return usecs;
+}
