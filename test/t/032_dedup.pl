@@ -1,0 +1,237 @@
+
+# Copyright (c) pg_continuous contributors
+
+# Deduplication of stream events (create_stream(unique_key, dedup_within)),
+# exactly once across crashes.  Concurrent writer sessions insert events
+# whose keys overlap: a duplicate is the same event sent again (the same
+# row), so whichever copy commits first is the one kept, and every view
+# must equal its SELECT over SELECT DISTINCT ON (event_id) * FROM events;
+# each view's duplicates count must equal count(*) - count(DISTINCT
+# event_id).  Every seventh transaction is rolled back: its keys must not
+# count as seen.  Checked after a kill -9 of the worker mid-load, a kill -9
+# of the postmaster mid-load and a clean restart.  Then expiry by the
+# watermark: a key seen again after the watermark passed seen +
+# dedup_within counts again, and the table of seen keys shrinks.
+#
+# CONTINUOUS_TEST_EVENTS sets the number of events (default 300000).
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::Crash;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+
+my $total_events = $ENV{CONTINUOUS_TEST_EVENTS} // 300_000;
+my $n_writers    = 4;
+my $batch        = 500;
+# distinct keys: about two copies of each event overall
+my $n_keys = int($total_events / 2);
+
+my $node = continuous_node('dedup', '');
+
+# The views under test; the oracle reads the deduplicated events.
+my %views = (
+	dd_by_group => 'SELECT k, count(*) AS c, sum(v) AS s, min(v) AS mn, max(v) AS mx '
+	  . 'FROM events GROUP BY k',
+	dd_totals => 'SELECT count(*) AS c, sum(v) AS s, sum(event_id::bigint) AS ids FROM events',
+	dd_minutes => "SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS c, sum(v) AS s "
+	  . 'FROM events WHERE v % 3 = 0 GROUP BY minute');
+
+# No window closes (watermark_delay): commits of concurrent writers are out
+# of event-time order, and late events are not what this test is about.
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE TABLE events (event_id int, k int, v int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('events', event_time => 'ts',
+                                watermark_delay => '10 years',
+                                unique_key => 'event_id', dedup_within => '1 day');
+CREATE VIEW deduplicated AS SELECT DISTINCT ON (event_id) * FROM events;
+});
+foreach my $name (sort keys %views)
+{
+	$node->safe_psql('postgres', "CREATE VIEW $name WITH (continuous) AS $views{$name}");
+}
+
+sub check_views
+{
+	my ($when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('5 minutes')");
+	views_equal_batches($node, \%views, 'events', 'deduplicated', $when);
+	my $expected = $node->safe_psql('postgres',
+		'SELECT count(*) - count(DISTINCT event_id) FROM events');
+	note "$when: "
+	  . $node->safe_psql('postgres', 'SELECT count(*) FROM events')
+	  . " events, $expected duplicates";
+	is( $node->safe_psql('postgres',
+			"SELECT string_agg(DISTINCT duplicates::text, ',') FROM continuous.views "
+			  . "WHERE stream = 'events'::regclass"),
+		$expected,
+		"$when: every view dropped exactly the $expected duplicates");
+	is($node->safe_psql('postgres',
+			"SELECT duplicates FROM continuous.streams WHERE stream = 'events'::regclass"),
+		$expected, "$when: continuous.streams counts them");
+	is( $node->safe_psql('postgres',
+			'SELECT count(*) FROM continuous.dedup_keys WHERE view = '
+			  . "'dd_totals'::regclass"),
+		$node->safe_psql('postgres', 'SELECT count(DISTINCT event_id) FROM events'),
+		"$when: the seen keys are those of the committed events");
+	return $expected;
+}
+
+# Writer scripts: each event is a function of its id, so every copy of an
+# event is the same row.  Writers draw ids from the same range, in
+# different orders, so copies come from concurrent sessions, within a
+# transaction and across transactions.
+my $tempdir = PostgreSQL::Test::Utils::tempdir;
+my $script_no = 0;
+
+sub writer_script
+{
+	my ($events) = @_;
+	my $file = "$tempdir/writer_" . ++$script_no . '.sql';
+	open(my $fh, '>', $file) or die "could not write $file: $!";
+	my $txn  = 0;
+	my $mult = (7, 11, 13, 17, 19, 23)[ $script_no % 6 ];
+	my $off  = int(rand($n_keys));
+	while ($events > 0)
+	{
+		my $n = $events < $batch ? $events : $batch;
+		my $lo = int(rand(1_000_000));
+		$txn++;
+		my $rollback = $txn % 7 == 0;
+		print $fh "BEGIN;\n"
+		  . "INSERT INTO events SELECT id, id % 97, (id::bigint * 7919) % 10007 - 5000, "
+		  . "'2026-01-01 00:00+00'::timestamptz + id * interval '10 ms' "
+		  . "FROM (SELECT (($lo + g) * $mult + $off) % $n_keys AS id "
+		  . "FROM generate_series(1, $n) g) s;\n"
+		  . ($rollback ? "ROLLBACK;\n" : "COMMIT;\n");
+		$events -= $n unless $rollback;
+	}
+	close($fh);
+	return $file;
+}
+
+sub start_writers
+{
+	my ($events) = @_;
+	my $per_writer = int($events / $n_writers) || 1;
+	return [
+		map {
+			my ($out, $err) = ('', '');
+			my $h = IPC::Run::start(
+				[
+					'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+					'-d', $node->connstr('postgres'),
+					'-f', writer_script($per_writer)
+				],
+				'<', \undef, '>', \$out, '2>', \$err,
+				IPC::Run::timeout(20 * $PostgreSQL::Test::Utils::timeout_default));
+			{ h => $h, err => \$err }
+		} 1 .. $n_writers
+	];
+}
+
+sub finish_writers
+{
+	my ($writers, $what) = @_;
+	foreach my $w (@$writers)
+	{
+		my $ok = $w->{h}->finish;
+		ok($ok, "$what: writer completed");
+		diag ${ $w->{err} } unless $ok;
+	}
+	return;
+}
+
+my $phase = int($total_events / 4);
+
+# --- a first load, so that the views have state when the crashes come ------
+my $writers = start_writers($phase);
+finish_writers($writers, 'first load');
+my $dups = check_views('after the first load');
+cmp_ok($dups, '>', 0, 'the writers sent duplicates');
+
+# --- kill -9 of the worker while loading ---------------------------------
+$writers = start_writers($phase);
+my $before = $node->safe_psql('postgres', 'SELECT c FROM dd_totals');
+ok( poll_until($node, 'postgres', "SELECT (SELECT c FROM dd_totals) > $before"),
+	'worker crash: views flushed new events');
+note 'when the worker is killed, events and events applied: '
+  . $node->safe_psql('postgres',
+	'SELECT (SELECT count(*) FROM events), (SELECT events FROM continuous.views '
+	  . "WHERE view = 'dd_totals'::regclass)");
+kill9_worker_and_wait($node);
+# the postmaster reset every backend, the writers' too
+$_->{h}->kill_kill foreach @$writers;
+check_views('after kill -9 of the worker');
+
+# --- kill -9 of the postmaster while loading -----------------------------
+$writers = start_writers($phase);
+$before = $node->safe_psql('postgres', 'SELECT c FROM dd_totals');
+ok( poll_until($node, 'postgres', "SELECT (SELECT c FROM dd_totals) > $before"),
+	'postmaster crash: views flushed new events');
+note 'when the postmaster is killed, events and events applied: '
+  . $node->safe_psql('postgres',
+	'SELECT (SELECT count(*) FROM events), (SELECT events FROM continuous.views '
+	  . "WHERE view = 'dd_totals'::regclass)");
+kill9_postmaster_and_restart($node, sub { $_->{h}->kill_kill foreach @$writers });
+check_views('after kill -9 of the postmaster');
+
+# --- to the end, then a clean restart ------------------------------------
+$writers = start_writers($phase);
+finish_writers($writers, 'last load');
+check_views('at the end');
+$node->restart;
+# the seen keys are loaded back: copies of old events are still duplicates
+$node->safe_psql('postgres',
+	"INSERT INTO events SELECT * FROM events WHERE event_id % 10 = 0 LIMIT 500");
+check_views('after a restart and copies of old events');
+
+# --- expiry by the watermark ---------------------------------------------
+$node->safe_psql('postgres', q{
+CREATE TABLE pings (id int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('pings', event_time => 'ts',
+                                unique_key => 'id', dedup_within => '1 minute');
+CREATE VIEW ping_count WITH (continuous) AS SELECT count(*) AS c FROM pings;
+INSERT INTO pings SELECT g, '2026-02-01 00:00:00+00' FROM generate_series(1, 1000) g;
+INSERT INTO pings SELECT g, '2026-02-01 00:00:30+00' FROM generate_series(1, 500) g;
+SELECT continuous.sync();
+});
+is($node->safe_psql('postgres', 'SELECT c FROM ping_count'),
+	'1000', 'expiry: copies within dedup_within are dropped');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.dedup_keys WHERE view = 'ping_count'::regclass"),
+	'1000', 'expiry: one seen key per event');
+
+# the watermark moves ten minutes on; the batch after it forgets the keys
+$node->safe_psql('postgres',
+	"INSERT INTO pings VALUES (5001, '2026-02-01 00:10:00+00'); SELECT continuous.sync();");
+$node->safe_psql('postgres',
+	"INSERT INTO pings VALUES (5002, '2026-02-01 00:10:01+00'); SELECT continuous.sync();");
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.dedup_keys WHERE view = 'ping_count'::regclass"),
+	'2', 'expiry: the keys the watermark passed are gone from the table');
+
+# after a restart, only the unexpired keys come back
+$node->restart;
+$node->safe_psql('postgres', q{
+INSERT INTO pings SELECT g, '2026-02-01 00:10:02+00' FROM generate_series(1, 100) g;
+INSERT INTO pings VALUES (5001, '2026-02-01 00:10:03+00');
+SELECT continuous.sync();
+});
+is($node->safe_psql('postgres', 'SELECT c FROM ping_count'),
+	'1102', 'expiry: forgotten keys count again, a remembered one does not');
+is( $node->safe_psql('postgres',
+		"SELECT duplicates FROM continuous.views WHERE view = 'ping_count'::regclass"),
+	'501', 'expiry: duplicates counted');
+
+is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
+	'0', 'no dead letters');
+
+$node->stop;
+done_testing();
