@@ -317,7 +317,7 @@ ddl_catalog_rename_event_time(Oid stream, const char *event_time)
 
 /*
  * Deduplication of a stream's events (dedup_options.c): its unique key's
- * columns, by name, and how long a key is remembered.
+ * columns, by name, and how long a key is remembered; NIL: none.
  */
 void
 ddl_catalog_set_dedup(Oid stream, List *unique_key, Interval *dedup_within)
@@ -325,6 +325,7 @@ ddl_catalog_set_dedup(Oid stream, List *unique_key, Interval *dedup_within)
 	Oid			argtypes[3] = {OIDOID, TEXTARRAYOID, INTERVALOID};
 	Datum		values[3];
 	Datum	   *names = palloc(sizeof(Datum) * Max(list_length(unique_key), 1));
+	char		nulls[3] = {' ', ' ', ' '};
 	ListCell   *lc;
 
 	foreach(lc, unique_key)
@@ -333,11 +334,13 @@ ddl_catalog_set_dedup(Oid stream, List *unique_key, Interval *dedup_within)
 	values[1] = PointerGetDatum(construct_array(names, list_length(unique_key),
 												TEXTOID, -1, false,
 												TYPALIGN_INT));
-	values[2] = IntervalPGetDatum(dedup_within);
+	values[2] = PointerGetDatum(dedup_within);
+	if (unique_key == NIL)
+		nulls[1] = nulls[2] = 'n';
 	catalog_execute("UPDATE continuous.stream_catalog"
 					" SET unique_key = $2::pg_catalog.name[], dedup_within = $3"
 					" WHERE stream OPERATOR(pg_catalog.=) $1",
-					3, argtypes, values, NULL, SPI_OK_UPDATE);
+					3, argtypes, values, nulls, SPI_OK_UPDATE);
 }
 
 /* The unique key's column names (NIL: none) and dedup_within of a stream. */

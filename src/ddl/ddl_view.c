@@ -78,6 +78,7 @@
 #include "base/privileges.h"
 #include "base/shmem.h"
 #include "ddl/ddl_catalog.h"
+#include "ddl/dedup_options.h"
 #include "ddl/ddl_view.h"
 #include "ddl/ddl_view_check.h"
 #include "ddl/restore.h"
@@ -323,6 +324,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	if (kafka_is_stream_table(stream) && !ddl_catalog_is_stream(stream))
 	{
 		ddl_catalog_add_kafka_stream(stream);
+		dedup_kafka_options(stream);
 		CommandCounterIncrement();
 	}
 

@@ -11,6 +11,9 @@
  * catalog, as the event-time column is (a name survives pg_dump): a
  * rename is followed in the renaming transaction, a drop refused.
  *
+ * A Kafka stream takes the same options on its foreign table
+ * (dedup_kafka_options()).
+ *
  * A key column's type must have a default hash operator class: the stage
  * keeps the seen keys in a hash table, and compares them with that class's
  * equality, as a UNIQUE constraint or GROUP BY would.
@@ -23,7 +26,9 @@
 #include "access/htup_details.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
+#include "access/relation.h"
 #include "commands/defrem.h"
+#include "foreign/foreign.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -133,6 +138,58 @@ check_key_column(Relation rel, const char *column, List *seen)
 						format_type_be(type)),
 				 errdetail("Column \"%s\" of the unique key must be of a type with a default hash operator class: seen keys are kept in a hash table.",
 						   column)));
+}
+
+/*
+ * The foreign table of a Kafka stream carries the same options.  Its
+ * unique key cannot change while the stream is registered (while it has
+ * views): their seen keys are of the old one.  dedup_within may.
+ */
+void
+dedup_kafka_options(Oid foreign_table)
+{
+	ForeignTable *table = GetForeignTable(foreign_table);
+	char	   *unique_key = NULL;
+	Interval   *dedup_within = NULL;
+	Interval   *old_within;
+	List	   *names;
+	List	   *old_names;
+	Relation	rel;
+	ListCell   *lc;
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "unique_key") == 0)
+			unique_key = defGetString(def);
+		else if (strcmp(def->defname, "dedup_within") == 0)
+			dedup_within = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																 CStringGetDatum(defGetString(def)),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)));
+	}
+
+	rel = relation_open(foreign_table, AccessShareLock);
+	names = dedup_check_options(rel, unique_key, dedup_within);
+	old_names = ddl_catalog_stream_dedup(foreign_table, &old_within);
+	if (old_names != NIL)
+	{
+		bool		same = list_length(names) == list_length(old_names);
+		ListCell   *oc;
+
+		forboth(lc, names, oc, old_names)
+			same = same && strcmp(lfirst(lc), lfirst(oc)) == 0;
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot change the unique key of Kafka stream \"%s\" while continuous views read it",
+							RelationGetRelationName(rel)),
+					 errdetail("The views have seen keys of the unique key they were created with."),
+					 errhint("Drop the continuous views of the stream, change the option, and create them again.")));
+	}
+	relation_close(rel, NoLock);
+	ddl_catalog_set_dedup(foreign_table, names, dedup_within);
 }
 
 /* ------------------------------------------------------------------------

@@ -21,6 +21,12 @@ extern List *dedup_check_options(Relation rel, const char *unique_key,
 								 Interval *dedup_within);
 
 /*
+ * A Kafka stream's options unique_key and dedup_within (of its foreign
+ * table) into the catalog, when it is registered or its options change.
+ */
+extern void dedup_kafka_options(Oid foreign_table);
+
+/*
  * Around DDL on a stream table (stream_guard.c): the attribute numbers of
  * its unique key before the statement, and after it the renames followed
  * and a drop refused.

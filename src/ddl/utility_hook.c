@@ -39,6 +39,7 @@
 #include "base/extension_catalog.h"
 #include "base/shmem.h"
 #include "ddl/ddl_catalog.h"
+#include "ddl/dedup_options.h"
 #include "ddl/ddl_view.h"
 #include "ddl/error_hints.h"
 #include "ddl/restore.h"
@@ -272,6 +273,7 @@ alter_table(UtilityCall *call, AlterTableStmt *stmt)
 	{
 		CommandCounterIncrement();
 		ddl_catalog_refresh_kafka_streams(kafka_stream, InvalidOid);
+		dedup_kafka_options(kafka_stream);
 	}
 }
 

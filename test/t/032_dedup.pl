@@ -11,7 +11,9 @@
 # count as seen.  Checked after a kill -9 of the worker mid-load, a kill -9
 # of the postmaster mid-load and a clean restart.  Then expiry by the
 # watermark: a key seen again after the watermark passed seen +
-# dedup_within counts again, and the table of seen keys shrinks.
+# dedup_within counts again, and the table of seen keys shrinks.  Last, a
+# Kafka stream whose copies of a message land in other partitions, across
+# a kill -9 of the worker.
 #
 # CONTINUOUS_TEST_EVENTS sets the number of events (default 300000).
 
@@ -23,6 +25,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::MockKafka;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -32,7 +35,9 @@ my $batch        = 500;
 # distinct keys: about two copies of each event overall
 my $n_keys = int($total_events / 2);
 
-my $node = continuous_node('dedup', '');
+# Two workers: a Kafka stream with a unique key is consumed by the first
+# alone, so that its views' seen keys cover every partition.
+my $node = continuous_node('dedup', "continuous.workers = 2\n");
 
 # The views under test; the oracle reads the deduplicated events.
 my %views = (
@@ -229,6 +234,56 @@ is($node->safe_psql('postgres', 'SELECT c FROM ping_count'),
 is( $node->safe_psql('postgres',
 		"SELECT duplicates FROM continuous.views WHERE view = 'ping_count'::regclass"),
 	'501', 'expiry: duplicates counted');
+
+# --- a Kafka stream -------------------------------------------------------
+# produce sends message n to partition n % 4: with 1001 distinct ids, the
+# copy of a message is in another partition than the original.
+my $broker = PgContinuous::MockKafka->start('clicks:4');
+my $bootstrap = $broker->bootstrap;
+ok($bootstrap, "mock broker listens at $bootstrap");
+$node->safe_psql('postgres', qq{
+CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
+    OPTIONS (brokers '$bootstrap', "kafka.fetch.wait.max.ms" '10');
+CREATE FOREIGN TABLE kclicks (id int, k int, ts timestamptz)
+  SERVER mock
+  OPTIONS (topic 'clicks', format 'json', event_time 'ts', start_offset 'earliest',
+           unique_key 'id', dedup_within '1 day');
+CREATE VIEW k_by_key WITH (continuous) AS
+    SELECT k, count(*) AS c, sum(id) AS s FROM kclicks GROUP BY k;
+CREATE VIEW k_totals WITH (continuous) AS SELECT count(*) AS c, sum(id) AS s FROM kclicks;
+});
+is( $node->safe_psql('postgres',
+		"SELECT unique_key, dedup_within FROM continuous.stream_catalog WHERE stream = 'kclicks'::regclass"),
+	'{id}|1 day', 'kafka: the foreign table\'s options are the stream\'s');
+
+sub kafka_messages
+{
+	my ($from, $to) = @_;
+	return map {
+		my $id = $_ % 1001;
+		sprintf('{"id": %d, "k": %d, "ts": "2026-03-01 00:%02d:%02d+00"}',
+			$id, $id % 10, int($id / 60) % 60, $id % 60)
+	} $from .. $to;
+}
+is($broker->produce('clicks', kafka_messages(0, 1499)), 1500, 'kafka: first half produced');
+$node->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
+kill9_worker_and_wait($node);
+is($broker->produce('clicks', kafka_messages(1500, 2999)), 1500, 'kafka: second half produced');
+$node->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
+is($node->safe_psql('postgres', 'SELECT c, s FROM k_totals'),
+	'1001|500500', 'kafka: each id counted once across partitions');
+is_same_rows($node, 'k_by_key',
+	'SELECT g % 10 AS k, count(*) AS c, sum(g) AS s FROM generate_series(0, 1000) g GROUP BY 1',
+	'kafka: the view by key equals its SELECT over the distinct messages');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(DISTINCT duplicates::text, ',') FROM continuous.views "
+		  . "WHERE stream = 'kclicks'::regclass"),
+	'1999', 'kafka: duplicates counted exactly');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(DISTINCT worker::text, ',') FROM continuous.kafka_partitions "
+		  . "WHERE stream = 'kclicks'::regclass"),
+	'1', 'kafka: one worker consumes every partition');
+$broker->stop;
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
 	'0', 'no dead letters');

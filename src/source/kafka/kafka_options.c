@@ -24,7 +24,9 @@
  *	               superusers, and for a PUBLIC mapping to the server's
  *	               owner; sql/kafka_fdw.sql checks this.
  *	 table         topic, format, event_time, watermark_delay, idle_timeout,
- *	               max_future, start_offset, csv_delimiter.
+ *	               max_future, start_offset, csv_delimiter, unique_key and
+ *	               dedup_within (checked against the columns by
+ *	               dedup_options.c).
  *	 column        kafka_metadata: fill the column from the message's
  *	               partition, offset, timestamp or key.
  *
@@ -86,6 +88,8 @@ static const KafkaOption kafka_options[] = {
 	{"max_future", ForeignTableRelationId},
 	{"start_offset", ForeignTableRelationId},
 	{"csv_delimiter", ForeignTableRelationId},
+	{"unique_key", ForeignTableRelationId},
+	{"dedup_within", ForeignTableRelationId},
 	{"kafka_metadata", AttributeRelationId},
 	{NULL, InvalidOid}
 };
@@ -293,7 +297,8 @@ continuous_kafka_validator(PG_FUNCTION_ARGS)
 		}
 		else if (strcmp(name, "watermark_delay") == 0 ||
 				 strcmp(name, "idle_timeout") == 0 ||
-				 strcmp(name, "max_future") == 0)
+				 strcmp(name, "max_future") == 0 ||
+				 strcmp(name, "dedup_within") == 0)
 			(void) parse_interval_option(name, value);
 		else if (strcmp(name, "start_offset") == 0)
 			(void) parse_start_offset(value);

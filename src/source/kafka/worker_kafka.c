@@ -128,7 +128,9 @@ worker_kafka_drop_sources(void)
 /*
  * A consumer per Kafka stream, for this worker's share of its partitions;
  * one that cannot be set up is skipped.  A stream with a count window view
- * is consumed by worker 0 alone: count windows number events in one order.
+ * is consumed by worker 0 alone: count windows number events in one order;
+ * so is a stream with a unique key, whose views deduplicate across
+ * partitions (stage_dedup.c).
  */
 void
 worker_kafka_create_sources(List *relids, List *views)
@@ -157,7 +159,9 @@ worker_kafka_create_sources(List *relids, List *views)
 			if (vr->stream != relid)
 				continue;
 			stream_views = lappend_oid(stream_views, vr->view);
-			if (window_registry_needs_one_reader(vr->plan))
+			/* one view's seen keys must see every partition */
+			if (window_registry_needs_one_reader(vr->plan) ||
+				vr->plan->unique_key != NIL)
 				nworkers = 1;
 		}
 		if (wk.worker >= nworkers)
