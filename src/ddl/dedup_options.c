@@ -27,7 +27,9 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
 #include "access/relation.h"
+#include "catalog/pg_class.h"
 #include "commands/defrem.h"
+#include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -51,6 +53,7 @@ typedef struct NotedColumn
 } NotedColumn;
 
 static void check_key_column(Relation rel, const char *column, List *seen);
+static void follow_kafka_rename(Oid stream);
 
 List *
 dedup_check_options(Relation rel, const char *unique_key,
@@ -75,7 +78,7 @@ dedup_check_options(Relation rel, const char *unique_key,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unique_key requires dedup_within"),
 				 errdetail("A key is remembered for dedup_within of event time (of processing time without event time), so that the keys kept do not grow without bound."),
-				 errhint("Add dedup_within => '1 hour', or as long as a duplicate may arrive after its original.")));
+				 errhint("Give dedup_within as well, such as '1 hour': as long as a duplicate may arrive after its original.")));
 	if (DatumGetBool(DirectFunctionCall2(interval_le,
 										 IntervalPGetDatum(dedup_within),
 										 IntervalPGetDatum(&zero))))
@@ -222,6 +225,7 @@ dedup_guard_note(Oid stream)
 void
 dedup_guard_verify(Oid stream, List *noted)
 {
+	bool		renamed = false;
 	ListCell   *lc;
 
 	foreach(lc, noted)
@@ -253,8 +257,40 @@ dedup_guard_verify(Oid stream, List *noted)
 							   col->name, format_type_be(col->type)),
 					 errhint("Drop the stream with continuous.drop_stream() first; create it again afterwards if it should stay a stream.")));
 		if (strcmp(NameStr(att->attname), col->name) != 0)
+		{
 			ddl_catalog_rename_unique_key(stream, col->name,
 										  NameStr(att->attname));
+			renamed = true;
+		}
 		ReleaseSysCache(tuple);
 	}
+	if (renamed && get_rel_relkind(stream) == RELKIND_FOREIGN_TABLE)
+		follow_kafka_rename(stream);
+}
+
+/*
+ * A Kafka stream's unique key is its foreign table's option: it takes the
+ * new names too (as the renaming user, who owns the table), which
+ * dedup_kafka_options() then finds equal to the catalog's.
+ */
+static void
+follow_kafka_rename(Oid stream)
+{
+	Interval   *within;
+	StringInfoData names;
+	ListCell   *lc;
+
+	initStringInfo(&names);
+	foreach(lc, ddl_catalog_stream_dedup(stream, &within))
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+						 quote_identifier(lfirst(lc)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(psprintf("ALTER FOREIGN TABLE %s OPTIONS (SET unique_key %s)",
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
+														get_rel_name(stream)),
+							 quote_literal_cstr(names.data)),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set option unique_key of Kafka stream %u", stream);
+	SPI_finish();
 }
