@@ -228,3 +228,4 @@ SELECT unique_key FROM continuous.stream_catalog WHERE stream = 'kclicks'::regcl
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'kclicks'::regclass;
 
 DROP EXTENSION pg_continuous CASCADE;
+DROP TABLE clicks, orders, readings CASCADE;
