@@ -116,6 +116,23 @@ INSERT INTO readings VALUES ('a', 27.0, '2026-05-01 13:30:00+00');
 SELECT continuous.sync();
 TABLE last_hour;   -- 13:30 only: 12:06 ended before 12:29:30, an hour before the watermark
 
+CREATE TABLE page_events (event_id bigint, user_id int, url text, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('page_events', event_time => 'ts',
+                                unique_key => 'event_id', dedup_within => '1 hour');
+CREATE VIEW pages_per_user WITH (continuous) AS
+    SELECT user_id, count(*) AS pages FROM page_events GROUP BY user_id;
+
+INSERT INTO page_events VALUES (1, 7, '/a', '2026-05-01 12:00:00+00'),
+                               (1, 7, '/a', '2026-05-01 12:00:00+00'),   -- sent again
+                               (2, 7, '/b', '2026-05-01 12:00:05+00');
+SELECT continuous.sync();
+SELECT * FROM pages_per_user;
+SELECT stream, duplicates FROM continuous.streams WHERE stream = 'page_events'::regclass;
+
+-- the view equals its SELECT over the events without their copies
+SELECT user_id, count(*) AS pages
+  FROM (SELECT DISTINCT ON (event_id) * FROM page_events) e GROUP BY user_id;
+
 CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
     PARTITION BY RANGE (ts);
 CREATE TABLE metrics_may PARTITION OF metrics

@@ -56,6 +56,7 @@
 #include "base/privileges.h"
 #include "exec/stage.h"
 #include "exec/view_input.h"
+#include "source/watermark.h"
 
 struct DedupStage;
 
@@ -127,7 +128,9 @@ static void dedup_load(ViewRuntime *vr, DedupStage *dd);
 static DedupEntry *dedup_remember(DedupStage *dd, Datum *probe,
 								  TimestampTz seen);
 static void dedup_forget(DedupStage *dd, DedupEntry *entry);
-static int64 interval_usecs(const Interval *interval);
+static void dedup_spi(ViewRuntime *vr, const char *sql, int nargs,
+					  Oid *types, Datum *args, int expected,
+					  const char *what);
 
 const StageRoutine dedup_stage = {
 	.name = "dedup",
@@ -212,7 +215,7 @@ dedup_create(ViewRuntime *vr)
 		fmgr_info_cxt(func, &dd->in_fns[i], CurrentMemoryContext);
 	}
 	dd->event_time = plan->event_time_attnum;
-	dd->within_us = interval_usecs(plan->dedup_within);
+	dd->within_us = interval_span_us(plan->dedup_within);
 	dd->key_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"pg_continuous seen keys",
 										ALLOCSET_DEFAULT_SIZES);
@@ -458,12 +461,10 @@ dedup_flush(ViewRuntime *vr, void *state)
 	{
 		types[1] = TIMESTAMPTZOID;
 		args[1] = TimestampTzGetDatum(dd->cutoff);
-		if (SPI_execute_with_args("DELETE FROM continuous.dedup_keys "
-								  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
-								  "AND seen_at OPERATOR(pg_catalog.<=) $2",
-								  2, types, args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "pg_continuous: could not forget the seen keys of continuous view \"%s\"",
-				 vr->name);
+		dedup_spi(vr, "DELETE FROM continuous.dedup_keys "
+				  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+				  "AND seen_at OPERATOR(pg_catalog.<=) $2",
+				  2, types, args, SPI_OK_DELETE, "forget the seen keys");
 	}
 
 	if (n > 0)
@@ -496,23 +497,28 @@ dedup_flush(ViewRuntime *vr, void *state)
 														  -1, false,
 														  TYPALIGN_INT));
 		}
-		if (SPI_execute_with_args(dd->upsert, dd->nkeys + 2, types, args,
-								  NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "pg_continuous: could not write the seen keys of continuous view \"%s\"",
-				 vr->name);
+		dedup_spi(vr, dd->upsert, dd->nkeys + 2, types, args, SPI_OK_INSERT,
+				  "write the seen keys");
 	}
 
 	if (dd->duplicates > 0)
 	{
 		types[1] = INT8OID;
 		args[1] = Int64GetDatum(dd->duplicates);
-		if (SPI_execute_with_args("INSERT INTO continuous.view_stats AS s (view, duplicates) "
-								  "VALUES ($1, $2) ON CONFLICT (view) DO UPDATE SET "
-								  "duplicates = s.duplicates OPERATOR(pg_catalog.+) excluded.duplicates",
-								  2, types, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "pg_continuous: could not count the duplicates of continuous view \"%s\"",
-				 vr->name);
+		dedup_spi(vr, "INSERT INTO continuous.view_stats AS s (view, duplicates) "
+				  "VALUES ($1, $2) ON CONFLICT (view) DO UPDATE SET "
+				  "duplicates = s.duplicates OPERATOR(pg_catalog.+) excluded.duplicates",
+				  2, types, args, SPI_OK_INSERT, "count the duplicates");
 	}
+}
+
+static void
+dedup_spi(ViewRuntime *vr, const char *sql, int nargs, Oid *types,
+		  Datum *args, int expected, const char *what)
+{
+	if (SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0) != expected)
+		elog(ERROR, "pg_continuous: could not %s of continuous view \"%s\"",
+			 what, vr->name);
 }
 
 /*
@@ -572,19 +578,4 @@ dedup_keys_equal(DedupStage *dd, Datum *a, Datum *b)
 											a[i], b[i])))
 			return false;
 	return true;
-}
-
-/* dedup_within in microseconds, as intervals compare: a month is 30 days. */
-static int64
-interval_usecs(const Interval *interval)
-{
-	int64		days;
-	int64		usecs;
-
-	if (pg_mul_s64_overflow((int64) interval->month, DAYS_PER_MONTH, &days) ||
-		pg_add_s64_overflow(days, interval->day, &days) ||
-		pg_mul_s64_overflow(days, USECS_PER_DAY, &usecs) ||
-		pg_add_s64_overflow(usecs, interval->time, &usecs))
-		return PG_INT64_MAX;
-	return usecs;
 }

@@ -38,7 +38,6 @@
 #include "source/stream_event.h"
 #include "source/watermark.h"
 
-static int64 interval_span_us(const Interval *interval);
 static DeadLetter *ahead_of_clock(StreamEvent *event, TimestampTz ts,
 								  TimestampTz now);
 
@@ -212,7 +211,7 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
  * The length of an interval in microseconds as intervals compare (a month
  * is 30 days, a day 24 hours); PG_INT64_MAX if that does not fit.
  */
-static int64
+int64
 interval_span_us(const Interval *interval)
 {
 	int64		days;

@@ -86,4 +86,11 @@ extern bool stream_clock_catch_up(StreamClock *clock, bool has_committed,
  */
 extern bool stream_clock_idle_advance_pending(StreamClock *clock);
 
+/*
+ * The length of an interval in microseconds as intervals compare (a month
+ * is 30 days, a day 24 hours); PG_INT64_MAX if that does not fit.  Also
+ * for dedup_within (stage_dedup.c).
+ */
+extern int64 interval_span_us(const Interval *interval);
+
 #endif							/* CONTINUOUS_WATERMARK_H */

@@ -155,6 +155,22 @@ sub finish_writers
 
 my $phase = int($total_events / 4);
 
+# Writers of a phase, returned once a flush has applied some of their
+# events: the worker is still behind them when the crash comes.
+sub load_until_flushed
+{
+	my ($what) = @_;
+	my $writers = start_writers($phase);
+	my $before = $node->safe_psql('postgres', 'SELECT c FROM dd_totals');
+	ok(poll_until($node, 'postgres', "SELECT (SELECT c FROM dd_totals) > $before"),
+		"$what: views flushed new events");
+	note "$what: events, and events applied: "
+	  . $node->safe_psql('postgres',
+		'SELECT (SELECT count(*) FROM events), (SELECT events FROM continuous.views '
+		  . "WHERE view = 'dd_totals'::regclass)");
+	return $writers;
+}
+
 # --- a first load, so that the views have state when the crashes come ------
 my $writers = start_writers($phase);
 finish_writers($writers, 'first load');
@@ -162,28 +178,14 @@ my $dups = check_views('after the first load');
 cmp_ok($dups, '>', 0, 'the writers sent duplicates');
 
 # --- kill -9 of the worker while loading ---------------------------------
-$writers = start_writers($phase);
-my $before = $node->safe_psql('postgres', 'SELECT c FROM dd_totals');
-ok( poll_until($node, 'postgres', "SELECT (SELECT c FROM dd_totals) > $before"),
-	'worker crash: views flushed new events');
-note 'when the worker is killed, events and events applied: '
-  . $node->safe_psql('postgres',
-	'SELECT (SELECT count(*) FROM events), (SELECT events FROM continuous.views '
-	  . "WHERE view = 'dd_totals'::regclass)");
+$writers = load_until_flushed('worker crash');
 kill9_worker_and_wait($node);
 # the postmaster reset every backend, the writers' too
 $_->{h}->kill_kill foreach @$writers;
 check_views('after kill -9 of the worker');
 
 # --- kill -9 of the postmaster while loading -----------------------------
-$writers = start_writers($phase);
-$before = $node->safe_psql('postgres', 'SELECT c FROM dd_totals');
-ok( poll_until($node, 'postgres', "SELECT (SELECT c FROM dd_totals) > $before"),
-	'postmaster crash: views flushed new events');
-note 'when the postmaster is killed, events and events applied: '
-  . $node->safe_psql('postgres',
-	'SELECT (SELECT count(*) FROM events), (SELECT events FROM continuous.views '
-	  . "WHERE view = 'dd_totals'::regclass)");
+$writers = load_until_flushed('postmaster crash');
 kill9_postmaster_and_restart($node, sub { $_->{h}->kill_kill foreach @$writers });
 check_views('after kill -9 of the postmaster');
 
@@ -198,6 +200,13 @@ $node->safe_psql('postgres',
 check_views('after a restart and copies of old events');
 
 # --- expiry by the watermark ---------------------------------------------
+# the keys of ping_count in the table
+sub ping_keys
+{
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.dedup_keys WHERE view = 'ping_count'::regclass");
+}
+
 $node->safe_psql('postgres', q{
 CREATE TABLE pings (id int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('pings', event_time => 'ts',
@@ -209,18 +218,14 @@ SELECT continuous.sync();
 });
 is($node->safe_psql('postgres', 'SELECT c FROM ping_count'),
 	'1000', 'expiry: copies within dedup_within are dropped');
-is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM continuous.dedup_keys WHERE view = 'ping_count'::regclass"),
-	'1000', 'expiry: one seen key per event');
+is(ping_keys(), '1000', 'expiry: one seen key per event');
 
 # the watermark moves ten minutes on; the batch after it forgets the keys
 $node->safe_psql('postgres',
 	"INSERT INTO pings VALUES (5001, '2026-02-01 00:10:00+00'); SELECT continuous.sync();");
 $node->safe_psql('postgres',
 	"INSERT INTO pings VALUES (5002, '2026-02-01 00:10:01+00'); SELECT continuous.sync();");
-is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM continuous.dedup_keys WHERE view = 'ping_count'::regclass"),
-	'2', 'expiry: the keys the watermark passed are gone from the table');
+is(ping_keys(), '2', 'expiry: the keys the watermark passed are gone from the table');
 
 # after a restart, only the unexpired keys come back
 $node->restart;
