@@ -128,6 +128,7 @@ static void dedup_load(ViewRuntime *vr, DedupStage *dd);
 static DedupEntry *dedup_remember(DedupStage *dd, Datum *probe,
 								  TimestampTz seen);
 static void dedup_forget(DedupStage *dd, DedupEntry *entry);
+static bool within(TimestampTz a, TimestampTz b, int64 span);
 static void dedup_spi(ViewRuntime *vr, const char *sql, int nargs,
 					  Oid *types, Datum *args, int expected,
 					  const char *what);
@@ -226,10 +227,11 @@ dedup_create(ViewRuntime *vr)
 	initStringInfo(&sql);
 	appendStringInfoString(&sql,
 						   "INSERT INTO continuous.dedup_keys AS d (view, key, seen_at) "
-						   "SELECT $1, ARRAY[");
+						   "SELECT $1, pg_catalog.array_out(ARRAY[");
 	for (i = 0; i < dd->nkeys; i++)
 		appendStringInfo(&sql, "%su.k%d", i > 0 ? ", " : "", i);
-	appendStringInfoString(&sql, "], u.seen_at FROM ROWS FROM (pg_catalog.unnest($2)");
+	appendStringInfoString(&sql, "])::pg_catalog.text, u.seen_at "
+						   "FROM ROWS FROM (pg_catalog.unnest($2)");
 	for (i = 0; i < dd->nkeys; i++)
 		appendStringInfo(&sql, ", pg_catalog.unnest($%d)", i + 3);
 	appendStringInfoString(&sql, ") AS u(seen_at");
@@ -257,7 +259,7 @@ dedup_load(ViewRuntime *vr, DedupStage *dd)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* not read-only: a rebuild's deletion just before must be seen */
-	if (SPI_execute_with_args("SELECT key, seen_at FROM continuous.dedup_keys "
+	if (SPI_execute_with_args("SELECT key::pg_catalog.text[], seen_at FROM continuous.dedup_keys "
 							  "WHERE view OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read the seen keys of continuous view \"%s\"",
@@ -316,10 +318,7 @@ dedup_batch_begin(ViewRuntime *vr, void *state)
 			dd->expire = false;
 	}
 	else
-	{
-		dd->expire = true;
-		dd->cutoff = dd->now - dd->within_us;
-	}
+		dd->expire = !pg_sub_s64_overflow(dd->now, dd->within_us, &dd->cutoff);
 	if (!dd->expire || dd->cutoff < dd->oldest)
 		return;
 
@@ -372,8 +371,7 @@ dedup_process(ViewRuntime *vr, void *state, StageBatch *batch)
 		}
 
 		entry = seen_lookup(dd->seen, probe);
-		if (entry != NULL && entry->seen - at < dd->within_us &&
-			at - entry->seen < dd->within_us)
+		if (entry != NULL && within(entry->seen, at, dd->within_us))
 		{
 			dd->duplicates++;
 			continue;
@@ -400,6 +398,17 @@ dedup_process(ViewRuntime *vr, void *state, StageBatch *batch)
 		batch->events[kept++] = event;
 	}
 	batch->nevents = kept;
+}
+
+/* Are a and b less than span apart?  (Also for infinite times.) */
+static bool
+within(TimestampTz a, TimestampTz b, int64 span)
+{
+	int64		diff;
+
+	if (pg_sub_s64_overflow(a, b, &diff))
+		return false;
+	return diff < span && diff > -span;
 }
 
 /* A new seen key, its values copied from probe. */

@@ -352,10 +352,12 @@ ALTER TABLE continuous.view_stats
     ADD COLUMN duplicates bigint NOT NULL DEFAULT 0;
 
 -- The keys each view has seen, with the event time (or processing time)
--- they were seen at.  Only the worker reads and writes it.
+-- they were seen at.  Only the worker reads and writes it.  key is the
+-- text of a text[] of the key columns' text forms, compared as bytes:
+-- cheaper to index than the array.
 CREATE TABLE continuous.dedup_keys (
     view    pg_catalog.regclass NOT NULL,
-    key     text[] NOT NULL,
+    key     text COLLATE "C" NOT NULL,
     seen_at timestamptz NOT NULL,
     PRIMARY KEY (view, key)
 );
