@@ -13,7 +13,8 @@
 # watermark: a key seen again after the watermark passed seen +
 # dedup_within counts again, and the table of seen keys shrinks.  Last, a
 # Kafka stream whose copies of a message land in other partitions, across
-# a kill -9 of the worker.
+# a kill -9 of the worker; and a dump restored into another cluster: the
+# table stream's views computed again, the Kafka view keeping its seen keys.
 #
 # CONTINUOUS_TEST_EVENTS sets the number of events (default 300000).
 
@@ -288,6 +289,37 @@ is( $node->safe_psql('postgres',
 		"SELECT string_agg(DISTINCT worker::text, ',') FROM continuous.kafka_partitions "
 		  . "WHERE stream = 'kclicks'::regclass"),
 	'1', 'kafka: one worker consumes every partition');
+
+# --- dump and restore -----------------------------------------------------
+# A view of a table stream is computed again from its table, its seen keys
+# with it; a view of a Kafka stream keeps its state, offsets and seen keys:
+# copies of messages counted before the dump are still dropped.
+$node->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
+my $dump = "$tempdir/dedup.sql";
+$node->command_ok([ 'pg_dump', '-f', $dump, 'postgres' ], 'pg_dump');
+my $restored = continuous_node('dedup_restored', "continuous.workers = 2\n");
+$restored->command_ok(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-f', $dump ],
+	'psql restores the dump without an error');
+$restored->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
+views_equal_batches($restored, \%views, 'events', 'deduplicated', 'restored');
+is( $restored->safe_psql('postgres',
+		"SELECT string_agg(DISTINCT duplicates::text, ',') FROM continuous.views "
+		  . "WHERE stream = 'events'::regclass"),
+	$restored->safe_psql('postgres', 'SELECT count(*) - count(DISTINCT event_id) FROM events'),
+	'restored: the views of the table stream counted the duplicates of the table again');
+is( $restored->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.dedup_keys WHERE view = 'k_totals'::regclass"),
+	'1001', 'restored: the Kafka view has its seen keys');
+is($broker->produce('clicks', kafka_messages(0, 10)), 11,
+	'restored: copies of old messages produced');
+$restored->safe_psql('postgres', "SELECT continuous.sync('3 minutes')");
+is($restored->safe_psql('postgres', 'SELECT c, s FROM k_totals'),
+	'1001|500500', 'restored: copies of messages counted before the dump are dropped');
+is( $restored->safe_psql('postgres',
+		"SELECT duplicates FROM continuous.views WHERE view = 'k_totals'::regclass"),
+	'2010', 'restored: and counted');
+$restored->stop;
 $broker->stop;
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
