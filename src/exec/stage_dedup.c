@@ -212,7 +212,13 @@ dedup_create(ViewRuntime *vr)
 
 		getTypeOutputInfo(att->atttypid, &func, &isvarlena);
 		fmgr_info_cxt(func, &dd->out_fns[i], CurrentMemoryContext);
-		getTypeInputInfo(att->atttypid, &func, &dd->typioparams[i]);
+		/*
+		 * The seen keys were values of the column's type: read back with
+		 * its base type's input, so that no domain's CHECK (its owner's
+		 * code) runs as the extension's owner.
+		 */
+		getTypeInputInfo(getBaseType(att->atttypid), &func,
+						 &dd->typioparams[i]);
 		fmgr_info_cxt(func, &dd->in_fns[i], CurrentMemoryContext);
 	}
 	dd->event_time = plan->event_time_attnum;
