@@ -23,7 +23,10 @@
  * operator class of each column's type) was seen at an event time less
  * than dedup_within away from its own.  A key seen at t is forgotten once
  * the stream's watermark before a batch passes t + dedup_within: in
- * memory as the batch begins, in the table as it flushes.  Without event
+ * memory as the batch begins, in the table as it flushes, both by the same
+ * cutoff.  A walk over every key costs time in proportion to them, so it
+ * is taken only once the cutoff has moved by a sixteenth of dedup_within
+ * since the last (a key is kept at most that much longer).  Without event
  * time, the time is the batch's processing time, and keys are forgotten
  * by the clock.  A key with a NULL column, or an event with a NULL event
  * time, is never a duplicate (as a UNIQUE constraint treats NULL).
@@ -107,6 +110,8 @@ typedef struct DedupStage
 	seen_hash  *seen;
 	MemoryContext key_cxt;		/* the seen keys' values */
 	TimestampTz oldest;			/* no key was seen earlier */
+	bool		expired_once;	/* keys were forgotten up to last_cutoff */
+	TimestampTz last_cutoff;
 
 	/* the batch */
 	TimestampTz now;			/* its processing time */
@@ -314,6 +319,7 @@ dedup_batch_begin(ViewRuntime *vr, void *state)
 	seen_iterator iter;
 	DedupEntry *entry;
 	TimestampTz oldest = DT_NOEND;
+	int64		since;
 
 	dd->now = GetCurrentTimestamp();
 	if (dd->event_time != InvalidAttrNumber)
@@ -325,8 +331,22 @@ dedup_batch_begin(ViewRuntime *vr, void *state)
 	}
 	else
 		dd->expire = !pg_sub_s64_overflow(dd->now, dd->within_us, &dd->cutoff);
-	if (!dd->expire || dd->cutoff < dd->oldest)
+
+	/*
+	 * Nothing to forget; or too little since the last time, for a walk over
+	 * every key: memory and table forget together, once the time has moved
+	 * a sixteenth of dedup_within since they last did.
+	 */
+	if (dd->expire &&
+		(dd->cutoff < dd->oldest ||
+		 (dd->expired_once &&
+		  !pg_sub_s64_overflow(dd->cutoff, dd->last_cutoff, &since) &&
+		  since < dd->within_us / 16)))
+		dd->expire = false;
+	if (!dd->expire)
 		return;
+	dd->expired_once = true;
+	dd->last_cutoff = dd->cutoff;
 
 	seen_start_iterate(dd->seen, &iter);
 	while ((entry = seen_iterate(dd->seen, &iter)) != NULL)
@@ -562,6 +582,16 @@ dedup_reset(ViewRuntime *vr, void *state, bool committed)
 	}
 	dd->touched = NIL;			/* in state_cxt, which is reset next */
 	dd->duplicates = 0;
+
+	/*
+	 * The batch may have forgotten keys its flush would have deleted: the
+	 * next batch walks the keys and deletes from the table again.
+	 */
+	if (!committed)
+	{
+		dd->oldest = DT_NOBEGIN;
+		dd->expired_once = false;
+	}
 }
 
 /* ------------------------------------------------------------------------
