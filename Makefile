@@ -13,7 +13,8 @@
 #   make bench        throughput benchmarks (test/bench/): table streams
 #                     (make bench-tables), Kafka streams (make bench-kafka),
 #                     memory of windowed views (make bench-windows),
-#                     backfill and rebuild (make bench-backfill)
+#                     backfill and rebuild (make bench-backfill);
+#   make bench-nexmark  the Nexmark queries continuous views express
 #
 # The harness scripts live in test/harness/; see README.md.
 
@@ -77,7 +78,7 @@ PG_PROVE_FLAGS += -I $(srcdir)/test/perl
 
 HARNESS = test/harness
 
-.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows bench-backfill deps
+.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows bench-backfill bench-nexmark deps
 
 deps:
 	@$(HARNESS)/deps.sh
@@ -109,6 +110,9 @@ bench-windows:
 
 bench-backfill:
 	@test/bench/backfill.sh
+
+bench-nexmark:
+	@test/bench/nexmark.sh
 
 # PGXS tracks no header dependencies: rebuild every object when a header of
 # ours changes, so no two objects disagree on a struct's layout.  (Objects

@@ -184,8 +184,6 @@ CREATE VIEW v WITH (continuous) AS
     SELECT user_id, array_agg(url ORDER BY ts) FROM pageviews GROUP BY user_id;
 CREATE VIEW v WITH (continuous) AS
     SELECT user_id, string_agg(url, ', ') FROM pageviews GROUP BY user_id;
-CREATE VIEW v WITH (continuous) AS
-    SELECT user_id, count(*) FILTER (WHERE latency_ms > 1000) FROM pageviews GROUP BY user_id;
 CREATE AGGREGATE total_no_combine(int) (sfunc = int4pl, stype = int, initcond = '0');
 CREATE VIEW v WITH (continuous) AS SELECT total_no_combine(user_id) FROM pageviews;
 CREATE AGGREGATE total(int) (sfunc = int4pl, stype = int, combinefunc = int4pl, initcond = '0');

@@ -22,7 +22,8 @@ CREATE VIEW clicks_per_user WITH (continuous) AS
     GROUP BY user_id;
 
 CREATE VIEW clicks_per_minute WITH (continuous) AS
-    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS clicks
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS clicks,
+           count(*) FILTER (WHERE latency_ms > 1000) AS slow_clicks
     FROM clicks
     GROUP BY minute;
 

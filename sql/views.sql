@@ -57,6 +57,21 @@ CREATE VIEW slow_users WITH (continuous) AS
     GROUP BY user_id
     HAVING count(*) >= 3;
 
+-- FILTER: each aggregate counts only the events its clause accepts (NULL
+-- is not true), in a window and in HAVING, also with an aggregate that
+-- has the same arguments unfiltered
+CREATE VIEW clicks_filtered WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 hour') AS hour,
+           count(*) AS clicks,
+           count(*) FILTER (WHERE latency_ms > 500) AS slow,
+           sum(bytes) FILTER (WHERE ok) AS ok_bytes,
+           sum(bytes) AS bytes,
+           avg(latency_ms) FILTER (WHERE url LIKE '/page/1%') AS page1_latency,
+           max(price) FILTER (WHERE user_id IS NULL) AS anonymous_max
+    FROM clicks
+    GROUP BY hour
+    HAVING count(*) FILTER (WHERE NOT ok) > 0;
+
 -- group keys of by-value types (integers of each width, negative ones too,
 -- booleans, dates, timestamps; NULLs among them) are grouped by their
 -- bits; others by their hash and equality functions, as for floats, where
@@ -143,6 +158,16 @@ SELECT pg_temp.differences('SELECT * FROM clicks_by_five',
 SELECT pg_temp.differences('SELECT * FROM slow_users',
     $b$SELECT user_id, count(*) FROM clicks WHERE latency_ms > 500 GROUP BY user_id HAVING count(*) >= 3$b$)
     AS slow_differences;
+SELECT pg_temp.differences(
+    $v$SELECT hour, clicks, slow, ok_bytes, bytes, round(page1_latency::numeric, 6), anonymous_max
+       FROM clicks_filtered$v$,
+    $b$SELECT continuous.tumble(ts, '1 hour'), count(*), count(*) FILTER (WHERE latency_ms > 500),
+              sum(bytes) FILTER (WHERE ok), sum(bytes),
+              round((avg(latency_ms) FILTER (WHERE url LIKE '/page/1%'))::numeric, 6),
+              max(price) FILTER (WHERE user_id IS NULL)
+       FROM clicks GROUP BY 1 HAVING count(*) FILTER (WHERE NOT ok) > 0$b$) AS filter_differences;
+SELECT count(*) AS filtered_hours, sum(slow) > 0 AS some_slow, count(anonymous_max) AS with_anonymous
+  FROM clicks_filtered;
 
 SELECT count(*) AS user_groups FROM clicks_per_user;
 SELECT * FROM clicks_total;

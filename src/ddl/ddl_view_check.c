@@ -259,12 +259,6 @@ check_aggregates_walker(Node *node, ParseState *pstate)
 						format_procedure(aggref->aggfnoid)),
 				 errdetail("Events are aggregated in batches as they arrive, not in a chosen order."),
 				 parser_errposition(pstate, aggref->location)));
-	if (aggref->aggfilter != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("FILTER is not supported in continuous views"),
-				 errhint("Use WHERE or a CASE expression inside the aggregate: count(*) FILTER (WHERE c) is count(CASE WHEN c THEN 1 END)."),
-				 parser_errposition(pstate, aggref->location)));
 
 	reason = agg_support_unsupported_reason(aggref->aggfnoid);
 	if (reason != NULL)

@@ -6,7 +6,7 @@
  *
  * Pipeline position: batch and flush, the last stage of every view
  * (stage.h).  For each event: one projection that computes the group keys
- * and every aggregate's arguments, then a hash lookup of the group
+ * and every aggregate's arguments and FILTER clause, then a hash lookup of the group
  * (group_table.c) and the transition functions.  In a view with a window,
  * an event whose window the watermark had closed before the batch is
  * late: it is dropped and counted instead.  The view's windows take part
@@ -55,6 +55,7 @@ typedef struct AggregateStage
 {
 	ProjectionInfo *project;	/* keys, then every aggregate's arguments */
 	int		   *arg_offset;		/* of each aggregate's args in the projection */
+	int		   *filter_offset;	/* of each aggregate's FILTER, or -1: none */
 	struct StorageKeyCheck *key_check;	/* do the keys fit storage? NULL:
 										 * always */
 	/* the plan's windows, in plan order; one of them may fan out */
@@ -141,6 +142,7 @@ aggregate_create(ViewRuntime *vr)
 	}
 	vr->aggs = palloc(sizeof(AggSupport *) * Max(vr->naggs, 1));
 	agg->arg_offset = palloc(sizeof(int) * Max(vr->naggs, 1));
+	agg->filter_offset = palloc(sizeof(int) * Max(vr->naggs, 1));
 	i = 0;
 	foreach(lc, vr->plan->aggregates)
 	{
@@ -157,6 +159,16 @@ aggregate_create(ViewRuntime *vr)
 			Node	   *expr = aggregate_bind_windows(vr->plan, (Node *) argtle->expr);
 
 			tlist = lappend(tlist, makeTargetEntry(expression_planner((Expr *) expr),
+												   resno++, NULL, false));
+		}
+		agg->filter_offset[i] = -1;
+		if (aggregate->aggref->aggfilter != NULL)
+		{
+			Node	   *filter = aggregate_bind_windows(vr->plan,
+														(Node *) aggregate->aggref->aggfilter);
+
+			agg->filter_offset[i] = resno - 1;
+			tlist = lappend(tlist, makeTargetEntry(expression_planner((Expr *) filter),
 												   resno++, NULL, false));
 		}
 		i++;
@@ -435,10 +447,18 @@ aggregate_keys(ViewRuntime *vr, AggregateStage *agg, StageBatch *batch)
 
 	group = aggregate_group_lookup(vr, proj);
 	for (i = 0; i < vr->naggs; i++)
+	{
+		int			filter = agg->filter_offset[i];
+
+		/* FILTER (WHERE ...): only events for which it is true advance it */
+		if (filter >= 0 &&
+			(proj->tts_isnull[filter] || !DatumGetBool(proj->tts_values[filter])))
+			continue;
 		group->values[i] = agg_advance(vr->aggs[i], group->values[i],
 									   &group->isnull[i],
 									   &proj->tts_values[agg->arg_offset[i]],
 									   &proj->tts_isnull[agg->arg_offset[i]]);
+	}
 	return EVENT_OK;
 }
 
