@@ -217,6 +217,7 @@ dedup_create(ViewRuntime *vr)
 
 		getTypeOutputInfo(att->atttypid, &func, &isvarlena);
 		fmgr_info_cxt(func, &dd->out_fns[i], CurrentMemoryContext);
+
 		/*
 		 * The seen keys were values of the column's type: read back with
 		 * its base type's input, so that no domain's CHECK (its owner's
@@ -256,7 +257,10 @@ dedup_create(ViewRuntime *vr)
 	return dd;
 }
 
-/* The keys the view's committed state has seen. */
+/*
+ * The keys the view's committed state has seen, read through a cursor a
+ * chunk at a time, so that a million keys do not stand in memory twice.
+ */
 static void
 dedup_load(ViewRuntime *vr, DedupStage *dd)
 {
@@ -264,39 +268,55 @@ dedup_load(ViewRuntime *vr, DedupStage *dd)
 	Datum		args[1] = {ObjectIdGetDatum(vr->view)};
 	ExtensionPrivileges saved;
 	Datum	   *probe = palloc(sizeof(Datum) * dd->nkeys);
-	uint64		row;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+	Portal		portal;
 
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pg_continuous seen key",
+								   ALLOCSET_SMALL_SIZES);
 	/* not read-only: a rebuild's deletion just before must be seen */
-	if (SPI_execute_with_args("SELECT key::pg_catalog.text[], seen_at FROM continuous.dedup_keys "
-							  "WHERE view OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pg_continuous: could not read the seen keys of continuous view \"%s\"",
-			 vr->name);
-	for (row = 0; row < SPI_processed; row++)
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT key::pg_catalog.text[], seen_at FROM continuous.dedup_keys "
+									   "WHERE view OPERATOR(pg_catalog.=) $1",
+									   1, argtypes, args, NULL, false, 0);
+	for (;;)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
-		bool		isnull;
-		ArrayType  *key = DatumGetArrayTypeP(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
-														   1, &isnull));
-		TimestampTz seen = DatumGetTimestampTz(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
-															 2, &isnull));
-		Datum	   *texts;
-		int			ntexts;
-		int			i;
+		uint64		row;
 
-		deconstruct_array(key, TEXTOID, -1, false, TYPALIGN_INT, &texts, NULL,
-						  &ntexts);
-		if (ntexts != dd->nkeys)
-			elog(ERROR, "a seen key of continuous view \"%s\" has %d columns, not %d",
-				 vr->name, ntexts, dd->nkeys);
-		for (i = 0; i < dd->nkeys; i++)
-			probe[i] = InputFunctionCall(&dd->in_fns[i], TextDatumGetCString(texts[i]),
-										 dd->typioparams[i], -1);
-		(void) dedup_remember(dd, probe, seen);
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (row = 0; row < SPI_processed; row++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[row];
+			bool		isnull;
+			Datum	   *texts;
+			int			ntexts;
+			int			i;
+
+			oldcxt = MemoryContextSwitchTo(rowcxt);
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+															   1, &isnull)),
+							  TEXTOID, -1, false, TYPALIGN_INT, &texts, NULL,
+							  &ntexts);
+			if (ntexts != dd->nkeys)
+				elog(ERROR, "a seen key of continuous view \"%s\" has %d columns, not %d",
+					 vr->name, ntexts, dd->nkeys);
+			for (i = 0; i < dd->nkeys; i++)
+				probe[i] = InputFunctionCall(&dd->in_fns[i], TextDatumGetCString(texts[i]),
+											 dd->typioparams[i], -1);
+			(void) dedup_remember(dd, probe,
+								  DatumGetTimestampTz(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+																	2, &isnull)));
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_cursor_close(portal);
 	SPI_finish();
 	privileges_leave_extension(&saved);
 	pfree(probe);
