@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -147,16 +148,31 @@ ddl_catalog_all_streams(void)
 	List	   *streams = NIL;
 	ListCell   *lc;
 
-	foreach(lc, catalog_select_rows("SELECT stream, kind, event_time"
+	foreach(lc, catalog_select_rows("SELECT stream, kind, event_time, unique_key"
 									" FROM continuous.stream_catalog ORDER BY stream",
-									InvalidOid, 3))
+									InvalidOid, 4))
 	{
 		char	  **row = lfirst(lc);
-		StreamCatalogEntry *entry = palloc(sizeof(StreamCatalogEntry));
+		StreamCatalogEntry *entry = palloc0(sizeof(StreamCatalogEntry));
 
 		entry->stream = text_to_oid(row[0]);
 		entry->kafka = strcmp(row[1], "kafka") == 0;
 		entry->event_time = row[2];
+		if (row[3] != NULL)
+		{
+			Datum	   *names;
+			int			nnames;
+			int			i;
+
+			/* array_in caches in its flinfo: not a direct call */
+			deconstruct_array(DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, row[3],
+																	  NAMEOID, -1)),
+							  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+							  &names, NULL, &nnames);
+			for (i = 0; i < nnames; i++)
+				entry->unique_key = lappend(entry->unique_key,
+											pstrdup(NameStr(*DatumGetName(names[i]))));
+		}
 		streams = lappend(streams, entry);
 	}
 	return streams;

@@ -18,6 +18,7 @@ typedef struct StreamCatalogEntry
 	Oid			stream;
 	bool		kafka;			/* kind 'kafka'; else 'table' */
 	char	   *event_time;		/* column name, or NULL */
+	List	   *unique_key;		/* its columns' names (char *), NIL: none */
 } StreamCatalogEntry;
 
 /* A row of continuous.view_catalog. */

@@ -9,7 +9,8 @@
  * stream carries them (plan.c), and the dedup stage (stage_dedup.c) drops
  * the events whose key it has seen.  The key's columns are named in the
  * catalog, as the event-time column is (a name survives pg_dump): a
- * rename is followed in the renaming transaction, a drop refused.
+ * rename is followed in the renaming transaction, a drop or a change of
+ * type refused.
  *
  * A Kafka stream takes the same options on its foreign table
  * (dedup_kafka_options()).
@@ -24,9 +25,9 @@
 
 #include "access/hash.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
-#include "access/relation.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
@@ -201,13 +202,12 @@ dedup_kafka_options(Oid foreign_table)
  */
 
 List *
-dedup_guard_note(Oid stream)
+dedup_guard_note(Oid stream, List *unique_key)
 {
-	Interval   *within;
 	List	   *noted = NIL;
 	ListCell   *lc;
 
-	foreach(lc, ddl_catalog_stream_dedup(stream, &within))
+	foreach(lc, unique_key)
 	{
 		NotedColumn *col = palloc(sizeof(NotedColumn));
 

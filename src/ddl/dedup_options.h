@@ -27,11 +27,11 @@ extern List *dedup_check_options(Relation rel, const char *unique_key,
 extern void dedup_kafka_options(Oid foreign_table);
 
 /*
- * Around DDL on a stream table (stream_guard.c): the attribute numbers of
- * its unique key before the statement, and after it the renames followed
- * and a drop refused.
+ * Around DDL on a stream table (stream_guard.c): its unique key's columns
+ * (names, from the catalog) as they are before the statement, and after it
+ * the renames followed and a drop or a change of type refused.
  */
-extern List *dedup_guard_note(Oid stream);
+extern List *dedup_guard_note(Oid stream, List *unique_key);
 extern void dedup_guard_verify(Oid stream, List *noted);
 
 #endif							/* CONTINUOUS_DEDUP_OPTIONS_H */

@@ -315,7 +315,8 @@ watch_streams(void)
 		else
 			w->event_time = InvalidAttrNumber;
 		w->persistence = get_rel_persistence(w->entry->stream);
-		w->unique_key = dedup_guard_note(w->entry->stream);
+		w->unique_key = dedup_guard_note(w->entry->stream,
+										 w->entry->unique_key);
 		w->children = find_inheritance_children(w->entry->stream, NoLock);
 		if (get_rel_relkind(w->entry->stream) == RELKIND_PARTITIONED_TABLE)
 		{
