@@ -7,8 +7,10 @@
 # not change, after
 #   phase A: concurrent writers, every fifth transaction rolled back, and
 #            a kill -9 of the worker in the middle of the load;
-#   phase B: the rest of the load without interruption.
-# Then a Kafka stream (mock broker) joins the same table the same way.
+#   phase B: the rest of the load without interruption;
+# after pg_dump and pg_restore (serial, single transaction), and new events on
+# the restored servers.  Then a Kafka stream (mock broker) joins the same
+# table the same way.
 
 use strict;
 use warnings;
@@ -84,7 +86,7 @@ sub writer_script
 		$next_id += $per_txn;
 		print $fh "BEGIN;\n"
 		  . "INSERT INTO orders (order_id, customer_id, amount) "
-		  . "SELECT g, (g * 7919) % 6000 + 1, g % 101 FROM generate_series($lo, $hi) g;\n"
+		  . "SELECT g, (g::bigint * 7919) % 6000 + 1, g % 101 FROM generate_series($lo, $hi) g;\n"
 		  . ($txn % 5 == 0 ? "ROLLBACK;\n" : "COMMIT;\n");
 	}
 	close($fh);
@@ -129,6 +131,31 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
 	'0', 'no dead letters');
 cmp_ok($node->safe_psql('postgres', 'SELECT sum(n) FROM left_region'),
 	'>=', $n_writers * $txns * $per_txn * 4 / 5, 'phase B: every committed order counted');
+
+# --- dump and restore: the views come back computed from the restored rows
+my $dump = "$tempdir/join.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc');
+# (pg_restore -j is left out: with several views of one table stream it
+# deadlocks between the restoring sessions, joins or not, as on main.)
+foreach my $how ([ 'serial', [] ], [ 'single transaction', [ '--single-transaction' ] ])
+{
+	my ($name, $args) = @$how;
+	(my $node_name = "restore_$name") =~ s/ /_/g;
+	my $copy = continuous_node($node_name);
+	$copy->command_ok([ 'pg_restore', '--exit-on-error', @$args, '-d', 'postgres', $dump ],
+		"pg_restore ($name) restores the dump without an error");
+	$copy->safe_psql('postgres', "SELECT continuous.sync('5 minutes')");
+	is_same_rows($copy, $_, $views{$_}, "restored ($name): view $_ equals its batch query")
+	  foreach sort keys %views;
+	$copy->safe_psql('postgres', q{
+INSERT INTO orders (order_id, customer_id, amount)
+SELECT g, g % 6000 + 1, g % 13 FROM generate_series(1, 2000) g;
+SELECT continuous.sync('5 minutes');
+});
+	is_same_rows($copy, $_, $views{$_}, "restored ($name), new events: view $_ equals its batch query")
+	  foreach sort keys %views;
+	$copy->stop;
+}
 
 # --- a Kafka stream joins the same way ----------------------------------------
 {
