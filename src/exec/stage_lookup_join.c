@@ -14,12 +14,13 @@
  * transaction that applies it, under its snapshot (the worker's flush
  * transaction, or the backfill's); a later change to a table does not
  * revise the events counted already.  Lookups never scan a table per
- * event: per run of events and per table, the distinct keys not yet seen
- * in the batch are fetched in one query, "... FROM ROWS FROM (unnest($1))
- * k JOIN table t ON t.key = k.key", which the planner runs through the
- * table's index (or a hash of the table when that is cheaper); the rows
- * found are kept for the rest of the batch in a hash table keyed by the
- * join key.  The rest of the ON clause is checked per candidate row.  The
+ * event: per run of events and per table, the distinct keys not yet
+ * looked up are fetched in one query, "... WHERE t.key = ANY ($1)" (see
+ * join_step_sql()), which PostgreSQL runs through the table's index; the
+ * rows found are kept in a hash table keyed by the join key for as long as
+ * the snapshot they were read with is the one that applies the events (the
+ * rest of a worker's batch; all the chunks of a backfill) and they fit in
+ * maintenance_work_mem.  The rest of the ON clause is checked per candidate row.  The
  * query runs as the view's owner, like every expression of the view, with
  * qualified names only; an error (say, the owner lost SELECT on the table)
  * fails the run, and batch.c makes its events dead letters.
@@ -43,6 +44,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -83,6 +85,7 @@ typedef struct JoinStep
 	TupleDesc	key_desc;		/* the keys, as the hash table's rows */
 	TupleTableSlot *key_slot;
 	TupleHashTable matches;		/* key -> JoinMatches, for the batch */
+	bool		by_any;			/* look up with "column = ANY (keys)" */
 	List	   *pending;		/* JoinMatches to fetch in this run */
 } JoinStep;
 
@@ -105,7 +108,11 @@ typedef struct LookupJoinStage
 	TupleDesc	joined_desc;	/* the view's input from here on */
 	TupleTableSlot *joined_slot;
 	int			natts;			/* of joined_desc */
-	MemoryContext rows_cxt;		/* the batch's joined rows and matches */
+	MemoryContext rows_cxt;		/* the batch's joined rows */
+	MemoryContext matches_cxt;	/* the table rows found (JoinMatches) */
+	LocalTransactionId matches_lxid;	/* they hold for this transaction */
+	TransactionId matches_xmin; /* and snapshot */
+	TransactionId matches_xmax;
 	MemoryContext run_cxt;		/* what one process() call needs */
 	uint64		run;			/* process() calls so far */
 } LookupJoinStage;
@@ -116,6 +123,7 @@ static void lookup_join_destroy(ViewRuntime *vr, void *state);
 static void lookup_join_process(ViewRuntime *vr, void *state,
 								StageBatch *batch);
 static void lookup_join_reset(ViewRuntime *vr, void *state, bool committed);
+static void lookup_join_matches_check(LookupJoinStage *lj);
 
 static void join_step_create(ViewRuntime *vr, LookupJoinStage *lj,
 							 JoinStep *step, PlanJoin *join);
@@ -164,6 +172,8 @@ lookup_join_create(ViewRuntime *vr)
 	lj->stream_slot = vr->input_slot;
 	lj->rows_cxt = AllocSetContextCreate(vr->cxt, "pg_continuous lookup join rows",
 										 ALLOCSET_DEFAULT_SIZES);
+	lj->matches_cxt = AllocSetContextCreate(vr->cxt, "pg_continuous lookup join matches",
+											ALLOCSET_DEFAULT_SIZES);
 	lj->run_cxt = AllocSetContextCreate(vr->cxt, "pg_continuous lookup join run",
 										ALLOCSET_DEFAULT_SIZES);
 
@@ -226,6 +236,7 @@ join_step_create(ViewRuntime *vr, LookupJoinStage *lj, JoinStep *step,
 
 	step->join = join;
 	step->nkeys = list_length(join->key_exprs);
+	step->by_any = true;
 	step->ncolumns = list_length(join->columns);
 	step->key_exprs = palloc(sizeof(ExprState *) * step->nkeys);
 	step->key_types = palloc(sizeof(Oid) * step->nkeys);
@@ -259,6 +270,11 @@ join_step_create(ViewRuntime *vr, LookupJoinStage *lj, JoinStep *step,
 					 errdetail("Continuous views look joined rows up by hashing their keys.")));
 		keycols[i] = i + 1;
 		eqfuncs[i] = get_opcode(tc->eq_opr);
+		/* the column is of the key's type, compared by its equality */
+		if (tc->eq_opr != list_nth_oid(join->key_ops, i) ||
+			get_atttype(join->relid, list_nth_int(join->key_attnos, i)) !=
+			step->key_types[i])
+			step->by_any = false;
 		collations[i] = exprCollation((Node *) expr);
 		fmgr_info(hashfn, &hashfuncs[i]);
 	}
@@ -269,7 +285,7 @@ join_step_create(ViewRuntime *vr, LookupJoinStage *lj, JoinStep *step,
 	step->matches = BuildTupleHashTableExt(NULL, step->key_desc, step->nkeys,
 										   keycols, eqfuncs, hashfuncs,
 										   collations, 256, 0,
-										   vr->cxt, lj->rows_cxt,
+										   vr->cxt, lj->matches_cxt,
 										   vr->econtext->ecxt_per_tuple_memory,
 										   false);
 }
@@ -287,7 +303,11 @@ lookup_join_destroy(ViewRuntime *vr, void *state)
 		ExecDropSingleTupleTableSlot(lj->steps[i].key_slot);
 }
 
-/* The batch is over: its rows and the table rows it found go. */
+/*
+ * The batch is over: its joined rows go.  The table rows it found stay for
+ * the next batch if it runs under the same snapshot (a backfill's chunks);
+ * lookup_join_matches_check() decides.
+ */
 static void
 lookup_join_reset(ViewRuntime *vr, void *state, bool committed)
 {
@@ -295,13 +315,37 @@ lookup_join_reset(ViewRuntime *vr, void *state, bool committed)
 	int			i;
 
 	for (i = 0; i < lj->nsteps; i++)
-	{
-		ResetTupleHashTable(lj->steps[i].matches);
 		lj->steps[i].pending = NIL;
-	}
 	MemoryContextReset(lj->rows_cxt);
 	MemoryContextReset(lj->run_cxt);
 	lj->seen_desc = NULL;
+}
+
+/*
+ * The table rows found so far hold for the transaction and snapshot that
+ * found them (its command counter aside: between batches, the transaction
+ * applying them writes only the views' state, never a joined table), and
+ * as long as they take less than maintenance_work_mem (a backfill may look
+ * up a whole table); otherwise they go, to be looked up again.
+ */
+static void
+lookup_join_matches_check(LookupJoinStage *lj)
+{
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	int			i;
+
+	if (snapshot != NULL && lj->matches_lxid == MyProc->lxid &&
+		lj->matches_xmin == snapshot->xmin &&
+		lj->matches_xmax == snapshot->xmax &&
+		MemoryContextMemAllocated(lj->matches_cxt, true) <=
+		maintenance_work_mem * (Size) 1024)
+		return;
+	for (i = 0; i < lj->nsteps; i++)
+		ResetTupleHashTable(lj->steps[i].matches);
+	MemoryContextReset(lj->matches_cxt);
+	lj->matches_lxid = snapshot != NULL ? MyProc->lxid : InvalidLocalTransactionId;
+	lj->matches_xmin = snapshot != NULL ? snapshot->xmin : InvalidTransactionId;
+	lj->matches_xmax = snapshot != NULL ? snapshot->xmax : InvalidTransactionId;
 }
 
 /* ------------------------------------------------------------------------
@@ -320,6 +364,7 @@ lookup_join_process(ViewRuntime *vr, void *state, StageBatch *batch)
 	int			i;
 
 	MemoryContextReset(lj->run_cxt);
+	lookup_join_matches_check(lj);
 	lj->run++;
 	for (s = 0; s < lj->nsteps; s++)
 		lj->steps[s].pending = NIL;
@@ -454,7 +499,7 @@ join_step_key(ViewRuntime *vr, LookupJoinStage *lj, JoinStep *step,
 	entry = LookupTupleHashEntry(step->matches, key, &isnew, NULL);
 	if (isnew)
 	{
-		m = MemoryContextAllocZero(lj->rows_cxt, sizeof(JoinMatches));
+		m = MemoryContextAllocZero(lj->matches_cxt, sizeof(JoinMatches));
 		m->key = entry->firstTuple;
 		entry->additional = m;
 	}
@@ -552,8 +597,11 @@ join_step_fetch(ViewRuntime *vr, LookupJoinStage *lj, JoinStep *step)
 		if (entry == NULL)
 			continue;
 		m = entry->additional;
+		/* "= ANY" of several keys finds combinations no event has */
+		if (m->fetched || m->queued_run != lj->run)
+			continue;
 
-		oldcxt = MemoryContextSwitchTo(lj->rows_cxt);
+		oldcxt = MemoryContextSwitchTo(lj->matches_cxt);
 		if (m->nrows == 0)
 		{
 			m->values = palloc(sizeof(Datum *));
@@ -590,9 +638,20 @@ join_step_fetch(ViewRuntime *vr, LookupJoinStage *lj, JoinStep *step)
 }
 
 /*
- * SELECT k.k1, ..., t.col, ... FROM ROWS FROM (pg_catalog.unnest($1), ...)
- * AS k (k1, ...) JOIN schema.table AS t ON t.key OPERATOR(ns.=) k.k1 ...,
- * with the names of now: a renamed table or column is followed.
+ * The query that finds the table's rows for the keys $1, $2, ... (one
+ * array per key column), with the names of now: a renamed table or
+ * column is followed.  Its first columns are the keys, as the hash table
+ * compares them; then the columns the view reads.
+ *
+ * When each key column is of its key's type and compared by that type's
+ * equality (the usual case):
+ *	 SELECT t.key, ..., t.col, ... FROM schema.table AS t
+ *	 WHERE t.key OPERATOR(pg_catalog.=) ANY ($1) AND ...
+ * which PostgreSQL runs as an index scan for the keys when the table has
+ * an index on them, and as one scan otherwise.  Else the keys as they are
+ * joined to the table:
+ *	 SELECT k.k1, ..., t.col, ... FROM ROWS FROM (pg_catalog.unnest($1),
+ *	 ...) AS k (k1, ...) JOIN schema.table AS t ON t.key OPERATOR(...) k.k1
  */
 static char *
 join_step_sql(JoinStep *step)
@@ -605,36 +664,54 @@ join_step_sql(JoinStep *step)
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (k = 0; k < step->nkeys; k++)
-		appendStringInfo(&sql, "%sk.k%d", k > 0 ? ", " : "", k + 1);
+	{
+		if (step->by_any)
+			appendStringInfo(&sql, "%st.%s", k > 0 ? ", " : "",
+							 quote_identifier(get_attname(join->relid,
+														  list_nth_int(join->key_attnos, k),
+														  false)));
+		else
+			appendStringInfo(&sql, "%sk.k%d", k > 0 ? ", " : "", k + 1);
+	}
 	foreach(lc, join->columns)
 		appendStringInfo(&sql, ", t.%s",
 						 quote_identifier(get_attname(join->relid,
 													  lfirst_int(lc), false)));
-	appendStringInfoString(&sql, " FROM ROWS FROM (");
-	for (k = 0; k < step->nkeys; k++)
-		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", k > 0 ? ", " : "",
-						 k + 1);
-	appendStringInfoString(&sql, ") AS k (");
-	for (k = 0; k < step->nkeys; k++)
-		appendStringInfo(&sql, "%sk%d", k > 0 ? ", " : "", k + 1);
-	appendStringInfo(&sql, ") JOIN %s AS t ON ",
+	if (step->by_any)
+		appendStringInfoString(&sql, " FROM ");
+	else
+	{
+		appendStringInfoString(&sql, " FROM ROWS FROM (");
+		for (k = 0; k < step->nkeys; k++)
+			appendStringInfo(&sql, "%spg_catalog.unnest($%d)",
+							 k > 0 ? ", " : "", k + 1);
+		appendStringInfoString(&sql, ") AS k (");
+		for (k = 0; k < step->nkeys; k++)
+			appendStringInfo(&sql, "%sk%d", k > 0 ? ", " : "", k + 1);
+		appendStringInfoString(&sql, ") JOIN ");
+	}
+	appendStringInfo(&sql, "%s AS t %s ",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(join->relid)),
-												get_rel_name(join->relid)));
+												get_rel_name(join->relid)),
+					 step->by_any ? "WHERE" : "ON");
 	for (k = 0; k < step->nkeys; k++)
 	{
 		Oid			opno = list_nth_oid(join->key_ops, k);
 		Oid			collation = list_nth_oid(join->key_collations, k);
+		const char *column = quote_identifier(get_attname(join->relid,
+														   list_nth_int(join->key_attnos, k),
+														   false));
 
-		appendStringInfo(&sql, "%s(t.%s OPERATOR(%s) k.k%d",
-						 k > 0 ? " AND " : "",
-						 quote_identifier(get_attname(join->relid,
-													  list_nth_int(join->key_attnos, k),
-													  false)),
-						 operator_qualified_name(opno), k + 1);
+		appendStringInfo(&sql, "%s(t.%s", k > 0 ? " AND " : "", column);
 		if (OidIsValid(collation))
 			appendStringInfo(&sql, " COLLATE %s",
 							 generate_collation_name(collation));
-		appendStringInfoChar(&sql, ')');
+		if (step->by_any)
+			appendStringInfo(&sql, " OPERATOR(%s) ANY ($%d))",
+							 operator_qualified_name(opno), k + 1);
+		else
+			appendStringInfo(&sql, " OPERATOR(%s) k.k%d)",
+							 operator_qualified_name(opno), k + 1);
 	}
 	return sql.data;
 }
