@@ -61,6 +61,12 @@ CREATE VIEW big_active WITH (continuous) AS
     FROM orders o LEFT JOIN customers c
          ON c.id = o.customer_id AND c.active AND o.amount > c.threshold
    GROUP BY 1;
+-- a key of another type than the column (int = bigint): looked up by
+-- joining the keys to the table rather than by column = ANY (keys)
+CREATE VIEW cross_type WITH (continuous) AS
+  SELECT c.country, count(*) AS n
+    FROM orders o LEFT JOIN customers c ON c.id = o.customer_id::bigint
+   GROUP BY 1;
 -- USING and a join alias
 CREATE VIEW per_customer WITH (continuous) AS
   SELECT customer_id, j.country, count(*) AS n
@@ -107,7 +113,11 @@ SELECT pg_temp.differences('SELECT * FROM revenue_by_country',
        pg_temp.differences('SELECT * FROM per_customer',
   $$SELECT customer_id, j.country, count(*)
       FROM (orders JOIN customers ON customers.id = orders.customer_id) AS j
-     GROUP BY 1, 2$$) AS per_customer;
+     GROUP BY 1, 2$$) AS per_customer,
+       pg_temp.differences('SELECT * FROM cross_type',
+  $$SELECT c.country, count(*)
+      FROM orders o LEFT JOIN customers c ON c.id = o.customer_id::bigint
+     GROUP BY 1$$) AS cross_type;
 
 -- Processing-time semantics: a change to the table does not revise the
 -- events counted already; later events see the new rows.
