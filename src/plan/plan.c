@@ -14,6 +14,10 @@
  * order, aggregates in order of first appearance in the SELECT list and
  * then HAVING.
  *
+ * A view that joins tables to its stream has them described in plan->joins
+ * (plan_join.c); its expressions read the joined row once the lookup join
+ * stage has bound them (continuous_plan_bind_joins()).
+ *
  * The window kinds (window_registry.c) recognise the view's windows among
  * its keys.  The worker judges lateness by the one the watermark closes
  * (stage_aggregate.c) and the read view of emit = 'window_close' shows a window

@@ -96,7 +96,7 @@ typedef struct ContinuousPlan
 	List	   *aggregates;		/* ContinuousAggregate, first appearance in
 								 * targetList then HAVING; equal() calls
 								 * share one entry */
-	Expr	   *where;			/* WHERE over stream columns, or NULL */
+	Expr	   *where;			/* WHERE, or NULL */
 
 	char	   *event_time;		/* the stream's event-time column, or NULL */
 	AttrNumber	event_time_attnum;	/* its number; InvalidAttrNumber: none */
