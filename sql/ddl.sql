@@ -164,7 +164,7 @@ CREATE VIEW v WITH (continuous) AS
     SELECT count(*) INTO pageviews_copy FROM pageviews;
 -- exactly one stream
 CREATE VIEW v WITH (continuous) AS
-    SELECT p.user_id, count(*) FROM pageviews p JOIN users u USING (user_id) GROUP BY p.user_id;
+    SELECT p.user_id, count(*) FROM pageviews p FULL JOIN users u USING (user_id) GROUP BY p.user_id;
 CREATE VIEW v WITH (continuous) AS
     SELECT p.user_id, count(*) FROM pageviews p, users u GROUP BY p.user_id;
 CREATE VIEW v WITH (continuous) AS SELECT count(*);

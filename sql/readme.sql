@@ -117,6 +117,17 @@ INSERT INTO readings VALUES ('a', 27.0, '2026-05-01 13:30:00+00');
 SELECT continuous.sync();
 TABLE last_hour;   -- 13:30 only: 12:06 ended before 12:29:30, an hour before the watermark
 
+CREATE TABLE sensors (id text PRIMARY KEY, room text NOT NULL);
+INSERT INTO sensors VALUES ('a', 'kitchen'), ('b', 'cellar');
+CREATE VIEW by_room WITH (continuous) AS
+    SELECT s.room, continuous.tumble(r.ts, '1 hour') AS hour,
+           count(*) AS readings, max(r.celsius) AS hottest
+    FROM readings r LEFT JOIN sensors s ON s.id = r.sensor
+    GROUP BY s.room, hour;
+INSERT INTO readings VALUES ('a', 28.0, '2026-05-01 13:40:00+00');
+SELECT continuous.sync();
+TABLE by_room ORDER BY hour, room;   -- sensor c is in no room: room NULL
+
 CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
     PARTITION BY RANGE (ts);
 CREATE TABLE metrics_may PARTITION OF metrics

@@ -292,6 +292,8 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
 
 		while (i < events->nevents)
 		{
+			/* a stage may have handed on an array of its own */
+			batch.events = run;
 			batch.nevents = 0;
 			while (i < events->nevents && batch.nevents < STAGE_RUN_EVENTS)
 				run[batch.nevents++] = &events->events[i++];

@@ -47,7 +47,10 @@
  * The events of one view that a stage is handed.  process keeps the ones
  * it passes on in events[0 .. nevents-1], in their order; the others it
  * has consumed (aggregated, counted as late, made dead letters) or
- * dropped (filtered out).
+ * dropped (filtered out).  A stage that passes on events of its own (the
+ * lookup join's joined rows, more than it was handed) points events at an
+ * array of its own; the events themselves must live until the stage's
+ * reset, for later stages may keep them (late rows).
  */
 typedef struct StageBatch
 {

@@ -14,6 +14,10 @@
  * order, aggregates in order of first appearance in the SELECT list and
  * then HAVING.
  *
+ * A view that joins tables to its stream has them described in plan->joins
+ * (plan_join.c); its expressions read the joined row once the lookup join
+ * stage has bound them (continuous_plan_bind_joins()).
+ *
  * The window kinds (window_registry.c) recognise the view's windows among
  * its keys.  The worker judges lateness by the one the watermark closes
  * (stage_aggregate.c) and the read view of emit = 'window_close' shows a window
@@ -43,9 +47,10 @@
 #include "ddl/ddl_catalog.h"
 #include "plan/agg_support.h"
 #include "plan/plan.h"
+#include "plan/plan_join.h"
 #include "window/window_registry.h"
 
-static Oid	plan_stream_relid(Query *query);
+static Oid	plan_stream_relid(Query *query, List *joins);
 static List *plan_keys(Query *query, List **used_names);
 static char *stream_column_name(Query *query, Var *var);
 static List *plan_aggregates(Query *query, List **used_names);
@@ -63,7 +68,8 @@ continuous_plan_build(Query *query)
 	List	   *used_names = NIL;
 
 	plan->query = query;
-	plan->stream = plan_stream_relid(query);
+	plan->joins = plan_joins_build(query);
+	plan->stream = plan_stream_relid(query, plan->joins);
 	plan->keys = plan_keys(query, &used_names);
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
@@ -140,9 +146,9 @@ continuous_window_closes_at(ContinuousPlan *plan, Datum window_start,
 	return DatumGetTimestampTz(end);
 }
 
-/* The one relation a continuous view's query reads. */
+/* The one relation a continuous view's query reads, other than joined tables. */
 static Oid
-plan_stream_relid(Query *query)
+plan_stream_relid(Query *query, List *joins)
 {
 	Oid			stream = InvalidOid;
 	ListCell   *lc;
@@ -150,8 +156,14 @@ plan_stream_relid(Query *query)
 	foreach(lc, query->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		ListCell   *jc;
 
 		if (rte->rtekind != RTE_RELATION)
+			continue;
+		foreach(jc, joins)
+			if (((PlanJoin *) lfirst(jc))->rtindex == foreach_current_index(lc) + 1)
+				break;
+		if (jc != NULL)
 			continue;
 		if (OidIsValid(stream))
 			elog(ERROR, "continuous view query reads more than one relation");

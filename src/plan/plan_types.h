@@ -68,6 +68,26 @@ typedef struct PlanWindow
 	void	   *private;		/* the kind's own */
 } PlanWindow;
 
+/*
+ * A table joined to the stream (plan_join.c): each event looks up its rows
+ * by equality keys.  Expressions are over the query's Vars until
+ * continuous_plan_bind_joins() makes them read the joined row: the
+ * stream's columns, then the columns of each table the query uses.
+ */
+typedef struct PlanJoin
+{
+	Oid			relid;
+	Index		rtindex;		/* in the query's range table */
+	bool		left;			/* LEFT JOIN: a row of NULLs if none match */
+	List	   *key_attnos;		/* int: the table's key columns */
+	List	   *key_exprs;		/* Expr: what each is compared with */
+	List	   *key_ops;		/* Oid: the equality operator, table on left */
+	List	   *key_collations;	/* Oid: their input collations */
+	Expr	   *quals;			/* the rest of ON, or NULL */
+	List	   *columns;		/* int: the table's columns the query uses */
+	AttrNumber	first_attno;	/* of columns in the joined row, once bound */
+} PlanJoin;
+
 typedef struct ContinuousPlan
 {
 	Query	   *query;			/* the analysed defining SELECT */
@@ -76,7 +96,7 @@ typedef struct ContinuousPlan
 	List	   *aggregates;		/* ContinuousAggregate, first appearance in
 								 * targetList then HAVING; equal() calls
 								 * share one entry */
-	Expr	   *where;			/* WHERE over stream columns, or NULL */
+	Expr	   *where;			/* WHERE, or NULL */
 
 	char	   *event_time;		/* the stream's event-time column, or NULL */
 	AttrNumber	event_time_attnum;	/* its number; InvalidAttrNumber: none */
@@ -89,6 +109,8 @@ typedef struct ContinuousPlan
 	 */
 	List	   *windows;
 	PlanWindow *window;			/* NULL: none */
+
+	List	   *joins;			/* PlanJoin, in join order; NIL: none */
 } ContinuousPlan;
 
 #endif							/* CONTINUOUS_PLAN_TYPES_H */
