@@ -22,11 +22,13 @@
 
 extern const StageRoutine filter_stage; /* stage_filter.c */
 extern const StageRoutine aggregate_stage;	/* stage_aggregate.c */
+extern const StageRoutine append_stage; /* stage_append.c: transforms */
 
 /* In the order events pass through them. */
 static const StageRoutine *const stage_routines[] = {
 	&filter_stage,
 	&aggregate_stage,
+	&append_stage,
 };
 
 List *
