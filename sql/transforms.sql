@@ -134,3 +134,4 @@ DROP VIEW click_log;
 SELECT to_regclass(:'click_log_storage');
 
 DROP EXTENSION pg_continuous CASCADE;
+DROP TABLE clicks, plain;
