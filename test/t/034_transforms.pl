@@ -9,7 +9,9 @@
 #            a kill -9 of the worker in the middle of loading;
 #   phase B: more loading, a kill -9 of the postmaster and a restart;
 #   phase C: loading to the end without interruption.
-# An aggregate over the same stream checks the event count alongside.
+# An aggregate over the same stream checks the event count alongside.  A
+# transform of a Kafka topic (the mock broker) keeps each message's row
+# exactly once across a kill -9 of the worker too.
 #
 # CONTINUOUS_TEST_EVENTS sets the number of events (default 400000).
 
@@ -21,6 +23,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::MockKafka;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -157,6 +160,52 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
 # --- rebuild: storage emptied and filled again from the stream -----------
 $node->safe_psql('postgres', "SELECT continuous.rebuild('hopped')");
 is_same_rows($node, 'hopped', $views{hopped}, 'after rebuild: hopped equals its batch query');
+
+# --- a Kafka stream: messages consumed across a kill -9 of the worker ----
+my $broker    = PgContinuous::MockKafka->start('clicks:3');
+my $bootstrap = $broker->bootstrap;
+$node->safe_psql('postgres', qq{
+CREATE SERVER mock FOREIGN DATA WRAPPER continuous_kafka
+    OPTIONS (brokers '$bootstrap', "kafka.fetch.wait.max.ms" '10');
+CREATE FOREIGN TABLE kclicks (id bigint, k int, ts timestamptz)
+  SERVER mock OPTIONS (topic 'clicks', format 'json', event_time 'ts',
+                       start_offset 'earliest');
+CREATE TABLE kclicks_batch (id bigint, k int, ts timestamptz);
+CREATE VIEW kafka_kept WITH (continuous) AS
+  SELECT id, k * 3 AS k3, ts FROM kclicks WHERE k % 2 = 0;
+});
+my $next_id = 0;
+
+# n messages to the topic, and the same rows into the batch table
+sub produce_clicks
+{
+	my ($n) = @_;
+	my @messages = map {
+		my $id = $next_id + $_;
+		sprintf('{"id": %d, "k": %d, "ts": "2026-03-01T00:%02d:%02dZ"}',
+			$id, $id % 17, ($id / 60) % 60, $id % 60)
+	} 0 .. $n - 1;
+	is($broker->produce('clicks', @messages), $n, "$n messages produced");
+	$node->safe_psql('postgres',
+		"INSERT INTO kclicks_batch SELECT i, i % 17, timestamptz '2026-03-01 00:00:00+00' "
+		  . "+ ((i / 60) % 60) * interval '1 minute' + (i % 60) * interval '1 second' "
+		  . "FROM generate_series($next_id, @{[ $next_id + $n - 1 ]}) i");
+	$next_id += $n;
+	return;
+}
+
+my $kafka_batch = 'SELECT id, k * 3 AS k3, ts FROM kclicks_batch WHERE k % 2 = 0';
+produce_clicks(20_000);
+ok(poll_until($node, 'postgres', 'SELECT count(*) > 0 FROM kafka_kept'),
+	'kafka: the transform is consuming');
+note 'kafka: rows kept before the kill: '
+  . $node->safe_psql('postgres', 'SELECT count(*) FROM kafka_kept');
+kill9_worker_and_wait($node);
+produce_clicks(10_000);
+$node->safe_psql('postgres', "SELECT continuous.sync('5 minutes')");
+is_same_rows($node, 'kafka_kept', $kafka_batch,
+	'kafka: the transform keeps every message once across the crash');
+$broker->stop;
 
 $node->stop;
 done_testing();
