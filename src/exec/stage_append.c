@@ -10,9 +10,9 @@
  * filter let through: one projection of the SELECT list (and of the
  * event's time, which storage keeps beside it for retention), once per
  * window of the event if a hop fans it out (window_hop.c), as in the
- * SELECT's CROSS JOIN LATERAL continuous.hop().  The rows are formed in the
- * batch's memory (vr->state_cxt) and written at flush with
- * table_multi_insert(), in the flush transaction with the decoder
+ * SELECT's CROSS JOIN LATERAL continuous.hop().  The rows are kept in a
+ * tuplestore in the batch's memory (vr->state_cxt) and written at flush
+ * with table_multi_insert(), in the flush transaction with the decoder
  * position: an event's rows appear once, exactly once across crashes, and
  * are never changed afterwards.  A transform has no windows that close:
  * every event's rows are appended, however late it is.
@@ -24,8 +24,12 @@
  *
  * Memory: a batch's rows are about as many bytes as its events (times a
  * hop's windows per event), and the batch's events are bounded by
- * continuous.state_memory (decoder.c, worker.c); there is no early flush
- * that a stage could ask for.
+ * continuous.state_memory (decoder.c, worker.c).  The worker decides to
+ * flush before it processes a batch, so a stage cannot ask for an early
+ * flush once its rows grow; instead the tuplestore keeps up to
+ * continuous.state_memory of them in memory and the rest in a temporary
+ * file.  The file is not tied to the (sub)transactions a batch runs in
+ * (interXact), and goes at reset like the memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,7 +47,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 
+#include "base/guc.h"
 #include "exec/stage.h"
 #include "exec/view_input.h"
 #include "state/storage_layout.h"
@@ -62,10 +68,9 @@ typedef struct AppendStage
 	WindowRuntime *windows;
 	WindowRuntime *fanout;
 
-	/* the batch's rows, in vr->state_cxt */
-	HeapTuple  *rows;
+	/* the batch's rows, made in vr->state_cxt; NULL: none yet */
+	Tuplestorestate *rows;
 	int64		nrows;
-	int64		capacity;
 } AppendStage;
 
 static bool append_applies(ContinuousPlan *plan);
@@ -166,6 +171,8 @@ append_destroy(ViewRuntime *vr, void *state)
 	AppendStage *app = state;
 	int			i;
 
+	if (app->rows != NULL)
+		tuplestore_end(app->rows);
 	ExecDropSingleTupleTableSlot(app->project->pi_state.resultslot);
 	for (i = 0; i < app->nwindows; i++)
 	{
@@ -216,23 +223,19 @@ static void
 append_row(ViewRuntime *vr, AppendStage *app, StageBatch *batch)
 {
 	TupleTableSlot *proj = ExecProject(app->project);
-	MemoryContext oldcxt;
 
 	slot_getallattrs(proj);
-	oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-	if (app->nrows == app->capacity)
+	if (app->rows == NULL)
 	{
-		int64		capacity = Max(app->capacity * 2, 1024);
+		MemoryContext oldcxt = MemoryContextSwitchTo(vr->state_cxt);
 
-		app->rows = app->rows == NULL ?
-			MemoryContextAllocHuge(vr->state_cxt, sizeof(HeapTuple) * capacity) :
-			repalloc_huge(app->rows, sizeof(HeapTuple) * capacity);
-		app->capacity = capacity;
+		app->rows = tuplestore_begin_heap(false, true,
+										  continuous_state_memory_kb);
+		MemoryContextSwitchTo(oldcxt);
 	}
-	app->rows[app->nrows++] = heap_form_tuple(app->desc, proj->tts_values,
-											  proj->tts_isnull);
-	MemoryContextSwitchTo(oldcxt);
-	vr->batch_rows = app->nrows;
+	tuplestore_putvalues(app->rows, app->desc, proj->tts_values,
+						 proj->tts_isnull);
+	vr->batch_rows = ++app->nrows;
 	/* another window of the event may still fail after this row */
 	batch->state_moved = true;
 }
@@ -252,7 +255,9 @@ append_flush(ViewRuntime *vr, void *state)
 	BulkInsertState bistate;
 	TupleTableSlot *slots[APPEND_INSERT_ROWS];
 	CommandId	cid = GetCurrentCommandId(true);
-	int64		done = 0;
+	MemoryContext chunk_cxt;
+	MemoryContext oldcxt;
+	int			n;
 	int			i;
 
 	if (app->nrows == 0 || !storage_target_open(vr, &target))
@@ -260,13 +265,26 @@ append_flush(ViewRuntime *vr, void *state)
 	bistate = GetBulkInsertState();
 	for (i = 0; i < APPEND_INSERT_ROWS; i++)
 		slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(target.rel),
-											&TTSOpsHeapTuple);
-	while (done < app->nrows)
+											&TTSOpsMinimalTuple);
+	/* the heap tuples table_multi_insert() makes of the slots' */
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "pg_continuous append rows",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
 	{
-		int			n = (int) Min(app->nrows - done, APPEND_INSERT_ROWS);
-
-		for (i = 0; i < n; i++)
-			ExecStoreHeapTuple(app->rows[done + i], slots[i], false);
+		MemoryContextReset(chunk_cxt);
+		oldcxt = MemoryContextSwitchTo(chunk_cxt);
+		/* the tuplestore's rows stay valid until it is reset */
+		for (n = 0; n < APPEND_INSERT_ROWS; n++)
+		{
+			if (!tuplestore_gettupleslot(app->rows, true, false, slots[n]))
+				break;
+		}
+		if (n == 0)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			break;
+		}
 		table_multi_insert(target.rel, slots, n, cid, 0, bistate);
 		if (target.rri->ri_NumIndices > 0)
 		{
@@ -279,9 +297,10 @@ append_flush(ViewRuntime *vr, void *state)
 		}
 		for (i = 0; i < n; i++)
 			ExecClearTuple(slots[i]);
-		done += n;
+		MemoryContextSwitchTo(oldcxt);
 		CHECK_FOR_INTERRUPTS();
 	}
+	MemoryContextDelete(chunk_cxt);
 	for (i = 0; i < APPEND_INSERT_ROWS; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
 	FreeBulkInsertState(bistate);
@@ -294,9 +313,10 @@ append_reset(ViewRuntime *vr, void *state, bool committed)
 {
 	AppendStage *app = state;
 
-	/* the rows are in vr->state_cxt, which batch.c resets next */
+	/* its memory is in vr->state_cxt, which batch.c resets next */
+	if (app->rows != NULL)
+		tuplestore_end(app->rows);
 	app->rows = NULL;
 	app->nrows = 0;
-	app->capacity = 0;
 	vr->batch_rows = 0;
 }

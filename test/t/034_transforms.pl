@@ -31,7 +31,9 @@ my $total_events = $ENV{CONTINUOUS_TEST_EVENTS} // 400_000;
 my $n_writers    = 4;
 my $batch        = $total_events >= 100_000 ? 100 : int($total_events / 100) || 1;
 
-my $node = continuous_node('transforms', '');
+# A small continuous.state_memory: the rows of a transform's batch pass it
+# (fanned: 200 windows per event), and go to a temporary file.
+my $node = continuous_node('transforms', "continuous.state_memory = '1MB'\nlog_temp_files = 0\n");
 
 # The transforms under test, each with its defining query: the batch oracle.
 my %views = (
@@ -39,7 +41,10 @@ my %views = (
 	filtered  => 'SELECT k, v, ts FROM events WHERE v % 3 = 0',
 	hopped    => 'SELECT w.window_start, k % 10 AS g FROM events '
 	  . "CROSS JOIN LATERAL continuous.hop(ts, '3 seconds', '1 second') AS w "
-	  . 'WHERE k % 5 = 0');
+	  . 'WHERE k % 5 = 0',
+	fanned => 'SELECT w.window_start, k FROM events '
+	  . "CROSS JOIN LATERAL continuous.hop(ts, '200 seconds', '1 second') AS w "
+	  . 'WHERE k % 50 = 0');
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;
@@ -55,7 +60,7 @@ foreach my $name (sort keys %views)
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(view::text || ':' || kind, ',' ORDER BY view::text) "
 		  . 'FROM continuous.views'),
-	'filtered:transform,hopped:transform,projected:transform,total:aggregate',
+	'fanned:transform,filtered:transform,hopped:transform,projected:transform,total:aggregate',
 	'continuous.views tells transforms from aggregates');
 
 sub check_views
@@ -153,6 +158,10 @@ foreach my $i (0 .. $#$writers)
 	diag ${ $writers->[$i]{err} } unless $ok;
 }
 my $rows = check_views('at the end');
+# the worker's own temporary files, as log_temp_files reports them
+my $worker = worker_pid($node);
+like(slurp_file($node->logfile), qr/\[$worker\] LOG:  temporary file: /,
+	'a batch of rows went past continuous.state_memory into a temporary file');
 cmp_ok($rows, '>=', $total_events, "at least $total_events events committed");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM continuous.dead_letters'),
 	'0', 'no dead letters');
