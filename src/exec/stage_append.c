@@ -254,6 +254,7 @@ append_flush(ViewRuntime *vr, void *state)
 	StorageTarget target;
 	BulkInsertState bistate;
 	TupleTableSlot *slots[APPEND_INSERT_ROWS];
+	TupleTableSlot *row;
 	CommandId	cid = GetCurrentCommandId(true);
 	MemoryContext chunk_cxt;
 	MemoryContext oldcxt;
@@ -263,10 +264,11 @@ append_flush(ViewRuntime *vr, void *state)
 	if (app->nrows == 0 || !storage_target_open(vr, &target))
 		return;
 	bistate = GetBulkInsertState();
+	row = MakeSingleTupleTableSlot(app->desc, &TTSOpsMinimalTuple);
 	for (i = 0; i < APPEND_INSERT_ROWS; i++)
 		slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(target.rel),
-											&TTSOpsMinimalTuple);
-	/* the heap tuples table_multi_insert() makes of the slots' */
+											&TTSOpsHeapTuple);
+	/* each chunk's heap tuples, made once from the tuplestore's rows */
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									  "pg_continuous append rows",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -274,12 +276,18 @@ append_flush(ViewRuntime *vr, void *state)
 	{
 		MemoryContextReset(chunk_cxt);
 		oldcxt = MemoryContextSwitchTo(chunk_cxt);
-		/* the tuplestore's rows stay valid until it is reset */
 		for (n = 0; n < APPEND_INSERT_ROWS; n++)
 		{
-			if (!tuplestore_gettupleslot(app->rows, true, false, slots[n]))
+			HeapTuple	tuple;
+			bool		should_free;
+
+			if (!tuplestore_gettupleslot(app->rows, true, false, row))
 				break;
+			/* a copy the slot owns, which heap_multi_insert() then fills in */
+			tuple = ExecFetchSlotHeapTuple(row, false, &should_free);
+			ExecStoreHeapTuple(tuple, slots[n], should_free);
 		}
+		ExecClearTuple(row);
 		if (n == 0)
 		{
 			MemoryContextSwitchTo(oldcxt);
@@ -301,6 +309,7 @@ append_flush(ViewRuntime *vr, void *state)
 		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextDelete(chunk_cxt);
+	ExecDropSingleTupleTableSlot(row);
 	for (i = 0; i < APPEND_INSERT_ROWS; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
 	FreeBulkInsertState(bistate);
