@@ -90,6 +90,18 @@ SELECT continuous.sync();
 SELECT count(*) FROM slow_clicks WHERE user_id = 7;
 SELECT check_view('click_log', 'SELECT user_id, upper(url) AS url, ts FROM clicks');
 
+-- A stream whose event time is a timestamp without time zone: read as UTC,
+-- as the watermark is.
+CREATE TABLE local_clicks (n int, ts timestamp NOT NULL);
+SELECT continuous.create_stream('local_clicks', event_time => 'ts');
+CREATE VIEW local_kept WITH (continuous, retention = '1 hour') AS
+  SELECT n, ts FROM local_clicks;
+INSERT INTO local_clicks VALUES (1, '2026-03-01 10:00'), (2, '2026-03-01 11:30');
+SELECT continuous.sync();
+INSERT INTO local_clicks VALUES (3, '2026-03-01 12:00');
+SELECT continuous.sync();
+SELECT * FROM local_kept ORDER BY n;   -- 10:00 is older than 12:00 - 1 hour
+
 -- Dead letters: an event whose expression fails is kept there, the others
 -- go on.
 CREATE VIEW ratios WITH (continuous) AS
@@ -134,4 +146,4 @@ DROP VIEW click_log;
 SELECT to_regclass(:'click_log_storage');
 
 DROP EXTENSION pg_continuous CASCADE;
-DROP TABLE clicks, plain;
+DROP TABLE clicks, plain, local_clicks;
