@@ -17,10 +17,10 @@
  * are never changed afterwards.  A transform has no windows that close:
  * every event's rows are appended, however late it is.
  *
- * An event whose expressions fail is a dead letter (batch.c): its rows are
- * formed only once all of one window's are computed, and an event that
- * fails after some of its windows' rows were kept is dropped from the
- * careful run by state_moved.
+ * An event whose expressions fail is a dead letter (batch.c): a row is kept
+ * only once all its columns are computed, and an event that fails after
+ * some of its windows' rows were kept is dropped from the careful run by
+ * state_moved (a hop's later window may fail where an earlier did not).
  *
  * Memory: a batch's rows are about as many bytes as its events (times a
  * hop's windows per event), and the batch's events are bounded by
