@@ -112,6 +112,19 @@ SELECT continuous.sync();
 SELECT * FROM ratios;
 SELECT view, error FROM continuous.dead_letters WHERE view = 'ratios'::regclass;
 
+-- An event that fails in its second window, after its first window's row
+-- was made: the event is a dead letter, and none of its rows is kept.
+CREATE VIEW quarters WITH (continuous) AS
+  SELECT w.window_start, user_id,
+         10 / (extract(minute FROM w.window_start)::int % 4) AS q
+    FROM clicks CROSS JOIN LATERAL continuous.hop(ts, '2 minutes', '1 minute') AS w
+   WHERE user_id >= 20;
+INSERT INTO clicks VALUES (20, '/q', 1, '2026-03-01 12:20:30+00'),   -- 12:19, then 12:20 fails
+                          (21, '/q', 1, '2026-03-01 12:22:30+00');   -- 12:21 and 12:22
+SELECT continuous.sync();
+SELECT * FROM quarters ORDER BY window_start;
+SELECT view, error FROM continuous.dead_letters WHERE view = 'quarters'::regclass;
+
 -- rebuild() empties storage and reads the stream again
 SELECT count(*) FROM click_log;
 SELECT continuous.rebuild('click_log');
