@@ -37,6 +37,7 @@
 #include "ddl/ddl_view_join.h"
 #include "ddl/stream_guard.h"
 #include "plan/agg_support.h"
+#include "plan/plan_types.h"
 #include "source/kafka/kafka_options.h"
 #include "window/window_registry.h"
 
@@ -409,7 +410,7 @@ check_from_clause(Query *query)
 }
 
 /*
- * A continuous view keeps one row of aggregate states per group, and its
+ * A continuous view that aggregates keeps one row of aggregate states per group, and its
  * SELECT list and HAVING may use only what that row holds: group keys and
  * aggregates.  PostgreSQL's analysis has checked this already, except that
  * it accepts columns that depend on a grouped primary key, which the stored
@@ -420,12 +421,9 @@ check_grouping(ParseState *pstate, Query *query)
 {
 	UngroupedContext context;
 
-	if (!query->hasAggs && query->groupClause == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("continuous views must aggregate"),
-				 errdetail("A continuous view keeps aggregate state per group, not the events themselves."),
-				 errhint("Use aggregate functions such as count(*), with GROUP BY for one row per group; or read the stream table directly.")));
+	/* a transform keeps its rows, there is nothing to group (stage_append.c) */
+	if (continuous_query_is_transform(query))
+		return;
 
 	context.query = query;
 	context.pstate = pstate;

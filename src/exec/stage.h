@@ -5,7 +5,8 @@
  *	  pipeline between the source and the flush, with state of its own.
  *
  * Pipeline position: batch and flush.  A view's events pass through its
- * stages in order (today: filter, then partial aggregate), each stage
+ * stages in order (today: filter, then partial aggregate, or for a
+ * transform the append stage), each stage
  * taking the events the one before it let through.  Each stage fills one
  * StageRoutine with its callbacks, as an FDW fills an FdwRoutine;
  * stage_registry.c lists the stages in pipeline order and is the only file

@@ -23,12 +23,14 @@
 extern const StageRoutine lookup_join_stage;	/* stage_lookup_join.c */
 extern const StageRoutine filter_stage; /* stage_filter.c */
 extern const StageRoutine aggregate_stage;	/* stage_aggregate.c */
+extern const StageRoutine append_stage; /* stage_append.c: transforms */
 
 /* In the order events pass through them. */
 static const StageRoutine *const stage_routines[] = {
 	&lookup_join_stage,
 	&filter_stage,
 	&aggregate_stage,
+	&append_stage,
 };
 
 List *

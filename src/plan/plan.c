@@ -60,6 +60,7 @@ static bool resname_is_unique(Query *query, const char *resname);
 static char *unique_column_name(const char *base, List *used_names);
 static void plan_event_time(ContinuousPlan *plan);
 static void plan_window_columns(ContinuousPlan *plan, List *used_names);
+static void plan_outputs(ContinuousPlan *plan, List **used_names);
 
 ContinuousPlan *
 continuous_plan_build(Query *query)
@@ -74,6 +75,9 @@ continuous_plan_build(Query *query)
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
 	plan_event_time(plan);
+	plan->transform = continuous_query_is_transform(query);
+	if (plan->transform)
+		plan_outputs(plan, &used_names);
 	window_registry_recognise(plan);
 	plan_window_columns(plan, used_names);
 
@@ -87,6 +91,43 @@ plan_event_time(ContinuousPlan *plan)
 	plan->event_time = ddl_catalog_stream_event_time(plan->stream);
 	if (plan->event_time != NULL)
 		plan->event_time_attnum = get_attnum(plan->stream, plan->event_time);
+}
+
+/*
+ * A transform's storage columns: one per column of the SELECT list, named
+ * as the view's column (made unique: "?column?" may repeat in a SELECT),
+ * then the event's time, if the stream has one, under a name no output
+ * column takes.  Like keys, named from the stored query only.
+ */
+static void
+plan_outputs(ContinuousPlan *plan, List **used_names)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		ContinuousOutput *output;
+
+		if (tle->resjunk)
+			continue;
+		output = palloc0(sizeof(ContinuousOutput));
+		output->expr = tle->expr;
+		output->type = exprType((Node *) tle->expr);
+		output->typmod = exprTypmod((Node *) tle->expr);
+		output->collation = exprCollation((Node *) tle->expr);
+		output->name = tle->resname ? tle->resname :
+			psprintf("column_%d", list_length(plan->outputs) + 1);
+		output->column = unique_column_name(output->name, *used_names);
+		*used_names = lappend(*used_names, output->column);
+		plan->outputs = lappend(plan->outputs, output);
+	}
+	if (plan->event_time != NULL)
+	{
+		plan->event_time_column = unique_column_name("_event_time",
+													 *used_names);
+		*used_names = lappend(*used_names, plan->event_time_column);
+	}
 }
 
 /*

@@ -41,6 +41,21 @@ typedef struct ContinuousAggregate
 } ContinuousAggregate;
 
 /*
+ * A column of a transform's output (ContinuousPlan.transform): one per
+ * column of the SELECT list, evaluated per event (and per window of a hop)
+ * and appended to storage as it is.
+ */
+typedef struct ContinuousOutput
+{
+	Expr	   *expr;			/* over the stream, and a hop's window */
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+	char	   *name;			/* the view's column name */
+	char	   *column;			/* storage column name */
+} ContinuousOutput;
+
+/*
  * A window of the view: a group key whose value a window kind
  * (window_kind.h) computes, recognised by that kind.
  */
@@ -111,6 +126,28 @@ typedef struct ContinuousPlan
 	PlanWindow *window;			/* NULL: none */
 
 	List	   *joins;			/* PlanJoin, in join order; NIL: none */
+
+	/*
+	 * A transform (stage_append.c): no aggregate, no GROUP BY, no HAVING.
+	 * Storage holds its output rows (outputs, then the event's time in
+	 * event_time_column if the stream has an event time); keys and
+	 * aggregates are empty.
+	 */
+	bool		transform;
+	List	   *outputs;		/* ContinuousOutput, in SELECT-list order */
+	char	   *event_time_column;	/* NULL: none stored */
 } ContinuousPlan;
+
+/*
+ * Is the analysed SELECT a transform: one that keeps its output rows
+ * instead of aggregating (no aggregate, GROUP BY or HAVING)?  Here, not in
+ * plan.c, for the checks and window kinds that run before a plan exists.
+ */
+static inline bool
+continuous_query_is_transform(Query *query)
+{
+	return !query->hasAggs && query->groupClause == NIL &&
+		query->groupingSets == NIL && query->havingQual == NULL;
+}
 
 #endif							/* CONTINUOUS_PLAN_TYPES_H */

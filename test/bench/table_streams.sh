@@ -5,6 +5,8 @@
 #   plain     a plain table
 #   stream1   a stream table with 1 continuous view
 #   stream5   a stream table with 5 continuous views
+#   transform a stream table with 1 continuous transform (no aggregates:
+#             each event's projected row appended to its storage)
 #   trigger   a plain table with a per-row plpgsql trigger that upserts a
 #             per-key count/sum summary table
 #   join1     stream1's view joined to a table of 100,000 rows by its key
@@ -16,7 +18,8 @@
 # clock stops when continuous.sync('10 minutes') returns, i.e. when the views
 # show every event.  Each measurement runs BENCH_REPEAT times (default 3); the
 # table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
-# BENCH_CASES (default "plain stream1 stream5 trigger join1") picks cases, and
+# BENCH_CASES (default "plain stream1 stream5 transform trigger join1") picks
+# cases, and
 # BENCH_KEYS (default 1000) the number of distinct user_id values.  A run
 # that takes longer than BENCH_TIMEOUT seconds (default 300) is stopped and
 # its case reported as slower than that bound, not repeated.
@@ -85,6 +88,9 @@ CREATE VIEW v1 WITH (continuous) AS
          min(e.value) AS mn, max(e.value) AS mx, max(u.tier) AS tier
     FROM events e JOIN users u ON u.id = e.user_id GROUP BY e.user_id;"
 
+TRANSFORM="CREATE VIEW t1 WITH (continuous) AS
+  SELECT user_id, value, amount * 2 AS amount2, ts FROM events WHERE value >= 0;"
+
 TRIGGER_SQL="
 CREATE TABLE summary (user_id int PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
 CREATE FUNCTION summary_upsert() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -114,6 +120,11 @@ case_setup()
 			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
 			echo "$JOIN_SQL"
 			;;
+		transform)
+			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
+			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
+			echo "$TRANSFORM"
+			;;
 	esac
 }
 
@@ -124,13 +135,13 @@ case_teardown()
 	case $1 in
 		plain) echo "DROP TABLE events;" ;;
 		trigger) echo "DROP TABLE events; DROP TABLE summary; DROP FUNCTION summary_upsert();" ;;
-		stream1 | stream5) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
+		stream1 | stream5 | transform) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
 		join1) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events, users;" ;;
 	esac
 }
 
 declare -A RATE CATCHUP TIMED_OUT
-read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 trigger join1}"
+read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 transform trigger join1}"
 MODES=(txn copy)
 
 # Stop a load that is still running after the time limit.
@@ -158,7 +169,7 @@ measure()
 		2>/dev/null || ok=0
 	t1=$(now_ns)
 	left=$((TIMEOUT - (t1 - t0) / 1000000000))
-	if [ $ok -eq 1 ] && [ $left -gt 0 ] && { [ "$c" = stream1 ] || [ "$c" = stream5 ] || [ "$c" = join1 ]; }; then
+	if [ $ok -eq 1 ] && [ $left -gt 0 ] && [ "$c" != plain ] && [ "$c" != trigger ]; then
 		bpsql -d bench -c "SELECT continuous.sync('$left seconds')" >/dev/null 2>&1 || ok=0
 	fi
 	[ $left -gt 0 ] || ok=0
@@ -173,6 +184,7 @@ measure()
 	# Refuse to report the speed of wrong answers.
 	case $c in
 		stream* | join1) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
+		transform) check=$(bpsql -d bench -tAc "SELECT count(*) FROM t1") ;;
 		trigger) check=$(bpsql -d bench -tAc "SELECT sum(n) FROM summary") ;;
 		*) check=$(bpsql -d bench -tAc "SELECT count(*) FROM events") ;;
 	esac
@@ -219,7 +231,7 @@ for m in "${MODES[@]}"; do
 		fi
 		r=$(median "${RATE[$c/$m]}")
 		w=""
-		case $c in stream* | join1) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
+		case $c in plain | trigger) ;; *) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
 		printf '%-10s %-10s %14s %9s %11s\n' "$label" "$c" "$r" \
 			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w"
 	done
