@@ -175,6 +175,21 @@ SELECT * FROM order_totals ORDER BY user_id;
 SELECT view, duplicates FROM continuous.views WHERE view = 'order_totals'::regclass;
 SELECT count(*) FROM continuous.dedup_keys WHERE view = 'order_totals'::regclass;
 
+-- a view that joins a table deduplicates the stream's rows before the join
+CREATE TABLE customers (id int PRIMARY KEY, name text);
+INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');
+CREATE VIEW totals_by_name WITH (continuous) AS
+    SELECT c.name, count(*) AS orders, sum(o.amount) AS amount
+    FROM orders o JOIN customers c ON c.id = o.user_id GROUP BY c.name;
+INSERT INTO orders (user_id, order_no, amount) VALUES (1, 'C', 5), (1, 'C', 500), (2, 'B', 4000);
+SELECT continuous.sync();
+SELECT * FROM totals_by_name ORDER BY name;
+SELECT pg_temp.differences('SELECT * FROM totals_by_name',
+    'SELECT c.name, count(*) AS orders, sum(o.amount) AS amount
+       FROM (SELECT DISTINCT ON (user_id, order_no) * FROM orders
+              WHERE user_id IS NOT NULL ORDER BY user_id, order_no, seq) o
+       JOIN customers c ON c.id = o.user_id GROUP BY c.name');
+
 --
 -- DDL on a key column that no view uses: a drop or a change of type is
 -- refused (a rename is followed, above)
@@ -228,4 +243,4 @@ SELECT unique_key FROM continuous.stream_catalog WHERE stream = 'kclicks'::regcl
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'kclicks'::regclass;
 
 DROP EXTENSION pg_continuous CASCADE;
-DROP TABLE clicks, orders, readings CASCADE;
+DROP TABLE clicks, orders, readings, customers CASCADE;

@@ -104,6 +104,16 @@ typedef struct DedupStage
 	FmgrInfo   *in_fns;
 	Oid		   *typioparams;
 
+	/*
+	 * Events are read as rows of the stream's type, in a slot of the
+	 * stage's own: a later stage may give the view another input row type
+	 * (the lookup join's joined row, stage_lookup_join.c).
+	 */
+	TupleDesc	stream_desc;
+	TupleTableSlot *stream_slot;
+	TupleDesc	seen_desc;		/* an event descriptor compared already, */
+	bool		seen_desc_matches;	/* and whether it is stream_desc */
+
 	AttrNumber	event_time;		/* InvalidAttrNumber: processing time */
 	int64		within_us;		/* dedup_within */
 
@@ -227,6 +237,8 @@ dedup_create(ViewRuntime *vr)
 						 &dd->typioparams[i]);
 		fmgr_info_cxt(func, &dd->in_fns[i], CurrentMemoryContext);
 	}
+	dd->stream_desc = vr->input_desc;
+	dd->stream_slot = MakeSingleTupleTableSlot(vr->input_desc, &TTSOpsHeapTuple);
 	dd->event_time = plan->event_time_attnum;
 	dd->within_us = interval_span_us(plan->dedup_within);
 	dd->key_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -329,6 +341,7 @@ dedup_destroy(ViewRuntime *vr, void *state)
 
 	seen_destroy(dd->seen);
 	MemoryContextDelete(dd->key_cxt);
+	ExecDropSingleTupleTableSlot(dd->stream_slot);
 }
 
 /* Forget the keys the stream's time has passed by dedup_within. */
@@ -401,7 +414,14 @@ dedup_process(ViewRuntime *vr, void *state, StageBatch *batch)
 
 		ResetExprContext(econtext);
 		MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-		slot = view_input_bind(vr, event);
+		if (event->desc != dd->seen_desc)
+		{
+			dd->seen_desc = event->desc;
+			dd->seen_desc_matches = equalTupleDescs(event->desc,
+													dd->stream_desc);
+		}
+		slot = view_input_store(event, dd->seen_desc_matches, dd->stream_desc,
+								dd->stream_slot);
 		if (dd->event_time != InvalidAttrNumber)
 			at = DatumGetTimestampTz(slot_getattr(slot, dd->event_time, &isnull));
 		for (k = 0; k < dd->nkeys && !isnull; k++)
