@@ -73,6 +73,14 @@ CREATE VIEW per_customer WITH (continuous) AS
     FROM (orders JOIN customers ON customers.id = orders.customer_id) AS j
    GROUP BY 1, 2;
 
+-- a transform (no aggregates) enriched by a LEFT join: one row per match,
+-- NULLs for an order whose customer is unknown
+CREATE VIEW enriched_orders WITH (continuous) AS
+  SELECT o.order_id, o.amount, c.country, k.region
+    FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
+         LEFT JOIN countries k ON k.code = c.country
+   WHERE o.amount > 10;
+
 SELECT view, "window" FROM continuous.views ORDER BY 1::text;
 
 INSERT INTO orders
@@ -117,7 +125,13 @@ SELECT pg_temp.differences('SELECT * FROM revenue_by_country',
        pg_temp.differences('SELECT * FROM cross_type',
   $$SELECT c.country, count(*)
       FROM orders o LEFT JOIN customers c ON c.id = o.customer_id::bigint
-     GROUP BY 1$$) AS cross_type;
+     GROUP BY 1$$) AS cross_type,
+       pg_temp.differences('SELECT * FROM enriched_orders',
+  $$SELECT o.order_id, o.amount, c.country, k.region
+      FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
+           LEFT JOIN countries k ON k.code = c.country
+     WHERE o.amount > 10$$) AS enriched_orders;
+SELECT count(*) AS enriched, count(region) AS with_region FROM enriched_orders;
 
 -- Processing-time semantics: a change to the table does not revise the
 -- events counted already; later events see the new rows.

@@ -251,6 +251,13 @@ continuous_plan_bind_joins(ContinuousPlan *plan, AttrNumber stream_natts)
 		agg->aggref = (Aggref *) bind_joins_mutator((Node *) agg->aggref,
 													&context);
 	}
+	foreach(lc, plan->outputs)
+	{
+		ContinuousOutput *output = lfirst(lc);
+
+		output->expr = (Expr *) bind_joins_mutator((Node *) output->expr,
+												   &context);
+	}
 	plan->where = (Expr *) bind_joins_mutator((Node *) plan->where, &context);
 	foreach(lc, plan->joins)
 	{

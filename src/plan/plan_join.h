@@ -34,9 +34,10 @@ extern bool plan_join_key_conjunct(Node *clause, Index rtindex,
 								   AttrNumber *attno, Expr **other, Oid *opno);
 
 /*
- * The plan's expressions (keys, aggregate arguments, WHERE, the joins'
- * keys and conditions) made to read the joined row: the stream's columns
- * keep their numbers, the tables' columns follow from stream_natts + 1 on.
+ * The plan's expressions (keys, aggregate arguments, a transform's
+ * outputs, WHERE, the joins' keys and conditions) made to read the joined
+ * row: the stream's columns keep their numbers, the tables' columns follow
+ * from stream_natts + 1 on.
  * Run time only: the read view matches the plan's expressions to the
  * query's.
  */
