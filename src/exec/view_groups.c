@@ -22,23 +22,39 @@
 #include "exec/view_groups.h"
 
 static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
+static TupleHashTable view_key_hash_table_in(ViewRuntime *vr,
+											 MemoryContext cxt,
+											 MemoryContext keycxt);
 
 /* The groups of a batch, by their keys; none without GROUP BY. */
 void
 view_groups_create(ViewRuntime *vr)
 {
-	Oid		   *eqops;
-
 	vr->groups = NULL;
 	if (vr->nkeys == 0)
 		return;
+	vr->groups = view_key_group_table(vr, vr->cxt, vr->state_cxt);
+}
+
+/*
+ * A table over the view's group keys, hashed and compared as the batch
+ * groups are: the table in cxt, its keys in keycxt.
+ */
+GroupTable *
+view_key_group_table(ViewRuntime *vr, MemoryContext cxt, MemoryContext keycxt)
+{
+	Oid		   *eqops;
+	GroupTable *table;
+
+	Assert(vr->nkeys > 0);
 	eqops = palloc(sizeof(Oid) * vr->nkeys);
 	view_key_eqops(vr, eqops);
-	vr->groups = group_table_create(vr->key_desc,
-									group_table_binary_keys(vr->key_desc, eqops) ?
-									NULL : view_key_hash_table(vr),
-									vr->cxt);
+	table = group_table_create(vr->key_desc,
+							   group_table_binary_keys(vr->key_desc, eqops) ?
+							   NULL : view_key_hash_table_in(vr, cxt, keycxt),
+							   cxt);
 	pfree(eqops);
+	return table;
 }
 
 /* The equality operator of each group key, from the query's GROUP BY. */
@@ -70,6 +86,12 @@ view_key_eqops(ViewRuntime *vr, Oid *eqops)
 /* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
 TupleHashTable
 view_key_hash_table(ViewRuntime *vr)
+{
+	return view_key_hash_table_in(vr, vr->cxt, vr->state_cxt);
+}
+
+static TupleHashTable
+view_key_hash_table_in(ViewRuntime *vr, MemoryContext cxt, MemoryContext keycxt)
 {
 	AttrNumber *keycols;
 	Oid		   *eqops;
@@ -105,7 +127,7 @@ view_key_hash_table(ViewRuntime *vr)
 	return BuildTupleHashTableExt(NULL, vr->key_desc,
 								  vr->nkeys, keycols, eqfuncs, hashfuncs,
 								  collations, 1024, 0,
-								  vr->cxt, vr->state_cxt,
+								  cxt, keycxt,
 								  vr->econtext->ecxt_per_tuple_memory,
 								  false);
 }

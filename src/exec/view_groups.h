@@ -19,6 +19,13 @@ extern void view_groups_create(ViewRuntime *vr);
  */
 extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
 
+/*
+ * A table of groups over the view's keys, hashed and compared as the
+ * batch's are, in other memory: the table in cxt, its keys in keycxt.
+ */
+extern GroupTable *view_key_group_table(ViewRuntime *vr, MemoryContext cxt,
+										MemoryContext keycxt);
+
 /* How many groups the batch holds in memory (continuous.views.groups_in_memory). */
 extern int64 view_batch_groups(ViewRuntime *vr);
 

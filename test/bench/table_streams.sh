@@ -5,6 +5,8 @@
 #   plain     a plain table
 #   stream1   a stream table with 1 continuous view
 #   stream5   a stream table with 5 continuous views
+#   window1   a stream table with 1 continuous view by key and 1-minute
+#             window (about as many groups as events with many keys)
 #   trigger   a plain table with a per-row plpgsql trigger that upserts a
 #             per-key count/sum summary table
 # each loaded twice: as transactions of BENCH_TXN_ROWS rows (INSERT ... SELECT
@@ -71,6 +73,11 @@ CREATE VIEW v5 WITH (continuous) AS
   SELECT user_id % 10 AS bucket, count(*) AS c, sum(amount) AS s, stddev(amount) AS sd
     FROM events GROUP BY bucket;"
 
+VIEW_WINDOW="CREATE VIEW v1 WITH (continuous) AS
+  SELECT continuous.tumble(ts, '1 minute') AS m, user_id, count(*) AS c,
+         sum(amount) AS s
+    FROM events GROUP BY 1, 2;"
+
 TRIGGER_SQL="
 CREATE TABLE summary (user_id int PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
 CREATE FUNCTION summary_upsert() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -95,6 +102,11 @@ case_setup()
 			echo "$VIEW1"
 			[ "$1" = stream1 ] || echo "$VIEWS2TO5"
 			;;
+		window1)
+			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
+			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
+			echo "$VIEW_WINDOW"
+			;;
 	esac
 }
 
@@ -105,7 +117,7 @@ case_teardown()
 	case $1 in
 		plain) echo "DROP TABLE events;" ;;
 		trigger) echo "DROP TABLE events; DROP TABLE summary; DROP FUNCTION summary_upsert();" ;;
-		stream1 | stream5) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
+		stream1 | stream5 | window1) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
 	esac
 }
 
@@ -138,7 +150,7 @@ measure()
 		2>/dev/null || ok=0
 	t1=$(now_ns)
 	left=$((TIMEOUT - (t1 - t0) / 1000000000))
-	if [ $ok -eq 1 ] && [ $left -gt 0 ] && { [ "$c" = stream1 ] || [ "$c" = stream5 ]; }; then
+	if [ $ok -eq 1 ] && [ $left -gt 0 ] && { [ "$c" = stream1 ] || [ "$c" = stream5 ] || [ "$c" = window1 ]; }; then
 		bpsql -d bench -c "SELECT continuous.sync('$left seconds')" >/dev/null 2>&1 || ok=0
 	fi
 	[ $left -gt 0 ] || ok=0
@@ -152,7 +164,7 @@ measure()
 	fi
 	# Refuse to report the speed of wrong answers.
 	case $c in
-		stream*) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
+		stream* | window*) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
 		trigger) check=$(bpsql -d bench -tAc "SELECT sum(n) FROM summary") ;;
 		*) check=$(bpsql -d bench -tAc "SELECT count(*) FROM events") ;;
 	esac
@@ -199,7 +211,7 @@ for m in "${MODES[@]}"; do
 		fi
 		r=$(median "${RATE[$c/$m]}")
 		w=""
-		case $c in stream*) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
+		case $c in stream* | window*) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
 		printf '%-10s %-10s %14s %9s %11s\n' "$label" "$c" "$r" \
 			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w"
 	done
