@@ -22,39 +22,23 @@
 #include "exec/view_groups.h"
 
 static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
-static TupleHashTable view_key_hash_table_in(ViewRuntime *vr,
-											 MemoryContext cxt,
-											 MemoryContext keycxt);
 
 /* The groups of a batch, by their keys; none without GROUP BY. */
 void
 view_groups_create(ViewRuntime *vr)
 {
+	Oid		   *eqops;
+
 	vr->groups = NULL;
 	if (vr->nkeys == 0)
 		return;
-	vr->groups = view_key_group_table(vr, vr->cxt, vr->state_cxt);
-}
-
-/*
- * A table over the view's group keys, hashed and compared as the batch
- * groups are: the table in cxt, its keys in keycxt.
- */
-GroupTable *
-view_key_group_table(ViewRuntime *vr, MemoryContext cxt, MemoryContext keycxt)
-{
-	Oid		   *eqops;
-	GroupTable *table;
-
-	Assert(vr->nkeys > 0);
 	eqops = palloc(sizeof(Oid) * vr->nkeys);
 	view_key_eqops(vr, eqops);
-	table = group_table_create(vr->key_desc,
-							   group_table_binary_keys(vr->key_desc, eqops) ?
-							   NULL : view_key_hash_table_in(vr, cxt, keycxt),
-							   cxt);
+	vr->groups = group_table_create(vr->key_desc,
+									group_table_binary_keys(vr->key_desc, eqops) ?
+									NULL : view_key_hash_table(vr),
+									vr->cxt);
 	pfree(eqops);
-	return table;
 }
 
 /* The equality operator of each group key, from the query's GROUP BY. */
@@ -83,28 +67,17 @@ view_key_eqops(ViewRuntime *vr, Oid *eqops)
 	}
 }
 
-/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
-TupleHashTable
-view_key_hash_table(ViewRuntime *vr)
+/*
+ * The hash function of each group key (FmgrInfo in the current memory) and
+ * its collation, from the GROUP BY's equality operators: keys it finds
+ * equal hash alike.
+ */
+void
+view_key_hash_functions(ViewRuntime *vr, FmgrInfo *hashfuncs, Oid *collations)
 {
-	return view_key_hash_table_in(vr, vr->cxt, vr->state_cxt);
-}
-
-static TupleHashTable
-view_key_hash_table_in(ViewRuntime *vr, MemoryContext cxt, MemoryContext keycxt)
-{
-	AttrNumber *keycols;
-	Oid		   *eqops;
-	Oid		   *eqfuncs;
-	Oid		   *collations;
-	FmgrInfo   *hashfuncs;
+	Oid		   *eqops = palloc(sizeof(Oid) * vr->nkeys);
 	ListCell   *lc;
 
-	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
-	eqops = palloc(sizeof(Oid) * vr->nkeys);
-	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
-	collations = palloc(sizeof(Oid) * vr->nkeys);
-	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
 	view_key_eqops(vr, eqops);
 	foreach(lc, vr->plan->keys)
 	{
@@ -118,16 +91,40 @@ view_key_hash_table_in(ViewRuntime *vr, MemoryContext cxt, MemoryContext keycxt)
 					 errmsg("could not identify a hash function for type %s",
 							format_type_be(key->type)),
 					 errdetail("Continuous views group with hashing.")));
-		keycols[i] = i + 1;
-		eqfuncs[i] = get_opcode(eqops[i]);
 		collations[i] = key->collation;
 		fmgr_info(hashfn, &hashfuncs[i]);
+	}
+	pfree(eqops);
+}
+
+/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
+TupleHashTable
+view_key_hash_table(ViewRuntime *vr)
+{
+	AttrNumber *keycols;
+	Oid		   *eqops;
+	Oid		   *eqfuncs;
+	Oid		   *collations;
+	FmgrInfo   *hashfuncs;
+	int			i;
+
+	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
+	eqops = palloc(sizeof(Oid) * vr->nkeys);
+	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
+	collations = palloc(sizeof(Oid) * vr->nkeys);
+	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
+	view_key_eqops(vr, eqops);
+	view_key_hash_functions(vr, hashfuncs, collations);
+	for (i = 0; i < vr->nkeys; i++)
+	{
+		keycols[i] = i + 1;
+		eqfuncs[i] = get_opcode(eqops[i]);
 	}
 
 	return BuildTupleHashTableExt(NULL, vr->key_desc,
 								  vr->nkeys, keycols, eqfuncs, hashfuncs,
 								  collations, 1024, 0,
-								  cxt, keycxt,
+								  vr->cxt, vr->state_cxt,
 								  vr->econtext->ecxt_per_tuple_memory,
 								  false);
 }

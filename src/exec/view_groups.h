@@ -20,11 +20,11 @@ extern void view_groups_create(ViewRuntime *vr);
 extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
 
 /*
- * A table of groups over the view's keys, hashed and compared as the
- * batch's are, in other memory: the table in cxt, its keys in keycxt.
+ * Each group key's hash function and collation, from the GROUP BY's
+ * equality operators: keys it finds equal hash alike.
  */
-extern GroupTable *view_key_group_table(ViewRuntime *vr, MemoryContext cxt,
-										MemoryContext keycxt);
+extern void view_key_hash_functions(ViewRuntime *vr, FmgrInfo *hashfuncs,
+									Oid *collations);
 
 /* How many groups the batch holds in memory (continuous.views.groups_in_memory). */
 extern int64 view_batch_groups(ViewRuntime *vr);

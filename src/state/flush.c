@@ -170,7 +170,6 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		iscan = index_beginscan(rel, layout.index, snapshot, vr->nkeys, 0);
 	else
 		sscan = table_beginscan(rel, snapshot, 0, NULL);
-	locations = layout.index ? group_locations_begin(vr, rel, &layout) : NULL;
 	memset(&ins, 0, sizeof(ins));
 	ins.vr = vr;
 	ins.target = target;
@@ -179,6 +178,8 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 									  "pg_continuous flush group",
 									  ALLOCSET_DEFAULT_SIZES);
 	groups = groups_in_flush_order(vr, &layout, &ngroups);
+	locations = layout.index ?
+		group_locations_begin(vr, rel, &layout, ngroups) : NULL;
 	for (g = 0; g < ngroups; g++)
 	{
 		bool		found;
