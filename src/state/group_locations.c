@@ -118,6 +118,7 @@ static uint64 keys_hash(GroupLocations *gl, const Datum *values,
 static bool filter_lacks(KeyFilter *filter, uint64 hash);
 static void filter_add(GroupLocations *gl, WindowKeys *wk, uint64 hash);
 static int64 window_value(GroupLocations *gl, Datum value);
+static char *window_text(GroupLocations *gl, int64 window);
 static int	int64_cmp(const void *a, const void *b);
 
 void
@@ -218,8 +219,8 @@ locations_load(GroupLocations *gl, Relation storage, StorageLayout *layout)
 	SPI_finish();
 	pfree(sql);
 	gl->loaded = true;
-	elog(DEBUG1, "continuous view \"%s\" inserts groups of windows after " INT64_FORMAT " without searching",
-		 gl->vr->name, gl->floor);
+	elog(DEBUG1, "continuous view \"%s\" inserts groups of windows after %s without searching",
+		 gl->vr->name, window_text(gl, gl->floor));
 }
 
 GroupWhere
@@ -305,8 +306,8 @@ locations_forget(GroupLocations *gl)
 	}
 	pfree(windows);
 	gl->last = NULL;
-	elog(DEBUG1, "continuous view \"%s\" forgot the groups of windows up to " INT64_FORMAT ", keeping %ld windows",
-		 gl->vr->name, floor, hash_get_num_entries(gl->windows));
+	elog(DEBUG1, "continuous view \"%s\" forgot the groups of windows up to %s, keeping %ld windows",
+		 gl->vr->name, window_text(gl, floor), hash_get_num_entries(gl->windows));
 	gl->floor = Max(gl->floor, floor);
 }
 
@@ -400,6 +401,21 @@ window_value(GroupLocations *gl, Datum value)
 	if (gl->window_type == DATEOID)
 		return (int64) DatumGetDateADT(value);
 	return DatumGetInt64(value);
+}
+
+/* For messages. */
+static char *
+window_text(GroupLocations *gl, int64 window)
+{
+	Oid			typoutput;
+	bool		isvarlena;
+
+	if (window == PG_INT64_MIN)
+		return "none";
+	getTypeOutputInfo(gl->window_type, &typoutput, &isvarlena);
+	return OidOutputFunctionCall(typoutput, gl->window_type == DATEOID ?
+								 DateADTGetDatum((DateADT) window) :
+								 Int64GetDatum(window));
 }
 
 static int
