@@ -8,10 +8,12 @@
  * its storage table through the unique index on the group keys; a stored
  * state is deserialised, combined with the batch's state by the aggregate's
  * combine function, serialised and written back (a HOT update: the state
- * columns are not indexed).  A new group is inserted.  No row locks are
- * taken: a view's storage has one writer at a time (with several workers
- * per database, their flushes of a view take turns, worker.c); readers see
- * the previous version until the flush commits.
+ * columns are not indexed).  New groups are inserted a chunk at a time; a
+ * group that group_locations.c knows is not stored is inserted without the
+ * search.  No row locks are taken: a view's storage has one writer at a
+ * time (with several workers per database, their flushes of a view take
+ * turns, worker.c); readers see the previous version until the flush
+ * commits.
  *
  * Because the decoder position commits in the same transaction, a crash
  * before the commit loses the batch and its position together, and the
