@@ -79,6 +79,7 @@
 #include "source/kafka/worker_kafka.h"
 #include "source/watermark.h"
 #include "state/flush.h"
+#include "state/group_locations.h"
 #include "state/rebuild.h"
 #include "window/window_expiry.h"
 #include "worker/view_progress.h"
@@ -173,6 +174,7 @@ static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
+static Size worker_batch_memory(void);
 static void worker_write_kafka_state(void);
 static void worker_watch_catalog(void);
 static void worker_catalog_invalidated(Datum arg, Oid relid);
@@ -443,7 +445,7 @@ worker_loop(void)
 
 			if (decoder_read_position() < end_of_wal)
 				decoder_read(end_of_wal, continuous_batch_events,
-							 (Size) continuous_state_memory_kb * 1024);
+							 worker_batch_memory());
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
 		}
@@ -552,6 +554,18 @@ worker_loop(void)
 	}
 }
 
+/*
+ * continuous.state_memory for the batch: what the flush keeps of storage
+ * (group_locations.c) takes up to half of it.
+ */
+static Size
+worker_batch_memory(void)
+{
+	Size		limit = (Size) continuous_state_memory_kb * 1024;
+
+	return limit - Min(group_locations_memory(), limit / 2);
+}
+
 static bool
 worker_flush_due(bool sync_requested)
 {
@@ -568,7 +582,7 @@ worker_flush_due(bool sync_requested)
 	}
 	return sync_requested ||
 		events >= continuous_batch_events ||
-		bytes >= (Size) continuous_state_memory_kb * 1024 ||
+		bytes >= worker_batch_memory() ||
 		TimestampDifferenceExceeds(ws.last_flush, GetCurrentTimestamp(),
 								   continuous_flush_interval_ms);
 }
@@ -862,6 +876,9 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 									 view_definition_query(query_view),
 									 lateness);
 			vr->active_from = counts_from;
+			/* a table stream's views have this worker as their one writer */
+			if (!kafka)
+				group_locations_enable(vr);
 			vr->late_table = no_late_table ? InvalidOid : late_table;
 			if (!no_retention)
 			{
