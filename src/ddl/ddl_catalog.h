@@ -64,6 +64,10 @@ extern void ddl_catalog_remove_stream(Oid stream);
 extern void ddl_catalog_rename_event_time(Oid stream, const char *event_time);
 extern void ddl_catalog_view_owner_changed(Oid view);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
+extern Oid	ddl_catalog_emission_of_view(Oid view);
+extern void ddl_catalog_add_emission(Oid view, Oid emission,
+									 AttrNumber window_column,
+									 TimestampTz emitted_upto);
 extern void ddl_catalog_remove_view(Oid view);
 
 /* The owner of a relation (pg_class.relowner). */

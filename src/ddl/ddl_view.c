@@ -84,6 +84,7 @@
 #include "ddl/storage_grants.h"
 #include "ddl/stream_guard.h"
 #include "ddl/utility_chain.h"
+#include "ddl/view_chain.h"
 #include "ddl/upgrade.h"
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
@@ -312,6 +313,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	apply_column_aliases(query, stmt->aliases);
 
 	stream = ddl_view_check_query(pstate, query);
+	/* a view over a view reads its closed windows' table (view_chain.c) */
+	if (get_rel_relkind(stream) == RELKIND_VIEW)
+		stream = view_chain_prepare_source(stream);
 	if (kafka_is_stream_table(stream) && opts->backfill_def && opts->backfill)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -170,7 +170,9 @@ typedef struct WindowKind
 
 /*
  * Is node the stream's event-time column itself (event_time: its number)?
- * The kinds by event time recognise their windows by it.
+ * The kinds by event time recognise their windows by it.  The one
+ * relation a view reads is its stream, or a view whose emission table
+ * (with the view's columns) is its stream (view_chain.c).
  */
 static inline bool
 window_is_event_time(ContinuousPlan *plan, Node *node, AttrNumber event_time)
@@ -180,7 +182,7 @@ window_is_event_time(ContinuousPlan *plan, Node *node, AttrNumber event_time)
 	return event_time != InvalidAttrNumber && node != NULL &&
 		IsA(node, Var) && var->varlevelsup == 0 &&
 		var->varattno == event_time &&
-		rt_fetch(var->varno, plan->query->rtable)->relid == plan->stream;
+		rt_fetch(var->varno, plan->query->rtable)->rtekind == RTE_RELATION;
 }
 
 /*

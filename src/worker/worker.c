@@ -78,6 +78,7 @@
 #include "source/kafka/kafka_source.h"
 #include "source/kafka/worker_kafka.h"
 #include "source/watermark.h"
+#include "state/chain_emit.h"
 #include "state/flush.h"
 #include "state/rebuild.h"
 #include "window/window_expiry.h"
@@ -753,6 +754,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	if (ws.decoding)
 		decoder_set_streams(relids, ntables, ws.stream_catalog,
 							ws.view_catalog);
+	chain_emit_load();
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
@@ -1133,13 +1135,17 @@ worker_step_process(ViewRuntime *vr, void *arg)
 	view_process_events(vr, batch->stream, batch->clock);
 }
 
-/* What a flush writes for one view: its state, late rows, retention. */
+/*
+ * What a flush writes for one view: its state, late rows, the windows it
+ * closed for the views that read it, retention (not before they are).
+ */
 static void
 worker_step_write(ViewRuntime *vr, void *arg)
 {
 	view_flush_stages(vr);
 	window_expiry_write_late_rows(vr);
-	window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
+	if (chain_emit_closed_windows(vr))
+		window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
 }
 
 static void
