@@ -55,7 +55,7 @@ CREATE VIEW per_hour_closed WITH (continuous, emit = 'window_close') AS
          max(n) AS busiest_minute
     FROM per_minute_closed GROUP BY hour, user_id;
 CREATE VIEW per_day WITH (continuous) AS
-  SELECT date_trunc('day', hour) AS day, sum(n) AS n, max(busiest_minute) AS busiest
+  SELECT continuous.tumble(hour, '1 day') AS day, sum(n) AS n, max(busiest_minute) AS busiest
     FROM per_hour_closed GROUP BY day;
 -- 12:05 to 13:10 and a jump to the next day, which closes the hours
 INSERT INTO clicks
@@ -66,9 +66,9 @@ SELECT continuous.sync();
 SELECT * FROM per_hour_closed ORDER BY hour, user_id;
 SELECT * FROM per_day;
 (SELECT * FROM per_day EXCEPT ALL
- SELECT date_trunc('day', hour), sum(n), max(busiest_minute) FROM per_hour_closed GROUP BY 1)
+ SELECT continuous.tumble(hour, '1 day'), sum(n), max(busiest_minute) FROM per_hour_closed GROUP BY 1)
 UNION ALL
-(SELECT date_trunc('day', hour), sum(n), max(busiest_minute) FROM per_hour_closed GROUP BY 1
+(SELECT continuous.tumble(hour, '1 day'), sum(n), max(busiest_minute) FROM per_hour_closed GROUP BY 1
  EXCEPT ALL SELECT * FROM per_day);
 -- what the chain reads
 SELECT view, stream FROM continuous.views ORDER BY view::text;

@@ -54,6 +54,7 @@ typedef struct Emitter
 	Oid			view;
 	Oid			emission;
 	AttrNumber	window_column;
+	bool		owed;			/* windows closed that it has not emitted */
 } Emitter;
 
 static List *emitters = NIL;
@@ -184,8 +185,20 @@ chain_emit_load(void)
 	MemoryContextReset(emitters_cxt);
 	emitters = NIL;
 
-	if (SPI_execute("SELECT view, emission, window_column "
-					"FROM continuous.view_emissions", true, 0) != SPI_OK_SELECT)
+	/*
+	 * A view whose stream's watermark is past emitted_upto has windows to
+	 * emit, whether or not events come: the reader's CREATE VIEW filled
+	 * its emission table up to an older watermark, or the last flush could
+	 * not lock it.
+	 */
+	if (SPI_execute("SELECT e.view, e.emission, e.window_column, "
+					"       s.watermark OPERATOR(pg_catalog.>) e.emitted_upto "
+					"FROM continuous.view_emissions e "
+					"JOIN continuous.view_catalog v "
+					"  ON v.view OPERATOR(pg_catalog.=) e.view "
+					"LEFT JOIN continuous.stream_stats s "
+					"  ON s.stream OPERATOR(pg_catalog.=) v.stream",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_emissions");
 	oldcxt = MemoryContextSwitchTo(emitters_cxt);
 	for (i = 0; i < SPI_processed; i++)
@@ -198,6 +211,7 @@ chain_emit_load(void)
 		e->view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
 		e->emission = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
 		e->window_column = DatumGetInt16(SPI_getbinval(row, desc, 3, &isnull));
+		e->owed = DatumGetBool(SPI_getbinval(row, desc, 4, &isnull)) && !isnull;
 		emitters = lappend(emitters, e);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -224,6 +238,7 @@ chain_emit_closed_windows(ViewRuntime *vr)
 		return true;
 
 	/* the watermark this flush wrote, and how far the view emitted */
+	e->owed = false;
 	values[0] = ObjectIdGetDatum(vr->view);
 	values[1] = ObjectIdGetDatum(vr->stream);
 	if (SPI_execute_with_args("SELECT s.watermark, e.emitted_upto "
@@ -251,6 +266,7 @@ chain_emit_closed_windows(ViewRuntime *vr)
 	 * CREATE VIEW backfilling from the emission table holds it until it
 	 * commits.  The windows wait for a later flush.
 	 */
+	e->owed = true;
 	if (!ConditionalLockRelationOid(e->emission, RowExclusiveLock) ||
 		!ConditionalLockRelationOid(vr->view, AccessShareLock))
 		return false;
@@ -271,5 +287,19 @@ chain_emit_closed_windows(ViewRuntime *vr)
 							  "WHERE view OPERATOR(pg_catalog.=) $1",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "pg_continuous: could not write continuous.view_emissions");
+	e->owed = false;
 	return true;
+}
+
+bool
+chain_emit_owed(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, emitters)
+	{
+		if (((Emitter *) lfirst(lc))->owed)
+			return true;
+	}
+	return false;
 }

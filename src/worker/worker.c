@@ -465,6 +465,9 @@ worker_loop(void)
 		/* a sync() must not return before a view whose lock is gone */
 		if (sync_requested && view_progress_holding())
 			pending = true;
+		/* closed windows of a view that others read wait to be emitted */
+		if (chain_emit_owed())
+			pending = true;
 
 		if (pending)
 		{
