@@ -51,6 +51,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "base/extension_catalog.h"
@@ -79,6 +80,7 @@ static bool read_source(Oid view, SourceView *source);
 static AttrNumber window_output_column(ContinuousPlan *plan);
 static Oid	create_emission_table(Oid view);
 static bool stream_watermark(Oid stream, TimestampTz *watermark);
+static void record_emission_dependency(Oid emission, Oid view);
 
 /*
  * A continuous view in a continuous view's FROM: refuse what cannot be
@@ -291,7 +293,6 @@ create_emission_table(Oid view)
 	TupleDesc	desc = RelationGetDescr(rel);
 	ExtensionPrivileges saved;
 	ObjectAddress address;
-	ObjectAddress view_address;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
@@ -322,8 +323,70 @@ create_emission_table(Oid view)
 	NewRelationCreateToastTable(address.objectId, (Datum) 0);
 	privileges_leave_extension(&saved);
 
+	record_emission_dependency(address.objectId, view);
+	return address.objectId;
+}
+
+/* The emission table is internal to the view: it goes with it. */
+static void
+record_emission_dependency(Oid emission, Oid view)
+{
+	ObjectAddress address;
+	ObjectAddress view_address;
+
+	ObjectAddressSet(address, RelationRelationId, emission);
 	ObjectAddressSet(view_address, RelationRelationId, view);
 	recordDependencyOn(&address, &view_address, DEPENDENCY_INTERNAL);
 	CommandCounterIncrement();
-	return address.objectId;
+}
+
+/*
+ * pg_dump carries no dependencies: the worker, when it starts, records
+ * again those of emission tables that a restore or pg_upgrade left out,
+ * as view_dependencies_restore() does for storage.
+ */
+void
+view_chain_restore_dependencies(void)
+{
+	Oid			argtypes[2] = {OIDOID, CHAROID};
+	Datum		values[2] = {ObjectIdGetDatum(RelationRelationId),
+	CharGetDatum(DEPENDENCY_INTERNAL)};
+	List	   *pairs = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	if (SPI_execute_with_args("SELECT e.emission, e.view "
+							  "FROM continuous.view_emissions e "
+							  "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d "
+							  "  WHERE d.classid OPERATOR(pg_catalog.=) $1 "
+							  "    AND d.objid OPERATOR(pg_catalog.=) e.emission "
+							  "    AND d.refclassid OPERATOR(pg_catalog.=) $1 "
+							  "    AND d.refobjid OPERATOR(pg_catalog.=) e.view "
+							  "    AND d.deptype OPERATOR(pg_catalog.=) $2) "
+							  "ORDER BY e.view",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.view_emissions");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		pairs = lappend_oid(pairs,
+							DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull)));
+		pairs = lappend_oid(pairs,
+							DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+	for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
+	{
+		Oid			emission = lfirst_oid(lc);
+		Oid			view = lfirst_oid(lnext(pairs, lc));
+
+		/* as DROP VIEW does, so that the view cannot go meanwhile */
+		LockRelationOid(view, AccessExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(view)) ||
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(emission)))
+			continue;
+		record_emission_dependency(emission, view);
+	}
 }

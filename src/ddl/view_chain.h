@@ -22,4 +22,7 @@ extern bool view_chain_check_source(Oid view);
  */
 extern Oid	view_chain_prepare_source(Oid view);
 
+/* The worker, when it starts: dependencies a restore left out. */
+extern void view_chain_restore_dependencies(void);
+
 #endif							/* CONTINUOUS_VIEW_CHAIN_H */

@@ -70,6 +70,7 @@
 #include "base/shmem.h"
 #include "base/subxact.h"
 #include "ddl/upgrade.h"
+#include "ddl/view_chain.h"
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
 #include "exec/batch.h"
@@ -234,6 +235,7 @@ continuous_worker_main(Datum arg)
 	view_progress_start(&stored);
 	/* pg_upgrade leaves out what makes each view one object */
 	view_dependencies_restore();
+	view_chain_restore_dependencies();
 	worker_commit();
 
 	ws.decoding = decoder_available();
