@@ -74,12 +74,13 @@ typedef struct SourceView
 	Oid			query_view;
 	char	   *search_path;
 	bool		restore_pending;
+	TimestampTz watermark;		/* its stream's, as committed; */
+	bool		has_watermark;	/* false: none yet */
 } SourceView;
 
 static bool read_source(Oid view, SourceView *source);
 static AttrNumber window_output_column(ContinuousPlan *plan);
 static Oid	create_emission_table(Oid view);
-static bool stream_watermark(Oid stream, TimestampTz *watermark);
 static void record_emission_dependency(Oid emission, Oid view);
 
 /*
@@ -144,6 +145,11 @@ view_chain_prepare_source(Oid view)
 	Interval	zero = {0};
 	Interval	max_future = {0};
 
+	/*
+	 * The worker's replication slot decodes the table's rows; it waits for
+	 * writers when it is made, so before any lock.
+	 */
+	continuous_wait_for_decoder();
 	/* self-conflicting, not blocking readers nor the worker */
 	LockRelationOid(view, ShareUpdateExclusiveLock);
 	emission = ddl_catalog_emission_of_view(view);
@@ -152,8 +158,6 @@ view_chain_prepare_source(Oid view)
 
 	if (!read_source(view, &source))
 		elog(ERROR, "continuous view \"%s\" has no catalog row", get_rel_name(view));
-	/* the worker's replication slot decodes the table's rows */
-	continuous_wait_for_decoder();
 
 	src.view = view;
 	src.plan = continuous_plan_build(view_definition_query(source.query_view));
@@ -169,9 +173,12 @@ view_chain_prepare_source(Oid view)
 						   get_attname(emission, src.window_column, false),
 						   &zero, NULL, &max_future);
 
-	/* the windows closed already; the worker emits the later ones */
-	if (!stream_watermark(source.stream, &watermark))
-		TIMESTAMP_NOBEGIN(watermark);
+	/*
+	 * The windows closed already; the worker emits the later ones.  Closed
+	 * windows never change, so the view shows them as they were when the
+	 * watermark was read, in any later snapshot.
+	 */
+	watermark = source.has_watermark ? source.watermark : DT_NOBEGIN;
 	(void) chain_emit_windows(&src, DT_NOBEGIN, watermark);
 	ddl_catalog_add_emission(view, emission, src.window_column, watermark);
 	CommandCounterIncrement();
@@ -191,10 +198,12 @@ read_source(Oid view, SourceView *source)
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT stream, emit, allowed_lateness, query_view, "
-							  "search_path, restore_pending "
-							  "FROM continuous.view_catalog "
-							  "WHERE view OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args("SELECT v.stream, v.emit, v.allowed_lateness, v.query_view, "
+							  "v.search_path, v.restore_pending, s.watermark "
+							  "FROM continuous.view_catalog v "
+							  "LEFT JOIN continuous.stream_stats s "
+							  "  ON s.stream OPERATOR(pg_catalog.=) v.stream "
+							  "WHERE v.view OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read continuous.view_catalog");
 	if (SPI_processed == 1)
@@ -211,41 +220,10 @@ read_source(Oid view, SourceView *source)
 		source->query_view = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
 		source->search_path = SPI_getvalue(row, desc, 5);
 		source->restore_pending = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
+		source->watermark = DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &isnull));
+		source->has_watermark = !isnull;
 		MemoryContextSwitchTo(spicxt);
 		found = true;
-	}
-	SPI_finish();
-	privileges_leave_extension(&saved);
-	return found;
-}
-
-/* the stream's watermark as committed, if it has one */
-static bool
-stream_watermark(Oid stream, TimestampTz *watermark)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(stream)};
-	ExtensionPrivileges saved;
-	bool		found = false;
-
-	privileges_become_extension(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT watermark FROM continuous.stream_stats "
-							  "WHERE stream OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous.stream_stats");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-		{
-			*watermark = DatumGetTimestampTz(d);
-			found = true;
-		}
 	}
 	SPI_finish();
 	privileges_leave_extension(&saved);
