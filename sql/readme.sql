@@ -117,6 +117,15 @@ INSERT INTO readings VALUES ('a', 27.0, '2026-05-01 13:30:00+00');
 SELECT continuous.sync();
 TABLE last_hour;   -- 13:30 only: 12:06 ended before 12:29:30, an hour before the watermark
 
+-- closed_minutes (above) shows each minute once it is closed:
+CREATE VIEW readings_per_hour WITH (continuous) AS
+    SELECT continuous.tumble(minute, '1 hour') AS hour, sum(n) AS n, count(*) AS minutes
+    FROM closed_minutes GROUP BY hour;
+TABLE readings_per_hour;   -- 12:00: the readings of its closed minutes, from 12:01 to 12:06
+INSERT INTO readings VALUES ('a', 28.0, '2026-05-01 14:10:00+00');
+SELECT continuous.sync();
+TABLE readings_per_hour ORDER BY hour;   -- and 13:00: the minute 13:30 has closed
+
 CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
     PARTITION BY RANGE (ts);
 CREATE TABLE metrics_may PARTITION OF metrics
