@@ -97,34 +97,35 @@ my %emits = (tens_closed => '(w, s)', minutes_closed => '(minute)');
 
 sub check
 {
-	my ($when, $has_five) = @_;
-	$node->safe_psql('postgres', "SELECT continuous.sync('5 minutes')");
+	my ($when, $has_five, $db) = @_;
+	$db //= 'postgres';
+	$node->safe_psql($db, "SELECT continuous.sync('5 minutes')");
 
-	is( $node->safe_psql('postgres',
+	is( $node->safe_psql($db,
 			"SELECT late_events FROM continuous.views WHERE view = 'tens_closed'::regclass"),
 		'0', "$when: no event was late");
 	is_same_rows($node, 'tens_closed',
 		q{SELECT * FROM (SELECT continuous.tumble(ts, '10 seconds') AS w, s, count(*) AS c,
 		                        sum(v) AS total FROM events GROUP BY 1, 2) b
 		   WHERE w + interval '70 seconds' <= continuous._watermark('events')},
-		"$when: the first view's closed windows are the batch's");
+		"$when: the first view's closed windows are the batch's", $db);
 	foreach my $view (sort keys %chain)
 	{
 		next if $view eq 'five_minutes' && !$has_five;
 		is_same_rows($node, $view, $chain{$view},
-			"$when: $view equals its SELECT over the view it reads");
+			"$when: $view equals its SELECT over the view it reads", $db);
 	}
 	foreach my $view (sort keys %emits)
 	{
 		next if $view eq 'minutes_closed' && !$has_five;
 		my $emission = "continuous_storage.${view}_closed";
-		is( $node->safe_psql('postgres',
+		is( $node->safe_psql($db,
 				"SELECT count(*) = count(DISTINCT $emits{$view}) FROM $emission"),
 			't', "$when: $view: each window in its emission table once");
 		is_same_rows($node, $emission, $view,
-			"$when: $view: its emission table holds its closed windows");
+			"$when: $view: its emission table holds its closed windows", $db);
 	}
-	cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM minutes_closed'),
+	cmp_ok($node->safe_psql($db, 'SELECT count(*) FROM minutes_closed'),
 		'>', 0, "$when: (windows have closed)");
 }
 
@@ -164,6 +165,26 @@ $_->finish foreach @loaders;
 check('phase C, after a restart', 1);
 is( $node->safe_psql('postgres', 'SELECT count(*) > 1 FROM five_minutes'),
 	't', 'phase C: (five-minute windows have counts)');
+
+# --- phase D: dump and restore into another database, then more events --
+my $dump = PostgreSQL::Test::Utils::tempdir . '/chains.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'restored', $dump ],
+	'pg_restore restores the chain');
+check('phase D, restored', 1, 'restored');
+is( $node->safe_psql('restored',
+		"SELECT string_agg(view || ' reads ' || stream, ', ' ORDER BY view::text) FROM continuous.views"),
+	'five_minutes reads minutes_closed, minutes_closed reads tens_closed, tens_closed reads events',
+	'phase D: the restored chain reads what it read');
+foreach my $s (1 .. $sessions)
+{
+	$node->safe_psql('restored', qq{
+INSERT INTO events
+SELECT k, $s, (k % 100)::int, timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
+  FROM (SELECT nextval('ks') AS k FROM generate_series(1, 3000)) g});
+}
+check('phase D, restored, after more events', 1, 'restored');
 
 $node->stop;
 done_testing();
