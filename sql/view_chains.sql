@@ -203,3 +203,4 @@ SELECT * FROM kept_hourly ORDER BY hour;
 
 DROP VIEW hop_closed, minutes_kept CASCADE;
 DROP EXTENSION pg_continuous;
+DROP TABLE clicks, readings;

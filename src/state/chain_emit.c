@@ -292,14 +292,25 @@ chain_emit_closed_windows(ViewRuntime *vr)
 }
 
 bool
-chain_emit_owed(void)
+chain_emit_owed(List *views)
 {
 	ListCell   *lc;
+	ListCell   *vc;
 
 	foreach(lc, emitters)
 	{
-		if (((Emitter *) lfirst(lc))->owed)
-			return true;
+		Emitter    *e = lfirst(lc);
+
+		if (!e->owed)
+			continue;
+		/* only a view this worker maintains emits (not a failed one) */
+		foreach(vc, views)
+		{
+			ViewRuntime *vr = lfirst(vc);
+
+			if (vr->view == e->view && !vr->failed)
+				return true;
+		}
 	}
 	return false;
 }

@@ -46,10 +46,10 @@ extern void chain_emit_load(void);
 extern bool chain_emit_closed_windows(ViewRuntime *vr);
 
 /*
- * Has a view closed windows it has not emitted (its emission table was
- * locked, or the catalog was read after its watermark moved)?  The worker
- * then flushes even without events.
+ * Has one of views (ViewRuntime) closed windows it has not emitted (its
+ * emission table was locked, or the catalog was read after its watermark
+ * moved)?  The worker then flushes even without events.
  */
-extern bool chain_emit_owed(void);
+extern bool chain_emit_owed(List *views);
 
 #endif							/* CONTINUOUS_CHAIN_EMIT_H */

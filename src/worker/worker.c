@@ -468,7 +468,7 @@ worker_loop(void)
 		if (sync_requested && view_progress_holding())
 			pending = true;
 		/* closed windows of a view that others read wait to be emitted */
-		if (chain_emit_owed())
+		if (chain_emit_owed(ws.views))
 			pending = true;
 
 		if (pending)
