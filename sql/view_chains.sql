@@ -95,6 +95,15 @@ CREATE VIEW no_window_shown WITH (continuous, emit = 'window_close') AS
 CREATE VIEW over_no_window WITH (continuous) AS
   SELECT user_id, sum(n) FROM no_window_shown GROUP BY user_id;
 DROP VIEW per_minute, plain, sessions_closed, no_window_shown;
+-- a role that may not read the view cannot read its closed windows either
+CREATE ROLE regress_chain_reader;
+GRANT CREATE ON SCHEMA public TO regress_chain_reader;
+SET ROLE regress_chain_reader;
+CREATE VIEW not_mine WITH (continuous) AS
+  SELECT continuous.tumble(minute, '1 hour') AS hour, sum(n) FROM per_minute_closed GROUP BY hour;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM regress_chain_reader;
+DROP ROLE regress_chain_reader;
 
 -- The view read cannot be dropped under its readers, nor its emission
 -- table at all.

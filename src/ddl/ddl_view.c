@@ -313,9 +313,6 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	apply_column_aliases(query, stmt->aliases);
 
 	stream = ddl_view_check_query(pstate, query);
-	/* a view over a view reads its closed windows' table (view_chain.c) */
-	if (get_rel_relkind(stream) == RELKIND_VIEW)
-		stream = view_chain_prepare_source(stream);
 	if (kafka_is_stream_table(stream) && opts->backfill_def && opts->backfill)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -332,6 +329,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	/* the worker reads the stream for the view's owner: may the owner? */
 	(void) ExecCheckRTPerms(query->rtable, true);
+	/* a view over a view reads its closed windows' table (view_chain.c) */
+	if (get_rel_relkind(stream) == RELKIND_VIEW)
+		(void) view_chain_prepare_source(stream);
 
 	plan = continuous_plan_build(query);
 	window_registry_check_view(pstate, plan);
