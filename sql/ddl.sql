@@ -164,7 +164,7 @@ CREATE VIEW v WITH (continuous) AS
     SELECT count(*) INTO pageviews_copy FROM pageviews;
 -- exactly one stream
 CREATE VIEW v WITH (continuous) AS
-    SELECT p.user_id, count(*) FROM pageviews p JOIN users u USING (user_id) GROUP BY p.user_id;
+    SELECT p.user_id, count(*) FROM pageviews p FULL JOIN users u USING (user_id) GROUP BY p.user_id;
 CREATE VIEW v WITH (continuous) AS
     SELECT p.user_id, count(*) FROM pageviews p, users u GROUP BY p.user_id;
 CREATE VIEW v WITH (continuous) AS SELECT count(*);
@@ -197,8 +197,10 @@ CREATE VIEW v WITH (continuous) AS
     SELECT user_id, count(*) FROM pageviews WHERE random() < 0.5 GROUP BY user_id;
 CREATE VIEW v WITH (continuous) AS
     SELECT ts::date, count(*) FROM pageviews GROUP BY ts::date HAVING sum(random()) > 1;
--- the view must aggregate, and select only keys and aggregates
+-- without aggregates the view is a transform (transforms.sql); with them
+-- it selects only keys and aggregates
 CREATE VIEW v WITH (continuous) AS SELECT user_id, url FROM pageviews;
+DROP VIEW v;
 CREATE VIEW v WITH (continuous) AS SELECT user_id, url, count(*) FROM pageviews GROUP BY user_id;
 CREATE VIEW v WITH (continuous) AS SELECT id, url, count(*) FROM pageviews GROUP BY id;
 -- group keys live under a unique btree index

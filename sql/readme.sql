@@ -117,14 +117,47 @@ INSERT INTO readings VALUES ('a', 27.0, '2026-05-01 13:30:00+00');
 SELECT continuous.sync();
 TABLE last_hour;   -- 13:30 only: 12:06 ended before 12:29:30, an hour before the watermark
 
--- closed_minutes (above) shows each minute once it is closed:
+CREATE TABLE sensors (id text PRIMARY KEY, room text NOT NULL);
+INSERT INTO sensors VALUES ('a', 'kitchen'), ('b', 'cellar');
+CREATE VIEW by_room WITH (continuous) AS
+    SELECT s.room, continuous.tumble(r.ts, '1 hour') AS hour,
+           count(*) AS readings, max(r.celsius) AS hottest
+    FROM readings r LEFT JOIN sensors s ON s.id = r.sensor
+    GROUP BY s.room, hour;
+INSERT INTO readings VALUES ('a', 28.0, '2026-05-01 13:40:00+00');
+SELECT continuous.sync();
+TABLE by_room ORDER BY hour, room;   -- sensor c is in no room: room NULL
+
+CREATE VIEW hot_readings WITH (continuous, backfill = false, retention = '1 hour') AS
+    SELECT ts, sensor, celsius * 9 / 5 + 32 AS fahrenheit
+    FROM readings WHERE celsius > 30;
+INSERT INTO readings VALUES ('a', 31.0, '2026-05-01 13:31:00+00'),
+                            ('b', 20.0, '2026-05-01 13:31:00+00'),
+                            ('a', 31.0, '2026-05-01 13:31:00+00');
+SELECT continuous.sync();
+TABLE hot_readings ORDER BY ts, sensor;   -- a's two readings: duplicates are kept
+INSERT INTO readings VALUES ('b', 35.0, '2026-05-01 14:45:00+00');
+SELECT continuous.sync();
+TABLE hot_readings ORDER BY ts, sensor;   -- 14:45 only: 13:31 is older than the watermark (14:44:30) minus an hour
+
+CREATE VIEW reading_windows WITH (continuous, backfill = false) AS
+    SELECT w.window_start, sensor, celsius
+    FROM readings CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '5 minutes') AS w;
+INSERT INTO readings VALUES ('c', 18.0, '2026-05-01 14:46:00+00');
+SELECT continuous.sync();
+TABLE reading_windows ORDER BY window_start;   -- 14:40 and 14:45
+SELECT view, kind FROM continuous.views
+ WHERE view IN ('hot_readings'::regclass, 'reading_windows'::regclass) ORDER BY view::text;
+
+-- closed_minutes (see Event time) shows each minute once it is closed:
 CREATE VIEW readings_per_hour WITH (continuous) AS
     SELECT continuous.tumble(minute, '1 hour') AS hour, sum(n) AS n, count(*) AS minutes
     FROM closed_minutes GROUP BY hour;
-TABLE readings_per_hour;   -- 12:00: the readings of its closed minutes, from 12:01 to 12:06
-INSERT INTO readings VALUES ('a', 28.0, '2026-05-01 14:10:00+00');
+TABLE readings_per_hour ORDER BY hour;   -- the closed minutes of 12:00 and 13:00
+INSERT INTO readings VALUES ('a', 29.0, '2026-05-01 15:00:00+00'),
+                            ('a', 30.0, '2026-05-01 15:05:00+00');
 SELECT continuous.sync();
-TABLE readings_per_hour ORDER BY hour;   -- and 13:00: the minute 13:30 has closed
+TABLE readings_per_hour ORDER BY hour;   -- and 14:00, 15:00: the watermark, 15:04:30, closed their minutes
 
 CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
     PARTITION BY RANGE (ts);

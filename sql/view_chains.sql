@@ -105,6 +105,31 @@ RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM regress_chain_reader;
 DROP ROLE regress_chain_reader;
 
+-- A reader may join tables, or be a transform (no aggregates).
+CREATE TABLE users (id int PRIMARY KEY, team text);
+INSERT INTO users VALUES (0, 'red'), (1, 'blue'), (2, 'red');
+CREATE VIEW per_team WITH (continuous) AS
+  SELECT u.team, continuous.tumble(m.minute, '1 hour') AS hour, sum(m.n) AS n
+    FROM per_minute_closed m JOIN users u ON u.id = m.user_id GROUP BY u.team, hour;
+CREATE VIEW busy_minutes WITH (continuous) AS
+  SELECT minute, user_id, n FROM per_minute_closed WHERE n > 1;
+INSERT INTO clicks VALUES ('2026-01-02 08:40', 0), ('2026-01-02 08:50', 1);
+SELECT continuous.sync();
+(SELECT * FROM per_team EXCEPT ALL
+ SELECT u.team, continuous.tumble(m.minute, '1 hour'), sum(m.n)
+   FROM per_minute_closed m JOIN users u ON u.id = m.user_id GROUP BY 1, 2)
+UNION ALL
+(SELECT u.team, continuous.tumble(m.minute, '1 hour'), sum(m.n)
+   FROM per_minute_closed m JOIN users u ON u.id = m.user_id GROUP BY 1, 2
+ EXCEPT ALL SELECT * FROM per_team);
+SELECT count(*) > 0 AS some,
+       (SELECT count(*) FROM per_minute_closed WHERE n > 1) = count(*) AS all_of_them
+  FROM busy_minutes;
+SELECT view, stream, kind FROM continuous.views
+ WHERE view IN ('per_team'::regclass, 'busy_minutes'::regclass) ORDER BY view::text;
+DROP VIEW per_team, busy_minutes;
+DROP TABLE users;
+
 -- The view read cannot be dropped under its readers, nor its emission
 -- table at all.
 DROP VIEW per_minute_closed;

@@ -382,10 +382,11 @@ ddl_catalog_remove_stream(Oid stream)
 void
 ddl_catalog_add_view(const ViewCatalogEntry *entry)
 {
-	Oid			argtypes[13] = {OIDOID, OIDOID, OIDOID, OIDOID, TEXTOID,
-	TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, TEXTOID, OIDOID};
-	Datum		values[13];
-	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[14] = {OIDOID, OIDOID, OIDOID, OIDOID, TEXTOID,
+		TEXTOID, INTERVALOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, TEXTOID, OIDOID,
+	TEXTOID};
+	Datum		values[14];
+	char		nulls[14] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = ObjectIdGetDatum(entry->view);
 	values[1] = ObjectIdGetDatum(entry->stream);
@@ -417,13 +418,14 @@ ddl_catalog_add_view(const ViewCatalogEntry *entry)
 	values[12] = ObjectIdGetDatum(entry->counts_table);
 	if (!OidIsValid(entry->counts_table))
 		nulls[12] = 'n';
+	values[13] = CStringGetTextDatum(entry->kind);
 
 	catalog_execute("INSERT INTO continuous.view_catalog"
 					" (view, stream, storage, query_view, definition, emit,"
 					"  allowed_lateness, late_events, retention, \"window\", late_table,"
-					"  search_path, counts_table)"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-					13, argtypes, values, nulls, SPI_OK_INSERT);
+					"  search_path, counts_table, kind)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+					14, argtypes, values, nulls, SPI_OK_INSERT);
 	catalog_execute("INSERT INTO continuous.view_stats (view) VALUES ($1)",
 					1, argtypes, values, NULL, SPI_OK_INSERT);
 

@@ -37,6 +37,7 @@ typedef struct ViewCatalogEntry
 	Interval   *retention;		/* NULL: keep forever */
 	char	   *window;			/* e.g. "tumble 00:01:00"; NULL: none */
 	char	   *search_path;	/* the creating session's, as schema names */
+	const char *kind;			/* 'aggregate', or 'transform' (no aggregates) */
 } ViewCatalogEntry;
 
 extern bool ddl_catalog_is_stream(Oid relid);

@@ -80,6 +80,7 @@
 #include "ddl/ddl_catalog.h"
 #include "ddl/ddl_view.h"
 #include "ddl/ddl_view_check.h"
+#include "ddl/ddl_transform.h"
 #include "ddl/restore.h"
 #include "ddl/storage_grants.h"
 #include "ddl/stream_guard.h"
@@ -335,8 +336,13 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	plan = continuous_plan_build(query);
 	window_registry_check_view(pstate, plan);
-	ddl_view_check_keys(plan);
-	view_options_check_window(plan, opts);
+	if (plan->transform)
+		ddl_transform_check(pstate, plan, opts);
+	else
+	{
+		ddl_view_check_keys(plan);
+		view_options_check_window(plan, opts);
+	}
 	if (strcmp(opts->late_events, "drop") != 0)
 	{
 		OptionErrorContext oc;
@@ -350,6 +356,8 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	view_namespace = RangeVarGetCreationNamespace(stmt->view);
 	storage = create_storage_table(plan, stmt->view->relname, owner,
 								   queryString);
+	if (plan->transform)
+		ddl_transform_create_index(plan, storage, get_rel_name(storage), opts);
 
 	/*
 	 * PostgreSQL creates the user's view, as for any CREATE VIEW, from the
@@ -358,7 +366,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	 */
 	read_stmt = copyObject(stmt);
 	read_stmt->query = linitial_node(RawStmt,
-									 raw_parser(read_view_select(plan, opts, storage),
+									 raw_parser(plan->transform ?
+												ddl_transform_read_select(plan, storage) :
+												read_view_select(plan, opts, storage),
 												RAW_PARSE_DEFAULT))->stmt;
 	read_stmt->options = opts->view_options;
 
@@ -389,6 +399,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.retention = opts->retention;
 	entry.window = window_registry_describe(plan);
 	entry.search_path = creation_search_path();
+	entry.kind = plan->transform ? "transform" : "aggregate";
 	view_dependencies_record(&entry, query);
 	ddl_catalog_add_view(&entry);
 
@@ -504,7 +515,7 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 	 * version pruned at the next visit).  A windowed view's rows stop
 	 * changing when their window closes, and would keep that space empty.
 	 */
-	if (!window_registry_groups_settle(plan))
+	if (!plan->transform && !window_registry_groups_settle(plan))
 		create->options = list_make1(makeDefElem("fillfactor",
 												 (Node *) makeInteger(STORAGE_HOT_FILLFACTOR),
 												 -1));
@@ -542,7 +553,7 @@ create_storage_table(ContinuousPlan *plan, const char *view_name, Oid owner,
 
 	privileges_leave_extension(&saved);
 
-	if (key_columns == NIL)
+	if (key_columns == NIL && !plan->transform)
 		insert_global_row(plan, address.objectId);
 	storage_grant_reader(address.objectId, owner);
 	CommandCounterIncrement();

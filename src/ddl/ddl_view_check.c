@@ -34,9 +34,11 @@
 
 #include "ddl/ddl_catalog.h"
 #include "ddl/ddl_view_check.h"
+#include "ddl/ddl_view_join.h"
 #include "ddl/stream_guard.h"
 #include "ddl/view_chain.h"
 #include "plan/agg_support.h"
+#include "plan/plan_types.h"
 #include "source/kafka/kafka_options.h"
 #include "window/window_registry.h"
 
@@ -299,14 +301,15 @@ check_volatility(ParseState *pstate, Query *query)
 }
 
 /*
- * The one FROM item must be a stream, or a stream joined with a window
- * kind's function (window_registry.c); returns the stream's relid.
+ * The one FROM item must be a stream, a stream joined to tables
+ * (ddl_view_join.c), or a stream joined with a window kind's function
+ * (window_registry.c); returns the stream's relid.
  */
 static Oid
 check_from_clause(Query *query)
 {
 	List	   *fromlist = query->jointree->fromlist;
-	RangeTblRef *stream = window_registry_check_from(query);
+	RangeTblRef *stream = ddl_view_check_joins(query);
 	RangeTblEntry *rte;
 	char	   *relname;
 
@@ -315,12 +318,15 @@ check_from_clause(Query *query)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("continuous views must read a stream"),
 				 errhint("Add a FROM clause that names a stream.")));
+	if (stream == NULL)
+		stream = window_registry_check_from(query);
 	if (stream == NULL &&
 		(list_length(fromlist) > 1 || !IsA(linitial(fromlist), RangeTblRef)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("continuous views read exactly one stream"),
-				 errdetail("Joins and FROM lists of more than one item are not supported.")));
+				 errdetail("FROM lists of more than one item are not supported."),
+				 errhint("Join tables to the stream with JOIN ... ON.")));
 	if (stream == NULL)
 		stream = linitial_node(RangeTblRef, fromlist);
 
@@ -408,7 +414,7 @@ check_from_clause(Query *query)
 }
 
 /*
- * A continuous view keeps one row of aggregate states per group, and its
+ * A continuous view that aggregates keeps one row of aggregate states per group, and its
  * SELECT list and HAVING may use only what that row holds: group keys and
  * aggregates.  PostgreSQL's analysis has checked this already, except that
  * it accepts columns that depend on a grouped primary key, which the stored
@@ -419,12 +425,9 @@ check_grouping(ParseState *pstate, Query *query)
 {
 	UngroupedContext context;
 
-	if (!query->hasAggs && query->groupClause == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("continuous views must aggregate"),
-				 errdetail("A continuous view keeps aggregate state per group, not the events themselves."),
-				 errhint("Use aggregate functions such as count(*), with GROUP BY for one row per group; or read the stream table directly.")));
+	/* a transform keeps its rows, there is nothing to group (stage_append.c) */
+	if (continuous_query_is_transform(query))
+		return;
 
 	context.query = query;
 	context.pstate = pstate;

@@ -8,7 +8,8 @@
  * (stage_registry.c) composes its pipeline from its plan: today a filter
  * for its WHERE clause (stage_filter.c), then the partial aggregate that
  * places events in windows and groups and advances their states
- * (stage_aggregate.c).  This module hands each batch to the stages in
+ * (stage_aggregate.c), or for a view without aggregates the append stage
+ * that keeps its output rows (stage_append.c).  This module hands each batch to the stages in
  * order, each taking what the one before it passed on (stage.h), asks
  * them to write their state at flush, and to forget the batch after it.
  * It knows no stage by name.
@@ -292,6 +293,8 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
 
 		while (i < events->nevents)
 		{
+			/* a stage may have handed on an array of its own */
+			batch.events = run;
 			batch.nevents = 0;
 			while (i < events->nevents && batch.nevents < STAGE_RUN_EVENTS)
 				run[batch.nevents++] = &events->events[i++];

@@ -5,7 +5,8 @@
  *	  pipeline between the source and the flush, with state of its own.
  *
  * Pipeline position: batch and flush.  A view's events pass through its
- * stages in order (today: filter, then partial aggregate), each stage
+ * stages in order (today: filter, then partial aggregate, or for a
+ * transform the append stage), each stage
  * taking the events the one before it let through.  Each stage fills one
  * StageRoutine with its callbacks, as an FDW fills an FdwRoutine;
  * stage_registry.c lists the stages in pipeline order and is the only file
@@ -47,7 +48,10 @@
  * The events of one view that a stage is handed.  process keeps the ones
  * it passes on in events[0 .. nevents-1], in their order; the others it
  * has consumed (aggregated, counted as late, made dead letters) or
- * dropped (filtered out).
+ * dropped (filtered out).  A stage that passes on events of its own (the
+ * lookup join's joined rows, more than it was handed) points events at an
+ * array of its own; the events themselves must live until the stage's
+ * reset, for later stages may keep them (late rows).
  */
 typedef struct StageBatch
 {

@@ -4,9 +4,10 @@
  *	  The partial aggregate stage: windows, group keys and transition
  *	  functions, and the merge of the batch's groups at flush.
  *
- * Pipeline position: batch and flush, the last stage of every view
- * (stage.h).  For each event: one projection that computes the group keys
- * and every aggregate's arguments and FILTER clause, then a hash lookup of the group
+ * Pipeline position: batch and flush, the last stage of every view that
+ * aggregates (stage.h); a transform has the append stage instead.  For
+ * each event: one projection that computes the group keys and every
+ * aggregate's arguments and FILTER clause, then a hash lookup of the group
  * (group_table.c) and the transition functions.  In a view with a window,
  * an event whose window the watermark had closed before the batch is
  * late: it is dropped and counted instead.  The view's windows take part
@@ -82,6 +83,7 @@ typedef enum EventOutcome
 	EVENT_NO_TIME				/* no event time for the view's window */
 } EventOutcome;
 
+static bool aggregate_applies(ContinuousPlan *plan);
 static void *aggregate_create(ViewRuntime *vr);
 static void aggregate_destroy(ViewRuntime *vr, void *state);
 static void aggregate_batch_begin(ViewRuntime *vr, void *state);
@@ -104,6 +106,7 @@ static GroupStates *aggregate_group_lookup(ViewRuntime *vr,
 
 const StageRoutine aggregate_stage = {
 	.name = "partial aggregate",
+	.applies = aggregate_applies,
 	.create = aggregate_create,
 	.destroy = aggregate_destroy,
 	.batch_begin = aggregate_batch_begin,
@@ -117,6 +120,13 @@ const StageRoutine aggregate_stage = {
  * The stage for a view
  * ------------------------------------------------------------------------
  */
+
+/* every view that aggregates; a transform appends instead (stage_append.c) */
+static bool
+aggregate_applies(ContinuousPlan *plan)
+{
+	return !plan->transform;
+}
 
 static void *
 aggregate_create(ViewRuntime *vr)

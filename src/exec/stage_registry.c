@@ -9,8 +9,8 @@
  * accepts the view's plan, in the order listed, with its private state.
  *
  * A new stage is a file that defines its StageRoutine, and a line below
- * at its place in the pipeline: a deduplication ahead of the filter, a
- * lookup join between the filter and the aggregate.
+ * at its place in the pipeline: a deduplication ahead of the filter; the
+ * lookup join goes first, for WHERE may read the joined tables.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,13 +20,17 @@
 
 #include "exec/stage_registry.h"
 
+extern const StageRoutine lookup_join_stage;	/* stage_lookup_join.c */
 extern const StageRoutine filter_stage; /* stage_filter.c */
 extern const StageRoutine aggregate_stage;	/* stage_aggregate.c */
+extern const StageRoutine append_stage; /* stage_append.c: transforms */
 
 /* In the order events pass through them. */
 static const StageRoutine *const stage_routines[] = {
+	&lookup_join_stage,
 	&filter_stage,
 	&aggregate_stage,
+	&append_stage,
 };
 
 List *

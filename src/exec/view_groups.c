@@ -113,6 +113,8 @@ view_key_hash_table(ViewRuntime *vr)
 int64
 view_batch_groups(ViewRuntime *vr)
 {
+	if (vr->plan->transform)
+		return vr->batch_rows;	/* a transform's rows, for groups_in_memory */
 	if (vr->groups)
 		return group_table_count(vr->groups);
 	return vr->global ? 1 : 0;

@@ -30,36 +30,47 @@ view_input_scan(ViewRuntime *vr, TupleTableSlot *slot)
 /*
  * The event as a row of the stream's current type.  Rows decoded before an
  * ALTER TABLE keep their old layout; columns are carried over by position
- * when their type is unchanged, NULL otherwise.
+ * when their type is unchanged, NULL otherwise.  An event made by a stage
+ * (the lookup join's joined rows) has the view's row type already.
  */
 TupleTableSlot *
 view_input_bind(ViewRuntime *vr, StreamEvent *event)
 {
-	TupleTableSlot *slot = vr->input_slot;
-	TupleDesc	cur = vr->input_desc;
+	TupleDesc	old = event->desc;
+
+	/* events of one batch share a few descriptors: compare each once */
+	if (old != vr->seen_desc && old != vr->input_desc)
+	{
+		vr->seen_desc = old;
+		vr->seen_desc_matches = equalTupleDescs(old, vr->input_desc);
+	}
+	return view_input_scan(vr,
+						   view_input_store(event, old == vr->input_desc ||
+											vr->seen_desc_matches,
+											vr->input_desc, vr->input_slot));
+}
+
+TupleTableSlot *
+view_input_store(StreamEvent *event, bool desc_matches, TupleDesc cur,
+				 TupleTableSlot *slot)
+{
 	TupleDesc	old = event->desc;
 	Datum	   *values;
 	bool	   *isnull;
 	int			i;
 
-	/* events of one batch share a few descriptors: compare each once */
-	if (old != vr->seen_desc)
-	{
-		vr->seen_desc = old;
-		vr->seen_desc_matches = equalTupleDescs(old, cur);
-	}
-	if (vr->seen_desc_matches && event->tuple)
+	if (desc_matches && event->tuple)
 	{
 		ExecStoreHeapTuple(event->tuple, slot, false);
-		return view_input_scan(vr, slot);
+		return slot;
 	}
-	if (vr->seen_desc_matches)
+	if (desc_matches)
 	{
 		ExecClearTuple(slot);
 		memcpy(slot->tts_values, event->values, sizeof(Datum) * cur->natts);
 		memcpy(slot->tts_isnull, event->isnull, sizeof(bool) * cur->natts);
 		ExecStoreVirtualTuple(slot);
-		return view_input_scan(vr, slot);
+		return slot;
 	}
 
 	values = palloc(sizeof(Datum) * Max(old->natts, 1));
@@ -87,5 +98,5 @@ view_input_bind(ViewRuntime *vr, StreamEvent *event)
 		tuple = heap_form_tuple(cur, curvalues, curnull);
 		ExecStoreHeapTuple(tuple, slot, false);
 	}
-	return view_input_scan(vr, slot);
+	return slot;
 }

@@ -18,4 +18,13 @@
  */
 extern TupleTableSlot *view_input_bind(ViewRuntime *vr, StreamEvent *event);
 
+/*
+ * The event into slot, a slot of row type cur: as it is if desc_matches
+ * (its descriptor equals cur), converted by position otherwise (in
+ * CurrentMemoryContext).  For a stage that reads the stream's row where
+ * the view reads another (the lookup join).
+ */
+extern TupleTableSlot *view_input_store(StreamEvent *event, bool desc_matches,
+										TupleDesc cur, TupleTableSlot *slot);
+
 #endif							/* CONTINUOUS_VIEW_INPUT_H */

@@ -75,6 +75,7 @@ typedef struct ViewRuntime
 	GroupTable *groups;			/* keys -> GroupStates; NULL without keys */
 	GroupStates *global;		/* the one group without GROUP BY */
 	int64		events;
+	int64		batch_rows;		/* a transform's rows (stage_append.c) */
 	int64		late_events;	/* their window had closed */
 	Oid			late_table;		/* where late events go; InvalidOid: dropped */
 	List	   *late_rows;		/* StreamEvent: this batch's, for late_table */

@@ -14,6 +14,10 @@
  * order, aggregates in order of first appearance in the SELECT list and
  * then HAVING.
  *
+ * A view that joins tables to its stream has them described in plan->joins
+ * (plan_join.c); its expressions read the joined row once the lookup join
+ * stage has bound them (continuous_plan_bind_joins()).
+ *
  * The window kinds (window_registry.c) recognise the view's windows among
  * its keys.  The worker judges lateness by the one the watermark closes
  * (stage_aggregate.c) and the read view of emit = 'window_close' shows a window
@@ -43,9 +47,10 @@
 #include "ddl/ddl_catalog.h"
 #include "plan/agg_support.h"
 #include "plan/plan.h"
+#include "plan/plan_join.h"
 #include "window/window_registry.h"
 
-static Oid	plan_stream_relid(Query *query);
+static Oid	plan_stream_relid(Query *query, List *joins);
 static List *plan_keys(Query *query, List **used_names);
 static char *stream_column_name(Query *query, Var *var);
 static List *plan_aggregates(Query *query, List **used_names);
@@ -55,6 +60,7 @@ static bool resname_is_unique(Query *query, const char *resname);
 static char *unique_column_name(const char *base, List *used_names);
 static void plan_event_time(ContinuousPlan *plan);
 static void plan_window_columns(ContinuousPlan *plan, List *used_names);
+static void plan_outputs(ContinuousPlan *plan, List **used_names);
 
 ContinuousPlan *
 continuous_plan_build(Query *query)
@@ -63,11 +69,15 @@ continuous_plan_build(Query *query)
 	List	   *used_names = NIL;
 
 	plan->query = query;
-	plan->stream = plan_stream_relid(query);
+	plan->joins = plan_joins_build(query);
+	plan->stream = plan_stream_relid(query, plan->joins);
 	plan->keys = plan_keys(query, &used_names);
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
 	plan_event_time(plan);
+	plan->transform = continuous_query_is_transform(query);
+	if (plan->transform)
+		plan_outputs(plan, &used_names);
 	window_registry_recognise(plan);
 	plan_window_columns(plan, used_names);
 
@@ -81,6 +91,43 @@ plan_event_time(ContinuousPlan *plan)
 	plan->event_time = ddl_catalog_stream_event_time(plan->stream);
 	if (plan->event_time != NULL)
 		plan->event_time_attnum = get_attnum(plan->stream, plan->event_time);
+}
+
+/*
+ * A transform's storage columns: one per column of the SELECT list, named
+ * as the view's column (made unique: "?column?" may repeat in a SELECT),
+ * then the event's time, if the stream has one, under a name no output
+ * column takes.  Like keys, named from the stored query only.
+ */
+static void
+plan_outputs(ContinuousPlan *plan, List **used_names)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		ContinuousOutput *output;
+
+		if (tle->resjunk)
+			continue;
+		output = palloc0(sizeof(ContinuousOutput));
+		output->expr = tle->expr;
+		output->type = exprType((Node *) tle->expr);
+		output->typmod = exprTypmod((Node *) tle->expr);
+		output->collation = exprCollation((Node *) tle->expr);
+		output->name = tle->resname ? tle->resname :
+			psprintf("column_%d", list_length(plan->outputs) + 1);
+		output->column = unique_column_name(output->name, *used_names);
+		*used_names = lappend(*used_names, output->column);
+		plan->outputs = lappend(plan->outputs, output);
+	}
+	if (plan->event_time != NULL)
+	{
+		plan->event_time_column = unique_column_name("_event_time",
+													 *used_names);
+		*used_names = lappend(*used_names, plan->event_time_column);
+	}
 }
 
 /*
@@ -140,9 +187,9 @@ continuous_window_closes_at(ContinuousPlan *plan, Datum window_start,
 	return DatumGetTimestampTz(end);
 }
 
-/* The one relation a continuous view's query reads. */
+/* The one relation a continuous view's query reads, other than joined tables. */
 static Oid
-plan_stream_relid(Query *query)
+plan_stream_relid(Query *query, List *joins)
 {
 	Oid			stream = InvalidOid;
 	ListCell   *lc;
@@ -150,8 +197,14 @@ plan_stream_relid(Query *query)
 	foreach(lc, query->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		ListCell   *jc;
 
 		if (rte->rtekind != RTE_RELATION)
+			continue;
+		foreach(jc, joins)
+			if (((PlanJoin *) lfirst(jc))->rtindex == foreach_current_index(lc) + 1)
+				break;
+		if (jc != NULL)
 			continue;
 		if (OidIsValid(stream))
 			elog(ERROR, "continuous view query reads more than one relation");

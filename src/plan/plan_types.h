@@ -41,6 +41,21 @@ typedef struct ContinuousAggregate
 } ContinuousAggregate;
 
 /*
+ * A column of a transform's output (ContinuousPlan.transform): one per
+ * column of the SELECT list, evaluated per event (and per window of a hop)
+ * and appended to storage as it is.
+ */
+typedef struct ContinuousOutput
+{
+	Expr	   *expr;			/* over the stream, and a hop's window */
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+	char	   *name;			/* the view's column name */
+	char	   *column;			/* storage column name */
+} ContinuousOutput;
+
+/*
  * A window of the view: a group key whose value a window kind
  * (window_kind.h) computes, recognised by that kind.
  */
@@ -68,6 +83,26 @@ typedef struct PlanWindow
 	void	   *private;		/* the kind's own */
 } PlanWindow;
 
+/*
+ * A table joined to the stream (plan_join.c): each event looks up its rows
+ * by equality keys.  Expressions are over the query's Vars until
+ * continuous_plan_bind_joins() makes them read the joined row: the
+ * stream's columns, then the columns of each table the query uses.
+ */
+typedef struct PlanJoin
+{
+	Oid			relid;
+	Index		rtindex;		/* in the query's range table */
+	bool		left;			/* LEFT JOIN: a row of NULLs if none match */
+	List	   *key_attnos;		/* int: the table's key columns */
+	List	   *key_exprs;		/* Expr: what each is compared with */
+	List	   *key_ops;		/* Oid: the equality operator, table on left */
+	List	   *key_collations;	/* Oid: their input collations */
+	Expr	   *quals;			/* the rest of ON, or NULL */
+	List	   *columns;		/* int: the table's columns the query uses */
+	AttrNumber	first_attno;	/* of columns in the joined row, once bound */
+} PlanJoin;
+
 typedef struct ContinuousPlan
 {
 	Query	   *query;			/* the analysed defining SELECT */
@@ -76,7 +111,7 @@ typedef struct ContinuousPlan
 	List	   *aggregates;		/* ContinuousAggregate, first appearance in
 								 * targetList then HAVING; equal() calls
 								 * share one entry */
-	Expr	   *where;			/* WHERE over stream columns, or NULL */
+	Expr	   *where;			/* WHERE, or NULL */
 
 	char	   *event_time;		/* the stream's event-time column, or NULL */
 	AttrNumber	event_time_attnum;	/* its number; InvalidAttrNumber: none */
@@ -89,6 +124,30 @@ typedef struct ContinuousPlan
 	 */
 	List	   *windows;
 	PlanWindow *window;			/* NULL: none */
+
+	List	   *joins;			/* PlanJoin, in join order; NIL: none */
+
+	/*
+	 * A transform (stage_append.c): no aggregate, no GROUP BY, no HAVING.
+	 * Storage holds its output rows (outputs, then the event's time in
+	 * event_time_column if the stream has an event time); keys and
+	 * aggregates are empty.
+	 */
+	bool		transform;
+	List	   *outputs;		/* ContinuousOutput, in SELECT-list order */
+	char	   *event_time_column;	/* NULL: none stored */
 } ContinuousPlan;
+
+/*
+ * Is the analysed SELECT a transform: one that keeps its output rows
+ * instead of aggregating (no aggregate, GROUP BY or HAVING)?  Here, not in
+ * plan.c, for the checks and window kinds that run before a plan exists.
+ */
+static inline bool
+continuous_query_is_transform(Query *query)
+{
+	return !query->hasAggs && query->groupClause == NIL &&
+		query->groupingSets == NIL && query->havingQual == NULL;
+}
 
 #endif							/* CONTINUOUS_PLAN_TYPES_H */

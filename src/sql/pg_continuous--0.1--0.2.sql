@@ -327,6 +327,34 @@ SELECT o.stream::pg_catalog.regclass   AS stream,
           AND k."partition" OPERATOR(pg_catalog.=) o."partition") b ON true;
 
 /* ------------------------------------------------------------------------
+ * Continuous transforms
+ *
+ * A continuous view without aggregates, GROUP BY or HAVING keeps each
+ * event's output rows (stage_append.c): view_catalog says which kind a
+ * view is, and continuous.views shows it in a last column.
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE continuous.view_catalog
+    ADD COLUMN kind text NOT NULL DEFAULT 'aggregate'
+        CHECK (kind IN ('aggregate', 'transform'));
+
+-- the column goes last, after the SELECT list as it stands
+DO $$
+DECLARE
+    def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
+    pos int := pg_catalog.strpos(def, E'\n   FROM ');
+BEGIN
+    IF pos OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'continuous.views has no FROM clause where expected';
+    END IF;
+    EXECUTE 'CREATE OR REPLACE VIEW continuous.views AS '
+         OPERATOR(pg_catalog.||) pg_catalog.substr(def, 1, pos OPERATOR(pg_catalog.-) 1)
+         OPERATOR(pg_catalog.||) E',\n    c.kind'
+         OPERATOR(pg_catalog.||) pg_catalog.substr(def, pos);
+END
+$$;
+
+/* ------------------------------------------------------------------------
  * Views over views (src/ddl/view_chain.c, src/state/chain_emit.c)
  *
  * A continuous view may read an emit = 'window_close' view: the first such

@@ -259,7 +259,7 @@ backfill_view(Oid view, BackfillKind kind)
 	bf.vr->late_table = bf.target.late_table;
 	bf.vr->retention = bf.target.retention;
 	/* a rebuild emptied the storage: the one row of a global aggregate too */
-	if (rebuild && bf.vr->nkeys == 0)
+	if (rebuild && bf.vr->nkeys == 0 && !bf.vr->plan->transform)
 		flush_insert_global_row(bf.target.storage, bf.vr->aggs, bf.vr->naggs);
 
 	/* storage written so far is found by the chunks, each by the next */

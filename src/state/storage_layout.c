@@ -51,6 +51,29 @@ storage_layout_columns(ContinuousPlan *plan)
 	List	   *columns = NIL;
 	ListCell   *lc;
 
+	/* a transform: its output columns, then the event's time */
+	foreach(lc, plan->outputs)
+	{
+		ContinuousOutput *output = lfirst(lc);
+		StorageColumn *column = palloc(sizeof(StorageColumn));
+
+		column->name = &output->column;
+		column->type = output->type;
+		column->typmod = output->typmod;
+		column->collation = output->collation;
+		columns = lappend(columns, column);
+	}
+	if (plan->event_time_column != NULL)
+	{
+		StorageColumn *column = palloc(sizeof(StorageColumn));
+
+		column->name = &plan->event_time_column;
+		column->type = get_atttype(plan->stream, plan->event_time_attnum);
+		column->typmod = -1;
+		column->collation = InvalidOid;
+		columns = lappend(columns, column);
+	}
+
 	foreach(lc, plan->keys)
 	{
 		ContinuousKey *key = lfirst(lc);

@@ -116,6 +116,40 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 	privileges_restore(&saved);
 }
 
+/*
+ * A transform's rows whose event time is older than the watermark minus
+ * the retention; a row without an event time is kept.  A transform has no
+ * lateness: an event older than that still has its rows appended, and they
+ * go at the next flush that moves the watermark.
+ */
+static void
+transform_apply_retention(ViewRuntime *vr, StreamClock *clock)
+{
+	ContinuousPlan *plan = vr->plan;
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	char	   *column;
+
+	if (plan->event_time_column == NULL)
+		return;
+	values[0] = DirectFunctionCall2(timestamptz_mi_interval,
+									TimestampTzGetDatum(clock->watermark),
+									IntervalPGetDatum(vr->retention));
+	column = pstrdup(quote_identifier(plan->event_time_column));
+	/* a timestamp without time zone is read as UTC, as the watermark is */
+	if (get_atttype(plan->stream, plan->event_time_attnum) == TIMESTAMPOID)
+		column = psprintf("pg_catalog.timezone('UTC', %s)", column);
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.<) $1",
+									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(vr->storage)),
+																  get_rel_name(vr->storage)),
+									   column),
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "pg_continuous: could not apply the retention of continuous view \"%s\"",
+			 vr->name);
+	vr->retention_applied = true;
+	vr->retention_watermark = clock->watermark;
+}
+
 void
 window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 {
@@ -130,10 +164,15 @@ window_expiry_apply_retention(ViewRuntime *vr, StreamClock *clock)
 	char	   *end;
 
 	if (vr->retention == NULL || clock == NULL || !clock->has_watermark ||
-		window == NULL)
+		(window == NULL && !plan->transform))
 		return;
 	if (vr->retention_applied && clock->watermark <= vr->retention_watermark)
 		return;
+	if (plan->transform)
+	{
+		transform_apply_retention(vr, clock);
+		return;
+	}
 
 	/* closed (end + lateness <= watermark), and older than the retention */
 	threshold = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,

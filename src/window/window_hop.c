@@ -392,6 +392,8 @@ hop_check_from(Query *query)
 				 errdetail("WHERE filters events, before they are assigned to windows."),
 				 errhint("Filter windows with HAVING.")));
 
+	/* a transform keeps a row per event and window (stage_append.c) */
+	lc = NULL;
 	foreach(lc, query->groupClause)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
@@ -399,7 +401,7 @@ hop_check_from(Query *query)
 		if (hop_is_window_column(hop, (Expr *) get_sortgroupclause_expr(sgc, query->targetList)))
 			break;
 	}
-	if (lc == NULL)
+	if (lc == NULL && !continuous_query_is_transform(query))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a continuous view with continuous.hop() must group by its window start"),

@@ -5,14 +5,21 @@
 #   plain     a plain table
 #   stream1   a stream table with 1 continuous view
 #   stream5   a stream table with 5 continuous views
+#   transform a stream table with 1 continuous transform (no aggregates:
+#             each event's projected row appended to its storage)
 #   trigger   a plain table with a per-row plpgsql trigger that upserts a
 #             per-key count/sum summary table
+#   join1     stream1's view joined to a table of 100,000 rows by its key
+#             (a lookup join, stage_lookup_join.c); the table's end line
+#             gives join1 / stream1, the median of the ratios of the runs
+#             of one repetition (paired)
 # each loaded twice: as transactions of BENCH_TXN_ROWS rows (INSERT ... SELECT
 # from a source table) and as one COPY of all rows.  For the stream cases the
 # clock stops when continuous.sync('10 minutes') returns, i.e. when the views
 # show every event.  Each measurement runs BENCH_REPEAT times (default 3); the
 # table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
-# BENCH_CASES (default "plain stream1 stream5 trigger") picks cases, and
+# BENCH_CASES (default "plain stream1 stream5 transform trigger join1") picks
+# cases, and
 # BENCH_KEYS (default 1000) the number of distinct user_id values.  A run
 # that takes longer than BENCH_TIMEOUT seconds (default 300) is stopped and
 # its case reported as slower than that bound, not repeated.
@@ -71,6 +78,19 @@ CREATE VIEW v5 WITH (continuous) AS
   SELECT user_id % 10 AS bucket, count(*) AS c, sum(amount) AS s, stddev(amount) AS sd
     FROM events GROUP BY bucket;"
 
+# v1, joined: the same groups and counts, one more column read from users
+JOIN_SQL="
+CREATE TABLE users (id int PRIMARY KEY, tier int NOT NULL);
+INSERT INTO users SELECT i, i % 7 FROM generate_series(1, 100000) i;
+ANALYZE users;
+CREATE VIEW v1 WITH (continuous) AS
+  SELECT e.user_id, count(*) AS c, sum(e.value) AS s, avg(e.amount) AS a,
+         min(e.value) AS mn, max(e.value) AS mx, max(u.tier) AS tier
+    FROM events e JOIN users u ON u.id = e.user_id GROUP BY e.user_id;"
+
+TRANSFORM="CREATE VIEW t1 WITH (continuous) AS
+  SELECT user_id, value, amount * 2 AS amount2, ts FROM events WHERE value >= 0;"
+
 TRIGGER_SQL="
 CREATE TABLE summary (user_id int PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
 CREATE FUNCTION summary_upsert() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -95,6 +115,16 @@ case_setup()
 			echo "$VIEW1"
 			[ "$1" = stream1 ] || echo "$VIEWS2TO5"
 			;;
+		join1)
+			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
+			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
+			echo "$JOIN_SQL"
+			;;
+		transform)
+			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
+			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
+			echo "$TRANSFORM"
+			;;
 	esac
 }
 
@@ -105,12 +135,13 @@ case_teardown()
 	case $1 in
 		plain) echo "DROP TABLE events;" ;;
 		trigger) echo "DROP TABLE events; DROP TABLE summary; DROP FUNCTION summary_upsert();" ;;
-		stream1 | stream5) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
+		stream1 | stream5 | transform) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
+		join1) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events, users;" ;;
 	esac
 }
 
 declare -A RATE CATCHUP TIMED_OUT
-read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 trigger}"
+read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 transform trigger join1}"
 MODES=(txn copy)
 
 # Stop a load that is still running after the time limit.
@@ -138,7 +169,7 @@ measure()
 		2>/dev/null || ok=0
 	t1=$(now_ns)
 	left=$((TIMEOUT - (t1 - t0) / 1000000000))
-	if [ $ok -eq 1 ] && [ $left -gt 0 ] && { [ "$c" = stream1 ] || [ "$c" = stream5 ]; }; then
+	if [ $ok -eq 1 ] && [ $left -gt 0 ] && [ "$c" != plain ] && [ "$c" != trigger ]; then
 		bpsql -d bench -c "SELECT continuous.sync('$left seconds')" >/dev/null 2>&1 || ok=0
 	fi
 	[ $left -gt 0 ] || ok=0
@@ -152,7 +183,8 @@ measure()
 	fi
 	# Refuse to report the speed of wrong answers.
 	case $c in
-		stream*) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
+		stream* | join1) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
+		transform) check=$(bpsql -d bench -tAc "SELECT count(*) FROM t1") ;;
 		trigger) check=$(bpsql -d bench -tAc "SELECT sum(n) FROM summary") ;;
 		*) check=$(bpsql -d bench -tAc "SELECT count(*) FROM events") ;;
 	esac
@@ -199,10 +231,21 @@ for m in "${MODES[@]}"; do
 		fi
 		r=$(median "${RATE[$c/$m]}")
 		w=""
-		case $c in stream*) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
+		case $c in plain | trigger) ;; *) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
 		printf '%-10s %-10s %14s %9s %11s\n' "$label" "$c" "$r" \
 			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w"
 	done
+done
+# join1 against stream1, run by run within each repetition
+for m in "${MODES[@]}"; do
+	[ -n "${RATE[join1/$m]:-}" ] && [ -n "${RATE[stream1/$m]:-}" ] || continue
+	read -r -a j <<<"${RATE[join1/$m]}"
+	read -r -a s <<<"${RATE[stream1/$m]}"
+	ratios=""
+	for ((i = 0; i < ${#j[@]} && i < ${#s[@]}; i++)); do
+		ratios+="$(awk -v a="${j[$i]}" -v b="${s[$i]}" 'BEGIN { printf "%.3f", a / b }') "
+	done
+	echo "lookup join ($m): join1 / stream1 events/s = $(median "$ratios") (median of paired runs: $ratios)"
 done
 echo
 echo "shared memory of pg_continuous (pg_shmem_allocations): $shmem bytes"

@@ -105,7 +105,7 @@ SELECT view, stream, emit, "window", status, definition, late_events_table,
 # --- the source ---------------------------------------------------------------
 my $src = continuous_node('src', $settings);
 $src->safe_psql('postgres', 'CREATE EXTENSION pg_continuous');
-create_every_kind($src);
+create_every_kind($src, transforms => 1);
 $src->safe_psql('postgres', qq{
 CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
     PARTITION BY RANGE (ts);

@@ -5,13 +5,16 @@
 # tests that carry views through an upgrade (023_update_paths.pl,
 # 024_pg_upgrade.pl).
 #
-#   create_every_kind($node)
+#   create_every_kind($node [, transforms => 1])
 #       the stream events (k bigint, v int, user_id int, region text, ts
 #       timestamptz) and the views: tumbling windows with emit = 'changes'
 #       and emit = 'window_close' (with a late-events table), hopping,
 #       session and count windows, GROUP BY with WHERE and HAVING, a group
 #       key that is not selected (region), no GROUP BY, and one over hll's
-#       aggregate when hll is installed.  Returns the names of the views.
+#       aggregate when hll is installed; with transforms => 1, also
+#       continuous transforms (views without aggregates, which 0.1 does not
+#       have: the update-path test leaves them out).  Returns the names of
+#       the views.
 #   load_events_sql($n [, $region_column])
 #       SQL that commits the next $n events in transactions of 1,000, in
 #       event-time order (none is late): one every 100 ms; each user has a
@@ -99,12 +102,26 @@ my %views = (
 		'SELECT region, hll_cardinality(users) FROM users_per_region'
 	]);
 
+# Views without aggregates, created only when asked for (create_every_kind).
+my %transforms = (
+	kept_events => [
+		'', q{SELECT k, v * 2 AS v2, upper(region) AS region, ts
+		        FROM events WHERE v % 2 = 0}
+	],
+	hopped_events => [
+		'', q{SELECT w.window_start, k, user_id
+		        FROM events CROSS JOIN LATERAL continuous.hop(ts, '1 minute', '30 seconds') AS w
+		       WHERE k % 10 = 0}
+	]);
+
 my $next_k = 0;
 my $hll;
+my $with_transforms = 0;
 
 sub create_every_kind
 {
-	my ($node) = @_;
+	my ($node, %options) = @_;
+	$with_transforms = $options{transforms} ? 1 : 0;
 	$hll = $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_available_extensions WHERE name = 'hll'") eq '1';
 	note('hll is not installed: no view over its aggregates') unless $hll;
@@ -116,15 +133,23 @@ SELECT continuous.create_stream('events', event_time => 'ts');
 	$node->safe_psql('postgres', 'CREATE EXTENSION hll') if $hll;
 	foreach my $name (view_names())
 	{
+		my $view = view_definition($name);
 		$node->safe_psql('postgres',
-			"CREATE VIEW $name WITH (continuous$views{$name}[0]) AS $views{$name}[1]");
+			"CREATE VIEW $name WITH (continuous$view->[0]) AS $view->[1]");
 	}
 	return view_names();
 }
 
 sub view_names
 {
-	return grep { $hll || $_ ne 'users_per_region' } sort keys %views;
+	return sort((grep { $hll || $_ ne 'users_per_region' } keys %views),
+		($with_transforms ? keys %transforms : ()));
+}
+
+sub view_definition
+{
+	my ($name) = @_;
+	return $views{$name} // $transforms{$name};
 }
 
 sub load_events_sql
@@ -166,7 +191,7 @@ sub check_every_kind
 	$node->safe_psql('postgres', "SELECT continuous.sync('5 minutes')");
 	foreach my $name (view_names())
 	{
-		my ($options, $select, $batch, $actual) = @{ $views{$name} };
+		my ($options, $select, $batch, $actual) = @{ view_definition($name) };
 		$batch //= $select;
 		$batch =~ s/\bregion\b/$region/g;
 		is_same_rows($node, $actual // $name, $batch,
