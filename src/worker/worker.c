@@ -70,6 +70,7 @@
 #include "base/shmem.h"
 #include "base/subxact.h"
 #include "ddl/upgrade.h"
+#include "ddl/view_chain.h"
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
 #include "exec/batch.h"
@@ -78,6 +79,7 @@
 #include "source/kafka/kafka_source.h"
 #include "source/kafka/worker_kafka.h"
 #include "source/watermark.h"
+#include "state/chain_emit.h"
 #include "state/flush.h"
 #include "state/group_locations.h"
 #include "state/rebuild.h"
@@ -235,6 +237,7 @@ continuous_worker_main(Datum arg)
 	view_progress_start(&stored);
 	/* pg_upgrade leaves out what makes each view one object */
 	view_dependencies_restore();
+	view_chain_restore_dependencies();
 	worker_commit();
 
 	ws.decoding = decoder_available();
@@ -465,6 +468,9 @@ worker_loop(void)
 			pending = true;
 		/* a sync() must not return before a view whose lock is gone */
 		if (sync_requested && view_progress_holding())
+			pending = true;
+		/* closed windows of a view that others read wait to be emitted */
+		if (chain_emit_owed(ws.views))
 			pending = true;
 
 		if (pending)
@@ -767,6 +773,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	if (ws.decoding)
 		decoder_set_streams(relids, ntables, ws.stream_catalog,
 							ws.view_catalog);
+	chain_emit_load();
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
@@ -1150,13 +1157,17 @@ worker_step_process(ViewRuntime *vr, void *arg)
 	view_process_events(vr, batch->stream, batch->clock);
 }
 
-/* What a flush writes for one view: its state, late rows, retention. */
+/*
+ * What a flush writes for one view: its state, late rows, the windows it
+ * closed for the views that read it, retention (not before they are).
+ */
 static void
 worker_step_write(ViewRuntime *vr, void *arg)
 {
 	view_flush_stages(vr);
 	window_expiry_write_late_rows(vr);
-	window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
+	if (chain_emit_closed_windows(vr))
+		window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
 }
 
 static void
