@@ -166,6 +166,15 @@ TABLE reading_windows ORDER BY window_start;   -- 14:40 and 14:45
 SELECT view, kind FROM continuous.views
  WHERE view IN ('hot_readings'::regclass, 'reading_windows'::regclass) ORDER BY view::text;
 
+-- a transform that shows its event time, and a view over it
+CREATE VIEW hot_readings_all WITH (continuous) AS
+    SELECT ts, sensor, celsius FROM readings WHERE celsius > 25;
+CREATE VIEW hot_per_sensor WITH (continuous) AS
+    SELECT sensor, count(*) AS n, max(celsius) AS hottest
+    FROM hot_readings_all GROUP BY sensor;
+SELECT continuous.sync();
+TABLE hot_per_sensor ORDER BY sensor;
+
 -- closed_minutes (see Event time) shows each minute once it is closed:
 CREATE VIEW readings_per_hour WITH (continuous) AS
     SELECT continuous.tumble(minute, '1 hour') AS hour, sum(n) AS n, count(*) AS minutes

@@ -239,5 +239,57 @@ UNION ALL
 SELECT * FROM kept_hourly ORDER BY hour;
 
 DROP VIEW hop_closed, minutes_kept CASCADE;
+
+-- A transform is read as it is: its rows are final once they appear.  The
+-- column that shows its stream's event time is the reader's event time,
+-- and the reader's watermark lags the rows by the delay of the
+-- transform's stream.
+CREATE TABLE orders (ts timestamptz NOT NULL, amount int, region text);
+SELECT continuous.create_stream('orders', 'ts', watermark_delay => '10 minutes');
+CREATE VIEW big_orders WITH (continuous) AS
+  SELECT ts, region, amount * 2 AS doubled FROM orders WHERE amount > 10;
+INSERT INTO orders
+  SELECT '2026-02-01 00:00'::timestamptz + i * interval '17 seconds', i % 40,
+         (ARRAY['north', 'south', NULL])[i % 3 + 1]
+    FROM generate_series(0, 999) i;
+SELECT continuous.sync();
+-- created after rows are in the transform: it starts from them
+CREATE VIEW big_per_hour WITH (continuous) AS
+  SELECT continuous.tumble(ts, '1 hour') AS hour, region, count(*) AS n, sum(doubled) AS total
+    FROM big_orders GROUP BY hour, region;
+CREATE VIEW big_per_region WITH (continuous) AS
+  SELECT region, count(*) AS n, max(doubled) AS biggest FROM big_orders GROUP BY region;
+BEGIN;
+INSERT INTO orders VALUES ('2026-02-01 05:00', 99, 'rolled back');
+ROLLBACK;
+INSERT INTO orders
+  SELECT '2026-02-01 04:43'::timestamptz + i * interval '11 seconds', i % 37,
+         (ARRAY['north', 'east'])[i % 2 + 1]
+    FROM generate_series(0, 1999) i;
+SELECT continuous.sync();
+SELECT view, stream, kind FROM continuous.views
+ WHERE view IN ('big_per_hour'::regclass, 'big_per_region'::regclass) ORDER BY view::text;
+(SELECT * FROM big_per_hour EXCEPT ALL
+ SELECT continuous.tumble(ts, '1 hour'), region, count(*), sum(doubled) FROM big_orders GROUP BY 1, 2)
+UNION ALL
+(SELECT continuous.tumble(ts, '1 hour'), region, count(*), sum(doubled) FROM big_orders GROUP BY 1, 2
+ EXCEPT ALL SELECT * FROM big_per_hour);
+(SELECT * FROM big_per_region EXCEPT ALL
+ SELECT region, count(*), max(doubled) FROM big_orders GROUP BY 1)
+UNION ALL
+(SELECT region, count(*), max(doubled) FROM big_orders GROUP BY 1
+ EXCEPT ALL SELECT * FROM big_per_region);
+SELECT sum(n) = (SELECT count(*) FROM orders WHERE amount > 10) AS every_row_once
+  FROM big_per_region;
+-- a transform that does not show its event time cannot be read; one that
+-- is read cannot be rebuilt (its rows would count again)
+CREATE VIEW no_time WITH (continuous) AS SELECT region, amount FROM orders;
+CREATE VIEW over_no_time WITH (continuous) AS SELECT count(*) FROM no_time;
+SELECT continuous.rebuild('big_orders');
+SELECT continuous.rebuild('no_time') > 0 AS rebuilt;
+DROP VIEW big_orders CASCADE;
+SELECT count(*) FROM continuous.view_emissions;
+DROP VIEW no_time;
+
 DROP EXTENSION pg_continuous;
-DROP TABLE clicks, readings;
+DROP TABLE clicks, readings, orders;

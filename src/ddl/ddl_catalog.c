@@ -152,22 +152,29 @@ ddl_catalog_emission_of_view(Oid view)
 	return emission ? linitial_oid(emission) : InvalidOid;
 }
 
-/* A view's emission table, and how far it emitted (chain_emit.c) */
+/*
+ * A view's emission table, and how far it emitted (chain_emit.c);
+ * emitted_upto NULL: a transform, which emits nothing (its storage is its
+ * emission table).
+ */
 void
 ddl_catalog_add_emission(Oid view, Oid emission, AttrNumber window_column,
-						 TimestampTz emitted_upto)
+						 const TimestampTz *emitted_upto)
 {
 	Oid			argtypes[4] = {OIDOID, OIDOID, INT2OID, TIMESTAMPTZOID};
 	Datum		values[4];
+	char		nulls[5] = "    ";
 
 	values[0] = ObjectIdGetDatum(view);
 	values[1] = ObjectIdGetDatum(emission);
 	values[2] = Int16GetDatum(window_column);
-	values[3] = TimestampTzGetDatum(emitted_upto);
+	values[3] = emitted_upto ? TimestampTzGetDatum(*emitted_upto) : (Datum) 0;
+	if (emitted_upto == NULL)
+		nulls[3] = 'n';
 	catalog_execute("INSERT INTO continuous.view_emissions"
 					" (view, emission, window_column, emitted_upto)"
 					" VALUES ($1, $2, $3, $4)",
-					4, argtypes, values, NULL, SPI_OK_INSERT);
+					4, argtypes, values, nulls, SPI_OK_INSERT);
 }
 
 /*

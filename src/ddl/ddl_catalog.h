@@ -75,7 +75,7 @@ extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
 extern Oid	ddl_catalog_emission_of_view(Oid view);
 extern void ddl_catalog_add_emission(Oid view, Oid emission,
 									 AttrNumber window_column,
-									 TimestampTz emitted_upto);
+									 const TimestampTz *emitted_upto);
 extern void ddl_catalog_remove_view(Oid view);
 
 /* The owner of a relation (pg_class.relowner). */

@@ -78,6 +78,15 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 						   ddl_relation_display_name(stream)),
 				 errhint("Drop the view and create it again: a new view of a Kafka stream counts the messages consumed after its creation.")));
 
+	/* its rows are another view's events: appending them again counts twice */
+	if (ddl_catalog_emission_of_view(view) == storage)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rebuild continuous transform \"%s\"",
+						ddl_relation_display_name(view)),
+				 errdetail("Continuous views read its rows as their events; rows appended again would count again."),
+				 errhint("Drop the views that read it first, or rebuild those views instead.")));
+
 	/* writers of the stream wait from here; those before have committed */
 	(void) backfill_lock_stream(stream);
 	applied = continuous_wait_for_worker("continuous.rebuild()");

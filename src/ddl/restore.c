@@ -134,7 +134,23 @@
 	"                 WHERE s.stream OPERATOR(pg_catalog.=) v.stream " \
 	"                   AND (s.events OPERATOR(pg_catalog.=) 0 " \
 	"                        OR EXISTS (SELECT FROM continuous.kafka_offsets o " \
-	"                                   WHERE o.stream OPERATOR(pg_catalog.=) v.stream)))))"
+	"                                   WHERE o.stream OPERATOR(pg_catalog.=) v.stream)))) " \
+	" AND " SOURCE_BACK ")"
+/*
+ * A view over a view (view_chain.c) comes back after the view it reads,
+ * and once the row that names that view's emission table is in: the view
+ * read may compute its rows again as it comes back (a transform appends
+ * them anew), which the reader would count a second time.
+ */
+#define SOURCE_BACK \
+	"(NOT EXISTS (SELECT FROM pg_catalog.pg_class c " \
+	"             WHERE c.oid OPERATOR(pg_catalog.=) v.stream " \
+	"               AND c.relnamespace OPERATOR(pg_catalog.=) " \
+	"                   'continuous_storage'::pg_catalog.regnamespace) " \
+	" OR EXISTS (SELECT FROM continuous.view_emissions e " \
+	"            JOIN continuous.view_catalog s ON s.view OPERATOR(pg_catalog.=) e.view " \
+	"            WHERE e.emission OPERATOR(pg_catalog.=) v.stream " \
+	"              AND NOT s.restore_pending))"
 /* has its storage a unique index (which it needs if the view has group keys)? */
 #define STORAGE_INDEXED \
 	"EXISTS (SELECT FROM pg_catalog.pg_index i " \
@@ -517,13 +533,32 @@ static void
 activate_ready_views(void)
 {
 	ListCell   *lc;
+	List	   *tried = NIL;
+	bool		again = true;
 
-	/* what one query can tell first: each commit of a restore looks */
-	foreach(lc, select_as_extension("SELECT v.view FROM continuous.view_catalog v "
-									"WHERE v.restore_pending AND " PARTS_IN
-									" AND " STORAGE_LOADED " ORDER BY v.view",
-									0, NULL, NULL))
-		(void) activate_view(lfirst_oid(lc), false, NULL);
+	/*
+	 * What one query can tell first: each commit of a restore looks; and
+	 * again while views come back, whose readers may then come back too
+	 * (each view tried once).
+	 */
+	while (again)
+	{
+		again = false;
+		foreach(lc, select_as_extension("SELECT v.view FROM continuous.view_catalog v "
+										"WHERE v.restore_pending AND " PARTS_IN
+										" AND " STORAGE_LOADED " ORDER BY v.view",
+										0, NULL, NULL))
+		{
+			Oid			view = lfirst_oid(lc);
+
+			if (list_member_oid(tried, view))
+				continue;
+			tried = lappend_oid(tried, view);
+			if (activate_view(view, false, NULL))
+				again = true;
+		}
+		CommandCounterIncrement();
+	}
 }
 
 /*

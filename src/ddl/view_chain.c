@@ -2,7 +2,7 @@
  *
  * view_chain.c
  *	  Views over views: CREATE VIEW of a continuous view that reads an
- *	  emit = 'window_close' continuous view.
+ *	  emit = 'window_close' continuous view or a continuous transform.
  *
  * Pipeline position: DDL.  The rows of an emit = 'window_close' view are
  * final once they appear, so they can be a stream: the first continuous
@@ -23,10 +23,16 @@
  * as the watermark's did.  The worker learns of the table when it decodes
  * that transaction, and emits from emitted_upto on.
  *
+ * A transform's storage is an append-only table of final rows already: it
+ * is its own emission table, registered as a table stream whose event time
+ * is the output column that shows the stream's event time, with the
+ * watermark delay of the transform's stream (its rows are appended as
+ * events arrive, in no order of event time tighter than its stream's), and
+ * nothing to emit (emitted_upto NULL).
+ *
  * An emit = 'changes' view is refused: its rows change.  So are windows
  * whose close is not a fixed time after their start (sessions, count
- * windows).  A transform's storage is an append-only table of final rows
- * already, and would be its own emission table.
+ * windows), and transforms that do not show their event time.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +53,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -69,6 +76,9 @@ typedef struct SourceView
 {
 	Oid			view;
 	Oid			stream;
+	Oid			storage;
+	bool		transform;		/* a continuous transform */
+	Interval	watermark_delay;	/* its stream's */
 	char	   *emit;
 	Interval	lateness;
 	Oid			query_view;
@@ -80,6 +90,9 @@ typedef struct SourceView
 
 static bool read_source(Oid view, SourceView *source);
 static AttrNumber window_output_column(ContinuousPlan *plan);
+static AttrNumber event_time_output_column(ContinuousPlan *plan);
+static void check_transform_source(Oid view, SourceView *source);
+static bool reads_stream(ContinuousPlan *plan, Var *var);
 static Oid	create_emission_table(Oid view);
 static void record_emission_dependency(Oid emission, Oid view);
 
@@ -96,6 +109,11 @@ view_chain_check_source(Oid view)
 
 	if (!read_source(view, &source))
 		return false;
+	if (source.transform)
+	{
+		check_transform_source(view, &source);
+		return true;
+	}
 	if (strcmp(source.emit, "window_close") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -103,7 +121,7 @@ view_chain_check_source(Oid view)
 						name),
 				 errdetail("Its emit is '%s': the rows of its open windows change as events arrive.",
 						   source.emit),
-				 errhint("Read a continuous view created WITH (continuous, emit = 'window_close'): its rows are final once they appear.")));
+				 errhint("Read a continuous view created WITH (continuous, emit = 'window_close'), or a continuous transform: their rows are final once they appear.")));
 	if (source.restore_pending)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -159,6 +177,19 @@ view_chain_prepare_source(Oid view)
 	if (!read_source(view, &source))
 		elog(ERROR, "continuous view \"%s\" has no catalog row", get_rel_name(view));
 
+	if (source.transform)
+	{
+		AttrNumber	column;
+
+		column = event_time_output_column(continuous_plan_build(view_definition_query(source.query_view)));
+		ddl_catalog_add_stream(source.storage, "table",
+							   get_attname(source.storage, column, false),
+							   &source.watermark_delay, NULL, &max_future);
+		ddl_catalog_add_emission(view, source.storage, column, NULL);
+		CommandCounterIncrement();
+		return source.storage;
+	}
+
 	src.view = view;
 	src.plan = continuous_plan_build(view_definition_query(source.query_view));
 	src.window_column = window_output_column(src.plan);
@@ -180,7 +211,7 @@ view_chain_prepare_source(Oid view)
 	 */
 	watermark = source.has_watermark ? source.watermark : DT_NOBEGIN;
 	(void) chain_emit_windows(&src, DT_NOBEGIN, watermark);
-	ddl_catalog_add_emission(view, emission, src.window_column, watermark);
+	ddl_catalog_add_emission(view, emission, src.window_column, &watermark);
 	CommandCounterIncrement();
 	return emission;
 }
@@ -199,10 +230,14 @@ read_source(Oid view, SourceView *source)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT v.stream, v.emit, v.allowed_lateness, v.query_view, "
-							  "v.search_path, v.restore_pending, s.watermark "
+							  "v.search_path, v.restore_pending, s.watermark, "
+							  "v.storage, v.kind OPERATOR(pg_catalog.=) 'transform', "
+							  "c.watermark_delay "
 							  "FROM continuous.view_catalog v "
 							  "LEFT JOIN continuous.stream_stats s "
 							  "  ON s.stream OPERATOR(pg_catalog.=) v.stream "
+							  "LEFT JOIN continuous.stream_catalog c "
+							  "  ON c.stream OPERATOR(pg_catalog.=) v.stream "
 							  "WHERE v.view OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read continuous.view_catalog");
@@ -212,6 +247,7 @@ read_source(Oid view, SourceView *source)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
 		bool		isnull;
+		Datum		delay;
 
 		source->view = view;
 		source->stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
@@ -222,6 +258,12 @@ read_source(Oid view, SourceView *source)
 		source->restore_pending = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
 		source->watermark = DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &isnull));
 		source->has_watermark = !isnull;
+		source->storage = DatumGetObjectId(SPI_getbinval(row, desc, 8, &isnull));
+		source->transform = DatumGetBool(SPI_getbinval(row, desc, 9, &isnull));
+		delay = SPI_getbinval(row, desc, 10, &isnull);
+		memset(&source->watermark_delay, 0, sizeof(Interval));
+		if (!isnull)
+			source->watermark_delay = *DatumGetIntervalP(delay);
 		MemoryContextSwitchTo(spicxt);
 		found = true;
 	}
@@ -255,6 +297,72 @@ window_output_column(ContinuousPlan *plan)
 			return column;
 	}
 	return InvalidAttrNumber;
+}
+
+/*
+ * The checks of a transform read by a continuous view: it must show its
+ * stream's event time, which is the reader's.
+ */
+static void
+check_transform_source(Oid view, SourceView *source)
+{
+	const char *name = get_rel_name(view);
+
+	if (source->restore_pending)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous view \"%s\" is being restored", name),
+				 errhint("Create the view once its restore has completed.")));
+	if (event_time_output_column(continuous_plan_build(view_definition_query(source->query_view))) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous transform \"%s\" cannot be read by a continuous view",
+						name),
+				 errdetail("Its SELECT list does not show its stream's event-time column, which would be the event time of the views that read it."),
+				 errhint("Create the transform again with its stream's event-time column in the SELECT list.")));
+	if (wal_level < WAL_LEVEL_LOGICAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous views over continuous views require wal_level = logical"),
+				 errdetail("The rows of the transform read are a table stream."),
+				 errhint("Set wal_level = logical in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The column of a transform (and of its storage) that shows its stream's
+ * event-time column as it is, or InvalidAttrNumber.
+ */
+static AttrNumber
+event_time_output_column(ContinuousPlan *plan)
+{
+	AttrNumber	column = 0;
+	ListCell   *lc;
+
+	if (plan->event_time_attnum == InvalidAttrNumber)
+		return InvalidAttrNumber;
+	foreach(lc, plan->outputs)
+	{
+		ContinuousOutput *output = lfirst(lc);
+		Var		   *var = (Var *) output->expr;
+
+		column++;
+		if (IsA(var, Var) && var->varattno == plan->event_time_attnum &&
+			var->varlevelsup == 0 && reads_stream(plan, var) &&
+			(output->type == TIMESTAMPTZOID || output->type == TIMESTAMPOID))
+			return column;
+	}
+	return InvalidAttrNumber;
+}
+
+/* Is var a column of the plan's stream (or of the view it reads)? */
+static bool
+reads_stream(ContinuousPlan *plan, Var *var)
+{
+	RangeTblEntry *rte = rt_fetch(var->varno, plan->query->rtable);
+
+	return rte->rtekind == RTE_RELATION &&
+		(rte->relid == plan->stream ||
+		 ddl_catalog_emission_of_view(rte->relid) == plan->stream);
 }
 
 /*

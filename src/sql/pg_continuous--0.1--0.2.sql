@@ -467,8 +467,11 @@ $$;
 CREATE TABLE continuous.view_emissions (
     view          pg_catalog.regclass PRIMARY KEY,  -- the emit = 'window_close' view
     emission      pg_catalog.regclass NOT NULL,     -- its emission table (a stream)
-    window_column smallint NOT NULL,    -- the window's column, in both
-    emitted_upto  timestamptz NOT NULL
+    window_column smallint NOT NULL,    -- the window's column, in both;
+                                        -- a transform's event-time column
+    -- the watermark up to which closed windows are in the emission table;
+    -- NULL for a transform, whose storage is its emission table
+    emitted_upto  timestamptz
 );
 
 SELECT pg_catalog.pg_extension_config_dump('continuous.view_emissions', '');

@@ -1,7 +1,8 @@
 # Copyright (c) pg_continuous contributors
 
 # Views over views, exactly once: a chain of three continuous views
-# (10-second windows closed -> minutes closed -> 5-minute totals) over
+# (10-second windows closed -> minutes closed -> 5-minute totals), and a
+# view over a continuous transform, over
 # events that four sessions write concurrently, with a transaction in five
 # rolled back, across kill -9 of the postmaster while they load, a CREATE
 # VIEW at the end of the chain while they load (its emission table filled
@@ -47,6 +48,10 @@ CREATE VIEW minutes_closed WITH (continuous, emit = 'window_close') AS
     SELECT continuous.tumble(w, '1 minute') AS minute, count(*) AS windows,
            sum(c) AS c, sum(total) AS total, max(c) AS busiest
       FROM tens_closed GROUP BY minute;
+CREATE VIEW tenth_events WITH (continuous) AS
+    SELECT ts, s, v FROM events WHERE v % 10 = 0;
+CREATE VIEW tenth_per_session WITH (continuous) AS
+    SELECT s, count(*) AS c, sum(v) AS total, max(ts) AS last FROM tenth_events GROUP BY s;
 });
 
 # $n transactions of $rows events; every fifth rolls back
@@ -84,6 +89,9 @@ sub start_loaders
 }
 
 my %chain = (
+	# a transform, and a view that reads it
+	tenth_events => q{SELECT ts, s, v FROM events WHERE v % 10 = 0},
+	tenth_per_session => q{SELECT s, count(*), sum(v), max(ts) FROM tenth_events GROUP BY s},
 	# closed by its own watermark: that of the windows it reads
 	minutes_closed => q{SELECT * FROM (
 	                      SELECT continuous.tumble(w, '1 minute') AS minute, count(*),
@@ -175,7 +183,8 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'restored', $dump ],
 check('phase D, restored', 1, 'restored');
 is( $node->safe_psql('restored',
 		"SELECT string_agg(view || ' reads ' || stream, ', ' ORDER BY view::text) FROM continuous.views"),
-	'five_minutes reads minutes_closed, minutes_closed reads tens_closed, tens_closed reads events',
+	'five_minutes reads minutes_closed, minutes_closed reads tens_closed, tens_closed reads events, '
+	  . 'tenth_events reads events, tenth_per_session reads tenth_events',
 	'phase D: the restored chain reads what it read');
 foreach my $s (1 .. $sessions)
 {
