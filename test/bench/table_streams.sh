@@ -43,7 +43,7 @@ bench_server bench 5600 "autovacuum = off"
 
 log "generating $EVENTS events ($KEYS keys${SPREAD:+, event times spread over $SPREAD})"
 bpsql -d postgres -c 'CREATE DATABASE bench'
-bpsql -d bench <<EOF
+bpsql -d bench >/dev/null <<EOF
 SELECT setseed(0.42);
 CREATE UNLOGGED TABLE src AS
 SELECT i::bigint AS id,
