@@ -208,6 +208,15 @@ SELECT continuous.create_stream('deduped', event_time => 'ts', unique_key => 'id
 CREATE VIEW bad WITH (continuous) AS
   SELECT count(*) FROM impressions i JOIN deduped d
       ON d.id = i.id AND d.ts BETWEEN i.ts AND i.ts + interval '1 minute';
+-- options that follow the left stream's watermark alone
+CREATE VIEW bad WITH (continuous, emit = 'window_close') AS
+  SELECT continuous.tumble(i.ts, '1 minute') AS minute, count(*) FROM impressions i JOIN clicks c
+      ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '1 minute'
+   GROUP BY 1;
+CREATE VIEW bad WITH (continuous, retention = '1 hour') AS
+  SELECT continuous.tumble(i.ts, '1 minute') AS minute, count(*) FROM impressions i JOIN clicks c
+      ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '1 minute'
+   GROUP BY 1;
 -- a Kafka stream
 CREATE SERVER kafka_local FOREIGN DATA WRAPPER continuous_kafka
     OPTIONS (brokers 'localhost:9092');

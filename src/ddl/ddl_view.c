@@ -334,6 +334,15 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	plan = continuous_plan_build(query);
 	window_registry_check_view(pstate, plan);
+	/* the left stream's watermark alone does not close its windows */
+	if (plan->interval_join != NULL &&
+		(strcmp(opts->emit, "window_close") == 0 || opts->retention != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s is not supported for a continuous view that joins two streams",
+						opts->retention != NULL ? "retention" : "emit = 'window_close'"),
+				 errdetail("The windows of an interval join close by both streams' watermarks and the join's bound, which this option does not follow yet."),
+				 errhint("Leave the option out.")));
 	if (plan->transform)
 		ddl_transform_check(pstate, plan, opts);
 	else
