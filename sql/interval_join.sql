@@ -243,3 +243,7 @@ SELECT count(*) > 0 AS kept FROM continuous.interval_join_rows WHERE view::oid =
 DROP VIEW clicks_after_impressions;
 SELECT count(*) AS kept FROM continuous.interval_join_rows WHERE view::oid = :dropped;
 SELECT count(DISTINCT view) FROM continuous.interval_join_rows;
+
+SET client_min_messages = warning;
+DROP EXTENSION pg_continuous CASCADE;
+DROP TABLE impressions, clicks, imps, taps, campaigns, no_time, deduped;

@@ -142,6 +142,9 @@ plan_interval_join_build(Query *query, List **residual)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a join of two streams in a continuous view needs a time bound on both sides"),
+				 (!has_lo && !has_hi) ?
+				 errdetail("ON does not compare the event times of \"%s\" and \"%s\": rows would have to be kept forever.",
+						   left->eref->aliasname, right->eref->aliasname) :
 				 errdetail("The condition on the event times of \"%s\" and \"%s\" has no %s bound: rows would have to be kept forever.",
 						   left->eref->aliasname, right->eref->aliasname,
 						   !has_lo ? "lower" : "upper"),
