@@ -38,6 +38,7 @@
 
 #include "ddl/ddl_catalog.h"
 #include "plan/plan_interval.h"
+#include "plan/plan_join.h"
 
 #define INTERVAL_JOIN_HINT "Write ON r.key = l.key AND r.ts BETWEEN l.ts - interval 'x' AND l.ts + interval 'y', where ts are the streams' event-time columns."
 
@@ -88,11 +89,7 @@ plan_interval_join_build(Query *query, List **residual)
 		return NULL;
 
 	/* USING columns and join aliases read the base relations */
-	query->targetList = (List *)
-		flatten_join_alias_vars(query, (Node *) query->targetList);
-	query->havingQual = flatten_join_alias_vars(query, query->havingQual);
-	query->jointree = (FromExpr *)
-		flatten_join_alias_vars(query, (Node *) query->jointree);
+	plan_flatten_join_aliases(query);
 
 	join = linitial(query->jointree->fromlist);
 	ij = palloc0(sizeof(PlanIntervalJoin));

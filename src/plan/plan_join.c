@@ -77,6 +77,16 @@ join_exprs_of_query(Query *query, List **joins)
 	}
 }
 
+void
+plan_flatten_join_aliases(Query *query)
+{
+	query->targetList = (List *)
+		flatten_join_alias_vars(query, (Node *) query->targetList);
+	query->havingQual = flatten_join_alias_vars(query, query->havingQual);
+	query->jointree = (FromExpr *)
+		flatten_join_alias_vars(query, (Node *) query->jointree);
+}
+
 List *
 plan_joins_build(Query *query)
 {
@@ -87,12 +97,7 @@ plan_joins_build(Query *query)
 	if (plan_join_stream_rtindex(query) == 0)
 		return NIL;
 
-	/* USING columns and join aliases read the base relations */
-	query->targetList = (List *)
-		flatten_join_alias_vars(query, (Node *) query->targetList);
-	query->havingQual = flatten_join_alias_vars(query, query->havingQual);
-	query->jointree = (FromExpr *)
-		flatten_join_alias_vars(query, (Node *) query->jointree);
+	plan_flatten_join_aliases(query);
 
 	join_exprs_of_query(query, &joinexprs);
 	foreach(lc, joinexprs)

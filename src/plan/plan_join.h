@@ -25,6 +25,12 @@ extern Index plan_join_stream_rtindex(Query *query);
 extern List *plan_joins_build(Query *query);
 
 /*
+ * Make USING columns and join aliases read the base relations, in the
+ * SELECT list, HAVING and FROM (ON, WHERE) of the query.
+ */
+extern void plan_flatten_join_aliases(Query *query);
+
+/*
  * An equality conjunct of a join's ON clause that the lookup can use:
  * "table column = expression of the relations before it" (either way
  * round), with an operator that is an equality.  Sets the column's attno,
