@@ -237,6 +237,9 @@ INSERT INTO clicks VALUES (1000, 1000, '2026-01-01 11:00:30');
 SELECT continuous.sync();
 SELECT * FROM later_only;
 
+-- the second stream cannot be dropped from under a view
+SELECT continuous.drop_stream('clicks');
+
 -- dropping a view forgets its kept rows
 SELECT 'clicks_after_impressions'::regclass::oid AS dropped \gset
 SELECT count(*) > 0 AS kept FROM continuous.interval_join_rows WHERE view::oid = :dropped;

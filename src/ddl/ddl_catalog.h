@@ -72,6 +72,7 @@ extern void ddl_catalog_rename_unique_key(Oid stream, const char *old_name,
 										  const char *new_name);
 extern void ddl_catalog_view_owner_changed(Oid view);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
+extern void ddl_catalog_set_join_stream(Oid view, Oid stream);
 extern void ddl_catalog_remove_view(Oid view);
 
 /* The owner of a relation (pg_class.relowner). */

@@ -409,6 +409,8 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.kind = plan->transform ? "transform" : "aggregate";
 	view_dependencies_record(&entry, query);
 	ddl_catalog_add_view(&entry);
+	if (plan->interval_join != NULL)
+		ddl_catalog_set_join_stream(view, plan->interval_join->right_stream);
 
 	/* the rows the stream has already, at commit (backfill.c) */
 	if (plan->interval_join != NULL)

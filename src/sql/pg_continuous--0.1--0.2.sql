@@ -462,6 +462,10 @@ $$;
  * holds, in two last columns.
  * ------------------------------------------------------------------------ */
 
+-- the second stream of a view that joins two; NULL for the others
+-- (continuous.drop_stream() of either stream finds the view)
+ALTER TABLE continuous.view_catalog ADD COLUMN join_stream pg_catalog.regclass;
+
 CREATE TABLE continuous.interval_join_rows (
     view       pg_catalog.regclass NOT NULL,
     side       int2 NOT NULL CHECK (side IN (0, 1)),
