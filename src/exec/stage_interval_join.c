@@ -35,7 +35,10 @@
  * text forms) and the rows its watermarks passed are deleted, both in one
  * statement each; they are loaded back as the view is loaded.  A batch
  * thrown away (reset, committed = false) forgets the rows it added and the
- * expiry it decided.  A kept row moves state a rollback does not undo, so
+ * expiry it decided.  Rows before the cutoff are skipped at once; memory
+ * drops them in a walk over every row after the commit, taken once the
+ * cutoff has moved by a sixteenth of the bound's width (at least a second)
+ * since the last.  A kept row moves state a rollback does not undo, so
  * if a later stage fails on the event, the careful run starts over
  * without it (batch.c).
  *
@@ -103,6 +106,8 @@ typedef struct JoinSide
 	TimestampTz cutoff;
 	bool		committed_cut;	/* as the last committed flush left it */
 	TimestampTz committed_cutoff;
+	bool		walked;			/* memory dropped the rows before */
+	TimestampTz walked_cutoff;
 	FmgrInfo   *out_fns;
 	FmgrInfo   *in_fns;
 	Oid		   *ioparams;
@@ -120,6 +125,7 @@ typedef struct IntervalJoinStage
 	MemoryContext batch_cxt;	/* joined rows and lists of the batch */
 	StreamEvent **out;			/* the run's joined rows */
 	int			out_capacity;
+	int64		walk_every;		/* cutoff moves between walks over the rows */
 } IntervalJoinStage;
 
 static bool interval_join_applies(ContinuousPlan *plan);
@@ -174,6 +180,8 @@ interval_join_create(ViewRuntime *vr)
 	int			i;
 
 	st->ij = ij;
+	/* kept rows stay in memory at most a sixteenth of the bound longer */
+	st->walk_every = Max((ij->hi - ij->lo) / 16, USECS_PER_SEC);
 	st->batch_cxt = AllocSetContextCreate(vr->cxt, "pg_continuous interval join batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -788,9 +796,16 @@ interval_join_reset(ViewRuntime *vr, void *state, bool committed)
 		else if (js->cut && (!js->committed_cut ||
 							 js->cutoff > js->committed_cutoff))
 		{
-			side_expire(js);
 			js->committed_cut = true;
 			js->committed_cutoff = js->cutoff;
+			/* a walk over every row, once the cutoff has moved enough */
+			if (!js->walked ||
+				js->cutoff - js->walked_cutoff >= st->walk_every)
+			{
+				side_expire(js);
+				js->walked = true;
+				js->walked_cutoff = js->cutoff;
+			}
 		}
 	}
 	MemoryContextReset(st->batch_cxt);
