@@ -45,6 +45,17 @@ CREATE VIEW click_pairs WITH (continuous) AS
     FROM impressions i JOIN clicks c
       ON c.impression_id = i.id AND c.ts >= i.ts AND c.ts < i.ts + interval '5 minutes'
    WHERE c.click_id % 3 <> 0;
+-- tables joined after the two streams are looked up, by either stream's
+-- columns (a LEFT join keeps the clicks of campaign c3, which has no row)
+CREATE TABLE campaigns (name text PRIMARY KEY, owner text);
+INSERT INTO campaigns VALUES ('c0', 'ann'), ('c1', 'bob'), ('c2', 'ann');
+CREATE VIEW by_owner WITH (continuous) AS
+  SELECT k.owner, k2.owner AS click_owner, count(*) AS clicks, sum(c.click_id) AS s
+    FROM impressions i JOIN clicks c
+      ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '10 minutes'
+    LEFT JOIN campaigns k ON k.name = i.campaign
+    JOIN campaigns k2 ON k2.name = 'c' || (c.click_id % 3)
+   GROUP BY 1, 2;
 -- a key that fails for some impressions: they are dead letters, and what
 -- the batch had kept before them in memory is forgotten with the batch
 -- (the careful run starts over without them)
@@ -104,7 +115,15 @@ SELECT pg_temp.differences('SELECT * FROM clicks_after_impressions',
   $$SELECT count(*) AS n, sum(c.click_id) AS s
       FROM (SELECT * FROM impressions WHERE id % 7 <> 0) i JOIN clicks c
         ON c.impression_id = i.id
-           AND c.ts BETWEEN i.ts - interval '1 minute' AND i.ts + interval '3 minutes'$$) AS key_errors;
+           AND c.ts BETWEEN i.ts - interval '1 minute' AND i.ts + interval '3 minutes'$$) AS key_errors,
+       pg_temp.differences('SELECT * FROM by_owner',
+  $$SELECT k.owner, k2.owner AS click_owner, count(*) AS clicks, sum(c.click_id) AS s
+      FROM impressions i JOIN clicks c
+        ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '10 minutes'
+      LEFT JOIN campaigns k ON k.name = i.campaign
+      JOIN campaigns k2 ON k2.name = 'c' || (c.click_id % 3)
+     GROUP BY 1, 2$$) AS by_owner;
+SELECT * FROM by_owner ORDER BY 1, 2;
 SELECT errors = (SELECT count(*) FROM impressions WHERE id % 7 = 0) AS dead_letters_are_the_failing_impressions,
        errors > 0 AS some
   FROM continuous.views WHERE view = 'key_errors'::regclass;
@@ -163,7 +182,6 @@ SELECT * FROM taps_per_minute ORDER BY 1;
 --
 -- What is refused
 --
-CREATE TABLE campaigns (name text PRIMARY KEY);
 CREATE TABLE no_time (id int, ts timestamptz);
 SELECT continuous.create_stream('no_time');
 -- no equality key
@@ -197,15 +215,14 @@ CREATE VIEW bad WITH (continuous) AS
 CREATE VIEW bad WITH (continuous) AS
   SELECT count(*) FROM impressions i FULL JOIN clicks c
       ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '1 minute';
--- three streams, and a table joined to the two
+-- three streams, and a table joined between the two
 CREATE VIEW bad WITH (continuous) AS
   SELECT count(*) FROM impressions i JOIN clicks c
       ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '1 minute'
     JOIN taps t ON t.imp = i.id AND t.ts BETWEEN i.ts AND i.ts + interval '1 minute';
 CREATE VIEW bad WITH (continuous) AS
-  SELECT count(*) FROM impressions i JOIN clicks c
-      ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '1 minute'
-    JOIN campaigns k ON k.name = i.campaign;
+  SELECT count(*) FROM impressions i JOIN campaigns k ON k.name = i.campaign
+    JOIN clicks c ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '1 minute';
 -- a stream joined to itself
 CREATE VIEW bad WITH (continuous) AS
   SELECT count(*) FROM impressions i JOIN impressions j

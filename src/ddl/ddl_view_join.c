@@ -15,8 +15,8 @@
  *
  * A view may also join its stream with one other table stream, INNER, on
  * an equality key and a bounded event-time condition (an interval join,
- * plan_interval.c reads the condition): "s1 JOIN s2 ON ...", nothing more
- * in FROM.
+ * plan_interval.c reads the condition), and tables after the two:
+ * "s1 JOIN s2 ON ... [LEFT] JOIN t ON ...".
  *
  *-------------------------------------------------------------------------
  */
@@ -131,7 +131,16 @@ ddl_view_check_joins(Query *query)
 	}
 
 	if (check_interval_join(query, joins, first_rte))
+	{
+		/* the tables joined to the two streams, looked up as for one */
+		joins = list_truncate(list_copy(joins), list_length(joins) - 1);
+		foreach(lc, joins)
+			check_joined_relation(query, lfirst(lc), first_rte->relid);
+		foreach(lc, joins)
+			check_join_keys(query, lfirst(lc));
+		(void) query_tree_walker(query, odd_var_walker, query, 0);
 		return first;
+	}
 	foreach(lc, joins)
 		check_joined_relation(query, lfirst(lc),
 							  first_rte->rtekind == RTE_RELATION ?
@@ -321,6 +330,8 @@ check_interval_join(Query *query, List *joins, RangeTblEntry *first_rte)
 	Interval   *within;
 	ListCell   *lc;
 	RangeTblEntry *second = NULL;
+	JoinExpr   *second_join = NULL;
+	int			nstreams = 0;
 
 	foreach(lc, joins)
 	{
@@ -331,10 +342,20 @@ check_interval_join(Query *query, List *joins, RangeTblEntry *first_rte)
 			continue;
 		rte = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
 		if (rte->rtekind == RTE_RELATION && is_stream(rte->relid))
+		{
 			second = rte;
+			second_join = join;
+			nstreams++;
+		}
 	}
 	if (second == NULL || first_rte->rtekind != RTE_RELATION)
 		return false;
+	if (nstreams > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views can join at most two streams"),
+				 errdetail("A join of three or more streams is not supported yet."),
+				 errhint("Join two streams, and tables after them.")));
 	if (second->relid == first_rte->relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -342,12 +363,11 @@ check_interval_join(Query *query, List *joins, RangeTblEntry *first_rte)
 						get_rel_name(second->relid)),
 				 errdetail("Interval joins join two different table streams."),
 				 errhint("Create a continuous view per side, or join a table that holds the rows to match.")));
-	if (list_length(joins) > 1)
+	if (second_join != llast(joins))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a join of two streams cannot be combined with other joins in a continuous view"),
-				 errdetail("FROM may join exactly two streams: three streams, or tables joined to the two, are not supported yet."),
-				 errhint("Join the two streams only; a lookup of a table can be done by an ordinary view over the continuous view.")));
+				 errmsg("the second stream of a continuous view must be joined right after the first"),
+				 errhint("Write FROM s1 JOIN s2 ON ... JOIN t ON ..., the streams first and then the tables.")));
 	if (get_rel_relkind(first_rte->relid) == RELKIND_FOREIGN_TABLE ||
 		get_rel_relkind(second->relid) == RELKIND_FOREIGN_TABLE)
 		ereport(ERROR,

@@ -75,11 +75,16 @@ continuous_plan_build(Query *query)
 	plan->query = query;
 	plan->interval_join = plan_interval_join_build(query, &residual);
 	if (plan->interval_join != NULL)
+	{
+		/* tables joined to the two streams are looked up */
+		plan->joins = plan_joins_build(query,
+									   plan->interval_join->right_rtindex);
 		plan->stream = rt_fetch(plan->interval_join->left_rtindex,
 								query->rtable)->relid;
+	}
 	else
 	{
-		plan->joins = plan_joins_build(query);
+		plan->joins = plan_joins_build(query, 0);
 		plan->stream = plan_stream_relid(query, plan->joins);
 	}
 	plan->keys = plan_keys(query, &used_names);

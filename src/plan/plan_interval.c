@@ -17,6 +17,10 @@
  *	              right.t - left.t from both sides: [lo, hi];
  *	 the rest     checked with WHERE by the filter, on the joined row.
  *
+ * Tables may be joined after the two streams ("s1 JOIN s2 ON ... JOIN t
+ * ON t.key = s2.col"): lookups (plan_join.c), whose row is the joined row
+ * of the two streams.
+ *
  * The interval join stage (stage_interval_join.c) makes each joined row of
  * the left stream's columns then the right stream's; at run time
  * continuous_plan_bind_interval_join() rewrites the plan's expressions to
@@ -51,18 +55,30 @@ static bool time_term(PlanIntervalJoin *ij, Node *node, Index *rtindex,
 static int64 interval_microseconds(Const *c);
 static Node *bind_interval_mutator(Node *node, PlanIntervalJoin *ij);
 
-bool
-plan_is_interval_join(Query *query)
+/* The first join of FROM, "s1 JOIN s2" of "s1 JOIN s2 ... JOIN t ...". */
+static JoinExpr *
+innermost_join(Query *query)
 {
 	List	   *fromlist = query->jointree->fromlist;
 	JoinExpr   *join;
+
+	if (list_length(fromlist) != 1 || !IsA(linitial(fromlist), JoinExpr))
+		return NULL;
+	join = linitial(fromlist);
+	while (IsA(join->larg, JoinExpr))
+		join = (JoinExpr *) join->larg;
+	return join;
+}
+
+bool
+plan_is_interval_join(Query *query)
+{
+	JoinExpr   *join = innermost_join(query);
 	RangeTblEntry *left;
 	RangeTblEntry *right;
 
-	if (list_length(fromlist) != 1 || !IsA(linitial(fromlist), JoinExpr))
-		return false;
-	join = linitial(fromlist);
-	if (!IsA(join->larg, RangeTblRef) || !IsA(join->rarg, RangeTblRef))
+	if (join == NULL ||
+		!IsA(join->larg, RangeTblRef) || !IsA(join->rarg, RangeTblRef))
 		return false;
 	left = rt_fetch(((RangeTblRef *) join->larg)->rtindex, query->rtable);
 	right = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
@@ -91,7 +107,7 @@ plan_interval_join_build(Query *query, List **residual)
 	/* USING columns and join aliases read the base relations */
 	plan_flatten_join_aliases(query);
 
-	join = linitial(query->jointree->fromlist);
+	join = innermost_join(query);
 	ij = palloc0(sizeof(PlanIntervalJoin));
 	ij->left_rtindex = ((RangeTblRef *) join->larg)->rtindex;
 	ij->right_rtindex = ((RangeTblRef *) join->rarg)->rtindex;
@@ -392,6 +408,15 @@ continuous_plan_bind_interval_join(ContinuousPlan *plan, AttrNumber left_natts)
 		output->expr = (Expr *) bind_interval_mutator((Node *) output->expr, ij);
 	}
 	plan->where = (Expr *) bind_interval_mutator((Node *) plan->where, ij);
+	/* tables looked up by the second stream's columns */
+	foreach(lc, plan->joins)
+	{
+		PlanJoin   *join = lfirst(lc);
+
+		join->key_exprs = (List *) bind_interval_mutator((Node *) join->key_exprs,
+														 ij);
+		join->quals = (Expr *) bind_interval_mutator((Node *) join->quals, ij);
+	}
 }
 
 static Node *

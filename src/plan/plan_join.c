@@ -88,7 +88,7 @@ plan_flatten_join_aliases(Query *query)
 }
 
 List *
-plan_joins_build(Query *query)
+plan_joins_build(Query *query, Index skip_rtindex)
 {
 	List	   *joinexprs;
 	List	   *joins = NIL;
@@ -103,10 +103,13 @@ plan_joins_build(Query *query)
 	foreach(lc, joinexprs)
 	{
 		JoinExpr   *je = lfirst_node(JoinExpr, lc);
-		PlanJoin   *join = palloc0(sizeof(PlanJoin));
+		PlanJoin   *join;
 		List	   *quals = NIL;
 		ListCell   *qc;
 
+		if (castNode(RangeTblRef, je->rarg)->rtindex == skip_rtindex)
+			continue;
+		join = palloc0(sizeof(PlanJoin));
 		join->rtindex = castNode(RangeTblRef, je->rarg)->rtindex;
 		join->relid = rt_fetch(join->rtindex, query->rtable)->relid;
 		join->left = je->jointype == JOIN_LEFT;
