@@ -13,7 +13,9 @@
 #   make bench        throughput benchmarks (test/bench/): table streams
 #                     (make bench-tables), Kafka streams (make bench-kafka),
 #                     memory of windowed views (make bench-windows),
-#                     backfill and rebuild (make bench-backfill);
+#                     backfill and rebuild (make bench-backfill), many
+#                     groups (make bench-groups: 100k and 1M users, 18 h
+#                     of windows, a 5M-row COPY);
 #   make bench-nexmark  the Nexmark queries continuous views express
 #
 # The harness scripts live in test/harness/; see README.md.
@@ -78,7 +80,7 @@ PG_PROVE_FLAGS += -I $(srcdir)/test/perl
 
 HARNESS = test/harness
 
-.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows bench-backfill bench-nexmark deps
+.PHONY: test demo demo-stop demo-clean bench bench-tables bench-kafka bench-windows bench-backfill bench-groups bench-nexmark deps
 
 deps:
 	@$(HARNESS)/deps.sh
@@ -97,7 +99,7 @@ demo-stop:
 demo-clean:
 	@$(HARNESS)/demo.sh clean
 
-bench: bench-tables bench-kafka bench-windows bench-backfill
+bench: bench-tables bench-kafka bench-windows bench-backfill bench-groups
 
 bench-tables:
 	@test/bench/table_streams.sh
@@ -110,6 +112,9 @@ bench-windows:
 
 bench-backfill:
 	@test/bench/backfill.sh
+
+bench-groups:
+	@test/bench/groups.sh
 
 bench-nexmark:
 	@test/bench/nexmark.sh

@@ -185,6 +185,16 @@ TABLE reading_windows ORDER BY window_start;   -- 14:40 and 14:45
 SELECT view, kind FROM continuous.views
  WHERE view IN ('hot_readings'::regclass, 'reading_windows'::regclass) ORDER BY view::text;
 
+-- closed_minutes (see Event time) shows each minute once it is closed:
+CREATE VIEW readings_per_hour WITH (continuous) AS
+    SELECT continuous.tumble(minute, '1 hour') AS hour, sum(n) AS n, count(*) AS minutes
+    FROM closed_minutes GROUP BY hour;
+TABLE readings_per_hour ORDER BY hour;   -- the closed minutes of 12:00 and 13:00
+INSERT INTO readings VALUES ('a', 29.0, '2026-05-01 15:00:00+00'),
+                            ('a', 30.0, '2026-05-01 15:05:00+00');
+SELECT continuous.sync();
+TABLE readings_per_hour ORDER BY hour;   -- and 14:00, 15:00: the watermark, 15:04:30, closed their minutes
+
 CREATE TABLE metrics (host text, cpu numeric, ts timestamptz NOT NULL)
     PARTITION BY RANGE (ts);
 CREATE TABLE metrics_may PARTITION OF metrics

@@ -154,6 +154,38 @@ ddl_catalog_stream_event_time(Oid stream)
 }
 
 /*
+ * The emission table of an emit = 'window_close' view that other
+ * continuous views read (view_chain.c), or InvalidOid.  plan.c asks, so
+ * that such a reader's stream is that table.
+ */
+Oid
+ddl_catalog_emission_of_view(Oid view)
+{
+	List	   *emission = catalog_select_oids("SELECT emission FROM continuous.view_emissions"
+											   " WHERE view OPERATOR(pg_catalog.=) $1", view);
+
+	return emission ? linitial_oid(emission) : InvalidOid;
+}
+
+/* A view's emission table, and how far it emitted (chain_emit.c) */
+void
+ddl_catalog_add_emission(Oid view, Oid emission, AttrNumber window_column,
+						 TimestampTz emitted_upto)
+{
+	Oid			argtypes[4] = {OIDOID, OIDOID, INT2OID, TIMESTAMPTZOID};
+	Datum		values[4];
+
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = ObjectIdGetDatum(emission);
+	values[2] = Int16GetDatum(window_column);
+	values[3] = TimestampTzGetDatum(emitted_upto);
+	catalog_execute("INSERT INTO continuous.view_emissions"
+					" (view, emission, window_column, emitted_upto)"
+					" VALUES ($1, $2, $3, $4)",
+					4, argtypes, values, NULL, SPI_OK_INSERT);
+}
+
+/*
  * Every stream, for the checks around DDL on stream tables
  * (stream_guard.c); in the caller's memory context.
  */

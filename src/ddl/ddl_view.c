@@ -86,6 +86,7 @@
 #include "ddl/storage_grants.h"
 #include "ddl/stream_guard.h"
 #include "ddl/utility_chain.h"
+#include "ddl/view_chain.h"
 #include "ddl/upgrade.h"
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
@@ -331,6 +332,9 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	/* the worker reads the stream for the view's owner: may the owner? */
 	(void) ExecCheckRTPerms(query->rtable, true);
+	/* a view over a view reads its closed windows' table (view_chain.c) */
+	if (get_rel_relkind(stream) == RELKIND_VIEW)
+		(void) view_chain_prepare_source(stream);
 
 	plan = continuous_plan_build(query);
 	window_registry_check_view(pstate, plan);

@@ -36,6 +36,7 @@
 #include "ddl/ddl_view_check.h"
 #include "ddl/ddl_view_join.h"
 #include "ddl/stream_guard.h"
+#include "ddl/view_chain.h"
 #include "plan/agg_support.h"
 #include "plan/plan_types.h"
 #include "source/kafka/kafka_options.h"
@@ -369,6 +370,9 @@ check_from_clause(Query *query)
 		/* the options must fit the columns; the first view registers it */
 		(void) kafka_stream_options(rte->relid);
 	}
+	else if (rte->relkind == RELKIND_VIEW &&
+			 view_chain_check_source(rte->relid))
+		return rte->relid;		/* its closed windows (view_chain.c) */
 	else if (rte->relkind != RELKIND_RELATION &&
 			 rte->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,

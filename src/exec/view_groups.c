@@ -67,22 +67,17 @@ view_key_eqops(ViewRuntime *vr, Oid *eqops)
 	}
 }
 
-/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
-TupleHashTable
-view_key_hash_table(ViewRuntime *vr)
+/*
+ * The hash function of each group key (FmgrInfo in the current memory) and
+ * its collation, from the GROUP BY's equality operators: keys it finds
+ * equal hash alike.
+ */
+void
+view_key_hash_functions(ViewRuntime *vr, FmgrInfo *hashfuncs, Oid *collations)
 {
-	AttrNumber *keycols;
-	Oid		   *eqops;
-	Oid		   *eqfuncs;
-	Oid		   *collations;
-	FmgrInfo   *hashfuncs;
+	Oid		   *eqops = palloc(sizeof(Oid) * vr->nkeys);
 	ListCell   *lc;
 
-	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
-	eqops = palloc(sizeof(Oid) * vr->nkeys);
-	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
-	collations = palloc(sizeof(Oid) * vr->nkeys);
-	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
 	view_key_eqops(vr, eqops);
 	foreach(lc, vr->plan->keys)
 	{
@@ -96,10 +91,34 @@ view_key_hash_table(ViewRuntime *vr)
 					 errmsg("could not identify a hash function for type %s",
 							format_type_be(key->type)),
 					 errdetail("Continuous views group with hashing.")));
-		keycols[i] = i + 1;
-		eqfuncs[i] = get_opcode(eqops[i]);
 		collations[i] = key->collation;
 		fmgr_info(hashfn, &hashfuncs[i]);
+	}
+	pfree(eqops);
+}
+
+/* PostgreSQL's hash table over the keys, with the GROUP BY's operators. */
+TupleHashTable
+view_key_hash_table(ViewRuntime *vr)
+{
+	AttrNumber *keycols;
+	Oid		   *eqops;
+	Oid		   *eqfuncs;
+	Oid		   *collations;
+	FmgrInfo   *hashfuncs;
+	int			i;
+
+	keycols = palloc(sizeof(AttrNumber) * vr->nkeys);
+	eqops = palloc(sizeof(Oid) * vr->nkeys);
+	eqfuncs = palloc(sizeof(Oid) * vr->nkeys);
+	collations = palloc(sizeof(Oid) * vr->nkeys);
+	hashfuncs = palloc(sizeof(FmgrInfo) * vr->nkeys);
+	view_key_eqops(vr, eqops);
+	view_key_hash_functions(vr, hashfuncs, collations);
+	for (i = 0; i < vr->nkeys; i++)
+	{
+		keycols[i] = i + 1;
+		eqfuncs[i] = get_opcode(eqops[i]);
 	}
 
 	return BuildTupleHashTableExt(NULL, vr->key_desc,

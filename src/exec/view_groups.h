@@ -19,6 +19,13 @@ extern void view_groups_create(ViewRuntime *vr);
  */
 extern TupleHashTable view_key_hash_table(ViewRuntime *vr);
 
+/*
+ * Each group key's hash function and collation, from the GROUP BY's
+ * equality operators: keys it finds equal hash alike.
+ */
+extern void view_key_hash_functions(ViewRuntime *vr, FmgrInfo *hashfuncs,
+									Oid *collations);
+
 /* How many groups the batch holds in memory (continuous.views.groups_in_memory). */
 extern int64 view_batch_groups(ViewRuntime *vr);
 

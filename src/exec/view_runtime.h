@@ -71,6 +71,9 @@ typedef struct ViewRuntime
 	TupleDesc	key_desc;		/* the group keys, as a row */
 	AggSupport **aggs;
 
+	/* groups known absent from storage (group_locations.c); NULL: none */
+	struct GroupLocations *locations;
+
 	/* the batch */
 	GroupTable *groups;			/* keys -> GroupStates; NULL without keys */
 	GroupStates *global;		/* the one group without GROUP BY */

@@ -248,6 +248,19 @@ plan_stream_relid(Query *query, List *joins)
 		if (OidIsValid(stream))
 			elog(ERROR, "continuous view query reads more than one relation");
 		stream = rte->relid;
+
+		/*
+		 * A view over an emit = 'window_close' view reads the table its
+		 * closed windows are appended to (view_chain.c); the query goes on
+		 * naming the view, whose columns that table has, in order.
+		 */
+		if (rte->relkind == RELKIND_VIEW)
+		{
+			stream = ddl_catalog_emission_of_view(rte->relid);
+			if (!OidIsValid(stream))
+				elog(ERROR, "continuous view query reads view \"%s\", which emits no closed windows",
+					 get_rel_name(rte->relid));
+		}
 	}
 	if (!OidIsValid(stream))
 		elog(ERROR, "continuous view query reads no stream");

@@ -449,6 +449,63 @@ END
 $$;
 
 /* ------------------------------------------------------------------------
+ * Views over views (src/ddl/view_chain.c, src/state/chain_emit.c)
+ *
+ * A continuous view may read an emit = 'window_close' view: the first such
+ * reader gives the read view an emission table,
+ * continuous_storage.<view>_closed, with the read view's columns, which is
+ * a table stream (event_time: the window column).  The worker appends the
+ * final rows of the windows a flush closes, in that flush, and the readers
+ * are views of that table stream.  emitted_upto says how far: every window
+ * that closes (start + size + allowed_lateness) at or before it is in the
+ * emission table, none after; written with the rows, so nothing is emitted
+ * twice or skipped across crashes.  Written by the worker in its flushes:
+ * not part of view_catalog, whose writes make the worker load its catalog
+ * again.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE continuous.view_emissions (
+    view          pg_catalog.regclass PRIMARY KEY,  -- the emit = 'window_close' view
+    emission      pg_catalog.regclass NOT NULL,     -- its emission table (a stream)
+    window_column smallint NOT NULL,    -- the window's column, in both
+    emitted_upto  timestamptz NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('continuous.view_emissions', '');
+
+CREATE FUNCTION continuous._on_sql_drop_chains()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM continuous.view_emissions e
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND (e.view OPERATOR(pg_catalog.=) d.objid
+            OR e.emission OPERATOR(pg_catalog.=) d.objid);
+END
+$$;
+
+CREATE EVENT TRIGGER continuous_on_sql_drop_chains ON sql_drop
+    EXECUTE FUNCTION continuous._on_sql_drop_chains();
+
+-- continuous.views names the view a view reads, not its emission table
+DO $$
+DECLARE
+    old text := 'c.stream,';
+    def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
+BEGIN
+    IF pg_catalog.strpos(def, old) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'continuous.views has no column stream as expected';
+    END IF;
+    EXECUTE 'CREATE OR REPLACE VIEW continuous.views AS '
+         OPERATOR(pg_catalog.||) pg_catalog.regexp_replace(def, '\mc\.stream,',
+            'COALESCE((SELECT e.view FROM continuous.view_emissions e '
+            'WHERE e.emission OPERATOR(pg_catalog.=) c.stream), c.stream) AS stream,');
+END
+$$;
+
+/* ------------------------------------------------------------------------
  * Interval joins
  *
  * A continuous view over two table streams joined on a key and a bounded

@@ -8,10 +8,12 @@
  * its storage table through the unique index on the group keys; a stored
  * state is deserialised, combined with the batch's state by the aggregate's
  * combine function, serialised and written back (a HOT update: the state
- * columns are not indexed).  A new group is inserted.  No row locks are
- * taken: a view's storage has one writer at a time (with several workers
- * per database, their flushes of a view take turns, worker.c); readers see
- * the previous version until the flush commits.
+ * columns are not indexed).  New groups are inserted a chunk at a time; a
+ * group that group_locations.c knows is not stored is inserted without the
+ * search.  No row locks are taken: a view's storage has one writer at a
+ * time (with several workers per database, their flushes of a view take
+ * turns, worker.c); readers see the previous version until the flush
+ * commits.
  *
  * Because the decoder position commits in the same transaction, a crash
  * before the commit loses the batch and its position together, and the
@@ -23,6 +25,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/hio.h"
 #include "access/nbtree.h"
 #include "access/relscan.h"
 #include "access/table.h"
@@ -46,6 +49,7 @@
 #include "base/privileges.h"
 #include "exec/view_groups.h"
 #include "state/flush.h"
+#include "state/group_locations.h"
 #include "state/storage_key.h"
 #include "window/window_kind.h"
 
@@ -115,6 +119,28 @@ static FlushGroup *groups_in_flush_order(ViewRuntime *vr,
 										 int *ngroups);
 static int	compare_in_index_order(const void *a, const void *b, void *arg);
 
+/*
+ * New groups wait here to be inserted together: the heap rows with one
+ * call (table_multi_insert, which fills a page at a time), then their
+ * index entries.
+ */
+#define FLUSH_INSERT_CHUNK 1000
+
+typedef struct FlushInserts
+{
+	ViewRuntime *vr;
+	StorageTarget *target;
+	TupleTableSlot *slots[FLUSH_INSERT_CHUNK];
+	int			nslots;			/* waiting */
+	int			nmade;			/* slots made so far */
+	BulkInsertState bistate;
+	MemoryContext cxt;			/* index insertion's, per chunk */
+} FlushInserts;
+
+static void flush_inserts_add(FlushInserts *ins, TupleTableSlot *row);
+static void flush_inserts_write(FlushInserts *ins);
+static void flush_inserts_context(void *arg);
+
 /* Each batch group: combined with its stored row, or inserted. */
 static void
 flush_groups(ViewRuntime *vr, StorageTarget *target)
@@ -133,6 +159,8 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 	MemoryContext oldcxt;
 	Snapshot	snapshot = GetActiveSnapshot();
 	FlushGroup *groups;
+	GroupLocations *locations;
+	FlushInserts ins;
 	int			ngroups;
 	int			g;
 	int			i;
@@ -144,11 +172,16 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		iscan = index_beginscan(rel, layout.index, snapshot, vr->nkeys, 0);
 	else
 		sscan = table_beginscan(rel, snapshot, 0, NULL);
+	memset(&ins, 0, sizeof(ins));
+	ins.vr = vr;
+	ins.target = target;
 
 	group_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									  "pg_continuous flush group",
 									  ALLOCSET_DEFAULT_SIZES);
 	groups = groups_in_flush_order(vr, &layout, &ngroups);
+	locations = layout.index ?
+		group_locations_begin(vr, rel, &layout, ngroups) : NULL;
 	for (g = 0; g < ngroups; g++)
 	{
 		bool		found;
@@ -160,7 +193,12 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		states = groups[g].states;
 
 		/* the scan keeps its buffers in the flush's context, not per group */
-		found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
+		if (locations != NULL &&
+			group_locations_lookup(locations, keys->tts_values,
+								   keys->tts_isnull) == GROUP_ABSENT)
+			found = false;
+		else
+			found = storage_find_group(vr, &layout, iscan, sscan, keys, stored);
 
 		MemoryContextReset(group_cxt);
 		oldcxt = MemoryContextSwitchTo(group_cxt);
@@ -207,12 +245,14 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		}
 		else
 		{
-			simple_table_tuple_insert(rel, merged);
-			if (rri->ri_NumIndices > 0)
-				ExecInsertIndexTuples(rri, merged, estate, false, false, NULL, NIL);
+			MemoryContextSwitchTo(oldcxt);
+			flush_inserts_add(&ins, merged);
 		}
 		MemoryContextSwitchTo(oldcxt);
 	}
+	flush_inserts_write(&ins);
+	if (locations != NULL)
+		group_locations_end(locations);
 
 	for (i = 0; i < vr->naggs; i++)
 		agg_support_set_context(vr->aggs[i], vr->state_cxt);
@@ -221,10 +261,85 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 		index_endscan(iscan);
 	if (sscan)
 		table_endscan(sscan);
+	for (i = 0; i < ins.nmade; i++)
+		ExecDropSingleTupleTableSlot(ins.slots[i]);
+	if (ins.bistate)
+	{
+		FreeBulkInsertState(ins.bistate);
+		table_finish_bulk_insert(rel, 0);
+	}
+	if (ins.cxt)
+		MemoryContextDelete(ins.cxt);
 	ExecDropSingleTupleTableSlot(stored);
 	ExecDropSingleTupleTableSlot(merged);
 	ExecDropSingleTupleTableSlot(keys);
 	pfree(groups);
+}
+
+/* A new group's row (copied) waits for the chunk's insert. */
+static void
+flush_inserts_add(FlushInserts *ins, TupleTableSlot *row)
+{
+	if (ins->nslots == ins->nmade)
+		ins->slots[ins->nmade++] = table_slot_create(ins->target->rel, NULL);
+	ExecCopySlot(ins->slots[ins->nslots++], row);
+	if (ins->nslots == FLUSH_INSERT_CHUNK)
+		flush_inserts_write(ins);
+}
+
+static void
+flush_inserts_write(FlushInserts *ins)
+{
+	StorageTarget *target = ins->target;
+	ErrorContextCallback errcallback;
+	MemoryContext oldcxt;
+	int			i;
+
+	if (ins->nslots == 0)
+		return;
+	if (ins->bistate == NULL)
+	{
+		ins->bistate = GetBulkInsertState();
+
+		/*
+		 * Not the ring of buffers of a bulk load: the next flushes update
+		 * these rows, and should find their pages in shared buffers.
+		 */
+		FreeAccessStrategy(ins->bistate->strategy);
+		ins->bistate->strategy = NULL;
+		ins->cxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "pg_continuous flush inserts",
+										 ALLOCSET_DEFAULT_SIZES);
+	}
+	table_multi_insert(target->rel, ins->slots, ins->nslots,
+					   target->estate->es_output_cid, 0, ins->bistate);
+
+	/* a group stored twice is refused by the unique index, and said so */
+	errcallback.callback = flush_inserts_context;
+	errcallback.arg = ins->vr;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	oldcxt = MemoryContextSwitchTo(ins->cxt);
+	for (i = 0; i < ins->nslots; i++)
+	{
+		if (target->rri->ri_NumIndices > 0)
+			ExecInsertIndexTuples(target->rri, ins->slots[i], target->estate,
+								  false, false, NULL, NIL);
+		ExecClearTuple(ins->slots[i]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(ins->cxt);
+	error_context_stack = errcallback.previous;
+	ins->nslots = 0;
+}
+
+static void
+flush_inserts_context(void *arg)
+{
+	ViewRuntime *vr = arg;
+
+	errcontext("inserting the new groups of continuous view \"%s\" into its storage",
+			   vr->name);
 }
 
 /*

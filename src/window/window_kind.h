@@ -42,6 +42,7 @@
 #ifndef CONTINUOUS_WINDOW_KIND_H
 #define CONTINUOUS_WINDOW_KIND_H
 
+#include "catalog/pg_class.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
@@ -170,7 +171,10 @@ typedef struct WindowKind
 
 /*
  * Is node the stream's event-time column itself (event_time: its number)?
- * The kinds by event time recognise their windows by it.
+ * The kinds by event time recognise their windows by it.  The stream's
+ * relation in the query is the stream itself, or a view whose emission
+ * table (with the view's columns) is the stream (view_chain.c); joined
+ * tables are never views.
  */
 static inline bool
 window_is_event_time(ContinuousPlan *plan, Node *node, AttrNumber event_time)
@@ -180,7 +184,8 @@ window_is_event_time(ContinuousPlan *plan, Node *node, AttrNumber event_time)
 	return event_time != InvalidAttrNumber && node != NULL &&
 		IsA(node, Var) && var->varlevelsup == 0 &&
 		var->varattno == event_time &&
-		rt_fetch(var->varno, plan->query->rtable)->relid == plan->stream;
+		(rt_fetch(var->varno, plan->query->rtable)->relid == plan->stream ||
+		 rt_fetch(var->varno, plan->query->rtable)->relkind == RELKIND_VIEW);
 }
 
 /*

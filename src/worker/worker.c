@@ -70,6 +70,7 @@
 #include "base/shmem.h"
 #include "base/subxact.h"
 #include "ddl/upgrade.h"
+#include "ddl/view_chain.h"
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
 #include "exec/batch.h"
@@ -78,7 +79,9 @@
 #include "source/kafka/kafka_source.h"
 #include "source/kafka/worker_kafka.h"
 #include "source/watermark.h"
+#include "state/chain_emit.h"
 #include "state/flush.h"
+#include "state/group_locations.h"
 #include "state/rebuild.h"
 #include "window/window_expiry.h"
 #include "worker/view_progress.h"
@@ -177,6 +180,7 @@ static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
+static Size worker_batch_memory(void);
 static void worker_write_kafka_state(void);
 static void worker_watch_catalog(void);
 static void worker_catalog_invalidated(Datum arg, Oid relid);
@@ -237,6 +241,7 @@ continuous_worker_main(Datum arg)
 	view_progress_start(&stored);
 	/* pg_upgrade leaves out what makes each view one object */
 	view_dependencies_restore();
+	view_chain_restore_dependencies();
 	worker_commit();
 
 	ws.decoding = decoder_available();
@@ -447,7 +452,7 @@ worker_loop(void)
 
 			if (decoder_read_position() < end_of_wal)
 				decoder_read(end_of_wal, continuous_batch_events,
-							 (Size) continuous_state_memory_kb * 1024);
+							 worker_batch_memory());
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
 		}
@@ -467,6 +472,9 @@ worker_loop(void)
 			pending = true;
 		/* a sync() must not return before a view whose lock is gone */
 		if (sync_requested && view_progress_holding())
+			pending = true;
+		/* closed windows of a view that others read wait to be emitted */
+		if (chain_emit_owed(ws.views))
 			pending = true;
 
 		if (pending)
@@ -556,6 +564,18 @@ worker_loop(void)
 	}
 }
 
+/*
+ * continuous.state_memory for the batch: what the flush keeps of storage
+ * (group_locations.c) takes up to half of it.
+ */
+static Size
+worker_batch_memory(void)
+{
+	Size		limit = (Size) continuous_state_memory_kb * 1024;
+
+	return limit - Min(group_locations_memory(), limit / 2);
+}
+
 static bool
 worker_flush_due(bool sync_requested)
 {
@@ -572,7 +592,7 @@ worker_flush_due(bool sync_requested)
 	}
 	return sync_requested ||
 		events >= continuous_batch_events ||
-		bytes >= (Size) continuous_state_memory_kb * 1024 ||
+		bytes >= worker_batch_memory() ||
 		TimestampDifferenceExceeds(ws.last_flush, GetCurrentTimestamp(),
 								   continuous_flush_interval_ms);
 }
@@ -757,6 +777,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	if (ws.decoding)
 		decoder_set_streams(relids, ntables, ws.stream_catalog,
 							ws.view_catalog);
+	chain_emit_load();
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
@@ -866,6 +887,9 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 									 view_definition_query(query_view),
 									 lateness);
 			vr->active_from = counts_from;
+			/* a table stream's views have this worker as their one writer */
+			if (!kafka)
+				group_locations_enable(vr);
 			vr->late_table = no_late_table ? InvalidOid : late_table;
 			if (!no_retention)
 			{
@@ -1217,13 +1241,17 @@ worker_process_join_views(List *batches)
 	}
 }
 
-/* What a flush writes for one view: its state, late rows, retention. */
+/*
+ * What a flush writes for one view: its state, late rows, the windows it
+ * closed for the views that read it, retention (not before they are).
+ */
 static void
 worker_step_write(ViewRuntime *vr, void *arg)
 {
 	view_flush_stages(vr);
 	window_expiry_write_late_rows(vr);
-	window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
+	if (chain_emit_closed_windows(vr))
+		window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
 }
 
 static void

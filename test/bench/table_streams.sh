@@ -7,6 +7,8 @@
 #   stream5   a stream table with 5 continuous views
 #   transform a stream table with 1 continuous transform (no aggregates:
 #             each event's projected row appended to its storage)
+#   window1   a stream table with 1 continuous view by key and 1-minute
+#             window (about as many groups as events with many keys)
 #   trigger   a plain table with a per-row plpgsql trigger that upserts a
 #             per-key count/sum summary table
 #   join1     stream1's view joined to a table of 100,000 rows by its key
@@ -14,15 +16,17 @@
 #             gives join1 / stream1, the median of the ratios of the runs
 #             of one repetition (paired)
 # each loaded twice: as transactions of BENCH_TXN_ROWS rows (INSERT ... SELECT
-# from a source table) and as one COPY of all rows.  For the stream cases the
+# from a source table) and as one COPY of all rows (BENCH_MODES, default
+# "txn copy", picks the loads).  For the stream cases the
 # clock stops when continuous.sync('10 minutes') returns, i.e. when the views
 # show every event.  Each measurement runs BENCH_REPEAT times (default 3); the
 # table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
-# BENCH_CASES (default "plain stream1 stream5 transform trigger join1") picks
-# cases, and
-# BENCH_KEYS (default 1000) the number of distinct user_id values.  A run
-# that takes longer than BENCH_TIMEOUT seconds (default 300) is stopped and
-# its case reported as slower than that bound, not repeated.
+# BENCH_CASES (default "plain stream1 stream5 window1 transform trigger
+# join1") picks cases, and BENCH_KEYS (default 1000) the number of distinct
+# user_id values.  Event times are 1 ms apart in load order, or, with
+# BENCH_SPREAD set to an interval ('18 hours'), drawn at random within it.
+# A run that takes longer than BENCH_TIMEOUT seconds (default 300) is
+# stopped and its case reported as slower than that bound, not repeated.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -33,10 +37,11 @@ REPEAT=${BENCH_REPEAT:-3}
 TXN_ROWS=${BENCH_TXN_ROWS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 KEYS=${BENCH_KEYS:-1000}
+SPREAD=${BENCH_SPREAD:-}
 
 bench_server bench 5600 "autovacuum = off"
 
-log "generating $EVENTS events ($KEYS keys)"
+log "generating $EVENTS events ($KEYS keys${SPREAD:+, event times spread over $SPREAD})"
 bpsql -d postgres -c 'CREATE DATABASE bench'
 bpsql -d bench <<EOF
 SELECT setseed(0.42);
@@ -45,7 +50,8 @@ SELECT i::bigint AS id,
        1 + floor(random() * $KEYS)::int AS user_id,
        floor(random() * 1000)::int AS value,
        random() * 100 AS amount,
-       timestamptz '2024-01-01 00:00:00+00' + i * interval '1 millisecond' AS ts
+       timestamptz '2024-01-01 00:00:00+00' +
+         $( [ -n "$SPREAD" ] && echo "random() * interval '$SPREAD'" || echo "i * interval '1 millisecond'" ) AS ts
   FROM generate_series(1, $EVENTS) i;
 CREATE INDEX ON src (id);
 VACUUM ANALYZE src;
@@ -91,6 +97,11 @@ CREATE VIEW v1 WITH (continuous) AS
 TRANSFORM="CREATE VIEW t1 WITH (continuous) AS
   SELECT user_id, value, amount * 2 AS amount2, ts FROM events WHERE value >= 0;"
 
+VIEW_WINDOW="CREATE VIEW v1 WITH (continuous) AS
+  SELECT continuous.tumble(ts, '1 minute') AS m, user_id, count(*) AS c,
+         sum(amount) AS s
+    FROM events GROUP BY 1, 2;"
+
 TRIGGER_SQL="
 CREATE TABLE summary (user_id int PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
 CREATE FUNCTION summary_upsert() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -104,27 +115,24 @@ END
 CREATE TRIGGER events_summary AFTER INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION summary_upsert();"
 
+# a stream table with the extension, before its views (event times spread
+# at random are all within the watermark delay: none is late)
+stream_setup()
+{
+	echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
+	echo "SELECT continuous.create_stream('events', event_time => 'ts'${SPREAD:+, watermark_delay => '$SPREAD'});"
+}
+
 case_setup()
 {
 	case $1 in
 		plain) echo "$TABLE_SQL" ;;
 		trigger) echo "$TABLE_SQL $TRIGGER_SQL" ;;
-		stream1 | stream5)
-			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
-			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
-			echo "$VIEW1"
-			[ "$1" = stream1 ] || echo "$VIEWS2TO5"
-			;;
-		join1)
-			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
-			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
-			echo "$JOIN_SQL"
-			;;
-		transform)
-			echo "CREATE EXTENSION pg_continuous; $TABLE_SQL"
-			echo "SELECT continuous.create_stream('events', event_time => 'ts');"
-			echo "$TRANSFORM"
-			;;
+		stream1) stream_setup; echo "$VIEW1" ;;
+		stream5) stream_setup; echo "$VIEW1 $VIEWS2TO5" ;;
+		window1) stream_setup; echo "$VIEW_WINDOW" ;;
+		join1) stream_setup; echo "$JOIN_SQL" ;;
+		transform) stream_setup; echo "$TRANSFORM" ;;
 	esac
 }
 
@@ -135,14 +143,14 @@ case_teardown()
 	case $1 in
 		plain) echo "DROP TABLE events;" ;;
 		trigger) echo "DROP TABLE events; DROP TABLE summary; DROP FUNCTION summary_upsert();" ;;
-		stream1 | stream5 | transform) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
+		stream1 | stream5 | window1 | transform) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events;" ;;
 		join1) echo "DROP EXTENSION pg_continuous CASCADE; DROP TABLE events, users;" ;;
 	esac
 }
 
 declare -A RATE CATCHUP TIMED_OUT
-read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 transform trigger join1}"
-MODES=(txn copy)
+read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 window1 transform trigger join1}"
+read -r -a MODES <<<"${BENCH_MODES:-txn copy}"
 
 # Stop a load that is still running after the time limit.
 stop_load()
@@ -183,7 +191,7 @@ measure()
 	fi
 	# Refuse to report the speed of wrong answers.
 	case $c in
-		stream* | join1) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
+		stream* | window* | join1) check=$(bpsql -d bench -tAc "SELECT sum(c) FROM v1") ;;
 		transform) check=$(bpsql -d bench -tAc "SELECT count(*) FROM t1") ;;
 		trigger) check=$(bpsql -d bench -tAc "SELECT sum(n) FROM summary") ;;
 		*) check=$(bpsql -d bench -tAc "SELECT count(*) FROM events") ;;
@@ -210,7 +218,7 @@ shmem=$(bpsql -d bench -tAc "SELECT coalesce(sum(allocated_size), 0) FROM pg_shm
 state_memory=$(bpsql -d bench -tAc "SHOW continuous.state_memory" 2>/dev/null || echo '?')
 
 echo
-echo "pg_continuous table streams: $EVENTS events, $KEYS keys, median of $REPEAT runs"
+echo "pg_continuous table streams: $EVENTS events, $KEYS keys${SPREAD:+ (event times spread over $SPREAD)}, median of $REPEAT runs"
 echo "(stream cases: until continuous.sync() returned; 'sync wait' = time from end of load to that;"
 echo " '< N': a run took longer than BENCH_TIMEOUT = ${TIMEOUT}s)"
 echo

@@ -1,0 +1,190 @@
+# Copyright (c) pg_continuous contributors
+
+# Views over views, exactly once: a chain of three continuous views
+# (10-second windows closed -> minutes closed -> 5-minute totals) over
+# events that four sessions write concurrently, with a transaction in five
+# rolled back, across kill -9 of the postmaster while they load, a CREATE
+# VIEW at the end of the chain while they load (its emission table filled
+# while the worker flushes), kill -9 of the worker, and a restart.  After
+# each, with continuous.sync():
+#   - the first view's closed windows are the batch windows over the events
+#     that the watermark has closed (no event is late: sessions write in
+#     event-time order, and the disorder between them stays well inside
+#     allowed_lateness);
+#   - each later view equals its SELECT run over the view it reads;
+#   - each emission table holds each closed window of its view exactly
+#     once, and nothing else.
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::Crash;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+
+my $sessions = 4;
+my $rows     = 500;    # per transaction
+
+my $node = continuous_node('view_chains');
+
+# Event k happens k * 10 ms after the origin; the sequence hands out k in
+# order of the INSERTs, so a session's events are in event-time order and
+# two sessions' commits are at most a few transactions apart.
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE SEQUENCE ks;
+CREATE TABLE events (k bigint, s int, v int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('events', event_time => 'ts');
+CREATE VIEW tens_closed
+    WITH (continuous, emit = 'window_close', allowed_lateness = '1 minute') AS
+    SELECT continuous.tumble(ts, '10 seconds') AS w, s, count(*) AS c, sum(v) AS total
+      FROM events GROUP BY w, s;
+CREATE VIEW minutes_closed WITH (continuous, emit = 'window_close') AS
+    SELECT continuous.tumble(w, '1 minute') AS minute, count(*) AS windows,
+           sum(c) AS c, sum(total) AS total, max(c) AS busiest
+      FROM tens_closed GROUP BY minute;
+});
+
+# $n transactions of $rows events; every fifth rolls back
+sub start_loader
+{
+	my ($s, $n) = @_;
+	my ($out, $err) = ('', '');
+	my $sql = qq{
+DO \$\$
+BEGIN
+    FOR b IN 1 .. $n LOOP
+        INSERT INTO events
+        SELECT k, $s, (k % 100)::int,
+               timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
+          FROM (SELECT nextval('ks') AS k FROM generate_series(1, $rows)) g;
+        IF b % 5 = 0 THEN
+            ROLLBACK;
+        ELSE
+            COMMIT;
+        END IF;
+    END LOOP;
+END
+\$\$;
+};
+	return IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
+		  '-c', $sql ],
+		'>', \$out, '2>', \$err);
+}
+
+sub start_loaders
+{
+	my ($n) = @_;
+	return map { start_loader($_, $n) } 1 .. $sessions;
+}
+
+my %chain = (
+	# closed by its own watermark: that of the windows it reads
+	minutes_closed => q{SELECT * FROM (
+	                      SELECT continuous.tumble(w, '1 minute') AS minute, count(*),
+	                             sum(c), sum(total), max(c) FROM tens_closed GROUP BY 1) b
+	                     WHERE minute + interval '1 minute'
+	                           <= continuous._watermark('continuous_storage.tens_closed_closed')},
+	five_minutes => q{SELECT continuous.tumble(minute, '5 minutes') AS five,
+	                         sum(c), sum(total), sum(windows), max(busiest)
+	                    FROM minutes_closed GROUP BY 1});
+my %emits = (tens_closed => '(w, s)', minutes_closed => '(minute)');
+
+sub check
+{
+	my ($when, $has_five, $db) = @_;
+	$db //= 'postgres';
+	$node->safe_psql($db, "SELECT continuous.sync('5 minutes')");
+
+	is( $node->safe_psql($db,
+			"SELECT late_events FROM continuous.views WHERE view = 'tens_closed'::regclass"),
+		'0', "$when: no event was late");
+	is_same_rows($node, 'tens_closed',
+		q{SELECT * FROM (SELECT continuous.tumble(ts, '10 seconds') AS w, s, count(*) AS c,
+		                        sum(v) AS total FROM events GROUP BY 1, 2) b
+		   WHERE w + interval '70 seconds' <= continuous._watermark('events')},
+		"$when: the first view's closed windows are the batch's", $db);
+	foreach my $view (sort keys %chain)
+	{
+		next if $view eq 'five_minutes' && !$has_five;
+		is_same_rows($node, $view, $chain{$view},
+			"$when: $view equals its SELECT over the view it reads", $db);
+	}
+	foreach my $view (sort keys %emits)
+	{
+		next if $view eq 'minutes_closed' && !$has_five;
+		my $emission = "continuous_storage.${view}_closed";
+		is( $node->safe_psql($db,
+				"SELECT count(*) = count(DISTINCT $emits{$view}) FROM $emission"),
+			't', "$when: $view: each window in its emission table once");
+		is_same_rows($node, $emission, $view,
+			"$when: $view: its emission table holds its closed windows", $db);
+	}
+	cmp_ok($node->safe_psql($db, 'SELECT count(*) FROM minutes_closed'),
+		'>', 0, "$when: (windows have closed)");
+}
+
+# --- phase A: kill -9 of the postmaster while four sessions load ----------
+my @loaders = start_loaders(30);
+ok( poll_until($node, 'postgres', 'SELECT count(*) > 2 FROM minutes_closed'),
+	'phase A: windows closing through the chain');
+kill9_postmaster_and_restart($node, sub { $_->kill_kill foreach @loaders });
+@loaders = start_loaders(5);
+$_->finish foreach @loaders;
+check('phase A, after kill -9 of the postmaster while loading', 0);
+
+# --- phase B: the end of the chain created while sessions load, then
+# kill -9 of the worker ------------------------------------------------------
+@loaders = start_loaders(30);
+ok( poll_until($node, 'postgres',
+		q{SELECT count(*) > 10 FROM minutes_closed}),
+	'phase B: loading');
+$node->safe_psql('postgres', q{
+CREATE VIEW five_minutes WITH (continuous) AS
+    SELECT continuous.tumble(minute, '5 minutes') AS five, sum(c) AS c,
+           sum(total) AS total, sum(windows) AS windows, max(busiest) AS busiest
+      FROM minutes_closed GROUP BY five;
+});
+ok( poll_until($node, 'postgres',
+		q{SELECT count(*) > 0 FROM continuous_storage.minutes_closed_closed
+		   WHERE minute > (SELECT min(minute) + interval '3 minutes' FROM minutes_closed)}),
+	'phase B: windows emitted after the CREATE VIEW');
+kill9_worker_and_wait($node);
+$_->finish foreach @loaders;
+check('phase B, after a CREATE VIEW while loading and kill -9 of the worker', 1);
+
+# --- phase C: a restart, then more events --------------------------------
+$node->restart;
+@loaders = start_loaders(10);
+$_->finish foreach @loaders;
+check('phase C, after a restart', 1);
+is( $node->safe_psql('postgres', 'SELECT count(*) > 1 FROM five_minutes'),
+	't', 'phase C: (five-minute windows have counts)');
+
+# --- phase D: dump and restore into another database, then more events --
+my $dump = PostgreSQL::Test::Utils::tempdir . '/chains.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'restored', $dump ],
+	'pg_restore restores the chain');
+check('phase D, restored', 1, 'restored');
+is( $node->safe_psql('restored',
+		"SELECT string_agg(view || ' reads ' || stream, ', ' ORDER BY view::text) FROM continuous.views"),
+	'five_minutes reads minutes_closed, minutes_closed reads tens_closed, tens_closed reads events',
+	'phase D: the restored chain reads what it read');
+foreach my $s (1 .. $sessions)
+{
+	$node->safe_psql('restored', qq{
+INSERT INTO events
+SELECT k, $s, (k % 100)::int, timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
+  FROM (SELECT nextval('ks') AS k FROM generate_series(1, 3000)) g});
+}
+check('phase D, restored, after more events', 1, 'restored');
+
+$node->stop;
+done_testing();
