@@ -126,6 +126,7 @@ typedef struct IntervalJoinStage
 	StreamEvent **out;			/* the run's joined rows */
 	int			out_capacity;
 	int64		walk_every;		/* cutoff moves between walks over the rows */
+	bool		flushed;		/* the batch's flush wrote the expiry */
 } IntervalJoinStage;
 
 static bool interval_join_applies(ContinuousPlan *plan);
@@ -384,6 +385,7 @@ side_load(ViewRuntime *vr, IntervalJoinStage *st)
 	privileges_leave_extension(&saved);
 
 	/* what was loaded is committed */
+	st->flushed = true;
 	interval_join_reset(vr, st, true);
 }
 
@@ -681,6 +683,7 @@ interval_join_flush(ViewRuntime *vr, void *state)
 	IntervalJoinStage *st = state;
 	int			s;
 
+	st->flushed = true;
 	for (s = 0; s < 2; s++)
 	{
 		JoinSide   *js = &st->sides[s];
@@ -788,7 +791,8 @@ interval_join_reset(ViewRuntime *vr, void *state, bool committed)
 		}
 		js->touched = NIL;
 		js->added = NIL;
-		if (!committed)
+		/* an expiry the table has not seen (no flush) waits for one */
+		if (!committed || !st->flushed)
 		{
 			js->cut = js->committed_cut;
 			js->cutoff = js->committed_cutoff;
@@ -809,6 +813,7 @@ interval_join_reset(ViewRuntime *vr, void *state, bool committed)
 		}
 	}
 	MemoryContextReset(st->batch_cxt);
+	st->flushed = false;
 	st->out = NULL;
 	st->out_capacity = 0;
 	st->sides[0].seen_desc = NULL;
