@@ -270,6 +270,8 @@ INSERT INTO impressions VALUES (1000, 'new', '2026-01-01 11:00');
 INSERT INTO clicks VALUES (1000, 1000, '2026-01-01 11:00:30');
 SELECT continuous.sync();
 SELECT * FROM later_only;
+-- nor rebuilt
+SELECT continuous.rebuild('later_only');
 
 -- the second stream cannot be dropped from under a view
 SELECT continuous.drop_stream('clicks');

@@ -106,6 +106,17 @@ ddl_catalog_views_of_stream(Oid stream)
 							   stream);
 }
 
+/* An interval join's second stream, or InvalidOid. */
+Oid
+ddl_catalog_join_stream_of_view(Oid view)
+{
+	List	   *stream = catalog_select_oids("SELECT join_stream FROM continuous.view_catalog"
+											 " WHERE view OPERATOR(pg_catalog.=) $1"
+											 " AND join_stream IS NOT NULL", view);
+
+	return stream ? linitial_oid(stream) : InvalidOid;
+}
+
 /* An interval join's second stream, read by the view too. */
 void
 ddl_catalog_set_join_stream(Oid view, Oid stream)
