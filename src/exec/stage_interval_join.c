@@ -101,7 +101,6 @@ typedef struct JoinSide
 	MemoryContext cxt;			/* the rows kept */
 	List	   *touched;		/* KeyRows the batch added to */
 	List	   *added;			/* KeptRow the batch added */
-	int64		nkept;			/* rows kept, the batch's included */
 	bool		cut;			/* rows before cutoff go (this batch) */
 	TimestampTz cutoff;
 	bool		committed_cut;	/* as the last committed flush left it */
@@ -146,6 +145,7 @@ static void side_keep(IntervalJoinStage *st, JoinSide *js, TimestampTz t,
 					  TupleTableSlot *slot);
 static void side_load(ViewRuntime *vr, IntervalJoinStage *st);
 static void side_expire(JoinSide *js);
+static void kept_row_free(KeptRow *row);
 static void emit(IntervalJoinStage *st, StreamEvent *event, int *nout,
 				 Datum *lvalues, bool *lnull, Datum *rvalues, bool *rnull);
 
@@ -656,7 +656,6 @@ side_keep(IntervalJoinStage *st, JoinSide *js, TimestampTz t,
 			repalloc(kr->rows, sizeof(KeptRow *) * kr->capacity);
 	}
 	kr->rows[kr->nrows++] = row;
-	js->nkept++;
 
 	MemoryContextSwitchTo(st->batch_cxt);
 	if (!kr->touched)
@@ -779,14 +778,7 @@ interval_join_reset(ViewRuntime *vr, void *state, bool committed)
 			else
 			{
 				while (kr->nrows > kr->ncommitted)
-				{
-					KeptRow    *row = kr->rows[--kr->nrows];
-
-					pfree(row->values);
-					pfree(row->isnull);
-					pfree(row);
-					js->nkept--;
-				}
+					kept_row_free(kr->rows[--kr->nrows]);
 			}
 		}
 		js->touched = NIL;
@@ -820,6 +812,14 @@ interval_join_reset(ViewRuntime *vr, void *state, bool committed)
 	st->sides[1].seen_desc = NULL;
 }
 
+static void
+kept_row_free(KeptRow *row)
+{
+	pfree(row->values);
+	pfree(row->isnull);
+	pfree(row);
+}
+
 /* The rows before the cutoff go, and keys left without rows. */
 static void
 side_expire(JoinSide *js)
@@ -839,12 +839,7 @@ side_expire(JoinSide *js)
 			KeptRow    *row = kr->rows[i];
 
 			if (row->t < js->cutoff)
-			{
-				pfree(row->values);
-				pfree(row->isnull);
-				pfree(row);
-				js->nkept--;
-			}
+				kept_row_free(row);
 			else
 				kr->rows[kept++] = row;
 		}
