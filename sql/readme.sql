@@ -145,6 +145,25 @@ INSERT INTO readings VALUES ('a', 28.0, '2026-05-01 13:40:00+00');
 SELECT continuous.sync();
 TABLE by_room ORDER BY hour, room;   -- sensor c is in no room: room NULL
 
+CREATE TABLE ad_impressions (id int, campaign text, ts timestamptz NOT NULL);
+CREATE TABLE ad_clicks (click_id int, impression_id int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('ad_impressions', event_time => 'ts',
+                                watermark_delay => '1 minute');
+SELECT continuous.create_stream('ad_clicks', event_time => 'ts',
+                                watermark_delay => '1 minute');
+CREATE VIEW clicks_after_impressions WITH (continuous) AS
+  SELECT continuous.tumble(i.ts, '1 minute') AS minute, i.campaign, count(*) AS clicks
+    FROM ad_impressions i JOIN ad_clicks c
+      ON c.impression_id = i.id AND c.ts BETWEEN i.ts AND i.ts + interval '10 minutes'
+   GROUP BY 1, 2;
+INSERT INTO ad_impressions VALUES (1, 'spring', '2026-05-01 12:00:00+00');
+INSERT INTO ad_clicks VALUES (10, 1, '2026-05-01 12:04:00+00'),
+                             (11, 1, '2026-05-01 12:30:00+00');  -- after the bound: no match
+SELECT continuous.sync();
+TABLE clicks_after_impressions;
+SELECT join_rows_left, join_rows_right FROM continuous.views
+ WHERE view = 'clicks_after_impressions'::regclass;
+
 CREATE VIEW hot_readings WITH (continuous, backfill = false, retention = '1 hour') AS
     SELECT ts, sensor, celsius * 9 / 5 + 32 AS fahrenheit
     FROM readings WHERE celsius > 30;

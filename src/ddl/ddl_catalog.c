@@ -101,8 +101,34 @@ List *
 ddl_catalog_views_of_stream(Oid stream)
 {
 	return catalog_select_oids("SELECT view FROM continuous.view_catalog"
-							   " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY view",
+							   " WHERE stream OPERATOR(pg_catalog.=) $1"
+							   " OR join_stream OPERATOR(pg_catalog.=) $1 ORDER BY view",
 							   stream);
+}
+
+/* An interval join's second stream, or InvalidOid. */
+Oid
+ddl_catalog_join_stream_of_view(Oid view)
+{
+	List	   *stream = catalog_select_oids("SELECT join_stream FROM continuous.view_catalog"
+											 " WHERE view OPERATOR(pg_catalog.=) $1"
+											 " AND join_stream IS NOT NULL", view);
+
+	return stream ? linitial_oid(stream) : InvalidOid;
+}
+
+/* An interval join's second stream, read by the view too. */
+void
+ddl_catalog_set_join_stream(Oid view, Oid stream)
+{
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = ObjectIdGetDatum(stream);
+	catalog_execute("UPDATE continuous.view_catalog SET join_stream = $2"
+					" WHERE view OPERATOR(pg_catalog.=) $1",
+					2, argtypes, values, NULL, SPI_OK_UPDATE);
 }
 
 /*

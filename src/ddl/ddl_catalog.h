@@ -72,6 +72,8 @@ extern void ddl_catalog_rename_unique_key(Oid stream, const char *old_name,
 										  const char *new_name);
 extern void ddl_catalog_view_owner_changed(Oid view);
 extern void ddl_catalog_add_view(const ViewCatalogEntry *entry);
+extern void ddl_catalog_set_join_stream(Oid view, Oid stream);
+extern Oid	ddl_catalog_join_stream_of_view(Oid view);
 extern Oid	ddl_catalog_emission_of_view(Oid view);
 extern void ddl_catalog_add_emission(Oid view, Oid emission,
 									 AttrNumber window_column,

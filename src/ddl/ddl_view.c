@@ -338,6 +338,15 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 
 	plan = continuous_plan_build(query);
 	window_registry_check_view(pstate, plan);
+	/* the left stream's watermark alone does not close its windows */
+	if (plan->interval_join != NULL &&
+		(strcmp(opts->emit, "window_close") == 0 || opts->retention != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s is not supported for a continuous view that joins two streams",
+						opts->retention != NULL ? "retention" : "emit = 'window_close'"),
+				 errdetail("The windows of an interval join close by both streams' watermarks and the join's bound, which this option does not follow yet."),
+				 errhint("Leave the option out.")));
 	if (plan->transform)
 		ddl_transform_check(pstate, plan, opts);
 	else
@@ -404,9 +413,18 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	entry.kind = plan->transform ? "transform" : "aggregate";
 	view_dependencies_record(&entry, query);
 	ddl_catalog_add_view(&entry);
+	if (plan->interval_join != NULL)
+		ddl_catalog_set_join_stream(view, plan->interval_join->right_stream);
 
 	/* the rows the stream has already, at commit (backfill.c) */
-	if (opts->backfill && !kafka_is_stream_table(plan->stream))
+	if (plan->interval_join != NULL)
+	{
+		/* two streams: nothing to backfill (backfill.c) */
+		if (opts->backfill)
+			backfill_interval_join_check(plan->stream,
+										 plan->interval_join->right_stream);
+	}
+	else if (opts->backfill && !kafka_is_stream_table(plan->stream))
 		backfill_view_at_commit(view, plan->stream);
 }
 

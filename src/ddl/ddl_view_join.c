@@ -13,6 +13,11 @@
  * the table's rows for a batch of events at once; other conditions are
  * checked per candidate row.
  *
+ * A view may also join its stream with one other table stream, INNER, on
+ * an equality key and a bounded event-time condition (an interval join,
+ * plan_interval.c reads the condition), and tables after the two:
+ * "s1 JOIN s2 ON ... [LEFT] JOIN t ON ...".
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -28,6 +33,7 @@
 
 #include "ddl/ddl_catalog.h"
 #include "ddl/ddl_view_join.h"
+#include "plan/plan_interval.h"
 #include "plan/plan_join.h"
 #include "source/kafka/kafka_options.h"
 
@@ -35,6 +41,8 @@ static bool is_stream(Oid relid);
 static void check_joined_relation(Query *query, JoinExpr *join, Oid stream);
 static void check_join_keys(Query *query, JoinExpr *join);
 static bool odd_var_walker(Node *node, Query *query);
+static bool check_interval_join(Query *query, List *joins,
+								RangeTblEntry *first_rte);
 
 #define JOIN_HINT "Join tables to the stream first in FROM: FROM stream s JOIN t ON t.key = s.key [LEFT JOIN u ON ...]."
 
@@ -122,6 +130,17 @@ ddl_view_check_joins(Query *query)
 		}
 	}
 
+	if (check_interval_join(query, joins, first_rte))
+	{
+		/* the tables joined to the two streams, looked up as for one */
+		joins = list_truncate(list_copy(joins), list_length(joins) - 1);
+		foreach(lc, joins)
+			check_joined_relation(query, lfirst(lc), first_rte->relid);
+		foreach(lc, joins)
+			check_join_keys(query, lfirst(lc));
+		(void) query_tree_walker(query, odd_var_walker, query, 0);
+		return first;
+	}
 	foreach(lc, joins)
 		check_joined_relation(query, lfirst(lc),
 							  first_rte->rtekind == RTE_RELATION ?
@@ -297,4 +316,78 @@ odd_var_walker(Node *node, Query *query)
 	if (IsA(node, Query))
 		return false;
 	return expression_tree_walker(node, odd_var_walker, query);
+}
+
+/*
+ * "s1 JOIN s2 ON ...": an interval join, checked here, and true; false if
+ * FROM joins no second stream.
+ */
+static bool
+check_interval_join(Query *query, List *joins, RangeTblEntry *first_rte)
+{
+	Query	   *copy;
+	List	   *residual;
+	Interval   *within;
+	ListCell   *lc;
+	RangeTblEntry *second = NULL;
+	JoinExpr   *second_join = NULL;
+	int			nstreams = 0;
+
+	foreach(lc, joins)
+	{
+		JoinExpr   *join = lfirst(lc);
+		RangeTblEntry *rte;
+
+		if (!IsA(join->rarg, RangeTblRef))
+			continue;
+		rte = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
+		if (rte->rtekind == RTE_RELATION && is_stream(rte->relid))
+		{
+			second = rte;
+			second_join = join;
+			nstreams++;
+		}
+	}
+	if (second == NULL || first_rte->rtekind != RTE_RELATION)
+		return false;
+	if (nstreams > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views can join at most two streams"),
+				 errdetail("A join of three or more streams is not supported yet."),
+				 errhint("Join two streams, and tables after them.")));
+	if (second->relid == first_rte->relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views cannot join stream \"%s\" to itself",
+						get_rel_name(second->relid)),
+				 errdetail("Interval joins join two different table streams."),
+				 errhint("Create a continuous view per side, or join a table that holds the rows to match.")));
+	if (second_join != llast(joins))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the second stream of a continuous view must be joined right after the first"),
+				 errhint("Write FROM s1 JOIN s2 ON ... JOIN t ON ..., the streams first and then the tables.")));
+	if (get_rel_relkind(first_rte->relid) == RELKIND_FOREIGN_TABLE ||
+		get_rel_relkind(second->relid) == RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous views cannot join Kafka stream \"%s\" to another stream",
+						get_rel_name(get_rel_relkind(first_rte->relid) == RELKIND_FOREIGN_TABLE ?
+									 first_rte->relid : second->relid)),
+				 errdetail("Interval joins read both streams in one commit order, which only table streams have: Kafka sides would need the join's rows kept per partition and offsets stored with them."),
+				 errhint("Join two table streams.")));
+	if (ddl_catalog_stream_dedup(first_rte->relid, &within) != NIL ||
+		ddl_catalog_stream_dedup(second->relid, &within) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a join of two streams cannot read a stream with a unique key"),
+				 errdetail("Deduplication of a stream's events is not supported in interval joins yet."),
+				 errhint("Create the join over streams without unique_key.")));
+
+	/* the condition: plan_interval.c reads it, and says what is wrong */
+	copy = copyObject(query);
+	(void) plan_interval_join_build(copy, &residual);
+	(void) query_tree_walker(query, odd_var_walker, query, 0);
+	return true;
 }

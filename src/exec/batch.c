@@ -96,6 +96,8 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 	vr->plan = continuous_plan_build(copyObject(query));
 	storage_layout_bind(vr->plan, storage, vr->name);
 	vr->allowed_lateness = *allowed_lateness;
+	if (vr->plan->interval_join != NULL)
+		vr->join_stream = vr->plan->interval_join->right_stream;
 	vr->nkeys = list_length(vr->plan->keys);
 	vr->naggs = list_length(vr->plan->aggregates);
 

@@ -10,7 +10,8 @@
  *
  * A new stage is a file that defines its StageRoutine, and a line below
  * at its place in the pipeline: the deduplication first, on the stream's
- * own rows; then the lookup join, for WHERE may read the joined tables.
+ * own rows; then the joins (of a second stream, or lookups of tables), for
+ * WHERE may read the joined rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +22,7 @@
 #include "exec/stage_registry.h"
 
 extern const StageRoutine dedup_stage; /* stage_dedup.c */
+extern const StageRoutine interval_join_stage;	/* stage_interval_join.c */
 extern const StageRoutine lookup_join_stage;	/* stage_lookup_join.c */
 extern const StageRoutine filter_stage; /* stage_filter.c */
 extern const StageRoutine aggregate_stage;	/* stage_aggregate.c */
@@ -29,6 +31,7 @@ extern const StageRoutine append_stage; /* stage_append.c: transforms */
 /* In the order events pass through them. */
 static const StageRoutine *const stage_routines[] = {
 	&dedup_stage,
+	&interval_join_stage,
 	&lookup_join_stage,
 	&filter_stage,
 	&aggregate_stage,

@@ -94,6 +94,15 @@ typedef struct ViewRuntime
 	bool		had_stream_watermark;
 	TimestampTz stream_watermark;
 
+	/*
+	 * An interval join's second stream (stage_interval_join.c), and its
+	 * watermark before the batch, set by the worker with each batch of the
+	 * two streams' events; InvalidOid: the view reads one stream.
+	 */
+	Oid			join_stream;
+	bool		had_join_watermark;
+	TimestampTz join_watermark;
+
 	/* an event is late if its window closes at or before this; per batch */
 	bool		judge_lateness;
 	TimestampTz watermark_before;

@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/int.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
@@ -47,6 +48,7 @@
 #include "ddl/ddl_catalog.h"
 #include "plan/agg_support.h"
 #include "plan/plan.h"
+#include "plan/plan_interval.h"
 #include "plan/plan_join.h"
 #include "window/window_registry.h"
 
@@ -68,13 +70,31 @@ continuous_plan_build(Query *query)
 {
 	ContinuousPlan *plan = palloc0(sizeof(ContinuousPlan));
 	List	   *used_names = NIL;
+	List	   *residual;
 
 	plan->query = query;
-	plan->joins = plan_joins_build(query);
-	plan->stream = plan_stream_relid(query, plan->joins);
+	plan->interval_join = plan_interval_join_build(query, &residual);
+	if (plan->interval_join != NULL)
+	{
+		/* tables joined to the two streams are looked up */
+		plan->joins = plan_joins_build(query,
+									   plan->interval_join->right_rtindex);
+		plan->stream = rt_fetch(plan->interval_join->left_rtindex,
+								query->rtable)->relid;
+	}
+	else
+	{
+		plan->joins = plan_joins_build(query, 0);
+		plan->stream = plan_stream_relid(query, plan->joins);
+	}
 	plan->keys = plan_keys(query, &used_names);
 	plan->aggregates = plan_aggregates(query, &used_names);
 	plan->where = (Expr *) query->jointree->quals;
+	/* the rest of an interval join's ON, on the joined row */
+	if (residual != NIL)
+		plan->where = make_ands_explicit(plan->where != NULL ?
+										 lappend(residual, plan->where) :
+										 residual);
 	plan_event_time(plan);
 	plan_unique_key(plan);
 	plan->transform = continuous_query_is_transform(query);

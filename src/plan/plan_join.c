@@ -77,8 +77,18 @@ join_exprs_of_query(Query *query, List **joins)
 	}
 }
 
+void
+plan_flatten_join_aliases(Query *query)
+{
+	query->targetList = (List *)
+		flatten_join_alias_vars(query, (Node *) query->targetList);
+	query->havingQual = flatten_join_alias_vars(query, query->havingQual);
+	query->jointree = (FromExpr *)
+		flatten_join_alias_vars(query, (Node *) query->jointree);
+}
+
 List *
-plan_joins_build(Query *query)
+plan_joins_build(Query *query, Index skip_rtindex)
 {
 	List	   *joinexprs;
 	List	   *joins = NIL;
@@ -87,21 +97,19 @@ plan_joins_build(Query *query)
 	if (plan_join_stream_rtindex(query) == 0)
 		return NIL;
 
-	/* USING columns and join aliases read the base relations */
-	query->targetList = (List *)
-		flatten_join_alias_vars(query, (Node *) query->targetList);
-	query->havingQual = flatten_join_alias_vars(query, query->havingQual);
-	query->jointree = (FromExpr *)
-		flatten_join_alias_vars(query, (Node *) query->jointree);
+	plan_flatten_join_aliases(query);
 
 	join_exprs_of_query(query, &joinexprs);
 	foreach(lc, joinexprs)
 	{
 		JoinExpr   *je = lfirst_node(JoinExpr, lc);
-		PlanJoin   *join = palloc0(sizeof(PlanJoin));
+		PlanJoin   *join;
 		List	   *quals = NIL;
 		ListCell   *qc;
 
+		if (castNode(RangeTblRef, je->rarg)->rtindex == skip_rtindex)
+			continue;
+		join = palloc0(sizeof(PlanJoin));
 		join->rtindex = castNode(RangeTblRef, je->rarg)->rtindex;
 		join->relid = rt_fetch(join->rtindex, query->rtable)->relid;
 		join->left = je->jointype == JOIN_LEFT;

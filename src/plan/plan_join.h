@@ -20,9 +20,16 @@ extern Index plan_join_stream_rtindex(Query *query);
  * The tables joined to the stream (PlanJoin), in join order; NIL if none.
  * Join alias Vars of the query are flattened in place first, so that every
  * expression reads base relations.  The query passed the checks of
- * ddl_view_join.c.
+ * ddl_view_join.c.  skip_rtindex: a relation joined that is not a table
+ * (an interval join's second stream), or 0.
  */
-extern List *plan_joins_build(Query *query);
+extern List *plan_joins_build(Query *query, Index skip_rtindex);
+
+/*
+ * Make USING columns and join aliases read the base relations, in the
+ * SELECT list, HAVING and FROM (ON, WHERE) of the query.
+ */
+extern void plan_flatten_join_aliases(Query *query);
 
 /*
  * An equality conjunct of a join's ON clause that the lookup can use:

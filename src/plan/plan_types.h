@@ -103,6 +103,29 @@ typedef struct PlanJoin
 	AttrNumber	first_attno;	/* of columns in the joined row, once bound */
 } PlanJoin;
 
+/*
+ * A join of the stream with a second stream on an equality key and a
+ * bounded event-time condition (plan_interval.c): right.t - left.t lies in
+ * [lo, hi].  The stage_interval_join.c stage turns events of either stream
+ * into joined rows: the left stream's columns, then the right stream's
+ * (continuous_plan_bind_interval_join()).
+ */
+typedef struct PlanIntervalJoin
+{
+	Oid			right_stream;	/* the second stream in FROM */
+	Index		left_rtindex;
+	Index		right_rtindex;
+	AttrNumber	left_time;		/* each stream's event-time column */
+	AttrNumber	right_time;
+	List	   *left_keys;		/* Expr over the left stream's row */
+	List	   *right_keys;		/* Expr over the right stream's own row */
+	int64		lo;				/* microseconds */
+	int64		hi;
+	bool		lo_strict;		/* right.t > left.t + lo, not >= */
+	bool		hi_strict;		/* right.t < left.t + hi, not <= */
+	AttrNumber	left_natts;		/* the right row's place, once bound */
+} PlanIntervalJoin;
+
 typedef struct ContinuousPlan
 {
 	Query	   *query;			/* the analysed defining SELECT */
@@ -134,6 +157,7 @@ typedef struct ContinuousPlan
 	PlanWindow *window;			/* NULL: none */
 
 	List	   *joins;			/* PlanJoin, in join order; NIL: none */
+	PlanIntervalJoin *interval_join;	/* a second stream; NULL: none */
 
 	/*
 	 * A transform (stage_append.c): no aggregate, no GROUP BY, no HAVING.

@@ -421,6 +421,7 @@ batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 	stream->events[stream->nevents].commit_lsn = txn->final_lsn;
 	stream->events[stream->nevents].commit_time = txn->xact_time.commit_time;
 	stream->events[stream->nevents].partition = -1;
+	stream->events[stream->nevents].relid = InvalidOid;
 	stream->events[stream->nevents].offset = 0;
 	stream->nevents++;
 	stream->bytes += tuple->t_len;

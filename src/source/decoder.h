@@ -34,6 +34,9 @@ typedef struct StreamEvent
 	XLogRecPtr	commit_lsn;		/* its transaction's commit record; Kafka: 0 */
 	TimestampTz commit_time;	/* Kafka: when the message was consumed */
 	int32		partition;		/* Kafka: where the message was; tables: -1 */
+	Oid			relid;			/* its stream, where events of two streams
+								 * are merged (worker.c, interval joins);
+								 * InvalidOid elsewhere */
 	int64		offset;
 } StreamEvent;
 

@@ -507,3 +507,64 @@ BEGIN
             'WHERE e.emission OPERATOR(pg_catalog.=) c.stream), c.stream) AS stream,');
 END
 $$;
+
+/* ------------------------------------------------------------------------
+ * Interval joins
+ *
+ * A continuous view over two table streams joined on a key and a bounded
+ * event-time condition (stage_interval_join.c) keeps each stream's rows
+ * until the other stream's watermark passes their bound.  Those rows are
+ * state like the aggregates: written in the flush transaction that writes
+ * the view's state, deleted once the watermark passes them, loaded back
+ * when the worker loads the view.  A row is its stream's columns' text
+ * forms (NULL for a NULL or dropped column); side 0 is the stream first in
+ * FROM, 1 the second.  continuous.views shows how many rows each side
+ * holds, in two last columns.
+ * ------------------------------------------------------------------------ */
+
+-- the second stream of a view that joins two; NULL for the others
+-- (continuous.drop_stream() of either stream finds the view)
+ALTER TABLE continuous.view_catalog ADD COLUMN join_stream pg_catalog.regclass;
+
+CREATE TABLE continuous.interval_join_rows (
+    view       pg_catalog.regclass NOT NULL,
+    side       int2 NOT NULL CHECK (side IN (0, 1)),
+    event_time timestamptz NOT NULL,
+    row        text[] NOT NULL
+);
+CREATE INDEX interval_join_rows_expiry
+    ON continuous.interval_join_rows (view, side, event_time);
+SELECT pg_catalog.pg_extension_config_dump('continuous.interval_join_rows', '');
+
+-- a view's kept rows go with its catalog row, however it is deleted
+CREATE FUNCTION continuous._interval_join_rows_forget()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM continuous.interval_join_rows j
+     WHERE j.view OPERATOR(pg_catalog.=) OLD.view;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER view_catalog_interval_join_rows AFTER DELETE ON continuous.view_catalog
+    FOR EACH ROW EXECUTE FUNCTION continuous._interval_join_rows_forget();
+ALTER TABLE continuous.view_catalog ENABLE ALWAYS TRIGGER view_catalog_interval_join_rows;
+
+-- join_rows_left, join_rows_right go last, after the columns as they stand
+DO $$
+DECLARE
+    def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
+    pos int := pg_catalog.strpos(def, E'\n   FROM ');
+BEGIN
+    IF pos OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'continuous.views has no FROM clause where expected';
+    END IF;
+    EXECUTE 'CREATE OR REPLACE VIEW continuous.views AS '
+         OPERATOR(pg_catalog.||) pg_catalog.substr(def, 1, pos OPERATOR(pg_catalog.-) 1)
+         OPERATOR(pg_catalog.||) E',\n    (SELECT pg_catalog.count(*) FROM continuous.interval_join_rows j'
+         OPERATOR(pg_catalog.||) ' WHERE j.view OPERATOR(pg_catalog.=) c.view AND j.side OPERATOR(pg_catalog.=) 0) AS join_rows_left'
+         OPERATOR(pg_catalog.||) E',\n    (SELECT pg_catalog.count(*) FROM continuous.interval_join_rows j'
+         OPERATOR(pg_catalog.||) ' WHERE j.view OPERATOR(pg_catalog.=) c.view AND j.side OPERATOR(pg_catalog.=) 1) AS join_rows_right'
+         OPERATOR(pg_catalog.||) pg_catalog.substr(def, pos);
+END
+$$;

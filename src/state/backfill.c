@@ -158,6 +158,40 @@ backfill_lock_stream(Oid stream)
 }
 
 void
+backfill_interval_join_check(Oid left, Oid right)
+{
+	Oid			streams[2] = {left, right};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, backfill_lock_stream(streams[i]))
+		{
+			Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+			TupleTableSlot *slot = table_slot_create(rel, NULL);
+			TableScanDesc scan;
+			bool		found;
+
+			/* after the lock: every writer before it has committed */
+			scan = table_beginscan(rel, GetLatestSnapshot(), 0, NULL);
+			found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+			table_endscan(scan);
+			ExecDropSingleTupleTableSlot(slot);
+			table_close(rel, AccessShareLock);
+			if (found)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("a continuous view that joins two streams cannot be backfilled"),
+						 errdetail("Stream \"%s\" has rows already; interval joins count only the events written after the view is created.",
+								   get_rel_name(streams[i])),
+						 errhint("Create the view before loading the streams, or with backfill = false to count only later events.")));
+		}
+	}
+}
+
+void
 backfill_view_at_commit(Oid view, Oid stream)
 {
 	MemoryContext oldcxt;

@@ -116,6 +116,7 @@ typedef struct ViewBatch
 {
 	StreamEvents *stream;
 	StreamClock *clock;
+	StreamClock *join_clock;	/* an interval join's second stream */
 } ViewBatch;
 
 typedef struct WorkerState
@@ -172,6 +173,9 @@ static void worker_release_held_views(void);
 static void worker_rewind(void);
 static bool worker_activations_unwritten(void);
 static StreamClock *worker_stream_clock(Oid stream);
+static bool worker_join_batch(ViewRuntime *vr, List *batches,
+							  ViewBatch *batch);
+static void worker_process_join_views(List *batches);
 static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
@@ -1137,6 +1141,7 @@ worker_process_views(StreamEvents *stream, StreamClock *clock,
 		ViewRuntime *vr = lfirst(lc);
 
 		if (vr->failed || vr->stream != stream->relid ||
+			OidIsValid(vr->join_stream) ||
 			(only_windowed && vr->plan->window == NULL))
 			continue;
 		/* a view of a Kafka stream catching up has events of its own */
@@ -1154,7 +1159,86 @@ worker_step_process(ViewRuntime *vr, void *arg)
 {
 	ViewBatch  *batch = arg;
 
+	vr->had_join_watermark = batch->join_clock != NULL &&
+		batch->join_clock->had_watermark_before;
+	vr->join_watermark = vr->had_join_watermark ?
+		batch->join_clock->watermark_before : 0;
 	view_process_events(vr, batch->stream, batch->clock);
+}
+
+/*
+ * The batch of a view that joins two streams (stage_interval_join.c): the
+ * events of both, merged in commit order, each knowing its stream, in the
+ * decoded batch's memory; both streams' clocks.  Nothing if neither has
+ * events.  batches: every stream's events.
+ */
+static bool
+worker_join_batch(ViewRuntime *vr, List *batches, ViewBatch *batch)
+{
+	StreamEvents *sides[2] = {NULL, NULL};
+	StreamEvents *merged;
+	int			next[2] = {0, 0};
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, batches)
+	{
+		StreamEvents *stream = lfirst(lc);
+
+		if (stream->kafka)
+			continue;
+		if (stream->relid == vr->stream)
+			sides[0] = stream;
+		else if (stream->relid == vr->join_stream)
+			sides[1] = stream;
+	}
+	merged = MemoryContextAllocZero(decoder_batch->cxt, sizeof(StreamEvents));
+	merged->relid = vr->stream;
+	for (i = 0; i < 2; i++)
+		merged->nevents += sides[i] != NULL ? sides[i]->nevents : 0;
+	if (merged->nevents == 0)
+		return false;
+	merged->events = MemoryContextAlloc(decoder_batch->cxt,
+										sizeof(StreamEvent) * merged->nevents);
+	for (i = 0; i < merged->nevents; i++)
+	{
+		int			side;
+		StreamEvent *event;
+
+		/* each side is in commit order; a transaction's left rows first */
+		if (sides[1] == NULL || next[1] == sides[1]->nevents)
+			side = 0;
+		else if (sides[0] == NULL || next[0] == sides[0]->nevents)
+			side = 1;
+		else
+			side = sides[1]->events[next[1]].commit_lsn <
+				sides[0]->events[next[0]].commit_lsn ? 1 : 0;
+		event = &merged->events[i];
+		*event = sides[side]->events[next[side]++];
+		event->relid = side == 0 ? vr->stream : vr->join_stream;
+	}
+	batch->stream = merged;
+	batch->clock = worker_stream_clock(vr->stream);
+	batch->join_clock = worker_stream_clock(vr->join_stream);
+	return true;
+}
+
+/* Every interval join view's batch, once both streams' clocks advanced. */
+static void
+worker_process_join_views(List *batches)
+{
+	ListCell   *lc;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewBatch	batch = {NULL, NULL, NULL};
+
+		if (vr->failed || !OidIsValid(vr->join_stream) ||
+			!worker_join_batch(vr, batches, &batch))
+			continue;
+		(void) quarantine_run(vr, worker_step_process, &batch);
+	}
 }
 
 /*
@@ -1208,14 +1292,22 @@ worker_write_views(List *batches)
 		if (vr->failed)
 			continue;
 		view_batch_reset(vr);
-		foreach(bc, batches)
+		if (OidIsValid(vr->join_stream))
 		{
-			ViewBatch	batch = {worker_kafka_view_events(vr->view, lfirst(bc)),
-			worker_stream_clock(vr->stream)};
+			ViewBatch	batch = {NULL, NULL, NULL};
 
-			if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
+			if (worker_join_batch(vr, batches, &batch))
 				(void) quarantine_run(vr, worker_step_process, &batch);
 		}
+		else
+			foreach(bc, batches)
+			{
+				ViewBatch	batch = {worker_kafka_view_events(vr->view, lfirst(bc)),
+				worker_stream_clock(vr->stream)};
+
+				if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
+					(void) quarantine_run(vr, worker_step_process, &batch);
+			}
 		if (!vr->failed)
 			(void) quarantine_run(vr, worker_step_write, NULL);
 	}
@@ -1335,6 +1427,7 @@ worker_flush(void)
 			worker_process_stream(stream, NIL);
 			batches = lappend(batches, stream);
 		}
+		worker_process_join_views(batches);
 		if (decoder_batch->nevents > 0)
 			oldest = decoder_batch->oldest_commit_time;
 	}

@@ -1189,6 +1189,7 @@ decode_one(KafkaSource *src, rd_kafka_message_t *msg, StreamEvents *events,
 	event->commit_lsn = InvalidXLogRecPtr;
 	event->commit_time = GetCurrentTransactionStartTimestamp();
 	event->partition = msg->partition;
+	event->relid = InvalidOid;
 	event->offset = msg->offset;
 }
 
