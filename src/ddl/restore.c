@@ -32,7 +32,9 @@
  *	   relations given to the bootstrap superuser (the dump names the old
  *	   cluster's, whose name need not exist here), and its owner's SELECT
  *	   on the storage granted;
- *	 - a view of a table stream is computed again from the restored table,
+ *	 - a view of a table stream is computed again from the restored table
+ *	   (both, for an interval join: it waits for the second stream's rows
+ *	   too, and the kept rows the dump brought are computed again),
  *	   as CREATE VIEW's backfill does (backfill.c): with the rows this
  *	   transaction wrote, and the view begins after this transaction, which
  *	   the worker sees as the view's creation;
@@ -735,7 +737,13 @@ read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry)
 	if (ready && kafka_is_stream_table(entry->stream))
 		ready = loaded;
 	else if (ready && !forced)
-		ready = loaded && stream_loaded(entry->stream);
+	{
+		/* an interval join is computed from both streams' rows */
+		Oid			join = ddl_catalog_join_stream_of_view(view);
+
+		ready = loaded && stream_loaded(entry->stream) &&
+			(!OidIsValid(join) || stream_loaded(join));
+	}
 	return ready;
 }
 
