@@ -162,18 +162,29 @@ sub check_views
 
 # --- rows first, then the views created while sessions write ----------------
 finish_writers(start_writers($src, 4000), 'rows before the views');
-my $loaded = $src->safe_psql('postgres', 'SELECT count(*) FROM clicks');
-my $writers = start_writers($src, 100000);
-poll_until($src, 'postgres', "SELECT count(*) > $loaded + 500 FROM clicks")
-  or die 'the writers do not write';
-# The views are created in one transaction that writes rows of its own to
-# both streams first: its locks wait for the writers' transactions in
-# progress, and the writers wait for its commit.
+# A writer's transaction is in progress when the views are created, in one
+# transaction that writes rows of its own to both streams first: the
+# views' locks wait for it, and the writers started then wait for the
+# views' commit.
+my $inflight = $src->background_psql('postgres');
+$inflight->query_safe('BEGIN; '
+	  . "INSERT INTO clicks SELECT n, (n - (n * 7919) % 1500) / 3, "
+	  . "'2026-01-01 00:00+00'::timestamptz + n * interval '100 ms' "
+	  . "FROM (SELECT nextval('tick') AS n FROM generate_series(1, 50)) s");
 my $creator = $src->background_psql('postgres');
-$creator->query_safe('BEGIN; '
+$creator->query_until(qr/creating/, "\\echo creating\n"
+	  . 'BEGIN; '
 	  . "INSERT INTO impressions SELECT n / 3, n % 5, '2026-01-01 00:00+00'::timestamptz + n * interval '100 ms' "
 	  . "FROM (SELECT nextval('tick') AS n FROM generate_series(1, 50)) s; "
-	  . join(' ', map { "CREATE VIEW $_ WITH (continuous) AS $views{$_};" } sort keys %views));
+	  . join(' ', map { "CREATE VIEW $_ WITH (continuous) AS $views{$_};" } sort keys %views)
+	  . "\n");
+ok( poll_until($src, 'postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+		  . "AND query LIKE '%CREATE VIEW%'"),
+	'the views\' creation waits for the writer in progress');
+my $writers = start_writers($src, 8000);
+$inflight->query_safe('COMMIT');
+$inflight->quit;
 ok( poll_until($src, 'postgres',
 		"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
 		  . "AND query LIKE 'INSERT INTO %'"),
