@@ -32,6 +32,15 @@
  *	   transaction's own rows are left out: the worker counts them when it
  *	   commits.
  *
+ * An interval join (stage_interval_join.c) reads both its streams, locked
+ * alike: all of the first's rows, then all of the second's, each event
+ * marked with its stream as worker_join_batch() marks them.  With no
+ * watermark nothing is late or expires, so each pair within the bound is
+ * made once, when its second stream's row comes; the rows kept are
+ * written to continuous.interval_join_rows as a flush writes them, and
+ * those the streams' stored watermarks have passed are deleted at the end
+ * (backfill_join_trim()): the worker loads the others with the view.
+ *
  * A backfill reads the table as one batch: no row is late, whatever its
  * event time, so that the view equals its SELECT over the table.  Then the
  * stream's watermark moves to the latest event time read minus
@@ -326,6 +335,10 @@ backfill_view(Oid view, BackfillKind kind)
 	 */
 	if (OidIsValid(bf.target.join_stream))
 	{
+		Relation	joinrel = table_open(bf.target.join_stream, NoLock);
+
+		bf.chunk.desc = CreateTupleDescCopy(RelationGetDescr(joinrel));
+		table_close(joinrel, NoLock);
 		bf.clock = bf.clocks[1];
 		foreach(lc, join_tables)
 			backfill_table(&bf, lfirst_oid(lc), bf.target.join_stream,
@@ -484,15 +497,7 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 	TableScanDesc scan;
 	uint64		blocks = RelationGetNumberOfBlocks(rel);
 
-	/* the rows of the other stream of an interval join: in its row type */
-	if (stream != bf->target.stream && bf->desc != NULL &&
-		bf->chunk.desc == bf->desc)
-	{
-		Relation	streamrel = table_open(stream, NoLock);
-
-		bf->chunk.desc = CreateTupleDescCopy(RelationGetDescr(streamrel));
-		table_close(streamrel, NoLock);
-	}
+	/* in the row type of the stream read (bf->chunk.desc) */
 	desc = bf->chunk.desc;
 
 	/* a partition's columns may be in another order, or dropped */
