@@ -416,15 +416,8 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 	if (plan->interval_join != NULL)
 		ddl_catalog_set_join_stream(view, plan->interval_join->right_stream);
 
-	/* the rows the stream has already, at commit (backfill.c) */
-	if (plan->interval_join != NULL)
-	{
-		/* two streams: nothing to backfill (backfill.c) */
-		if (opts->backfill)
-			backfill_interval_join_check(plan->stream,
-										 plan->interval_join->right_stream);
-	}
-	else if (opts->backfill && !kafka_is_stream_table(plan->stream))
+	/* the rows the stream(s) have already, at commit (backfill.c) */
+	if (opts->backfill && !kafka_is_stream_table(plan->stream))
 		backfill_view_at_commit(view, plan->stream);
 }
 

@@ -86,16 +86,11 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 						ddl_relation_display_name(view)),
 				 errdetail("Continuous views read its rows as their events; rows appended again would count again."),
 				 errhint("Drop the views that read it first, or rebuild those views instead.")));
-	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot rebuild continuous view \"%s\"",
-						ddl_relation_display_name(view)),
-				 errdetail("It joins two streams, and an interval join is not computed again from the tables yet."),
-				 errhint("Drop the view and create it again before loading the streams, or with backfill = false.")));
 
-	/* writers of the stream wait from here; those before have committed */
+	/* writers of the stream(s) wait from here; those before have committed */
 	(void) backfill_lock_stream(stream);
+	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
+		(void) backfill_lock_stream(ddl_catalog_join_stream_of_view(view));
 	applied = continuous_wait_for_worker("continuous.rebuild()");
 
 	rows = rebuild_view(view, storage, applied, BACKFILL_REBUILD);

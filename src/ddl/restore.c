@@ -32,7 +32,9 @@
  *	   relations given to the bootstrap superuser (the dump names the old
  *	   cluster's, whose name need not exist here), and its owner's SELECT
  *	   on the storage granted;
- *	 - a view of a table stream is computed again from the restored table,
+ *	 - a view of a table stream is computed again from the restored table
+ *	   (both, for an interval join: it waits for the second stream's rows
+ *	   too, and the kept rows the dump brought are computed again),
  *	   as CREATE VIEW's backfill does (backfill.c): with the rows this
  *	   transaction wrote, and the view begins after this transaction, which
  *	   the worker sees as the view's creation;
@@ -595,6 +597,7 @@ activate_view(Oid view, bool forced, int64 *rows)
 	ViewCatalogEntry entry;
 	Oid			argtypes[4] = {OIDOID, OIDOID, OIDOID, OIDOID};
 	Datum		values[4] = {ObjectIdGetDatum(view)};
+	int			i;
 
 	/*
 	 * No lock on the view before it is ready: a session that brings one of
@@ -624,21 +627,31 @@ activate_view(Oid view, bool forced, int64 *rows)
 			*rows = read;
 	}
 
-	/* its relations' notes; the stream's, once no other view waits for it */
-	values[1] = ObjectIdGetDatum(entry.stream);
+	/*
+	 * its relations' notes; its stream's (both, for an interval join), once
+	 * no other view waits for them
+	 */
 	values[2] = ObjectIdGetDatum(entry.storage);
 	values[3] = ObjectIdGetDatum(entry.counts_table);
-	run_as_extension("DELETE FROM continuous.restore_loaded "
-					 "WHERE relation OPERATOR(pg_catalog.=) $3 "
-					 "OR relation OPERATOR(pg_catalog.=) $4 "
-					 "OR (relation OPERATOR(pg_catalog.=) ANY "
-					 "     (pg_catalog.array_append(ARRAY(SELECT i.inhrelid FROM pg_catalog.pg_inherits i "
-					 "                                    WHERE i.inhparent OPERATOR(pg_catalog.=) $2), $2)) "
-					 "    AND NOT EXISTS (SELECT FROM continuous.view_catalog v "
-					 "                    WHERE v.stream OPERATOR(pg_catalog.=) $2 "
-					 "                      AND v.view OPERATOR(pg_catalog.<>) $1 "
-					 "                      AND v.restore_pending))",
-					 4, argtypes, values, SPI_OK_DELETE);
+	for (i = 0; i < 2; i++)
+	{
+		values[1] = ObjectIdGetDatum(i == 0 ? entry.stream :
+									 ddl_catalog_join_stream_of_view(view));
+		if (i == 1 && !OidIsValid(DatumGetObjectId(values[1])))
+			break;
+		run_as_extension("DELETE FROM continuous.restore_loaded "
+						 "WHERE relation OPERATOR(pg_catalog.=) $3 "
+						 "OR relation OPERATOR(pg_catalog.=) $4 "
+						 "OR (relation OPERATOR(pg_catalog.=) ANY "
+						 "     (pg_catalog.array_append(ARRAY(SELECT i.inhrelid FROM pg_catalog.pg_inherits i "
+						 "                                    WHERE i.inhparent OPERATOR(pg_catalog.=) $2), $2)) "
+						 "    AND NOT EXISTS (SELECT FROM continuous.view_catalog v "
+						 "                    WHERE (v.stream OPERATOR(pg_catalog.=) $2 "
+						 "                           OR v.join_stream OPERATOR(pg_catalog.=) $2) "
+						 "                      AND v.view OPERATOR(pg_catalog.<>) $1 "
+						 "                      AND v.restore_pending))",
+						 4, argtypes, values, SPI_OK_DELETE);
+	}
 	run_as_extension("UPDATE continuous.view_catalog SET restore_pending = false "
 					 "WHERE view OPERATOR(pg_catalog.=) $1",
 					 1, argtypes, values, SPI_OK_UPDATE);
@@ -735,7 +748,13 @@ read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry)
 	if (ready && kafka_is_stream_table(entry->stream))
 		ready = loaded;
 	else if (ready && !forced)
-		ready = loaded && stream_loaded(entry->stream);
+	{
+		/* an interval join is computed from both streams' rows */
+		Oid			join = ddl_catalog_join_stream_of_view(view);
+
+		ready = loaded && stream_loaded(entry->stream) &&
+			(!OidIsValid(join) || stream_loaded(join));
+	}
 	return ready;
 }
 

@@ -458,11 +458,8 @@ interval_join_process(ViewRuntime *vr, void *state, StageBatch *batch)
 		else if (event->relid == vr->join_stream)
 			js = &st->sides[1];
 		else
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("continuous view \"%s\" joins two streams and cannot be backfilled or rebuilt",
-							vr->name),
-					 errhint("Drop the view and create it again before loading the streams.")));
+			elog(ERROR, "an event of relation %u is of neither stream of continuous view \"%s\"",
+				 event->relid, vr->name);
 		other = &st->sides[1 - js->side];
 
 		ResetExprContext(econtext);

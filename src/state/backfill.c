@@ -32,6 +32,15 @@
  *	   transaction's own rows are left out: the worker counts them when it
  *	   commits.
  *
+ * An interval join (stage_interval_join.c) reads both its streams, locked
+ * alike: all of the first's rows, then all of the second's, each event
+ * marked with its stream as worker_join_batch() marks them.  With no
+ * watermark nothing is late or expires, so each pair within the bound is
+ * made once, when its second stream's row comes; the rows kept are
+ * written to continuous.interval_join_rows as a flush writes them, and
+ * those the streams' stored watermarks have passed are deleted at the end
+ * (backfill_join_trim()): the worker loads the others with the view.
+ *
  * A backfill reads the table as one batch: no row is late, whatever its
  * event time, so that the view equals its SELECT over the table.  Then the
  * stream's watermark moves to the latest event time read minus
@@ -54,6 +63,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -72,6 +82,7 @@
 #include "ddl/ddl_catalog.h"
 #include "ddl/view_definition.h"
 #include "exec/batch.h"
+#include "plan/plan_types.h"
 #include "source/watermark.h"
 #include "state/backfill.h"
 #include "state/backfill_progress.h"
@@ -96,6 +107,13 @@ typedef struct BackfillTarget
 	Interval	max_future;
 	bool		has_watermark;	/* the stream's, as stored */
 	TimestampTz watermark;
+	/* an interval join's second stream (InvalidOid: none), as the first */
+	Oid			join_stream;
+	char	   *join_event_time;
+	Interval	join_watermark_delay;
+	Interval	join_max_future;
+	bool		join_has_watermark;
+	TimestampTz join_watermark;
 } BackfillTarget;
 
 /* One backfill under way. */
@@ -103,7 +121,8 @@ typedef struct Backfill
 {
 	BackfillTarget target;
 	ViewRuntime *vr;
-	StreamClock *clock;
+	StreamClock *clock;			/* the stream's, or the stream being read */
+	StreamClock *clocks[2];		/* an interval join's: each stream's */
 	StreamEvents chunk;			/* rows read, not yet processed */
 	MemoryContext chunk_cxt;	/* holds them; reset per chunk */
 	XLogRecPtr	position;		/* rows committed before this (dead letters) */
@@ -129,9 +148,12 @@ static bool backfill_callback_registered = false;
 
 static void backfill_at_commit(XactEvent event, void *arg);
 static void backfill_read_target(Oid view, BackfillTarget *target);
-static void backfill_table(Backfill *bf, Oid relid, Snapshot snapshot);
+static void backfill_read_join_stream(BackfillTarget *target);
+static void backfill_table(Backfill *bf, Oid relid, Oid stream,
+						   Snapshot snapshot);
 static void backfill_chunk(Backfill *bf);
 static void backfill_finish(Backfill *bf);
+static void backfill_join_trim(Backfill *bf);
 static uint64 heap_blocks(List *relids);
 
 List *
@@ -158,46 +180,14 @@ backfill_lock_stream(Oid stream)
 }
 
 void
-backfill_interval_join_check(Oid left, Oid right)
-{
-	Oid			streams[2] = {left, right};
-	int			i;
-
-	for (i = 0; i < 2; i++)
-	{
-		ListCell   *lc;
-
-		foreach(lc, backfill_lock_stream(streams[i]))
-		{
-			Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
-			TupleTableSlot *slot = table_slot_create(rel, NULL);
-			TableScanDesc scan;
-			bool		found;
-
-			/* after the lock: every writer before it has committed */
-			scan = table_beginscan(rel, GetLatestSnapshot(), 0, NULL);
-			found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
-			table_endscan(scan);
-			ExecDropSingleTupleTableSlot(slot);
-			table_close(rel, AccessShareLock);
-			if (found)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("a continuous view that joins two streams cannot be backfilled"),
-						 errdetail("Stream \"%s\" has rows already; interval joins count only the events written after the view is created.",
-								   get_rel_name(streams[i])),
-						 errhint("Create the view before loading the streams, or with backfill = false to count only later events.")));
-		}
-	}
-}
-
-void
 backfill_view_at_commit(Oid view, Oid stream)
 {
 	MemoryContext oldcxt;
 
-	/* writers of the stream wait from now until the commit */
+	/* writers of the stream(s) wait from now until the commit */
 	(void) backfill_lock_stream(stream);
+	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
+		(void) backfill_lock_stream(ddl_catalog_join_stream_of_view(view));
 	if (!backfill_callback_registered)
 	{
 		RegisterXactCallback(backfill_at_commit, NULL);
@@ -252,6 +242,7 @@ backfill_view(Oid view, BackfillKind kind)
 	bool		rebuild = kind != BACKFILL_CREATE;
 	Backfill	bf;
 	List	   *tables;
+	List	   *join_tables = NIL;
 	Snapshot	snapshot;
 	ListCell   *lc;
 	SavedPrivileges saved;
@@ -270,6 +261,8 @@ backfill_view(Oid view, BackfillKind kind)
 								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 								 true, 0, false);
 	tables = backfill_lock_stream(bf.target.stream);
+	if (OidIsValid(bf.target.join_stream))
+		join_tables = backfill_lock_stream(bf.target.join_stream);
 
 	/*
 	 * Every writer of the stream has ended: a snapshot taken now sees each
@@ -304,6 +297,13 @@ backfill_view(Oid view, BackfillKind kind)
 	bf.clock = stream_clock_create(bf.target.stream, bf.target.event_time,
 								   &bf.target.watermark_delay,
 								   &bf.target.max_future, false, 0);
+	bf.clocks[0] = bf.clock;
+	if (OidIsValid(bf.target.join_stream))
+		bf.clocks[1] = stream_clock_create(bf.target.join_stream,
+										   bf.target.join_event_time,
+										   &bf.target.join_watermark_delay,
+										   &bf.target.join_max_future,
+										   false, 0);
 
 	bf.chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "pg_continuous backfill rows",
@@ -321,11 +321,33 @@ backfill_view(Oid view, BackfillKind kind)
 	bf.chunk.events = palloc(sizeof(StreamEvent) * bf.chunk.capacity);
 
 	backfill_progress_start(view, bf.target.name, bf.target.stream, rebuild,
-							heap_blocks(tables));
+							heap_blocks(list_concat_copy(tables, join_tables)));
 	foreach(lc, tables)
-		backfill_table(&bf, lfirst_oid(lc), snapshot);
+		backfill_table(&bf, lfirst_oid(lc), bf.target.stream, snapshot);
 	if (bf.chunk.nevents > 0)
 		backfill_chunk(&bf);
+
+	/*
+	 * An interval join: the second stream's rows after all of the first's.
+	 * Nothing is late or expires in a backfill (no watermark before it), so
+	 * every row of the first stream is kept when the second's are read, and
+	 * each pair within the bound is made once, by its second stream's row.
+	 */
+	if (OidIsValid(bf.target.join_stream))
+	{
+		Relation	joinrel = table_open(bf.target.join_stream, NoLock);
+
+		bf.chunk.desc = CreateTupleDescCopy(RelationGetDescr(joinrel));
+		table_close(joinrel, NoLock);
+		bf.clock = bf.clocks[1];
+		foreach(lc, join_tables)
+			backfill_table(&bf, lfirst_oid(lc), bf.target.join_stream,
+						   snapshot);
+		if (bf.chunk.nevents > 0)
+			backfill_chunk(&bf);
+		bf.clock = bf.clocks[0];
+		backfill_join_trim(&bf);
+	}
 	backfill_finish(&bf);
 
 	PopActiveSnapshot();
@@ -398,6 +420,50 @@ backfill_read_target(Oid view, BackfillTarget *target)
 
 	SPI_finish();
 	privileges_leave_extension(&saved);
+
+	target->join_stream = ddl_catalog_join_stream_of_view(view);
+	if (OidIsValid(target->join_stream))
+		backfill_read_join_stream(target);
+}
+
+/* The catalog rows of an interval join's second stream, as the first's. */
+static void
+backfill_read_join_stream(BackfillTarget *target)
+{
+	ExtensionPrivileges saved;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(target->join_stream)};
+	MemoryContext cxt = CurrentMemoryContext;
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT s.event_time, s.watermark_delay, s.max_future, st.watermark "
+							  "FROM continuous.stream_catalog s "
+							  "LEFT JOIN continuous.stream_stats st ON st.stream OPERATOR(pg_catalog.=) s.stream "
+							  "WHERE s.stream OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
+	if (SPI_processed != 1)
+		elog(ERROR, "pg_continuous: relation %u is not a stream", target->join_stream);
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	MemoryContextSwitchTo(cxt);
+	d = SPI_getbinval(row, desc, 1, &isnull);
+	target->join_event_time = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
+	target->join_watermark_delay = *DatumGetIntervalP(SPI_getbinval(row, desc, 2, &isnull));
+	target->join_max_future = *DatumGetIntervalP(SPI_getbinval(row, desc, 3, &isnull));
+	d = SPI_getbinval(row, desc, 4, &isnull);
+	target->join_has_watermark = !isnull;
+	target->join_watermark = isnull ? 0 : DatumGetTimestampTz(d);
+
+	SPI_finish();
+	privileges_leave_extension(&saved);
 }
 
 /* The heap blocks of the tables to read, for progress. */
@@ -422,17 +488,20 @@ heap_blocks(List *relids)
  * the stream's row type.
  */
 static void
-backfill_table(Backfill *bf, Oid relid, Snapshot snapshot)
+backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 {
 	Relation	rel = table_open(relid, NoLock);
-	TupleDesc	desc = bf->desc;
+	TupleDesc	desc;
 	TupleConversionMap *map = NULL;
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan;
 	uint64		blocks = RelationGetNumberOfBlocks(rel);
 
+	/* in the row type of the stream read (bf->chunk.desc) */
+	desc = bf->chunk.desc;
+
 	/* a partition's columns may be in another order, or dropped */
-	if (relid != bf->target.stream)
+	if (relid != stream)
 		map = convert_tuples_by_name(RelationGetDescr(rel), desc);
 
 	/* from the first block, so that progress means something */
@@ -451,6 +520,7 @@ backfill_table(Backfill *bf, Oid relid, Snapshot snapshot)
 		memset(event, 0, sizeof(StreamEvent));
 		event->tuple = tuple;
 		event->desc = desc;
+		event->relid = stream;	/* as worker_join_batch() marks them */
 		event->commit_lsn = bf->position;
 		event->commit_time = bf->read_at;
 		event->partition = -1;
@@ -541,6 +611,52 @@ backfill_finish(Backfill *bf)
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "pg_continuous: could not write the watermark of a backfill");
 	window_expiry_apply_retention(bf->vr, clock);
+	SPI_finish();
+	privileges_leave_extension(&saved);
+}
+
+/*
+ * An interval join's rows kept after the backfill: those the worker can
+ * still pair.  Its watermarks are never behind the streams' as stored, so
+ * a first stream's row before the second's watermark minus the bound's
+ * upper end, and a second stream's row before the first's watermark plus
+ * its lower end, can meet no event to come: they go.  The others stay in
+ * continuous.interval_join_rows, where the worker loads them from.
+ */
+static void
+backfill_join_trim(Backfill *bf)
+{
+	PlanIntervalJoin *ij = bf->vr->plan->interval_join;
+	ExtensionPrivileges saved;
+	Oid			argtypes[3] = {OIDOID, INT2OID, TIMESTAMPTZOID};
+	Datum		args[3];
+	TimestampTz cut;
+	int			side;
+
+	privileges_become_extension(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (side = 0; side < 2; side++)
+	{
+		bool		has = side == 0 ? bf->target.join_has_watermark :
+			bf->target.has_watermark;
+
+		if (!has ||
+			(side == 0 ?
+			 pg_sub_s64_overflow(bf->target.join_watermark, ij->hi, &cut) :
+			 pg_add_s64_overflow(bf->target.watermark, ij->lo, &cut)))
+			continue;
+		args[0] = ObjectIdGetDatum(bf->target.view);
+		args[1] = Int16GetDatum(side);
+		args[2] = TimestampTzGetDatum(cut);
+		if (SPI_execute_with_args("DELETE FROM continuous.interval_join_rows "
+								  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+								  "AND side OPERATOR(pg_catalog.=) $2 "
+								  "AND event_time OPERATOR(pg_catalog.<) $3",
+								  3, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "pg_continuous: could not expire the join rows of continuous view \"%s\"",
+				 bf->target.name);
+	}
 	SPI_finish();
 	privileges_leave_extension(&saved);
 }

@@ -38,14 +38,6 @@ extern int64 backfill_view(Oid view, BackfillKind kind);
 extern void backfill_view_at_commit(Oid view, Oid stream);
 
 /*
- * CREATE VIEW of an interval join (two streams): lock both streams as
- * backfill_lock_stream() does, so that every row written from now on is
- * decoded for the view, and error out if either has rows already: an
- * interval join is not backfilled.
- */
-extern void backfill_interval_join_check(Oid left, Oid right);
-
-/*
  * Lock a stream for a backfill: SHARE on the table and on each of its
  * partitions, as CREATE INDEX does, so that no transaction writing it is
  * in progress and none starts until this one ends.  Returns the tables

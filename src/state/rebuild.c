@@ -62,6 +62,8 @@ rebuild_restored_view(Oid view, Oid storage, Oid stream)
 	 * when it decodes this change of the view's catalog row.
 	 */
 	(void) backfill_lock_stream(stream);
+	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
+		(void) backfill_lock_stream(ddl_catalog_join_stream_of_view(view));
 	return rebuild_view(view, storage, InvalidXLogRecPtr, BACKFILL_RESTORE);
 }
 
@@ -131,6 +133,14 @@ rebuild_table_stream_views(const char *why, bool unstarted_only)
 	}
 	if (views == NIL)
 		return;
+	/* an interval join's second stream is read too */
+	foreach(lc, views)
+	{
+		Oid			join = ddl_catalog_join_stream_of_view(lfirst_oid(lc));
+
+		if (OidIsValid(join))
+			streams = list_append_unique_oid(streams, join);
+	}
 
 	list_sort(streams, list_oid_cmp);
 	foreach(lc, streams)
@@ -197,8 +207,9 @@ empty_table(Oid relid)
 }
 
 /*
- * The view's dead letters, counters and seen keys (stage_dedup.c) start
- * again with the rebuild, and the view is active again; the change of its
+ * The view's dead letters, counters, seen keys (stage_dedup.c) and rows
+ * an interval join keeps (backfill.c fills them again) start again with
+ * the rebuild, and the view is active again; the change of its
  * catalog row makes the worker load it anew.
  */
 static void
@@ -216,6 +227,9 @@ restart_view_bookkeeping(Oid view, XLogRecPtr active_from)
 							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_with_args("DELETE FROM continuous.dedup_keys "
+							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("DELETE FROM continuous.interval_join_rows "
 							  "WHERE view OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_with_args("INSERT INTO continuous.view_stats AS s (view, active_from) "

@@ -6,7 +6,8 @@
 # crash loop; the worker makes a new slot and computes the views of table
 # streams again from their tables (the table is the source of truth), so
 # that they equal their SELECT, including the rows committed while the
-# slot could not keep them; a view created afterwards is exact too.
+# slot could not keep them; a view created afterwards is exact too.  An
+# interval join view is computed again from both its streams' tables.
 
 use strict;
 use warnings;
@@ -29,6 +30,16 @@ SELECT continuous.create_stream('ev');
 CREATE VIEW before_loss WITH (continuous) AS SELECT k, count(*) AS n FROM ev GROUP BY k;
 CREATE TABLE junk (filler text);
 INSERT INTO ev SELECT g % 5, g FROM generate_series(1, 100) g;
+CREATE TABLE imps (id int, ts timestamptz NOT NULL);
+CREATE TABLE taps (imp int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('imps', event_time => 'ts', watermark_delay => '1 hour');
+SELECT continuous.create_stream('taps', event_time => 'ts', watermark_delay => '1 hour');
+CREATE VIEW joined WITH (continuous) AS
+  SELECT i.id % 3 AS k, count(*) AS n FROM imps i JOIN taps t
+      ON t.imp = i.id AND t.ts BETWEEN i.ts AND i.ts + interval '1 minute' GROUP BY 1;
+INSERT INTO imps SELECT g, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, 100) g;
+INSERT INTO taps SELECT g, timestamptz '2026-01-01' + g * interval '1 second' + interval '30 seconds'
+  FROM generate_series(1, 100) g;
 SELECT continuous.sync();
 });
 
@@ -37,6 +48,10 @@ SELECT continuous.sync();
 my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
 $node->safe_psql('postgres', 'INSERT INTO ev SELECT g % 5, g FROM generate_series(101, 200) g');
+$node->safe_psql('postgres', q{
+INSERT INTO imps SELECT g, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(101, 200) g;
+INSERT INTO taps SELECT g / 2, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(101, 300) g;
+});
 ok( poll_until($node, 'postgres', q{
 SELECT count(*) FROM pg_stat_activity
 WHERE backend_type = 'pg_continuous worker' AND wait_event_type = 'Lock'}, '1'),
@@ -66,6 +81,8 @@ isnt($worker, $held, 'a new worker runs');
 $node->safe_psql('postgres', q{
 CREATE VIEW after_loss WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k;
 INSERT INTO ev SELECT g % 5, g FROM generate_series(1001, 1300) g;
+INSERT INTO imps SELECT g, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(201, 250) g;
+INSERT INTO taps SELECT g - 20, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(201, 260) g;
 });
 for my $round (1 .. 3)
 {
@@ -76,17 +93,23 @@ for my $round (1 .. 3)
 }
 is($node->safe_psql('postgres', $worker_of_db), $worker, 'the worker does not restart in a loop');
 is($node->safe_psql('postgres',
-		q{SELECT string_agg(status, ',') FROM continuous.views}), 'active,active',
-	'both views are active');
+		q{SELECT string_agg(status, ',') FROM continuous.views}), 'active,active,active',
+	'the views are active');
 is_same_rows($node, 'before_loss', 'SELECT k, count(*) FROM ev GROUP BY k',
 	'the view made before the loss equals its SELECT, rows of the lost WAL included');
+is_same_rows($node, 'joined',
+	q{SELECT i.id % 3 AS k, count(*) AS n FROM imps i JOIN taps t
+	    ON t.imp = i.id AND t.ts BETWEEN i.ts AND i.ts + interval '1 minute' GROUP BY 1},
+	'the interval join view equals its SELECT over both tables, rows of the lost WAL included');
+cmp_ok($node->safe_psql('postgres', 'SELECT sum(n) FROM joined'), '>', 100,
+	'and joins rows written after the loss');
 is_same_rows($node, 'after_loss', 'SELECT k, count(*), sum(v) FROM ev GROUP BY k',
 	'a view created after the loss equals its SELECT');
 my $log = slurp_file($node->logfile);
 my @invalidated = ($log =~ /replication slot "continuous_\d+" was invalidated/g);
 is(scalar(@invalidated), 1, 'the loss is logged once');
 like($log,
-	qr/computed 1 continuous views again from their stream tables \(\d+ rows\) after the replication slot of this database was invalidated \(max_slot_wal_keep_size\)/,
+	qr/computed 2 continuous views again from their stream tables \(\d+ rows\) after the replication slot of this database was invalidated \(max_slot_wal_keep_size\)/,
 	'and so is the rebuild, with its cause');
 
 $node->stop;
