@@ -150,6 +150,13 @@ CREATE VIEW taps_per_minute WITH (continuous) AS
   SELECT continuous.tumble(i.ts, '1 minute') AS minute, count(*) AS taps
     FROM imps i JOIN taps t ON t.imp = i.id AND t.ts BETWEEN i.ts AND i.ts + interval '10 minutes'
    GROUP BY 1;
+-- the same join, its late events of either stream into one table, by
+-- column name (created like imps, with taps' other column after them)
+CREATE VIEW taps_late WITH (continuous, late_events = 'imps_taps_late') AS
+  SELECT continuous.tumble(i.ts, '1 minute') AS minute, count(*) AS taps
+    FROM imps i JOIN taps t ON t.imp = i.id AND t.ts BETWEEN i.ts AND i.ts + interval '10 minutes'
+   GROUP BY 1;
+\d imps_taps_late
 INSERT INTO imps SELECT i, '2026-01-01 10:00'::timestamptz + i * interval '1 minute'
 FROM generate_series(1, 5) i;
 INSERT INTO taps SELECT i, i, '2026-01-01 10:03'::timestamptz + i * interval '1 minute'
@@ -178,6 +185,9 @@ SELECT continuous.sync();
 SELECT late_events, join_rows_left, join_rows_right
   FROM continuous.views WHERE view = 'taps_per_minute'::regclass;
 SELECT * FROM taps_per_minute ORDER BY 1;
+-- each late event once, in its own stream's columns
+SELECT late_events FROM continuous.views WHERE view = 'taps_late'::regclass;
+SELECT * FROM imps_taps_late ORDER BY ts;
 
 --
 -- What is refused

@@ -192,20 +192,22 @@ ddl_view_utility(PlannedStmt *pstmt, ViewStmt *stmt, const char *queryString,
 
 /*
  * late_events = '<table>': the table that receives late events' rows, by
- * column name.  Created like the stream if it does not exist; otherwise it
- * must be a table the view's owner may insert into, with columns named like
- * the stream's.  The view depends on it.
+ * column name.  Created like the stream if it does not exist (for an
+ * interval join, like the first stream, with the second's other columns
+ * after them); otherwise it must be a table the view's owner may insert
+ * into, with columns named like each stream's.  The view depends on it.
  */
+static void late_table_add_columns(RangeVar *rv, Oid stream);
+
 static Oid
 late_events_table(ContinuousPlan *plan, const char *name, Oid owner)
 {
 	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 	Relation	rel;
-	Relation	stream;
-	TupleDesc	stream_desc;
-	int			common = 0;
-	int			i;
+	Oid			streams[2];
+	int			nstreams = 1;
+	int			s;
 
 	if (!OidIsValid(relid))
 	{
@@ -218,6 +220,8 @@ late_events_table(ContinuousPlan *plan, const char *name, Oid owner)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not create the late-events table: %s", sql);
+		if (plan->interval_join != NULL)
+			late_table_add_columns(rv, plan->interval_join->right_stream);
 		SPI_finish();
 		CommandCounterIncrement();
 		relid = RangeVarGetRelid(rv, NoLock, false);
@@ -233,28 +237,68 @@ late_events_table(ContinuousPlan *plan, const char *name, Oid owner)
 				 errdetail_relkind_not_supported(rel->rd_rel->relkind)));
 	if (pg_class_aclcheck(relid, owner, ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
-	stream_guard_check_late_table(relid, plan->stream);
-
-	stream = relation_open(plan->stream, AccessShareLock);
-	stream_desc = RelationGetDescr(stream);
-	for (i = 0; i < stream_desc->natts; i++)
+	streams[0] = plan->stream;
+	if (plan->interval_join != NULL)
+		streams[nstreams++] = plan->interval_join->right_stream;
+	for (s = 0; s < nstreams; s++)
 	{
-		Form_pg_attribute att = TupleDescAttr(stream_desc, i);
+		Relation	stream;
+		TupleDesc	stream_desc;
+		int			common = 0;
+		int			i;
 
-		if (!att->attisdropped &&
-			get_attnum(relid, NameStr(att->attname)) > 0)
-			common++;
+		stream_guard_check_late_table(relid, streams[s]);
+		stream = relation_open(streams[s], AccessShareLock);
+		stream_desc = RelationGetDescr(stream);
+		for (i = 0; i < stream_desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(stream_desc, i);
+
+			if (!att->attisdropped &&
+				get_attnum(relid, NameStr(att->attname)) > 0)
+				common++;
+		}
+		relation_close(stream, AccessShareLock);
+		if (common == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("late-events table \"%s\" has no column named like a column of stream %s",
+							RelationGetRelationName(rel),
+							ddl_relation_display_name(streams[s])),
+					 errdetail("Late events' rows go into the table by column name.")));
 	}
-	relation_close(stream, AccessShareLock);
-	if (common == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("late-events table \"%s\" has no column named like a column of stream %s",
-						RelationGetRelationName(rel),
-						ddl_relation_display_name(plan->stream)),
-				 errdetail("Late events' rows go into the table by column name.")));
 	table_close(rel, AccessShareLock);
 	return relid;
+}
+
+/*
+ * The columns of stream that the late-events table just created (like the
+ * first stream) does not have by name, added after the others.
+ */
+static void
+late_table_add_columns(RangeVar *rv, Oid stream)
+{
+	Relation	rel = relation_open(stream, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			late = RangeVarGetRelid(rv, NoLock, false);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		char	   *sql;
+
+		if (att->attisdropped || get_attnum(late, NameStr(att->attname)) > 0)
+			continue;
+		sql = psprintf("ALTER TABLE %s ADD COLUMN %s %s",
+					   quote_qualified_identifier(rv->schemaname, rv->relname),
+					   quote_identifier(NameStr(att->attname)),
+					   format_type_with_typemod(att->atttypid, att->atttypmod));
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not add a column to the late-events table: %s", sql);
+		CommandCounterIncrement();
+	}
+	relation_close(rel, AccessShareLock);
 }
 
 static void

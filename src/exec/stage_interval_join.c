@@ -26,7 +26,7 @@
  *	 at or after wR, can still match it); a right row while t >= wL + lo;
  *	 an event is late if its time is before its own stream's watermark
  *	 (its partners on the other side may have gone): counted, written to
- *	 the late_events table if it is a left event, and not joined;
+ *	 the late_events table (by column name, of its own stream), not joined;
  *	 the view's windows (on the left stream's event time) are judged by
  *	 min(wL, wR - hi), which no joined row to come can precede.
  *
@@ -488,8 +488,8 @@ interval_join_process(ViewRuntime *vr, void *state, StageBatch *batch)
 		if (late)
 		{
 			vr->late_events++;
-			/* the late_events table has the left stream's columns */
-			if (OidIsValid(vr->late_table) && js->side == 0)
+			/* into the late_events table by column name, either side's */
+			if (OidIsValid(vr->late_table))
 			{
 				MemoryContextSwitchTo(vr->state_cxt);
 				vr->late_rows = lappend(vr->late_rows, event);

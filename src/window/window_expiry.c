@@ -33,8 +33,32 @@
 #include "base/privileges.h"
 #include "window/window_expiry.h"
 
+static void write_late_rows_of(ViewRuntime *vr, Oid stream);
+
+/*
+ * The late events' rows into the view's late-events table, by column name:
+ * each event's columns of its own stream (an interval join's events come
+ * from two).
+ */
 void
 window_expiry_write_late_rows(ViewRuntime *vr)
+{
+	if (vr->late_rows == NIL)
+		return;
+	write_late_rows_of(vr, vr->stream);
+	if (OidIsValid(vr->join_stream))
+		write_late_rows_of(vr, vr->join_stream);
+}
+
+/* an event of an interval join knows its stream; others are the view's */
+static inline Oid
+late_row_stream(ViewRuntime *vr, StreamEvent *event)
+{
+	return OidIsValid(event->relid) ? event->relid : vr->stream;
+}
+
+static void
+write_late_rows_of(ViewRuntime *vr, Oid stream)
 {
 	Relation	late;
 	TupleDesc	late_desc;
@@ -48,9 +72,12 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 	char	   *nulls;
 	ListCell   *lc;
 	SavedPrivileges saved;
+	bool		any = false;
 	int			i;
 
-	if (vr->late_rows == NIL)
+	foreach(lc, vr->late_rows)
+		any = any || late_row_stream(vr, lfirst(lc)) == stream;
+	if (!any)
 		return;
 
 	late = table_open(vr->late_table, RowExclusiveLock);
@@ -69,11 +96,11 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 
 		if (att->attisdropped || att->attgenerated)
 			continue;
-		attnum = get_attnum(vr->stream, NameStr(att->attname));
+		attnum = get_attnum(stream, NameStr(att->attname));
 		if (attnum <= 0)
 			continue;
 		source[nparams] = attnum;
-		types[nparams] = get_atttype(vr->stream, attnum);
+		types[nparams] = get_atttype(stream, attnum);
 		appendStringInfo(&sql, "%s%s", nparams > 0 ? ", " : "",
 						 quote_identifier(NameStr(att->attname)));
 		appendStringInfo(&params, "%s$%d", nparams > 0 ? ", " : "", nparams + 1);
@@ -83,8 +110,8 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 	if (nparams == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("late-events table of continuous view \"%s\" has no column named like a column of its stream",
-						vr->name)));
+				 errmsg("late-events table of continuous view \"%s\" has no column named like a column of stream %s",
+						vr->name, get_rel_name(stream))));
 	appendStringInfo(&sql, ") VALUES (%s)", params.data);
 
 	privileges_become(vr->owner, vr->search_path, &saved);
@@ -99,6 +126,8 @@ window_expiry_write_late_rows(ViewRuntime *vr)
 	{
 		StreamEvent *event = lfirst(lc);
 
+		if (late_row_stream(vr, event) != stream)
+			continue;
 		for (i = 0; i < nparams; i++)
 		{
 			bool		isnull = true;
