@@ -5,12 +5,13 @@
 # start: installs missing packages, builds and installs the extension, starts
 #   a scratch cluster in .demo/ (preloaded, wal_level = logical, localhost on
 #   the first free port from 5499), creates database "demo" with a stream
-#   table "clicks" and three continuous views, starts a rate-limited pgbench
-#   that inserts random clicks for DEMO_GENERATOR_SECONDS (default 300); also
-#   a Kafka cluster (librdkafka's mock, test/kafka/mock_broker) with topic
-#   "orders", a feed of live JSON orders into it for as long, a Kafka stream
-#   over it and a view; and shows the views changing for DEMO_SECONDS
-#   (default 20).
+#   table "clicks", three continuous views, one joined to a table "users"
+#   and a transform, starts a rate-limited pgbench that inserts random
+#   clicks for DEMO_GENERATOR_SECONDS (default 300); also a Kafka cluster
+#   (librdkafka's mock, test/kafka/mock_broker) with topic "orders", a feed
+#   of live JSON orders into it for as long, a Kafka stream over it,
+#   deduplicated by order id, and a view; and shows the views changing for
+#   DEMO_SECONDS (default 20).
 # stop:  stops the generators, the Kafka cluster and the server; keeps .demo/.
 # clean: stop, then remove .demo/.
 # When run as root the server runs as "postgres"; if that user cannot reach
@@ -109,13 +110,28 @@ CREATE VIEW clicks_total WITH (continuous) AS
     SELECT count(*) AS clicks, avg(latency_ms) AS avg_latency, max(ts) AS last_click
     FROM clicks;
 
+-- A table joined to the stream: each click counts for its user's country.
+CREATE TABLE users (user_id int PRIMARY KEY, country text NOT NULL);
+INSERT INTO users
+    SELECT i, (ARRAY['DE', 'FR', 'JP', 'US', 'BR'])[1 + i % 5] FROM generate_series(1, 50) i;
+CREATE VIEW clicks_per_country WITH (continuous) AS
+    SELECT u.country, continuous.tumble(c.ts, '1 minute') AS minute, count(*) AS clicks
+    FROM clicks c JOIN users u ON u.user_id = c.user_id
+    GROUP BY u.country, minute;
+
+-- A view without aggregates keeps its rows: the slow clicks of the last
+-- ten minutes.
+CREATE VIEW slow_clicks WITH (continuous, retention = '10 minutes') AS
+    SELECT ts, user_id, url, latency_ms FROM clicks WHERE latency_ms > 240;
+
 -- A Kafka topic is a stream too: a foreign table of continuous_kafka.
 CREATE SERVER kafka FOREIGN DATA WRAPPER continuous_kafka
     OPTIONS (brokers :'brokers');
 CREATE FOREIGN TABLE orders (order_id bigint, customer int, amount numeric, ts timestamptz)
     SERVER kafka
     OPTIONS (topic 'orders', format 'json', event_time 'ts',
-             watermark_delay '2 seconds', start_offset 'earliest');
+             watermark_delay '2 seconds', start_offset 'earliest',
+             unique_key 'order_id', dedup_within '10 minutes');
 
 CREATE VIEW revenue_per_minute WITH (continuous) AS
     SELECT continuous.tumble(ts, '1 minute') AS minute,
@@ -180,7 +196,7 @@ demo_look_sql()
 	cat <<'EOF'
 \pset footer off
 SELECT continuous.sync() \g /dev/null
-SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, kind, events, lag_bytes, lag_messages FROM continuous.streams;
+SELECT to_char(now(), 'HH24:MI:SS') AS now, stream, kind, events, duplicates, lag_bytes, lag_messages FROM continuous.streams;
 \echo 'clicks_per_user (top 5):'
 SELECT user_id, clicks, round(avg_latency::numeric, 1) AS avg_latency
   FROM clicks_per_user ORDER BY clicks DESC, user_id LIMIT 5;
@@ -190,6 +206,11 @@ SELECT minute, clicks, max_latency FROM clicks_per_minute ORDER BY minute DESC L
 SELECT clicks, round(avg_latency::numeric, 1) AS avg_latency, last_click FROM clicks_total;
 \echo 'revenue_per_minute, from Kafka topic orders (last 3 minutes):'
 SELECT minute, orders, round(revenue, 2) AS revenue FROM revenue_per_minute ORDER BY minute DESC LIMIT 3;
+\echo 'clicks_per_country, joined to table users (this minute):'
+SELECT country, clicks FROM clicks_per_country
+ WHERE minute = (SELECT max(minute) FROM clicks_per_country) ORDER BY clicks DESC, country;
+\echo 'slow_clicks, a transform (latest 3):'
+SELECT ts, user_id, url, latency_ms FROM slow_clicks ORDER BY ts DESC LIMIT 3;
 EOF
 }
 
