@@ -38,6 +38,7 @@
 #include "source/kafka/kafka_options.h"
 
 static bool is_stream(Oid relid);
+static RangeTblEntry *joined_stream(Query *query, JoinExpr *join);
 static void check_joined_relation(Query *query, JoinExpr *join, Oid stream);
 static void check_join_keys(Query *query, JoinExpr *join);
 static bool odd_var_walker(Node *node, Query *query);
@@ -106,12 +107,9 @@ ddl_view_check_joins(Query *query)
 		foreach(lc, joins)
 		{
 			JoinExpr   *join = lfirst(lc);
-			RangeTblEntry *rte;
+			RangeTblEntry *rte = joined_stream(query, join);
 
-			if (!IsA(join->rarg, RangeTblRef))
-				continue;
-			rte = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
-			if (rte->rtekind != RTE_RELATION || !is_stream(rte->relid))
+			if (rte == NULL)
 				continue;
 			if (join->jointype == JOIN_LEFT)
 				ereport(ERROR,
@@ -152,6 +150,18 @@ ddl_view_check_joins(Query *query)
 }
 
 /* Table streams and Kafka streams. */
+/* The stream a join brings in on its right, or NULL. */
+static RangeTblEntry *
+joined_stream(Query *query, JoinExpr *join)
+{
+	RangeTblEntry *rte;
+
+	if (!IsA(join->rarg, RangeTblRef))
+		return NULL;
+	rte = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
+	return rte->rtekind == RTE_RELATION && is_stream(rte->relid) ? rte : NULL;
+}
+
 static bool
 is_stream(Oid relid)
 {
@@ -336,12 +346,9 @@ check_interval_join(Query *query, List *joins, RangeTblEntry *first_rte)
 	foreach(lc, joins)
 	{
 		JoinExpr   *join = lfirst(lc);
-		RangeTblEntry *rte;
+		RangeTblEntry *rte = joined_stream(query, join);
 
-		if (!IsA(join->rarg, RangeTblRef))
-			continue;
-		rte = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
-		if (rte->rtekind == RTE_RELATION && is_stream(rte->relid))
+		if (rte != NULL)
 		{
 			second = rte;
 			second_join = join;

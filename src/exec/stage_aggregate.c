@@ -51,6 +51,7 @@
 #include "state/flush.h"
 #include "state/storage_key.h"
 #include "window/window_kind.h"
+#include "window/window_registry.h"
 
 typedef struct AggregateStage
 {
@@ -95,7 +96,6 @@ static void aggregate_reset(ViewRuntime *vr, void *state, bool committed);
 static void aggregate_windows_batch(ViewRuntime *vr, AggregateStage *agg,
 									WindowsBatchStep step);
 static Expr *aggregate_key_input(ContinuousPlan *plan, int keyno, Expr *expr);
-static Node *aggregate_bind_windows(ContinuousPlan *plan, Node *expr);
 static void aggregate_windows_create(ViewRuntime *vr, AggregateStage *agg);
 static void aggregate_event(ViewRuntime *vr, AggregateStage *agg,
 							StreamEvent *event, StageBatch *batch);
@@ -166,7 +166,7 @@ aggregate_create(ViewRuntime *vr)
 		{
 			TargetEntry *argtle = lfirst(arg);
 
-			Node	   *expr = aggregate_bind_windows(vr->plan, (Node *) argtle->expr);
+			Node	   *expr = window_registry_bind_expr(vr->plan, (Node *) argtle->expr);
 
 			tlist = lappend(tlist, makeTargetEntry(expression_planner((Expr *) expr),
 												   resno++, NULL, false));
@@ -174,7 +174,7 @@ aggregate_create(ViewRuntime *vr)
 		agg->filter_offset[i] = -1;
 		if (aggregate->aggref->aggfilter != NULL)
 		{
-			Node	   *filter = aggregate_bind_windows(vr->plan,
+			Node	   *filter = window_registry_bind_expr(vr->plan,
 														(Node *) aggregate->aggref->aggfilter);
 
 			agg->filter_offset[i] = resno - 1;
@@ -209,29 +209,13 @@ aggregate_key_input(ContinuousPlan *plan, int keyno, Expr *expr)
 {
 	ListCell   *lc;
 
-	expr = (Expr *) aggregate_bind_windows(plan, (Node *) expr);
+	expr = (Expr *) window_registry_bind_expr(plan, (Node *) expr);
 	foreach(lc, plan->windows)
 	{
 		PlanWindow *window = lfirst(lc);
 
 		if (window->key == keyno && window->kind->key_input != NULL)
 			expr = window->kind->key_input(window, expr);
-	}
-	return expr;
-}
-
-/* An expression of the view as the windows make the worker read it. */
-static Node *
-aggregate_bind_windows(ContinuousPlan *plan, Node *expr)
-{
-	ListCell   *lc;
-
-	foreach(lc, plan->windows)
-	{
-		PlanWindow *window = lfirst(lc);
-
-		if (window->kind->bind_expr != NULL)
-			expr = window->kind->bind_expr(window, expr);
 	}
 	return expr;
 }
@@ -243,19 +227,11 @@ aggregate_windows_create(ViewRuntime *vr, AggregateStage *agg)
 	ListCell   *lc;
 
 	agg->nwindows = list_length(vr->plan->windows);
-	agg->windows = palloc0(sizeof(WindowRuntime) * Max(agg->nwindows, 1));
+	agg->windows = window_registry_runtimes_create(vr, &agg->fanout);
 	foreach(lc, vr->plan->windows)
 	{
-		WindowRuntime *wr = &agg->windows[foreach_current_index(lc)];
-
-		wr->window = lfirst(lc);
-		wr->kind = wr->window->kind;
-		if (wr->kind->runtime_create != NULL)
-			wr->state = wr->kind->runtime_create(vr, wr);
-		if (wr->kind->event_windows != NULL)
-			agg->fanout = wr;
-		if (wr->window == vr->plan->window)
-			agg->window = wr;
+		if (lfirst(lc) == vr->plan->window)
+			agg->window = &agg->windows[foreach_current_index(lc)];
 	}
 }
 
@@ -263,16 +239,11 @@ static void
 aggregate_destroy(ViewRuntime *vr, void *state)
 {
 	AggregateStage *agg = state;
-	int			i;
 
 	if (vr->groups)
 		group_table_destroy(vr->groups);
 	ExecDropSingleTupleTableSlot(agg->project->pi_state.resultslot);
-	for (i = 0; i < agg->nwindows; i++)
-	{
-		if (agg->windows[i].kind->runtime_destroy != NULL)
-			agg->windows[i].kind->runtime_destroy(&agg->windows[i]);
-	}
+	window_registry_runtimes_destroy(agg->windows, agg->nwindows);
 }
 
 /* ------------------------------------------------------------------------

@@ -54,6 +54,7 @@
 #include "exec/view_input.h"
 #include "state/storage_layout.h"
 #include "window/window_kind.h"
+#include "window/window_registry.h"
 
 /* How many rows go to table_multi_insert() at a time. */
 #define APPEND_INSERT_ROWS 1000
@@ -80,7 +81,6 @@ static void append_process(ViewRuntime *vr, void *state, StageBatch *batch);
 static void append_flush(ViewRuntime *vr, void *state);
 static void append_reset(ViewRuntime *vr, void *state, bool committed);
 static void append_row(ViewRuntime *vr, AppendStage *app, StageBatch *batch);
-static Node *append_bind_windows(ContinuousPlan *plan, Node *expr);
 
 const StageRoutine append_stage = {
 	.name = "append",
@@ -110,7 +110,7 @@ append_create(ViewRuntime *vr)
 	foreach(lc, plan->outputs)
 	{
 		ContinuousOutput *output = lfirst(lc);
-		Node	   *expr = append_bind_windows(plan, (Node *) output->expr);
+		Node	   *expr = window_registry_bind_expr(plan, (Node *) output->expr);
 
 		tlist = lappend(tlist, makeTargetEntry(expression_planner((Expr *) expr),
 											   resno++, NULL, false));
@@ -134,51 +134,19 @@ append_create(ViewRuntime *vr)
 										   NULL, vr->input_desc);
 
 	app->nwindows = list_length(plan->windows);
-	app->windows = palloc0(sizeof(WindowRuntime) * Max(app->nwindows, 1));
-	foreach(lc, plan->windows)
-	{
-		WindowRuntime *wr = &app->windows[foreach_current_index(lc)];
-
-		wr->window = lfirst(lc);
-		wr->kind = wr->window->kind;
-		if (wr->kind->runtime_create != NULL)
-			wr->state = wr->kind->runtime_create(vr, wr);
-		if (wr->kind->event_windows != NULL)
-			app->fanout = wr;
-	}
+	app->windows = window_registry_runtimes_create(vr, &app->fanout);
 	return app;
-}
-
-/* An output expression as the windows make the worker read it. */
-static Node *
-append_bind_windows(ContinuousPlan *plan, Node *expr)
-{
-	ListCell   *lc;
-
-	foreach(lc, plan->windows)
-	{
-		PlanWindow *window = lfirst(lc);
-
-		if (window->kind->bind_expr != NULL)
-			expr = window->kind->bind_expr(window, expr);
-	}
-	return expr;
 }
 
 static void
 append_destroy(ViewRuntime *vr, void *state)
 {
 	AppendStage *app = state;
-	int			i;
 
 	if (app->rows != NULL)
 		tuplestore_end(app->rows);
 	ExecDropSingleTupleTableSlot(app->project->pi_state.resultslot);
-	for (i = 0; i < app->nwindows; i++)
-	{
-		if (app->windows[i].kind->runtime_destroy != NULL)
-			app->windows[i].kind->runtime_destroy(&app->windows[i]);
-	}
+	window_registry_runtimes_destroy(app->windows, app->nwindows);
 }
 
 static void

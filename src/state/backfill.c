@@ -90,6 +90,16 @@
 #include "window/window_expiry.h"
 
 /* What a backfill needs of the catalog about the view and its stream. */
+/* What a backfill reads of a stream's catalog rows. */
+typedef struct BackfillStream
+{
+	char	   *event_time;		/* NULL: the stream has none */
+	Interval	watermark_delay;
+	Interval	max_future;
+	bool		has_watermark;	/* the stream's, as stored */
+	TimestampTz watermark;
+} BackfillStream;
+
 typedef struct BackfillTarget
 {
 	Oid			view;
@@ -102,18 +112,10 @@ typedef struct BackfillTarget
 	Interval	allowed_lateness;
 	Oid			late_table;
 	Interval   *retention;
-	char	   *event_time;		/* NULL: the stream has none */
-	Interval	watermark_delay;
-	Interval	max_future;
-	bool		has_watermark;	/* the stream's, as stored */
-	TimestampTz watermark;
-	/* an interval join's second stream (InvalidOid: none), as the first */
+	/* an interval join's second stream (InvalidOid: none) */
 	Oid			join_stream;
-	char	   *join_event_time;
-	Interval	join_watermark_delay;
-	Interval	join_max_future;
-	bool		join_has_watermark;
-	TimestampTz join_watermark;
+	/* of stream, then of join_stream */
+	BackfillStream streams[2];
 } BackfillTarget;
 
 /* One backfill under way. */
@@ -148,7 +150,7 @@ static bool backfill_callback_registered = false;
 
 static void backfill_at_commit(XactEvent event, void *arg);
 static void backfill_read_target(Oid view, BackfillTarget *target);
-static void backfill_read_join_stream(BackfillTarget *target);
+static void backfill_read_stream(Oid stream, BackfillStream *read);
 static void backfill_table(Backfill *bf, Oid relid, Oid stream,
 						   Snapshot snapshot);
 static void backfill_chunk(Backfill *bf);
@@ -294,16 +296,17 @@ backfill_view(Oid view, BackfillKind kind)
 	PushCopiedSnapshot(GetLatestSnapshot());
 
 	/* the view's own clock: no row is late within a backfill */
-	bf.clock = stream_clock_create(bf.target.stream, bf.target.event_time,
-								   &bf.target.watermark_delay,
-								   &bf.target.max_future, false, 0);
-	bf.clocks[0] = bf.clock;
-	if (OidIsValid(bf.target.join_stream))
-		bf.clocks[1] = stream_clock_create(bf.target.join_stream,
-										   bf.target.join_event_time,
-										   &bf.target.join_watermark_delay,
-										   &bf.target.join_max_future,
-										   false, 0);
+	for (i = 0; i < (OidIsValid(bf.target.join_stream) ? 2 : 1); i++)
+	{
+		BackfillStream *stream = &bf.target.streams[i];
+
+		bf.clocks[i] = stream_clock_create(i == 0 ? bf.target.stream :
+										   bf.target.join_stream,
+										   stream->event_time,
+										   &stream->watermark_delay,
+										   &stream->max_future, false, 0);
+	}
+	bf.clock = bf.clocks[0];
 
 	bf.chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "pg_continuous backfill rows",
@@ -377,12 +380,10 @@ backfill_read_target(Oid view, BackfillTarget *target)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT v.stream, v.storage, v.query_view, c.relowner, "
 							  "v.search_path, v.allowed_lateness, v.late_table, v.retention, "
-							  "s.event_time, s.watermark_delay, s.max_future, "
-							  "st.watermark, s.kind OPERATOR(pg_catalog.=) 'kafka' "
+							  "s.kind OPERATOR(pg_catalog.=) 'kafka' "
 							  "FROM continuous.view_catalog v "
 							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
 							  "JOIN continuous.stream_catalog s ON s.stream OPERATOR(pg_catalog.=) v.stream "
-							  "LEFT JOIN continuous.stream_stats st ON st.stream OPERATOR(pg_catalog.=) v.stream "
 							  "WHERE v.view OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
@@ -390,7 +391,7 @@ backfill_read_target(Oid view, BackfillTarget *target)
 		elog(ERROR, "pg_continuous: view %u is not a continuous view", view);
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (DatumGetBool(SPI_getbinval(row, desc, 13, &isnull)))
+	if (DatumGetBool(SPI_getbinval(row, desc, 9, &isnull)))
 		elog(ERROR, "pg_continuous: view %u reads a Kafka stream", view);
 
 	MemoryContextSwitchTo(cxt);
@@ -410,29 +411,23 @@ backfill_read_target(Oid view, BackfillTarget *target)
 		target->retention = palloc(sizeof(Interval));
 		*target->retention = *DatumGetIntervalP(d);
 	}
-	d = SPI_getbinval(row, desc, 9, &isnull);
-	target->event_time = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
-	target->watermark_delay = *DatumGetIntervalP(SPI_getbinval(row, desc, 10, &isnull));
-	target->max_future = *DatumGetIntervalP(SPI_getbinval(row, desc, 11, &isnull));
-	d = SPI_getbinval(row, desc, 12, &isnull);
-	target->has_watermark = !isnull;
-	target->watermark = isnull ? 0 : DatumGetTimestampTz(d);
 
 	SPI_finish();
 	privileges_leave_extension(&saved);
 
+	backfill_read_stream(target->stream, &target->streams[0]);
 	target->join_stream = ddl_catalog_join_stream_of_view(view);
 	if (OidIsValid(target->join_stream))
-		backfill_read_join_stream(target);
+		backfill_read_stream(target->join_stream, &target->streams[1]);
 }
 
-/* The catalog rows of an interval join's second stream, as the first's. */
+/* A stream's catalog and statistics rows, read as the extension. */
 static void
-backfill_read_join_stream(BackfillTarget *target)
+backfill_read_stream(Oid stream, BackfillStream *read)
 {
 	ExtensionPrivileges saved;
 	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(target->join_stream)};
+	Datum		args[1] = {ObjectIdGetDatum(stream)};
 	MemoryContext cxt = CurrentMemoryContext;
 	HeapTuple	row;
 	TupleDesc	desc;
@@ -449,18 +444,18 @@ backfill_read_join_stream(BackfillTarget *target)
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
 	if (SPI_processed != 1)
-		elog(ERROR, "pg_continuous: relation %u is not a stream", target->join_stream);
+		elog(ERROR, "pg_continuous: relation %u is not a stream", stream);
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 
 	MemoryContextSwitchTo(cxt);
 	d = SPI_getbinval(row, desc, 1, &isnull);
-	target->join_event_time = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
-	target->join_watermark_delay = *DatumGetIntervalP(SPI_getbinval(row, desc, 2, &isnull));
-	target->join_max_future = *DatumGetIntervalP(SPI_getbinval(row, desc, 3, &isnull));
+	read->event_time = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
+	read->watermark_delay = *DatumGetIntervalP(SPI_getbinval(row, desc, 2, &isnull));
+	read->max_future = *DatumGetIntervalP(SPI_getbinval(row, desc, 3, &isnull));
 	d = SPI_getbinval(row, desc, 4, &isnull);
-	target->join_has_watermark = !isnull;
-	target->join_watermark = isnull ? 0 : DatumGetTimestampTz(d);
+	read->has_watermark = !isnull;
+	read->watermark = isnull ? 0 : DatumGetTimestampTz(d);
 
 	SPI_finish();
 	privileges_leave_extension(&saved);
@@ -599,8 +594,9 @@ backfill_finish(Backfill *bf)
 		return;
 	args[0] = ObjectIdGetDatum(bf->target.view);
 	args[1] = TimestampTzGetDatum(clock->watermark);
-	if (bf->target.has_watermark && bf->target.watermark > clock->watermark)
-		clock->watermark = bf->target.watermark;
+	if (bf->target.streams[0].has_watermark &&
+		bf->target.streams[0].watermark > clock->watermark)
+		clock->watermark = bf->target.streams[0].watermark;
 
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -638,13 +634,13 @@ backfill_join_trim(Backfill *bf)
 		elog(ERROR, "SPI_connect failed");
 	for (side = 0; side < 2; side++)
 	{
-		bool		has = side == 0 ? bf->target.join_has_watermark :
-			bf->target.has_watermark;
+		/* a side's rows go by the other stream's watermark */
+		BackfillStream *other = &bf->target.streams[1 - side];
 
-		if (!has ||
+		if (!other->has_watermark ||
 			(side == 0 ?
-			 pg_sub_s64_overflow(bf->target.join_watermark, ij->hi, &cut) :
-			 pg_add_s64_overflow(bf->target.watermark, ij->lo, &cut)))
+			 pg_sub_s64_overflow(other->watermark, ij->hi, &cut) :
+			 pg_add_s64_overflow(other->watermark, ij->lo, &cut)))
 			continue;
 		args[0] = ObjectIdGetDatum(bf->target.view);
 		args[1] = Int16GetDatum(side);

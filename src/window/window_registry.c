@@ -6,8 +6,10 @@
  *
  * Pipeline position: windows.  This is the one file that names every kind
  * (window_kind.h says what a kind is).  The DDL files and plan.c ask the
- * registry, which asks each kind in turn; at run time the partial
- * aggregate stage (stage_aggregate.c) and flush.c call the callbacks of the windows a plan holds (WindowRuntime).
+ * registry, which asks each kind in turn; at run time the stages that
+ * evaluate a view's expressions (stage_aggregate.c, stage_append.c) make
+ * the windows' states here and call their callbacks (WindowRuntime), as
+ * flush.c does.
  *
  * A new kind is a file that defines its WindowKind, and a line below.
  *
@@ -245,4 +247,53 @@ window_registry_side_table(Oid storage)
 			return table;
 	}
 	return InvalidOid;
+}
+
+Node *
+window_registry_bind_expr(ContinuousPlan *plan, Node *expr)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->windows)
+	{
+		PlanWindow *window = lfirst(lc);
+
+		if (window->kind->bind_expr != NULL)
+			expr = window->kind->bind_expr(window, expr);
+	}
+	return expr;
+}
+
+WindowRuntime *
+window_registry_runtimes_create(ViewRuntime *vr, WindowRuntime **fanout)
+{
+	WindowRuntime *windows;
+	ListCell   *lc;
+
+	*fanout = NULL;
+	windows = palloc0(sizeof(WindowRuntime) * Max(list_length(vr->plan->windows), 1));
+	foreach(lc, vr->plan->windows)
+	{
+		WindowRuntime *wr = &windows[foreach_current_index(lc)];
+
+		wr->window = lfirst(lc);
+		wr->kind = wr->window->kind;
+		if (wr->kind->runtime_create != NULL)
+			wr->state = wr->kind->runtime_create(vr, wr);
+		if (wr->kind->event_windows != NULL)
+			*fanout = wr;
+	}
+	return windows;
+}
+
+void
+window_registry_runtimes_destroy(WindowRuntime *windows, int nwindows)
+{
+	int			i;
+
+	for (i = 0; i < nwindows; i++)
+	{
+		if (windows[i].kind->runtime_destroy != NULL)
+			windows[i].kind->runtime_destroy(&windows[i]);
+	}
 }

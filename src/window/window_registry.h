@@ -12,6 +12,7 @@
 #include "nodes/parsenodes.h"
 #include "parser/parse_node.h"
 
+#include "exec/view_runtime.h"
 #include "plan/plan_types.h"
 
 /* plan.c: the plan's windows (plan->windows, plan->window). */
@@ -50,6 +51,19 @@ extern Oid	window_registry_create_side_table(ContinuousPlan *plan,
  * they are delivered, so that one worker must read all of the stream?
  */
 extern bool window_registry_needs_one_reader(ContinuousPlan *plan);
+
+/*
+ * The stages that evaluate a view's expressions per event (aggregate,
+ * append): an expression as the plan's windows make the worker read it;
+ * the windows' run-time states for the view, in plan order, in its memory,
+ * with the one that places an event in several windows (NULL: none); and
+ * their release.
+ */
+extern Node *window_registry_bind_expr(ContinuousPlan *plan, Node *expr);
+extern WindowRuntime *window_registry_runtimes_create(ViewRuntime *vr,
+													  WindowRuntime **fanout);
+extern void window_registry_runtimes_destroy(WindowRuntime *windows,
+											 int nwindows);
 
 /* rebuild.c: that table, of an existing view's storage; InvalidOid: none */
 extern Oid	window_registry_side_table(Oid storage);
