@@ -6,7 +6,8 @@
  * Pipeline position: none of its own.  The flush interval and batch size
  * decide when the worker flushes (worker.c), the state memory how much a
  * batch may hold, the number of workers how the Kafka partitions are
- * spread (launcher.c, worker_kafka.c).  They are defined only when the
+ * spread (launcher.c, worker_kafka.c), and whether large transactions are
+ * aggregated as they stream (early_aggregation.c).  They are defined only when the
  * library is preloaded (pg_continuous.c): continuous.state_memory and
  * continuous.workers are the postmaster's, and without preloading there
  * are no workers for them to configure.
@@ -25,6 +26,7 @@ int			continuous_flush_interval_ms = 200;
 int			continuous_state_memory_kb = 64 * 1024;
 int			continuous_batch_events = 100000;
 int			continuous_workers = 1;
+bool		continuous_aggregate_before_commit = true;
 
 void
 continuous_define_settings(void)
@@ -64,6 +66,15 @@ continuous_define_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("continuous.aggregate_before_commit",
+							 "Aggregates the rows of large transactions as they stream, before they commit.",
+							 "Their views then only combine the result at commit.",
+							 &continuous_aggregate_before_commit,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("continuous");
 }

@@ -12,6 +12,7 @@ extern int	continuous_flush_interval_ms;
 extern int	continuous_state_memory_kb;
 extern int	continuous_batch_events;
 extern int	continuous_workers;
+extern bool continuous_aggregate_before_commit;
 
 /* the most worker processes per database (continuous.workers) */
 #define CONTINUOUS_MAX_WORKERS	16

@@ -14,6 +14,13 @@
  * them to write their state at flush, and to forget the batch after it.
  * It knows no stage by name.
  *
+ * A large transaction's rows may also run through the stages before it
+ * commits, into an EarlyBatch of its own (early_aggregation.c decides
+ * when): this module swaps the batch fields of the view with the
+ * EarlyBatch's around the run, and at commit combines its groups into the
+ * view's batch instead of running those events again, if every window of
+ * it is still open.
+ *
  * Errors: the whole batch runs in one subtransaction.  If an event raises an
  * error (a division by zero, a bad cast), the batch state is thrown away and
  * the batch runs again event by event, each in its own subtransaction and
@@ -59,10 +66,46 @@ typedef enum StageStep
 	STAGE_DESTROY
 } StageStep;
 
+/*
+ * The batch state of one streamed transaction's events for one view: what
+ * a batch fills in ViewRuntime, kept apart until the transaction commits.
+ * Its groups are combined with the view's batch then, by
+ * view_process_events, instead of running the events again; or it is
+ * thrown away.  early_batch_swap() exchanges the fields below with the
+ * view's, so that the stages, which know only the view, fill it.
+ */
+struct EarlyBatch
+{
+	MemoryContext cxt;			/* everything of it, and its states */
+	bool		failed;			/* an event was late or failed: useless */
+
+	/* while not swapped in: its own */
+	MemoryContext state_cxt;
+	GroupTable *groups;
+	GroupStates *global;
+	int64		late_events;
+	List	   *late_rows;
+	List	   *dead_letters;
+	bool		judge_lateness;
+	TimestampTz watermark_before;
+	bool		had_stream_watermark;
+	TimestampTz stream_watermark;
+
+	/* the earliest end of its windows, once asked for (early_batch_open) */
+	bool		close_known;
+	bool		has_close;
+	TimestampTz earliest_close;
+};
+
 static void view_stages_step(ViewRuntime *vr, StageStep step);
 static void view_run_stages(ViewRuntime *vr, StageBatch *batch);
 static void view_batch_forget(ViewRuntime *vr, bool committed);
-static bool view_process_all(ViewRuntime *vr, StreamEvents *events, int first);
+static bool view_process_all(ViewRuntime *vr, StreamEvents *events, int first,
+							 List *early);
+static void view_run_events(ViewRuntime *vr, StreamEvents *events, int from,
+							int to);
+static List *view_early_usable(ViewRuntime *vr, List *early, int first);
+static void early_batch_swap(ViewRuntime *vr, EarlyBatch *early);
 static void view_process_carefully(ViewRuntime *vr, StreamEvents *events,
 								   int first);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
@@ -155,6 +198,7 @@ view_batch_forget(ViewRuntime *vr, bool committed)
 	MemoryContextReset(vr->state_cxt);
 	vr->seen_desc = NULL;
 	vr->events = 0;
+	vr->events_before_commit = 0;
 	vr->late_events = 0;
 	vr->late_rows = NIL;
 	vr->dead_letters = NIL;
@@ -213,7 +257,8 @@ view_stages_step(ViewRuntime *vr, StageStep step)
  */
 
 void
-view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
+view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
+					List *early)
 {
 	SavedPrivileges saved;
 	int			first = view_first_event(vr, events);
@@ -230,8 +275,10 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 	privileges_become(vr->owner, vr->search_path, &saved);
 
 	view_stages_step(vr, STAGE_BATCH_BEGIN);
-	if (!view_process_all(vr, events, first))
+	early = view_early_usable(vr, early, first);
+	if (!view_process_all(vr, events, first, early))
 		view_process_carefully(vr, events, first);
+	list_free(early);
 	/* whatever the stages passed over, the view read them all */
 	vr->events = events->nevents - first;
 	view_stages_step(vr, STAGE_BATCH_END);
@@ -277,12 +324,12 @@ view_run_stages(ViewRuntime *vr, StageBatch *batch)
 
 /*
  * The fast path: every event, one subtransaction.  False if any failed.
- * The events go through the stages in runs of STAGE_RUN_EVENTS: few
- * enough that a run's rows are still in the CPU's cache when the next
- * stage reads them, and the array of a run lives on the stack.
+ * The runs of events that an EarlyBatch of early (EarlyEvents, in their
+ * order) holds aggregated are not run again: its groups are combined
+ * instead.
  */
 static bool
-view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
+view_process_all(ViewRuntime *vr, StreamEvents *events, int first, List *early)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -292,19 +339,19 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		StreamEvent *run[STAGE_RUN_EVENTS];
-		StageBatch	batch = {run, 0, false};
+		ListCell   *lc;
 		int			i = first;
 
-		while (i < events->nevents)
+		foreach(lc, early)
 		{
-			/* a stage may have handed on an array of its own */
-			batch.events = run;
-			batch.nevents = 0;
-			while (i < events->nevents && batch.nevents < STAGE_RUN_EVENTS)
-				run[batch.nevents++] = &events->events[i++];
-			view_run_stages(vr, &batch);
+			EarlyEvents *run = lfirst(lc);
+
+			view_run_events(vr, events, i, run->first);
+			view_groups_combine(vr, run->early->groups, run->early->global);
+			vr->events_before_commit += run->count;
+			i = run->first + run->count;
 		}
+		view_run_events(vr, events, i, events->nevents);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -318,6 +365,29 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first)
 	MemoryContextSwitchTo(oldcxt);
 	CurrentResourceOwner = oldowner;
 	return ok;
+}
+
+/*
+ * Events from .. to-1 through the stages, in runs of STAGE_RUN_EVENTS: few
+ * enough that a run's rows are still in the CPU's cache when the next
+ * stage reads them, and the array of a run lives on the stack.
+ */
+static void
+view_run_events(ViewRuntime *vr, StreamEvents *events, int from, int to)
+{
+	StreamEvent *run[STAGE_RUN_EVENTS];
+	StageBatch	batch = {run, 0, false};
+	int			i = from;
+
+	while (i < to)
+	{
+		/* a stage may have handed on an array of its own */
+		batch.events = run;
+		batch.nevents = 0;
+		while (i < to && batch.nevents < STAGE_RUN_EVENTS)
+			run[batch.nevents++] = &events->events[i++];
+		view_run_stages(vr, &batch);
+	}
 }
 
 /*
@@ -383,3 +453,189 @@ view_process_carefully(ViewRuntime *vr, StreamEvents *events, int first)
 	pfree(skip);
 	pfree(errors);
 }
+
+/* ------------------------------------------------------------------------
+ * A large transaction's events before it commits
+ * ------------------------------------------------------------------------
+ */
+
+bool
+view_runs_before_commit(ViewRuntime *vr)
+{
+	ListCell   *lc;
+
+	foreach(lc, vr->stages)
+	{
+		const StageRoutine *routine = ((Stage *) lfirst(lc))->routine;
+
+		if (routine->before_commit == NULL ||
+			!routine->before_commit(vr->plan))
+			return false;
+	}
+	return true;
+}
+
+EarlyBatch *
+early_batch_create(ViewRuntime *vr)
+{
+	MemoryContext cxt = AllocSetContextCreate(vr->cxt,
+											  "pg_continuous early batch",
+											  ALLOCSET_DEFAULT_SIZES);
+	EarlyBatch *early = MemoryContextAllocZero(vr->cxt, sizeof(EarlyBatch));
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+	early->cxt = cxt;
+	early->state_cxt = cxt;
+	early->groups = view_groups_table(vr, cxt);
+	MemoryContextSwitchTo(oldcxt);
+	return early;
+}
+
+void
+early_batch_destroy(EarlyBatch *early)
+{
+	MemoryContextDelete(early->cxt);
+	pfree(early);
+}
+
+Size
+early_batch_memory(EarlyBatch *early)
+{
+	return MemoryContextMemAllocated(early->cxt, true);
+}
+
+/*
+ * Exchange the batch fields of the view and of early: once to run events
+ * into early, once more to put the view's back.
+ */
+static void
+early_batch_swap(ViewRuntime *vr, EarlyBatch *early)
+{
+#define EARLY_SWAP(type, field) \
+	do { type swapped = vr->field; vr->field = early->field; early->field = swapped; } while (0)
+	int			i;
+
+	EARLY_SWAP(MemoryContext, state_cxt);
+	EARLY_SWAP(GroupTable *, groups);
+	EARLY_SWAP(GroupStates *, global);
+	EARLY_SWAP(int64, late_events);
+	EARLY_SWAP(List *, late_rows);
+	EARLY_SWAP(List *, dead_letters);
+	EARLY_SWAP(bool, judge_lateness);
+	EARLY_SWAP(TimestampTz, watermark_before);
+	EARLY_SWAP(bool, had_stream_watermark);
+	EARLY_SWAP(TimestampTz, stream_watermark);
+#undef EARLY_SWAP
+	for (i = 0; i < vr->naggs; i++)
+		agg_support_set_context(vr->aggs[i], vr->state_cxt);
+	/* descriptors of the transaction's rows are not the batch's */
+	vr->seen_desc = NULL;
+}
+
+bool
+early_batch_process(ViewRuntime *vr, EarlyBatch *early, StreamEvent *events,
+					int nevents, StreamClock *clock)
+{
+	SavedPrivileges saved;
+	StreamEvents run;
+	bool		ok;
+
+	if (early->failed)
+		return false;
+	memset(&run, 0, sizeof(run));
+	run.relid = vr->stream;
+	run.events = events;
+	run.nevents = nevents;
+
+	early_batch_swap(vr, early);
+
+	/*
+	 * Lateness by the watermark as it is now, which can only grow before
+	 * the commit: an event late now would be late then (and
+	 * view_process_events checks the windows again by the watermark of
+	 * the batch the transaction commits in).
+	 */
+	vr->had_stream_watermark = clock != NULL && clock->has_watermark;
+	vr->stream_watermark = vr->had_stream_watermark ? clock->watermark : 0;
+	vr->judge_lateness = vr->plan->window != NULL && vr->had_stream_watermark;
+	vr->watermark_before = vr->stream_watermark;
+
+	privileges_become(vr->owner, vr->search_path, &saved);
+	view_stages_step(vr, STAGE_BATCH_BEGIN);
+	ok = view_process_all(vr, &run, 0, NIL);
+	view_stages_step(vr, STAGE_BATCH_END);
+	privileges_restore(&saved);
+
+	/* a late event or a dead letter is the commit's to judge, as a row */
+	if (!ok || vr->late_events > 0 || vr->dead_letters != NIL)
+		early->failed = true;
+	early_batch_swap(vr, early);
+
+	if (early->failed)
+	{
+		/* nothing of it will be used: give its memory back now */
+		MemoryContextReset(early->cxt);
+		early->groups = NULL;
+		early->global = NULL;
+		early->late_rows = early->dead_letters = NIL;
+	}
+	return !early->failed;
+}
+
+/*
+ * Are the windows of early's groups all still open by the watermark the
+ * view judges its batch by?  If one has closed since its events were run,
+ * they must be run again as the batch's, to be found late.
+ */
+static bool
+early_batch_open(ViewRuntime *vr, EarlyBatch *early)
+{
+	if (!vr->judge_lateness || early->groups == NULL)
+		return true;
+	if (!early->close_known)
+	{
+		int			key = vr->plan->window->key;
+		GroupTableIterator iter;
+		TupleTableSlot *keys;
+		GroupStates *states;
+
+		group_table_begin(early->groups, &iter);
+		while (group_table_next(early->groups, &iter, &keys, &states))
+		{
+			TimestampTz close;
+
+			if (keys->tts_isnull[key])
+				continue;
+			close = continuous_window_closes_at(vr->plan, keys->tts_values[key],
+												&vr->allowed_lateness);
+			if (!early->has_close || close < early->earliest_close)
+				early->earliest_close = close;
+			early->has_close = true;
+		}
+		early->close_known = true;
+	}
+	return !early->has_close || early->earliest_close > vr->watermark_before;
+}
+
+/* The runs of early (EarlyEvents) that the view can take as they are. */
+static List *
+view_early_usable(ViewRuntime *vr, List *early, int first)
+{
+	List	   *usable = NIL;
+	ListCell   *lc;
+	int			next = first;
+
+	foreach(lc, early)
+	{
+		EarlyEvents *run = lfirst(lc);
+
+		if (run->first >= next && !run->early->failed &&
+			early_batch_open(vr, run->early))
+		{
+			usable = lappend(usable, run);
+			next = run->first + run->count;
+		}
+	}
+	return usable;
+}
+

@@ -29,14 +29,48 @@ extern ViewRuntime *view_runtime_create(Oid view, Oid stream, Oid storage,
 extern void view_runtime_destroy(ViewRuntime *vr);
 
 /*
+ * A large transaction's events, run through the view's stages while the
+ * transaction streams, before it commits, into a batch state of their own
+ * (EarlyBatch, batch.c), in the memory of the view.
+ */
+typedef struct EarlyBatch EarlyBatch;
+
+/* A run of a batch's events that an EarlyBatch holds already. */
+typedef struct EarlyEvents
+{
+	int			first;			/* in the StreamEvents */
+	int			count;
+	EarlyBatch *early;
+} EarlyEvents;
+
+/*
  * Run a stream's events through the view's stages (filter, partial
  * aggregate) into the view's batch state.  An event
  * whose evaluation fails becomes a dead letter; an event whose window the
  * stream's clock (NULL: none) had closed before the batch is late, dropped
- * and counted; the others count.  Runs in the flush transaction.
+ * and counted; the others count.  early: EarlyEvents, in their order; a
+ * run whose windows are all still open has its EarlyBatch's groups
+ * combined instead of running its events again.  Runs in the flush
+ * transaction.
  */
 extern void view_process_events(ViewRuntime *vr, StreamEvents *events,
+								StreamClock *clock, List *early);
+
+/* Can the view take a transaction's events before it commits (stage.h)? */
+extern bool view_runs_before_commit(ViewRuntime *vr);
+
+/*
+ * An EarlyBatch of the view; the events of its transaction, as they
+ * stream, with the stream's clock (NULL: none): false if one was late or
+ * failed, and the EarlyBatch is of no more use (its events are then run at
+ * commit as any others).  Runs in a transaction, as the view's owner.
+ */
+extern EarlyBatch *early_batch_create(ViewRuntime *vr);
+extern bool early_batch_process(ViewRuntime *vr, EarlyBatch *early,
+								StreamEvent *events, int nevents,
 								StreamClock *clock);
+extern Size early_batch_memory(EarlyBatch *early);
+extern void early_batch_destroy(EarlyBatch *early);
 
 /*
  * The stages write their state of the batch (the groups merged into

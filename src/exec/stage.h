@@ -31,6 +31,9 @@
  *	 the view had events in the batch: flush
  *	 after the flush commits, or when the batch is thrown away: reset
  *	 dropping the view or reloading definitions: destroy
+ *	 a large transaction's rows before it commits (before_commit stages
+ *	 only; batch.c's EarlyBatch): batch_begin, process, batch_end, on a
+ *	 batch state of the transaction's own
  *
  * Stages depend on this header, the view at run time (view_runtime.h), the
  * event's row (view_input.h) and the modules below the batch; never on
@@ -109,6 +112,18 @@ typedef struct StageRoutine
 	 * is reset after every stage's reset.
 	 */
 	void		(*reset) (ViewRuntime *vr, void *state, bool committed);
+
+	/*
+	 * Can the stage take a large transaction's events while it streams,
+	 * before it commits, into a batch state of that transaction's own
+	 * (batch.c's EarlyBatch), whose groups are combined with the batch's
+	 * at commit?  Only if what it does with an event depends on nothing
+	 * that happens between now and the commit (other transactions' events,
+	 * state kept across batches) and leaves nothing outside the batch's
+	 * state.  NULL: it cannot, and the view takes such a transaction's
+	 * events at commit.
+	 */
+	bool		(*before_commit) (ContinuousPlan *plan);
 } StageRoutine;
 
 /* A stage of one view: its routine and its private state. */

@@ -85,6 +85,7 @@ typedef enum EventOutcome
 } EventOutcome;
 
 static bool aggregate_applies(ContinuousPlan *plan);
+static bool aggregate_before_commit(ContinuousPlan *plan);
 static void *aggregate_create(ViewRuntime *vr);
 static void aggregate_destroy(ViewRuntime *vr, void *state);
 static void aggregate_batch_begin(ViewRuntime *vr, void *state);
@@ -101,8 +102,6 @@ static void aggregate_event(ViewRuntime *vr, AggregateStage *agg,
 							StreamEvent *event, StageBatch *batch);
 static EventOutcome aggregate_keys(ViewRuntime *vr, AggregateStage *agg,
 								   StageBatch *batch);
-static GroupStates *aggregate_group_lookup(ViewRuntime *vr,
-										   TupleTableSlot *proj);
 
 const StageRoutine aggregate_stage = {
 	.name = "partial aggregate",
@@ -114,6 +113,7 @@ const StageRoutine aggregate_stage = {
 	.process = aggregate_process,
 	.flush = aggregate_flush,
 	.reset = aggregate_reset,
+	.before_commit = aggregate_before_commit,
 };
 
 /* ------------------------------------------------------------------------
@@ -126,6 +126,16 @@ static bool
 aggregate_applies(ContinuousPlan *plan)
 {
 	return !plan->transform;
+}
+
+/*
+ * Partial states combine whatever the events' order, but a session or a
+ * count window places an event by the others (window_kind.h).
+ */
+static bool
+aggregate_before_commit(ContinuousPlan *plan)
+{
+	return window_registry_places_alone(plan);
 }
 
 static void *
@@ -426,7 +436,8 @@ aggregate_keys(ViewRuntime *vr, AggregateStage *agg, StageBatch *batch)
 			agg->windows[i].kind->assign(vr, &agg->windows[i], proj);
 	}
 
-	group = aggregate_group_lookup(vr, proj);
+	/* the projection starts with the keys */
+	group = view_groups_find(vr, proj->tts_values, proj->tts_isnull);
 	for (i = 0; i < vr->naggs; i++)
 	{
 		int			filter = agg->filter_offset[i];
@@ -441,40 +452,4 @@ aggregate_keys(ViewRuntime *vr, AggregateStage *agg, StageBatch *batch)
 									   &proj->tts_isnull[agg->arg_offset[i]]);
 	}
 	return EVENT_OK;
-}
-
-static GroupStates *
-aggregate_group_lookup(ViewRuntime *vr, TupleTableSlot *proj)
-{
-	GroupStates *group;
-	MemoryContext oldcxt;
-	int			i;
-
-	if (vr->groups == NULL)
-	{
-		if (vr->global)
-			return vr->global;
-		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-		group = vr->global = palloc(sizeof(GroupStates));
-	}
-	else
-	{
-		GroupStates **states;
-		bool		isnew;
-
-		/* the projection starts with the keys */
-		states = group_table_lookup(vr->groups, proj->tts_values,
-									proj->tts_isnull, &isnew);
-		if (!isnew)
-			return *states;
-		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-		group = *states = palloc(sizeof(GroupStates));
-	}
-
-	group->values = palloc(sizeof(Datum) * Max(vr->naggs, 1));
-	group->isnull = palloc(sizeof(bool) * Max(vr->naggs, 1));
-	for (i = 0; i < vr->naggs; i++)
-		group->values[i] = agg_initial_state(vr->aggs[i], &group->isnull[i]);
-	MemoryContextSwitchTo(oldcxt);
-	return group;
 }

@@ -27,6 +27,7 @@ typedef struct FilterStage
 	ExprState  *where;
 } FilterStage;
 
+static bool filter_before_commit(ContinuousPlan *plan);
 static bool filter_applies(ContinuousPlan *plan);
 static void *filter_create(ViewRuntime *vr);
 static void filter_process(ViewRuntime *vr, void *state, StageBatch *batch);
@@ -36,12 +37,20 @@ const StageRoutine filter_stage = {
 	.applies = filter_applies,
 	.create = filter_create,
 	.process = filter_process,
+	.before_commit = filter_before_commit,
 };
 
 static bool
 filter_applies(ContinuousPlan *plan)
 {
 	return plan->where != NULL;
+}
+
+/* a WHERE clause looks at the event alone */
+static bool
+filter_before_commit(ContinuousPlan *plan)
+{
+	return true;
 }
 
 static void *

@@ -9,7 +9,9 @@
  * event by event; flush.c and the window kinds (a session
  * window merges them, a count window counts by the same keys) read them.
  * The table itself is group_table.c; this module knows the view's keys
- * and their GROUP BY operators.
+ * and their GROUP BY operators, a group's initial states, and how the
+ * groups of another batch of the view (a large transaction's, aggregated
+ * before its commit: batch.c's EarlyBatch) combine into the view's batch.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,23 +24,125 @@
 #include "exec/view_groups.h"
 
 static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
+static TupleHashTable view_key_hash_table_in(ViewRuntime *vr,
+											 MemoryContext metacxt,
+											 MemoryContext tablecxt);
+static GroupTable *view_groups_table_in(ViewRuntime *vr, MemoryContext metacxt,
+										MemoryContext tablecxt);
 
 /* The groups of a batch, by their keys; none without GROUP BY. */
 void
 view_groups_create(ViewRuntime *vr)
 {
+	vr->groups = view_groups_table_in(vr, vr->cxt, vr->state_cxt);
+}
+
+/*
+ * Another table of the view's groups, for a batch of its own
+ * (batch.c's EarlyBatch): the table and the groups' keys in cxt.
+ */
+GroupTable *
+view_groups_table(ViewRuntime *vr, MemoryContext cxt)
+{
+	return view_groups_table_in(vr, cxt, cxt);
+}
+
+static GroupTable *
+view_groups_table_in(ViewRuntime *vr, MemoryContext metacxt,
+					 MemoryContext tablecxt)
+{
+	GroupTable *table;
 	Oid		   *eqops;
 
-	vr->groups = NULL;
 	if (vr->nkeys == 0)
-		return;
+		return NULL;
 	eqops = palloc(sizeof(Oid) * vr->nkeys);
 	view_key_eqops(vr, eqops);
-	vr->groups = group_table_create(vr->key_desc,
-									group_table_binary_keys(vr->key_desc, eqops) ?
-									NULL : view_key_hash_table(vr),
-									vr->cxt);
+	table = group_table_create(vr->key_desc,
+							   group_table_binary_keys(vr->key_desc, eqops) ?
+							   NULL : view_key_hash_table_in(vr, metacxt, tablecxt),
+							   metacxt);
 	pfree(eqops);
+	return table;
+}
+
+/*
+ * The states of the batch's group of these keys (values/isnull, one per
+ * key; ignored without GROUP BY), made with the aggregates' initial states
+ * if the batch has no such group yet.
+ */
+GroupStates *
+view_groups_find(ViewRuntime *vr, const Datum *values, const bool *isnull)
+{
+	GroupStates *group;
+	MemoryContext oldcxt;
+	int			i;
+
+	if (vr->groups == NULL)
+	{
+		if (vr->global)
+			return vr->global;
+		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+		group = vr->global = palloc(sizeof(GroupStates));
+	}
+	else
+	{
+		GroupStates **states;
+		bool		isnew;
+
+		states = group_table_lookup(vr->groups, values, isnull, &isnew);
+		if (!isnew)
+			return *states;
+		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+		group = *states = palloc(sizeof(GroupStates));
+	}
+
+	group->values = palloc(sizeof(Datum) * Max(vr->naggs, 1));
+	group->isnull = palloc(sizeof(bool) * Max(vr->naggs, 1));
+	for (i = 0; i < vr->naggs; i++)
+		group->values[i] = agg_initial_state(vr->aggs[i], &group->isnull[i]);
+	MemoryContextSwitchTo(oldcxt);
+	return group;
+}
+
+/*
+ * Combine the groups of another batch of the view (groups, or global
+ * without GROUP BY) into the view's batch, by the aggregates' combine
+ * functions.  The other batch's states are only read.
+ */
+void
+view_groups_combine(ViewRuntime *vr, GroupTable *groups, GroupStates *global)
+{
+	GroupTableIterator iter;
+	TupleTableSlot *keys;
+	GroupStates *states;
+	int			i;
+
+	if (groups != NULL)
+		group_table_begin(groups, &iter);
+	for (;;)
+	{
+		GroupStates *into;
+
+		if (groups != NULL)
+		{
+			if (!group_table_next(groups, &iter, &keys, &states))
+				break;
+			into = view_groups_find(vr, keys->tts_values, keys->tts_isnull);
+		}
+		else
+		{
+			if (global == NULL)
+				break;
+			states = global;
+			global = NULL;
+			into = view_groups_find(vr, NULL, NULL);
+		}
+		for (i = 0; i < vr->naggs; i++)
+			into->values[i] = agg_combine(vr->aggs[i], into->values[i],
+										  &into->isnull[i], states->values[i],
+										  states->isnull[i]);
+	}
 }
 
 /* The equality operator of each group key, from the query's GROUP BY. */
@@ -101,6 +205,13 @@ view_key_hash_functions(ViewRuntime *vr, FmgrInfo *hashfuncs, Oid *collations)
 TupleHashTable
 view_key_hash_table(ViewRuntime *vr)
 {
+	return view_key_hash_table_in(vr, vr->cxt, vr->state_cxt);
+}
+
+static TupleHashTable
+view_key_hash_table_in(ViewRuntime *vr, MemoryContext metacxt,
+					   MemoryContext tablecxt)
+{
 	AttrNumber *keycols;
 	Oid		   *eqops;
 	Oid		   *eqfuncs;
@@ -124,7 +235,7 @@ view_key_hash_table(ViewRuntime *vr)
 	return BuildTupleHashTableExt(NULL, vr->key_desc,
 								  vr->nkeys, keycols, eqfuncs, hashfuncs,
 								  collations, 1024, 0,
-								  vr->cxt, vr->state_cxt,
+								  metacxt, tablecxt,
 								  vr->econtext->ecxt_per_tuple_memory,
 								  false);
 }

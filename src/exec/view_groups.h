@@ -13,6 +13,23 @@
 /* The view's table of groups, in its memory; none without GROUP BY. */
 extern void view_groups_create(ViewRuntime *vr);
 
+/* Another table of the view's groups, all in cxt; NULL without GROUP BY. */
+extern GroupTable *view_groups_table(ViewRuntime *vr, MemoryContext cxt);
+
+/*
+ * The batch's group of these keys (ignored without GROUP BY), made with
+ * the aggregates' initial states if it is new.
+ */
+extern GroupStates *view_groups_find(ViewRuntime *vr, const Datum *values,
+									 const bool *isnull);
+
+/*
+ * Combine another batch's groups (groups, or global without GROUP BY) into
+ * the view's batch.
+ */
+extern void view_groups_combine(ViewRuntime *vr, GroupTable *groups,
+								GroupStates *global);
+
 /*
  * A hash table over the view's group keys, as the batch groups use: in the
  * view's memory, its entries in the batch state's.

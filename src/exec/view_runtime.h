@@ -78,6 +78,8 @@ typedef struct ViewRuntime
 	GroupTable *groups;			/* keys -> GroupStates; NULL without keys */
 	GroupStates *global;		/* the one group without GROUP BY */
 	int64		events;
+	int64		events_before_commit;	/* of them, aggregated before their
+										 * transaction committed (batch.c) */
 	int64		batch_rows;		/* a transform's rows (stage_append.c) */
 	int64		late_events;	/* their window had closed */
 	Oid			late_table;		/* where late events go; InvalidOid: dropped */

@@ -13,7 +13,10 @@
  * Large transactions are streamed to the plugin before they commit (the
  * reorder buffer's streaming mode, instead of spilling them to disk and
  * reading them back change by change): their rows wait in a PendingTxn and
- * join the batch at commit, or vanish at abort.
+ * join the batch at commit, or vanish at abort.  Between reads, the worker
+ * may read them (StreamedTxn, decoder.h) to aggregate them before the
+ * commit (early_aggregation.c); the batch lists the streamed transactions
+ * that committed into it, so that it can find them again.
  *
  * Rows of a partition count for the partitioned stream above it, if
  * there is one, converted to its row type; an UPDATE that moves a row to
@@ -84,24 +87,15 @@ static bool txn_changed_catalog = false;
 /* a row move of the transaction being replayed, half decoded */
 static RowMove txn_move;
 
-/* A row of a transaction streamed before its commit. */
-typedef struct PendingRow
-{
-	Oid			relid;
-	TransactionId subxid;		/* the (sub)transaction that wrote it */
-	HeapTuple	tuple;			/* NULL: an ignored change */
-	TupleDesc	desc;
-} PendingRow;
-
-/* A transaction being streamed: its rows until it commits or aborts. */
+/*
+ * A transaction being streamed: its rows (StreamedTxn, decoder.h, which
+ * the worker may read between reads of the WAL) until it commits or aborts.
+ */
 typedef struct PendingTxn
 {
-	TransactionId xid;			/* top-level; hash key */
+	StreamedTxn txn;			/* first: txn.xid is the hash key */
 	MemoryContext cxt;
-	PendingRow *rows;
-	int			nrows;
 	int			capacity;
-	bool		changed_catalog;
 	TupleDesc	desc;			/* last descriptor copied, and its source */
 	TupleDesc	desc_source;
 	TupleDesc	catalog_desc;	/* the same for view_catalog's rows */
@@ -110,6 +104,9 @@ typedef struct PendingTxn
 	uint64		route_layout;
 	RowMove		move;			/* a row move, half decoded */
 } PendingTxn;
+
+/* the next StreamedTxn.generation */
+static uint64 next_generation = 1;
 
 static HTAB *pending_txns = NULL;
 
@@ -507,9 +504,10 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->cxt = AllocSetContextCreate(continuous_memory_context(),
 											 "pg_continuous streamed transaction",
 											 ALLOCSET_DEFAULT_SIZES);
-		pending->rows = NULL;
-		pending->nrows = pending->capacity = 0;
-		pending->changed_catalog = false;
+		pending->txn.generation = next_generation++;
+		pending->txn.rows = NULL;
+		pending->txn.nrows = pending->capacity = 0;
+		pending->txn.changed_catalog = false;
 		pending->desc = pending->desc_source = NULL;
 		pending->catalog_desc = pending->catalog_desc_source = NULL;
 		pending->route_desc = NULL;
@@ -523,14 +521,15 @@ static void
 pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 			HeapTuple tuple, TupleDesc desc)
 {
-	pending->rows = room_for_one_more(pending->rows, pending->nrows,
-									  &pending->capacity, sizeof(PendingRow),
-									  pending->cxt);
-	pending->rows[pending->nrows].relid = relid;
-	pending->rows[pending->nrows].subxid = subxid;
-	pending->rows[pending->nrows].tuple = tuple;
-	pending->rows[pending->nrows].desc = desc;
-	pending->nrows++;
+	StreamedTxn *txn = &pending->txn;
+
+	txn->rows = room_for_one_more(txn->rows, txn->nrows, &pending->capacity,
+								  sizeof(StreamedRow), pending->cxt);
+	txn->rows[txn->nrows].relid = relid;
+	txn->rows[txn->nrows].subxid = subxid;
+	txn->rows[txn->nrows].tuple = tuple;
+	txn->rows[txn->nrows].desc = desc;
+	txn->nrows++;
 }
 
 /* The transaction has ended: its descriptors are no longer recognised. */
@@ -539,6 +538,25 @@ pending_forget(PendingTxn *pending)
 {
 	release_desc(&pending->desc_source);
 	release_desc(&pending->catalog_desc_source);
+}
+
+/*
+ * The transactions being streamed, in no particular order, for the worker
+ * to read between reads of the WAL (early_aggregation.c).  *status is the
+ * caller's; the transactions may not change until the scan ends.
+ */
+void
+decoder_streamed_begin(HASH_SEQ_STATUS *status)
+{
+	hash_seq_init(status, pending_txns);
+}
+
+StreamedTxn *
+decoder_streamed_next(HASH_SEQ_STATUS *status)
+{
+	PendingTxn *pending = hash_seq_search(status);
+
+	return pending != NULL ? &pending->txn : NULL;
 }
 
 static void
@@ -570,7 +588,7 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pending = pending_txn(txn);
 		oldcxt = MemoryContextSwitchTo(pending->cxt);
 		/* the view's oid is wanted at commit, unless its subxact aborts */
-		pending->changed_catalog = true;
+		pending->txn.changed_catalog = true;
 		if (relid == view_catalog_relid && view_catalog_written(change))
 			pending_add(pending, relid, change->txn->xid,
 						copy_row(relation, change),
@@ -649,10 +667,13 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		hash_search(pending_txns, &topxid, HASH_REMOVE, NULL);
 		return;
 	}
-	for (i = 0; i < pending->nrows; i++)
-		if (pending->rows[i].subxid != txn->xid)
-			pending->rows[kept++] = pending->rows[i];
-	pending->nrows = kept;
+	for (i = 0; i < pending->txn.nrows; i++)
+		if (pending->txn.rows[i].subxid != txn->xid)
+			pending->txn.rows[kept++] = pending->txn.rows[i];
+	/* what was read of the rows before no longer holds */
+	if (kept < pending->txn.nrows)
+		pending->txn.generation = next_generation++;
+	pending->txn.nrows = kept;
 }
 
 static void
@@ -664,9 +685,9 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	if (pending == NULL)
 		return;
-	for (i = 0; i < pending->nrows; i++)
+	for (i = 0; i < pending->txn.nrows; i++)
 	{
-		PendingRow *row = &pending->rows[i];
+		StreamedRow *row = &pending->txn.rows[i];
 		StreamEvents *stream;
 
 		if (row->relid == view_catalog_relid)
@@ -690,10 +711,22 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		else
 			batch_append(stream, row->tuple, row->desc, txn);
 	}
-	if (pending->changed_catalog)
+	if (pending->txn.changed_catalog)
 	{
 		decoder_batch->catalog_changed = true;
 		decoder_batch->catalog_xid = txn->xid;
+	}
+	else
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+		StreamedCommit *commit = palloc(sizeof(StreamedCommit));
+
+		commit->xid = txn->xid;
+		commit->generation = pending->txn.generation;
+		commit->commit_lsn = txn->final_lsn;
+		decoder_batch->streamed_commits =
+			lappend(decoder_batch->streamed_commits, commit);
+		MemoryContextSwitchTo(oldcxt);
 	}
 	/* the rows now belong to the batch, and go when it is flushed */
 	pending_forget(pending);
@@ -1197,6 +1230,7 @@ batch_init(void)
 	decoder_batch->catalog_changed = false;
 	decoder_batch->catalog_xid = InvalidTransactionId;
 	decoder_batch->created_views = NIL;
+	decoder_batch->streamed_commits = NIL;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(StreamEvents);

@@ -61,6 +61,42 @@ typedef struct StreamEvents
 								 * (partition_route.h) */
 } StreamEvents;
 
+/*
+ * A row of a transaction streamed before its commit (logical decoding's
+ * streaming mode): a row of a stream (tuple NULL: an ignored change), or a
+ * row of the view catalog.
+ */
+typedef struct StreamedRow
+{
+	Oid			relid;			/* the stream, or the view catalog */
+	TransactionId subxid;		/* the (sub)transaction that wrote it */
+	HeapTuple	tuple;
+	TupleDesc	desc;
+} StreamedRow;
+
+/*
+ * A transaction being streamed, as far as it has been.  Its rows keep their
+ * order and grow at the end, but a subtransaction's abort removes rows from
+ * the middle: it then takes a new generation, and what was read of the rows
+ * before no longer holds.
+ */
+typedef struct StreamedTxn
+{
+	TransactionId xid;			/* top level */
+	uint64		generation;		/* unique among every streamed transaction */
+	StreamedRow *rows;
+	int			nrows;
+	bool		changed_catalog;
+} StreamedTxn;
+
+/* A streamed transaction that committed into the batch. */
+typedef struct StreamedCommit
+{
+	TransactionId xid;
+	uint64		generation;		/* of its rows as they committed */
+	XLogRecPtr	commit_lsn;		/* its events' StreamEvent.commit_lsn */
+} StreamedCommit;
+
 /* What the decoder has gathered since the last flush. */
 typedef struct DecodedBatch
 {
@@ -83,6 +119,8 @@ typedef struct DecodedBatch
 	 * batch ends
 	 */
 	List	   *created_views;	/* Oid */
+	/* streamed transactions that committed into the batch */
+	List	   *streamed_commits;	/* StreamedCommit */
 } DecodedBatch;
 
 extern DecodedBatch *decoder_batch;
@@ -147,5 +185,12 @@ extern void decoder_batch_flushed(XLogRecPtr flushed_lsn);
 
 /* The extension is gone: release and drop the slot. */
 extern void decoder_drop_slot(void);
+
+/*
+ * The transactions being streamed (StreamedTxn), between reads of the WAL:
+ * a scan of a hash table, which no read may interleave.
+ */
+extern void decoder_streamed_begin(HASH_SEQ_STATUS *status);
+extern StreamedTxn *decoder_streamed_next(HASH_SEQ_STATUS *status);
 
 #endif							/* CONTINUOUS_DECODER_H */

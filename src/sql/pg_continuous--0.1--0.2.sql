@@ -433,7 +433,11 @@ ALTER TABLE continuous.view_catalog
         CHECK (kind IN ('aggregate', 'transform'));
 
 -- the column goes last, after the SELECT list as it stands
-DO $$
+-- continuous.views with more columns after its SELECT list as it stands,
+-- for the sections below that add some; dropped at the end of the script
+CREATE FUNCTION continuous._views_add_columns(columns text)
+RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
     pos int := pg_catalog.strpos(def, E'\n   FROM ');
@@ -443,10 +447,13 @@ BEGIN
     END IF;
     EXECUTE 'CREATE OR REPLACE VIEW continuous.views AS '
          OPERATOR(pg_catalog.||) pg_catalog.substr(def, 1, pos OPERATOR(pg_catalog.-) 1)
-         OPERATOR(pg_catalog.||) E',\n    c.kind'
+         OPERATOR(pg_catalog.||) E',\n    ' OPERATOR(pg_catalog.||) columns
          OPERATOR(pg_catalog.||) pg_catalog.substr(def, pos);
 END
 $$;
+
+SELECT continuous._views_add_columns(
+    'c.kind');
 
 /* ------------------------------------------------------------------------
  * Views over views (src/ddl/view_chain.c, src/state/chain_emit.c)
@@ -553,20 +560,25 @@ CREATE TRIGGER view_catalog_interval_join_rows AFTER DELETE ON continuous.view_c
 ALTER TABLE continuous.view_catalog ENABLE ALWAYS TRIGGER view_catalog_interval_join_rows;
 
 -- join_rows_left, join_rows_right go last, after the columns as they stand
-DO $$
-DECLARE
-    def text := pg_catalog.pg_get_viewdef('continuous.views'::pg_catalog.regclass);
-    pos int := pg_catalog.strpos(def, E'\n   FROM ');
-BEGIN
-    IF pos OPERATOR(pg_catalog.=) 0 THEN
-        RAISE EXCEPTION 'continuous.views has no FROM clause where expected';
-    END IF;
-    EXECUTE 'CREATE OR REPLACE VIEW continuous.views AS '
-         OPERATOR(pg_catalog.||) pg_catalog.substr(def, 1, pos OPERATOR(pg_catalog.-) 1)
-         OPERATOR(pg_catalog.||) E',\n    (SELECT pg_catalog.count(*) FROM continuous.interval_join_rows j'
-         OPERATOR(pg_catalog.||) ' WHERE j.view OPERATOR(pg_catalog.=) c.view AND j.side OPERATOR(pg_catalog.=) 0) AS join_rows_left'
-         OPERATOR(pg_catalog.||) E',\n    (SELECT pg_catalog.count(*) FROM continuous.interval_join_rows j'
-         OPERATOR(pg_catalog.||) ' WHERE j.view OPERATOR(pg_catalog.=) c.view AND j.side OPERATOR(pg_catalog.=) 1) AS join_rows_right'
-         OPERATOR(pg_catalog.||) pg_catalog.substr(def, pos);
-END
-$$;
+SELECT continuous._views_add_columns(
+    E'(SELECT pg_catalog.count(*) FROM continuous.interval_join_rows j'
+    OPERATOR(pg_catalog.||) ' WHERE j.view OPERATOR(pg_catalog.=) c.view AND j.side OPERATOR(pg_catalog.=) 0) AS join_rows_left'
+    OPERATOR(pg_catalog.||) E',\n    (SELECT pg_catalog.count(*) FROM continuous.interval_join_rows j'
+    OPERATOR(pg_catalog.||) ' WHERE j.view OPERATOR(pg_catalog.=) c.view AND j.side OPERATOR(pg_catalog.=) 1) AS join_rows_right');
+
+/* ------------------------------------------------------------------------
+ * Large transactions aggregated while they stream
+ *
+ * The worker runs a large transaction's rows through the views that can
+ * take them as the transaction streams, before it commits, and at commit
+ * combines what it aggregated (early_aggregation.c).  The events a view
+ * took that way are counted; continuous.views shows them in a last column.
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE continuous.view_stats
+    ADD COLUMN events_before_commit bigint NOT NULL DEFAULT 0;
+
+SELECT continuous._views_add_columns(
+    'COALESCE(s.events_before_commit, 0::bigint) AS events_before_commit');
+
+DROP FUNCTION continuous._views_add_columns(text);

@@ -552,7 +552,7 @@ backfill_chunk(Backfill *bf)
 
 	stream_clock_advance(clock, &bf->chunk);
 	clock->had_watermark_before = false;
-	view_process_events(vr, &bf->chunk, clock);
+	view_process_events(vr, &bf->chunk, clock, NIL);
 	/* rows ahead of the clock are the view's loss here, not the stream's */
 	vr->dead_letters = list_concat(vr->dead_letters, clock->dead_letters);
 	clock->dead_letters = NIL;

@@ -517,9 +517,9 @@ void
 flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 {
 	ListCell   *lc;
-	Oid			types[8];
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[9];
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	foreach(lc, vr->dead_letters)
 		flush_dead_letter(vr->stream, vr->view, lfirst(lc));
@@ -543,10 +543,12 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 	/* the groups this flush carried from memory; kept while nothing comes */
 	types[7] = INT8OID;
 	values[7] = Int64GetDatum(view_batch_groups(vr));
+	types[8] = INT8OID;
+	values[8] = Int64GetDatum(vr->events_before_commit);
 	spi_exec("INSERT INTO continuous.view_stats AS s "
 			 "(view, events, errors, last_flush_at, flush_ms, latency_ms, active_from, "
-			 "late_events, groups_in_memory) "
-			 "VALUES ($1, $2, $3, pg_catalog.now(), $4, $5, $6, $7, $8) "
+			 "late_events, groups_in_memory, events_before_commit) "
+			 "VALUES ($1, $2, $3, pg_catalog.now(), $4, $5, $6, $7, $8, $9) "
 			 "ON CONFLICT (view) DO UPDATE SET "
 			 "events = s.events OPERATOR(pg_catalog.+) excluded.events, "
 			 "errors = s.errors OPERATOR(pg_catalog.+) excluded.errors, "
@@ -555,8 +557,10 @@ flush_view_bookkeeping(ViewRuntime *vr, double flush_ms, double latency_ms)
 			 "active_from = coalesce(s.active_from, excluded.active_from), "
 			 "late_events = s.late_events OPERATOR(pg_catalog.+) excluded.late_events, "
 			 "groups_in_memory = CASE WHEN excluded.events OPERATOR(pg_catalog.>) 0 "
-			 "THEN excluded.groups_in_memory ELSE s.groups_in_memory END",
-			 8, types, values, nulls);
+			 "THEN excluded.groups_in_memory ELSE s.groups_in_memory END, "
+			 "events_before_commit = s.events_before_commit "
+			 "OPERATOR(pg_catalog.+) excluded.events_before_commit",
+			 9, types, values, nulls);
 }
 
 void

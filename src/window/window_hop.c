@@ -117,6 +117,7 @@ static Node *bind_window_mutator(Node *node, HopSpec *hop);
  */
 const WindowKind hop_window_kind = {
 	.name = "hop",
+	.places_alone = true,
 	.check_from = hop_check_from,
 	.function_hint = hop_function_hint,
 	.recognise = hop_recognise,

@@ -82,6 +82,15 @@ typedef struct WindowKind
 	bool		delivery_order;
 
 	/*
+	 * Where an event goes depends on the event alone, not on other events
+	 * (a session merges with its neighbours) nor on their order (a count
+	 * window numbers them): a transaction's events can be placed in windows
+	 * and groups apart from the batch's before it commits, and their groups
+	 * combined with the batch's at commit (early_aggregation.c).
+	 */
+	bool		places_alone;
+
+	/*
 	 * CREATE VIEW, before the plan.  check_from: a kind that joins a
 	 * function in FROM returns the stream's entry of that join, or NULL if
 	 * the FROM clause has none (after refusing the shapes it cannot keep).

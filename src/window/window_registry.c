@@ -205,6 +205,19 @@ window_registry_groups_settle(ContinuousPlan *plan)
 	return false;
 }
 
+bool
+window_registry_places_alone(ContinuousPlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->windows)
+	{
+		if (!((PlanWindow *) lfirst(lc))->kind->places_alone)
+			return false;
+	}
+	return true;
+}
+
 Oid
 window_registry_create_side_table(ContinuousPlan *plan, const char *view_name,
 								  Oid storage)

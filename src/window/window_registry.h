@@ -42,6 +42,9 @@ extern void window_registry_refuse_missing(ContinuousPlan *plan,
 										   const char *option) pg_attribute_noreturn();
 extern char *window_registry_describe(ContinuousPlan *plan);
 extern bool window_registry_groups_settle(ContinuousPlan *plan);
+
+/* Does every window of plan place an event by the event alone (window_kind.h)? */
+extern bool window_registry_places_alone(ContinuousPlan *plan);
 extern Oid	window_registry_create_side_table(ContinuousPlan *plan,
 											  const char *view_name,
 											  Oid storage);

@@ -40,6 +40,7 @@ static Interval *date_trunc_unit_length(const char *unit);
 
 const WindowKind tumble_window_kind = {
 	.name = "tumble",
+	.places_alone = true,
 	.recognise = tumble_recognise,
 	.explain_missing = tumble_explain_missing,
 };

@@ -11,7 +11,9 @@
  * aggregates the batch for every view (batch.c), merges it into storage,
  * and records the decoder position, the Kafka offsets and statistics
  * (flush.c).  Then it publishes how far the views are up to date for
- * continuous.sync().
+ * continuous.sync().  Between reads, the rows that large transactions
+ * still open have sent are aggregated ahead of their commit
+ * (early_aggregation.c).
  *
  * A worker whose library is of another version than its database's
  * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
@@ -84,6 +86,7 @@
 #include "state/group_locations.h"
 #include "state/rebuild.h"
 #include "window/window_expiry.h"
+#include "worker/early_aggregation.h"
 #include "worker/view_progress.h"
 #include "worker/worker.h"
 
@@ -455,6 +458,14 @@ worker_loop(void)
 							 worker_batch_memory());
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
+
+			/* large transactions still open: aggregate what they sent */
+			if (early_aggregation_due(ws.views))
+			{
+				worker_begin(InvalidTransactionId);
+				early_aggregation_run(ws.views, worker_stream_clock);
+				worker_commit();
+			}
 		}
 		if (worker_kafka_poll() > 0)
 			timeout = 0;		/* more may be waiting */
@@ -512,6 +523,7 @@ worker_loop(void)
 			if (ws.decoding)
 			{
 				view_progress_flushed(decoder_read_position());
+				early_aggregation_flushed();
 				decoder_batch_flushed(view_progress_confirmable(decoder_read_position()));
 				worker_publish(decoder_read_position());
 			}
@@ -566,14 +578,16 @@ worker_loop(void)
 
 /*
  * continuous.state_memory for the batch: what the flush keeps of storage
- * (group_locations.c) takes up to half of it.
+ * (group_locations.c) takes up to half of it, the large transactions
+ * aggregated before their commit (early_aggregation.c) up to a quarter.
  */
 static Size
 worker_batch_memory(void)
 {
 	Size		limit = (Size) continuous_state_memory_kb * 1024;
 
-	return limit - Min(group_locations_memory(), limit / 2);
+	return limit - Min(group_locations_memory(), limit / 2) -
+		Min(early_aggregation_memory(), limit / 4);
 }
 
 static bool
@@ -706,6 +720,7 @@ worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
 	 */
 	ws.catalog_invalidated = ws.caches_reset = false;
 
+	early_aggregation_forget();
 	foreach(lc, ws.views)
 		view_runtime_destroy(lfirst(lc));
 	list_free(ws.views);
@@ -1057,6 +1072,7 @@ worker_hold_locked_views(void)
 					(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
 							vr->name)));
 			worker_kafka_hold_view(vr->stream, vr->view);
+			early_aggregation_forget_view(vr);
 			view_runtime_destroy(vr);
 			ws.views = foreach_delete_current(ws.views, lc);
 		}
@@ -1163,7 +1179,8 @@ worker_step_process(ViewRuntime *vr, void *arg)
 		batch->join_clock->had_watermark_before;
 	vr->join_watermark = vr->had_join_watermark ?
 		batch->join_clock->watermark_before : 0;
-	view_process_events(vr, batch->stream, batch->clock);
+	view_process_events(vr, batch->stream, batch->clock,
+						early_aggregation_events(vr, batch->stream));
 }
 
 /*
@@ -1326,6 +1343,7 @@ worker_forget_failed_views(void)
 		if (vr->failed)
 		{
 			view_progress_forget(vr->view);
+			early_aggregation_forget_view(vr);
 			view_runtime_destroy(vr);
 			ws.views = foreach_delete_current(ws.views, lc);
 		}
@@ -1509,6 +1527,7 @@ worker_flush(void)
 	if (ws.decoding)
 	{
 		view_progress_flushed(position);
+		early_aggregation_flushed();
 		decoder_batch_flushed(view_progress_confirmable(position));
 	}
 	ws.last_flush = GetCurrentTimestamp();

@@ -27,6 +27,8 @@
 # BENCH_SPREAD set to an interval ('18 hours'), drawn at random within it.
 # A run that takes longer than BENCH_TIMEOUT seconds (default 300) is
 # stopped and its case reported as slower than that bound, not repeated.
+# BENCH_CONF adds a line to the server's postgresql.conf (to compare a
+# setting: BENCH_CONF='continuous.aggregate_before_commit = off').
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -39,7 +41,7 @@ TIMEOUT=${BENCH_TIMEOUT:-300}
 KEYS=${BENCH_KEYS:-1000}
 SPREAD=${BENCH_SPREAD:-}
 
-bench_server bench 5600 "autovacuum = off"
+bench_server bench 5600 "autovacuum = off" ${BENCH_CONF:+"$BENCH_CONF"}
 
 log "generating $EVENTS events ($KEYS keys${SPREAD:+, event times spread over $SPREAD})"
 bpsql -d postgres -c 'CREATE DATABASE bench'

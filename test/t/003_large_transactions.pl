@@ -91,6 +91,10 @@ ok( poll_until($node, 'postgres',
 		"SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name LIKE 'continuous_%'"),
 	'the large transactions were streamed to the worker, not spilled');
 
+cmp_ok($node->safe_psql('postgres',
+		"SELECT events_before_commit FROM continuous.views WHERE view = 'per_k'::regclass"),
+	'>', 0, 'rows of the large transactions were aggregated before their commit');
+
 is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_k'),
 	$node->safe_psql('postgres', 'SELECT count(*) FROM t'), 'every committed row counted');
 

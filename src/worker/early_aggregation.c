@@ -1,0 +1,474 @@
+/*-------------------------------------------------------------------------
+ *
+ * early_aggregation.c
+ *	  Large transactions aggregated while they stream, before they commit.
+ *
+ * Pipeline position: between the source and the batch.  The decoder hands
+ * the worker a large transaction's rows before the transaction commits
+ * (logical decoding's streaming mode; StreamedTxn, decoder.h).  Between
+ * reads of the WAL, the worker runs the rows that arrived since its last
+ * turn through every view that can take them this early (every stage says
+ * so, stage.h), each into an EarlyBatch of that transaction and view
+ * (batch.c).  When the transaction commits, its rows join the decoded
+ * batch as any others do; at the flush, the run of the batch's events that
+ * an EarlyBatch holds is combined into the view's batch instead of being
+ * run again, and only the rows that arrived after the last turn are run
+ * then.  A 5-million-row COPY is thus aggregated while it runs, on the
+ * worker's core, and its commit costs one combine of its groups.
+ *
+ * Exactly once is kept as it was: an EarlyBatch is only memory, and is
+ * written by the flush that the transaction's rows would have had, with
+ * them.  An abort drops the transaction's EarlyBatches; a rollback to a
+ * savepoint removes rows from the middle of the transaction, which then
+ * has a new generation: its EarlyBatches start over on the rows that are
+ * left (at most EARLY_RESTARTS times, then it runs at commit).  A crash
+ * loses them with the rows, which are decoded and streamed again.
+ *
+ * An EarlyBatch is taken only if it is exactly what running its rows at
+ * the flush would give: the batch holds the same tuples at the same places
+ * (the stream's clock takes events too far ahead out of the batch), none
+ * of its events was late or failed (those are the flush's to record), and
+ * none of its windows has closed since (batch.c checks by the watermark of
+ * the flush).  Otherwise its transaction's rows are run at the flush as
+ * before, which is never wrong, only later.
+ *
+ * Memory: the EarlyBatches together may take a quarter of
+ * continuous.state_memory (worker.c gives the decoded batch that much
+ * less); one that would take more is given up, and its transaction's rows
+ * run at commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "base/guc.h"
+#include "base/memory.h"
+#include "worker/early_aggregation.h"
+
+/* A transaction whose rows lose their order this often runs at commit. */
+#define EARLY_RESTARTS 3
+
+/* The most events handed to the stages at once, in one array. */
+#define EARLY_RUN_EVENTS 8192
+
+/* One view's EarlyBatch of one transaction. */
+typedef struct EarlyView
+{
+	ViewRuntime *vr;
+	EarlyBatch *early;			/* NULL: given up */
+	int			next_row;		/* the transaction's rows read so far */
+	int			nevents;		/* the view's stream's events among them, */
+	HeapTuple	first_tuple;	/* the first */
+	HeapTuple	last_tuple;		/* and the last */
+} EarlyView;
+
+/* A streamed transaction, as the views ran it. */
+typedef struct EarlyTxn
+{
+	TransactionId xid;			/* hash key */
+	uint64		generation;		/* of the rows the views ran */
+	int			restarts;		/* new generations since the first */
+	bool		given_up;		/* runs at commit */
+	bool		seen;			/* still streaming at the last turn */
+	List	   *views;			/* EarlyView */
+} EarlyTxn;
+
+static HTAB *early_txns = NULL;
+
+static void early_txns_init(void);
+static bool early_txn_takes(EarlyTxn *txn, StreamedTxn *streamed);
+static void early_txn_start(EarlyTxn *txn, StreamedTxn *streamed, List *views);
+static void early_txn_clear(EarlyTxn *txn);
+static void early_view_run(EarlyView *ev, StreamedTxn *streamed,
+						   StreamClock *clock);
+static void early_view_give_up(EarlyView *ev);
+
+static StreamedCommit *early_committed(TransactionId xid);
+
+static void
+early_txns_init(void)
+{
+	HASHCTL		ctl;
+
+	if (early_txns != NULL)
+		return;
+	ctl.keysize = sizeof(TransactionId);
+	ctl.entrysize = sizeof(EarlyTxn);
+	ctl.hcxt = continuous_memory_context();
+	early_txns = hash_create("pg_continuous early aggregation", 16, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Could the views take any of the transaction's rows now? */
+static bool
+early_txn_takes(EarlyTxn *txn, StreamedTxn *streamed)
+{
+	ListCell   *lc;
+
+	if (streamed->changed_catalog || streamed->nrows == 0)
+		return false;
+	if (txn == NULL || txn->generation != streamed->generation)
+		return txn == NULL || txn->restarts < EARLY_RESTARTS;
+	if (txn->given_up)
+		return false;
+	foreach(lc, txn->views)
+	{
+		EarlyView  *ev = lfirst(lc);
+
+		if (ev->early != NULL && ev->next_row < streamed->nrows)
+			return true;
+	}
+	return false;
+}
+
+bool
+early_aggregation_due(List *views)
+{
+	HASH_SEQ_STATUS status;
+	StreamedTxn *streamed;
+	bool		due = false;
+
+	if (!continuous_aggregate_before_commit || views == NIL)
+		return false;
+	early_txns_init();
+	decoder_streamed_begin(&status);
+	while ((streamed = decoder_streamed_next(&status)) != NULL)
+	{
+		if (early_txn_takes(hash_search(early_txns, &streamed->xid,
+										HASH_FIND, NULL), streamed))
+		{
+			due = true;
+			hash_seq_term(&status);
+			break;
+		}
+	}
+	return due;
+}
+
+void
+early_aggregation_run(List *views, EarlyClockLookup clock_of)
+{
+	HASH_SEQ_STATUS status;
+	StreamedTxn *streamed;
+	EarlyTxn   *txn;
+
+	if (!continuous_aggregate_before_commit)
+		return;
+	early_txns_init();
+
+	hash_seq_init(&status, early_txns);
+	while ((txn = hash_seq_search(&status)) != NULL)
+		txn->seen = false;
+
+	decoder_streamed_begin(&status);
+	while ((streamed = decoder_streamed_next(&status)) != NULL)
+	{
+		bool		found;
+		ListCell   *lc;
+
+		if (streamed->changed_catalog)
+			continue;			/* its views are loaded again after it */
+		txn = hash_search(early_txns, &streamed->xid, HASH_ENTER, &found);
+		if (!found)
+		{
+			txn->restarts = 0;
+			txn->views = NIL;
+			txn->given_up = false;
+			early_txn_start(txn, streamed, views);
+		}
+		else if (txn->generation != streamed->generation)
+		{
+			/* a savepoint rolled back: what was run no longer holds */
+			early_txn_clear(txn);
+			txn->given_up = ++txn->restarts >= EARLY_RESTARTS;
+			if (!txn->given_up)
+				early_txn_start(txn, streamed, views);
+		}
+		txn->seen = true;
+		foreach(lc, txn->views)
+		{
+			EarlyView  *ev = lfirst(lc);
+
+			early_view_run(ev, streamed, clock_of(ev->vr->stream));
+		}
+	}
+
+	/* gone, and not into the batch: aborted (or decoded again) */
+	hash_seq_init(&status, early_txns);
+	while ((txn = hash_seq_search(&status)) != NULL)
+	{
+		StreamedCommit *commit;
+
+		if (txn->seen)
+			continue;
+		commit = early_committed(txn->xid);
+		if (commit == NULL || commit->generation != txn->generation)
+		{
+			early_txn_clear(txn);
+			hash_search(early_txns, &txn->xid, HASH_REMOVE, NULL);
+		}
+	}
+}
+
+/* An EarlyBatch for every view that can take the transaction's rows. */
+static void
+early_txn_start(EarlyTxn *txn, StreamedTxn *streamed, List *views)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(continuous_memory_context());
+	ListCell   *lc;
+
+	txn->generation = streamed->generation;
+	foreach(lc, views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		EarlyView  *ev;
+
+		if (vr->failed || !view_runs_before_commit(vr))
+			continue;
+		ev = palloc0(sizeof(EarlyView));
+		ev->vr = vr;
+		ev->early = early_batch_create(vr);
+		txn->views = lappend(txn->views, ev);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+early_txn_clear(EarlyTxn *txn)
+{
+	ListCell   *lc;
+
+	foreach(lc, txn->views)
+	{
+		EarlyView  *ev = lfirst(lc);
+
+		early_view_give_up(ev);
+		pfree(ev);
+	}
+	list_free(txn->views);
+	txn->views = NIL;
+}
+
+/*
+ * The transaction's rows that the view has not run yet, those of its
+ * stream, through its stages into its EarlyBatch.
+ */
+static void
+early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
+{
+	ViewRuntime *vr = ev->vr;
+	Size		limit = (Size) continuous_state_memory_kb * 1024 / 4;
+	StreamEvent *events;
+	MemoryContext run_cxt;
+	MemoryContext oldcxt;
+
+	if (ev->early == NULL || ev->next_row >= streamed->nrows)
+		return;
+	run_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									"pg_continuous early run",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(run_cxt);
+	events = palloc0(sizeof(StreamEvent) * EARLY_RUN_EVENTS);
+	while (ev->early != NULL && ev->next_row < streamed->nrows)
+	{
+		int			n = 0;
+
+		while (ev->next_row < streamed->nrows && n < EARLY_RUN_EVENTS)
+		{
+			StreamedRow *row = &streamed->rows[ev->next_row++];
+			StreamEvent *event;
+
+			if (row->relid != vr->stream || row->tuple == NULL)
+				continue;
+			event = &events[n++];
+			event->tuple = row->tuple;
+			event->desc = row->desc;
+			/* not known before the commit; nothing early reads them */
+			event->commit_lsn = InvalidXLogRecPtr;
+			event->partition = -1;
+			if (ev->nevents == 0)
+				ev->first_tuple = row->tuple;
+			ev->last_tuple = row->tuple;
+			ev->nevents++;
+		}
+		if (n == 0)
+			continue;
+		if (!early_batch_process(vr, ev->early, events, n, clock) ||
+			early_aggregation_memory() > limit)
+			early_view_give_up(ev);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(run_cxt);
+}
+
+static void
+early_view_give_up(EarlyView *ev)
+{
+	if (ev->early != NULL)
+		early_batch_destroy(ev->early);
+	ev->early = NULL;
+}
+
+Size
+early_aggregation_memory(void)
+{
+	HASH_SEQ_STATUS status;
+	EarlyTxn   *txn;
+	Size		memory = 0;
+
+	if (early_txns == NULL)
+		return 0;
+	hash_seq_init(&status, early_txns);
+	while ((txn = hash_seq_search(&status)) != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, txn->views)
+		{
+			EarlyView  *ev = lfirst(lc);
+
+			if (ev->early != NULL)
+				memory += early_batch_memory(ev->early);
+		}
+	}
+	return memory;
+}
+
+/* The transaction's commit into the decoded batch, or NULL. */
+static StreamedCommit *
+early_committed(TransactionId xid)
+{
+	ListCell   *lc;
+
+	foreach(lc, decoder_batch->streamed_commits)
+	{
+		StreamedCommit *commit = lfirst(lc);
+
+		if (commit->xid == xid)
+			return commit;
+	}
+	return NULL;
+}
+
+/* The first of stream's events with this commit LSN, or nevents. */
+static int
+early_first_of_commit(StreamEvents *stream, XLogRecPtr commit_lsn)
+{
+	int			lo = 0;
+	int			hi = stream->nevents;
+
+	/* events are in commit order */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (stream->events[mid].commit_lsn < commit_lsn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+List *
+early_aggregation_events(ViewRuntime *vr, StreamEvents *stream)
+{
+	List	   *runs = NIL;
+	ListCell   *lc;
+
+	if (early_txns == NULL || stream->kafka || stream->backfill)
+		return NIL;
+	foreach(lc, decoder_batch->streamed_commits)
+	{
+		StreamedCommit *commit = lfirst(lc);
+		EarlyTxn   *txn = hash_search(early_txns, &commit->xid, HASH_FIND, NULL);
+		ListCell   *vc;
+
+		if (txn == NULL || txn->generation != commit->generation)
+			continue;
+		foreach(vc, txn->views)
+		{
+			EarlyView  *ev = lfirst(vc);
+			EarlyEvents *run;
+			int			first;
+
+			if (ev->vr != vr || ev->early == NULL || ev->nevents == 0)
+				continue;
+			first = early_first_of_commit(stream, commit->commit_lsn);
+
+			/* the same tuples at the same places, none taken out */
+			if (first + ev->nevents > stream->nevents ||
+				stream->events[first].commit_lsn != commit->commit_lsn ||
+				stream->events[first].tuple != ev->first_tuple ||
+				stream->events[first + ev->nevents - 1].tuple != ev->last_tuple)
+				continue;
+			run = palloc(sizeof(EarlyEvents));
+			run->first = first;
+			run->count = ev->nevents;
+			run->early = ev->early;
+			runs = lappend(runs, run);
+		}
+	}
+	return runs;
+}
+
+void
+early_aggregation_flushed(void)
+{
+	ListCell   *lc;
+
+	if (early_txns == NULL)
+		return;
+	foreach(lc, decoder_batch->streamed_commits)
+	{
+		StreamedCommit *commit = lfirst(lc);
+		EarlyTxn   *txn = hash_search(early_txns, &commit->xid, HASH_FIND, NULL);
+
+		if (txn != NULL)
+		{
+			early_txn_clear(txn);
+			hash_search(early_txns, &commit->xid, HASH_REMOVE, NULL);
+		}
+	}
+}
+
+/* vr NULL: every view */
+void
+early_aggregation_forget_view(ViewRuntime *vr)
+{
+	HASH_SEQ_STATUS status;
+	EarlyTxn   *txn;
+
+	if (early_txns == NULL)
+		return;
+	hash_seq_init(&status, early_txns);
+	while ((txn = hash_seq_search(&status)) != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, txn->views)
+		{
+			EarlyView  *ev = lfirst(lc);
+
+			if (vr == NULL || ev->vr == vr)
+			{
+				early_view_give_up(ev);
+				pfree(ev);
+				txn->views = foreach_delete_current(txn->views, lc);
+			}
+		}
+	}
+}
+
+void
+early_aggregation_forget(void)
+{
+	if (early_txns == NULL)
+		return;
+	early_aggregation_forget_view(NULL);
+	hash_destroy(early_txns);
+	early_txns = NULL;
+}

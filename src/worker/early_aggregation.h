@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * early_aggregation.h
+ *	  Large transactions aggregated while they stream, before they commit
+ *	  (early_aggregation.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_EARLY_AGGREGATION_H
+#define CONTINUOUS_EARLY_AGGREGATION_H
+
+#include "exec/batch.h"
+
+/* The stream's clock (NULL: none), for judging lateness. */
+typedef StreamClock *(*EarlyClockLookup) (Oid stream);
+
+/*
+ * Between reads of the WAL, in a transaction: run the rows the streamed
+ * transactions gained since the last call through the views (ViewRuntime)
+ * that can take them before the commit.
+ */
+extern void early_aggregation_run(List *views, EarlyClockLookup clock_of);
+
+/* Are there rows of streamed transactions that no view has run yet? */
+extern bool early_aggregation_due(List *views);
+
+/*
+ * For the flush: the runs of stream's events (EarlyEvents, in their order)
+ * whose transactions committed into the batch and that the view ran
+ * already, in CurrentMemoryContext.
+ */
+extern List *early_aggregation_events(ViewRuntime *vr, StreamEvents *stream);
+
+/* What the EarlyBatches take together. */
+extern Size early_aggregation_memory(void);
+
+/* The batch has been flushed: what its transactions ran goes. */
+extern void early_aggregation_flushed(void);
+
+/* The view is going (before view_runtime_destroy), or all views are. */
+extern void early_aggregation_forget_view(ViewRuntime *vr);
+extern void early_aggregation_forget(void);
+
+#endif							/* CONTINUOUS_EARLY_AGGREGATION_H */
