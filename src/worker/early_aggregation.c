@@ -21,7 +21,8 @@
  * them.  An abort drops the transaction's EarlyBatches; a rollback to a
  * savepoint removes rows from the middle of the transaction, which then
  * has a new generation: its EarlyBatches start over on the rows that are
- * left (at most EARLY_RESTARTS times, then it runs at commit).  A crash
+ * left, and the EARLY_RESTARTS-th such rollback leaves the transaction to
+ * run at commit (each start over runs its rows again).  A crash
  * loses them with the rows, which are decoded and streamed again.
  *
  * An EarlyBatch is taken only if it is exactly what running its rows at
