@@ -18,12 +18,13 @@
  *
  * Exactly once is kept as it was: an EarlyBatch is only memory, and is
  * written by the flush that the transaction's rows would have had, with
- * them.  An abort drops the transaction's EarlyBatches; a rollback to a
- * savepoint removes rows from the middle of the transaction, which then
- * has a new generation: its EarlyBatches start over on the rows that are
- * left, and the EARLY_RESTARTS-th such rollback leaves the transaction to
- * run at commit (each start over runs its rows again).  A crash
- * loses them with the rows, which are decoded and streamed again.
+ * them; the transaction the views run in here is read-only.  An abort
+ * drops the transaction's EarlyBatches; a rollback to a savepoint removes
+ * rows from the middle of the transaction, which then has a new
+ * generation: its EarlyBatches start over on the rows that are left, and
+ * the EARLY_RESTARTS-th such rollback leaves the transaction to run at
+ * commit (each start over runs its rows again).  A crash loses them with
+ * the rows, which are decoded and streamed again.
  *
  * An EarlyBatch is taken only if it is exactly what running its rows at
  * the flush would give: the batch holds the same tuples at the same places
@@ -42,6 +43,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -88,6 +90,7 @@ static void early_view_run(EarlyView *ev, StreamedTxn *streamed,
 static void early_view_give_up(EarlyView *ev);
 
 static StreamedCommit *early_committed(TransactionId xid);
+static void early_forget_unseen(bool keep_committed);
 
 static void
 early_txns_init(void)
@@ -160,6 +163,14 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 		return;
 	early_txns_init();
 
+	/*
+	 * Nothing done with rows that may yet abort may outlive them: the
+	 * views' expressions run read-only here, so that one that writes
+	 * (through a function not as stable as it says) fails, and its view
+	 * takes the rows at commit.
+	 */
+	XactReadOnly = true;
+
 	hash_seq_init(&status, early_txns);
 	while ((txn = hash_seq_search(&status)) != NULL)
 		txn->seen = false;
@@ -197,7 +208,20 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 		}
 	}
 
-	/* gone, and not into the batch: aborted (or decoded again) */
+	early_forget_unseen(true);
+}
+
+/*
+ * The transactions no longer streaming go, but with keep_committed those
+ * that committed into the batch, whose flush is still to come: the others
+ * aborted (or are being decoded again).
+ */
+static void
+early_forget_unseen(bool keep_committed)
+{
+	HASH_SEQ_STATUS status;
+	EarlyTxn   *txn;
+
 	hash_seq_init(&status, early_txns);
 	while ((txn = hash_seq_search(&status)) != NULL)
 	{
@@ -205,7 +229,7 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 
 		if (txn->seen)
 			continue;
-		commit = early_committed(txn->xid);
+		commit = keep_committed ? early_committed(txn->xid) : NULL;
 		if (commit == NULL || commit->generation != txn->generation)
 		{
 			early_txn_clear(txn);
@@ -416,24 +440,31 @@ early_aggregation_events(ViewRuntime *vr, StreamEvents *stream)
 	return runs;
 }
 
+/*
+ * What committed into the batch has been used, and a transaction that is
+ * no longer streaming without having committed into it has aborted: only
+ * the transactions still streaming keep their EarlyBatches.
+ */
 void
 early_aggregation_flushed(void)
 {
-	ListCell   *lc;
+	HASH_SEQ_STATUS status;
+	StreamedTxn *streamed;
+	EarlyTxn   *txn;
 
 	if (early_txns == NULL)
 		return;
-	foreach(lc, decoder_batch->streamed_commits)
+	hash_seq_init(&status, early_txns);
+	while ((txn = hash_seq_search(&status)) != NULL)
+		txn->seen = false;
+	decoder_streamed_begin(&status);
+	while ((streamed = decoder_streamed_next(&status)) != NULL)
 	{
-		StreamedCommit *commit = lfirst(lc);
-		EarlyTxn   *txn = hash_search(early_txns, &commit->xid, HASH_FIND, NULL);
-
+		txn = hash_search(early_txns, &streamed->xid, HASH_FIND, NULL);
 		if (txn != NULL)
-		{
-			early_txn_clear(txn);
-			hash_search(early_txns, &commit->xid, HASH_REMOVE, NULL);
-		}
+			txn->seen = true;
 	}
+	early_forget_unseen(false);
 }
 
 /* vr NULL: every view */

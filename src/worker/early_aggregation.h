@@ -34,7 +34,10 @@ extern List *early_aggregation_events(ViewRuntime *vr, StreamEvents *stream);
 /* What the EarlyBatches take together. */
 extern Size early_aggregation_memory(void);
 
-/* The batch has been flushed: what its transactions ran goes. */
+/*
+ * The batch has been flushed: what its transactions ran goes, and so does
+ * what transactions that aborted meanwhile ran.
+ */
 extern void early_aggregation_flushed(void);
 
 /* The view is going (before view_runtime_destroy), or all views are. */
