@@ -321,9 +321,18 @@ early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 		}
 		if (n == 0)
 			continue;
-		if (!early_batch_process(vr, ev->early, events, n, clock) ||
-			early_aggregation_memory() > limit)
+		if (!early_batch_process(vr, ev->early, events, n, clock))
+		{
+			elog(DEBUG1, "pg_continuous: continuous view \"%s\" takes the rows of transaction %u at its commit: one was late or failed",
+				 vr->name, streamed->xid);
 			early_view_give_up(ev);
+		}
+		else if (early_aggregation_memory() > limit)
+		{
+			elog(DEBUG1, "pg_continuous: continuous view \"%s\" takes the rows of transaction %u at its commit: its states before the commit would take more than a quarter of continuous.state_memory",
+				 vr->name, streamed->xid);
+			early_view_give_up(ev);
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(run_cxt);
