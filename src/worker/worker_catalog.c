@@ -93,6 +93,11 @@ typedef struct WorkerCatalog
 
 static WorkerCatalog wc;
 
+static List *worker_catalog_load_streams(void);
+static List *worker_catalog_load_views(MemoryContext spicxt,
+									   List *kafka_streams, HTAB *previous,
+									   bool at_startup, bool slot_is_new,
+									   bool decoder_restarted);
 static void worker_watch_catalog(void);
 static void worker_catalog_invalidated(Datum arg, Oid relid);
 
@@ -114,13 +119,10 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 					bool decoder_restarted)
 {
 	ListCell   *lc;
-	Oid		   *relids;
-	uint64		i;
 	MemoryContext spicxt = CurrentMemoryContext;
 	HTAB	   *previous = wc.activations;
 	HASHCTL		ctl;
-	int			ntables = 0;
-	List	   *kafka_streams = NIL;
+	List	   *kafka_streams;
 
 	/*
 	 * This transaction's snapshot sees every commit whose invalidation was
@@ -132,7 +134,6 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 	foreach(lc, views)
 		view_runtime_destroy(lfirst(lc));
 	list_free(views);
-	views = NIL;
 
 	/* consumers resume at the offsets stored with the state */
 	worker_kafka_drop_sources();
@@ -153,6 +154,29 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 	wc.clocks = NIL;
 	wc.stream_catalog = continuous_catalog_relid(CATALOG_STREAMS);
 	wc.view_catalog = continuous_catalog_relid(CATALOG_VIEWS);
+
+	kafka_streams = worker_catalog_load_streams();
+	chain_emit_load();
+	views = worker_catalog_load_views(spicxt, kafka_streams, previous,
+									  at_startup, slot_is_new,
+									  decoder_restarted);
+	worker_kafka_create_sources(kafka_streams, views);
+	if (!wc.decoding)
+		worker_watch_catalog();
+	return views;
+}
+
+/*
+ * The streams: a clock each (in wc.cxt), and the decoder's tables.  Returns
+ * the Kafka streams that have views (a List of Oid).
+ */
+static List *
+worker_catalog_load_streams(void)
+{
+	Oid		   *relids;
+	uint64		i;
+	int			ntables = 0;
+	List	   *kafka_streams = NIL;
 
 	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
 					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
@@ -200,7 +224,21 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 	if (wc.decoding)
 		decoder_set_streams(relids, ntables, wc.stream_catalog,
 							wc.view_catalog);
-	chain_emit_load();
+	return kafka_streams;
+}
+
+/*
+ * The views that this worker serves, each set up as its owner, with where
+ * it begins.  spicxt: the load's memory; previous: the activations as last
+ * loaded (NULL: none), which go.
+ */
+static List *
+worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
+						  HTAB *previous, bool at_startup, bool slot_is_new,
+						  bool decoder_restarted)
+{
+	List	   *views = NIL;
+	uint64		i;
 
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
@@ -343,9 +381,6 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 	if (previous)
 		hash_destroy(previous);
 	view_progress_end_load();
-	worker_kafka_create_sources(kafka_streams, views);
-	if (!wc.decoding)
-		worker_watch_catalog();
 	return views;
 }
 
