@@ -29,7 +29,7 @@
  *
  * The writers of stream_catalog and view_catalog also send a relcache
  * invalidation of view_catalog (continuous_catalog_changed()): a worker
- * that does not decode the WAL learns of the change from it (worker.c).
+ * that does not decode the WAL learns of the change from it (worker_catalog.c).
  *
  *-------------------------------------------------------------------------
  */

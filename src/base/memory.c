@@ -8,7 +8,7 @@
  * the views (batch.c), the decoded batch and the decoder's tables
  * (decoder.c), the Kafka consumers (kafka_source.c), the progress of each
  * view (view_progress.c), the routes of partitioned streams
- * (partition_route.c) and the catalog as loaded (worker.c); in a backend,
+ * (partition_route.c) and the catalog as loaded (worker_catalog.c); in a backend,
  * the views that a backfill or rebuild computes (backfill.c).  So
  * MemoryContextStats() and pg_log_backend_memory_contexts() show the
  * extension's memory as one total, and what grows is easy to tell.

@@ -9,7 +9,7 @@
  * two streams (plan_interval.c), before the filter (WHERE and the rest of
  * ON read both streams' columns).  The worker hands such a view the events
  * of both streams merged in commit order, each event knowing its stream
- * (worker.c, worker_join_batch()), with both streams' watermarks before the
+ * (worker_process.c, worker_join_batch()), with both streams' watermarks before the
  * batch (vr->stream_watermark, the left stream's; vr->join_watermark, the
  * right's).
  *

@@ -41,7 +41,7 @@ typedef struct ViewRuntime
 	/*
 	 * Transactions committing before this position are not the view's: they
 	 * precede the one that created it.  InvalidXLogRecPtr until the worker
-	 * knows where the view begins (see worker.c).
+	 * knows where the view begins (see worker_catalog.c).
 	 */
 	XLogRecPtr	active_from;
 	char	   *name;			/* for messages */

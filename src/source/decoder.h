@@ -35,8 +35,8 @@ typedef struct StreamEvent
 	TimestampTz commit_time;	/* Kafka: when the message was consumed */
 	int32		partition;		/* Kafka: where the message was; tables: -1 */
 	Oid			relid;			/* its stream, where events of two streams
-								 * are merged (worker.c, interval joins);
-								 * InvalidOid elsewhere */
+								 * are merged (worker_process.c, interval
+								 * joins); InvalidOid elsewhere */
 	int64		offset;
 } StreamEvent;
 

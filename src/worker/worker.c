@@ -8,24 +8,23 @@
  * have received (worker_kafka.c), and when a flush is due (the flush
  * interval has passed, the batch is large, a continuous.sync() is waiting, or
  * the continuous catalog changed) it runs one transaction that partially
- * aggregates the batch for every view (batch.c), merges it into storage,
- * and records the decoder position, the Kafka offsets and statistics
- * (flush.c).  Then it publishes how far the views are up to date for
- * continuous.sync().  Between reads, the rows that large transactions
- * still open have sent are aggregated ahead of their commit
- * (early_aggregation.c).
+ * aggregates the batch for every view (worker_process.c, batch.c), merges
+ * it into storage (worker_write.c), and records the decoder position, the
+ * Kafka offsets and statistics (flush.c).  Then it publishes how far the
+ * views are up to date for continuous.sync().  Between reads, the rows that
+ * large transactions still open have sent are aggregated ahead of their
+ * commit (early_aggregation.c).
  *
  * A worker whose library is of another version than its database's
  * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
- * UPDATE (upgrade.c).  Each view's definition is the analysed SELECT of its
- * definition view (view_definition.c).
+ * UPDATE (upgrade.c).
  *
- * A change of the continuous catalog (a view or stream created, dropped,
- * altered, rebuilt or restored) reaches the worker as the decoder reads it
- * in the WAL; a worker that does not decode learns of it by a relcache
- * invalidation (worker_catalog_invalidated()), which it processes at every
- * turn.  Each reload's memory, as all the worker keeps, hangs off one
- * context (memory.c).
+ * The streams and views the worker serves are read from the continuous
+ * catalog at start and at each change of it (worker_catalog.c).  A change
+ * (a view or stream created, dropped, altered, rebuilt or restored)
+ * reaches the worker as the decoder reads it in the WAL; a worker that
+ * does not decode learns of it by a relcache invalidation, which it
+ * processes at every turn (worker_catalog_news()).
  *
  * Each view is processed and written through quarantine.c: a view that
  * fails by its own fault is marked failed and left alone, and the others go
@@ -60,23 +59,17 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/pg_lsn.h"
-#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "base/extension_catalog.h"
 #include "base/guc.h"
-#include "base/memory.h"
 #include "base/privileges.h"
 #include "base/shmem.h"
-#include "base/subxact.h"
 #include "ddl/upgrade.h"
 #include "ddl/view_chain.h"
-#include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
 #include "exec/batch.h"
-#include "exec/quarantine.h"
 #include "source/decoder.h"
 #include "source/kafka/kafka_source.h"
 #include "source/kafka/worker_kafka.h"
@@ -85,42 +78,17 @@
 #include "state/flush.h"
 #include "state/group_locations.h"
 #include "state/rebuild.h"
-#include "window/window_expiry.h"
 #include "worker/early_aggregation.h"
 #include "worker/view_progress.h"
 #include "worker/worker.h"
+#include "worker/worker_catalog.h"
+#include "worker/worker_process.h"
+#include "worker/worker_write.h"
 
 /* how often an idle worker looks for new WAL */
 #define WORKER_POLL_MS			10
-/* and, at most, after a reset of its caches, whether the extension exists */
-#define EXTENSION_CHECK_MS		1000
 /* and whether the lock holding back a view is gone */
 #define HOLD_CHECK_MS			1000
-
-/*
- * Where each view begins, kept across catalog reloads.  A view created while
- * the worker runs begins right after its creating transaction, which the
- * decoder reports as a catalog change; the position is written to
- * view_stats.active_from with that flush, before the slot moves past it.
- * So a view without a written position, at startup or when the catalog is
- * read again, committed after what the decoder has read (the worker may
- * lag behind the catalog), and it waits for its creating transaction to be
- * decoded: beginning earlier would count again what its backfill counted.
- */
-typedef struct ViewActivation
-{
-	Oid			view;			/* hash key */
-	XLogRecPtr	active_from;	/* InvalidXLogRecPtr: not yet known */
-	bool		persisted;
-} ViewActivation;
-
-/* A stream's batch, for processing one view (worker_step_process) */
-typedef struct ViewBatch
-{
-	StreamEvents *stream;
-	StreamClock *clock;
-	StreamClock *join_clock;	/* an interval join's second stream */
-} ViewBatch;
 
 typedef struct WorkerState
 {
@@ -128,23 +96,7 @@ typedef struct WorkerState
 	int			index;			/* 0 .. continuous.workers - 1 */
 	Oid			extension;		/* the pg_extension row we serve */
 	bool		decoding;		/* wal_level = logical */
-	List	   *views;			/* ViewRuntime */
-	List	   *clocks;			/* StreamClock, one per stream */
-	MemoryContext catalog_cxt;	/* holds clocks; reset at each reload */
-	HTAB	   *activations;	/* Oid -> ViewActivation */
-
-	/*
-	 * Set by a relcache invalidation of a catalog table, of a view or of a
-	 * Kafka stream in the catalog (watched, sorted, in catalog_cxt); or, as
-	 * caches_reset, of every relation: the catalog may have changed.
-	 */
-	bool		catalog_invalidated;
-	bool		caches_reset;
-	TimestampTz last_extension_check;
-	Oid			stream_catalog;
-	Oid			view_catalog;
-	Oid		   *watched;
-	int			nwatched;
+	List	   *views;			/* ViewRuntime, as the catalog has them */
 	TimestampTz last_flush;
 	TimestampTz last_hold_check;
 	uint64		seen_sync_requests;
@@ -155,13 +107,6 @@ static WorkerState ws;
 
 static void worker_start_further(Oid dboid) pg_attribute_noreturn();
 static void worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new);
-static void worker_process_views(StreamEvents *stream, StreamClock *clock,
-								 bool only_windowed);
-static void worker_step_process(ViewRuntime *vr, void *arg);
-static void worker_step_write(ViewRuntime *vr, void *arg);
-static void worker_step_write_all(ViewRuntime *unused, void *arg);
-static void worker_write_views(List *batches);
-static void worker_forget_failed_views(void);
 static void worker_take_turn(List *kafka_batches);
 static void worker_loop(void) pg_attribute_noreturn();
 static void worker_detach(int code, Datum arg);
@@ -169,24 +114,15 @@ static void worker_begin(TransactionId wait_for);
 static void worker_commit(void);
 static bool worker_extension_exists(void);
 static void worker_exit_without_extension(void);
-static void worker_load_catalog(bool at_startup, bool slot_is_new,
-								bool decoder_restarted);
 static void worker_hold_locked_views(void);
 static void worker_release_held_views(void);
 static void worker_rewind(void);
-static bool worker_activations_unwritten(void);
-static StreamClock *worker_stream_clock(Oid stream);
-static bool worker_join_batch(ViewRuntime *vr, List *batches,
-							  ViewBatch *batch);
-static void worker_process_join_views(List *batches);
 static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static Size worker_batch_memory(void);
 static void worker_write_kafka_state(void);
-static void worker_watch_catalog(void);
-static void worker_catalog_invalidated(Datum arg, Oid relid);
 
 void
 continuous_worker_main(Datum arg)
@@ -212,7 +148,6 @@ continuous_worker_main(Datum arg)
 	pgstat_report_appname("pg_continuous worker");
 
 	memcpy(&ws.index, MyBgworkerEntry->bgw_extra, sizeof(ws.index));
-	CacheRegisterRelcacheCallback(worker_catalog_invalidated, (Datum) 0);
 	if (ws.index > 0)
 		worker_start_further(dboid);	/* does not return */
 
@@ -224,7 +159,7 @@ continuous_worker_main(Datum arg)
 	pg_atomic_write_u64(&ws.slot->applied_lsn, InvalidXLogRecPtr);
 	LWLockRelease(ContinuousShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
-	worker_kafka_init(0, &ws.slot->kafka_synced, worker_stream_clock);
+	worker_kafka_init(0, &ws.slot->kafka_synced, worker_catalog_clock);
 
 	/* a library of another version than the catalog waits for the update */
 	upgrade_wait_for_catalog(ws.slot, true);
@@ -248,12 +183,13 @@ continuous_worker_main(Datum arg)
 	worker_commit();
 
 	ws.decoding = decoder_available();
+	worker_catalog_init(0, ws.decoding);
 	if (ws.decoding)
 		worker_start_decoder(stored.restart, &slot_is_new);
 
 	/* after the slot exists, so no catalog change can fall in between */
 	worker_begin(InvalidTransactionId);
-	worker_load_catalog(true, slot_is_new, true);
+	ws.views = worker_catalog_load(ws.views, true, slot_is_new, true);
 	worker_commit();
 
 	LWLockAcquire(ContinuousShmem->lock, LW_EXCLUSIVE);
@@ -324,7 +260,7 @@ worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
 	 * before the new slot's start, which the slot will not decode, or after
 	 * it cannot be told here: it is computed from its table now, and begins
 	 * after this transaction's lock on its stream.  A later one waits for
-	 * its creation to be decoded (worker_load_catalog()).
+	 * its creation to be decoded (worker_catalog_load()).
 	 */
 	else if (*slot_is_new)
 		rebuild_table_stream_views("views were created or restored while the worker of this database made its replication slot",
@@ -354,9 +290,10 @@ worker_start_further(Oid dboid)
 	LWLockRelease(ContinuousShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
 	worker_kafka_init(ws.index, &ws.slot->workers[ws.index].kafka_synced,
-					  worker_stream_clock);
+					  worker_catalog_clock);
 
 	ws.decoding = false;
+	worker_catalog_init(ws.index, false);
 	pgstat_report_appname(psprintf("pg_continuous worker %d", ws.index + 1));
 	upgrade_wait_for_catalog(ws.slot, false);
 	worker_begin(InvalidTransactionId);
@@ -366,7 +303,7 @@ worker_start_further(Oid dboid)
 		worker_commit();
 		proc_exit(0);
 	}
-	worker_load_catalog(true, false, true);
+	ws.views = worker_catalog_load(ws.views, true, false, true);
 	worker_commit();
 	worker_loop();
 }
@@ -381,6 +318,7 @@ worker_loop(void)
 	{
 		bool		sync_requested;
 		uint64		sync_requests;
+		WorkerCatalogNews news;
 		bool		catalog_changed = false;
 		TransactionId catalog_xid = InvalidTransactionId;
 		int64		kafka_messages;
@@ -418,23 +356,11 @@ worker_loop(void)
 		 */
 		pg_memory_barrier();
 		AcceptInvalidationMessages();
-		if (!ws.decoding && (ws.catalog_invalidated || ws.caches_reset))
+		news = worker_catalog_news();
+		if (news == CATALOG_CHANGED)
 			catalog_changed = true;
-		else if (ws.catalog_invalidated ||
-				 (ws.caches_reset &&
-				  TimestampDifferenceExceeds(ws.last_extension_check,
-											 GetCurrentTimestamp(),
-											 EXTENSION_CHECK_MS)))
+		else if (news == CATALOG_CHECK_EXTENSION)
 		{
-			/*
-			 * The decoder reports each change of the catalog where it is in
-			 * the WAL, which is where it must be applied; but a dropped
-			 * extension is seen at once.  Decoding DDL resets every cache
-			 * often, which says nothing of the catalog: then the extension
-			 * is looked for once a second at most.
-			 */
-			ws.catalog_invalidated = ws.caches_reset = false;
-			ws.last_extension_check = GetCurrentTimestamp();
 			worker_begin(InvalidTransactionId);
 			if (!worker_extension_exists())
 			{
@@ -463,7 +389,7 @@ worker_loop(void)
 			if (early_aggregation_due(ws.views))
 			{
 				worker_begin(InvalidTransactionId);
-				early_aggregation_run(ws.views, worker_stream_clock);
+				early_aggregation_run(ws.views, worker_catalog_clock);
 				worker_commit();
 			}
 		}
@@ -510,7 +436,7 @@ worker_loop(void)
 				timeout = Max(1, Min(timeout, left));
 			}
 		}
-		else if (ws.decoding && worker_activations_unwritten())
+		else if (ws.decoding && worker_catalog_activations_unwritten(ws.views))
 		{
 			/* where new views begin must be written before moving on */
 			ws.seen_sync_requests = sync_requests;
@@ -543,7 +469,7 @@ worker_loop(void)
 				worker_commit();
 				worker_exit_without_extension();
 			}
-			worker_load_catalog(false, false, false);
+			ws.views = worker_catalog_load(ws.views, false, false, false);
 			worker_commit();
 			/* the next turn writes where new views begin */
 			timeout = 0;
@@ -697,297 +623,6 @@ worker_exit_without_extension(void)
 	proc_exit(0);
 }
 
-/*
- * Streams and views as the catalog has them now.  at_startup: the decoder
- * resumes at the last written position; slot_is_new: it starts from scratch;
- * decoder_restarted: at startup, or decoding again for views held back.
- */
-static void
-worker_load_catalog(bool at_startup, bool slot_is_new, bool decoder_restarted)
-{
-	ListCell   *lc;
-	Oid		   *relids;
-	uint64		i;
-	MemoryContext spicxt = CurrentMemoryContext;
-	HTAB	   *previous = ws.activations;
-	HASHCTL		ctl;
-	int			ntables = 0;
-	List	   *kafka_streams = NIL;
-
-	/*
-	 * This transaction's snapshot sees every commit whose invalidation was
-	 * processed so far; one processed from here on may be newer.
-	 */
-	ws.catalog_invalidated = ws.caches_reset = false;
-
-	early_aggregation_forget();
-	foreach(lc, ws.views)
-		view_runtime_destroy(lfirst(lc));
-	list_free(ws.views);
-	ws.views = NIL;
-
-	/* consumers resume at the offsets stored with the state */
-	worker_kafka_drop_sources();
-
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(ViewActivation);
-	ctl.hcxt = continuous_memory_context();
-	ws.activations = hash_create("pg_continuous view activations", 64, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	if (ws.catalog_cxt == NULL)
-		ws.catalog_cxt = AllocSetContextCreate(continuous_memory_context(),
-											   "pg_continuous streams",
-											   ALLOCSET_SMALL_SIZES);
-	ws.watched = NULL;
-	ws.nwatched = 0;
-	MemoryContextReset(ws.catalog_cxt);
-	ws.clocks = NIL;
-	ws.stream_catalog = continuous_catalog_relid(CATALOG_STREAMS);
-	ws.view_catalog = continuous_catalog_relid(CATALOG_VIEWS);
-
-	if (SPI_execute("SELECT c.stream, c.event_time, c.watermark_delay, s.watermark, "
-					"c.kind OPERATOR(pg_catalog.=) 'kafka', "
-					"EXISTS (SELECT FROM continuous.view_catalog v "
-					"        WHERE v.stream OPERATOR(pg_catalog.=) c.stream "
-					"          AND NOT v.restore_pending), "
-					"c.max_future "
-					"FROM continuous.stream_catalog c "
-					"LEFT JOIN continuous.stream_stats s "
-					"       ON s.stream OPERATOR(pg_catalog.=) c.stream",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
-	relids = palloc(sizeof(Oid) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		bool		no_event_time;
-		bool		no_watermark;
-		Datum		event_time = SPI_getbinval(row, desc, 2, &no_event_time);
-		Datum		delay = SPI_getbinval(row, desc, 3, &isnull);
-		Datum		watermark = SPI_getbinval(row, desc, 4, &no_watermark);
-		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		bool		kafka = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
-		bool		has_views = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
-		Datum		max_future = SPI_getbinval(row, desc, 7, &isnull);
-		MemoryContext oldcxt;
-
-		if (!kafka)
-			relids[ntables++] = stream;
-		else if (has_views)
-			kafka_streams = lappend_oid(kafka_streams, stream);
-		oldcxt = MemoryContextSwitchTo(ws.catalog_cxt);
-		ws.clocks = lappend(ws.clocks,
-							stream_clock_create(stream,
-												no_event_time ? NULL : NameStr(*DatumGetName(event_time)),
-												DatumGetIntervalP(delay),
-												DatumGetIntervalP(max_future),
-												!no_watermark,
-												no_watermark ? 0 : DatumGetTimestampTz(watermark)));
-		MemoryContextSwitchTo(oldcxt);
-	}
-	qsort(relids, ntables, sizeof(Oid), oid_cmp);
-	if (ws.decoding)
-		decoder_set_streams(relids, ntables, ws.stream_catalog,
-							ws.view_catalog);
-	chain_emit_load();
-
-	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
-					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
-					"v.search_path, v.counts_table "
-					"FROM continuous.view_catalog v "
-					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
-					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
-					"WHERE (s.status OPERATOR(pg_catalog.=) 'failed') IS NOT TRUE "
-					"AND NOT v.restore_pending "
-					"ORDER BY v.view",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pg_continuous: could not read continuous.view_catalog");
-
-	view_progress_begin_load(decoder_restarted);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		Oid			stream = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
-		Oid			storage = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-		Oid			query_view = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
-		Oid			owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
-		bool		not_written;
-		Datum		written = SPI_getbinval(row, desc, 6, &not_written);
-		Interval   *lateness = DatumGetIntervalP(SPI_getbinval(row, desc, 7,
-																  &isnull));
-		bool		no_late_table;
-		Oid			late_table = DatumGetObjectId(SPI_getbinval(row, desc, 8,
-																 &no_late_table));
-		bool		no_retention;
-		Datum		retention = SPI_getbinval(row, desc, 9, &no_retention);
-		char	   *search_path = TextDatumGetCString(SPI_getbinval(row, desc, 11,
-																	&isnull));
-		bool		no_counts;
-		Oid			counts = DatumGetObjectId(SPI_getbinval(row, desc, 12, &no_counts));
-		ResourceOwner oldowner = CurrentResourceOwner;
-		ViewActivation *act;
-		ViewActivation *before = NULL;
-		XLogRecPtr	counts_from;
-		bool		kafka = list_member_oid(kafka_streams, stream);
-
-		/* the further workers serve only views over Kafka streams */
-		if (ws.index > 0 && !kafka)
-			continue;
-
-		act = hash_search(ws.activations, &view, HASH_ENTER, NULL);
-		if (previous)
-			before = hash_search(previous, &view, HASH_FIND, NULL);
-		if (!not_written)
-		{
-			act->active_from = DatumGetLSN(written);
-			act->persisted = true;
-		}
-		else if (before && before->active_from != InvalidXLogRecPtr)
-			*act = *before;
-		else
-		{
-			/*
-			 * New to this worker, and its creation not decoded yet (that
-			 * flush writes where it begins): it committed after what the
-			 * decoder has read, and waits for its creating transaction.
-			 * With a new slot, the views of table streams it could not
-			 * decode the creation of were computed again and have their
-			 * beginning (worker_start_decoder()); a view of a Kafka stream
-			 * begins at the slot's start.
-			 */
-			act->active_from = (at_startup && slot_is_new && kafka) ?
-				Max(decoder_read_position(), 1) : InvalidXLogRecPtr;
-			act->persisted = false;
-		}
-
-		/*
-		 * A view of a table stream counts from where it is applied; one
-		 * whose relations another transaction has locked is held back.
-		 */
-		counts_from = act->active_from;
-		if (kafka || (ws.decoding && act->active_from != InvalidXLogRecPtr))
-		{
-			ViewRelations relations = {storage,
-				no_counts ? InvalidOid : counts,
-				no_late_table ? InvalidOid : late_table,
-			query_view};
-
-			if (!view_progress_load_view(view, kafka ? stream : InvalidOid,
-										 act->active_from, &relations,
-										 &counts_from))
-				continue;
-		}
-
-		/*
-		 * A view that cannot be set up must not stop the others, nor leave
-		 * its memory behind.
-		 */
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(spicxt);
-		continuous_memory_setup_begin();
-		PG_TRY();
-		{
-			SavedPrivileges saved;
-			ViewRuntime *vr;
-
-			privileges_become(owner, search_path, &saved);
-			vr = view_runtime_create(view, stream, storage, owner,
-									 search_path,
-									 view_definition_query(query_view),
-									 lateness);
-			vr->active_from = counts_from;
-			/* a table stream's views have this worker as their one writer */
-			if (!kafka)
-				group_locations_enable(vr);
-			vr->late_table = no_late_table ? InvalidOid : late_table;
-			if (!no_retention)
-			{
-				vr->retention = MemoryContextAlloc(vr->cxt, sizeof(Interval));
-				*vr->retention = *DatumGetIntervalP(retention);
-			}
-			privileges_restore(&saved);
-			ReleaseCurrentSubTransaction();
-			continuous_memory_setup_end(true);
-			MemoryContextSwitchTo(continuous_memory_context());
-			ws.views = lappend(ws.views, vr);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata = continuous_abort_subtransaction(spicxt);
-
-			continuous_memory_setup_end(false);
-
-			CurrentResourceOwner = oldowner;
-			if (quarantine_error_is_transient(edata))
-				ReThrowError(edata);
-			quarantine_view(view, SPI_getvalue(row, desc, 10), edata->message);
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(spicxt);
-		CurrentResourceOwner = oldowner;
-	}
-	if (previous)
-		hash_destroy(previous);
-	view_progress_end_load();
-	worker_kafka_create_sources(kafka_streams, ws.views);
-	if (!ws.decoding)
-		worker_watch_catalog();
-}
-
-/*
- * Without logical decoding, invalidations tell the worker that its catalog
- * changed (worker_catalog_invalidated()).  The writers of the catalog send
- * one of view_catalog; DROP VIEW and DROP FOREIGN TABLE delete rows by the
- * extension's sql_drop event trigger instead, but drop the relation too,
- * whose invalidation reaches every backend: so the views and Kafka streams
- * of the catalog are watched, failed views included.  Table streams are
- * not, being vacuumed and analysed all the time; without decoding their
- * views are not served anyway.
- */
-static void
-worker_watch_catalog(void)
-{
-	uint64		i;
-
-	if (SPI_execute("SELECT view FROM continuous.view_catalog "
-					"UNION ALL "
-					"SELECT stream FROM continuous.stream_catalog "
-					"WHERE kind OPERATOR(pg_catalog.=) 'kafka'",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pg_continuous: could not read the continuous catalog");
-	ws.watched = MemoryContextAlloc(ws.catalog_cxt,
-									sizeof(Oid) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		ws.watched[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													   SPI_tuptable->tupdesc,
-													   1, &isnull));
-	}
-	qsort(ws.watched, SPI_processed, sizeof(Oid), oid_cmp);
-	ws.nwatched = SPI_processed;
-}
-
-/* Relcache invalidation callback: may the catalog have changed? */
-static void
-worker_catalog_invalidated(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid))
-		ws.caches_reset = true;
-	else if (relid == ws.stream_catalog || relid == ws.view_catalog ||
-			 (ws.nwatched > 0 &&
-			  bsearch(&relid, ws.watched, ws.nwatched, sizeof(Oid),
-					  oid_cmp) != NULL))
-		ws.catalog_invalidated = true;
-}
-
 /* What the Kafka consumers must write at once, in a transaction of its own. */
 static void
 worker_write_kafka_state(void)
@@ -998,23 +633,6 @@ worker_write_kafka_state(void)
 	worker_kafka_write_state();
 	worker_commit();
 	worker_kafka_state_committed();
-}
-
-/* Does a view begin at a position not yet written to view_stats? */
-static bool
-worker_activations_unwritten(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
-
-		if (act && !act->persisted && act->active_from != InvalidXLogRecPtr)
-			return true;
-	}
-	return false;
 }
 
 /*
@@ -1036,21 +654,6 @@ worker_stream_dropped(Oid stream)
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read continuous.stream_catalog");
 	return SPI_processed == 0;
-}
-
-static StreamClock *
-worker_stream_clock(Oid stream)
-{
-	ListCell   *lc;
-
-	foreach(lc, ws.clocks)
-	{
-		StreamClock *clock = lfirst(lc);
-
-		if (clock->stream == stream)
-			return clock;
-	}
-	return NULL;
 }
 
 /*
@@ -1124,230 +727,8 @@ worker_rewind(void)
 		worker_commit();
 		worker_exit_without_extension();
 	}
-	worker_load_catalog(false, false, true);
+	ws.views = worker_catalog_load(ws.views, false, false, true);
 	worker_commit();
-}
-
-/*
- * A stream's batch: its clock, and every view over it (or, with
- * only_windowed, every view that judges lateness).  Nothing is written yet.
- */
-static void
-worker_process_stream(StreamEvents *stream, List *dead_letters)
-{
-	StreamClock *clock = worker_stream_clock(stream->relid);
-
-	if (clock)
-	{
-		stream_clock_advance(clock, stream);
-		clock->dead_letters = list_concat(clock->dead_letters, dead_letters);
-	}
-	worker_process_views(stream, clock, false);
-}
-
-static void
-worker_process_views(StreamEvents *stream, StreamClock *clock,
-					 bool only_windowed)
-{
-	ViewBatch	batch = {stream, clock};
-	ListCell   *lc;
-
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-
-		if (vr->failed || vr->stream != stream->relid ||
-			OidIsValid(vr->join_stream) ||
-			(only_windowed && vr->plan->window == NULL))
-			continue;
-		/* a view of a Kafka stream catching up has events of its own */
-		batch.stream = worker_kafka_view_events(vr->view, stream);
-		if (batch.stream->nevents == 0)
-			continue;
-		if (only_windowed)
-			view_batch_reset(vr);
-		(void) quarantine_run(vr, worker_step_process, &batch);
-	}
-}
-
-static void
-worker_step_process(ViewRuntime *vr, void *arg)
-{
-	ViewBatch  *batch = arg;
-
-	vr->had_join_watermark = batch->join_clock != NULL &&
-		batch->join_clock->had_watermark_before;
-	vr->join_watermark = vr->had_join_watermark ?
-		batch->join_clock->watermark_before : 0;
-	view_process_events(vr, batch->stream, batch->clock,
-						early_aggregation_events(vr, batch->stream));
-}
-
-/*
- * The batch of a view that joins two streams (stage_interval_join.c): the
- * events of both, merged in commit order, each knowing its stream, in the
- * decoded batch's memory; both streams' clocks.  Nothing if neither has
- * events.  batches: every stream's events.
- */
-static bool
-worker_join_batch(ViewRuntime *vr, List *batches, ViewBatch *batch)
-{
-	StreamEvents *sides[2] = {NULL, NULL};
-	StreamEvents *merged;
-	int			next[2] = {0, 0};
-	ListCell   *lc;
-	int			i;
-
-	foreach(lc, batches)
-	{
-		StreamEvents *stream = lfirst(lc);
-
-		if (stream->kafka)
-			continue;
-		if (stream->relid == vr->stream)
-			sides[0] = stream;
-		else if (stream->relid == vr->join_stream)
-			sides[1] = stream;
-	}
-	merged = MemoryContextAllocZero(decoder_batch->cxt, sizeof(StreamEvents));
-	merged->relid = vr->stream;
-	for (i = 0; i < 2; i++)
-		merged->nevents += sides[i] != NULL ? sides[i]->nevents : 0;
-	if (merged->nevents == 0)
-		return false;
-	merged->events = MemoryContextAlloc(decoder_batch->cxt,
-										sizeof(StreamEvent) * merged->nevents);
-	for (i = 0; i < merged->nevents; i++)
-	{
-		int			side;
-		StreamEvent *event;
-
-		/* each side is in commit order; a transaction's left rows first */
-		if (sides[1] == NULL || next[1] == sides[1]->nevents)
-			side = 0;
-		else if (sides[0] == NULL || next[0] == sides[0]->nevents)
-			side = 1;
-		else
-			side = sides[1]->events[next[1]].commit_lsn <
-				sides[0]->events[next[0]].commit_lsn ? 1 : 0;
-		event = &merged->events[i];
-		*event = sides[side]->events[next[side]++];
-		event->relid = side == 0 ? vr->stream : vr->join_stream;
-	}
-	batch->stream = merged;
-	batch->clock = worker_stream_clock(vr->stream);
-	batch->join_clock = worker_stream_clock(vr->join_stream);
-	return true;
-}
-
-/* Every interval join view's batch, once both streams' clocks advanced. */
-static void
-worker_process_join_views(List *batches)
-{
-	ListCell   *lc;
-
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-		ViewBatch	batch = {NULL, NULL, NULL};
-
-		if (vr->failed || !OidIsValid(vr->join_stream) ||
-			!worker_join_batch(vr, batches, &batch))
-			continue;
-		(void) quarantine_run(vr, worker_step_process, &batch);
-	}
-}
-
-/*
- * What a flush writes for one view: its state, late rows, the windows it
- * closed for the views that read it, retention (not before they are).
- */
-static void
-worker_step_write(ViewRuntime *vr, void *arg)
-{
-	view_flush_stages(vr);
-	window_expiry_write_late_rows(vr);
-	if (chain_emit_closed_windows(vr))
-		window_expiry_apply_retention(vr, worker_stream_clock(vr->stream));
-}
-
-static void
-worker_step_write_all(ViewRuntime *unused, void *arg)
-{
-	ListCell   *lc;
-
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-
-		if (!vr->failed)
-			worker_step_write(vr, NULL);
-	}
-}
-
-/*
- * Every view's writes, in one subtransaction: no view has failed in most
- * flushes, and one subtransaction keeps the flush to one subtransaction
- * id however many views there are.  If a view fails, each view is written
- * again in a subtransaction of its own, so that the failing one can be
- * quarantined; from its events again, as a failed write may have left its
- * batch state changed.  batches: every stream's events.
- */
-static void
-worker_write_views(List *batches)
-{
-	ListCell   *lc;
-
-	if (quarantine_attempt(worker_step_write_all, NULL, NULL) == NULL)
-		return;
-
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-		ListCell   *bc;
-
-		if (vr->failed)
-			continue;
-		view_batch_reset(vr);
-		if (OidIsValid(vr->join_stream))
-		{
-			ViewBatch	batch = {NULL, NULL, NULL};
-
-			if (worker_join_batch(vr, batches, &batch))
-				(void) quarantine_run(vr, worker_step_process, &batch);
-		}
-		else
-			foreach(bc, batches)
-			{
-				ViewBatch	batch = {worker_kafka_view_events(vr->view, lfirst(bc)),
-				worker_stream_clock(vr->stream)};
-
-				if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
-					(void) quarantine_run(vr, worker_step_process, &batch);
-			}
-		if (!vr->failed)
-			(void) quarantine_run(vr, worker_step_write, NULL);
-	}
-}
-
-/* Failed views are no longer maintained, once their failure is committed. */
-static void
-worker_forget_failed_views(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-
-		if (vr->failed)
-		{
-			view_progress_forget(vr->view);
-			early_aggregation_forget_view(vr);
-			view_runtime_destroy(vr);
-			ws.views = foreach_delete_current(ws.views, lc);
-		}
-	}
 }
 
 /*
@@ -1388,8 +769,8 @@ worker_take_turn(List *kafka_batches)
 		KafkaSource *src = lfirst(lc);
 
 		if (kafka_source_catch_up(src))
-			worker_process_views(lfirst(bc),
-								 worker_stream_clock(kafka_source_relid(src)),
+			worker_process_views(ws.views, lfirst(bc),
+								 worker_catalog_clock(kafka_source_relid(src)),
 								 true);
 	}
 }
@@ -1442,10 +823,10 @@ worker_flush(void)
 		hash_seq_init(&seq, decoder_batch->streams);
 		while ((stream = hash_seq_search(&seq)) != NULL)
 		{
-			worker_process_stream(stream, NIL);
+			worker_process_stream(ws.views, stream, NIL);
 			batches = lappend(batches, stream);
 		}
-		worker_process_join_views(batches);
+		worker_process_join_views(ws.views, batches);
 		if (decoder_batch->nevents > 0)
 			oldest = decoder_batch->oldest_commit_time;
 	}
@@ -1460,7 +841,7 @@ worker_flush(void)
 			oldest = Min(oldest, kafka_source_batch_first_taken(src));
 		stream = kafka_source_decode(src, &dead_letters);
 
-		worker_process_stream(stream, dead_letters);
+		worker_process_stream(ws.views, stream, dead_letters);
 		batches = lappend(batches, stream);
 		kafka_batches = lappend(kafka_batches, stream);
 	}
@@ -1476,19 +857,19 @@ worker_flush(void)
 		if (worker_stream_dropped(stream->relid) ||
 			(replaying && !stream->kafka))
 			continue;
-		flush_stream_stats(stream, worker_stream_clock(stream->relid));
+		flush_stream_stats(stream, worker_catalog_clock(stream->relid));
 	}
 
-	worker_write_views(batches);
+	worker_write_views(ws.views, batches);
 
 	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	latency_ms = (double) (GetCurrentTimestamp() - oldest) / 1000.0;
 	foreach(lc, ws.views)
 	{
 		ViewRuntime *vr = lfirst(lc);
-		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
 
-		if (!vr->failed && (vr->events > 0 || (act && !act->persisted)))
+		if (!vr->failed &&
+			(vr->events > 0 || worker_catalog_activation_unwritten(vr)))
 			flush_view_bookkeeping(vr, flush_ms, latency_ms);
 	}
 	foreach(lc, sources)
@@ -1510,16 +891,8 @@ worker_flush(void)
 	rewind_due = view_progress_release_due();
 	worker_commit();
 
-	foreach(lc, ws.views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-		ViewActivation *act = hash_search(ws.activations, &vr->view, HASH_FIND, NULL);
-
-		if (act && act->active_from != InvalidXLogRecPtr)
-			act->persisted = true;
-	}
-
-	worker_forget_failed_views();
+	worker_catalog_activations_written(ws.views);
+	ws.views = worker_write_forget_failed(ws.views);
 	foreach(lc, ws.views)
 		view_batch_committed(lfirst(lc));
 	foreach(lc, sources)

@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_process.h
+ *	  Each view's batch, run through its stages in a flush
+ *	  (worker_process.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_WORKER_PROCESS_H
+#define CONTINUOUS_WORKER_PROCESS_H
+
+#include "exec/batch.h"
+
+/*
+ * A stream's batch (with the dead letters its decoding made): its clock
+ * advances, and every view of views (ViewRuntime) over it processes it.
+ */
+extern void worker_process_stream(List *views, StreamEvents *stream,
+								  List *dead_letters);
+
+/*
+ * The views over stream process its batch by clock (with only_windowed,
+ * the views that judge lateness do so again, from the beginning).
+ */
+extern void worker_process_views(List *views, StreamEvents *stream,
+								 StreamClock *clock, bool only_windowed);
+
+/*
+ * Every interval join view's batch, once both streams' clocks advanced.
+ * batches: every stream's events (StreamEvents).
+ */
+extern void worker_process_join_views(List *views, List *batches);
+
+/* One view's batch again, from the beginning. */
+extern void worker_process_view_again(ViewRuntime *vr, List *batches);
+
+#endif							/* CONTINUOUS_WORKER_PROCESS_H */
