@@ -32,13 +32,13 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 use PgContinuous::Crash;
+use PgContinuous::Failover;
 
 # ev: events at now(), windows of a second that close 2 + 1 + 3 seconds
 # after their start (no event is late unless a writer stalls that long);
@@ -78,15 +78,24 @@ CREATE VIEW ev_seconds WITH (continuous, emit = 'window_close', allowed_lateness
 CREATE VIEW ev_per_10s WITH (continuous) AS
     SELECT continuous.tumble(w, '10 seconds') AS w10, count(*) AS windows, sum(n) AS n, sum(s) AS s
       FROM ev_seconds GROUP BY w10;
-
-INSERT INTO ev (k, v) SELECT g % 13, g FROM generate_series(1, 5000) g;
-INSERT INTO dd SELECT g % 1000, g % 1000 % 13, g % 1000,
-                      timestamptz '2026-01-01 00:00:00+00' + g % 1000 * interval '100 ms'
-                 FROM generate_series(1, 3000) g;
-INSERT INTO lhs (k, v) SELECT g % 100, g FROM generate_series(1, 1000) g;
-INSERT INTO rhs (k, v) SELECT g % 100, g FROM generate_series(1, 1000) g;
-SELECT continuous.sync();
 });
+
+# $ev events, dd's events g % $dd_keys for g in $dd_from .. $dd_to (each
+# key of dd several times if the range is longer than $dd_keys), and
+# $sides events on each side of the interval join
+sub rows_sql
+{
+	my ($ev, $dd_from, $dd_to, $dd_keys, $sides) = @_;
+	return qq{
+INSERT INTO ev (k, v) SELECT g % 13, g FROM generate_series(1, $ev) g;
+INSERT INTO dd SELECT g % $dd_keys, g % $dd_keys % 13, g % $dd_keys,
+                      timestamptz '2026-01-01 00:00:00+00' + g % $dd_keys * interval '100 ms'
+                 FROM generate_series($dd_from, $dd_to) g;
+INSERT INTO lhs (k, v) SELECT g % 100, g FROM generate_series(1, $sides) g;
+INSERT INTO rhs (k, v) SELECT g % 100, g FROM generate_series(1, $sides) g;
+};
+}
+$primary->safe_psql('postgres', rows_sql(5000, 1, 3000, 1000, 1000) . 'SELECT continuous.sync();');
 
 my %views = (
 	dd_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM (SELECT DISTINCT ON (id) * FROM dd) d GROUP BY k',
@@ -132,14 +141,10 @@ SELECT (SELECT count(*) > count(DISTINCT id) FROM dd)
 	return;
 }
 
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
+my $standby = streaming_standby($primary);
 
 # writers, up to the promotion: every key of dd is written several times
-my $dir = PostgreSQL::Test::Utils::tempdir;
-PostgreSQL::Test::Utils::append_to_file("$dir/insert.sql", q{
+my $writers = start_writers($primary, q{
 \set k random(0, 12)
 \set id random(0, 3999)
 \set j random(0, 99)
@@ -148,12 +153,6 @@ INSERT INTO dd VALUES (:id, :id % 13, :id, timestamptz '2026-01-01 00:00:00+00' 
 INSERT INTO lhs (k, v) VALUES (:j, :id);
 INSERT INTO rhs (k, v) VALUES (:j, :k);
 });
-my $writers = IPC::Run::start(
-	[
-		$primary->installed_command('pgbench'), '-n', '-c', '2', '-T', '60',
-		'-f', "$dir/insert.sql", '-d', $primary->connstr('postgres')
-	],
-	'>', "$dir/pgbench.out", '2>', "$dir/pgbench.err");
 # long enough for the first windows of ev_seconds to close on the primary
 ok( poll_until($primary, 'postgres',
 		"SELECT count(*) > 7000 AND max(ts) > min(ts) + interval '8 seconds' FROM ev"),
@@ -161,13 +160,7 @@ ok( poll_until($primary, 'postgres',
 my $unflushed = $primary->safe_psql('postgres',
 	'SELECT (SELECT count(*) FROM ev WHERE v % 3 = 0) - (SELECT count(*) FROM ev_third)');
 cmp_ok($unflushed, '>', 0, "the primary has committed rows no flush applied ($unflushed)");
-$primary->wait_for_catchup($standby, 'replay', $primary->lsn('flush'));
-$primary->stop('immediate');
-$writers->finish;
-
-$standby->promote;
-$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
-  or die 'the standby was not promoted';
+promote_after_writers($primary, $standby, $writers);
 check_views($standby, 'after the promotion');
 like(slurp_file($standby->logfile),
 	qr/computed 7 continuous views again from their stream tables \(\d+ rows\) after the replication slot of this database could not decode/,
@@ -177,24 +170,13 @@ like(slurp_file($standby->logfile),
 # of keys seen before the promotion and new ones, right rows that meet left
 # rows from before it, and a last event 10 seconds ahead that closes the
 # windows of the others
-my $more = q{
-INSERT INTO ev (k, v) SELECT g % 13, g FROM generate_series(1, 1000) g;
-INSERT INTO dd SELECT g % 5000, g % 5000 % 13, g % 5000,
-                      timestamptz '2026-01-01 00:00:00+00' + g % 5000 * interval '100 ms'
-                 FROM generate_series(3000, 6000) g;
-INSERT INTO lhs (k, v) SELECT g % 100, g FROM generate_series(1, 300) g;
-INSERT INTO rhs (k, v) SELECT g % 100, g FROM generate_series(1, 300) g;
-};
+my $more = rows_sql(1000, 3000, 6000, 5000, 300);
 $standby->safe_psql('postgres', $more);
 kill9_worker_and_wait($standby);
 $standby->safe_psql('postgres',
 	$more . "INSERT INTO ev (k, v, ts) VALUES (0, 0, now() + interval '10 seconds');");
 check_views($standby, 'after more rows and a kill -9');
-is( $standby->safe_psql('postgres',
-		"SELECT count(*) FROM continuous.views WHERE status <> 'active'"),
-	'0', 'every view is active');
-my @rebuilds = (slurp_file($standby->logfile) =~ /computed \d+ continuous views again/g);
-is(scalar(@rebuilds), 1, 'the views were computed again once, not after the kill -9');
+active_and_computed_again_once($standby);
 
 $standby->stop;
 done_testing();
