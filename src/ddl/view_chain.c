@@ -177,6 +177,14 @@ view_chain_prepare_source(Oid view)
 	if (!read_source(view, &source))
 		elog(ERROR, "continuous view \"%s\" has no catalog row", get_rel_name(view));
 
+	/*
+	 * The event times are those of events the view's stream accepted (a
+	 * transform's rows), or their windows' starts: that stream's max_future
+	 * judged them already, by an earlier clock, and they are not judged
+	 * again.  (A transform's storage had max_future 0 at first: its readers
+	 * made a dead letter of each row dated ahead of their flush's clock.)
+	 */
+	max_future.month = 12 * 100;
 	if (source.transform)
 	{
 		AttrNumber	column;
@@ -198,8 +206,6 @@ view_chain_prepare_source(Oid view)
 	src.search_path = source.search_path;
 	src.emission = emission = create_emission_table(view);
 
-	/* the event times are window starts, which the view's stream accepted */
-	max_future.month = 12 * 100;
 	ddl_catalog_add_stream(emission, "table",
 						   get_attname(emission, src.window_column, false),
 						   &zero, NULL, &max_future);

@@ -32,6 +32,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -47,6 +48,17 @@
 #include "state/rebuild.h"
 #include "window/window_registry.h"
 
+/* what rebuild_table_stream_views() did, for its log line */
+typedef struct RebuildTally
+{
+	char	   *why;
+	int			rebuilt;
+	int			failed;
+	int64		rows;
+} RebuildTally;
+
+static List *rebuild_views_not_reading(List *views, RebuildTally *tally,
+									   MemoryContext keep);
 static void empty_table(Oid relid);
 static void restart_view_bookkeeping(Oid view, XLogRecPtr active_from);
 
@@ -107,18 +119,33 @@ rebuild_view(Oid view, Oid storage, XLogRecPtr active_from,
  * it here would wait for, or deadlock with, the restore's sessions.
  * unstarted_only: only the views whose beginning the worker has not
  * written, which committed before a new slot's start (worker.c).
+ *
+ * A view over a continuous transform reads the transform's storage as its
+ * stream, and the transform computed again appends all its rows anew, in
+ * this transaction, which commits after the views' beginning: the new
+ * slot decodes those rows, and a reader computed in the same transaction
+ * (whose backfill sees only what committed before it) would count the
+ * rows the transform had before on top of them all.  So such a reader is
+ * computed in a later transaction, begun by next_transaction once the
+ * transform's new rows have committed, and begins after them; a reader of
+ * that reader, if it is a transform too, one transaction later again.
+ * next_transaction makes sure that a crash in between computes every view
+ * again when the worker starts.
  */
 void
-rebuild_table_stream_views(const char *why, bool unstarted_only)
+rebuild_table_stream_views(const char *why, bool unstarted_only,
+						   void (*next_transaction) (void))
 {
 	List	   *views = NIL;
-	List	   *streams = NIL;
-	XLogRecPtr	active_from;
+	MemoryContext keep;
+	MemoryContext oldcxt;
 	ListCell   *lc;
-	int			rebuilt = 0;
-	int			failed = 0;
-	int64		rows = 0;
+	RebuildTally tally = {0};
 
+	/* the views still to compute live across the transactions */
+	keep = AllocSetContextCreate(TopMemoryContext,
+								 "pg_continuous views computed again",
+								 ALLOCSET_SMALL_SIZES);
 	foreach(lc, ddl_catalog_all_streams())
 	{
 		StreamCatalogEntry *entry = lfirst(lc);
@@ -127,14 +154,74 @@ rebuild_table_stream_views(const char *why, bool unstarted_only)
 		if (entry->kafka)
 			continue;
 		of_stream = ddl_catalog_restored_views_of_stream(entry->stream, unstarted_only);
-		if (of_stream != NIL)
-			streams = lappend_oid(streams, entry->stream);
+		oldcxt = MemoryContextSwitchTo(keep);
 		views = list_concat(views, of_stream);
+		MemoryContextSwitchTo(oldcxt);
 	}
-	if (views == NIL)
-		return;
-	/* an interval join's second stream is read too */
+	oldcxt = MemoryContextSwitchTo(keep);
+	tally.why = pstrdup(why);
+	MemoryContextSwitchTo(oldcxt);
+
+	while (views != NIL)
+	{
+		List	   *later = rebuild_views_not_reading(views, &tally, keep);
+
+		if (later != NIL)
+			next_transaction();
+		views = later;
+	}
+	if (tally.rebuilt + tally.failed > 0)
+		ereport(LOG,
+				(errmsg("pg_continuous: computed %d continuous views again from their stream tables (%lld rows) after %s",
+						tally.rebuilt, (long long) tally.rows, tally.why),
+				 tally.failed > 0 ?
+				 errdetail("%d views could not be computed again and are marked failed (continuous.views.last_error).",
+						   tally.failed) : 0));
+	MemoryContextDelete(keep);
+}
+
+/*
+ * One transaction's share of rebuild_table_stream_views(): of views, those
+ * that do not read the storage of a transform among them are computed
+ * again; the others are returned, in keep, for the next transaction.
+ */
+static List *
+rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
+{
+	List	   *now = NIL;
+	List	   *later = NIL;
+	List	   *storages = NIL;
+	List	   *streams = NIL;
+	XLogRecPtr	active_from;
+	ListCell   *lc;
+
+	/* a transform read by continuous views: its storage is their stream */
 	foreach(lc, views)
+		storages = lappend_oid(storages, ddl_catalog_storage_of_view(lfirst_oid(lc)));
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+		Oid			stream = ddl_catalog_stream_of_view(view);
+
+		if (list_member_oid(storages, stream))
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(keep);
+
+			later = lappend_oid(later, view);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		else
+		{
+			now = lappend_oid(now, view);
+			streams = list_append_unique_oid(streams, stream);
+		}
+	}
+	/* never so: no view reads itself, nor views one another in a circle */
+	if (now == NIL)
+		elog(ERROR, "pg_continuous: continuous views that read each other's storage");
+
+	/* an interval join's second stream is read too */
+	foreach(lc, now)
 	{
 		Oid			join = ddl_catalog_join_stream_of_view(lfirst_oid(lc));
 
@@ -147,7 +234,7 @@ rebuild_table_stream_views(const char *why, bool unstarted_only)
 		(void) backfill_lock_stream(lfirst_oid(lc));
 	active_from = GetXLogInsertRecPtr();
 
-	foreach(lc, views)
+	foreach(lc, now)
 	{
 		Oid			view = lfirst_oid(lc);
 		char	   *name = get_rel_name(view);
@@ -158,10 +245,10 @@ rebuild_table_stream_views(const char *why, bool unstarted_only)
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
 		{
-			rows += rebuild_view(view, ddl_catalog_storage_of_view(view),
-									  active_from, BACKFILL_REBUILD);
+			tally->rows += rebuild_view(view, ddl_catalog_storage_of_view(view),
+										active_from, BACKFILL_REBUILD);
 			ReleaseCurrentSubTransaction();
-			rebuilt++;
+			tally->rebuilt++;
 		}
 		PG_CATCH();
 		{
@@ -172,19 +259,14 @@ rebuild_table_stream_views(const char *why, bool unstarted_only)
 				ReThrowError(edata);
 			quarantine_view(view, name,
 							psprintf("it could not be computed again from its stream table after %s: %s",
-									 why, edata->message));
-			failed++;
+									 tally->why, edata->message));
+			tally->failed++;
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
-	ereport(LOG,
-			(errmsg("pg_continuous: computed %d continuous views again from their stream tables (%lld rows) after %s",
-					rebuilt, (long long) rows, why),
-			 failed > 0 ?
-			 errdetail("%d views could not be computed again and are marked failed (continuous.views.last_error).",
-					   failed) : 0));
+	return later;
 }
 
 /*

@@ -27,8 +27,13 @@ extern int64 rebuild_view(Oid view, Oid storage, XLogRecPtr active_from,
  * In the worker, before it decodes: its replication slot does not reach
  * back to the stored position (why says how, for the log and for the
  * views that fail).  Every view of a table stream is computed again.
+ * next_transaction commits the worker's transaction and begins another,
+ * such that a crash after the commit computes every view again: the views
+ * that read a continuous transform are computed after the transform's new
+ * rows commit.
  */
-extern void rebuild_table_stream_views(const char *why, bool unstarted_only);
+extern void rebuild_table_stream_views(const char *why, bool unstarted_only,
+									   void (*next_transaction) (void));
 
 /*
  * A restored view of a table stream (restore.c), in the restoring

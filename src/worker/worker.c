@@ -105,8 +105,12 @@ typedef struct WorkerState
 
 static WorkerState ws;
 
+/* worker_rebuild_next_transaction() wrote that a rebuild is owed */
+static bool rebuild_owed_written = false;
+
 static void worker_start_further(Oid dboid) pg_attribute_noreturn();
 static void worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new);
+static void worker_rebuild_next_transaction(void);
 static void worker_take_turn(List *kafka_batches);
 static void worker_loop(void) pg_attribute_noreturn();
 static void worker_detach(int code, Datum arg);
@@ -250,7 +254,7 @@ worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
 								   psprintf("the replication slot of this database could not decode from %X/%X "
 											"(a promoted standby, pg_upgrade, a restored dump or a dropped slot)",
 											LSN_FORMAT_ARGS(start_lsn)),
-								   false);
+								   false, worker_rebuild_next_transaction);
 		flush_write_rebuild_owed(false);
 	}
 
@@ -263,9 +267,29 @@ worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
 	 * its creation to be decoded (worker_catalog_load()).
 	 */
 	else if (*slot_is_new)
+	{
+		rebuild_owed_written = false;
 		rebuild_table_stream_views("views were created or restored while the worker of this database made its replication slot",
-								   true);
+								   true, worker_rebuild_next_transaction);
+		if (rebuild_owed_written)
+			flush_write_rebuild_owed(false);
+	}
 	worker_commit();
+}
+
+/*
+ * Between two transactions of rebuild_table_stream_views() (views that read
+ * a transform are computed after its new rows commit): what committed is
+ * not all, so the rebuild stays owed until the last one commits, and a
+ * crash in between computes every view again at the next start.
+ */
+static void
+worker_rebuild_next_transaction(void)
+{
+	flush_write_rebuild_owed(true);
+	rebuild_owed_written = true;
+	worker_commit();
+	worker_begin(InvalidTransactionId);
 }
 
 /*

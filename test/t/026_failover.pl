@@ -9,13 +9,13 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 use PgContinuous::Crash;
+use PgContinuous::Failover;
 
 my $primary = continuous_node('primary', "continuous.flush_interval = '10s'\n");
 $primary->safe_psql('postgres', q{
@@ -35,35 +35,19 @@ my %views = (
 	total => 'SELECT count(*) AS n FROM ev',
 );
 
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
+my $standby = streaming_standby($primary);
 
 # writers, up to the promotion
-my $dir = PostgreSQL::Test::Utils::tempdir;
-PostgreSQL::Test::Utils::append_to_file("$dir/insert.sql", q{
+my $writers = start_writers($primary, q{
 \set k random(0, 12)
 INSERT INTO ev (k, v) VALUES (:k, :k);
 });
-my $writers = IPC::Run::start(
-	[
-		$primary->installed_command('pgbench'), '-n', '-c', '2', '-T', '60',
-		'-f', "$dir/insert.sql", '-d', $primary->connstr('postgres')
-	],
-	'>', "$dir/pgbench.out", '2>', "$dir/pgbench.err");
 ok( poll_until($primary, 'postgres', 'SELECT count(*) > 7000 FROM ev'),
 	'the writers are writing');
 my $unflushed = $primary->safe_psql('postgres',
 	'SELECT (SELECT count(*) FROM ev) - (SELECT n FROM total)');
 cmp_ok($unflushed, '>', 0, "the primary has committed rows no flush applied ($unflushed)");
-$primary->wait_for_catchup($standby, 'replay', $primary->lsn('flush'));
-$primary->stop('immediate');
-$writers->finish;
-
-$standby->promote;
-$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
-  or die 'the standby was not promoted';
+promote_after_writers($primary, $standby, $writers);
 $standby->safe_psql('postgres', 'SELECT continuous.sync()');
 foreach my $name (sort keys %views)
 {
@@ -83,11 +67,7 @@ foreach my $name (sort keys %views)
 {
 	is_same_rows($standby, $name, $views{$name}, "$name is exact after more rows and a kill -9");
 }
-is( $standby->safe_psql('postgres',
-		"SELECT count(*) FROM continuous.views WHERE status <> 'active'"),
-	'0', 'every view is active');
-my @rebuilds = (slurp_file($standby->logfile) =~ /computed \d+ continuous views again/g);
-is(scalar(@rebuilds), 1, 'the views were computed again once, not after the kill -9');
+active_and_computed_again_once($standby);
 
 $standby->stop;
 done_testing();
