@@ -13,7 +13,8 @@
 # transform of a Kafka topic (the mock broker) keeps each message's row
 # exactly once across a kill -9 of the worker too.
 #
-# CONTINUOUS_TEST_EVENTS sets the number of events (default 400000).
+# CONTINUOUS_TRANSFORM_EVENTS sets the number of events (default 400000);
+# not CONTINUOUS_TEST_EVENTS, which .ci/run sets to the crash test's million.
 
 use strict;
 use warnings;
@@ -27,7 +28,7 @@ use PgContinuous::MockKafka;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
-my $total_events = $ENV{CONTINUOUS_TEST_EVENTS} // 400_000;
+my $total_events = $ENV{CONTINUOUS_TRANSFORM_EVENTS} // 400_000;
 my $n_writers    = 4;
 my $batch        = $total_events >= 100_000 ? 100 : int($total_events / 100) || 1;
 
