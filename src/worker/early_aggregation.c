@@ -61,7 +61,8 @@
 typedef struct EarlyView
 {
 	ViewRuntime *vr;
-	EarlyBatch *early;			/* NULL: given up */
+	EarlyBatch *early;			/* made at the first row of its stream */
+	bool		given_up;		/* its rows run at commit */
 	int			next_row;		/* the transaction's rows read so far */
 	int			nevents;		/* the view's stream's events among them, */
 	HeapTuple	first_tuple;	/* the first */
@@ -122,7 +123,7 @@ early_txn_takes(EarlyTxn *txn, StreamedTxn *streamed)
 	{
 		EarlyView  *ev = lfirst(lc);
 
-		if (ev->early != NULL && ev->next_row < streamed->nrows)
+		if (!ev->given_up && ev->next_row < streamed->nrows)
 			return true;
 	}
 	return false;
@@ -238,7 +239,10 @@ early_forget_unseen(bool keep_committed)
 	}
 }
 
-/* An EarlyBatch for every view that can take the transaction's rows. */
+/*
+ * Every view that can take the transaction's rows; each makes its
+ * EarlyBatch once a row of its stream comes.
+ */
 static void
 early_txn_start(EarlyTxn *txn, StreamedTxn *streamed, List *views)
 {
@@ -255,7 +259,6 @@ early_txn_start(EarlyTxn *txn, StreamedTxn *streamed, List *views)
 			continue;
 		ev = palloc0(sizeof(EarlyView));
 		ev->vr = vr;
-		ev->early = early_batch_create(vr);
 		txn->views = lappend(txn->views, ev);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -290,14 +293,14 @@ early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 	MemoryContext run_cxt;
 	MemoryContext oldcxt;
 
-	if (ev->early == NULL || ev->next_row >= streamed->nrows)
+	if (ev->given_up || ev->next_row >= streamed->nrows)
 		return;
 	run_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									"pg_continuous early run",
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(run_cxt);
 	events = palloc0(sizeof(StreamEvent) * EARLY_RUN_EVENTS);
-	while (ev->early != NULL && ev->next_row < streamed->nrows)
+	while (!ev->given_up && ev->next_row < streamed->nrows)
 	{
 		int			n = 0;
 
@@ -321,6 +324,8 @@ early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 		}
 		if (n == 0)
 			continue;
+		if (ev->early == NULL)
+			ev->early = early_batch_create(vr);
 		if (!early_batch_process(vr, ev->early, events, n, clock))
 		{
 			elog(DEBUG1, "pg_continuous: continuous view \"%s\" takes the rows of transaction %u at its commit: one was late or failed",
@@ -344,6 +349,7 @@ early_view_give_up(EarlyView *ev)
 	if (ev->early != NULL)
 		early_batch_destroy(ev->early);
 	ev->early = NULL;
+	ev->given_up = true;
 }
 
 Size

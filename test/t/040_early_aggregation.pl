@@ -11,6 +11,9 @@
 #   - a poison event in a large transaction: a dead letter at commit, the
 #     rest counted;
 #   - savepoints rolled back after their rows were aggregated;
+#   - a view whose states would pass their share of continuous.state_memory
+#     (a group per row): it gives up and takes the rows at commit;
+#   - a column added to the stream in the middle of a large transaction;
 #   - large transactions interleaved with each other and with small ones;
 #   - kill -9 of the postmaster while a large transaction streams, and
 #     right after one commits.
@@ -31,6 +34,7 @@ use PgContinuous::Node;
 my $node = continuous_node(
 	'early', q{
 logical_decoding_work_mem = '64kB'
+continuous.state_memory = '4MB'
 });
 
 $node->safe_psql('postgres', q{
@@ -51,6 +55,8 @@ CREATE VIEW totals WITH (continuous) AS
 CREATE VIEW ratios WITH (continuous) AS
     SELECT k % 5 AS g, count(*) AS c, sum(1000 / v) AS q
       FROM ev WHERE v <> 7 GROUP BY 1;
+CREATE VIEW per_k WITH (continuous) AS
+    SELECT k, count(*) AS c, sum(v) AS s FROM ev GROUP BY k;
 CREATE VIEW per_thousand WITH (continuous) AS
     SELECT k % 3 AS key, continuous.count_window(1000) AS run, count(*) AS c
       FROM ev GROUP BY key, run;
@@ -88,6 +94,7 @@ my %batch = (
 	            FROM ev CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '2 minutes') AS w
 	           WHERE v >= 0 GROUP BY 1},
 	totals => q{SELECT count(*), sum(v), max(ts) FROM ev},
+	per_k => q{SELECT k, count(*), sum(v) FROM ev GROUP BY k},
 	ratios => q{SELECT k % 5, count(*), sum(1000 / v) FROM ev WHERE v <> 7 AND v <> 0 GROUP BY 1},
 	per_thousand => q{SELECT key, run, least(1000, n - run * 1000)
 	                    FROM (SELECT k % 3 AS key, count(*) AS n FROM ev GROUP BY 1) t,
@@ -114,6 +121,9 @@ foreach my $view (qw(by_minute hops totals ratios))
 }
 is(early_events('per_thousand'), '0',
 	'count windows number events in delivery order: no rows before the commit');
+# 60,000 groups take more than a quarter of continuous.state_memory (4 MB)
+is(early_events('per_k'), '0',
+	'per_k, a group per row, gave up its states before the commit and took the rows at it');
 
 # --- windows closed by another session while the transaction streams ---------
 # The large transaction writes rows at event times near the watermark; while
@@ -162,6 +172,11 @@ $node->safe_psql('postgres', 'BEGIN; ' . rows_sql(30000)
 views_equal_batch('savepoints rolled back');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM ev WHERE v = -5'), '0',
 	'(the rolled back rows are gone)');
+
+# --- a column added to the stream in the middle of a large transaction ----------
+$node->safe_psql('postgres', 'BEGIN; ' . rows_sql(30000)
+	  . q{ ALTER TABLE ev ADD COLUMN note text DEFAULT 'x'; } . rows_sql(30000) . ' COMMIT;');
+views_equal_batch('a column added in the middle of a large transaction');
 
 # --- interleaved with each other and with small transactions --------------------
 my $s1 = $node->background_psql('postgres');
