@@ -140,9 +140,12 @@ quarantine_view(Oid view, const char *name, const char *message)
 
 	values[0] = ObjectIdGetDatum(view);
 	values[1] = CStringGetTextDatum(message);
+	/* a view dropped meanwhile (its DROP has committed) gets no row */
 	if (SPI_execute_with_args("INSERT INTO continuous.view_stats AS s "
 							  "(view, status, last_error, failed_at) "
-							  "VALUES ($1, 'failed', $2, pg_catalog.now()) "
+							  "SELECT c.view, 'failed', $2, pg_catalog.now() "
+							  "FROM continuous.view_catalog c "
+							  "WHERE c.view OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF c "
 							  "ON CONFLICT (view) DO UPDATE SET status = excluded.status, "
 							  "last_error = excluded.last_error, failed_at = excluded.failed_at",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)

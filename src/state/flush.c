@@ -644,8 +644,16 @@ flush_write_view_starts(List *views, XLogRecPtr lsn)
 	values[0] = PointerGetDatum(construct_array(oids, list_length(views), OIDOID,
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = LSNGetDatum(lsn);
+	/*
+	 * Only for the views still in the catalog: a DROP of one of them that
+	 * is open now is waited for, and if it commits, no row is made for the
+	 * view it dropped (its own statistics row, which it deleted, would
+	 * otherwise be inserted again).
+	 */
 	spi_exec("INSERT INTO continuous.view_stats AS s (view, active_from) "
-			 "SELECT DISTINCT v, $2 FROM pg_catalog.unnest($1) v "
+			 "SELECT c.view, $2 FROM continuous.view_catalog c "
+			 "WHERE c.view OPERATOR(pg_catalog.=) ANY ($1) "
+			 "FOR KEY SHARE OF c "
 			 "ON CONFLICT (view) DO UPDATE SET active_from = excluded.active_from "
 			 "WHERE s.active_from IS NULL",
 			 2, types, values, NULL);

@@ -50,6 +50,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "base/memory.h"
 #include "worker/view_progress.h"
@@ -76,6 +77,7 @@ static XLogRecPtr frontier = InvalidXLogRecPtr;
 static XLogRecPtr replay_end = InvalidXLogRecPtr;
 
 static HTAB *progress_table(const char *name);
+static ViewRelationsState progress_lock(ViewProgress *p);
 static bool progress_locks_free(ViewProgress *p);
 static bool progress_behind(ViewProgress *p);
 static bool progress_find_held(bool locks_free);
@@ -161,8 +163,26 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 		p->held = true;
 		p->locked = before->locked;
 	}
-	else if (!progress_locks_free(p))
-		p->held = true;
+	else
+	{
+		switch (progress_lock(p))
+		{
+			case VIEW_RELATIONS_FREE:
+				break;
+			case VIEW_RELATIONS_LOCKED:
+				p->held = true;
+				break;
+			case VIEW_RELATIONS_DROPPED:
+
+				/*
+				 * Dropped since this load's snapshot was taken: not set up
+				 * (it would fail), and nothing kept of it.
+				 */
+				(void) hash_search(progress, &view, HASH_REMOVE, NULL);
+				*counts_from = InvalidXLogRecPtr;
+				return false;
+		}
+	}
 
 	*counts_from = p->applied;
 	return !p->held;
@@ -180,18 +200,31 @@ view_progress_end_load(void)
 	progress_write_resumed();
 }
 
-bool
+ViewRelationsState
 view_progress_hold_if_locked(Oid view)
 {
 	ViewProgress *p;
 
 	if (progress == NULL)
-		return false;
+		return VIEW_RELATIONS_FREE;
 	p = hash_search(progress, &view, HASH_FIND, NULL);
-	if (p == NULL || p->held || progress_locks_free(p))
-		return false;
-	p->held = true;
-	return true;
+	if (p == NULL || p->held)
+		return VIEW_RELATIONS_FREE;
+	switch (progress_lock(p))
+	{
+		case VIEW_RELATIONS_FREE:
+			return VIEW_RELATIONS_FREE;
+		case VIEW_RELATIONS_LOCKED:
+			p->held = true;
+			return VIEW_RELATIONS_LOCKED;
+		case VIEW_RELATIONS_DROPPED:
+			/* a Kafka stream's consumer keeps its views until they go */
+			if (OidIsValid(p->kafka_stream))
+				return VIEW_RELATIONS_FREE;
+			(void) hash_search(progress, &view, HASH_REMOVE, NULL);
+			return VIEW_RELATIONS_DROPPED;
+	}
+	return VIEW_RELATIONS_FREE;		/* keep the compiler quiet */
 }
 
 bool
@@ -204,27 +237,54 @@ view_progress_held(Oid view)
 
 /*
  * Each relation the flush writes, locked as the flush locks it, without
- * waiting.  The locks taken are kept to the end of the transaction.
+ * waiting.  The locks taken are kept to the end of the transaction.  A
+ * relation that is gone once locked was dropped by a transaction that has
+ * committed (taking the lock has read its invalidations): the view's
+ * catalog row, as this transaction's snapshot or the worker's last load
+ * saw it, is out of date, and the worker learns of the DROP when it
+ * decodes it.
  */
-static bool
-progress_locks_free(ViewProgress *p)
+ViewRelationsState
+view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 {
-	Oid			relids[4] = {p->relations.storage, p->relations.counts,
-	p->relations.late_table, p->relations.query_view};
-	LOCKMODE	modes[4] = {OidIsValid(p->kafka_stream) ? AccessShareLock : RowExclusiveLock,
+	Oid			relids[4] = {relations->storage, relations->counts,
+	relations->late_table, relations->query_view};
+	LOCKMODE	modes[4] = {kafka ? AccessShareLock : RowExclusiveLock,
 		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
 	int			i;
 
 	for (i = 0; i < lengthof(relids); i++)
 	{
-		if (OidIsValid(relids[i]) &&
-			!ConditionalLockRelationOid(relids[i], modes[i]))
-		{
-			p->locked = relids[i];
-			return false;
-		}
+		if (!OidIsValid(relids[i]))
+			continue;
+		*locked = relids[i];
+		if (!ConditionalLockRelationOid(relids[i], modes[i]))
+			return VIEW_RELATIONS_LOCKED;
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
+			return VIEW_RELATIONS_DROPPED;
 	}
-	return true;
+	*locked = InvalidOid;
+	return VIEW_RELATIONS_FREE;
+}
+
+static ViewRelationsState
+progress_lock(ViewProgress *p)
+{
+	Oid			locked;
+	ViewRelationsState state;
+
+	state = view_progress_lock_relations(&p->relations,
+										 OidIsValid(p->kafka_stream), &locked);
+	if (state == VIEW_RELATIONS_LOCKED)
+		p->locked = locked;
+	return state;
+}
+
+/* Free, or gone: either way nothing holds the view back any more. */
+static bool
+progress_locks_free(ViewProgress *p)
+{
+	return progress_lock(p) != VIEW_RELATIONS_LOCKED;
 }
 
 /*

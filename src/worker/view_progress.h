@@ -23,6 +23,22 @@ typedef struct ViewRelations
 	Oid			query_view;
 } ViewRelations;
 
+/* What a view's relations were found to be, locked without waiting. */
+typedef enum ViewRelationsState
+{
+	VIEW_RELATIONS_FREE,		/* locked now, for this transaction */
+	VIEW_RELATIONS_LOCKED,		/* another transaction holds a lock on one */
+	VIEW_RELATIONS_DROPPED		/* gone: the view's DROP has committed */
+} ViewRelationsState;
+
+/*
+ * Lock a view's relations as a flush locks them, without waiting; the
+ * locks taken are kept to the end of the transaction.  *locked: the
+ * relation found locked or gone.
+ */
+extern ViewRelationsState view_progress_lock_relations(ViewRelations *relations,
+													   bool kafka, Oid *locked);
+
 /* At worker start: where the last flush left every view. */
 extern void view_progress_start(DecoderProgress *stored);
 
@@ -48,9 +64,12 @@ extern void view_progress_end_load(void);
 
 /*
  * In a flush, before its batch is processed: is the view held back now by
- * a lock on one of its relations?  The locks it could take are kept.
+ * a lock on one of its relations (LOCKED), or is it a view of a table
+ * stream whose DROP has committed since the catalog was read, which the
+ * worker leaves out until it decodes the DROP (DROPPED, and forgotten)?
+ * The locks it could take are kept.
  */
-extern bool view_progress_hold_if_locked(Oid view);
+extern ViewRelationsState view_progress_hold_if_locked(Oid view);
 
 /* Is a view held?  The views of a Kafka stream held back (a List of Oid). */
 extern bool view_progress_held(Oid view);

@@ -682,7 +682,10 @@ worker_stream_dropped(Oid stream)
 
 /*
  * Views whose relations another transaction has locked are held back
- * (view_progress.c) and leave this batch: the others do not wait.
+ * (view_progress.c) and leave this batch: the others do not wait.  A view
+ * of a table stream whose DROP has committed since the catalog was read
+ * leaves it too: the worker has not decoded the DROP yet, and writing the
+ * view's statistics would make a row for a view that is gone.
  */
 static void
 worker_hold_locked_views(void)
@@ -693,16 +696,25 @@ worker_hold_locked_views(void)
 	{
 		ViewRuntime *vr = lfirst(lc);
 
-		if (view_progress_hold_if_locked(vr->view))
+		switch (view_progress_hold_if_locked(vr->view))
 		{
-			ereport(LOG,
-					(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
-							vr->name)));
-			worker_kafka_hold_view(vr->stream, vr->view);
-			early_aggregation_forget_view(vr);
-			view_runtime_destroy(vr);
-			ws.views = foreach_delete_current(ws.views, lc);
+			case VIEW_RELATIONS_FREE:
+				continue;
+			case VIEW_RELATIONS_LOCKED:
+				ereport(LOG,
+						(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
+								vr->name)));
+				worker_kafka_hold_view(vr->stream, vr->view);
+				break;
+			case VIEW_RELATIONS_DROPPED:
+				ereport(DEBUG1,
+						(errmsg_internal("pg_continuous: continuous view %u was dropped; left out until its DROP is decoded",
+										 vr->view)));
+				break;
 		}
+		early_aggregation_forget_view(vr);
+		view_runtime_destroy(vr);
+		ws.views = foreach_delete_current(ws.views, lc);
 	}
 }
 

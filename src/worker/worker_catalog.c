@@ -280,6 +280,8 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		ViewActivation *act;
 		ViewActivation *before = NULL;
 		XLogRecPtr	counts_from;
+		ViewRelations relations;
+		Oid			locked;
 		bool		kafka = list_member_oid(kafka_streams, stream);
 
 		/* the further workers serve only views over Kafka streams */
@@ -317,18 +319,29 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		 * whose relations another transaction has locked is held back.
 		 */
 		counts_from = act->active_from;
+		relations.storage = storage;
+		relations.counts = no_counts ? InvalidOid : counts;
+		relations.late_table = no_late_table ? InvalidOid : late_table;
+		relations.query_view = query_view;
 		if (kafka || (wc.decoding && act->active_from != InvalidXLogRecPtr))
 		{
-			ViewRelations relations = {storage,
-				no_counts ? InvalidOid : counts,
-				no_late_table ? InvalidOid : late_table,
-			query_view};
-
 			if (!view_progress_load_view(view, kafka ? stream : InvalidOid,
 										 act->active_from, &relations,
 										 &counts_from))
 				continue;
 		}
+
+		/*
+		 * One whose creation is not decoded yet counts nothing until then,
+		 * and has no position to be held at: if its relations are locked
+		 * (an uncommitted DROP VIEW right after the CREATE) or gone, it is
+		 * left for the load after that flush, which holds it back if need
+		 * be.  Setting it up now would wait for the lock, and every view
+		 * with it.
+		 */
+		else if (view_progress_lock_relations(&relations, false, &locked) !=
+				 VIEW_RELATIONS_FREE)
+			continue;
 
 		/*
 		 * A view that cannot be set up must not stop the others, nor leave
@@ -373,6 +386,8 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 			if (quarantine_error_is_transient(edata))
 				ReThrowError(edata);
 			quarantine_view(view, SPI_getvalue(row, desc, 10), edata->message);
+			/* not maintained: nothing of it may hold back the slot */
+			view_progress_forget(view);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(spicxt);
@@ -501,6 +516,14 @@ worker_catalog_activation_unwritten(ViewRuntime *vr)
 {
 	ViewActivation *act = worker_catalog_activation(vr);
 
+	/*
+	 * A decoding worker writes where a view begins with the flush of its
+	 * creation, whether it is loaded or not; before that the view counts
+	 * nothing, and writing its statistics would only wait for (and outlive)
+	 * a DROP of it.
+	 */
+	if (wc.decoding && act && act->active_from == InvalidXLogRecPtr)
+		return false;
 	return act && !act->persisted;
 }
 

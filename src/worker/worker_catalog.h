@@ -36,8 +36,8 @@ extern StreamClock *worker_catalog_clock(Oid stream);
 /*
  * Where each view begins.  Does one of views begin at a known position not
  * yet written to view_stats (the next flush writes it)?  Is the view's
- * beginning not written yet, known or not?  After a flush committed: what
- * was known is written.
+ * beginning not written yet (known or not; for a decoding worker, known)?
+ * After a flush committed: what was known is written.
  */
 extern bool worker_catalog_activations_unwritten(List *views);
 extern bool worker_catalog_activation_unwritten(ViewRuntime *vr);
