@@ -18,7 +18,9 @@
 #
 #   A  the worker's first catalog load after create_stream() sees the views
 #      (their creation not decoded yet) while DROP VIEW per_key is open:
-#      the load waits for the DROP, and the writers commit meanwhile;
+#      the load leaves per_key out instead of waiting for its relations
+#      (and marking it failed once the DROP commits), the flush of the
+#      views' creation waits for the DROP, the writers commit meanwhile;
 #   B  the worker's flush of the views' creation waits (stream_stats row)
 #      while DROP VIEW per_key begins, writers commit; the flush then waits
 #      for the DROP, which commits;
@@ -128,6 +130,23 @@ sub hold_stream_stats
 	return $s;
 }
 
+# A database whose worker has flushed its streams' creation, and now waits
+# in the flush of the views' creation for ev's stream_stats row, which the
+# session returned holds: an event of ev committed just before the views
+# puts that write into the flush.
+sub creation_flush_waits
+{
+	my $db = new_database();
+	create_streams($db);
+	$node->safe_psql($db, "INSERT INTO ev VALUES (0, 1, '2026-03-01 11:00+00')");
+	$node->safe_psql($db, 'SELECT continuous.sync()');
+	my $hold = hold_stream_stats($db);
+	$node->safe_psql($db, "INSERT INTO ev VALUES (0, 2, '2026-03-01 11:01+00')");
+	$node->safe_psql($db, $views_sql);
+	worker_waits_for($db, $hold, "ev's stream_stats row (flush of the views' creation)");
+	return ($db, $hold);
+}
+
 # DROP VIEW per_key in a transaction left open, started without waiting
 # for it (it may wait for the worker).
 sub begin_drop
@@ -180,10 +199,21 @@ SELECT count(*) FROM continuous.view_stats s
 	is( $node->safe_psql(
 			$db, q{SELECT cardinality(behind_views) FROM continuous.decoder_position}),
 		'0', "$case: no view is left behind");
+
+	# the worker exits and drops its replication slot
+	$node->safe_psql($db, 'DROP EXTENSION pg_continuous CASCADE; DROP TABLE ev, ev2');
 	return;
 }
 
+# the views that remain once the DROP ends so
+sub survivors
+{
+	my ($end) = @_;
+	return $end eq 'COMMIT' ? qw(per_hour per_other) : qw(per_hour per_key per_other);
+}
+
 # --- A: the first load sees the views while their DROP is open -------------------
+for my $end (qw(COMMIT ROLLBACK))
 {
 	my $db = new_database();
 	my $hold = $node->background_psql($db);
@@ -195,45 +225,32 @@ SELECT count(*) FROM continuous.view_stats s
 	my $w = $node->background_psql($db);
 	$w->query_safe("BEGIN; $w_rows");
 	$hold->query_safe('COMMIT');
-	# its catalog load sets up per_key, whose relations the DROP has locked
-	worker_waits_for($db, $d, 'the DROP (setting up per_key)');
+	# its catalog load leaves per_key out (its relations are locked); the
+	# flush of the views' creation then waits for the DROP
+	worker_waits_for($db, $d, "the DROP (per_key's catalog row, writing where the views begin)");
 	$node->safe_psql($db, $o_rows);
 	$w->query_safe('COMMIT');
-	$d->query_safe('COMMIT');
-	check_database($db, 'A', qw(per_hour per_other));
+	$d->query_safe($end);
+	check_database($db, "A ($end)", survivors($end));
 	$_->quit foreach ($hold, $d, $w);
 }
 
-# --- B: the flush of the views' creation waits; the DROP comes, then commits -------
+# --- B: the flush of the views' creation waits; the DROP comes, then ends ----------
+for my $end (qw(COMMIT ROLLBACK))
 {
-	my $db = new_database();
-	create_streams($db);
-	$node->safe_psql($db, "INSERT INTO ev VALUES (0, 1, '2026-03-01 11:00+00')");
-	$node->safe_psql($db, 'SELECT continuous.sync()');
-	my $hold = hold_stream_stats($db);
-	# in the batch of the views' creation: its flush writes ev's counters
-	$node->safe_psql($db, "INSERT INTO ev VALUES (0, 2, '2026-03-01 11:01+00')");
-	$node->safe_psql($db, $views_sql);
-	worker_waits_for($db, $hold, "ev's stream_stats row (flush of the views' creation)");
+	my ($db, $hold) = creation_flush_waits();
 	my $d = begin_drop($db);
 	write_rows($db);
 	$hold->query_safe('COMMIT');
 	worker_waits_for($db, $d, 'the DROP (writing where the views begin)');
-	$d->query_safe('COMMIT');
-	check_database($db, 'B', qw(per_hour per_other));
+	$d->query_safe($end);
+	check_database($db, "B ($end)", survivors($end));
 	$_->quit foreach ($hold, $d);
 }
 
 # --- C: as B, but the DROP commits before the flush goes on -------------------------
 {
-	my $db = new_database();
-	create_streams($db);
-	$node->safe_psql($db, "INSERT INTO ev VALUES (0, 1, '2026-03-01 11:00+00')");
-	$node->safe_psql($db, 'SELECT continuous.sync()');
-	my $hold = hold_stream_stats($db);
-	$node->safe_psql($db, "INSERT INTO ev VALUES (0, 2, '2026-03-01 11:01+00')");
-	$node->safe_psql($db, $views_sql);
-	worker_waits_for($db, $hold, "ev's stream_stats row (flush of the views' creation)");
+	my ($db, $hold) = creation_flush_waits();
 	my $d = begin_drop($db);
 	write_rows($db);
 	$d->query_safe('COMMIT');
@@ -242,7 +259,8 @@ SELECT count(*) FROM continuous.view_stats s
 	$_->quit foreach ($hold, $d);
 }
 
-# --- D: the flush of the writers' rows waits; a DROP opens and commits meanwhile ----
+# --- D: the flush of the writers' rows waits; a DROP opens and ends meanwhile -------
+for my $end (qw(COMMIT ROLLBACK))
 {
 	my $db = new_database();
 	create_streams($db);
@@ -252,9 +270,9 @@ SELECT count(*) FROM continuous.view_stats s
 	my $hold = hold_stream_stats($db);
 	write_rows($db);
 	worker_waits_for($db, $hold, "ev's stream_stats row (flush of the writers' rows)");
-	$d->query_safe('COMMIT');
+	$d->query_safe($end);
 	$hold->query_safe('COMMIT');
-	check_database($db, 'D', qw(per_hour per_other));
+	check_database($db, "D ($end)", survivors($end));
 	$_->quit foreach ($hold, $d);
 }
 
@@ -284,10 +302,11 @@ SELECT count(*) > 0 FROM pg_stat_activity
 }
 
 # --- F: everything within the worker's first few milliseconds -------------------------
+# (in one database, set up and torn down again as the isolation tester does)
+$node->safe_psql('postgres', 'CREATE DATABASE first');
 for my $round (1 .. 4)
 {
-	my $db = 'first' . $round;
-	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	my $db = 'first';
 	$node->safe_psql($db, q{
 CREATE TABLE ev (k int, v int, ts timestamptz NOT NULL);
 INSERT INTO ev SELECT g % 3, g, '2026-03-01 12:00+00'::timestamptz + g * interval '7 minutes'
