@@ -238,11 +238,11 @@ view_progress_held(Oid view)
 /*
  * Each relation the flush writes, locked as the flush locks it, without
  * waiting.  The locks taken are kept to the end of the transaction.  A
- * relation that is gone once locked was dropped by a transaction that has
- * committed (taking the lock has read its invalidations): the view's
- * catalog row, as this transaction's snapshot or the worker's last load
- * saw it, is out of date, and the worker learns of the DROP when it
- * decodes it.
+ * storage table that is gone once locked was dropped, with its view, by a
+ * transaction that has committed (taking the lock has read its
+ * invalidations): the view's catalog row, as this transaction's snapshot
+ * or the worker's last load saw it, is out of date, and the worker learns
+ * of the DROP when it decodes it.
  */
 ViewRelationsState
 view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
@@ -260,7 +260,8 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		*locked = relids[i];
 		if (!ConditionalLockRelationOid(relids[i], modes[i]))
 			return VIEW_RELATIONS_LOCKED;
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
+		/* the storage table goes with the view only */
+		if (i == 0 && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
 			return VIEW_RELATIONS_DROPPED;
 	}
 	*locked = InvalidOid;
