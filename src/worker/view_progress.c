@@ -12,7 +12,12 @@
  * takes those locks without waiting (view_progress_hold_if_locked).  A
  * view whose relations are locked is held back: it leaves the batch, and
  * every other view goes on.  The decoder goes on too, while the slot keeps
- * the WAL from where the held view stands.
+ * the WAL from where the held view stands.  A view whose storage table is
+ * gone once locked was dropped by a transaction that has committed since
+ * the worker read its catalog: it leaves the batch, and nothing is kept of
+ * it, until the worker decodes the DROP.  A view whose creation the worker
+ * has not decoded yet has no position here; the catalog load sets it up
+ * only if its relations are free (worker_catalog.c).
  *
  * What is written with every flush (continuous.decoder_position):
  *   frontier      every view is applied up to here, and the streams'
