@@ -10,8 +10,9 @@
 # each, with continuous.sync():
 #   - the first view's closed windows are the batch windows over the events
 #     that the watermark has closed (no event is late: sessions write in
-#     event-time order, and the disorder between them stays well inside
-#     allowed_lateness);
+#     event-time order, and none begins a transaction more than one ahead
+#     of another's, so that the disorder between their commits stays inside
+#     allowed_lateness however the sessions are scheduled);
 #   - each later view equals its SELECT run over the view it reads;
 #   - each emission table holds each closed window of its view exactly
 #     once, and nothing else.
@@ -33,11 +34,15 @@ my $rows     = 500;    # per transaction
 my $node = continuous_node('view_chains');
 
 # Event k happens k * 10 ms after the origin; the sequence hands out k in
-# order of the INSERTs, so a session's events are in event-time order and
-# two sessions' commits are at most a few transactions apart.
+# order of the INSERTs, so a session's events are in event-time order.
+# Between two sessions, what bounds the disorder is loader_done (see
+# start_loader), not the scheduler: a session stalled after taking its k
+# would otherwise let the others commit events more than allowed_lateness
+# ahead of its own, which the view rightly counts as late.
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;
 CREATE SEQUENCE ks;
+CREATE TABLE loader_done (s int PRIMARY KEY, done int NOT NULL);
 CREATE TABLE events (k bigint, s int, v int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('events', event_time => 'ts');
 CREATE VIEW tens_closed
@@ -54,15 +59,36 @@ CREATE VIEW tenth_per_session WITH (continuous) AS
     SELECT s, count(*) AS c, sum(v) AS total, max(ts) AS last FROM tenth_events GROUP BY s;
 });
 
-# $n transactions of $rows events; every fifth rolls back
+# Session $s: $n transactions of $rows events; every fifth rolls back.
+#
+# Session $s begins its transaction b only once every other session has
+# ended (committed or rolled back) its transaction b - 2, and says in
+# loader_done when it has ended one.  So while a transaction of $s that
+# took k .. k + $rows - 1 is open, each other session runs at most its
+# transactions b - 1, b and b + 1, and the k handed out until it commits
+# stay below k + (3 * ($sessions - 1) + 1) * $rows = k + 5000, 50 seconds
+# of event time: the watermark is less than 50 seconds past its events
+# when they are decoded, and a window closes 60 seconds past its end.
+# The sessions still run concurrently, up to all four transactions open at
+# once.  (A session that waits gives up after 5 minutes rather than wait
+# forever for one that failed; finish_loaders reports it.)
 sub start_loader
 {
 	my ($s, $n) = @_;
 	my ($out, $err) = ('', '');
 	my $sql = qq{
 DO \$\$
+DECLARE
+    since timestamptz;
 BEGIN
     FOR b IN 1 .. $n LOOP
+        since := clock_timestamp();
+        WHILE (SELECT min(done) FROM loader_done WHERE s <> $s) < b - 2 LOOP
+            IF clock_timestamp() > since + interval '5 minutes' THEN
+                RAISE EXCEPTION 'session $s waited 5 minutes for the others to end transaction %', b - 2;
+            END IF;
+            PERFORM pg_sleep(0.01);
+        END LOOP;
         INSERT INTO events
         SELECT k, $s, (k % 100)::int,
                timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
@@ -72,20 +98,41 @@ BEGIN
         ELSE
             COMMIT;
         END IF;
+        UPDATE loader_done SET done = b WHERE s = $s;
+        COMMIT;
     END LOOP;
 END
 \$\$;
 };
-	return IPC::Run::start(
+	my $h = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
 		  '-c', $sql ],
 		'>', \$out, '2>', \$err);
+	return { h => $h, err => \$err };
 }
 
+# A new set of sessions: none has ended a transaction yet.
 sub start_loaders
 {
 	my ($n) = @_;
+	$node->safe_psql('postgres', qq{
+TRUNCATE loader_done;
+INSERT INTO loader_done SELECT s, 0 FROM generate_series(1, $sessions) s});
 	return map { start_loader($_, $n) } 1 .. $sessions;
+}
+
+# Wait for the sessions; with $when, test that each wrote all it had to.
+sub finish_loaders
+{
+	my ($when, @loaders) = @_;
+	foreach my $l (@loaders)
+	{
+		my $ok = $l->{h}->finish;
+		next unless defined $when;
+		ok($ok, "$when: a loading session ended without error")
+		  or diag ${ $l->{err} };
+	}
+	return;
 }
 
 my %chain = (
@@ -141,9 +188,9 @@ sub check
 my @loaders = start_loaders(30);
 ok( poll_until($node, 'postgres', 'SELECT count(*) > 2 FROM minutes_closed'),
 	'phase A: windows closing through the chain');
-kill9_postmaster_and_restart($node, sub { $_->kill_kill foreach @loaders });
+kill9_postmaster_and_restart($node, sub { $_->{h}->kill_kill foreach @loaders });
 @loaders = start_loaders(5);
-$_->finish foreach @loaders;
+finish_loaders('phase A', @loaders);
 check('phase A, after kill -9 of the postmaster while loading', 0);
 
 # --- phase B: the end of the chain created while sessions load, then
@@ -163,13 +210,14 @@ ok( poll_until($node, 'postgres',
 		   WHERE minute > (SELECT min(minute) + interval '3 minutes' FROM minutes_closed)}),
 	'phase B: windows emitted after the CREATE VIEW');
 kill9_worker_and_wait($node);
-$_->finish foreach @loaders;
+# the postmaster's reset after the kill -9 ends the sessions that still ran
+finish_loaders(undef, @loaders);
 check('phase B, after a CREATE VIEW while loading and kill -9 of the worker', 1);
 
 # --- phase C: a restart, then more events --------------------------------
 $node->restart;
 @loaders = start_loaders(10);
-$_->finish foreach @loaders;
+finish_loaders('phase C', @loaders);
 check('phase C, after a restart', 1);
 is( $node->safe_psql('postgres', 'SELECT count(*) > 1 FROM five_minutes'),
 	't', 'phase C: (five-minute windows have counts)');
