@@ -25,6 +25,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::Failover;
 use PgContinuous::MockKafka;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
@@ -135,10 +136,7 @@ sub record
 record($primary, produce(3000), 1000, 1);
 compare_all($primary, 'on the primary');
 
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
+my $standby = streaming_standby($primary);
 
 # Messages the primary has not flushed when it stops: the primary consumes
 # while more are produced, in runs; its last flush is behind the last run.
@@ -149,15 +147,12 @@ cmp_ok($flushed, '<', $produced,
 	"the primary has flushed $flushed of $produced messages when it stops");
 my $old_watermark = $primary->safe_psql('postgres',
 	"SELECT watermark FROM continuous.streams WHERE stream = 'orders'::regclass");
-$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-$primary->stop('immediate');
+stop_primary_after_catchup($primary, $standby, 'insert');
 
 # produced while no server runs
 my $while_down = produce(3000);
 
-$standby->promote;
-$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
-  or die 'the standby was not promoted';
+promote_standby($standby);
 record($standby, $while_down, 0, 0);
 record($standby, produce(3000), 500, 1);
 compare_all($standby, 'after the promotion');
@@ -175,9 +170,7 @@ record($standby, produce(3000), 0, 0);
 kill9_worker_and_wait($standby);
 record($standby, produce(3000), 500, 1);
 compare_all($standby, 'after more messages and a kill -9');
-is( $standby->safe_psql('postgres',
-		"SELECT count(*) FROM continuous.views WHERE status <> 'active'"),
-	'0', 'every view is active');
+active_and_computed_again_once($standby);
 
 $standby->stop;
 $broker->stop;
