@@ -25,6 +25,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::Lockstep;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -35,14 +36,13 @@ my $node = continuous_node('view_chains');
 
 # Event k happens k * 10 ms after the origin; the sequence hands out k in
 # order of the INSERTs, so a session's events are in event-time order.
-# Between two sessions, what bounds the disorder is loader_done (see
-# start_loader), not the scheduler: a session stalled after taking its k
-# would otherwise let the others commit events more than allowed_lateness
-# ahead of its own, which the view rightly counts as late.
+# Between two sessions, what bounds the disorder is PgContinuous::Lockstep,
+# not the scheduler: a session stalled after taking its k would otherwise
+# let the others commit events more than allowed_lateness ahead of its
+# own, which the view rightly counts as late.
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;
 CREATE SEQUENCE ks;
-CREATE TABLE loader_done (s int PRIMARY KEY, done int NOT NULL);
 CREATE TABLE events (k bigint, s int, v int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('events', event_time => 'ts');
 CREATE VIEW tens_closed
@@ -58,37 +58,26 @@ CREATE VIEW tenth_events WITH (continuous) AS
 CREATE VIEW tenth_per_session WITH (continuous) AS
     SELECT s, count(*) AS c, sum(v) AS total, max(ts) AS last FROM tenth_events GROUP BY s;
 });
+lockstep_create($node);
 
 # Session $s: $n transactions of $rows events; every fifth rolls back.
 #
-# Session $s begins its transaction b only once every other session has
-# ended (committed or rolled back) its transaction b - 2, and says in
-# loader_done when it has ended one.  So while a transaction of $s that
-# took k .. k + $rows - 1 is open, each other session runs at most its
-# transactions b - 1, b and b + 1, and the k handed out until it commits
-# stay below k + (3 * ($sessions - 1) + 1) * $rows = k + 5000, 50 seconds
-# of event time: the watermark is less than 50 seconds past its events
-# when they are decoded, and a window closes 60 seconds past its end.
-# The sessions still run concurrently, up to all four transactions open at
-# once.  (A session that waits gives up after 5 minutes rather than wait
-# forever for one that failed; finish_loaders reports it.)
+# The sessions go in lockstep: while a transaction of $s that took
+# k .. k + $rows - 1 is open, the k handed out until it commits stay below
+# k + (1 + 3 * ($sessions - 1)) * $rows = k + 5000, 50 seconds of event
+# time: the watermark is less than 50 seconds past its events when they
+# are decoded, and a window closes 60 seconds past its end.  (A session
+# that waits for the others fails after 5 minutes; finish_loaders reports
+# it.)
 sub start_loader
 {
 	my ($s, $n) = @_;
 	my ($out, $err) = ('', '');
 	my $sql = qq{
 DO \$\$
-DECLARE
-    since timestamptz;
 BEGIN
     FOR b IN 1 .. $n LOOP
-        since := clock_timestamp();
-        WHILE (SELECT min(done) FROM loader_done WHERE s <> $s) < b - 2 LOOP
-            IF clock_timestamp() > since + interval '5 minutes' THEN
-                RAISE EXCEPTION 'session $s waited 5 minutes for the others to end transaction %', b - 2;
-            END IF;
-            PERFORM pg_sleep(0.01);
-        END LOOP;
+        PERFORM lockstep_turn($s, b);
         INSERT INTO events
         SELECT k, $s, (k % 100)::int,
                timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
@@ -98,7 +87,7 @@ BEGIN
         ELSE
             COMMIT;
         END IF;
-        UPDATE loader_done SET done = b WHERE s = $s;
+        PERFORM lockstep_ended($s, b);
         COMMIT;
     END LOOP;
 END
@@ -115,9 +104,7 @@ END
 sub start_loaders
 {
 	my ($n) = @_;
-	$node->safe_psql('postgres', qq{
-TRUNCATE loader_done;
-INSERT INTO loader_done SELECT s, 0 FROM generate_series(1, $sessions) s});
+	lockstep_start($node, $sessions);
 	return map { start_loader($_, $n) } 1 .. $sessions;
 }
 
