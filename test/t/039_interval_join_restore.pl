@@ -63,12 +63,9 @@ my %sides = (
 
 my $script_no = 0;
 
-# Session $session's script: transactions of $batch events to $stream, in
-# lockstep with the other sessions (PgContinuous::Lockstep): while one of
-# its transactions that took tick n is open, the ticks handed out stay
-# below n + (1 + 3 * 3) * $batch = n + 1000, 100 seconds of event time,
-# inside the watermark delay of 2 minutes, however the sessions are
-# scheduled.
+# Session $session's script, as in t/038: in lockstep with the other three,
+# so that the ticks handed out while one of its transactions is open stay
+# within 100 seconds of event time of its own, inside the watermark delay.
 sub writer_script
 {
 	my ($stream, $events, $session) = @_;
