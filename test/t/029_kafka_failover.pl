@@ -8,7 +8,8 @@
 #
 # The primary flushes only every 10 seconds, and is stopped (immediate)
 # while messages it has not flushed (a session holds its last flush back),
-# or not even consumed, are in the topic; more are produced while no server runs, and after the promotion.
+# or not even consumed, are in the topic; more are produced while no
+# server runs, and after the promotion.
 # The stream's partitions are shared by two workers per database, and the
 # database has a table stream too, whose views the promoted standby
 # computes again from their table: that must leave the Kafka views alone.

@@ -77,7 +77,7 @@ sub start_loader
 DO \$\$
 BEGIN
     FOR b IN 1 .. $n LOOP
-        PERFORM lockstep_turn($s, b);
+        PERFORM public.lockstep_turn($s, b);
         INSERT INTO events
         SELECT k, $s, (k % 100)::int,
                timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
@@ -87,7 +87,7 @@ BEGIN
         ELSE
             COMMIT;
         END IF;
-        PERFORM lockstep_ended($s, b);
+        PERFORM public.lockstep_ended($s, b);
         COMMIT;
     END LOOP;
 END
