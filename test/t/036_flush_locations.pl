@@ -145,8 +145,10 @@ sub check
 		is_same_rows($node, $view, $batch{$view}, "$when: view $view equals its batch query");
 	}
 	# retention deletes closed windows older than 2 minutes; the others
-	# are the batch's (no event is late for it: the loaders are 3 minutes
-	# apart at most, and it leaves out the late events below, v = -1)
+	# are the batch's (no event is late for it: a load's two loaders write
+	# 120,000 events 3 ms apart, 6 minutes of event time, so that however
+	# far one runs ahead of the other it stays inside the 10 minutes of
+	# allowed_lateness; and it leaves out the late events below, v = -1)
 	is_same_rows($node, 'recent',
 		"SELECT * FROM ($batch{recent}) b WHERE m >= (SELECT min(m) FROM recent)",
 		"$when: view recent equals its batch query over the windows it keeps");

@@ -10,8 +10,9 @@
 # each, with continuous.sync():
 #   - the first view's closed windows are the batch windows over the events
 #     that the watermark has closed (no event is late: sessions write in
-#     event-time order, and the disorder between them stays well inside
-#     allowed_lateness);
+#     event-time order, and none begins a transaction more than one ahead
+#     of another's, so that the disorder between their commits stays inside
+#     allowed_lateness however the sessions are scheduled);
 #   - each later view equals its SELECT run over the view it reads;
 #   - each emission table holds each closed window of its view exactly
 #     once, and nothing else.
@@ -24,6 +25,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::Lockstep;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -33,8 +35,11 @@ my $rows     = 500;    # per transaction
 my $node = continuous_node('view_chains');
 
 # Event k happens k * 10 ms after the origin; the sequence hands out k in
-# order of the INSERTs, so a session's events are in event-time order and
-# two sessions' commits are at most a few transactions apart.
+# order of the INSERTs, so a session's events are in event-time order.
+# Between two sessions, what bounds the disorder is PgContinuous::Lockstep,
+# not the scheduler: a session stalled after taking its k would otherwise
+# let the others commit events more than allowed_lateness ahead of its
+# own, which the view rightly counts as late.
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;
 CREATE SEQUENCE ks;
@@ -53,8 +58,17 @@ CREATE VIEW tenth_events WITH (continuous) AS
 CREATE VIEW tenth_per_session WITH (continuous) AS
     SELECT s, count(*) AS c, sum(v) AS total, max(ts) AS last FROM tenth_events GROUP BY s;
 });
+lockstep_create($node);
 
-# $n transactions of $rows events; every fifth rolls back
+# Session $s: $n transactions of $rows events; every fifth rolls back.
+#
+# The sessions go in lockstep: while a transaction of $s that took
+# k .. k + $rows - 1 is open, the k handed out until it commits stay below
+# k + (1 + 3 * ($sessions - 1)) * $rows = k + 5000, 50 seconds of event
+# time: the watermark is less than 50 seconds past its events when they
+# are decoded, and a window closes 60 seconds past its end.  (A session
+# that waits for the others fails after 5 minutes; finish_loaders reports
+# it.)
 sub start_loader
 {
 	my ($s, $n) = @_;
@@ -63,6 +77,7 @@ sub start_loader
 DO \$\$
 BEGIN
     FOR b IN 1 .. $n LOOP
+        PERFORM public.lockstep_turn($s, b);
         INSERT INTO events
         SELECT k, $s, (k % 100)::int,
                timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
@@ -72,20 +87,39 @@ BEGIN
         ELSE
             COMMIT;
         END IF;
+        PERFORM public.lockstep_ended($s, b);
+        COMMIT;
     END LOOP;
 END
 \$\$;
 };
-	return IPC::Run::start(
+	my $h = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
 		  '-c', $sql ],
 		'>', \$out, '2>', \$err);
+	return { h => $h, err => \$err };
 }
 
+# A new set of sessions: none has ended a transaction yet.
 sub start_loaders
 {
 	my ($n) = @_;
+	lockstep_start($node, $sessions);
 	return map { start_loader($_, $n) } 1 .. $sessions;
+}
+
+# Wait for the sessions; with $when, test that each wrote all it had to.
+sub finish_loaders
+{
+	my ($when, @loaders) = @_;
+	foreach my $l (@loaders)
+	{
+		my $ok = $l->{h}->finish;
+		next unless defined $when;
+		ok($ok, "$when: a loading session ended without error")
+		  or diag ${ $l->{err} };
+	}
+	return;
 }
 
 my %chain = (
@@ -141,9 +175,9 @@ sub check
 my @loaders = start_loaders(30);
 ok( poll_until($node, 'postgres', 'SELECT count(*) > 2 FROM minutes_closed'),
 	'phase A: windows closing through the chain');
-kill9_postmaster_and_restart($node, sub { $_->kill_kill foreach @loaders });
+kill9_postmaster_and_restart($node, sub { $_->{h}->kill_kill foreach @loaders });
 @loaders = start_loaders(5);
-$_->finish foreach @loaders;
+finish_loaders('phase A', @loaders);
 check('phase A, after kill -9 of the postmaster while loading', 0);
 
 # --- phase B: the end of the chain created while sessions load, then
@@ -163,13 +197,14 @@ ok( poll_until($node, 'postgres',
 		   WHERE minute > (SELECT min(minute) + interval '3 minutes' FROM minutes_closed)}),
 	'phase B: windows emitted after the CREATE VIEW');
 kill9_worker_and_wait($node);
-$_->finish foreach @loaders;
+# the postmaster's reset after the kill -9 ends the sessions that still ran
+finish_loaders(undef, @loaders);
 check('phase B, after a CREATE VIEW while loading and kill -9 of the worker', 1);
 
 # --- phase C: a restart, then more events --------------------------------
 $node->restart;
 @loaders = start_loaders(10);
-$_->finish foreach @loaders;
+finish_loaders('phase C', @loaders);
 check('phase C, after a restart', 1);
 is( $node->safe_psql('postgres', 'SELECT count(*) > 1 FROM five_minutes'),
 	't', 'phase C: (five-minute windows have counts)');

@@ -4,7 +4,8 @@
 # Stream–stream interval joins, exactly once across crashes.  Concurrent
 # sessions load two table streams, impressions and clicks, each in event
 # time order (the event time comes from a sequence the sessions share, and
-# the watermark delay covers the sessions' skew: no event is late by
+# the sessions go in lockstep, so that their skew stays inside the
+# watermark delay however they are scheduled: no event is late by
 # accident), every seventh transaction rolled back.  After a kill -9 of the
 # worker mid-load, a restart, and at the end, every view equals its SELECT
 # run as a batch query, and the rows each view keeps (continuous.
@@ -14,9 +15,7 @@
 #
 # CONTINUOUS_INTERVAL_JOIN_EVENTS sets the number of events (default
 # 40000).  Not CONTINUOUS_TEST_EVENTS, which .ci/run raises to a million
-# for t/001: the watermark delay of 2 minutes covers the skew between the
-# writing sessions of this load, not of one 25 times longer on a busy
-# machine, where a stalled session's events would be late.
+# for t/001: a load 25 times longer would only make this test longer.
 
 use strict;
 use warnings;
@@ -26,6 +25,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::Crash;
+use PgContinuous::Lockstep;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -47,6 +47,7 @@ SELECT continuous.create_stream('impressions', event_time => 'ts',
 SELECT continuous.create_stream('clicks', event_time => 'ts',
                                 watermark_delay => '2 minutes');
 });
+lockstep_create($node);
 
 my %views = (
 	ij_minutes => "SELECT continuous.tumble(i.ts, '1 minute') AS minute, i.campaign, "
@@ -129,9 +130,15 @@ sub check_views
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 my $script_no = 0;
 
+# Session $session's script: transactions of $batch events to $stream, in
+# lockstep with the other sessions (PgContinuous::Lockstep): while one of
+# its transactions that took tick n is open, the ticks handed out stay
+# below n + (1 + 3 * 3) * $batch = n + 1000, 100 seconds of event time,
+# inside the watermark delay of 2 minutes, however the sessions are
+# scheduled.
 sub writer_script
 {
-	my ($stream, $events) = @_;
+	my ($stream, $events, $session) = @_;
 	my $file = "$tempdir/writer_" . ++$script_no . '.sql';
 	open(my $fh, '>', $file) or die "could not write $file: $!";
 	my $txn = 0;
@@ -141,10 +148,12 @@ sub writer_script
 		my $select = $stream eq 'impressions'
 		  ? 'SELECT n / 3, n % 5'
 		  : 'SELECT n, (n - (n * 7919) % 1500) / 3';
-		print $fh "BEGIN;\n"
+		print $fh lockstep_turn_sql($session, $txn)
+		  . "BEGIN;\n"
 		  . "INSERT INTO $stream $select, '2026-01-01 00:00+00'::timestamptz + n * interval '100 ms' "
 		  . "FROM (SELECT nextval('tick') AS n FROM generate_series(1, $batch)) s;\n"
-		  . ($rollback ? "ROLLBACK;\n" : "COMMIT;\n");
+		  . ($rollback ? "ROLLBACK;\n" : "COMMIT;\n")
+		  . lockstep_ended_sql($session, $txn);
 		$events -= $batch unless $rollback;
 	}
 	close($fh);
@@ -156,6 +165,8 @@ sub start_writers
 {
 	my ($events) = @_;
 	my $each = int($events / 4) || 1;
+	my @streams = ('impressions', 'clicks', 'impressions', 'clicks');
+	lockstep_start($node, scalar @streams);
 	return [
 		map {
 			my ($out, $err) = ('', '');
@@ -163,12 +174,12 @@ sub start_writers
 				[
 					'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
 					'-d', $node->connstr('postgres'),
-					'-f', writer_script($_, $each)
+					'-f', writer_script($streams[ $_ - 1 ], $each, $_)
 				],
 				'<', \undef, '>', \$out, '2>', \$err,
 				IPC::Run::timeout(20 * $PostgreSQL::Test::Utils::timeout_default));
 			{ h => $h, err => \$err }
-		} ('impressions', 'clicks', 'impressions', 'clicks')
+		} 1 .. @streams
 	];
 }
 

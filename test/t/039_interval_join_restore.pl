@@ -6,8 +6,9 @@
 # streams, and after pg_dump -Fc / pg_restore into another cluster.
 #
 #   - Sessions load impressions and clicks in event-time order (a shared
-#     sequence; the watermark delay covers the sessions' skew, so that no
-#     event is late by accident), every seventh transaction rolled back.
+#     sequence; the sessions go in lockstep, so that their skew stays
+#     inside the watermark delay however they are scheduled, and no event
+#     is late by accident), every seventh transaction rolled back.
 #     The views are created while they write: each view then equals its
 #     SELECT run as a batch query, nothing counted twice or missed, and
 #     keeps every row the watermarks have not passed, once each.
@@ -25,6 +26,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Lockstep;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -44,6 +46,8 @@ SELECT continuous.create_stream('impressions', event_time => 'ts',
 SELECT continuous.create_stream('clicks', event_time => 'ts',
                                 watermark_delay => '2 minutes');
 });
+# (the clusters restored from its dump have lockstep too)
+lockstep_create($src);
 
 my %views = (
 	bf_minutes => "SELECT continuous.tumble(i.ts, '1 minute') AS minute, i.campaign, "
@@ -59,9 +63,12 @@ my %sides = (
 
 my $script_no = 0;
 
+# Session $session's script, as in t/038: in lockstep with the other three,
+# so that the ticks handed out while one of its transactions is open stay
+# within 100 seconds of event time of its own, inside the watermark delay.
 sub writer_script
 {
-	my ($stream, $events) = @_;
+	my ($stream, $events, $session) = @_;
 	my $file = "$tempdir/writer_" . ++$script_no . '.sql';
 	open(my $fh, '>', $file) or die "could not write $file: $!";
 	my $txn = 0;
@@ -71,10 +78,12 @@ sub writer_script
 		my $select = $stream eq 'impressions'
 		  ? 'SELECT n / 3, n % 5'
 		  : 'SELECT n, (n - (n * 7919) % 1500) / 3';
-		print $fh "BEGIN;\n"
+		print $fh lockstep_turn_sql($session, $txn)
+		  . "BEGIN;\n"
 		  . "INSERT INTO $stream $select, '2026-01-01 00:00+00'::timestamptz + n * interval '100 ms' "
 		  . "FROM (SELECT nextval('tick') AS n FROM generate_series(1, $batch)) s;\n"
-		  . ($rollback ? "ROLLBACK;\n" : "COMMIT;\n");
+		  . ($rollback ? "ROLLBACK;\n" : "COMMIT;\n")
+		  . lockstep_ended_sql($session, $txn);
 		$events -= $batch unless $rollback;
 	}
 	close($fh);
@@ -86,6 +95,8 @@ sub start_writers
 {
 	my ($node, $events) = @_;
 	my $each = int($events / 4) || 1;
+	my @streams = ('impressions', 'clicks', 'impressions', 'clicks');
+	lockstep_start($node, scalar @streams);
 	return [
 		map {
 			my ($out, $err) = ('', '');
@@ -93,12 +104,12 @@ sub start_writers
 				[
 					'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
 					'-d', $node->connstr('postgres'),
-					'-f', writer_script($_, $each)
+					'-f', writer_script($streams[ $_ - 1 ], $each, $_)
 				],
 				'<', \undef, '>', \$out, '2>', \$err,
 				IPC::Run::timeout(20 * $PostgreSQL::Test::Utils::timeout_default));
 			{ h => $h, err => \$err }
-		} ('impressions', 'clicks', 'impressions', 'clicks')
+		} 1 .. @streams
 	];
 }
 

@@ -2,7 +2,8 @@
 
 # PgContinuous::Failover: a physical standby promoted while writers insert
 # on its primary, for the failover tests (026_failover.pl,
-# 041_failover_views.pl).
+# 041_failover_views.pl; 029_kafka_failover.pl, whose primary stops
+# between its own writes, uses the steps of promote_after_writers).
 #
 #   my $standby = streaming_standby($primary [, $name]);
 #       a base backup of $primary, started as its streaming standby.
@@ -13,7 +14,14 @@
 #       wait until $standby has replayed what $primary has flushed, stop
 #       $primary in immediate mode (the writers fail then: some of what
 #       they committed last may not have reached the standby), and promote
-#       $standby.
+#       $standby (stop_primary_after_catchup, $writers->finish, then
+#       promote_standby).
+#   stop_primary_after_catchup($primary, $standby [, $lsn]);
+#       wait until $standby has replayed $primary's WAL up to its current
+#       $lsn ('flush' by default, or 'insert': see lsn in
+#       PostgreSQL::Test::Cluster), and stop $primary in immediate mode.
+#   promote_standby($standby);
+#       promote $standby and wait until it accepts writes.
 #   active_and_computed_again_once($node);
 #       two tests: no view of the database postgres failed, and the log
 #       says once, not more, that the views were computed again (after the
@@ -30,8 +38,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT =
-  qw(streaming_standby start_writers promote_after_writers active_and_computed_again_once);
+our @EXPORT = qw(streaming_standby start_writers promote_after_writers
+  stop_primary_after_catchup promote_standby active_and_computed_again_once);
 
 sub streaming_standby
 {
@@ -59,9 +67,23 @@ sub start_writers
 sub promote_after_writers
 {
 	my ($primary, $standby, $writers) = @_;
-	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('flush'));
-	$primary->stop('immediate');
+	stop_primary_after_catchup($primary, $standby);
 	$writers->finish;
+	promote_standby($standby);
+	return;
+}
+
+sub stop_primary_after_catchup
+{
+	my ($primary, $standby, $lsn) = @_;
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn($lsn // 'flush'));
+	$primary->stop('immediate');
+	return;
+}
+
+sub promote_standby
+{
+	my ($standby) = @_;
 	$standby->promote;
 	$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
 	  or die 'the standby was not promoted';
