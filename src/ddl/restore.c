@@ -813,10 +813,20 @@ noted_loaded(Oid relid)
 							   1, argtypes, values) != NIL;
 }
 
-/* Does table relid have a row (of its own, not of its partitions)? */
+/*
+ * Does table relid have a row (of its own, not of its partitions)?  Not if
+ * another transaction holds a lock on it that readers wait for: that is a
+ * restore loading it (pg_restore -j empties a table it created and copies
+ * its rows in one transaction), whose own commit looks for views to bring
+ * back after this one's (restore_at_commit()).  Waiting here, holding the
+ * lock on continuous.restore_loaded that its commit waits for, would be a
+ * deadlock.
+ */
 static bool
 has_rows(Oid relid)
 {
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
+		return false;
 	return select_as_extension(psprintf("SELECT FROM ONLY %s LIMIT 1",
 										quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 																   get_rel_name(relid))),
