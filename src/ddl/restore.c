@@ -16,7 +16,9 @@
  * (pg_continuous--0.1--0.2.sql).  The worker leaves pending views alone;
  * storage_guard.c lets a superuser restore into storage relations that no
  * view claims yet.  The relations a superuser copies rows into (COPY, or
- * INSERT into such storage) are noted in continuous.restore_loaded.
+ * INSERT into such storage) or empties (TRUNCATE: pg_restore -j loads a
+ * table it created in the transaction that empties it) are noted in
+ * continuous.restore_loaded.
  *
  * A pending view comes back at the commit of the first transaction after
  * which every part of it is in: its catalog row, its stream's, its
@@ -376,6 +378,26 @@ restore_check_utility(Node *parsetree)
 			OidIsValid(copied = RangeVarGetRelid(copy->relation, NoLock, true)) &&
 			!extension_relation(copied, CONTINUOUS_SCHEMA))
 			restore_note_loaded(copied);
+		return false;
+	}
+	if (IsA(parsetree, TruncateStmt))
+	{
+		/*
+		 * pg_restore -j empties a table it created in the transaction that
+		 * loads it, by COPY or by the INSERTs of a dump made with --inserts,
+		 * which are not noted: noted so, that transaction's commit looks
+		 * for views to bring back, as has_rows() expects of it.
+		 */
+		if (OidIsValid(continuous_extension_oid(true)))
+			foreach(lc, ((TruncateStmt *) parsetree)->relations)
+			{
+				Oid			emptied = RangeVarGetRelid(lfirst_node(RangeVar, lc),
+													   NoLock, true);
+
+				if (OidIsValid(emptied) &&
+					!extension_relation(emptied, CONTINUOUS_SCHEMA))
+					restore_note_loaded(emptied);
+			}
 		return false;
 	}
 	if (IsA(parsetree, ViewStmt) && ((ViewStmt *) parsetree)->replace)
@@ -817,10 +839,10 @@ noted_loaded(Oid relid)
  * Does table relid have a row (of its own, not of its partitions)?  Not if
  * another transaction holds a lock on it that readers wait for: that is a
  * restore loading it (pg_restore -j empties a table it created and copies
- * its rows in one transaction), whose own commit looks for views to bring
- * back after this one's (restore_at_commit()).  Waiting here, holding the
- * lock on continuous.restore_loaded that its commit waits for, would be a
- * deadlock.
+ * or inserts its rows in one transaction, noted by its TRUNCATE), whose own
+ * commit looks for views to bring back after this one's
+ * (restore_at_commit()).  Waiting here, holding the lock on
+ * continuous.restore_loaded that its commit waits for, would be a deadlock.
  */
 static bool
 has_rows(Oid relid)

@@ -16,15 +16,19 @@
 # the view back.
 #
 # A database with two views over table stream impressions is dumped with
-# pg_dump -Fc and restored part by part, each case into a database of its
-# own: its pre-data section, then the data and post-data items but the
-# stream's rows, one other part B and the read view of per_minute.  Then:
+# pg_dump -Fc (and -Fc --inserts) and restored part by part, each case into
+# a database of its own: its pre-data section, then the data and post-data
+# items but the stream's rows, one other part B and the read view of
+# per_minute.  Then:
 #   session A  BEGIN; TRUNCATE ONLY impressions; COPY impressions ... (the
 #              dump's rows), left open;
 #   session B  the other part, in its own transaction:
 #     forward_view     per_campaign's read view (CREATE OR REPLACE VIEW);
 #     forward_catalog  the rows of continuous.stream_catalog;
-#     reverse_view     as forward_view, but B starts after A has committed.
+#     reverse_view     as forward_view, but B starts after A has committed;
+#     forward_inserts  as forward_view, A's rows INSERTs of the --inserts
+#                      dump (noted by its TRUNCATE, so that its commit
+#                      looks for the view as after a COPY).
 # In the forward cases B returns while A is open (pg_blocking_pids() never
 # shows it waiting for A, and A still holds its lock when B is done), and
 # per_campaign waits; A's commit brings it back.  Then the rest of the
@@ -73,8 +77,12 @@ SELECT continuous.create_stream('impressions', event_time => 'ts',
 $node->safe_psql('postgres', 'SELECT continuous.sync()');
 is_same_rows($node, $_, $views{$_}, "source: $_ equals its SELECT") foreach sort keys %views;
 
-my $dump = "$tempdir/source.dump";
-$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc');
+# the rows as COPY, as pg_dump writes them, and as INSERTs (--inserts)
+my $dump;
+my %dumps = map { $_ => "$tempdir/$_.dump" } 'copy', 'inserts';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dumps{copy}, 'postgres' ], 'pg_dump -Fc');
+$node->command_ok([ 'pg_dump', '-Fc', '--inserts', '-f', $dumps{inserts}, 'postgres' ],
+	'pg_dump -Fc --inserts');
 
 # the dump's items of a section, as lines of a pg_restore -L list
 sub toc
@@ -83,8 +91,17 @@ sub toc
 	my ($out, $err) = run_command([ 'pg_restore', '-l', "--section=$section", $dump ]);
 	return grep { /^\d+;/ } split /\n/, $out;
 }
-my @data = toc('data');
-my @post = toc('post-data');
+my (@data, @post);
+
+sub use_dump
+{
+	my ($kind) = @_;
+	$dump = $dumps{$kind};
+	@data = toc('data');
+	@post = toc('post-data');
+	return;
+}
+use_dump('copy');
 
 my %items = (
 	rows => qr/ TABLE DATA public impressions /,
@@ -198,7 +215,8 @@ sub check_views
 # --- the cases ------------------------------------------------------------------
 sub restore_case
 {
-	my ($db, $b_item, $a_first) = @_;
+	my ($db, $kind, $b_item, $a_first) = @_;
+	use_dump($kind);
 	my $rows   = items_sql($items{rows});
 	my $b_file = items_sql($items{$b_item});
 	my @held   = ($items{rows}, $items{$b_item}, $items{per_minute_view});
@@ -268,9 +286,10 @@ sub restore_case
 	return;
 }
 
-restore_case('forward_view',    'per_campaign_view', 0);
-restore_case('forward_catalog', 'stream_catalog',    0);
-restore_case('reverse_view',    'per_campaign_view', 1);
+restore_case('forward_view',    'copy',    'per_campaign_view', 0);
+restore_case('forward_catalog', 'copy',    'stream_catalog',    0);
+restore_case('reverse_view',    'copy',    'per_campaign_view', 1);
+restore_case('forward_inserts', 'inserts', 'per_campaign_view', 0);
 
 unlike(slurp_file($node->logfile), qr/deadlock detected/, 'no deadlock in the server log');
 
