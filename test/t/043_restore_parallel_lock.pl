@@ -125,14 +125,17 @@ sub list_file
 	return $file;
 }
 
-# the items matching one pattern, as the SQL pg_restore runs for them
-sub items_sql
+# item $item of the dump, as the SQL pg_restore runs for it
+sub item_sql
 {
-	my ($pattern) = @_;
+	my ($item) = @_;
 	my $file = "$tempdir/items_" . ++$list_no . '.sql';
 	$node->command_ok(
-		[ 'pg_restore', '-L', list_file(grep { $_ =~ $pattern } @data, @post), '-f', $file, $dump ],
-		"the SQL of $pattern");
+		[
+			'pg_restore', '-L', list_file(grep { $_ =~ $items{$item} } @data, @post),
+			'-f', $file, $dump
+		],
+		"the SQL of $item");
 	return $file;
 }
 
@@ -217,9 +220,12 @@ sub restore_case
 {
 	my ($db, $kind, $b_item, $a_first) = @_;
 	use_dump($kind);
-	my $rows   = items_sql($items{rows});
-	my $b_file = items_sql($items{$b_item});
-	my @held   = ($items{rows}, $items{$b_item}, $items{per_minute_view});
+	my $rows   = item_sql('rows');
+	my $b_file = item_sql($b_item);
+	like(slurp_file($rows),
+		$kind eq 'copy' ? qr/^COPY public\.impressions /m : qr/^INSERT INTO public\.impressions /m,
+		"$db: the dump's rows are loaded by " . ($kind eq 'copy' ? 'COPY' : 'INSERTs'));
+	my @held = ($items{rows}, $items{$b_item}, $items{per_minute_view});
 
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->command_ok([ 'pg_restore', '--exit-on-error', '--section=pre-data', '-d', $db, $dump ],
