@@ -53,7 +53,7 @@ continuous_define_settings(void)
 							"Events a worker gathers before it flushes, whatever the flush interval.",
 							NULL,
 							&continuous_batch_events,
-							100000, 1, INT_MAX,
+							1000000, 1, INT_MAX,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

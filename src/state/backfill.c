@@ -7,9 +7,12 @@
  * Pipeline position: a second source, for one view.  The rows of the
  * stream table that a fresh snapshot sees go through the steps decoded
  * events go through (watermark.c for max_future, batch.c, flush.c), in
- * chunks of continuous.batch_events rows, into the view's storage, in the
- * caller's transaction: readers see the view's old contents (none, for a
- * new view) until it commits.
+ * chunks, into the view's storage, in the caller's transaction: readers
+ * see the view's old contents (none, for a new view) until it commits.  A
+ * chunk holds at most continuous.batch_events rows and maintenance_work_mem
+ * of them, as CREATE INDEX bounds its sort: each group a chunk changes is
+ * written once per chunk, so a session that raises maintenance_work_mem
+ * backfills a view of many groups in fewer writes.
  *
  * Meeting the decoder exactly.  The worker gives a view the transactions
  * that commit after a point; the backfill must count exactly the rows of
@@ -89,7 +92,9 @@
 #include "state/flush.h"
 #include "window/window_expiry.h"
 
-/* What a backfill needs of the catalog about the view and its stream. */
+/* a chunk's array of events starts this large, and doubles as it fills */
+#define BACKFILL_FIRST_CAPACITY 8192
+
 /* What a backfill reads of a stream's catalog rows. */
 typedef struct BackfillStream
 {
@@ -100,6 +105,7 @@ typedef struct BackfillStream
 	TimestampTz watermark;
 } BackfillStream;
 
+/* What a backfill needs of the catalog about the view and its stream. */
 typedef struct BackfillTarget
 {
 	Oid			view;
@@ -126,7 +132,9 @@ typedef struct Backfill
 	StreamClock *clock;			/* the stream's, or the stream being read */
 	StreamClock *clocks[2];		/* an interval join's: each stream's */
 	StreamEvents chunk;			/* rows read, not yet processed */
-	MemoryContext chunk_cxt;	/* holds them; reset per chunk */
+	MemoryContext rows_cxt;		/* holds them (a Generation context: rows
+								 * are freed all at once); reset per chunk */
+	MemoryContext chunk_cxt;	/* the chunk's processing; reset per chunk */
 	XLogRecPtr	position;		/* rows committed before this (dead letters) */
 	TimestampTz read_at;
 	TupleDesc	desc;			/* the stream's row type */
@@ -154,6 +162,7 @@ static void backfill_read_stream(Oid stream, BackfillStream *read);
 static void backfill_table(Backfill *bf, Oid relid, Oid stream,
 						   Snapshot snapshot);
 static void backfill_chunk(Backfill *bf);
+static Size backfill_chunk_bytes(Backfill *bf);
 static void backfill_finish(Backfill *bf);
 static void backfill_join_trim(Backfill *bf);
 static uint64 heap_blocks(List *relids);
@@ -308,8 +317,11 @@ backfill_view(Oid view, BackfillKind kind)
 	}
 	bf.clock = bf.clocks[0];
 
+	bf.rows_cxt = GenerationContextCreate(CurrentMemoryContext,
+										  "pg_continuous backfill rows",
+										  ALLOCSET_DEFAULT_SIZES);
 	bf.chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
-										 "pg_continuous backfill rows",
+										 "pg_continuous backfill chunk",
 										 ALLOCSET_DEFAULT_SIZES);
 	{
 		Relation	streamrel = table_open(bf.target.stream, NoLock);
@@ -320,7 +332,7 @@ backfill_view(Oid view, BackfillKind kind)
 	bf.chunk.relid = bf.target.stream;
 	bf.chunk.desc = bf.desc;
 	bf.chunk.backfill = true;
-	bf.chunk.capacity = Max(continuous_batch_events, 1);
+	bf.chunk.capacity = Min(Max(continuous_batch_events, 1), BACKFILL_FIRST_CAPACITY);
 	bf.chunk.events = palloc(sizeof(StreamEvent) * bf.chunk.capacity);
 
 	backfill_progress_start(view, bf.target.name, bf.target.stream, rebuild,
@@ -357,6 +369,7 @@ backfill_view(Oid view, BackfillKind kind)
 	UnregisterSnapshot(snapshot);
 	view_runtime_destroy(bf.vr);
 	MemoryContextDelete(bf.chunk_cxt);
+	MemoryContextDelete(bf.rows_cxt);
 	AtEOXact_GUC(true, guc_level);
 	MemoryContextSwitchTo(oldcxt);
 	return bf.rows;
@@ -503,10 +516,19 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 	scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(bf->chunk_cxt);
+		MemoryContext oldcxt = MemoryContextSwitchTo(bf->rows_cxt);
 		HeapTuple	tuple = ExecCopySlotHeapTuple(slot);
-		StreamEvent *event = &bf->chunk.events[bf->chunk.nevents++];
+		StreamEvent *event;
 
+		if (bf->chunk.nevents == bf->chunk.capacity)
+		{
+			/* the array outlives the chunks: in the backfill's context */
+			bf->chunk.capacity = Min((int64) bf->chunk.capacity * 2,
+									 (int64) Max(continuous_batch_events, 1));
+			bf->chunk.events = repalloc(bf->chunk.events,
+										sizeof(StreamEvent) * bf->chunk.capacity);
+		}
+		event = &bf->chunk.events[bf->chunk.nevents++];
 		if (map)
 			tuple = execute_attr_map_tuple(tuple, map);
 		/* as decoded events are: no TOAST pointers */
@@ -523,7 +545,8 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 		MemoryContextSwitchTo(oldcxt);
 		bf->rows++;
 
-		if (bf->chunk.nevents >= bf->chunk.capacity)
+		if (bf->chunk.nevents >= continuous_batch_events ||
+			backfill_chunk_bytes(bf) >= (Size) maintenance_work_mem * 1024)
 		{
 			backfill_chunk(bf);
 			if (scan->rs_rd->rd_tableam == GetHeapamTableAmRoutine())
@@ -539,6 +562,14 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 	table_close(rel, NoLock);
 	bf->blocks_before += blocks;
 	backfill_progress_report(bf->rows, bf->blocks_before);
+}
+
+/* The memory a chunk's rows take, with their events' array. */
+static Size
+backfill_chunk_bytes(Backfill *bf)
+{
+	return MemoryContextMemAllocated(bf->rows_cxt, false) +
+		sizeof(StreamEvent) * bf->chunk.capacity;
 }
 
 /* Process and write the rows read so far, as a flush does for a batch. */
@@ -571,6 +602,7 @@ backfill_chunk(Backfill *bf)
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(bf->chunk_cxt);
+	MemoryContextReset(bf->rows_cxt);
 	bf->chunk.nevents = 0;
 	bf->chunk.bytes = 0;
 }

@@ -9,7 +9,8 @@
 # it prints the medians, rows per second, the ratio backfill / batch, and
 # the median peak growth of the backend's private memory (RssAnon, sampled
 # every 20 ms while the statement runs: shared buffers are not in it).
-# Also continuous.rebuild() of the first view.
+# Also continuous.rebuild() of the first view.  BENCH_CONF adds a line to
+# the server's postgresql.conf, as in table_streams.sh.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -19,7 +20,7 @@ ROWS=${BENCH_BACKFILL_ROWS:-2000000}
 KEYS=${BENCH_BACKFILL_KEYS:-200000}
 REPEAT=${BENCH_REPEAT:-3}
 
-bench_server backfill-bench 5660
+bench_server backfill-bench 5660 ${BENCH_CONF:+"$BENCH_CONF"}
 
 bpsql -d postgres <<SQL
 CREATE EXTENSION pg_continuous;

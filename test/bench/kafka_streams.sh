@@ -11,6 +11,8 @@
 # measurement runs BENCH_REPEAT times (default 3); the table shows medians.
 # BENCH_FORMATS (default "json csv") picks the formats measured;
 # BENCH_WORKERS (default 1) sets continuous.workers (the targets are for 1).
+# BENCH_CONF adds a line to the server's postgresql.conf, as in
+# table_streams.sh.
 # BENCH_PROFILE=DIR records each view run of the first worker with
 # `perf record --call-graph dwarf` into DIR/view-FORMAT-REP.data.
 set -euo pipefail
@@ -26,7 +28,8 @@ WORKERS=${BENCH_WORKERS:-1}
 PARTITIONS=8
 KEYS=1000
 
-bench_server kafka-bench 5620 "autovacuum = off" "continuous.workers = $WORKERS"
+bench_server kafka-bench 5620 "autovacuum = off" "continuous.workers = $WORKERS" \
+	${BENCH_CONF:+"$BENCH_CONF"}
 BROKER_PID=
 BENCH_ON_EXIT='[ -z "$BROKER_PID" ] || kill "$BROKER_PID" 2>/dev/null'
 

@@ -19,8 +19,9 @@
 # from a source table) and as one COPY of all rows (BENCH_MODES, default
 # "txn copy", picks the loads).  For the stream cases the
 # clock stops when continuous.sync('10 minutes') returns, i.e. when the views
-# show every event.  Each measurement runs BENCH_REPEAT times (default 3); the
-# table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
+# show every event; the worker's CPU seconds over the run are shown too,
+# being less moved than the wall clock by the machine's other load.  Each
+# measurement runs BENCH_REPEAT times (default 3); the table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
 # BENCH_CASES (default "plain stream1 stream5 window1 transform trigger
 # join1") picks cases, and BENCH_KEYS (default 1000) the number of distinct
 # user_id values.  Event times are 1 ms apart in load order, or, with
@@ -150,7 +151,7 @@ case_teardown()
 	esac
 }
 
-declare -A RATE CATCHUP TIMED_OUT
+declare -A RATE CATCHUP WORKER_CPU TIMED_OUT
 read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 window1 transform trigger join1}"
 read -r -a MODES <<<"${BENCH_MODES:-txn copy}"
 
@@ -165,13 +166,28 @@ stop_load()
 	done
 }
 
-# measure CASE MODE: one run; appends events/s (and sync wait) to the lists,
-# or marks the case as over the time limit.
+# The CPU time (user + system, in clock ticks) the database's worker has
+# used so far, and its pid, as "pid ticks" (empty: no worker).  The worker's
+# CPU is less moved by the machine's other load than the wall clock.
+worker_cpu()
+{
+	local pid
+	pid=$(bpsql -d bench -tAc "SELECT pid FROM pg_stat_activity
+		WHERE backend_type = 'pg_continuous worker' AND datname = 'bench' LIMIT 1")
+	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 0
+	# fields 14 and 15 of /proc/PID/stat, after the command in brackets
+	echo "$pid $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')"
+}
+
+# measure CASE MODE: one run; appends events/s (and sync wait, and the
+# worker's CPU seconds) to the lists, or marks the case as over the time
+# limit.
 measure()
 {
-	local c=$1 m=$2 t0 t1 t2 check left ok=1
+	local c=$1 m=$2 t0 t1 t2 check left ok=1 cpu0 cpu1
 	case_setup "$c" | bpsql -d bench -f - >/dev/null
 	bpsql -d bench -c CHECKPOINT
+	cpu0=$(worker_cpu)
 	t0=$(now_ns)
 	PGAPPNAME=bench_load PGOPTIONS="-c statement_timeout=${TIMEOUT}s" \
 		timeout "$TIMEOUT" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
@@ -184,6 +200,7 @@ measure()
 	fi
 	[ $left -gt 0 ] || ok=0
 	t2=$(now_ns)
+	cpu1=$(worker_cpu)
 	if [ $ok -eq 0 ]; then
 		stop_load
 		TIMED_OUT[$c/$m]=1
@@ -202,6 +219,11 @@ measure()
 	case_teardown "$c" | bpsql -d bench -f - >/dev/null
 	RATE[$c/$m]+="$(awk -v n="$EVENTS" -v ns=$((t2 - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }') "
 	CATCHUP[$c/$m]+="$(awk -v ns=$((t2 - t1)) 'BEGIN { printf "%.2f", ns / 1e9 }') "
+	# the same worker before and after, or the figure means nothing
+	if [ -n "$cpu0" ] && [ "${cpu0%% *}" = "${cpu1%% *}" ]; then
+		WORKER_CPU[$c/$m]+="$(awk -v a="${cpu0#* }" -v b="${cpu1#* }" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "%.2f", (b - a) / hz }') "
+	fi
 	log "$c/$m run: $(awk -v n="$EVENTS" -v ns=$((t2 - t0)) 'BEGIN { printf "%.0f events/s", n / (ns / 1e9) }')"
 }
 
@@ -222,10 +244,11 @@ state_memory=$(bpsql -d bench -tAc "SHOW continuous.state_memory" 2>/dev/null ||
 echo
 echo "pg_continuous table streams: $EVENTS events, $KEYS keys${SPREAD:+ (event times spread over $SPREAD)}, median of $REPEAT runs"
 echo "(stream cases: until continuous.sync() returned; 'sync wait' = time from end of load to that;"
+echo " 'worker CPU' = CPU seconds the database's worker used in the run;"
 echo " '< N': a run took longer than BENCH_TIMEOUT = ${TIMEOUT}s)"
 echo
-printf '%-10s %-10s %14s %9s %11s\n' mode case "events/s" ratio "sync wait"
-printf '%-10s %-10s %14s %9s %11s\n' ---------- ---------- -------------- --------- -----------
+printf '%-10s %-10s %14s %9s %11s %11s\n' mode case "events/s" ratio "sync wait" "worker CPU"
+printf '%-10s %-10s %14s %9s %11s %11s\n' ---------- ---------- -------------- --------- ----------- -----------
 for m in "${MODES[@]}"; do
 	base=$(median "${RATE[plain/$m]:-}")
 	for c in "${CASES[@]}"; do
@@ -241,9 +264,11 @@ for m in "${MODES[@]}"; do
 		fi
 		r=$(median "${RATE[$c/$m]}")
 		w=""
+		u=""
 		case $c in plain | trigger) ;; *) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
-		printf '%-10s %-10s %14s %9s %11s\n' "$label" "$c" "$r" \
-			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w"
+		[ -z "${WORKER_CPU[$c/$m]:-}" ] || u="$(median "${WORKER_CPU[$c/$m]}") s"
+		printf '%-10s %-10s %14s %9s %11s %11s\n' "$label" "$c" "$r" \
+			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w" "$u"
 	done
 done
 # join1 against stream1, run by run within each repetition
