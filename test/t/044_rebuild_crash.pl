@@ -1,0 +1,228 @@
+# Copyright (c) pg_continuous contributors
+
+# A crash in the middle of the rebuild of the views of table streams
+# (rebuild.c, rebuild_table_stream_views()).  A promoted standby's worker
+# finds no replication slot behind the stored position and computes every
+# view of a table stream again from its table, in rounds: the view over a
+# transform is computed in a later transaction than the transform, after
+# the transform's new rows commit (worker_rebuild_next_transaction() in
+# worker.c), and continuous.decoder_position.rebuild_owed stays true until
+# the last round commits.  The views, over one table stream ev with fixed
+# event times (so that no event is late):
+#   - ev_per_k: a plain aggregate;
+#   - ev_per_minute: a windowed aggregate;
+#   - ev_third: a transform, and ev_third_per_k: a view over it (round 2);
+#   - ev_seconds: an emit = 'window_close' view, and ev_per_10s: a view
+#     over its emission table (which the rebuild does not rewrite, so both
+#     are computed in round 1).
+#
+# The crash is forced between the rounds, without sleeps: before the
+# promotion, a session of the standby locks the storage of ev_third_per_k
+# in ROW EXCLUSIVE mode (the strongest lock a hot standby grants), which
+# round 1 never takes and round 2 must wait for (rebuild_view() locks a
+# view's storage in SHARE ROW EXCLUSIVE mode).  Once pg_locks shows the
+# worker waiting there, round 1 has committed: the transform holds its new
+# rows, the reader its old ones, rebuild_owed is true and the log does not
+# yet say that the views were computed again.  Then the worker is killed
+# with kill -9 (first standby), or the postmaster stopped in immediate
+# mode and started again (second standby); the crash ends the locking
+# session.  After continuous.sync() each view equals its SELECT run as
+# batch SQL over the events (EXCEPT ALL both ways), no event is counted
+# twice or lost, rebuild_owed is false, and the log says once, after the
+# crash, that all six views were computed again; then the same after more
+# events.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+use PgContinuous::Crash;
+use PgContinuous::Failover;
+
+# windows of a second close 2 + 1 + 3 seconds of event time after their start
+my $primary = continuous_node('primary', "continuous.flush_interval = '10s'\n");
+$primary->safe_psql('postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE TABLE ev (k int, v int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('ev', event_time => 'ts', watermark_delay => '2 seconds');
+CREATE VIEW ev_per_k WITH (continuous) AS
+    SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k;
+CREATE VIEW ev_per_minute WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 minute') AS w, k, count(*) AS n, sum(v) AS s
+      FROM ev GROUP BY w, k;
+CREATE VIEW ev_third WITH (continuous, retention = '1 day') AS
+    SELECT ts, k, v FROM ev WHERE v % 3 = 0;
+-- true, once the shared advisory lock 4404 is free (see above)
+CREATE FUNCTION gate(k int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(4404);
+    RETURN k IS NOT NULL;
+END $$;
+CREATE VIEW ev_third_per_k WITH (continuous) AS
+    SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(k) GROUP BY k;
+CREATE VIEW ev_seconds WITH (continuous, emit = 'window_close', allowed_lateness = '3 seconds') AS
+    SELECT continuous.tumble(ts, '1 second') AS w, count(*) AS n, sum(v) AS s FROM ev GROUP BY w;
+CREATE VIEW ev_per_10s WITH (continuous) AS
+    SELECT continuous.tumble(w, '10 seconds') AS w10, count(*) AS windows, sum(n) AS n, sum(s) AS s
+      FROM ev_seconds GROUP BY w10;
+});
+
+# events g in $from .. $to at 2026-01-01 + g * 10 ms, in increasing event
+# time from one call to the next; with rolled-back ones (a whole
+# transaction, and a savepoint) in between that no view may count
+sub events_sql
+{
+	my ($from, $to) = @_;
+	my $mid = int(($from + $to) / 2);
+	my $ev  = sub {
+		my ($a, $b, $k) = @_;
+		return "INSERT INTO ev SELECT g % $k, g, "
+		  . "timestamptz '2026-01-01 00:00:00+00' + g * interval '10 ms' "
+		  . "FROM generate_series($a, $b) g;\n";
+	};
+	return "BEGIN;\n"
+	  . $ev->($from, $mid, 13)
+	  . "SAVEPOINT s;\n"
+	  . $ev->($mid + 1, $to, 7)
+	  . "ROLLBACK TO SAVEPOINT s;\n"
+	  . $ev->($mid + 1, $to, 13)
+	  . "COMMIT;\n"
+	  . "BEGIN;\n"
+	  . $ev->($from, $to, 5)
+	  . "ROLLBACK;\n";
+}
+
+my $base_events = events_sql(1, 12000) . events_sql(12001, 20000);
+$primary->safe_psql('postgres', $base_events . 'SELECT continuous.sync();');
+# flushed by the sync; then more that the 10-second flush interval leaves
+# unapplied (or not: the rebuild must not count them twice either way)
+$primary->safe_psql('postgres', events_sql(20001, 26000));
+
+my %views = (
+	ev_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k',
+	ev_per_minute => "SELECT continuous.tumble(ts, '1 minute') AS w, k, count(*) AS n, "
+	  . 'sum(v) AS s FROM ev GROUP BY 1, 2',
+	ev_third => 'SELECT ts, k, v FROM ev WHERE v % 3 = 0',
+	ev_third_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(k) GROUP BY k',
+	# the windows closed: each closes size + allowed_lateness after its start
+	ev_seconds => "SELECT * FROM (SELECT continuous.tumble(ts, '1 second') AS w, count(*) AS n, "
+	  . 'sum(v) AS s FROM ev GROUP BY 1) b '
+	  . "WHERE w + interval '4 seconds' <= continuous._watermark('ev')",
+	# over the windows ev_seconds has closed
+	ev_per_10s => "SELECT continuous.tumble(w, '10 seconds') AS w10, count(*) AS windows, "
+	  . 'sum(n) AS n, sum(s) AS s FROM ev_seconds GROUP BY 1',
+);
+
+my $computed_again = qr/computed (\d+) continuous views again from their stream tables \(\d+ rows\) after the replication slot of this database could not decode/;
+
+sub check_views
+{
+	my ($node, $when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
+	foreach my $name (sort keys %views)
+	{
+		is_same_rows($node, $name, $views{$name}, "$when: $name equals its SELECT");
+	}
+	# the reader of the transform against the events themselves, so that a
+	# transform wrong in the same way as its reader cannot hide it
+	is_same_rows($node, 'ev_third_per_k',
+		'SELECT k, count(*) AS n, sum(v) AS s FROM ev WHERE v % 3 = 0 GROUP BY k',
+		"$when: ev_third_per_k equals its SELECT over the events");
+	is( $node->safe_psql('postgres', q{
+SELECT (SELECT sum(n) FROM ev_per_k) = (SELECT count(*) FROM ev),
+       (SELECT sum(n) FROM ev_per_minute) = (SELECT count(*) FROM ev),
+       (SELECT count(*) FROM ev_third) = (SELECT count(*) FROM ev WHERE v % 3 = 0),
+       (SELECT sum(n) FROM ev_third_per_k) = (SELECT count(*) FROM ev WHERE v % 3 = 0),
+       (SELECT sum(n) FROM ev_per_10s) = (SELECT sum(n) FROM ev_seconds)}),
+		't|t|t|t|t', "$when: every event counted once, none lost");
+	is( $node->safe_psql('postgres',
+			'SELECT count(*) = count(DISTINCT w) FROM continuous_storage.ev_seconds_closed'),
+		't', "$when: each closed window is in the emission table once");
+	is_same_rows($node, 'continuous_storage.ev_seconds_closed', 'ev_seconds',
+		"$when: the emission table holds ev_seconds' closed windows");
+	is( $node->safe_psql('postgres', q{
+SELECT (SELECT count(*) > 10 FROM ev_seconds) AND (SELECT count(*) > 1 FROM ev_per_10s)
+   AND (SELECT count(DISTINCT w) > 2 FROM ev_per_minute)}),
+		't', "$when: (windows closed through the chain, several minutes)");
+	is($node->safe_psql('postgres', 'SELECT rebuild_owed FROM continuous.decoder_position'),
+		'f', "$when: no rebuild is owed");
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM continuous.views WHERE status <> 'active'"),
+		'0', "$when: every view is active");
+	return;
+}
+
+my @standbys = (streaming_standby($primary, 'standby1'));
+push @standbys, PostgreSQL::Test::Cluster->new('standby2');
+$standbys[1]->init_from_backup($primary, 'base', has_streaming => 1);
+$standbys[1]->start;
+stop_primary_after_catchup($primary, $standbys[0]);
+# the second standby has what the first has
+$standbys[1]->poll_query_until('postgres',
+	"SELECT pg_last_wal_replay_lsn() >= '" . $standbys[0]->safe_psql('postgres',
+		'SELECT pg_last_wal_replay_lsn()') . "'")
+  or die 'the second standby did not catch up';
+
+my $next_event = 26001;
+
+foreach my $case (['kill -9 of the worker', 'worker'], ['immediate stop of the postmaster', 'postmaster'])
+{
+	my ($what, $how) = @$case;
+	my $node = shift @standbys;
+	my $before = $node->safe_psql('postgres', 'SELECT * FROM ev_third_per_k ORDER BY k');
+
+	# round 2 waits for this lock; the standby's session lives on through
+	# the promotion
+	my $locker = $node->background_psql('postgres', on_error_stop => 0);
+	$locker->query_safe('SELECT pg_advisory_lock(4404)');
+	promote_standby($node);
+
+	ok( poll_until($node, 'postgres', q{
+SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+ WHERE a.backend_type = 'pg_continuous worker' AND NOT l.granted
+   AND l.locktype = 'advisory' AND l.objid = 4404}),
+		"$what: the worker's round 2 waits in gate() of ev_third_per_k");
+	# round 1 has committed, round 2 has not
+	is($node->safe_psql('postgres', 'SELECT rebuild_owed FROM continuous.decoder_position'),
+		't', "$what: between the rounds, the rebuild is owed");
+	is_same_rows($node, 'ev_third', $views{ev_third},
+		"$what: between the rounds, the transform holds its rows computed again");
+	is($node->safe_psql('postgres', 'SELECT * FROM ev_third_per_k ORDER BY k'),
+		$before, "$what: between the rounds, the view over the transform is as before");
+	unlike(slurp_file($node->logfile), $computed_again,
+		"$what: between the rounds, the log does not say the views were computed again");
+
+	my $crash_at = -s $node->logfile;
+	if ($how eq 'worker')
+	{
+		# the postmaster restarts every process, the locking session's too
+		kill9_worker_and_wait($node);
+	}
+	else
+	{
+		$node->stop('immediate');
+		$node->start;
+	}
+	eval { $locker->quit; };
+
+	check_views($node, "after the $what between the rounds");
+	my @lines = (slurp_file($node->logfile, $crash_at) =~ /$computed_again/g);
+	is_deeply(\@lines, ['6'],
+		"$what: the log says once, after the crash, that the six views were computed again");
+
+	# and the views go on exactly: more events, then one 10 seconds of
+	# event time ahead that closes the windows of the others
+	my $to = $next_event + 6000;
+	$node->safe_psql('postgres', events_sql($next_event, $to)
+		  . "INSERT INTO ev VALUES (0, 0, timestamptz '2026-01-01 00:00:00+00' + "
+		  . ($to + 1000) . " * interval '10 ms');");
+	check_views($node, "more events after the $what");
+	is_deeply([ slurp_file($node->logfile) =~ /$computed_again/g ], ['6'],
+		"$what: the views were computed again only once in all");
+	$node->stop;
+}
+
+done_testing();
