@@ -3,34 +3,43 @@
 # A crash in the middle of the rebuild of the views of table streams
 # (rebuild.c, rebuild_table_stream_views()).  A promoted standby's worker
 # finds no replication slot behind the stored position and computes every
-# view of a table stream again from its table, in rounds: the view over a
+# view of a table stream again from its table, in rounds: a view over a
 # transform is computed in a later transaction than the transform, after
 # the transform's new rows commit (worker_rebuild_next_transaction() in
 # worker.c), and continuous.decoder_position.rebuild_owed stays true until
 # the last round commits.  The views, over one table stream ev with fixed
-# event times (so that no event is late):
-#   - ev_per_k: a plain aggregate;
-#   - ev_per_minute: a windowed aggregate;
-#   - ev_third: a transform, and ev_third_per_k: a view over it (round 2);
-#   - ev_seconds: an emit = 'window_close' view, and ev_per_10s: a view
-#     over its emission table (which the rebuild does not rewrite, so both
-#     are computed in round 1).
+# event times (so that no event is late), in three rounds:
+#   1. ev_per_k, a plain aggregate; ev_per_minute, a windowed one;
+#      ev_third, a transform; ev_seconds, an emit = 'window_close' view,
+#      and ev_per_10s, a view over its emission table (which the rebuild
+#      does not rewrite, so both are in round 1);
+#   2. ev_third_per_k, a view over ev_third; ev_ninth, a transform over
+#      ev_third;
+#   3. ev_ninth_per_k, a view over ev_ninth.
 #
-# The crash is forced between the rounds, without sleeps: before the
-# promotion, a session of the standby locks the storage of ev_third_per_k
-# in ROW EXCLUSIVE mode (the strongest lock a hot standby grants), which
-# round 1 never takes and round 2 must wait for (rebuild_view() locks a
-# view's storage in SHARE ROW EXCLUSIVE mode).  Once pg_locks shows the
-# worker waiting there, round 1 has committed: the transform holds its new
-# rows, the reader its old ones, rebuild_owed is true and the log does not
-# yet say that the views were computed again.  Then the worker is killed
-# with kill -9 (first standby), or the postmaster stopped in immediate
-# mode and started again (second standby); the crash ends the locking
-# session.  After continuous.sync() each view equals its SELECT run as
-# batch SQL over the events (EXCEPT ALL both ways), no event is counted
-# twice or lost, rebuild_owed is false, and the log says once, after the
-# crash, that all six views were computed again; then the same after more
-# events.
+# The crash is forced inside a round, after the rounds before it have
+# committed, without sleeps.  The views of rounds 2 and 3 call gate(key,
+# k), an immutable function that takes the advisory lock key in shared
+# mode, each its own key.  Before the promotion, a session of the standby
+# holds one key alone (a hot standby grants advisory locks, but no lock on
+# a table that the worker would wait for, and the storage is guarded
+# against locks anyway).  Once pg_locks shows the worker waiting for that
+# key, its round has begun and the rounds before it have committed: their
+# views hold their rows computed again, the views of this round and later
+# ones are as before the promotion, rebuild_owed is true, and the log does
+# not yet say that the views were computed again.  Then the worker is
+# killed with kill -9 (in round 2 and in round 3), or the postmaster
+# stopped in immediate mode and started again (in round 2), each on a
+# standby of its own; the crash ends the locking session.  After
+# continuous.sync() every view equals its SELECT run as batch SQL (EXCEPT
+# ALL both ways; the views over the transforms also against the events),
+# no event is counted twice or lost, rebuild_owed is false, and the log
+# says once, after the crash, that all eight views were computed again;
+# then the same after more events.
+#
+# With worker_rebuild_next_transaction() writing rebuild_owed = false
+# instead of true, this test fails: after the crash nothing is computed
+# again, and ev_third_per_k counts the transform's rows twice.
 use strict;
 use warnings;
 
@@ -55,14 +64,18 @@ CREATE VIEW ev_per_minute WITH (continuous) AS
       FROM ev GROUP BY w, k;
 CREATE VIEW ev_third WITH (continuous, retention = '1 day') AS
     SELECT ts, k, v FROM ev WHERE v % 3 = 0;
--- true, once the shared advisory lock 4404 is free (see above)
-CREATE FUNCTION gate(k int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS $$
+-- true, once nobody holds the advisory lock lock_key alone (see above)
+CREATE FUNCTION gate(lock_key int, k int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(4404);
+    PERFORM pg_advisory_xact_lock_shared(lock_key);
     RETURN k IS NOT NULL;
 END $$;
 CREATE VIEW ev_third_per_k WITH (continuous) AS
-    SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(k) GROUP BY k;
+    SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(4402, k) GROUP BY k;
+CREATE VIEW ev_ninth WITH (continuous, retention = '1 day') AS
+    SELECT ts, k, v FROM ev_third WHERE v % 9 = 0;
+CREATE VIEW ev_ninth_per_k WITH (continuous) AS
+    SELECT k, count(*) AS n, sum(v) AS s FROM ev_ninth WHERE gate(4403, k) GROUP BY k;
 CREATE VIEW ev_seconds WITH (continuous, emit = 'window_close', allowed_lateness = '3 seconds') AS
     SELECT continuous.tumble(ts, '1 second') AS w, count(*) AS n, sum(v) AS s FROM ev GROUP BY w;
 CREATE VIEW ev_per_10s WITH (continuous) AS
@@ -106,7 +119,9 @@ my %views = (
 	ev_per_minute => "SELECT continuous.tumble(ts, '1 minute') AS w, k, count(*) AS n, "
 	  . 'sum(v) AS s FROM ev GROUP BY 1, 2',
 	ev_third => 'SELECT ts, k, v FROM ev WHERE v % 3 = 0',
-	ev_third_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(k) GROUP BY k',
+	ev_third_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(4402, k) GROUP BY k',
+	ev_ninth => 'SELECT ts, k, v FROM ev_third WHERE v % 9 = 0',
+	ev_ninth_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev_ninth WHERE gate(4403, k) GROUP BY k',
 	# the windows closed: each closes size + allowed_lateness after its start
 	ev_seconds => "SELECT * FROM (SELECT continuous.tumble(ts, '1 second') AS w, count(*) AS n, "
 	  . 'sum(v) AS s FROM ev GROUP BY 1) b '
@@ -131,13 +146,18 @@ sub check_views
 	is_same_rows($node, 'ev_third_per_k',
 		'SELECT k, count(*) AS n, sum(v) AS s FROM ev WHERE v % 3 = 0 GROUP BY k',
 		"$when: ev_third_per_k equals its SELECT over the events");
+	is_same_rows($node, 'ev_ninth_per_k',
+		'SELECT k, count(*) AS n, sum(v) AS s FROM ev WHERE v % 9 = 0 GROUP BY k',
+		"$when: ev_ninth_per_k equals its SELECT over the events");
 	is( $node->safe_psql('postgres', q{
 SELECT (SELECT sum(n) FROM ev_per_k) = (SELECT count(*) FROM ev),
        (SELECT sum(n) FROM ev_per_minute) = (SELECT count(*) FROM ev),
        (SELECT count(*) FROM ev_third) = (SELECT count(*) FROM ev WHERE v % 3 = 0),
        (SELECT sum(n) FROM ev_third_per_k) = (SELECT count(*) FROM ev WHERE v % 3 = 0),
+       (SELECT count(*) FROM ev_ninth) = (SELECT count(*) FROM ev WHERE v % 9 = 0),
+       (SELECT sum(n) FROM ev_ninth_per_k) = (SELECT count(*) FROM ev WHERE v % 9 = 0),
        (SELECT sum(n) FROM ev_per_10s) = (SELECT sum(n) FROM ev_seconds)}),
-		't|t|t|t|t', "$when: every event counted once, none lost");
+		't|t|t|t|t|t|t', "$when: every event counted once, none lost");
 	is( $node->safe_psql('postgres',
 			'SELECT count(*) = count(DISTINCT w) FROM continuous_storage.ev_seconds_closed'),
 		't', "$when: each closed window is in the emission table once");
@@ -155,63 +175,105 @@ SELECT (SELECT count(*) > 10 FROM ev_seconds) AND (SELECT count(*) > 1 FROM ev_p
 	return;
 }
 
+# three standbys of the primary, each promoted in turn: the rebuild's
+# rounds are 1 (the views of ev), 2 (ev_third_per_k and the transform
+# ev_ninth, over ev_third) and 3 (ev_ninth_per_k); each case holds the lock
+# that one round waits for, and names the views that the rounds before it
+# have committed and those that are as they were before the promotion
+my @cases = (
+	{
+		what => 'kill -9 of the worker in round 2',
+		key => 4402,
+		waiter => 'ev_third_per_k',
+		computed => ['ev_third'],
+		as_before => [ 'ev_third_per_k', 'ev_ninth', 'ev_ninth_per_k' ],
+	},
+	{
+		what => 'immediate stop of the postmaster in round 2',
+		key => 4402,
+		waiter => 'ev_third_per_k',
+		computed => ['ev_third'],
+		as_before => [ 'ev_third_per_k', 'ev_ninth', 'ev_ninth_per_k' ],
+		postmaster => 1,
+	},
+	{
+		what => 'kill -9 of the worker in round 3',
+		key => 4403,
+		waiter => 'ev_ninth_per_k',
+		computed => [ 'ev_third', 'ev_third_per_k', 'ev_ninth' ],
+		as_before => ['ev_ninth_per_k'],
+	});
 my @standbys = (streaming_standby($primary, 'standby1'));
-push @standbys, PostgreSQL::Test::Cluster->new('standby2');
-$standbys[1]->init_from_backup($primary, 'base', has_streaming => 1);
-$standbys[1]->start;
+foreach my $i (2 .. scalar(@cases))
+{
+	my $standby = PostgreSQL::Test::Cluster->new("standby$i");
+	$standby->init_from_backup($primary, 'base', has_streaming => 1);
+	$standby->start;
+	push @standbys, $standby;
+}
 stop_primary_after_catchup($primary, $standbys[0]);
-# the second standby has what the first has
-$standbys[1]->poll_query_until('postgres',
-	"SELECT pg_last_wal_replay_lsn() >= '" . $standbys[0]->safe_psql('postgres',
-		'SELECT pg_last_wal_replay_lsn()') . "'")
-  or die 'the second standby did not catch up';
+# the others have what the first has
+my $replayed = $standbys[0]->safe_psql('postgres', 'SELECT pg_last_wal_replay_lsn()');
+foreach my $standby (@standbys)
+{
+	$standby->poll_query_until('postgres', "SELECT pg_last_wal_replay_lsn() >= '$replayed'")
+	  or die 'a standby did not catch up';
+}
 
 my $next_event = 26001;
 
-foreach my $case (['kill -9 of the worker', 'worker'], ['immediate stop of the postmaster', 'postmaster'])
+foreach my $case (@cases)
 {
-	my ($what, $how) = @$case;
+	my $what = $case->{what};
 	my $node = shift @standbys;
-	my $before = $node->safe_psql('postgres', 'SELECT * FROM ev_third_per_k ORDER BY k');
+	my %before = map {
+		$_ => $node->safe_psql('postgres', "SELECT * FROM $_ ORDER BY 1, 2, 3")
+	} @{ $case->{as_before} };
 
-	# round 2 waits for this lock; the standby's session lives on through
-	# the promotion
+	# the round waits for this lock; the standby's session lives on
+	# through the promotion
 	my $locker = $node->background_psql('postgres', on_error_stop => 0);
-	$locker->query_safe('SELECT pg_advisory_lock(4404)');
+	$locker->query_safe("SELECT pg_advisory_lock($case->{key})");
 	promote_standby($node);
 
-	ok( poll_until($node, 'postgres', q{
+	ok( poll_until($node, 'postgres', qq{
 SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
  WHERE a.backend_type = 'pg_continuous worker' AND NOT l.granted
-   AND l.locktype = 'advisory' AND l.objid = 4404}),
-		"$what: the worker's round 2 waits in gate() of ev_third_per_k");
-	# round 1 has committed, round 2 has not
+   AND l.locktype = 'advisory' AND l.objid = $case->{key}}),
+		"$what: the worker waits in gate() of $case->{waiter}");
+	# the rounds before have committed, this one has not
 	is($node->safe_psql('postgres', 'SELECT rebuild_owed FROM continuous.decoder_position'),
-		't', "$what: between the rounds, the rebuild is owed");
-	is_same_rows($node, 'ev_third', $views{ev_third},
-		"$what: between the rounds, the transform holds its rows computed again");
-	is($node->safe_psql('postgres', 'SELECT * FROM ev_third_per_k ORDER BY k'),
-		$before, "$what: between the rounds, the view over the transform is as before");
+		't', "$what: the rebuild is owed");
+	foreach my $name (@{ $case->{computed} })
+	{
+		is_same_rows($node, $name, $views{$name},
+			"$what: $name, of an earlier round, is computed again");
+	}
+	foreach my $name (@{ $case->{as_before} })
+	{
+		is($node->safe_psql('postgres', "SELECT * FROM $name ORDER BY 1, 2, 3"),
+			$before{$name}, "$what: $name is as before the promotion");
+	}
 	unlike(slurp_file($node->logfile), $computed_again,
-		"$what: between the rounds, the log does not say the views were computed again");
+		"$what: the log does not say yet that the views were computed again");
 
 	my $crash_at = -s $node->logfile;
-	if ($how eq 'worker')
-	{
-		# the postmaster restarts every process, the locking session's too
-		kill9_worker_and_wait($node);
-	}
-	else
+	if ($case->{postmaster})
 	{
 		$node->stop('immediate');
 		$node->start;
 	}
+	else
+	{
+		# the postmaster restarts every process, the locking session's too
+		kill9_worker_and_wait($node);
+	}
 	eval { $locker->quit; };
 
-	check_views($node, "after the $what between the rounds");
+	check_views($node, "after the $what");
 	my @lines = (slurp_file($node->logfile, $crash_at) =~ /$computed_again/g);
-	is_deeply(\@lines, ['6'],
-		"$what: the log says once, after the crash, that the six views were computed again");
+	is_deeply(\@lines, ['8'],
+		"$what: the log says once, after the crash, that the eight views were computed again");
 
 	# and the views go on exactly: more events, then one 10 seconds of
 	# event time ahead that closes the windows of the others
@@ -220,7 +282,7 @@ SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 		  . "INSERT INTO ev VALUES (0, 0, timestamptz '2026-01-01 00:00:00+00' + "
 		  . ($to + 1000) . " * interval '10 ms');");
 	check_views($node, "more events after the $what");
-	is_deeply([ slurp_file($node->logfile) =~ /$computed_again/g ], ['6'],
+	is_deeply([ slurp_file($node->logfile) =~ /$computed_again/g ], ['8'],
 		"$what: the views were computed again only once in all");
 	$node->stop;
 }
