@@ -18,9 +18,9 @@
 #   3. ev_ninth_per_k, a view over ev_ninth.
 #
 # The crash is forced inside a round, after the rounds before it have
-# committed, without sleeps.  The views of rounds 2 and 3 call gate(key,
-# k), an immutable function that takes the advisory lock key in shared
-# mode, each its own key.  Before the promotion, a session of the standby
+# committed, without sleeps.  ev_per_k (round 1), ev_third_per_k (round
+# 2) and ev_ninth_per_k (round 3) call gate(key, k), an immutable function
+# that takes the advisory lock key in shared mode, each its own key.  Before the promotion, a session of the standby
 # holds one key alone (a hot standby grants advisory locks, but no lock on
 # a table that the worker would wait for, and the storage is guarded
 # against locks anyway).  Once pg_locks shows the worker waiting for that
@@ -28,7 +28,7 @@
 # views hold their rows computed again, the views of this round and later
 # ones are as before the promotion, rebuild_owed is true, and the log does
 # not yet say that the views were computed again.  Then the worker is
-# killed with kill -9 (in round 2 and in round 3), or the postmaster
+# killed with kill -9 (in round 1, 2 and 3), or the postmaster
 # stopped in immediate mode and started again (in round 2), each on a
 # standby of its own; the crash ends the locking session.  After
 # continuous.sync() every view equals its SELECT run as batch SQL (EXCEPT
@@ -57,19 +57,19 @@ $primary->safe_psql('postgres', q{
 CREATE EXTENSION pg_continuous;
 CREATE TABLE ev (k int, v int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('ev', event_time => 'ts', watermark_delay => '2 seconds');
-CREATE VIEW ev_per_k WITH (continuous) AS
-    SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k;
-CREATE VIEW ev_per_minute WITH (continuous) AS
-    SELECT continuous.tumble(ts, '1 minute') AS w, k, count(*) AS n, sum(v) AS s
-      FROM ev GROUP BY w, k;
-CREATE VIEW ev_third WITH (continuous, retention = '1 day') AS
-    SELECT ts, k, v FROM ev WHERE v % 3 = 0;
 -- true, once nobody holds the advisory lock lock_key alone (see above)
 CREATE FUNCTION gate(lock_key int, k int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(lock_key);
     RETURN k IS NOT NULL;
 END $$;
+CREATE VIEW ev_per_k WITH (continuous) AS
+    SELECT k, count(*) AS n, sum(v) AS s FROM ev WHERE gate(4401, k) GROUP BY k;
+CREATE VIEW ev_per_minute WITH (continuous) AS
+    SELECT continuous.tumble(ts, '1 minute') AS w, k, count(*) AS n, sum(v) AS s
+      FROM ev GROUP BY w, k;
+CREATE VIEW ev_third WITH (continuous, retention = '1 day') AS
+    SELECT ts, k, v FROM ev WHERE v % 3 = 0;
 CREATE VIEW ev_third_per_k WITH (continuous) AS
     SELECT k, count(*) AS n, sum(v) AS s FROM ev_third WHERE gate(4402, k) GROUP BY k;
 CREATE VIEW ev_ninth WITH (continuous, retention = '1 day') AS
@@ -115,7 +115,7 @@ $primary->safe_psql('postgres', $base_events . 'SELECT continuous.sync();');
 $primary->safe_psql('postgres', events_sql(20001, 26000));
 
 my %views = (
-	ev_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k',
+	ev_per_k => 'SELECT k, count(*) AS n, sum(v) AS s FROM ev WHERE gate(4401, k) GROUP BY k',
 	ev_per_minute => "SELECT continuous.tumble(ts, '1 minute') AS w, k, count(*) AS n, "
 	  . 'sum(v) AS s FROM ev GROUP BY 1, 2',
 	ev_third => 'SELECT ts, k, v FROM ev WHERE v % 3 = 0',
@@ -175,12 +175,21 @@ SELECT (SELECT count(*) > 10 FROM ev_seconds) AND (SELECT count(*) > 1 FROM ev_p
 	return;
 }
 
-# three standbys of the primary, each promoted in turn: the rebuild's
+# four standbys of the primary, each promoted in turn: the rebuild's
 # rounds are 1 (the views of ev), 2 (ev_third_per_k and the transform
 # ev_ninth, over ev_third) and 3 (ev_ninth_per_k); each case holds the lock
 # that one round waits for, and names the views that the rounds before it
 # have committed and those that are as they were before the promotion
+# (in round 1 none has committed; the rebuild is owed since before the new
+# slot)
 my @cases = (
+	{
+		what => 'kill -9 of the worker in round 1',
+		key => 4401,
+		waiter => 'ev_per_k',
+		computed => [],
+		as_before => [ 'ev_per_k', 'ev_third', 'ev_third_per_k', 'ev_ninth', 'ev_ninth_per_k' ],
+	},
 	{
 		what => 'kill -9 of the worker in round 2',
 		key => 4402,
