@@ -390,14 +390,23 @@ release_desc(TupleDesc *source)
 	*source = NULL;
 }
 
-/* An array with room for element n, doubled when full; may be huge. */
+/*
+ * An array with room for element n, doubled when full, and past 65,536
+ * elements grown by a quarter: the batch's memory bound counts what is
+ * allocated, and half an array left empty would be that much fewer events
+ * per batch (so more flushes, each writing every group it changed).  May
+ * be huge.
+ */
 static void *
 room_for_one_more(void *array, int n, int *capacity, Size elemsize,
 				  MemoryContext cxt)
 {
 	if (n < *capacity)
 		return array;
-	*capacity = Max(1024, *capacity * 2);
+	if (*capacity < 65536)
+		*capacity = Max(1024, *capacity * 2);
+	else
+		*capacity = (int) Min((int64) *capacity + *capacity / 4, (int64) INT_MAX);
 	if (array == NULL)
 		return MemoryContextAllocHuge(cxt, elemsize * *capacity);
 	return repalloc_huge(array, elemsize * *capacity);
