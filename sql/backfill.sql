@@ -124,6 +124,34 @@ TABLE bf_ratio ORDER BY k;
 SELECT view, position <> '' AS has_position, payload, regexp_replace(error, 'clock by .*', 'clock by ...') AS error
 FROM continuous.dead_letters WHERE stream = 'bf_bad'::regclass ORDER BY payload;
 
+-- chunks are bounded by maintenance_work_mem: at its minimum, 60,000 rows
+-- over 20,000 groups take several chunks, and a group whose rows are in
+-- several of them is merged into its stored row (an update) each time;
+-- under the default, the same rows are one chunk (inserts only)
+CREATE TABLE bf_mem (g int, v int, ts timestamptz NOT NULL DEFAULT '2026-01-01');
+INSERT INTO bf_mem (g, v) SELECT i % 20000, i FROM generate_series(1, 60000) i;
+SELECT continuous.create_stream('bf_mem', event_time => 'ts');
+SET maintenance_work_mem = '1MB';
+CREATE VIEW bf_mem_chunked WITH (continuous) AS
+    SELECT g, count(*) AS n, sum(v) AS s FROM bf_mem GROUP BY g;
+RESET maintenance_work_mem;
+CREATE VIEW bf_mem_whole WITH (continuous) AS
+    SELECT g, count(*) AS n, sum(v) AS s FROM bf_mem GROUP BY g;
+SELECT count(*) AS chunked_differing FROM (
+    (TABLE bf_mem_chunked EXCEPT ALL SELECT g, count(*), sum(v) FROM bf_mem GROUP BY g)
+    UNION ALL
+    (SELECT g, count(*), sum(v) FROM bf_mem GROUP BY g EXCEPT ALL TABLE bf_mem_chunked)) d;
+SELECT count(*) AS whole_differing FROM (
+    (TABLE bf_mem_whole EXCEPT ALL SELECT g, count(*), sum(v) FROM bf_mem GROUP BY g)
+    UNION ALL
+    (SELECT g, count(*), sum(v) FROM bf_mem GROUP BY g EXCEPT ALL TABLE bf_mem_whole)) d;
+SELECT pg_stat_force_next_flush();
+SELECT relname, n_tup_ins, n_tup_upd > 0 AS merged_across_chunks
+FROM pg_stat_user_tables
+WHERE relid IN ('continuous_storage.bf_mem_chunked_state'::regclass,
+                'continuous_storage.bf_mem_whole_state'::regclass)
+ORDER BY relname;
+
 -- what cannot be backfilled or rebuilt
 CREATE VIEW bf_opt WITH (continuous, backfill = 'maybe') AS SELECT count(*) FROM bf;
 CREATE VIEW bf_opt WITH (backfill = false) AS SELECT count(*) FROM bf;
@@ -142,6 +170,7 @@ DROP ROLE bf_other;
 
 DROP TABLE bf CASCADE;
 DROP TABLE bf_bad CASCADE;
+DROP TABLE bf_mem CASCADE;
 DROP AGGREGATE bf_picky_sum(int);
 DROP AGGREGATE bf_sneaky_sum(int);
 DROP FUNCTION bf_sneaky_combine(int8, int8);
