@@ -20,9 +20,14 @@
  * runs during a setup creates contexts of its own there; it does not
  * allocate in continuous_memory_context() directly.
  *
+ * The arrays of a batch's events (decoder.c, backfill.c) grow by
+ * continuous_room_for_one_more().
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include "nodes/memnodes.h"
 #include "utils/memutils.h"
@@ -63,4 +68,26 @@ continuous_memory_setup_end(bool keep)
 	while (keep && done->firstchild != NULL)
 		MemoryContextSetParent(done->firstchild, long_lived);
 	MemoryContextDelete(done);
+}
+
+/*
+ * Doubled when full, and past 65,536 elements grown by a quarter: the
+ * memory bounds of a batch (continuous.state_memory) and of a backfill's
+ * chunk (maintenance_work_mem) count what is allocated, and half an array
+ * left empty would be that much fewer events per batch (so more flushes,
+ * each writing every group it changed).
+ */
+void *
+continuous_room_for_one_more(void *array, int n, int *capacity, Size elemsize,
+							 MemoryContext cxt)
+{
+	if (n < *capacity)
+		return array;
+	if (*capacity < 65536)
+		*capacity = Max(1024, *capacity * 2);
+	else
+		*capacity = (int) Min((int64) *capacity + *capacity / 4, (int64) INT_MAX);
+	if (array == NULL)
+		return MemoryContextAllocHuge(cxt, elemsize * *capacity);
+	return repalloc_huge(array, elemsize * *capacity);
 }

@@ -14,4 +14,11 @@ extern MemoryContext continuous_memory_context(void);
 extern void continuous_memory_setup_begin(void);
 extern void continuous_memory_setup_end(bool keep);
 
+/*
+ * An array with room for element n (an array of *capacity elements of
+ * elemsize bytes, or NULL), grown if it is full; may be huge.
+ */
+extern void *continuous_room_for_one_more(void *array, int n, int *capacity,
+										  Size elemsize, MemoryContext cxt);
+
 #endif							/* CONTINUOUS_MEMORY_H */

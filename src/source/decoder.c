@@ -139,8 +139,6 @@ static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
 static void count_ignored(Oid stream);
 static void release_desc(TupleDesc *source);
 static void pending_forget(PendingTxn *pending);
-static void *room_for_one_more(void *array, int n, int *capacity,
-							   Size elemsize, MemoryContext cxt);
 static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 						 ReorderBufferTXN *txn);
 static void pending_init(void);
@@ -390,34 +388,12 @@ release_desc(TupleDesc *source)
 	*source = NULL;
 }
 
-/*
- * An array with room for element n, doubled when full, and past 65,536
- * elements grown by a quarter: the batch's memory bound counts what is
- * allocated, and half an array left empty would be that much fewer events
- * per batch (so more flushes, each writing every group it changed).  May
- * be huge.
- */
-static void *
-room_for_one_more(void *array, int n, int *capacity, Size elemsize,
-				  MemoryContext cxt)
-{
-	if (n < *capacity)
-		return array;
-	if (*capacity < 65536)
-		*capacity = Max(1024, *capacity * 2);
-	else
-		*capacity = (int) Min((int64) *capacity + *capacity / 4, (int64) INT_MAX);
-	if (array == NULL)
-		return MemoryContextAllocHuge(cxt, elemsize * *capacity);
-	return repalloc_huge(array, elemsize * *capacity);
-}
-
 /* Add a committed row to the batch; in the batch's memory context. */
 static void
 batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 			 ReorderBufferTXN *txn)
 {
-	stream->events = room_for_one_more(stream->events, stream->nevents,
+	stream->events = continuous_room_for_one_more(stream->events, stream->nevents,
 									   &stream->capacity, sizeof(StreamEvent),
 									   decoder_batch->cxt);
 	stream->events[stream->nevents].tuple = tuple;
@@ -532,7 +508,7 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 {
 	StreamedTxn *txn = &pending->txn;
 
-	txn->rows = room_for_one_more(txn->rows, txn->nrows, &pending->capacity,
+	txn->rows = continuous_room_for_one_more(txn->rows, txn->nrows, &pending->capacity,
 								  sizeof(StreamedRow), pending->cxt);
 	txn->rows[txn->nrows].relid = relid;
 	txn->rows[txn->nrows].subxid = subxid;

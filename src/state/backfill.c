@@ -81,6 +81,7 @@
 #include "utils/timestamp.h"
 
 #include "base/guc.h"
+#include "base/memory.h"
 #include "base/privileges.h"
 #include "ddl/ddl_catalog.h"
 #include "ddl/view_definition.h"
@@ -91,9 +92,6 @@
 #include "state/backfill_progress.h"
 #include "state/flush.h"
 #include "window/window_expiry.h"
-
-/* a chunk's array of events starts this large, and doubles as it fills */
-#define BACKFILL_FIRST_CAPACITY 8192
 
 /* What a backfill reads of a stream's catalog rows. */
 typedef struct BackfillStream
@@ -135,6 +133,7 @@ typedef struct Backfill
 	MemoryContext rows_cxt;		/* holds them (a Generation context: rows
 								 * are freed all at once); reset per chunk */
 	MemoryContext chunk_cxt;	/* the chunk's processing; reset per chunk */
+	MemoryContext events_cxt;	/* holds chunk.events, for all chunks */
 	XLogRecPtr	position;		/* rows committed before this (dead letters) */
 	TimestampTz read_at;
 	TupleDesc	desc;			/* the stream's row type */
@@ -332,8 +331,10 @@ backfill_view(Oid view, BackfillKind kind)
 	bf.chunk.relid = bf.target.stream;
 	bf.chunk.desc = bf.desc;
 	bf.chunk.backfill = true;
-	bf.chunk.capacity = Min(Max(continuous_batch_events, 1), BACKFILL_FIRST_CAPACITY);
-	bf.chunk.events = palloc(sizeof(StreamEvent) * bf.chunk.capacity);
+	/* the array outlives the chunks: grown in the backfill's context */
+	bf.chunk.capacity = 0;
+	bf.chunk.events = NULL;
+	bf.events_cxt = CurrentMemoryContext;
 
 	backfill_progress_start(view, bf.target.name, bf.target.stream, rebuild,
 							heap_blocks(list_concat_copy(tables, join_tables)));
@@ -520,14 +521,11 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 		HeapTuple	tuple = ExecCopySlotHeapTuple(slot);
 		StreamEvent *event;
 
-		if (bf->chunk.nevents == bf->chunk.capacity)
-		{
-			/* the array outlives the chunks: in the backfill's context */
-			bf->chunk.capacity = Min((int64) bf->chunk.capacity * 2,
-									 (int64) Max(continuous_batch_events, 1));
-			bf->chunk.events = repalloc(bf->chunk.events,
-										sizeof(StreamEvent) * bf->chunk.capacity);
-		}
+		bf->chunk.events = continuous_room_for_one_more(bf->chunk.events,
+														bf->chunk.nevents,
+														&bf->chunk.capacity,
+														sizeof(StreamEvent),
+														bf->events_cxt);
 		event = &bf->chunk.events[bf->chunk.nevents++];
 		if (map)
 			tuple = execute_attr_map_tuple(tuple, map);

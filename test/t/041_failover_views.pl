@@ -117,21 +117,13 @@ my %views = (
 sub check_views
 {
 	my ($node, $when) = @_;
-	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
-	foreach my $name (sort keys %views)
-	{
-		is_same_rows($node, $name, $views{$name}, "$when: $name equals its SELECT");
-	}
+	views_equal_definitions($node, \%views, $when);
 	# the reader of the transform against the events themselves, so that a
 	# transform wrong in the same way as its reader cannot hide it
 	is_same_rows($node, 'ev_third_per_k',
 		'SELECT k, count(*) AS n, sum(v) AS s FROM ev WHERE v % 3 = 0 GROUP BY k',
 		"$when: ev_third_per_k equals its SELECT over the events");
-	is( $node->safe_psql('postgres',
-			'SELECT count(*) = count(DISTINCT w) FROM continuous_storage.ev_seconds_closed'),
-		't', "$when: each closed window is in the emission table once");
-	is_same_rows($node, 'continuous_storage.ev_seconds_closed', 'ev_seconds',
-		"$when: the emission table holds ev_seconds' closed windows");
+	is_emitted_once($node, 'ev_seconds', 'w', $when);
 	is( $node->safe_psql('postgres', q{
 SELECT (SELECT count(*) > count(DISTINCT id) FROM dd)
    AND (SELECT count(*) > 0 FROM pairs)

@@ -15,6 +15,13 @@
 #       is_same_rows for each view name => defining query in %views, the
 #       batch query being the definition with FROM $stream turned into
 #       FROM $table (a plain table of the same events).
+#   views_equal_definitions($node, \%views, $when)
+#       after continuous.sync(), is_same_rows for each view name =>
+#       defining query in %views, run as it is.
+#   is_emitted_once($node, $view, $window_column, $when)
+#       tests that the emission table of window_close view $view
+#       (continuous_storage.${view}_closed) holds each closed window once,
+#       and holds exactly the rows of $view.
 #
 # $actual and $expected are queries ("TABLE v" or "SELECT ...") or view
 # names; floating-point columns need exact sums (integers or numeric).
@@ -27,7 +34,8 @@ use warnings;
 use Exporter 'import';
 use Test::More;
 
-our @EXPORT = qw(rows_differ is_same_rows views_equal_batches);
+our @EXPORT = qw(rows_differ is_same_rows views_equal_batches
+  views_equal_definitions is_emitted_once);
 
 sub as_query
 {
@@ -70,6 +78,29 @@ sub views_equal_batches
 		(my $batch = $views->{$name}) =~ s/\bFROM \Q$stream\E\b/FROM $table/;
 		is_same_rows($node, $name, $batch, "$when: view $name equals its batch query");
 	}
+	return;
+}
+
+sub views_equal_definitions
+{
+	my ($node, $views, $when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
+	foreach my $name (sort keys %$views)
+	{
+		is_same_rows($node, $name, $views->{$name}, "$when: $name equals its SELECT");
+	}
+	return;
+}
+
+sub is_emitted_once
+{
+	my ($node, $view, $window_column, $when) = @_;
+	my $emitted = "continuous_storage.${view}_closed";
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) = count(DISTINCT $window_column) FROM $emitted"),
+		't', "$when: each closed window is in the emission table once");
+	is_same_rows($node, $emitted, $view,
+		"$when: the emission table holds ${view}'s closed windows");
 	return;
 }
 
