@@ -49,6 +49,7 @@
 #include "base/subxact.h"
 #include "exec/batch.h"
 #include "exec/stage_registry.h"
+#include "exec/view_access.h"
 #include "plan/plan.h"
 #include "state/storage_layout.h"
 
@@ -270,6 +271,9 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 	vr->had_stream_watermark = clock != NULL && clock->had_watermark_before;
 	vr->stream_watermark = vr->had_stream_watermark ?
 		clock->watermark_before : 0;
+
+	/* its owner may still read all its events (view_access.c) */
+	view_access_check(vr->plan, vr->owner, vr->name);
 
 	/* the view's expressions run with its owner's privileges */
 	privileges_become(vr->owner, vr->search_path, &saved);

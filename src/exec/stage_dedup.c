@@ -279,6 +279,7 @@ dedup_load(ViewRuntime *vr, DedupStage *dd)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(vr->view)};
 	ExtensionPrivileges saved;
+	SavedPrivileges owner;
 	Datum	   *probe = palloc(sizeof(Datum) * dd->nkeys);
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
@@ -301,6 +302,13 @@ dedup_load(ViewRuntime *vr, DedupStage *dd)
 		SPI_cursor_fetch(portal, true, 10000);
 		if (SPI_processed == 0)
 			break;
+
+		/*
+		 * The key's input (a domain's CHECK, also inside an array or a
+		 * composite type) and its hash and equality are the stream's
+		 * types' code: run as the view's owner, as the batches run them.
+		 */
+		privileges_become(vr->owner, vr->search_path, &owner);
 		for (row = 0; row < SPI_processed; row++)
 		{
 			HeapTuple	tuple = SPI_tuptable->vals[row];
@@ -326,6 +334,7 @@ dedup_load(ViewRuntime *vr, DedupStage *dd)
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(rowcxt);
 		}
+		privileges_restore(&owner);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);

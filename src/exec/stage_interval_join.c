@@ -309,7 +309,8 @@ interval_join_destroy(ViewRuntime *vr, void *state)
 
 /*
  * The rows the view's committed state keeps, read through a cursor a
- * chunk at a time, as the extension (the table is its own).
+ * chunk at a time, as the extension (the table is its own), and made
+ * values again as the view's owner.
  */
 static void
 side_load(ViewRuntime *vr, IntervalJoinStage *st)
@@ -317,6 +318,7 @@ side_load(ViewRuntime *vr, IntervalJoinStage *st)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(vr->view)};
 	ExtensionPrivileges saved;
+	SavedPrivileges owner;
 	MemoryContext rowcxt;
 	Portal		portal;
 
@@ -336,6 +338,13 @@ side_load(ViewRuntime *vr, IntervalJoinStage *st)
 		SPI_cursor_fetch(portal, true, 10000);
 		if (SPI_processed == 0)
 			break;
+
+		/*
+		 * The columns' input functions (a domain's CHECK) and the join
+		 * key's expressions are the owner's code: run as the view's owner,
+		 * as the batches run them.
+		 */
+		privileges_become(vr->owner, vr->search_path, &owner);
 		for (r = 0; r < SPI_processed; r++)
 		{
 			HeapTuple	tuple = SPI_tuptable->vals[r];
@@ -378,6 +387,7 @@ side_load(ViewRuntime *vr, IntervalJoinStage *st)
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(rowcxt);
 		}
+		privileges_restore(&owner);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);

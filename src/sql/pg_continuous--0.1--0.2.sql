@@ -582,3 +582,16 @@ SELECT continuous._views_add_columns(
     'COALESCE(s.events_before_commit, 0::bigint) AS events_before_commit');
 
 DROP FUNCTION continuous._views_add_columns(text);
+
+/* ------------------------------------------------------------------------
+ * Dead letters of streams under row-level security
+ *
+ * A dead letter holds its event's row: a role that may SELECT from the
+ * stream but whose rows the stream's row-level security filters would
+ * read through it rows the policies hide from it.  Such a role sees none
+ * (t/046_hostile_tenant_features.pl).
+ * ------------------------------------------------------------------------ */
+
+ALTER POLICY dead_letters_read ON continuous.dead_letters
+    USING (coalesce(pg_catalog.has_table_privilege(stream, 'SELECT')
+                    AND NOT pg_catalog.row_security_active(stream), false));

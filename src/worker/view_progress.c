@@ -8,8 +8,9 @@
  * each view's storage table, table of counts and late_events table, and
  * another transaction may hold a lock on them that the flush would wait
  * for: an uncommitted DROP VIEW, or a LOCK of the late_events table (the
- * view owner's own table).  So before each batch is processed the worker
- * takes those locks without waiting (view_progress_hold_if_locked).  A
+ * view owner's own table); it reads the tables of its lookup joins too,
+ * which their owners may lock.  So before each batch is processed the
+ * worker takes those locks without waiting (view_progress_hold_if_locked).  A
  * view whose relations are locked is held back: it leaves the batch, and
  * every other view goes on.  The decoder goes on too, while the slot keeps
  * the WAL from where the held view stands.  A view whose storage table is
@@ -73,6 +74,10 @@ typedef struct ViewProgress
 /* the views read from the catalog, and those read before (while loading) */
 static HTAB *progress = NULL;
 static HTAB *previous = NULL;
+
+/* where the lists of the entries of progress and previous are kept */
+static MemoryContext progress_cxt = NULL;
+static MemoryContext previous_cxt = NULL;
 static bool load_restarted = false;
 
 /* what view_progress_start() read, for the first load: view -> lsn */
@@ -128,6 +133,9 @@ view_progress_forget_all(void)
 	if (progress)
 		hash_destroy(progress);
 	progress = NULL;
+	if (progress_cxt)
+		MemoryContextDelete(progress_cxt);
+	progress_cxt = NULL;
 }
 
 void
@@ -135,6 +143,12 @@ view_progress_begin_load(bool decoder_restarted)
 {
 	previous = progress;
 	progress = progress_table("pg_continuous view progress");
+	if (previous_cxt)
+		MemoryContextDelete(previous_cxt);	/* of a load that failed */
+	previous_cxt = progress_cxt;
+	progress_cxt = AllocSetContextCreate(continuous_memory_context(),
+										 "pg_continuous view progress lookups",
+										 ALLOCSET_SMALL_SIZES);
 	load_restarted = decoder_restarted;
 }
 
@@ -145,6 +159,7 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
 	ViewProgress *before = NULL;
 	ViewProgress *at_start = NULL;
+	MemoryContext oldcxt;
 
 	if (previous)
 		before = hash_search(previous, &view, HASH_FIND, NULL);
@@ -155,6 +170,9 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 		at_start ? at_start->applied : frontier;
 	p->applied = Max(p->applied, active_from);
 	p->relations = *relations;
+	oldcxt = MemoryContextSwitchTo(progress_cxt);
+	p->relations.lookups = list_copy(relations->lookups);
+	MemoryContextSwitchTo(oldcxt);
 	p->kafka_stream = kafka_stream;
 	p->held = false;
 	p->locked = InvalidOid;
@@ -199,6 +217,9 @@ view_progress_end_load(void)
 	if (previous)
 		hash_destroy(previous);
 	previous = NULL;
+	if (previous_cxt)
+		MemoryContextDelete(previous_cxt);
+	previous_cxt = NULL;
 	if (behind_at_start)
 		hash_destroy(behind_at_start);
 	behind_at_start = NULL;
@@ -256,6 +277,7 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 	relations->late_table, relations->query_view};
 	LOCKMODE	modes[4] = {kafka ? AccessShareLock : RowExclusiveLock,
 		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
+	ListCell   *lc;
 	int			i;
 
 	for (i = 0; i < lengthof(relids); i++)
@@ -268,6 +290,13 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		/* the storage table goes with the view only */
 		if (i == 0 && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
 			return VIEW_RELATIONS_DROPPED;
+	}
+	/* the lookup joins read their tables in the flush, as the owner */
+	foreach(lc, relations->lookups)
+	{
+		*locked = lfirst_oid(lc);
+		if (!ConditionalLockRelationOid(*locked, AccessShareLock))
+			return VIEW_RELATIONS_LOCKED;
 	}
 	*locked = InvalidOid;
 	return VIEW_RELATIONS_FREE;

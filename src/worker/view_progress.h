@@ -21,6 +21,7 @@ typedef struct ViewRelations
 	Oid			counts;			/* InvalidOid: not a count window */
 	Oid			late_table;		/* InvalidOid: none */
 	Oid			query_view;
+	List	   *lookups;		/* Oid: the tables its lookup joins read */
 } ViewRelations;
 
 /* What a view's relations were found to be, locked without waiting. */

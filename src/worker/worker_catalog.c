@@ -28,7 +28,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -240,9 +242,22 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 	List	   *views = NIL;
 	uint64		i;
 
+	/*
+	 * Last, the tables of its lookup joins: the tables its definition
+	 * reads that are not streams.
+	 */
 	if (SPI_execute("SELECT v.view, v.stream, v.storage, v.query_view, c.relowner, s.active_from, "
 					"v.allowed_lateness, v.late_table, v.retention, c.relname, "
-					"v.search_path, v.counts_table "
+					"v.search_path, v.counts_table, "
+					"ARRAY(SELECT DISTINCT d.refobjid FROM pg_catalog.pg_depend d "
+					"      JOIN pg_catalog.pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid "
+					"      JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) d.refobjid "
+					"      WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+					"      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+					"      AND r.ev_class OPERATOR(pg_catalog.=) v.query_view "
+					"      AND t.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog.\"char\"[]) "
+					"      AND NOT EXISTS (SELECT FROM continuous.stream_catalog sc "
+					"                      WHERE sc.stream OPERATOR(pg_catalog.=) d.refobjid)) "
 					"FROM continuous.view_catalog v "
 					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.view "
 					"LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view "
@@ -276,6 +291,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 																	&isnull));
 		bool		no_counts;
 		Oid			counts = DatumGetObjectId(SPI_getbinval(row, desc, 12, &no_counts));
+		Datum		lookups = SPI_getbinval(row, desc, 13, &isnull);
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
@@ -323,6 +339,19 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		relations.counts = no_counts ? InvalidOid : counts;
 		relations.late_table = no_late_table ? InvalidOid : late_table;
 		relations.query_view = query_view;
+		relations.lookups = NIL;
+		if (!isnull)
+		{
+			Datum	   *oids;
+			int			n;
+			int			l;
+
+			deconstruct_array(DatumGetArrayTypeP(lookups), OIDOID, sizeof(Oid),
+							  true, TYPALIGN_INT, &oids, NULL, &n);
+			for (l = 0; l < n; l++)
+				relations.lookups = lappend_oid(relations.lookups,
+												DatumGetObjectId(oids[l]));
+		}
 		if (kafka || (wc.decoding && act->active_from != InvalidXLogRecPtr))
 		{
 			if (!view_progress_load_view(view, kafka ? stream : InvalidOid,
