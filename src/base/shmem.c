@@ -193,6 +193,8 @@ continuous_get_slot(Oid dboid)
 			{
 				slot->workers[i].pid = 0;
 				slot->workers[i].latch = NULL;
+				slot->workers[i].strikes.view = InvalidOid;
+				slot->workers[i].strikes.failures = 0;
 			}
 			pg_atomic_write_u64(&slot->applied_lsn, 0);
 			return slot;

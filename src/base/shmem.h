@@ -32,6 +32,19 @@ typedef enum DatabaseSlotState
 } DatabaseSlotState;
 
 /*
+ * The view whose step last failed a worker's flush with an error that
+ * looks like nobody's view's fault, and how many times in a row
+ * (quarantine.c): kept here, across the worker's restarts, since a view
+ * owner's code can raise such errors on purpose.  Written by that worker
+ * only.
+ */
+typedef struct TransientStrikes
+{
+	Oid			view;
+	uint32		failures;
+} TransientStrikes;
+
+/*
  * A database's workers after the first (continuous.workers > 1): they
  * consume their share of the Kafka partitions, and nothing else.
  */
@@ -41,6 +54,7 @@ typedef struct WorkerSlot
 	Latch	   *latch;
 	/* as DatabaseSlot.kafka_synced, for this worker's partitions */
 	pg_atomic_uint64 kafka_synced;
+	TransientStrikes strikes;	/* of worker 0 too */
 } WorkerSlot;
 
 typedef struct DatabaseSlot
@@ -86,7 +100,10 @@ typedef struct DatabaseSlot
 	uint32		start_failed;
 	bool		no_replication_slot;
 
-	/* workers 1 .. continuous.workers - 1; [0] is unused (the fields above) */
+	/*
+	 * workers 1 .. continuous.workers - 1; of [0], worker 0's, only strikes
+	 * is used (the fields above)
+	 */
 	WorkerSlot	workers[CONTINUOUS_MAX_WORKERS];
 } DatabaseSlot;
 

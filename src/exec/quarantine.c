@@ -17,7 +17,13 @@
  * Errors that are nobody's view's fault -- a cancel, a deadlock, a lack of
  * memory or disk, an I/O error -- fail the whole flush instead, and the
  * worker retries it from its last position after a restart: marking a view
- * failed for them would lose it for good.
+ * failed for them would lose it for good.  But a view owner's code can
+ * raise any SQLSTATE (RAISE ... USING ERRCODE = 'deadlock_detected'), or
+ * bring such an error about (its lock_timeout, its locks): so the worker
+ * counts in shared memory, across its restarts, the flushes in a row that
+ * one view's step failed that way, and the fourth time the view fails
+ * instead of every view of the database.  A step of every view at once
+ * that fails that way is taken again view by view, to find the view.
  *
  * Errors of single events never come here: batch.c turns those into dead
  * letters.
@@ -38,6 +44,15 @@
 #include "base/privileges.h"
 #include "base/subxact.h"
 #include "exec/quarantine.h"
+
+/*
+ * Flushes in a row that one view's step may fail with a transient error
+ * before it counts as the view's own (quarantine_rethrow()).
+ */
+#define QUARANTINE_TRANSIENT_TRIES 3
+
+/* the worker's, in shared memory; NULL in a backend */
+static TransientStrikes *strikes = NULL;
 
 /* how a failed view comes back, in the worker's log and in sync() */
 #define FAILED_VIEW_HINT \
@@ -86,6 +101,39 @@ quarantine_error_is_transient(ErrorData *edata)
 	}
 }
 
+bool
+quarantine_rethrow(ErrorData *edata, Oid view)
+{
+	if (!quarantine_error_is_transient(edata))
+		return false;
+	if (strikes == NULL)
+		return true;
+	if (!OidIsValid(view))
+		return false;
+	if (strikes->view != view)
+	{
+		strikes->view = view;
+		strikes->failures = 0;
+	}
+	return ++strikes->failures <= QUARANTINE_TRANSIENT_TRIES;
+}
+
+void
+quarantine_use_strikes(TransientStrikes *worker_strikes)
+{
+	strikes = worker_strikes;
+}
+
+void
+quarantine_flush_written(void)
+{
+	if (strikes != NULL)
+	{
+		strikes->view = InvalidOid;
+		strikes->failures = 0;
+	}
+}
+
 ErrorData *
 quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
 {
@@ -104,7 +152,7 @@ quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
 	{
 		edata = continuous_abort_subtransaction(cxt);
 		CurrentResourceOwner = owner;
-		if (quarantine_error_is_transient(edata))
+		if (quarantine_rethrow(edata, vr ? vr->view : InvalidOid))
 			ReThrowError(edata);
 	}
 	PG_END_TRY();

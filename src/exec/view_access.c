@@ -23,9 +23,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_class.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 
@@ -41,13 +41,23 @@ view_access_check(ContinuousPlan *plan, Oid role, const char *view_name)
 	foreach(lc, plan->query->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		RangeTblEntry as_role;
+		List	   *check;
+		bool		allowed;
 		char		relkind;
 
 		if (rte->rtekind != RTE_RELATION ||
 			is_lookup_table(plan, foreach_current_index(lc) + 1))
 			continue;
 		relkind = get_rel_relkind(rte->relid);
-		if (pg_class_aclcheck(rte->relid, role, ACL_SELECT) != ACLCHECK_OK)
+
+		/* the privileges CREATE VIEW checked, columns included */
+		as_role = *rte;
+		as_role.checkAsUser = role;
+		check = list_make1(&as_role);
+		allowed = ExecCheckRTPerms(check, false);
+		list_free(check);
+		if (!allowed)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for %s \"%s\"",

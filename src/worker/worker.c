@@ -70,6 +70,7 @@
 #include "ddl/view_chain.h"
 #include "ddl/view_dependencies.h"
 #include "exec/batch.h"
+#include "exec/quarantine.h"
 #include "source/decoder.h"
 #include "source/kafka/kafka_source.h"
 #include "source/kafka/worker_kafka.h"
@@ -163,6 +164,7 @@ continuous_worker_main(Datum arg)
 	pg_atomic_write_u64(&ws.slot->applied_lsn, InvalidXLogRecPtr);
 	LWLockRelease(ContinuousShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
+	quarantine_use_strikes(&ws.slot->workers[0].strikes);
 	worker_kafka_init(0, &ws.slot->kafka_synced, worker_catalog_clock);
 
 	/* a library of another version than the catalog waits for the update */
@@ -313,6 +315,7 @@ worker_start_further(Oid dboid)
 	ws.slot->workers[ws.index].latch = MyLatch;
 	LWLockRelease(ContinuousShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
+	quarantine_use_strikes(&ws.slot->workers[ws.index].strikes);
 	worker_kafka_init(ws.index, &ws.slot->workers[ws.index].kafka_synced,
 					  worker_catalog_clock);
 
@@ -926,6 +929,7 @@ worker_flush(void)
 	/* a lock gone before a sync() asked is seen by its flush */
 	rewind_due = view_progress_release_due();
 	worker_commit();
+	quarantine_flush_written();
 
 	worker_catalog_activations_written(ws.views);
 	ws.views = worker_write_forget_failed(ws.views);

@@ -412,7 +412,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 			continuous_memory_setup_end(false);
 
 			CurrentResourceOwner = oldowner;
-			if (quarantine_error_is_transient(edata))
+			if (quarantine_rethrow(edata, view))
 				ReThrowError(edata);
 			quarantine_view(view, SPI_getvalue(row, desc, 10), edata->message);
 			/* not maintained: nothing of it may hold back the slot */

@@ -18,7 +18,9 @@
 #     dead letters of such a stream;
 #   - a continuous transform of alice's read by a view of carol's, then
 #     alice revokes carol's SELECT;
-#   - a late_events table with a trigger, then one whose trigger raises;
+#   - a late_events table with a trigger, then one whose trigger raises an
+#     error that looks like nobody's fault (serialization_failure), which
+#     the worker would retry for ever;
 #   - a lock on a lookup table held in an open transaction;
 #   - the hostile database settings of t/016 (schema "evil" first on
 #     search_path, shadowing the operators and functions the worker's SQL
@@ -274,6 +276,18 @@ alice('GRANT SELECT ON evens TO carol');
 as('carol',
 	'CREATE VIEW carol_evens WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM evens GROUP BY k');
 
+# --- no trigger of a tenant's on the tables the worker writes -----------------
+my $evens_storage = $node->safe_psql('adb',
+	q{SELECT storage::regclass FROM continuous.view_catalog WHERE view = 'evens'::regclass});
+foreach my $table ($evens_storage, 'continuous.dead_letters', 'continuous.dedup_keys',
+	'continuous.interval_join_rows')
+{
+	$err = fails_as('alice',
+		"CREATE TRIGGER noting BEFORE INSERT ON $table FOR EACH ROW EXECUTE FUNCTION public.late_trigger()"
+	);
+	ok(defined $err, "alice cannot put a trigger on $table") or diag 'created';
+}
+
 # --- the first round of events --------------------------------------------------
 sub alice_events
 {
@@ -402,10 +416,12 @@ $locker->query_safe('BEGIN; LOCK TABLE mydim IN ACCESS EXCLUSIVE MODE');
 alice(q{
 INSERT INTO myorders SELECT 1 FROM generate_series(1, 10);
 CREATE OR REPLACE FUNCTION public.late_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'no late events today'; END $$;
+BEGIN RAISE EXCEPTION 'no late events today' USING ERRCODE = 'serialization_failure'; END $$;
 INSERT INTO wev VALUES ('late again', '2025-12-31 00:00:00+00');
 });
-bob_advances('while alice holds a lock on her lookup table and her late table raises');
+bob_advances('while alice holds a lock on her lookup table and her late table raises a "transient" error');
+is(alice(q{SELECT status FROM continuous.views WHERE view = 'per_minute'::regclass}),
+	'failed', 'the view whose late table raises has failed, alone');
 $locker->query_safe('COMMIT');
 $locker->quit;
 sync();
