@@ -397,6 +397,11 @@ is(alice('SELECT coalesce(max(s), 0) < 4000 FROM of_later_revoke'),
 	't', 'a view of a stream whose SELECT was revoked counts none of the later rows');
 is(as('carol', 'SELECT coalesce(sum(n), 0) FROM carol_evens'),
 	'20', 'carol\'s view of alice\'s transform took no rows after the revoke');
+foreach my $table ($evens_storage, 'continuous.dedup_keys', 'continuous.interval_join_rows')
+{
+	ok(defined fails_as('carol', "SELECT count(*) FROM $table"),
+		"carol cannot read $table (alice's rows)");
+}
 is(alice(q{SELECT count(*) FROM continuous.dead_letters d JOIN pg_class c ON c.oid = d.stream WHERE c.relname = 'secrets'}),
 	'0', 'alice sees no dead letter of a stream whose policy hides its rows from her');
 is(as('bob', q{SELECT count(*) FROM continuous.dead_letters d JOIN pg_class c ON c.oid = d.stream WHERE c.relname = 'secrets'}),
