@@ -84,7 +84,6 @@
 #include "ddl/ddl_transform.h"
 #include "ddl/restore.h"
 #include "ddl/storage_grants.h"
-#include "exec/view_access.h"
 #include "ddl/stream_guard.h"
 #include "ddl/utility_chain.h"
 #include "ddl/view_chain.h"
@@ -92,6 +91,7 @@
 #include "ddl/view_definition.h"
 #include "ddl/view_dependencies.h"
 #include "ddl/view_options.h"
+#include "exec/view_access.h"
 #include "plan/agg_support.h"
 #include "plan/plan.h"
 #include "source/kafka/kafka_options.h"
@@ -382,7 +382,7 @@ define_continuous_view(PlannedStmt *pstmt, ViewStmt *stmt,
 		(void) view_chain_prepare_source(stream);
 
 	plan = continuous_plan_build(query);
-	/* ... every row of it: no row-level security in the way */
+	/* and every row of it: no row-level security in the way */
 	view_access_check(plan, GetUserId(), stmt->view->relname);
 	window_registry_check_view(pstate, plan);
 	/* the left stream's watermark alone does not close its windows */

@@ -291,7 +291,8 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 																	&isnull));
 		bool		no_counts;
 		Oid			counts = DatumGetObjectId(SPI_getbinval(row, desc, 12, &no_counts));
-		Datum		lookups = SPI_getbinval(row, desc, 13, &isnull);
+		bool		no_lookups;
+		Datum		lookups = SPI_getbinval(row, desc, 13, &no_lookups);
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
@@ -340,7 +341,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		relations.late_table = no_late_table ? InvalidOid : late_table;
 		relations.query_view = query_view;
 		relations.lookups = NIL;
-		if (!isnull)
+		if (!no_lookups)
 		{
 			Datum	   *oids;
 			int			n;

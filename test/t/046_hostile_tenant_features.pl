@@ -10,6 +10,7 @@
 #     worker reads the keys it has seen back (as text) when it starts;
 #   - an interval join of two streams whose join column is of that domain:
 #     the rows the join keeps are read back (as text) when it starts;
+#   - a Kafka stream with a column of such a domain (its input function);
 #   - lookup joins to a table of bob's with row-level security, whose
 #     policy's function notes who runs it, and from which bob later
 #     revokes alice's SELECT;
@@ -38,6 +39,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::MockKafka;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -212,6 +214,26 @@ SELECT continuous.create_stream('tev', event_time => 'ts');
 CREATE VIEW evens WITH (continuous) AS SELECT k, v, ts FROM tev WHERE v % 2 = 0;
 });
 
+# --- a Kafka stream of alice's with a column of her domain ----------------------
+my $broker = PgContinuous::MockKafka->start('kev:2');
+my $brokers = $broker->bootstrap;
+$node->safe_psql('adb', qq{
+CREATE SERVER kafka_local FOREIGN DATA WRAPPER continuous_kafka OPTIONS (brokers '$brokers');
+GRANT USAGE ON FOREIGN SERVER kafka_local TO alice;
+});
+alice(q{
+CREATE DOMAIN public.ktag AS text CHECK (public.tag_ok(VALUE, 'kafka column check') AND VALUE <> 'bad');
+CREATE FOREIGN TABLE kev (tag public.ktag, v int) SERVER kafka_local
+    OPTIONS (topic 'kev', format 'json', start_offset 'earliest');
+CREATE VIEW k_counts WITH (continuous) AS SELECT tag, count(*) AS n, sum(v) AS s FROM kev GROUP BY tag;
+CREATE TABLE kev_copy (tag text, v int);
+INSERT INTO kev_copy SELECT 'k' || (g % 3), g FROM generate_series(1, 30) g;
+});
+is( $broker->produce('kev',
+		(map { sprintf('{"tag": "k%d", "v": %d}', $_ % 3, $_) } 1 .. 30),
+		'{"tag": "bad", "v": 1000}'),
+	31, 'Kafka: messages produced');
+
 # --- bob's tables: a lookup table and streams, some with row-level security ---
 as('bob', q{
 CREATE FUNCTION public.policy_note() RETURNS bool LANGUAGE plpgsql AS $$
@@ -366,15 +388,19 @@ is( alice(
 	'',
 	'no code of a tenant ran with anyone else\'s rights');
 is( alice(
-		q{SELECT string_agg(DISTINCT fn, ', ' ORDER BY fn) FROM whoami WHERE fn NOT IN ('dedup key check', 'join column check', 'policy', 'late trigger')}
+		q{SELECT string_agg(DISTINCT fn, ', ' ORDER BY fn) FROM whoami WHERE fn NOT IN ('dedup key check', 'join column check', 'kafka column check', 'policy', 'late trigger')}
 	),
 	'',
 	'the worker called none of the hijacking operators and functions');
 is( alice(
 		q{SELECT string_agg(DISTINCT fn || ' as ' || usr, ', ' ORDER BY fn || ' as ' || usr) FROM whoami WHERE sess NOT IN ('alice', 'bob', 'carol')}
 	),
-	'dedup key check as alice, join column check as alice, late trigger as alice, policy as alice',
-	'in the worker, the domains of the seen keys and kept join rows read back, the lookup table\'s policy and the late table\'s trigger ran as alice');
+	'dedup key check as alice, join column check as alice, kafka column check as alice, late trigger as alice, policy as alice',
+	'in the worker, the domains of the seen keys and kept join rows read back and of a Kafka column, the lookup table\'s policy and the late table\'s trigger ran as alice');
+is_same_rows($node, 'k_counts', 'SELECT tag, count(*), sum(v) FROM kev_copy GROUP BY tag',
+	'the Kafka view has every message but the one its domain refused', 'adb');
+is(alice(q{SELECT count(*) FROM continuous.dead_letters WHERE view = 'k_counts'::regclass OR stream = 'kev'::regclass}),
+	'1', 'the refused message is a dead letter');
 
 # --- alice's views hold what she may read, and are exact -------------------------------
 is_same_rows($node, 'dd_counts',
@@ -436,5 +462,6 @@ is($node->safe_psql('postgres',
 		"SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname IN ('alice', 'bob', 'carol') AND rolsuper"),
 	'', 'still no tenant is superuser');
 
+$broker->stop;
 $node->stop;
 done_testing();
