@@ -30,6 +30,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgContinuous::Hostile;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -53,45 +54,7 @@ sub alice
 	return $node->safe_psql('adb', $sql, extra_params => [ '-U', 'alice' ]);
 }
 
-alice(q{
-CREATE TABLE whoami (fn text, usr text, at timestamptz DEFAULT clock_timestamp());
-CREATE SCHEMA evil;
-
--- one trap, called by every hijacking operator and function
-CREATE FUNCTION evil.trap(fn text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO public.whoami (fn, usr) VALUES (fn, current_user);
-    BEGIN
-        EXECUTE 'ALTER ROLE alice SUPERUSER';
-    EXCEPTION WHEN others THEN NULL;
-    END;
-END $$;
-
-CREATE FUNCTION evil.texteq(text, text) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('text ='); RETURN pg_catalog.texteq($1, $2); END $$;
-CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.texteq);
-CREATE FUNCTION evil.oideq(oid, oid) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('oid ='); RETURN pg_catalog.oideq($1, $2); END $$;
-CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.oideq);
-CREATE FUNCTION evil.int8pl(int8, int8) RETURNS int8 LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('int8 +'); RETURN pg_catalog.int8pl($1, $2); END $$;
-CREATE OPERATOR evil.+ (LEFTARG = int8, RIGHTARG = int8, FUNCTION = evil.int8pl);
-CREATE FUNCTION evil.int84gt(int8, int4) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('int8 >'); RETURN pg_catalog.int84gt($1, $2); END $$;
-CREATE OPERATOR evil.> (LEFTARG = int8, RIGHTARG = int4, FUNCTION = evil.int84gt);
-CREATE FUNCTION evil.tsle(timestamptz, timestamptz) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('timestamptz <='); RETURN pg_catalog.timestamptz_le($1, $2); END $$;
-CREATE OPERATOR evil.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.tsle);
-CREATE FUNCTION evil.tspl(timestamptz, interval) RETURNS timestamptz LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('timestamptz +'); RETURN pg_catalog.timestamptz_pl_interval($1, $2); END $$;
-CREATE OPERATOR evil.+ (LEFTARG = timestamptz, RIGHTARG = interval, FUNCTION = evil.tspl);
-CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('now()'); RETURN pg_catalog.now(); END $$;
-CREATE FUNCTION evil.format(text, VARIADIC text[]) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('format()'); RETURN 'x'; END $$;
-CREATE FUNCTION evil.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('unnest()'); RETURN QUERY SELECT * FROM pg_catalog.unnest($1); END $$;
-
+alice(hostile_schema_sql('alice') . q{
 -- an aggregate of alice's: its code must run as alice, never as the worker
 CREATE FUNCTION public.noting_sfunc(int8, int) RETURNS int8 LANGUAGE plpgsql AS $$
 BEGIN PERFORM evil.trap('transition'); RETURN $1 + $2; END $$;
@@ -128,14 +91,7 @@ ALTER DATABASE adb SET synchronous_commit = off;
 });
 my $worker_of_adb =
   "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' AND datname = 'adb'";
-my $old = $node->safe_psql('postgres', $worker_of_adb);
-$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
-ok( poll_until($node, 'postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
-		  . "AND datname = 'adb' AND pid <> $old",
-		'1'),
-	'the worker starts again under the hostile settings');
-my $worker = $node->safe_psql('postgres', $worker_of_adb);
+my $worker = restart_worker($node, 'adb', 'the worker starts again under the hostile settings');
 
 # Events, some late for the windowed view, over a few flushes.
 for my $round (1 .. 3)

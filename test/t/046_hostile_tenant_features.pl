@@ -40,6 +40,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgContinuous::MockKafka;
+use PgContinuous::Hostile;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
@@ -82,70 +83,8 @@ sub sync
 	return;
 }
 
-my $worker_of_adb =
-  "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' AND datname = 'adb'";
-
-sub restart_worker
-{
-	my ($why) = @_;
-	my $old = $node->safe_psql('postgres', $worker_of_adb);
-	$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
-	ok( poll_until($node, 'postgres',
-			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
-			  . "AND datname = 'adb' AND pid <> $old",
-			'1'),
-		"the worker starts again: $why");
-	return;
-}
-
 # --- the traps ---------------------------------------------------------------
-alice(q{
-CREATE TABLE whoami (fn text, usr text, sess text, at timestamptz DEFAULT clock_timestamp());
-GRANT INSERT, SELECT ON whoami TO PUBLIC;
-CREATE SCHEMA evil;
-GRANT USAGE ON SCHEMA evil TO PUBLIC;
-
--- one trap, called by every function of a tenant: who runs it (in the
--- worker, session_user is the worker's role), and a try at becoming
--- superuser
-CREATE FUNCTION evil.trap(fn text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO public.whoami (fn, usr, sess) VALUES (fn, current_user, session_user);
-    BEGIN
-        EXECUTE 'ALTER ROLE alice SUPERUSER';
-    EXCEPTION WHEN others THEN NULL;
-    END;
-    BEGIN
-        EXECUTE 'ALTER ROLE carol SUPERUSER';
-    EXCEPTION WHEN others THEN NULL;
-    END;
-END $$;
-GRANT EXECUTE ON FUNCTION evil.trap(text) TO PUBLIC;
-
--- the operators and functions the worker's SQL uses, shadowed
-CREATE FUNCTION evil.texteq(text, text) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('text ='); RETURN pg_catalog.texteq($1, $2); END $$;
-CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.texteq);
-CREATE FUNCTION evil.oideq(oid, oid) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('oid ='); RETURN pg_catalog.oideq($1, $2); END $$;
-CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.oideq);
-CREATE FUNCTION evil.int4eq(int4, int4) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('int4 ='); RETURN pg_catalog.int4eq($1, $2); END $$;
-CREATE OPERATOR evil.= (LEFTARG = int4, RIGHTARG = int4, FUNCTION = evil.int4eq);
-CREATE FUNCTION evil.int8pl(int8, int8) RETURNS int8 LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('int8 +'); RETURN pg_catalog.int8pl($1, $2); END $$;
-CREATE OPERATOR evil.+ (LEFTARG = int8, RIGHTARG = int8, FUNCTION = evil.int8pl);
-CREATE FUNCTION evil.tsle(timestamptz, timestamptz) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('timestamptz <='); RETURN pg_catalog.timestamptz_le($1, $2); END $$;
-CREATE OPERATOR evil.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.tsle);
-CREATE FUNCTION evil.tsgt(timestamptz, timestamptz) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('timestamptz >'); RETURN pg_catalog.timestamptz_gt($1, $2); END $$;
-CREATE OPERATOR evil.> (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.tsgt);
-CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('now()'); RETURN pg_catalog.now(); END $$;
-CREATE FUNCTION evil.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS $$
-BEGIN PERFORM evil.trap('unnest()'); RETURN QUERY SELECT * FROM pg_catalog.unnest($1); END $$;
-
+alice(hostile_schema_sql('alice', 'carol') . q{
 -- domains whose CHECK is alice's code
 CREATE FUNCTION public.tag_ok(text, what text) RETURNS bool LANGUAGE plpgsql AS $$
 BEGIN PERFORM evil.trap(what); RETURN $1 IS NOT NULL; END $$;
@@ -355,7 +294,8 @@ bob_advances('after the first round');
 alice(q{
 ALTER DATABASE adb SET search_path = evil, pg_catalog, public;
 });
-restart_worker('under the hostile search_path, reading back seen keys and kept rows');
+restart_worker($node, 'adb',
+	'the worker starts again under the hostile search_path, reading back seen keys and kept rows');
 
 # --- bob takes back what he gave, or hides it ------------------------------------
 as('bob', q{
