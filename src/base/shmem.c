@@ -193,8 +193,8 @@ continuous_get_slot(Oid dboid)
 			{
 				slot->workers[i].pid = 0;
 				slot->workers[i].latch = NULL;
-				slot->workers[i].strikes.view = InvalidOid;
-				slot->workers[i].strikes.failures = 0;
+				memset(&slot->workers[i].strikes, 0,
+					   sizeof(slot->workers[i].strikes));
 			}
 			pg_atomic_write_u64(&slot->applied_lsn, 0);
 			return slot;

@@ -20,6 +20,7 @@
 #include "storage/lwlock.h"
 
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 
 #include "base/guc.h"
 
@@ -32,16 +33,18 @@ typedef enum DatabaseSlotState
 } DatabaseSlotState;
 
 /*
- * The view whose step last failed a worker's flush with an error that
- * looks like nobody's view's fault, and how many times in a row
- * (quarantine.c): kept here, across the worker's restarts, since a view
- * owner's code can raise such errors on purpose.  Written by that worker
- * only.
+ * Views whose steps failed a worker's flushes with an error that looks like
+ * nobody's view's fault, how many times, and since when (quarantine.c):
+ * kept here, across the worker's restarts, since a view owner's code can
+ * raise such errors on purpose.  Written by that worker only.
  */
+#define CONTINUOUS_STRIKE_VIEWS 8
+
 typedef struct TransientStrikes
 {
-	Oid			view;
-	uint32		failures;
+	Oid			view[CONTINUOUS_STRIKE_VIEWS];	/* InvalidOid: free */
+	uint32		failures[CONTINUOUS_STRIKE_VIEWS];
+	TimestampTz since[CONTINUOUS_STRIKE_VIEWS];
 } TransientStrikes;
 
 /*

@@ -20,10 +20,11 @@
  * failed for them would lose it for good.  But a view owner's code can
  * raise any SQLSTATE (RAISE ... USING ERRCODE = 'deadlock_detected'), or
  * bring such an error about (its lock_timeout, its locks): so the worker
- * counts in shared memory, across its restarts, the flushes in a row that
- * one view's step failed that way, and the fourth time the view fails
- * instead of every view of the database.  A step of every view at once
- * that fails that way is taken again view by view, to find the view.
+ * counts in shared memory, across its restarts, the flushes that one
+ * view's step failed that way, and the fourth time within ten minutes the
+ * view fails instead of every view of the database.  A step of every view
+ * at once that fails that way is taken again view by view, to find the
+ * view.
  *
  * Errors of single events never come here: batch.c turns those into dead
  * letters.
@@ -40,16 +41,21 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "base/privileges.h"
 #include "base/subxact.h"
 #include "exec/quarantine.h"
 
 /*
- * Flushes in a row that one view's step may fail with a transient error
- * before it counts as the view's own (quarantine_rethrow()).
+ * How many times one view's step may fail a flush with a transient error
+ * within QUARANTINE_TRANSIENT_WINDOW_MS before the error counts as the
+ * view's own (quarantine_rethrow()).  A success in between does not
+ * count: after a restart the worker may well flush something else before
+ * it comes to the view again.
  */
 #define QUARANTINE_TRANSIENT_TRIES 3
+#define QUARANTINE_TRANSIENT_WINDOW_MS (10 * 60 * 1000)
 
 /* the worker's, in shared memory; NULL in a backend */
 static TransientStrikes *strikes = NULL;
@@ -104,34 +110,45 @@ quarantine_error_is_transient(ErrorData *edata)
 bool
 quarantine_rethrow(ErrorData *edata, Oid view)
 {
+	TimestampTz now = GetCurrentTimestamp();
+	int			slot = -1;
+	int			i;
+
 	if (!quarantine_error_is_transient(edata))
 		return false;
 	if (strikes == NULL)
 		return true;
 	if (!OidIsValid(view))
 		return false;
-	if (strikes->view != view)
+
+	/* the view's strikes, or a free slot, or the oldest */
+	for (i = 0; i < CONTINUOUS_STRIKE_VIEWS; i++)
 	{
-		strikes->view = view;
-		strikes->failures = 0;
+		if (strikes->view[i] == view)
+		{
+			slot = i;
+			break;
+		}
+		if (slot < 0 || !OidIsValid(strikes->view[i]) ||
+			(OidIsValid(strikes->view[slot]) &&
+			 strikes->since[i] < strikes->since[slot]))
+			slot = i;
 	}
-	return ++strikes->failures <= QUARANTINE_TRANSIENT_TRIES;
+	if (strikes->view[slot] != view ||
+		TimestampDifferenceExceeds(strikes->since[slot], now,
+								   QUARANTINE_TRANSIENT_WINDOW_MS))
+	{
+		strikes->view[slot] = view;
+		strikes->failures[slot] = 0;
+		strikes->since[slot] = now;
+	}
+	return ++strikes->failures[slot] <= QUARANTINE_TRANSIENT_TRIES;
 }
 
 void
 quarantine_use_strikes(TransientStrikes *worker_strikes)
 {
 	strikes = worker_strikes;
-}
-
-void
-quarantine_flush_written(void)
-{
-	if (strikes != NULL)
-	{
-		strikes->view = InvalidOid;
-		strikes->failures = 0;
-	}
 }
 
 ErrorData *

@@ -32,19 +32,18 @@ extern bool quarantine_error_is_transient(ErrorData *edata);
 
 /*
  * Throw edata on, failing the whole flush, rather than fail the view?
- * True for a transient error, but no more than QUARANTINE_TRANSIENT_TRIES
- * times in a row for one view in a worker: its owner's code can raise any
- * SQLSTATE.  view: the view whose step failed, InvalidOid for a step of
- * every view (then each is run alone to find the view).
+ * True for a transient error, but only three times in ten minutes for one
+ * view in a worker: its owner's code can raise any SQLSTATE.  view: the
+ * view whose step failed, InvalidOid for a step of every view (then each
+ * is run alone to find the view).
  */
 extern bool quarantine_rethrow(ErrorData *edata, Oid view);
 
 /*
- * The worker's strikes in shared memory (NULL in a backend, which throws
- * every transient error on), and forgetting them once a flush is written.
+ * The worker's strikes in shared memory; without (a backend), every
+ * transient error is thrown on.
  */
 extern void quarantine_use_strikes(TransientStrikes *strikes);
-extern void quarantine_flush_written(void);
 
 /* Mark a view failed with this error, in the worker's transaction. */
 extern void quarantine_view(Oid view, const char *name, const char *message);

@@ -48,6 +48,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
@@ -291,12 +292,21 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		if (i == 0 && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
 			return VIEW_RELATIONS_DROPPED;
 	}
-	/* the lookup joins read their tables in the flush, as the owner */
+	/* the lookup joins read their tables in the flush, partitions too */
 	foreach(lc, relations->lookups)
 	{
-		*locked = lfirst_oid(lc);
-		if (!ConditionalLockRelationOid(*locked, AccessShareLock))
-			return VIEW_RELATIONS_LOCKED;
+		List	   *tables = list_make1_oid(lfirst_oid(lc));
+		ListCell   *tc;
+
+		if (has_subclass(lfirst_oid(lc)))
+			tables = find_all_inheritors(lfirst_oid(lc), NoLock, NULL);
+		foreach(tc, tables)
+		{
+			*locked = lfirst_oid(tc);
+			if (!ConditionalLockRelationOid(*locked, AccessShareLock))
+				return VIEW_RELATIONS_LOCKED;
+		}
+		list_free(tables);
 	}
 	*locked = InvalidOid;
 	return VIEW_RELATIONS_FREE;

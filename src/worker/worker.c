@@ -929,7 +929,6 @@ worker_flush(void)
 	/* a lock gone before a sync() asked is seen by its flush */
 	rewind_due = view_progress_release_due();
 	worker_commit();
-	quarantine_flush_written();
 
 	worker_catalog_activations_written(ws.views);
 	ws.views = worker_write_forget_failed(ws.views);

@@ -22,7 +22,8 @@
 #   - a late_events table with a trigger, then one whose trigger raises an
 #     error that looks like nobody's fault (serialization_failure), which
 #     the worker would retry for ever;
-#   - a lock on a lookup table held in an open transaction;
+#   - a lock on a lookup table, or on a partition of one, held in an open
+#     transaction;
 #   - the hostile database settings of t/016 (schema "evil" first on
 #     search_path, shadowing the operators and functions the worker's SQL
 #     uses), under which the worker starts again and reads the seen keys
@@ -382,8 +383,14 @@ CREATE TABLE myorders (dim_id int);
 SELECT continuous.create_stream('myorders');
 CREATE VIEW my_names WITH (continuous) AS
     SELECT d.name, count(*) AS n FROM myorders o JOIN mydim d ON d.id = o.dim_id GROUP BY 1;
+CREATE TABLE mypdim (id int, name text) PARTITION BY RANGE (id);
+CREATE TABLE mypdim_low PARTITION OF mypdim FOR VALUES FROM (0) TO (100);
+INSERT INTO mypdim VALUES (1, 'one');
+CREATE VIEW my_pnames WITH (continuous) AS
+    SELECT d.name, count(*) AS n FROM myorders o JOIN mypdim d ON d.id = o.dim_id GROUP BY 1;
 });
-$locker->query_safe('BEGIN; LOCK TABLE mydim IN ACCESS EXCLUSIVE MODE');
+$locker->query_safe('BEGIN; LOCK TABLE mydim IN ACCESS EXCLUSIVE MODE; '
+	  . 'LOCK TABLE ONLY mypdim_low IN ACCESS EXCLUSIVE MODE');
 alice(q{
 INSERT INTO myorders SELECT 1 FROM generate_series(1, 10);
 CREATE OR REPLACE FUNCTION public.late_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -398,6 +405,8 @@ $locker->quit;
 sync();
 is(alice('SELECT sum(n) FROM my_names'), '10',
 	'once the lock goes, the lookup view counts the events it held back');
+is(alice('SELECT sum(n) FROM my_pnames'), '10',
+	'so does the view whose lookup table\'s partition was locked');
 is($node->safe_psql('postgres',
 		"SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname IN ('alice', 'bob', 'carol') AND rolsuper"),
 	'', 'still no tenant is superuser');
