@@ -19,8 +19,8 @@
  * and no exception leaves it: everything that could throw is caught and
  * answered "no".  Its memory is simdjson's own (operator new), outside
  * PostgreSQL's memory contexts: one parser per process, made at the first
- * message and kept, whose buffers are sized once for the longest message
- * it takes, KAFKA_JSON_FAST_MAX_BYTES (about 1 MB in all).
+ * message and kept, whose buffers are sized for the longest message it
+ * takes, KAFKA_JSON_FAST_MAX_BYTES (about 1 MB in all).
  *
  *-------------------------------------------------------------------------
  */
@@ -78,9 +78,9 @@ kafka_json_fast_valid(const char *text, size_t len)
 			return false;
 
 		/*
-		 * The parser copies the text into its own padded buffer (simdjson
-		 * reads up to SIMDJSON_PADDING bytes past the end), allocated once
-		 * at its full size above.
+		 * The parser copies the text into a padded buffer of its own
+		 * (simdjson reads up to SIMDJSON_PADDING bytes past the end), which
+		 * it keeps, and enlarges to the longest message it has been given.
 		 */
 		return parser->parse(text, len, true).error() == simdjson::SUCCESS;
 	}
