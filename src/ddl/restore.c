@@ -290,7 +290,7 @@ restore_check_at_commit(void)
 /*
  * A superuser's COPY into relid, which may be a stream table whose views a
  * restore brings back, or INSERT into unclaimed storage relid: noted in
- * continuous.restore_loaded at commit.
+ * continuous.restore_loaded at commit, if a restore is going on then.
  */
 void
 restore_note_loaded(Oid relid)
@@ -571,7 +571,7 @@ restore_at_commit(XactEvent event, void *arg)
 	}
 }
 
-/* Is a restore going on (see restore_going_on())? */
+/* Is a restore going on (RESTORE_GOING_ON)? */
 static bool
 restore_going_on(void)
 {
