@@ -173,12 +173,16 @@
 /*
  * Is a restore going on: is a view pending, or a table or view of
  * continuous_storage claimed by no view (restore_storage_unclaimed())?
+ * The relations of the schema are found by their dependency on it, which
+ * an index finds.
  */
 #define RESTORE_GOING_ON \
 	"(EXISTS (SELECT FROM continuous.view_catalog v WHERE v.restore_pending) " \
-	" OR EXISTS (SELECT FROM pg_catalog.pg_class c " \
-	"            WHERE c.relnamespace OPERATOR(pg_catalog.=) " \
-	"                  'continuous_storage'::pg_catalog.regnamespace " \
+	" OR EXISTS (SELECT FROM pg_catalog.pg_depend n " \
+	"            JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) n.objid " \
+	"            WHERE n.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass " \
+	"              AND n.refobjid OPERATOR(pg_catalog.=) 'continuous_storage'::pg_catalog.regnamespace " \
+	"              AND n.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass " \
 	"              AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v}'::pg_catalog.\"char\"[]) " \
 	"              AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d " \
 	"                              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass " \

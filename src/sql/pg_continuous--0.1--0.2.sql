@@ -606,3 +606,5 @@ $$;
 
 CREATE EVENT TRIGGER continuous_on_sql_drop_restore_loaded ON sql_drop
     EXECUTE FUNCTION continuous._on_sql_drop_restore_loaded();
+-- as the extension's table triggers, whatever session_replication_role says
+ALTER EVENT TRIGGER continuous_on_sql_drop_restore_loaded ENABLE ALWAYS;
