@@ -5,9 +5,10 @@
  *
  * Pipeline position: source.  kafka_decode.c calls kafka_json_collect() on
  * each JSON message, then converts the collected text with the columns'
- * input functions.  Parsing is PostgreSQL's own parser (common/jsonapi.h)
- * driven by semantic callbacks; nothing here reads JSON syntax itself,
- * beyond stepping over the whitespace between tokens the parser checked.
+ * input functions.  Whether a message is valid JSON is decided by a
+ * parser, never here: simdjson's where it says yes, PostgreSQL's own
+ * (common/jsonapi.h) otherwise.  What is read here is text a parser has
+ * checked.
  *
  * Only the top-level object's direct fields are looked at.  Every value is
  * recorded as its raw JSON text (what json and jsonb columns take), and a
@@ -23,8 +24,9 @@
  * goes the slow way below, whose parser decides and words the error, so
  * that what is accepted is exactly what the json type accepts.
  *
- * The slow way: the message is parsed without de-escaping (need_escapes false), as
- * json_in() validates its input: in PostgreSQL 15 the de-escaping lexer
+ * The slow way: PostgreSQL's parser, driven by semantic callbacks, parses
+ * the message without de-escaping (need_escapes false), as json_in()
+ * validates its input: in PostgreSQL 15 the de-escaping lexer
  * copies every character of every string one call at a time, and was most
  * of the cost of a message.  Keys and wanted strings are then taken from
  * the token boundaries the parser reports.  Only the ones that contain a
