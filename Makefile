@@ -25,15 +25,19 @@ MODULE_big = pg_continuous
 # most (src/source/kafka/).  The objects and the header rule below both
 # follow this one list, so that a new level cannot be added to one only.
 SRC_DIRS = src src/* src/*/*
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))))
+# One unit is C++ (src/source/kafka/kafka_json_validate.cpp, over simdjson).
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard $(addsuffix /*.c,$(SRC_DIRS))))) \
+	$(patsubst %.cpp,%.o,$(sort $(wildcard $(addsuffix /*.cpp,$(SRC_DIRS)))))
 HEADERS = $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 EXTENSION = pg_continuous
 DATA = $(sort $(wildcard src/sql/*.sql))
 PGFILEDESC = "pg_continuous - continuous views over event streams"
 
 PG_CPPFLAGS = -I$(srcdir)/src
-# Kafka streams use librdkafka (Debian: librdkafka-dev).
-SHLIB_LINK = -lrdkafka
+# Kafka streams use librdkafka (Debian: librdkafka-dev), and their JSON
+# messages simdjson (libsimdjson-dev), from C++.
+SHLIB_LINK = -lrdkafka -lsimdjson -lstdc++
+PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fvisibility-inlines-hidden
 
 # The tests, PGXS's way: `make installcheck` runs them against a running
 # server configured like test/regress.conf (the extension preloaded,

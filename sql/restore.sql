@@ -126,6 +126,12 @@ SELECT * FROM per_k ORDER BY key;
 UNION ALL
 (SELECT * FROM per_k EXCEPT SELECT k % 5, count(*) FROM events GROUP BY 1);
 
+-- no restore is going on any more: a superuser's COPY leaves no note
+COPY events (k, v, ts) FROM stdin;
+11	11	2026-01-01 00:00:11+00
+\.
+SELECT count(*) AS noted_outside_a_restore FROM continuous.restore_loaded;
+
 -- one object again
 DROP VIEW per_k;
 SELECT count(*) FROM pg_class WHERE relname LIKE 'per\_k%';

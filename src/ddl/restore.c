@@ -18,7 +18,18 @@
  * view claims yet.  The relations a superuser copies rows into (COPY, or
  * INSERT into such storage) or empties (TRUNCATE: pg_restore -j loads a
  * table it created in the transaction that empties it) are noted in
- * continuous.restore_loaded.
+ * continuous.restore_loaded, while a restore is going on: a view is
+ * pending, or a relation of continuous_storage is claimed by no view (a
+ * restore creates the storage before it copies any rows, and a view claims
+ * it as it comes back).  Outside a restore nothing is noted, and the
+ * commit after which no restore is going on any more forgets every note:
+ * an admin's COPY of every day leaves none, and a note from before a
+ * restore cannot count a stream table of that restore as loaded before
+ * its rows are in.  Nor does a note outlive its relation (the sql_drop
+ * event trigger of pg_continuous--0.1--0.2.sql), whose oid a later
+ * relation may get.  Rows a superuser writes into a stream table between
+ * a --schema-only restore and its --data-only one are the restore's to
+ * it, as a table that has rows is (stream_loaded()).
  *
  * A pending view comes back at the commit of the first transaction after
  * which every part of it is in: its catalog row, its stream's, its
@@ -159,6 +170,25 @@
 #define STORAGE_INDEXED \
 	"EXISTS (SELECT FROM pg_catalog.pg_index i " \
 	"        WHERE i.indrelid OPERATOR(pg_catalog.=) v.storage AND i.indisunique)"
+/*
+ * Is a restore going on: is a view pending, or a table or view of
+ * continuous_storage claimed by no view (restore_storage_unclaimed())?
+ * The relations of the schema are found by their dependency on it, which
+ * an index finds.
+ */
+#define RESTORE_GOING_ON \
+	"(EXISTS (SELECT FROM continuous.view_catalog v WHERE v.restore_pending) " \
+	" OR EXISTS (SELECT FROM pg_catalog.pg_depend n " \
+	"            JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) n.objid " \
+	"            WHERE n.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass " \
+	"              AND n.refobjid OPERATOR(pg_catalog.=) 'continuous_storage'::pg_catalog.regnamespace " \
+	"              AND n.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass " \
+	"              AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v}'::pg_catalog.\"char\"[]) " \
+	"              AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d " \
+	"                              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass " \
+	"                                AND d.objid OPERATOR(pg_catalog.=) c.oid " \
+	"                                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass " \
+	"                                AND d.deptype OPERATOR(pg_catalog.=) 'i')))"
 /* have the rows of its storage and table of counts been copied in? */
 #define STORAGE_LOADED \
 	"(EXISTS (SELECT FROM continuous.restore_loaded l " \
@@ -177,7 +207,9 @@ static bool callback_registered = false;
 static List *loaded_at_commit = NIL;
 
 static void restore_at_commit(XactEvent event, void *arg);
+static bool restore_going_on(void);
 static void record_loaded(void);
+static void forget_notes_unless_restoring(void);
 static void activate_ready_views(void);
 static bool activate_view(Oid view, bool forced, int64 *rows);
 static bool read_ready_entry(Oid view, bool forced, ViewCatalogEntry *entry);
@@ -262,7 +294,7 @@ restore_check_at_commit(void)
 /*
  * A superuser's COPY into relid, which may be a stream table whose views a
  * restore brings back, or INSERT into unclaimed storage relid: noted in
- * continuous.restore_loaded at commit.
+ * continuous.restore_loaded at commit, if a restore is going on then.
  */
 void
 restore_note_loaded(Oid relid)
@@ -505,6 +537,14 @@ restore_at_commit(XactEvent event, void *arg)
 				return;
 			CommandCounterIncrement();
 			PushActiveSnapshot(GetTransactionSnapshot());
+			if (!restore_going_on())
+			{
+				/* no view to bring back, and nothing of a restore to note */
+				loaded_at_commit = NIL;
+				forget_notes_unless_restoring();
+				PopActiveSnapshot();
+				break;
+			}
 			record_loaded();
 			PopActiveSnapshot();
 			CommandCounterIncrement();
@@ -519,6 +559,7 @@ restore_at_commit(XactEvent event, void *arg)
 							ShareUpdateExclusiveLock);
 			PushActiveSnapshot(GetTransactionSnapshot());
 			activate_ready_views();
+			forget_notes_unless_restoring();
 			PopActiveSnapshot();
 			break;
 		case XACT_EVENT_COMMIT:
@@ -532,6 +573,25 @@ restore_at_commit(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/* Is a restore going on (RESTORE_GOING_ON)? */
+static bool
+restore_going_on(void)
+{
+	return select_as_extension("SELECT WHERE " RESTORE_GOING_ON, 0, NULL, NULL) != NIL;
+}
+
+/*
+ * Once no restore is going on, its notes are of no use, and would count a
+ * table of a later restore as loaded before its rows are in: forgotten.
+ * One statement, which sees what this transaction changed before it.
+ */
+static void
+forget_notes_unless_restoring(void)
+{
+	run_as_extension("DELETE FROM continuous.restore_loaded WHERE NOT " RESTORE_GOING_ON,
+					 0, NULL, NULL, SPI_OK_DELETE);
 }
 
 /* continuous.restore_loaded gets the relations this transaction loaded. */
@@ -598,7 +658,12 @@ restore_bring_back(Oid view)
 	LockRelationOid(get_relname_relid("restore_loaded",
 									  get_namespace_oid(CONTINUOUS_SCHEMA, false)),
 					ShareUpdateExclusiveLock);
-	if (!activate_view(view, true, &rows))
+	if (activate_view(view, true, &rows))
+	{
+		CommandCounterIncrement();
+		forget_notes_unless_restoring();
+	}
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("continuous view \"%s\" cannot come back from its restore yet",

@@ -584,6 +584,32 @@ SELECT continuous._views_add_columns(
 DROP FUNCTION continuous._views_add_columns(text);
 
 /* ------------------------------------------------------------------------
+ * A restore's notes do not outlive their relations (src/ddl/restore.c)
+ *
+ * continuous.restore_loaded notes the relations a restore has copied rows
+ * into, by oid, and only while a restore is going on.  A relation dropped
+ * meanwhile loses its note: its oid may come back as a table of the
+ * restore that has no rows yet, which its note would count as loaded.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION continuous._on_sql_drop_restore_loaded()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM continuous.restore_loaded l
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND l.relation OPERATOR(pg_catalog.=) d.objid;
+END
+$$;
+
+CREATE EVENT TRIGGER continuous_on_sql_drop_restore_loaded ON sql_drop
+    EXECUTE FUNCTION continuous._on_sql_drop_restore_loaded();
+-- as the extension's table triggers, whatever session_replication_role says
+ALTER EVENT TRIGGER continuous_on_sql_drop_restore_loaded ENABLE ALWAYS;
+
+/* ------------------------------------------------------------------------
  * Dead letters of streams under row-level security
  *
  * A dead letter holds its event's row: a role that may SELECT from the

@@ -10,6 +10,13 @@
  * parser, de-escaping everything, accepts the message, the collector (which
  * de-escapes only what it needs) accepts it too and collects the same.
  *
+ * The collector's fast way (simdjson's check, kafka_json_validate.cpp, and
+ * a scan of the valid text) must agree with its slow way (PostgreSQL's
+ * parser alone) on every input: the same answer, error or not, and the
+ * same values at the same places.  And wherever simdjson calls a text
+ * without a backslash valid, PostgreSQL's parser, as json_in() runs it,
+ * must accept it too.
+ *
  * The frontend palloc() is malloc() with nothing to free it per message
  * (the backend resets a memory context), so this file supplies palloc and
  * friends as an arena that is emptied after every input: libpgcommon's
@@ -23,6 +30,7 @@
 #include "mb/pg_wchar.h"
 
 #include "source/kafka/kafka_json.h"
+#include "source/kafka/kafka_json_validate.h"
 
 /* ---- arena allocator standing in for fe_memutils.c ---- */
 
@@ -199,6 +207,34 @@ reference_collect(Reference *r, char *input, int size)
 	return size > 0 && *input == '{';
 }
 
+/* Does PostgreSQL's parser accept the text as json_in() parses it? */
+static bool
+postgres_accepts(char *input, int size)
+{
+	JsonSemAction sem;
+
+	memset(&sem, 0, sizeof(sem));
+	return pg_parse_json(makeJsonLexContextCstringLen(input, size, PG_UTF8, false),
+						 &sem) == JSON_SUCCESS;
+}
+
+/* the fast and the slow way collected the same, at the same places */
+static void
+assert_same_collection(const KafkaJsonValue *fast, const KafkaJsonValue *slow)
+{
+	int			i;
+
+	for (i = 0; i < NNAMES; i++)
+	{
+		assert(fast[i].kind == slow[i].kind);
+		if (fast[i].kind == KAFKA_JSON_ABSENT)
+			continue;
+		assert(fast[i].raw == slow[i].raw && fast[i].rawlen == slow[i].rawlen);
+		assert((fast[i].text == NULL) == (slow[i].text == NULL));
+		assert(fast[i].text == NULL || strcmp(fast[i].text, slow[i].text) == 0);
+	}
+}
+
 static bool
 name_listed_twice(int i)
 {
@@ -214,7 +250,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	KafkaJsonValue values[NNAMES];
+	KafkaJsonValue slow_values[NNAMES];
 	KafkaJsonCollector c;
+	KafkaJsonCollector slow;
+	bool		slow_ok;
 	Reference	ref;
 	bool		ok;
 	char	   *input;
@@ -231,6 +270,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kafka_json_collector_init(&c, NNAMES, names, values);
 
 	ok = kafka_json_collect(&c, input, (int) size, PG_UTF8, &error);
+
+	kafka_json_collector_init(&slow, NNAMES, names, slow_values);
+	slow.fast_way = false;
+	slow_ok = kafka_json_collect(&slow, input, (int) size, PG_UTF8, &error);
+	assert(ok == slow_ok);
+	if (ok)
+		assert_same_collection(values, slow_values);
+	if (memchr(input, '\\', size) == NULL && kafka_json_fast_valid(input, size))
+		assert(postgres_accepts(input, (int) size));
 	if (reference_collect(&ref, input, (int) size))
 	{
 		assert(ok);

@@ -5,7 +5,8 @@
 #   fuzz_csv    src/source/kafka/kafka_csv.c, the CSV field splitter (plain C)
 #   fuzz_shortcuts  src/source/kafka/kafka_shortcuts.c, the timestamp and decimal shortcuts
 #   fuzz_json   src/source/kafka/kafka_json.c, JSON field collection, built frontend-side
-#               against PostgreSQL 15's libpgcommon (its JSON parser)
+#               against PostgreSQL 15's libpgcommon (its JSON parser), with its fast
+#               way (kafka_json_validate.cpp, simdjson)
 #
 # Environment: FUZZ_SECONDS (default 60) per fuzzer, FUZZERS (default
 # "csv shortcuts json"), FUZZ_JOBS (default 1) parallel workers per fuzzer.  The seed
@@ -25,6 +26,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 "$REPO/test/harness/deps.sh" --fuzzers
 CC=$(command -v clang-14 || command -v clang || true)
+CXX=$(command -v clang++-14 || command -v clang++ || true)
 [ -n "$CC" ] && ls "$("$CC" -print-resource-dir)"/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
 	{ echo "no clang with a libFuzzer runtime" >&2; exit 1; }
 
@@ -38,9 +40,16 @@ mkdir -p "$BUILD"
 "$CC" $FLAGS -o "$BUILD/fuzz_csv" "$HERE/fuzz_csv.c" "$REPO/src/source/kafka/kafka_csv.c"
 "$CC" $FLAGS -o "$BUILD/fuzz_shortcuts" "$HERE/fuzz_shortcuts.c" "$REPO/src/source/kafka/kafka_shortcuts.c"
 # PostgreSQL 15's frontend jsonapi.o is in libpgcommon.a; json_errdetail() is not.
+# The fast way's check is C++ over simdjson, instrumented too (the library
+# itself is Debian's).
+"$CXX" $FLAGS -std=c++17 -c -o "$BUILD/kafka_json_validate.o" \
+	"$REPO/src/source/kafka/kafka_json_validate.cpp"
 "$CC" $FLAGS -DFRONTEND -I"$PGINC" -I"$("$PG_CONFIG" --includedir)/internal" \
-	-o "$BUILD/fuzz_json" "$HERE/fuzz_json.c" "$REPO/src/source/kafka/kafka_json.c" \
-	"$PGLIB/libpgcommon.a" "$PGLIB/libpgport.a"
+	-c -o "$BUILD/fuzz_json.o" "$HERE/fuzz_json.c"
+"$CC" $FLAGS -DFRONTEND -I"$PGINC" -I"$("$PG_CONFIG" --includedir)/internal" \
+	-c -o "$BUILD/kafka_json.o" "$REPO/src/source/kafka/kafka_json.c"
+"$CXX" $FLAGS -o "$BUILD/fuzz_json" "$BUILD/fuzz_json.o" "$BUILD/kafka_json.o" \
+	"$BUILD/kafka_json_validate.o" "$PGLIB/libpgcommon.a" "$PGLIB/libpgport.a" -lsimdjson
 
 # No leak check: the harnesses free everything per input anyway, and
 # LeakSanitizer needs ptrace, which some containers forbid.

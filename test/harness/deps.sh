@@ -6,7 +6,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl librdkafka-dev
+packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl librdkafka-dev libsimdjson-dev
 	build-essential perl)
 # --fuzzers: also clang and its libFuzzer runtime, for test/fuzz/run.sh;
 # --tests: the extensions whose aggregates the tests put in views, and the

@@ -5,17 +5,28 @@
  *
  * Pipeline position: source.  kafka_decode.c calls kafka_json_collect() on
  * each JSON message, then converts the collected text with the columns'
- * input functions.  Parsing is PostgreSQL's own parser (common/jsonapi.h)
- * driven by semantic callbacks; nothing here reads JSON syntax itself,
- * beyond stepping over the whitespace between tokens the parser checked.
+ * input functions.  Whether a message is valid JSON is decided by a
+ * parser, never here: simdjson's where it says yes, PostgreSQL's own
+ * (common/jsonapi.h) otherwise.  What is read here is text a parser has
+ * checked.
  *
  * Only the top-level object's direct fields are looked at.  Every value is
  * recorded as its raw JSON text (what json and jsonb columns take), and a
  * wanted scalar also as text for an input function: a number or boolean as
  * written, a string de-escaped.
  *
- * The message is parsed without de-escaping (need_escapes false), as
- * json_in() validates its input: in PostgreSQL 15 the de-escaping lexer
+ * Most messages take the fast way: one without a backslash (so without
+ * escapes), no longer than KAFKA_JSON_FAST_MAX_BYTES and starting with '{'
+ * is checked by simdjson (kafka_json_validate.cpp), and when that says it
+ * is valid JSON, its top-level fields are found by a scan of its text that
+ * can assume so: strings end at the next quote, and nesting is a count of
+ * brackets outside strings.  Every other message, and one simdjson refuses,
+ * goes the slow way below, whose parser decides and words the error, so
+ * that what is accepted is exactly what the json type accepts.
+ *
+ * The slow way: PostgreSQL's parser, driven by semantic callbacks, parses
+ * the message without de-escaping (need_escapes false), as json_in()
+ * validates its input: in PostgreSQL 15 the de-escaping lexer
  * copies every character of every string one call at a time, and was most
  * of the cost of a message.  Keys and wanted strings are then taken from
  * the token boundaries the parser reports.  Only the ones that contain a
@@ -37,7 +48,13 @@
 #include <string.h>
 
 #include "source/kafka/kafka_json.h"
+#include "source/kafka/kafka_json_validate.h"
 
+static bool takes_fast_way(const char *payload, int len);
+static void collect_valid_object(KafkaJsonCollector *c, const char *payload,
+								 int len);
+static const char *skip_value(const char *p, const char *end);
+static int	match_key(KafkaJsonCollector *c, const char *token, int len);
 static void collect_object_start(void *state);
 static void collect_field_start(void *state, char *fname, bool isnull);
 static void collect_field_end(void *state, char *fname, bool isnull);
@@ -58,6 +75,7 @@ kafka_json_collector_init(KafkaJsonCollector *c, int nnames,
 	c->nnames = nnames;
 	c->names = names;
 	c->values = values;
+	c->fast_way = true;
 	c->name_lens = palloc(sizeof(int) * Max(nnames, 1));
 	for (i = 0; i < nnames; i++)
 		c->name_lens[i] = names[i] != NULL ? (int) strlen(names[i]) : -1;
@@ -75,6 +93,15 @@ kafka_json_collect(KafkaJsonCollector *c, const char *payload, int len,
 	memset(c->values, 0, sizeof(KafkaJsonValue) * c->nnames);
 	c->current = -1;
 	c->hint = 0;
+	c->encoding = encoding;
+
+	if (c->fast_way && takes_fast_way(payload, len) &&
+		kafka_json_fast_valid(payload, (size_t) len))
+	{
+		collect_valid_object(c, payload, len);
+		return true;
+	}
+
 	c->not_object = true;		/* until the top-level object starts */
 	c->key_search_from = NULL;
 
@@ -118,6 +145,138 @@ kafka_json_collect(KafkaJsonCollector *c, const char *payload, int len,
 	return true;
 }
 
+static inline bool
+is_json_whitespace(char ch)
+{
+	/* the four characters JSON allows between tokens */
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+static inline const char *
+skip_whitespace(const char *p, const char *end)
+{
+	while (p < end && is_json_whitespace(*p))
+		p++;
+	return p;
+}
+
+/* Is payload one the fast way may take, if simdjson finds it valid? */
+static bool
+takes_fast_way(const char *payload, int len)
+{
+	const char *start = skip_whitespace(payload, payload + len);
+
+	return len <= KAFKA_JSON_FAST_MAX_BYTES &&
+		start < payload + len && *start == '{' &&
+		memchr(payload, '\\', len) == NULL;
+}
+
+/*
+ * The fast way's collection: payload[0 .. len) is a valid JSON object
+ * without a backslash.  Finds what the parser's callbacks below find.
+ */
+static void
+collect_valid_object(KafkaJsonCollector *c, const char *payload, int len)
+{
+	const char *end = payload + len;
+	const char *p = skip_whitespace(payload, end);
+
+	Assert(*p == '{');
+	p = skip_whitespace(p + 1, end);
+	while (p < end && *p == '"')
+	{
+		const char *key_end = memchr(p + 1, '"', end - (p + 1));
+		const char *value_end;
+		int			i;
+
+		Assert(key_end != NULL);
+		i = match_key(c, p, (int) (key_end - p + 1));
+		p = skip_whitespace(key_end + 1, end);
+		Assert(*p == ':');
+		p = skip_whitespace(p + 1, end);
+		value_end = skip_value(p, end);
+		if (i >= 0)
+		{
+			KafkaJsonValue *v = &c->values[i];
+
+			v->raw = p;
+			v->rawlen = (int) (value_end - p);
+			v->text = NULL;
+			switch (*p)
+			{
+				case '{':
+					v->kind = KAFKA_JSON_OBJECT;
+					break;
+				case '[':
+					v->kind = KAFKA_JSON_ARRAY;
+					break;
+				case '"':
+					v->kind = KAFKA_JSON_STRING;
+					v->text = copy_text(p + 1, v->rawlen - 2);
+					break;
+				case 'n':
+					v->kind = KAFKA_JSON_NULL;
+					break;
+				case 't':
+				case 'f':
+					v->kind = KAFKA_JSON_BOOL;
+					v->text = copy_text(p, v->rawlen);
+					break;
+				default:
+					v->kind = KAFKA_JSON_NUMBER;
+					v->text = copy_text(p, v->rawlen);
+					break;
+			}
+		}
+		p = skip_whitespace(value_end, end);
+		if (p < end && *p == ',')
+			p = skip_whitespace(p + 1, end);
+	}
+	Assert(p < end && *p == '}');
+}
+
+/*
+ * The end of the valid JSON value that starts at p, in a text without
+ * backslashes: a string ends at the next quote, an array or object where
+ * the brackets outside its strings balance, a literal or number at the
+ * first character that cannot continue it.
+ */
+static const char *
+skip_value(const char *p, const char *end)
+{
+	int			depth = 0;
+
+	if (*p == '"')
+		return (const char *) memchr(p + 1, '"', end - (p + 1)) + 1;
+	if (*p != '{' && *p != '[')
+	{
+		while (p < end && *p != ',' && *p != '}' && *p != ']' &&
+			   !is_json_whitespace(*p))
+			p++;
+		return p;
+	}
+	for (; p < end; p++)
+	{
+		switch (*p)
+		{
+			case '"':
+				p = memchr(p + 1, '"', end - (p + 1));
+				break;
+			case '{':
+			case '[':
+				depth++;
+				break;
+			case '}':
+			case ']':
+				if (--depth == 0)
+					return p + 1;
+				break;
+		}
+	}
+	Assert(false);				/* the text was valid */
+	return end;
+}
+
 /*
  * Callbacks.  The parser calls object_start before it increments
  * lex_level, and the field callbacks at the level of the object that holds
@@ -143,13 +302,6 @@ collect_object_start(void *state)
 	}
 }
 
-static inline bool
-is_json_whitespace(char ch)
-{
-	/* the four characters the lexer skips between tokens */
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
-
 /*
  * Which wanted name, if any, is the key whose string token is
  * token[0 .. len), quotes included: the values[] index, or -1.
@@ -167,7 +319,7 @@ match_key(KafkaJsonCollector *c, const char *token, int len)
 		char	   *error;
 
 		/* a key no column can have (\u0000, say) matches none */
-		key = string_token_text(token, len, c->lex->input_encoding, &error);
+		key = string_token_text(token, len, c->encoding, &error);
 		if (key == NULL)
 			return -1;
 		keylen = strlen(key);

@@ -44,9 +44,13 @@ typedef struct KafkaJsonCollector
 	int			nnames;
 	const char *const *names;
 	KafkaJsonValue *values;		/* nnames entries, filled by kafka_json_collect */
+	bool		fast_way;		/* true (the default): simdjson checks what it
+								 * can; false: PostgreSQL's parser parses every
+								 * message (the fuzzer's reference) */
 
 	/* private to kafka_json.c */
 	int		   *name_lens;		/* strlen of each name, -1 for NULL */
+	int			encoding;		/* the message's */
 	JsonLexContext *lex;
 	int			current;		/* values[] index of the field being parsed */
 	int			hint;			/* where to start looking for the next key */
