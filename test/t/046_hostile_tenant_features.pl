@@ -17,8 +17,8 @@
 #   - streams of bob's with row-level security (from the start, or enabled
 #     after alice's view exists) or from which bob revokes SELECT, and the
 #     dead letters of such a stream;
-#   - a continuous transform of alice's read by a view of carol's, then
-#     alice revokes carol's SELECT;
+#   - a continuous transform and an emit = 'window_close' view of alice's,
+#     each read by a view of carol's, then alice revokes carol's SELECT;
 #   - a late_events table with a trigger, then one whose trigger raises an
 #     error that looks like nobody's fault (serialization_failure), which
 #     the worker would retry for ever;
@@ -155,6 +155,9 @@ CREATE VIEW per_minute WITH (continuous, late_events = 'late_w') AS
 CREATE TABLE tev (k text, v int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('tev', event_time => 'ts');
 CREATE VIEW evens WITH (continuous) AS SELECT k, v, ts FROM tev WHERE v % 2 = 0;
+-- and a view whose closed windows carol's view reads
+CREATE VIEW tev_minutes WITH (continuous, emit = 'window_close') AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n FROM tev GROUP BY minute;
 });
 
 # --- a Kafka stream of alice's with a column of her domain ----------------------
@@ -237,9 +240,11 @@ $err = fails_as('carol',
 ok(defined $err && $err =~ /permission denied/,
 	'carol cannot read alice\'s transform without a grant')
   or diag $err // 'created';
-alice('GRANT SELECT ON evens TO carol');
+alice('GRANT SELECT ON evens, tev_minutes TO carol');
 as('carol',
 	'CREATE VIEW carol_evens WITH (continuous) AS SELECT k, count(*) AS n, sum(v) AS s FROM evens GROUP BY k');
+as('carol',
+	'CREATE VIEW carol_minutes WITH (continuous) AS SELECT count(*) AS windows, sum(n) AS n FROM tev_minutes');
 
 # --- no trigger of a tenant's on the tables the worker writes -----------------
 my $evens_storage = $node->safe_psql('adb',
@@ -274,7 +279,7 @@ INSERT INTO clicks SELECT ('imp' || $round || '-' || g)::public.imptag,
 FROM generate_series(1, 60, 3) g;
 INSERT INTO wev SELECT 'k', $base + make_interval(secs => g) FROM generate_series(1, 50) g;
 INSERT INTO wev VALUES ('late', '2025-12-31 00:00:00+00');
-INSERT INTO tev SELECT 'k' || (g % 3), g, $base + make_interval(secs => g)
+INSERT INTO tev SELECT 'k' || (g % 3), g, $base + make_interval(secs => g * 10)
 FROM generate_series(1, 40) g;
 INSERT INTO orders SELECT g % 4, g FROM generate_series(1, 40) g;
 });
@@ -309,7 +314,11 @@ REVOKE SELECT ON later_revoke FROM alice;
 ALTER TABLE later_rls ENABLE ROW LEVEL SECURITY;
 CREATE POLICY mine ON later_rls USING (owner = current_user);
 });
-alice('REVOKE SELECT ON evens FROM carol');
+my $carol_minutes = as('carol', 'SELECT windows, n FROM carol_minutes');
+is( as('carol', 'SELECT windows > 0 FROM carol_minutes'),
+	't', 'carol\'s view read closed windows of alice\'s view while she could');
+my $closed_before = $node->safe_psql('adb', 'SELECT count(*) FROM continuous_storage.tev_minutes_closed');
+alice('REVOKE SELECT ON evens, tev_minutes FROM carol');
 
 # --- the second round ---------------------------------------------------------------
 alice_events(2);
@@ -367,6 +376,11 @@ is(alice('SELECT coalesce(max(s), 0) < 4000 FROM of_later_revoke'),
 	't', 'a view of a stream whose SELECT was revoked counts none of the later rows');
 is(as('carol', 'SELECT coalesce(sum(n), 0) FROM carol_evens'),
 	'20', 'carol\'s view of alice\'s transform took no rows after the revoke');
+ok( $node->safe_psql('adb', 'SELECT count(*) FROM continuous_storage.tev_minutes_closed')
+	  > $closed_before,
+	'alice\'s window_close view emitted more windows after the revoke');
+is(as('carol', 'SELECT windows, n FROM carol_minutes'),
+	$carol_minutes, 'carol\'s view of them took none after the revoke');
 foreach my $table ($evens_storage, 'continuous.dedup_keys', 'continuous.interval_join_rows')
 {
 	ok(defined fails_as('carol', "SELECT count(*) FROM $table"),
