@@ -18,13 +18,14 @@
  * memory or disk, an I/O error -- fail the whole flush instead, and the
  * worker retries it from its last position after a restart: marking a view
  * failed for them would lose it for good.  But a view owner's code can
- * raise any SQLSTATE (RAISE ... USING ERRCODE = 'deadlock_detected'), or
- * bring such an error about (its lock_timeout, its locks): so the worker
- * counts in shared memory, across its restarts, the flushes that one
- * view's step failed that way, and the fourth time within ten minutes the
- * view fails instead of every view of the database.  A step of every view
- * at once that fails that way is taken again view by view, to find the
- * view.
+ * bring a deadlock, a serialization failure or a lock timeout about (its
+ * locks, its lock_timeout, RAISE ... USING ERRCODE): so the worker counts
+ * in shared memory, across its restarts, the flushes that one view's step
+ * failed that way, and the fourth time within ten minutes the view fails
+ * instead of every view of the database.  A step of every view at once
+ * that fails that way is taken again view by view, to find the view.  A
+ * lack of memory or disk, a cancel and an I/O error are not counted
+ * (error_may_be_owners()).
  *
  * Errors of single events never come here: batch.c turns those into dead
  * letters.
@@ -107,6 +108,22 @@ quarantine_error_is_transient(ErrorData *edata)
 	}
 }
 
+/*
+ * Is the transient error one that an owner's code brings about in
+ * practice (its locks and lock_timeout, or RAISE of a deadlock or
+ * serialization failure)?  A lack of memory or disk, a cancel or an I/O
+ * error lasts as long as its cause, for every view alike: counting those
+ * would fail view after view for good during a disk-full hour, so they
+ * always fail the flush, and a RAISE of one of them (a hostile owner's)
+ * still restarts the worker until the view is dropped.
+ */
+static bool
+error_may_be_owners(ErrorData *edata)
+{
+	return ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
+		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}
+
 bool
 quarantine_rethrow(ErrorData *edata, Oid view)
 {
@@ -116,7 +133,7 @@ quarantine_rethrow(ErrorData *edata, Oid view)
 
 	if (!quarantine_error_is_transient(edata))
 		return false;
-	if (strikes == NULL)
+	if (strikes == NULL || !error_may_be_owners(edata))
 		return true;
 	if (!OidIsValid(view))
 		return false;

@@ -32,8 +32,9 @@ extern bool quarantine_error_is_transient(ErrorData *edata);
 
 /*
  * Throw edata on, failing the whole flush, rather than fail the view?
- * True for a transient error, but only three times in ten minutes for one
- * view in a worker: its owner's code can raise any SQLSTATE.  view: the
+ * True for a transient error; for a deadlock, a serialization failure or
+ * a lock not available, only three times in ten minutes for one view in a
+ * worker, as its owner's code can bring those about.  view: the
  * view whose step failed, InvalidOid for a step of every view (then each
  * is run alone to find the view).
  */

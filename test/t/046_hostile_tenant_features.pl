@@ -428,6 +428,44 @@ is($node->safe_psql('postgres',
 		"SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname IN ('alice', 'bob', 'carol') AND rolsuper"),
 	'', 'still no tenant is superuser');
 
+# --- a lack of resources is nobody's view's fault ---------------------------
+# A late table's trigger raising disk_full fails every flush, and the
+# worker restarts, as during a full disk; such an error is not counted
+# against the view (a full disk would fail every view in turn), so after
+# five failed flushes the view has not failed, and once the cause is gone
+# it has its event and its late row, once.
+alice(q{
+CREATE TABLE dfev (k text, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('dfev', event_time => 'ts');
+CREATE TABLE late_df (k text, ts timestamptz);
+CREATE TABLE df_raises (yes boolean);
+INSERT INTO df_raises VALUES (true);
+CREATE FUNCTION public.df_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT FROM public.df_raises) THEN
+        RAISE EXCEPTION 'pretend the disk is full' USING ERRCODE = 'disk_full';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER full_disk BEFORE INSERT ON late_df FOR EACH ROW EXECUTE FUNCTION public.df_trigger();
+CREATE VIEW df_minutes WITH (continuous, late_events = 'late_df') AS
+    SELECT continuous.tumble(ts, '1 minute') AS minute, count(*) AS n FROM dfev GROUP BY minute;
+INSERT INTO dfev VALUES ('first', '2026-01-01 00:00:00+00');
+});
+sync();
+my $log_at = -s $node->logfile;
+alice(q{INSERT INTO dfev VALUES ('late', '2025-12-31 00:00:00+00')});
+$log_at = $node->wait_for_log(qr/pretend the disk is full/, $log_at) for 1 .. 5;
+isnt(alice(q{SELECT status FROM continuous.views WHERE view = 'df_minutes'::regclass}),
+	'failed', 'five flushes failed by disk_full have not failed the view');
+alice('DELETE FROM df_raises');
+sync();
+is(alice(q{SELECT status FROM continuous.views WHERE view = 'df_minutes'::regclass}),
+	'active', 'once the cause is gone, the view is active');
+is(alice(q{SELECT (SELECT sum(n) FROM df_minutes) || '/' || (SELECT count(*) FROM late_df)}),
+	'1/1', 'and has its event and its late row, once each');
+bob_advances('after the worker restarted for a full disk');
+
 $broker->stop;
 $node->stop;
 done_testing();
