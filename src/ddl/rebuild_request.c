@@ -39,6 +39,8 @@
 
 PG_FUNCTION_INFO_V1(continuous_rebuild);
 
+static void check_may_lock(Oid view, Oid stream);
+
 Datum
 continuous_rebuild(PG_FUNCTION_ARGS)
 {
@@ -87,7 +89,14 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 				 errdetail("Continuous views read its rows as their events; rows appended again would count again."),
 				 errhint("Drop the views that read it first, or rebuild those views instead.")));
 
-	/* writers of the stream(s) wait from here; those before have committed */
+	/*
+	 * Writers of the stream(s) wait from here until the caller's
+	 * transaction ends, which only a role that LOCK TABLE would let hold
+	 * that lock may make them do.
+	 */
+	check_may_lock(view, stream);
+	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
+		check_may_lock(view, ddl_catalog_join_stream_of_view(view));
 	(void) backfill_lock_stream(stream);
 	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
 		(void) backfill_lock_stream(ddl_catalog_join_stream_of_view(view));
@@ -95,4 +104,18 @@ continuous_rebuild(PG_FUNCTION_ARGS)
 
 	rows = rebuild_view(view, storage, applied, BACKFILL_REBUILD);
 	PG_RETURN_INT64(rows);
+}
+
+/* May the caller hold writers of the view's stream up (backfill.h)? */
+static void
+check_may_lock(Oid view, Oid stream)
+{
+	if (!backfill_may_lock_stream(stream, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to rebuild continuous view \"%s\"",
+						ddl_relation_display_name(view)),
+				 errdetail("A rebuild holds a SHARE lock on stream %s until the transaction ends, which needs the UPDATE, DELETE or TRUNCATE privilege on it and its partitions, as LOCK TABLE does.",
+						   ddl_relation_display_name(stream)),
+				 errhint("Have a role with one of those privileges rebuild it, or drop the view and create it again.")));
 }

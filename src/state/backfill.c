@@ -27,7 +27,13 @@
  *	   commit after the creating one (worker.c).  The lock is taken by the
  *	   CREATE VIEW, and the backfill runs when its transaction commits, so
  *	   that it also counts every row that transaction wrote, before the
- *	   CREATE VIEW or after it.
+ *	   CREATE VIEW or after it.  A role that LOCK TABLE would not let take
+ *	   that lock (one that may only read the stream) takes it only as the
+ *	   backfill starts, so that it cannot hold another owner's writers up
+ *	   for as long as it keeps its transaction open, and cannot PREPARE
+ *	   the transaction; the rows committed meanwhile are in the backfill's
+ *	   snapshot all the same.  continuous.rebuild(), which holds the lock
+ *	   until the caller's transaction ends, needs that right.
  *	 - continuous.rebuild() (rebuild.c): after the lock, it waits until the
  *	   worker has applied every transaction that committed before, empties
  *	   the storage, and fills it here; the worker goes on with the
@@ -72,6 +78,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -153,6 +160,8 @@ static const char *const worker_formats[] = {
 
 /* views whose CREATE VIEW asked for a backfill, done at commit */
 static List *backfills_at_commit = NIL;
+/* one of them whose stream is locked only then: no PREPARE */
+static Oid	backfill_locked_late = InvalidOid;
 static bool backfill_callback_registered = false;
 
 static void backfill_at_commit(XactEvent event, void *arg);
@@ -189,15 +198,42 @@ backfill_lock_stream(Oid stream)
 	return leaves;
 }
 
+bool
+backfill_may_lock_stream(Oid stream, Oid role)
+{
+	List	   *relids = find_all_inheritors(stream, NoLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, relids)
+	{
+		bool		gone = false;
+
+		/* a partition dropped meanwhile is no partition to lock */
+		if (pg_class_aclcheck_ext(lfirst_oid(lc), role,
+								  ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
+								  &gone) != ACLCHECK_OK && !gone)
+			return false;
+	}
+	return true;
+}
+
 void
 backfill_view_at_commit(Oid view, Oid stream)
 {
+	Oid			join_stream = ddl_catalog_join_stream_of_view(view);
 	MemoryContext oldcxt;
 
 	/* writers of the stream(s) wait from now until the commit */
-	(void) backfill_lock_stream(stream);
-	if (OidIsValid(ddl_catalog_join_stream_of_view(view)))
-		(void) backfill_lock_stream(ddl_catalog_join_stream_of_view(view));
+	if (backfill_may_lock_stream(stream, GetUserId()) &&
+		(!OidIsValid(join_stream) ||
+		 backfill_may_lock_stream(join_stream, GetUserId())))
+	{
+		(void) backfill_lock_stream(stream);
+		if (OidIsValid(join_stream))
+			(void) backfill_lock_stream(join_stream);
+	}
+	else
+		backfill_locked_late = view;
 	if (!backfill_callback_registered)
 	{
 		RegisterXactCallback(backfill_at_commit, NULL);
@@ -222,6 +258,15 @@ backfill_at_commit(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			if (backfills_at_commit == NIL)
 				return;
+			if (event == XACT_EVENT_PRE_PREPARE &&
+				OidIsValid(backfill_locked_late) &&
+				list_member_oid(backfills_at_commit, backfill_locked_late))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("cannot prepare a transaction that backfills continuous view \"%s\"",
+								get_rel_name(backfill_locked_late)),
+						 errdetail("The backfill would hold a SHARE lock on the view's stream, which the role may not hold (as LOCK TABLE needs UPDATE, DELETE or TRUNCATE), until the prepared transaction ends."),
+						 errhint("Commit the transaction instead, or create the view WITH (backfill = false).")));
 			CommandCounterIncrement();
 			PushActiveSnapshot(GetTransactionSnapshot());
 			while (backfills_at_commit != NIL)
@@ -240,6 +285,7 @@ backfill_at_commit(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			backfills_at_commit = NIL;
+			backfill_locked_late = InvalidOid;
 			break;
 		default:
 			break;

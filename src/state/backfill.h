@@ -32,10 +32,18 @@ typedef enum BackfillKind
 extern int64 backfill_view(Oid view, BackfillKind kind);
 
 /*
- * CREATE VIEW: lock the stream now (backfill_lock_stream()), and backfill
- * the view when the transaction commits, with every row it wrote.
+ * CREATE VIEW: lock the stream now (backfill_lock_stream()) if the current
+ * role may (backfill_may_lock_stream()), else when the backfill runs, and
+ * backfill the view when the transaction commits, with every row it wrote.
  */
 extern void backfill_view_at_commit(Oid view, Oid stream);
+
+/*
+ * May role hold the SHARE lock of a backfill on the stream and its
+ * partitions for as long as it likes?  PostgreSQL's rule for LOCK TABLE
+ * ... IN SHARE MODE: UPDATE, DELETE or TRUNCATE on each (or owning it).
+ */
+extern bool backfill_may_lock_stream(Oid stream, Oid role);
 
 /*
  * Lock a stream for a backfill: SHARE on the table and on each of its

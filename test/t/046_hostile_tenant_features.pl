@@ -24,6 +24,11 @@
 #     the worker would retry for ever;
 #   - a lock on a lookup table, or on a partition of one, held in an open
 #     transaction;
+#   - a CREATE VIEW of alice's over a stream of bob's that she may only
+#     read, left open (its backfill must not hold his writers up), then her
+#     rebuild() of it and a PREPARE TRANSACTION of such a CREATE VIEW;
+#   - a late table's trigger raising disk_full, which must restart the
+#     worker as a full disk does and not fail the view;
 #   - the hostile database settings of t/016 (schema "evil" first on
 #     search_path, shadowing the operators and functions the worker's SQL
 #     uses), under which the worker starts again and reads the seen keys
@@ -427,6 +432,44 @@ is(alice('SELECT sum(n) FROM my_pnames'), '10',
 is($node->safe_psql('postgres',
 		"SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname IN ('alice', 'bob', 'carol') AND rolsuper"),
 	'', 'still no tenant is superuser');
+
+# --- a backfill by a role that may only read the stream ----------------------
+# bob lets alice read his stream.  Her CREATE VIEW's backfill locks it
+# against writers only as it runs at her commit, not while she keeps the
+# transaction open (LOCK TABLE would not let her hold that lock); nor may
+# she rebuild the view, or PREPARE such a transaction, which would hold it
+# for as long as she likes.
+as('bob', q{
+CREATE TABLE bob_shared (k int, v int);
+SELECT continuous.create_stream('bob_shared');
+INSERT INTO bob_shared SELECT g % 5, g FROM generate_series(1, 100) g;
+GRANT SELECT ON bob_shared TO alice;
+});
+my $creator = $node->background_psql('adb', extra_params => [ '-U', 'alice' ]);
+$creator->query_safe(q{BEGIN;
+CREATE VIEW alice_reads_bob WITH (continuous) AS
+    SELECT k, count(*) AS n, sum(v) AS s FROM bob_shared GROUP BY k});
+my ($bob_ret, $bob_out, $bob_err) = $node->psql('adb',
+	q{SET lock_timeout = '20s'; INSERT INTO bob_shared SELECT g % 5, 1000 FROM generate_series(1, 10) g},
+	extra_params => [ '-U', 'bob' ]);
+is($bob_ret, 0, "bob's INSERT does not wait for alice's CREATE VIEW in progress")
+  or diag $bob_err;
+$creator->query_safe('COMMIT');
+$creator->quit;
+sync();
+is_same_rows($node, 'alice_reads_bob',
+	'SELECT k, count(*), sum(v) FROM bob_shared GROUP BY k',
+	"alice's view of bob's stream equals its SELECT, the rows he wrote meanwhile included",
+	'adb');
+like(fails_as('alice', q{SELECT continuous.rebuild('alice_reads_bob')}),
+	qr/permission denied to rebuild continuous view "alice_reads_bob"/,
+	'alice may not rebuild it: the rebuild would hold his writers up');
+like(fails_as('alice', q{BEGIN;
+CREATE VIEW alice_prepares WITH (continuous) AS SELECT count(*) AS n FROM bob_shared;
+PREPARE TRANSACTION 'held'}),
+	qr/cannot prepare a transaction that backfills continuous view "alice_prepares"/,
+	'nor prepare a transaction whose backfill would lock his stream');
+bob_advances('after alice backfilled a view of his stream');
 
 # --- a lack of resources is nobody's view's fault ---------------------------
 # A late table's trigger raising disk_full fails every flush, and the
