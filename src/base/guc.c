@@ -27,6 +27,7 @@ int			continuous_state_memory_kb = 64 * 1024;
 int			continuous_batch_events = 100000;
 int			continuous_workers = 1;
 bool		continuous_aggregate_before_commit = true;
+int			continuous_view_time_limit_ms = 10 * 60 * 1000;
 
 void
 continuous_define_settings(void)
@@ -75,6 +76,15 @@ continuous_define_settings(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.view_time_limit",
+							"Longest time the worker spends on one view's step of a flush before the view fails.",
+							"A view owner's code that sleeps or loops would otherwise hold up every view of the database; 0 sets no limit.",
+							&continuous_view_time_limit_ms,
+							10 * 60 * 1000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("continuous");
 }

@@ -12,6 +12,7 @@ extern int	continuous_flush_interval_ms;
 extern int	continuous_state_memory_kb;
 extern int	continuous_batch_events;
 extern int	continuous_workers;
+extern int	continuous_view_time_limit_ms;
 extern bool continuous_aggregate_before_commit;
 
 /* the most worker processes per database (continuous.workers) */

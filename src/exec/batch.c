@@ -48,6 +48,7 @@
 #include "base/privileges.h"
 #include "base/subxact.h"
 #include "exec/batch.h"
+#include "exec/quarantine.h"
 #include "exec/stage_registry.h"
 #include "exec/view_access.h"
 #include "plan/plan.h"
@@ -360,6 +361,9 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first, List *early)
 	}
 	PG_CATCH();
 	{
+		/* out of time: the view's error, not its events' (quarantine.c) */
+		if (quarantine_time_is_up())
+			ReThrowError(continuous_abort_subtransaction(oldcxt));
 		MemoryContextSwitchTo(oldcxt);
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
@@ -431,6 +435,8 @@ view_process_carefully(ViewRuntime *vr, StreamEvents *events, int first)
 			{
 				ErrorData  *edata = continuous_abort_subtransaction(oldcxt);
 
+				if (quarantine_time_is_up())
+					ReThrowError(edata);
 				skip[i] = true;
 				errors[i] = edata->message;
 				restart = batch.state_moved;

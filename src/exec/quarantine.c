@@ -41,9 +41,12 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "storage/latch.h"
 #include "utils/resowner.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "base/guc.h"
 #include "base/privileges.h"
 #include "base/subxact.h"
 #include "exec/quarantine.h"
@@ -60,6 +63,20 @@
 
 /* the worker's, in shared memory; NULL in a backend */
 static TransientStrikes *strikes = NULL;
+
+/*
+ * continuous.view_time_limit, in the worker only (a backend's backfill has
+ * its session's statement_timeout): a timeout armed around each step, which
+ * cancels what runs when it fires.  time_up stays set until the step's
+ * error reaches quarantine_attempt(), so that batch.c, which turns the
+ * errors of single events into dead letters, throws it on instead.
+ */
+static TimeoutId view_timeout = MAX_TIMEOUTS;	/* registered at first use */
+static volatile sig_atomic_t time_up = false;
+
+static void time_limit_reached(void);
+static bool time_limit_arm(void);
+static bool time_limit_disarm(bool armed);
 
 /* how a failed view comes back, in the worker's log and in sync() */
 #define FAILED_VIEW_HINT \
@@ -168,25 +185,86 @@ quarantine_use_strikes(TransientStrikes *worker_strikes)
 	strikes = worker_strikes;
 }
 
+/* SIGALRM: the step has run out of time; cancel what runs */
+static void
+time_limit_reached(void)
+{
+	time_up = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+static bool
+time_limit_arm(void)
+{
+	if (strikes == NULL || continuous_view_time_limit_ms <= 0)
+		return false;
+	if (view_timeout == MAX_TIMEOUTS)
+		view_timeout = RegisterTimeout(USER_TIMEOUT, time_limit_reached);
+	time_up = false;
+	enable_timeout_after(view_timeout, continuous_view_time_limit_ms);
+	return true;
+}
+
+/* Did the step run out of time?  Its cancel is then spent. */
+static bool
+time_limit_disarm(bool armed)
+{
+	bool		was_up;
+
+	if (!armed)
+		return false;
+	disable_timeout(view_timeout, false);
+	was_up = time_up;
+	if (was_up)
+	{
+		time_up = false;
+		QueryCancelPending = false;
+	}
+	return was_up;
+}
+
+bool
+quarantine_time_is_up(void)
+{
+	return time_up;
+}
+
 ErrorData *
 quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
+	bool		armed = time_limit_arm();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		step(vr, arg);
+		/* a limit reached just as the step ended: it ended in time */
+		(void) time_limit_disarm(armed);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
+		bool		out_of_time = time_limit_disarm(armed);
+
 		edata = continuous_abort_subtransaction(cxt);
 		CurrentResourceOwner = owner;
-		if (quarantine_rethrow(edata, vr ? vr->view : InvalidOid))
+		if (out_of_time)
+		{
+			/* the view's own doing; for every view, each is tried alone */
+			edata->sqlerrcode = ERRCODE_QUERY_CANCELED;
+			edata->message = vr ?
+				psprintf("continuous view \"%s\" took longer than continuous.view_time_limit (%d ms) to process or write its batch",
+						 vr->name, continuous_view_time_limit_ms) :
+				psprintf("the views' writes took longer than continuous.view_time_limit (%d ms)",
+						 continuous_view_time_limit_ms);
+		}
+		else if (quarantine_rethrow(edata, vr ? vr->view : InvalidOid))
 			ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -27,6 +27,12 @@ extern bool quarantine_run(ViewRuntime *vr, QuarantineStep step, void *arg);
 extern ErrorData *quarantine_attempt(QuarantineStep step, ViewRuntime *vr,
 									 void *arg);
 
+/*
+ * Has the step that runs now used up continuous.view_time_limit?  Its
+ * error is then the view's, not one event's: thrown on, not caught.
+ */
+extern bool quarantine_time_is_up(void);
+
 /* Could the error go away by itself (cancel, deadlock, resources, I/O)? */
 extern bool quarantine_error_is_transient(ErrorData *edata);
 

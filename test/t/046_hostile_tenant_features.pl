@@ -29,6 +29,7 @@
 #     rebuild() of it and a PREPARE TRANSACTION of such a CREATE VIEW;
 #   - a late table's trigger raising disk_full, which must restart the
 #     worker as a full disk does and not fail the view;
+#   - a view whose WHERE sleeps for an hour (continuous.view_time_limit);
 #   - the hostile database settings of t/016 (schema "evil" first on
 #     search_path, shadowing the operators and functions the worker's SQL
 #     uses), under which the worker starts again and reads the seen keys
@@ -508,6 +509,32 @@ is(alice(q{SELECT status FROM continuous.views WHERE view = 'df_minutes'::regcla
 is(alice(q{SELECT (SELECT sum(n) FROM df_minutes) || '/' || (SELECT count(*) FROM late_df)}),
 	'1/1', 'and has its event and its late row, once each');
 bob_advances('after the worker restarted for a full disk');
+
+# --- owner code that sleeps --------------------------------------------------
+# A view whose WHERE sleeps for an hour holds the worker up only for
+# continuous.view_time_limit, then fails alone; its owner cannot lift the
+# limit, which only postgresql.conf sets.
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM SET continuous.view_time_limit = '3s'; SELECT pg_reload_conf()});
+like(fails_as('alice', 'ALTER DATABASE adb SET continuous.view_time_limit = 0'),
+	qr/cannot be changed now/, 'alice cannot lift the time limit for her database');
+alice(q{
+CREATE TABLE sev (k int);
+SELECT continuous.create_stream('sev');
+CREATE FUNCTION public.slow_ok(int) RETURNS bool LANGUAGE plpgsql IMMUTABLE
+    AS $$ BEGIN PERFORM pg_sleep(3600); RETURN true; END $$;
+CREATE VIEW sleepy WITH (continuous) AS
+    SELECT k, count(*) AS n FROM sev WHERE public.slow_ok(k) GROUP BY k;
+INSERT INTO sev VALUES (1), (2);
+});
+bob_advances("while alice's view sleeps in its WHERE");
+is(alice(q{SELECT status || ': ' || last_error FROM continuous.views WHERE view = 'sleepy'::regclass}),
+	'failed: continuous view "sleepy" took longer than continuous.view_time_limit (3000 ms) to process or write its batch',
+	'the sleeping view has failed, alone, and says why');
+is(alice(q{SELECT count(*) FROM continuous.dead_letters WHERE view = 'sleepy'::regclass}),
+	'0', 'its events are no dead letters: the time was the view\'s');
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM RESET continuous.view_time_limit; SELECT pg_reload_conf()});
 
 $broker->stop;
 $node->stop;
