@@ -197,9 +197,12 @@ BEGIN
 END
 $$;
 
--- The relations of continuous_storage whose rows a restore has copied in
--- (noted by storage_guard.c), until their view is brought back.  Not
--- dumped: it describes this database's restore only.
+-- The relations a restore has copied rows into or emptied: stream tables,
+-- and relations of continuous_storage (noted by restore.c at the commit of
+-- a superuser's COPY, TRUNCATE or INSERT into unclaimed storage), only
+-- while a restore is going on, and forgotten once none is (see the
+-- section on its notes at the end).  Not dumped: it describes this
+-- database's restore only.
 CREATE TABLE continuous.restore_loaded (
     relation oid PRIMARY KEY
 );
