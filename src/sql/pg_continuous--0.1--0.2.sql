@@ -486,21 +486,8 @@ CREATE TABLE continuous.view_emissions (
 
 SELECT pg_catalog.pg_extension_config_dump('continuous.view_emissions', '');
 
-CREATE FUNCTION continuous._on_sql_drop_chains()
-RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
-BEGIN
-    DELETE FROM continuous.view_emissions e
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
-       AND d.objsubid OPERATOR(pg_catalog.=) 0
-       AND (e.view OPERATOR(pg_catalog.=) d.objid
-            OR e.emission OPERATOR(pg_catalog.=) d.objid);
-END
-$$;
-
-CREATE EVENT TRIGGER continuous_on_sql_drop_chains ON sql_drop
-    EXECUTE FUNCTION continuous._on_sql_drop_chains();
+-- a dropped view or emission table leaves it through continuous._on_sql_drop()
+-- (redefined in the section on a restore's notes, below)
 
 -- continuous.views names the view a view reads, not its emission table
 DO $$
@@ -595,22 +582,44 @@ DROP FUNCTION continuous._views_add_columns(text);
  * restore that has no rows yet, which its note would count as loaded.
  * ------------------------------------------------------------------------ */
 
-CREATE FUNCTION continuous._on_sql_drop_restore_loaded()
+-- The one sql_drop trigger of 0.1 forgets, besides the catalog rows of 0.1,
+-- the emissions of dropped views and emission tables (views over views,
+-- above) and the notes of dropped relations.
+CREATE OR REPLACE FUNCTION continuous._on_sql_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
+    DELETE FROM continuous.view_catalog v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND (v.view = d.objid OR v.stream = d.objid);
+    DELETE FROM continuous.stream_catalog s
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND s.stream = d.objid;
+    DELETE FROM continuous.view_stats s
+     WHERE NOT EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.view = s.view);
+    -- a Kafka stream lives as long as its views: a new first view starts
+    -- again at the foreign table's start_offset
+    DELETE FROM continuous.stream_catalog c
+     WHERE c.kind = 'kafka'
+       AND NOT EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.stream = c.stream);
+    DELETE FROM continuous.stream_stats s
+     WHERE NOT EXISTS (SELECT 1 FROM continuous.stream_catalog c WHERE c.stream = s.stream);
+    DELETE FROM continuous.kafka_offsets o
+     WHERE NOT EXISTS (SELECT 1 FROM continuous.stream_catalog c WHERE c.stream = o.stream);
+    DELETE FROM continuous.view_emissions e
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND (e.view = d.objid OR e.emission = d.objid);
     DELETE FROM continuous.restore_loaded l
      USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
-       AND d.objsubid OPERATOR(pg_catalog.=) 0
-       AND l.relation OPERATOR(pg_catalog.=) d.objid;
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND l.relation = d.objid;
 END
 $$;
-
-CREATE EVENT TRIGGER continuous_on_sql_drop_restore_loaded ON sql_drop
-    EXECUTE FUNCTION continuous._on_sql_drop_restore_loaded();
 -- as the extension's table triggers, whatever session_replication_role says
-ALTER EVENT TRIGGER continuous_on_sql_drop_restore_loaded ENABLE ALWAYS;
+ALTER EVENT TRIGGER continuous_on_sql_drop ENABLE ALWAYS;
 
 /* ------------------------------------------------------------------------
  * Dead letters of streams under row-level security

@@ -50,6 +50,8 @@
 #include "source/kafka/kafka_json.h"
 #include "source/kafka/kafka_json_validate.h"
 
+static bool collect_parsed(KafkaJsonCollector *c, const char *payload,
+						   int len, char **error);
 static bool takes_fast_way(const char *payload, int len);
 static void collect_valid_object(KafkaJsonCollector *c, const char *payload,
 								 int len);
@@ -85,9 +87,6 @@ bool
 kafka_json_collect(KafkaJsonCollector *c, const char *payload, int len,
 				   int encoding, char **error)
 {
-	JsonLexContext *lex;
-	JsonSemAction sem;
-	JsonParseErrorType result;
 	int			i;
 
 	memset(c->values, 0, sizeof(KafkaJsonValue) * c->nnames);
@@ -97,17 +96,45 @@ kafka_json_collect(KafkaJsonCollector *c, const char *payload, int len,
 
 	if (c->fast_way && takes_fast_way(payload, len) &&
 		kafka_json_fast_valid(payload, (size_t) len))
-	{
 		collect_valid_object(c, payload, len);
-		return true;
+	else if (!collect_parsed(c, payload, len, error))
+		return false;
+
+	/* text for the wanted scalars */
+	for (i = 0; i < c->nnames; i++)
+	{
+		KafkaJsonValue *v = &c->values[i];
+
+		if (v->kind == KAFKA_JSON_STRING)
+		{
+			v->text = string_token_text(v->raw, v->rawlen, encoding, error);
+			if (v->text == NULL)
+				return false;
+		}
+		else if (v->kind == KAFKA_JSON_NUMBER || v->kind == KAFKA_JSON_BOOL)
+			v->text = copy_text(v->raw, v->rawlen);
 	}
+	return true;
+}
+
+/*
+ * The slow way's collection: PostgreSQL's parser, with the callbacks
+ * below.  False, with *error set, if the message is no JSON object.
+ */
+static bool
+collect_parsed(KafkaJsonCollector *c, const char *payload, int len,
+			   char **error)
+{
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	JsonParseErrorType result;
 
 	c->not_object = true;		/* until the top-level object starts */
 	c->key_search_from = NULL;
 
 	/* the lexer does not write to its input; the API is just not const */
 	lex = makeJsonLexContextCstringLen(unconstify(char *, payload), len,
-									   encoding, false);
+									   c->encoding, false);
 	c->lex = lex;
 
 	memset(&sem, 0, sizeof(sem));
@@ -126,21 +153,6 @@ kafka_json_collect(KafkaJsonCollector *c, const char *payload, int len,
 	{
 		*error = pstrdup("invalid JSON message: not an object");
 		return false;
-	}
-
-	/* text for the wanted scalars */
-	for (i = 0; i < c->nnames; i++)
-	{
-		KafkaJsonValue *v = &c->values[i];
-
-		if (v->kind == KAFKA_JSON_STRING)
-		{
-			v->text = string_token_text(v->raw, v->rawlen, encoding, error);
-			if (v->text == NULL)
-				return false;
-		}
-		else if (v->kind == KAFKA_JSON_NUMBER || v->kind == KAFKA_JSON_BOOL)
-			v->text = copy_text(v->raw, v->rawlen);
 	}
 	return true;
 }
@@ -201,7 +213,6 @@ collect_valid_object(KafkaJsonCollector *c, const char *payload, int len)
 
 			v->raw = p;
 			v->rawlen = (int) (value_end - p);
-			v->text = NULL;
 			switch (*p)
 			{
 				case '{':
@@ -212,7 +223,6 @@ collect_valid_object(KafkaJsonCollector *c, const char *payload, int len)
 					break;
 				case '"':
 					v->kind = KAFKA_JSON_STRING;
-					v->text = copy_text(p + 1, v->rawlen - 2);
 					break;
 				case 'n':
 					v->kind = KAFKA_JSON_NULL;
@@ -220,11 +230,9 @@ collect_valid_object(KafkaJsonCollector *c, const char *payload, int len)
 				case 't':
 				case 'f':
 					v->kind = KAFKA_JSON_BOOL;
-					v->text = copy_text(p, v->rawlen);
 					break;
 				default:
 					v->kind = KAFKA_JSON_NUMBER;
-					v->text = copy_text(p, v->rawlen);
 					break;
 			}
 		}
