@@ -102,14 +102,16 @@ struct EarlyBatch
 static void view_stages_step(ViewRuntime *vr, StageStep step);
 static void view_run_stages(ViewRuntime *vr, StageBatch *batch);
 static void view_batch_forget(ViewRuntime *vr, bool committed);
+static void view_judge_by(ViewRuntime *vr, StreamClock *clock);
 static bool view_process_all(ViewRuntime *vr, StreamEvents *events, int first,
-							 List *early);
+							 List *early, EarlyBatch *folded);
+static void view_take_folded(ViewRuntime *vr, EarlyBatch *folded);
 static void view_run_events(ViewRuntime *vr, StreamEvents *events, int from,
 							int to);
 static List *view_early_usable(ViewRuntime *vr, List *early, int first);
 static void early_batch_swap(ViewRuntime *vr, EarlyBatch *early);
 static void view_process_carefully(ViewRuntime *vr, StreamEvents *events,
-								   int first);
+								   int first, EarlyBatch *folded);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
 
 ViewRuntime *
@@ -198,6 +200,13 @@ view_batch_forget(ViewRuntime *vr, bool committed)
 	view_stages_step(vr, committed ? STAGE_RESET_COMMITTED :
 					 STAGE_RESET_DISCARDED);
 	MemoryContextReset(vr->state_cxt);
+	/* what ran before the flush is kept until the flush commits */
+	if (committed && vr->folded != NULL)
+	{
+		early_batch_destroy(vr->folded);
+		vr->folded = NULL;
+		vr->folded_events = 0;
+	}
 	vr->seen_desc = NULL;
 	vr->events = 0;
 	vr->events_before_commit = 0;
@@ -265,13 +274,7 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 	SavedPrivileges saved;
 	int			first = view_first_event(vr, events);
 
-	vr->judge_lateness = vr->plan->window != NULL && clock != NULL &&
-		clock->had_watermark_before;
-	if (vr->judge_lateness)
-		vr->watermark_before = clock->watermark_before;
-	vr->had_stream_watermark = clock != NULL && clock->had_watermark_before;
-	vr->stream_watermark = vr->had_stream_watermark ?
-		clock->watermark_before : 0;
+	view_judge_by(vr, clock);
 
 	/* its owner may still read all its events (view_access.c) */
 	view_access_check(vr->plan, vr->owner, vr->name);
@@ -281,14 +284,36 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 
 	view_stages_step(vr, STAGE_BATCH_BEGIN);
 	early = view_early_usable(vr, early, first);
-	if (!view_process_all(vr, events, first, early))
-		view_process_carefully(vr, events, first);
+	if (!view_process_all(vr, events, first, early, vr->folded))
+		view_process_carefully(vr, events, first, vr->folded);
 	list_free(early);
 	/* whatever the stages passed over, the view read them all */
-	vr->events = events->nevents - first;
+	vr->events = events->nevents - first + vr->folded_events;
+	if (vr->folded != NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+
+		/* dead letters are attached after the last reset */
+		vr->dead_letters = list_concat(vr->dead_letters,
+									   vr->folded->dead_letters);
+		MemoryContextSwitchTo(oldcxt);
+	}
 	view_stages_step(vr, STAGE_BATCH_END);
 
 	privileges_restore(&saved);
+}
+
+/* Lateness, and what expires by the watermark, by the clock's before the batch. */
+static void
+view_judge_by(ViewRuntime *vr, StreamClock *clock)
+{
+	vr->judge_lateness = vr->plan->window != NULL && clock != NULL &&
+		clock->had_watermark_before;
+	if (vr->judge_lateness)
+		vr->watermark_before = clock->watermark_before;
+	vr->had_stream_watermark = clock != NULL && clock->had_watermark_before;
+	vr->stream_watermark = vr->had_stream_watermark ?
+		clock->watermark_before : 0;
 }
 
 /* The first event that is the view's: events are in commit order. */
@@ -331,10 +356,12 @@ view_run_stages(ViewRuntime *vr, StageBatch *batch)
  * The fast path: every event, one subtransaction.  False if any failed.
  * The runs of events that an EarlyBatch of early (EarlyEvents, in their
  * order) holds aggregated are not run again: its groups are combined
- * instead.
+ * instead.  So are folded's (NULL: none), the batch's events that ran
+ * before the flush.
  */
 static bool
-view_process_all(ViewRuntime *vr, StreamEvents *events, int first, List *early)
+view_process_all(ViewRuntime *vr, StreamEvents *events, int first, List *early,
+				 EarlyBatch *folded)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -347,6 +374,7 @@ view_process_all(ViewRuntime *vr, StreamEvents *events, int first, List *early)
 		ListCell   *lc;
 		int			i = first;
 
+		view_take_folded(vr, folded);
 		foreach(lc, early)
 		{
 			EarlyEvents *run = lfirst(lc);
@@ -401,10 +429,12 @@ view_run_events(ViewRuntime *vr, StreamEvents *events, int from, int to)
 /*
  * The slow path: one subtransaction per event, through every stage.  A
  * failure before any state moved is a dead letter and the run goes on; a
- * failure after restarts the run without that event.
+ * failure after restarts the run without that event.  folded (NULL: none)
+ * is taken after every reset.
  */
 static void
-view_process_carefully(ViewRuntime *vr, StreamEvents *events, int first)
+view_process_carefully(ViewRuntime *vr, StreamEvents *events, int first,
+					   EarlyBatch *folded)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -417,6 +447,7 @@ view_process_carefully(ViewRuntime *vr, StreamEvents *events, int first)
 	{
 		restart = false;
 		view_batch_reset(vr);
+		view_take_folded(vr, folded);
 		for (i = first; i < events->nevents && !restart; i++)
 		{
 			StreamEvent *event = &events->events[i];
@@ -495,7 +526,9 @@ early_batch_create(ViewRuntime *vr)
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 
 	early->cxt = cxt;
-	early->state_cxt = cxt;
+	/* a context of its own, as the view's: the careful run resets it */
+	early->state_cxt = AllocSetContextCreate(cxt, "pg_continuous early batch state",
+											 ALLOCSET_DEFAULT_SIZES);
 	early->groups = view_groups_table(vr, cxt);
 	MemoryContextSwitchTo(oldcxt);
 	return early;
@@ -572,7 +605,7 @@ early_batch_process(ViewRuntime *vr, EarlyBatch *early, StreamEvent *events,
 
 	privileges_become(vr->owner, vr->search_path, &saved);
 	view_stages_step(vr, STAGE_BATCH_BEGIN);
-	ok = view_process_all(vr, &run, 0, NIL);
+	ok = view_process_all(vr, &run, 0, NIL, NULL);
 	view_stages_step(vr, STAGE_BATCH_END);
 	privileges_restore(&saved);
 
@@ -585,6 +618,7 @@ early_batch_process(ViewRuntime *vr, EarlyBatch *early, StreamEvent *events,
 	{
 		/* nothing of it will be used: give its memory back now */
 		MemoryContextReset(early->cxt);
+		early->state_cxt = NULL;	/* deleted with the reset */
 		early->groups = NULL;
 		early->global = NULL;
 		early->late_rows = early->dead_letters = NIL;
@@ -649,3 +683,84 @@ view_early_usable(ViewRuntime *vr, List *early, int first)
 	return usable;
 }
 
+
+/* ------------------------------------------------------------------------
+ * A batch's events run before its flush
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Can the view run a batch's committed events before the flush and keep
+ * only their groups?  Only if its stages could take them before their
+ * commit (they depend on nothing outside the batch), and no window is
+ * left to judge lateness by: late rows point into the events.  A view of
+ * two streams takes its events merged at the flush.
+ */
+bool
+view_folds_between_flushes(ViewRuntime *vr)
+{
+	return vr->plan->window == NULL && !OidIsValid(vr->join_stream) &&
+		view_runs_before_commit(vr);
+}
+
+/*
+ * Into a batch state of their own, then combined with those run before:
+ * the careful run resets the state it runs in, which must not take the
+ * events run before with it.  The first run's state is kept as it is.
+ */
+void
+view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
+{
+	SavedPrivileges saved;
+	int			first = view_first_event(vr, events);
+	EarlyBatch *round;
+
+	Assert(view_folds_between_flushes(vr));
+	if (first == events->nevents)
+		return;
+	round = early_batch_create(vr);
+	view_access_check(vr->plan, vr->owner, vr->name);
+	privileges_become(vr->owner, vr->search_path, &saved);
+
+	early_batch_swap(vr, round);
+	view_judge_by(vr, clock);
+	view_stages_step(vr, STAGE_BATCH_BEGIN);
+	if (!view_process_all(vr, events, first, NIL, NULL))
+		view_process_carefully(vr, events, first, NULL);
+	view_stages_step(vr, STAGE_BATCH_END);
+	early_batch_swap(vr, round);
+	vr->folded_events += events->nevents - first;
+
+	if (vr->folded == NULL)
+		vr->folded = round;
+	else
+	{
+		MemoryContext oldcxt;
+		ListCell   *lc;
+
+		early_batch_swap(vr, vr->folded);
+		view_groups_combine(vr, round->groups, round->global);
+		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+		foreach(lc, round->dead_letters)
+			vr->dead_letters = lappend(vr->dead_letters,
+									   stream_event_dead_letter_copy(lfirst(lc)));
+		MemoryContextSwitchTo(oldcxt);
+		early_batch_swap(vr, vr->folded);
+		early_batch_destroy(round);
+	}
+	privileges_restore(&saved);
+}
+
+Size
+view_folded_memory(ViewRuntime *vr)
+{
+	return vr->folded != NULL ? early_batch_memory(vr->folded) : 0;
+}
+
+/* The groups of folded (NULL: none) into the batch's. */
+static void
+view_take_folded(ViewRuntime *vr, EarlyBatch *folded)
+{
+	if (folded != NULL)
+		view_groups_combine(vr, folded->groups, folded->global);
+}

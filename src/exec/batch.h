@@ -73,6 +73,19 @@ extern Size early_batch_memory(EarlyBatch *early);
 extern void early_batch_destroy(EarlyBatch *early);
 
 /*
+ * A batch's committed events run before its flush, to give their memory
+ * back when decoded events fill the worker's (worker.c): the view keeps
+ * only their groups and dead letters (ViewRuntime.folded), which
+ * view_process_events takes into the batch at the flush, as often as it
+ * runs; a flush that commits forgets them.  Only for a view that
+ * view_folds_between_flushes.  Runs in a transaction, as the view's owner.
+ */
+extern bool view_folds_between_flushes(ViewRuntime *vr);
+extern void view_fold_events(ViewRuntime *vr, StreamEvents *events,
+							 StreamClock *clock);
+extern Size view_folded_memory(ViewRuntime *vr);
+
+/*
  * The stages write their state of the batch (the groups merged into
  * storage, a window's side state), in the flush transaction; nothing if
  * the batch had no events of the view.

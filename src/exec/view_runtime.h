@@ -90,6 +90,15 @@ typedef struct ViewRuntime
 	List	   *dead_letters;	/* DeadLetter (stream_event.h) */
 
 	/*
+	 * The batch's events that ran already, before the flush, to give their
+	 * memory back (batch.c's view_fold_events): their groups and dead
+	 * letters, taken into the batch as it is processed at the flush, and
+	 * how many they were.  NULL: none.
+	 */
+	struct EarlyBatch *folded;
+	int64		folded_events;
+
+	/*
 	 * The stream's watermark before the batch, for stages that expire state
 	 * by it (stage_dedup.c), whether or not the view has a window.
 	 */

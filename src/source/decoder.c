@@ -1126,6 +1126,43 @@ decoder_batch_bytes(void)
 }
 
 void
+decoder_batch_fold(void)
+{
+	HASH_SEQ_STATUS seq;
+	StreamEvents *stream;
+
+	Assert(decoder_batch->streamed_commits == NIL);
+	hash_seq_init(&seq, decoder_batch->streams);
+	while ((stream = hash_seq_search(&seq)) != NULL)
+	{
+		int			i;
+
+		/* rows made with a temporary copy are in the batch's own context */
+		for (i = 0; i < stream->nevents; i++)
+		{
+			HeapTuple	tuple = stream->events[i].tuple;
+
+			if (tuple != NULL &&
+				GetMemoryChunkContext(tuple) != decoder_batch->rows_cxt)
+				heap_freetuple(tuple);
+		}
+		if (stream->nevents > 0)
+			stream->folded_last_commit_time =
+				stream->events[stream->nevents - 1].commit_time;
+		stream->folded_events += stream->nevents;
+		stream->nevents = 0;
+		/* its room too: the next run's events may be fewer */
+		if (stream->events != NULL)
+			pfree(stream->events);
+		stream->events = NULL;
+		stream->capacity = 0;
+	}
+	/* dead letters of the clock's included */
+	decoder_batch->folded_events = decoder_batch->nevents;
+	MemoryContextReset(decoder_batch->rows_cxt);
+}
+
+void
 decoder_batch_flushed(XLogRecPtr flushed_lsn)
 {
 	batch_discard();
@@ -1209,6 +1246,7 @@ batch_init(void)
 														  SLAB_LARGE_BLOCK_SIZE);
 	decoder_batch->streamed_bytes = 0;
 	decoder_batch->nevents = 0;
+	decoder_batch->folded_events = 0;
 	decoder_batch->nchanges = 0;
 	decoder_batch->last_stream = NULL;
 	decoder_batch->oldest_commit_time = 0;

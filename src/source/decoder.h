@@ -59,6 +59,16 @@ typedef struct StreamEvents
 								 * of partitions ... */
 	uint64		route_layout;	/* ... and the layout it was copied for
 								 * (partition_route.h) */
+
+	/*
+	 * Events run through the views before the flush and given back
+	 * (decoder_batch_fold): how many, the last one's commit time, and the
+	 * dead letters the stream's clock made of them (DeadLetter), in the
+	 * batch's memory; bytes and ignored_changes count them still.
+	 */
+	int64		folded_events;
+	TimestampTz folded_last_commit_time;
+	List	   *folded_dead_letters;
 } StreamEvents;
 
 /*
@@ -109,6 +119,8 @@ typedef struct DecodedBatch
 	HTAB	   *streams;		/* Oid -> StreamEvents */
 	StreamEvents *last_stream;	/* the entry batch_stream() found last */
 	int64		nevents;
+	int64		folded_events;	/* of them, run before the flush and given
+								 * back (decoder_batch_fold) */
 	int64		nchanges;		/* ignored changes: UPDATE, DELETE, TRUNCATE */
 	TimestampTz oldest_commit_time;
 	/* a transaction that changed the continuous catalog ended the batch */
@@ -179,6 +191,14 @@ extern Size decoder_batch_bytes(void);
 
 /* Everything before this position has been decoded into the batch. */
 extern XLogRecPtr decoder_read_position(void);
+
+/*
+ * The batch's events have run through every view before the flush
+ * (worker.c): give their rows back.  The batch goes on, its events still
+ * counted in nevents, what the flush writes of them kept in each
+ * StreamEvents.  Not for a batch with streamed transactions' rows.
+ */
+extern void decoder_batch_fold(void);
 
 /* The batch has been flushed: forget it, and let the slot move on. */
 extern void decoder_batch_flushed(XLogRecPtr flushed_lsn);

@@ -64,3 +64,14 @@ stream_event_dead_letter(StreamEvent *event, const char *error)
 	dl->error = pstrdup(error);
 	return dl;
 }
+
+DeadLetter *
+stream_event_dead_letter_copy(const DeadLetter *dl)
+{
+	DeadLetter *copy = palloc(sizeof(DeadLetter));
+
+	*copy = *dl;
+	copy->payload = pstrdup(dl->payload);
+	copy->error = pstrdup(dl->error);
+	return copy;
+}

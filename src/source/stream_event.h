@@ -35,4 +35,7 @@ extern HeapTuple stream_event_tuple(StreamEvent *event);
 extern DeadLetter *stream_event_dead_letter(StreamEvent *event,
 											const char *error);
 
+/* A copy of a dead letter, in CurrentMemoryContext. */
+extern DeadLetter *stream_event_dead_letter_copy(const DeadLetter *dl);
+
 #endif							/* CONTINUOUS_STREAM_EVENT_H */

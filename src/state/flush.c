@@ -577,11 +577,14 @@ flush_stream_stats(StreamEvents *stream, StreamClock *clock)
 			flush_dead_letter(stream->relid, InvalidOid, lfirst(lc));
 
 	values[0] = ObjectIdGetDatum(stream->relid);
-	values[1] = Int64GetDatum(stream->nevents + (clock ? list_length(clock->dead_letters) : 0));
+	values[1] = Int64GetDatum(stream->nevents + stream->folded_events +
+							  (clock ? list_length(clock->dead_letters) : 0));
 	values[2] = Int64GetDatum(stream->bytes);
 	values[3] = Int64GetDatum(stream->ignored_changes);
 	if (stream->nevents > 0)
 		values[4] = TimestampTzGetDatum(stream->events[stream->nevents - 1].commit_time);
+	else if (stream->folded_events > 0)
+		values[4] = TimestampTzGetDatum(stream->folded_last_commit_time);
 	else
 		nulls[4] = 'n';
 	values[5] = Int64GetDatum(clock ? list_length(clock->dead_letters) : 0);

@@ -13,7 +13,12 @@
  * Kafka offsets and statistics (flush.c).  Then it publishes how far the
  * views are up to date for continuous.sync().  Between reads, the rows that
  * large transactions still open have sent are aggregated ahead of their
- * commit (early_aggregation.c).
+ * commit (early_aggregation.c).  A worker that is behind, whose decoded
+ * events fill its memory before a flush is otherwise due, runs them
+ * through the views that can take them early, which keep only their
+ * groups, and decodes on (worker_fold): a view of many groups is then
+ * written once per continuous.batch_events rather than once per memory's
+ * worth of events.
  *
  * A worker whose library is of another version than its database's
  * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
@@ -126,7 +131,10 @@ static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
+static Size worker_memory_budget(void);
 static Size worker_batch_memory(void);
+static bool worker_fold_due(void);
+static void worker_fold(void);
 static void worker_write_kafka_state(void);
 
 void
@@ -419,6 +427,13 @@ worker_loop(void)
 				early_aggregation_run(ws.views, worker_catalog_clock);
 				worker_commit();
 			}
+
+			/* behind, with memory full: run the events, and read on */
+			if (worker_fold_due())
+			{
+				worker_fold();
+				continue;
+			}
 		}
 		if (worker_kafka_poll() > 0)
 			timeout = 0;		/* more may be waiting */
@@ -535,12 +550,82 @@ worker_loop(void)
  * aggregated before their commit (early_aggregation.c) up to a quarter.
  */
 static Size
-worker_batch_memory(void)
+worker_memory_budget(void)
 {
 	Size		limit = (Size) continuous_state_memory_kb * 1024;
 
 	return limit - Min(group_locations_memory(), limit / 2) -
 		Min(early_aggregation_memory(), limit / 4);
+}
+
+/* Of it, the decoded events': what the views keep of folded ones is not. */
+static Size
+worker_batch_memory(void)
+{
+	Size		budget = worker_memory_budget();
+
+	return budget - Min(worker_folded_memory(ws.views), budget / 2);
+}
+
+/*
+ * Fold rather than flush?  When the decoded events fill their memory, the
+ * flush is not due otherwise (more WAL waits, fewer than
+ * continuous.batch_events decoded), the groups kept of folds so far take
+ * under half of the budget, and every view over the decoded streams
+ * can take the events before the flush.  Not with a catalog change or a
+ * streamed transaction in the batch (their rows are the batch's until the
+ * flush), nor while views are held back or decoded again (view_progress.c):
+ * those batches are flushed as they are.
+ */
+static bool
+worker_fold_due(void)
+{
+	if (decoder_batch->nevents == decoder_batch->folded_events ||
+		decoder_batch->catalog_changed ||
+		decoder_batch->streamed_commits != NIL ||
+		decoder_batch->nevents >= continuous_batch_events ||
+		decoder_read_position() >= GetFlushRecPtr(NULL) ||
+		view_progress_holding() ||
+		view_progress_replaying(decoder_read_position()))
+		return false;
+	if (decoder_batch_bytes() < worker_batch_memory() ||
+		worker_folded_memory(ws.views) >= worker_memory_budget() / 2)
+		return false;
+	return worker_can_fold(ws.views);
+}
+
+/*
+ * The decoded events through every view over their streams, in a
+ * transaction that writes nothing (as early aggregation's), and their rows
+ * given back.  Exactly once holds as it did: what the views keep is
+ * memory, written by the flush with the decoder position, and lost with
+ * the batch's rows if the worker dies before.
+ */
+static void
+worker_fold(void)
+{
+	HASH_SEQ_STATUS seq;
+	StreamEvents *stream;
+	int64		events = 0;
+
+	worker_begin(InvalidTransactionId);
+	if (!worker_extension_exists())
+	{
+		worker_commit();
+		worker_exit_without_extension();
+	}
+	pgstat_report_activity(STATE_RUNNING, "pg_continuous fold");
+	hash_seq_init(&seq, decoder_batch->streams);
+	while ((stream = hash_seq_search(&seq)) != NULL)
+	{
+		events += stream->nevents;
+		worker_fold_stream(ws.views, stream);
+	}
+	worker_commit();
+	decoder_batch_fold();
+	ereport(DEBUG1,
+			(errmsg_internal("pg_continuous: folded %lld events before the flush; the views keep %zu bytes of them",
+							 (long long) events, worker_folded_memory(ws.views))));
 }
 
 static bool
@@ -862,7 +947,8 @@ worker_flush(void)
 		hash_seq_init(&seq, decoder_batch->streams);
 		while ((stream = hash_seq_search(&seq)) != NULL)
 		{
-			worker_process_stream(ws.views, stream, NIL);
+			worker_process_stream(ws.views, stream,
+								  stream->folded_dead_letters);
 			batches = lappend(batches, stream);
 		}
 		worker_process_join_views(ws.views, batches);

@@ -16,6 +16,12 @@
  * quarantine.c: one that fails by its own fault is marked failed, and the
  * others go on.  Nothing is written here (worker_write.c).
  *
+ * A worker that is behind may run the batch's decoded events through the
+ * views before the flush, to give their rows back (worker_fold_stream,
+ * batch.c's view_fold_events): the views keep their groups and dead
+ * letters, and the stream what its statistics need, until the flush
+ * processes the rest of the batch.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,6 +43,7 @@ typedef struct ViewBatch
 } ViewBatch;
 
 static void worker_step_process(ViewRuntime *vr, void *arg);
+static void worker_step_fold(ViewRuntime *vr, void *arg);
 static bool worker_join_batch(ViewRuntime *vr, List *batches,
 							  ViewBatch *batch);
 
@@ -70,12 +77,95 @@ worker_process_views(List *views, StreamEvents *stream, StreamClock *clock,
 			continue;
 		/* a view of a Kafka stream catching up has events of its own */
 		batch.stream = worker_kafka_view_events(vr->view, stream);
-		if (batch.stream->nevents == 0)
+		if (batch.stream->nevents == 0 && vr->folded == NULL)
 			continue;
 		if (only_windowed)
 			view_batch_reset(vr);
 		(void) quarantine_run(vr, worker_step_process, &batch);
 	}
+}
+
+/*
+ * Can every view that reads a stream of the decoded batch run its events
+ * before the flush (view_folds_between_flushes)?  Then worker_fold_stream
+ * may run them, and the batch give their rows back.
+ */
+bool
+worker_can_fold(List *views)
+{
+	HASH_SEQ_STATUS seq;
+	StreamEvents *stream;
+	bool		can = true;
+
+	hash_seq_init(&seq, decoder_batch->streams);
+	while ((stream = hash_seq_search(&seq)) != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, views)
+		{
+			ViewRuntime *vr = lfirst(lc);
+
+			if (!vr->failed &&
+				(vr->stream == stream->relid ||
+				 vr->join_stream == stream->relid) &&
+				!view_folds_between_flushes(vr))
+				can = false;
+		}
+	}
+	return can;
+}
+
+/*
+ * A stream's decoded events, through its views before the flush: the
+ * stream's clock advances by them, as by a batch's, and keeps the dead
+ * letters it makes of them for the flush.
+ */
+void
+worker_fold_stream(List *views, StreamEvents *stream)
+{
+	StreamClock *clock = worker_catalog_clock(stream->relid);
+	ListCell   *lc;
+
+	if (clock)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+
+		stream_clock_advance(clock, stream);
+		stream->folded_dead_letters = list_concat(stream->folded_dead_letters,
+												  clock->dead_letters);
+		clock->dead_letters = NIL;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	foreach(lc, views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		ViewBatch	batch = {stream, clock};
+
+		if (vr->failed || vr->stream != stream->relid || stream->nevents == 0)
+			continue;
+		(void) quarantine_run(vr, worker_step_fold, &batch);
+	}
+}
+
+static void
+worker_step_fold(ViewRuntime *vr, void *arg)
+{
+	ViewBatch  *batch = arg;
+
+	view_fold_events(vr, batch->stream, batch->clock);
+}
+
+/* What the views keep of events run before the flush. */
+Size
+worker_folded_memory(List *views)
+{
+	ListCell   *lc;
+	Size		bytes = 0;
+
+	foreach(lc, views)
+		bytes += view_folded_memory(lfirst(lc));
+	return bytes;
 }
 
 static void
@@ -188,7 +278,8 @@ worker_process_view_again(ViewRuntime *vr, List *batches)
 			ViewBatch	batch = {worker_kafka_view_events(vr->view, lfirst(bc)),
 			worker_catalog_clock(vr->stream)};
 
-			if (batch.stream->relid == vr->stream && batch.stream->nevents > 0)
+			if (batch.stream->relid == vr->stream &&
+				(batch.stream->nevents > 0 || vr->folded != NULL))
 				(void) quarantine_run(vr, worker_step_process, &batch);
 		}
 }

@@ -31,6 +31,16 @@ extern void worker_process_views(List *views, StreamEvents *stream,
  */
 extern void worker_process_join_views(List *views, List *batches);
 
+/*
+ * Between flushes, when decoded events fill the worker's memory: can every
+ * view over the decoded streams run them now (worker_can_fold), each
+ * stream's events through its views (worker_fold_stream, in a
+ * transaction), and what the views keep of them (worker_folded_memory).
+ */
+extern bool worker_can_fold(List *views);
+extern void worker_fold_stream(List *views, StreamEvents *stream);
+extern Size worker_folded_memory(List *views);
+
 /* One view's batch again, from the beginning. */
 extern void worker_process_view_again(ViewRuntime *vr, List *batches);
 
