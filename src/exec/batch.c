@@ -110,6 +110,7 @@ static void view_run_events(ViewRuntime *vr, StreamEvents *events, int from,
 							int to);
 static List *view_early_usable(ViewRuntime *vr, List *early, int first);
 static void early_batch_swap(ViewRuntime *vr, EarlyBatch *early);
+static void fold_keep_rows(EarlyBatch *into, EarlyBatch *run);
 static void view_process_carefully(ViewRuntime *vr, StreamEvents *events,
 								   int first, EarlyBatch *folded);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
@@ -293,9 +294,11 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(vr->state_cxt);
 
-		/* dead letters are attached after the last reset */
+		/* dead letters are attached after the last reset, late rows too */
 		vr->dead_letters = list_concat(vr->dead_letters,
 									   vr->folded->dead_letters);
+		vr->late_rows = list_concat(vr->late_rows, vr->folded->late_rows);
+		vr->late_events += vr->folded->late_events;
 		MemoryContextSwitchTo(oldcxt);
 	}
 	view_stages_step(vr, STAGE_BATCH_END);
@@ -692,15 +695,17 @@ view_early_usable(ViewRuntime *vr, List *early, int first)
 /*
  * Can the view run a batch's committed events before the flush and keep
  * only their groups?  Only if its stages could take them before their
- * commit (they depend on nothing outside the batch), and no window is
- * left to judge lateness by: late rows point into the events.  A view of
- * two streams takes its events merged at the flush.
+ * commit: they depend on nothing outside the batch, and its windows (if
+ * any) place each event by itself.  A view of two streams takes its
+ * events merged at the flush.  Each run judges lateness by the watermark
+ * before it, as a batch of its own would; a window that closes after a
+ * run took events into it gets them at the flush, as it would have had
+ * them from that batch's.
  */
 bool
 view_folds_between_flushes(ViewRuntime *vr)
 {
-	return vr->plan->window == NULL && !OidIsValid(vr->join_stream) &&
-		view_runs_before_commit(vr);
+	return !OidIsValid(vr->join_stream) && view_runs_before_commit(vr);
 }
 
 /*
@@ -732,23 +737,46 @@ view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 	vr->folded_events += events->nevents - first;
 
 	if (vr->folded == NULL)
+	{
 		vr->folded = round;
+		fold_keep_rows(round, round);
+	}
 	else
 	{
-		MemoryContext oldcxt;
-		ListCell   *lc;
-
 		early_batch_swap(vr, vr->folded);
 		view_groups_combine(vr, round->groups, round->global);
-		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-		foreach(lc, round->dead_letters)
-			vr->dead_letters = lappend(vr->dead_letters,
-									   stream_event_dead_letter_copy(lfirst(lc)));
-		MemoryContextSwitchTo(oldcxt);
 		early_batch_swap(vr, vr->folded);
+		fold_keep_rows(vr->folded, round);
 		early_batch_destroy(round);
 	}
 	privileges_restore(&saved);
+}
+
+/*
+ * What a run leaves besides its groups, in into's memory: its dead
+ * letters (their rows as text already), and its late events' count and
+ * rows, which point into the events given back and are copied.
+ */
+static void
+fold_keep_rows(EarlyBatch *into, EarlyBatch *run)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(into->state_cxt);
+	List	   *late_rows = NIL;
+	ListCell   *lc;
+
+	foreach(lc, run->late_rows)
+		late_rows = lappend(late_rows, stream_event_copy(lfirst(lc)));
+	if (into == run)
+		into->late_rows = late_rows;
+	else
+	{
+		foreach(lc, run->dead_letters)
+			into->dead_letters = lappend(into->dead_letters,
+										 stream_event_dead_letter_copy(lfirst(lc)));
+		into->late_events += run->late_events;
+		into->late_rows = list_concat(into->late_rows, late_rows);
+	}
+	MemoryContextSwitchTo(oldcxt);
 }
 
 Size

@@ -75,3 +75,15 @@ stream_event_dead_letter_copy(const DeadLetter *dl)
 	copy->error = pstrdup(dl->error);
 	return copy;
 }
+
+StreamEvent *
+stream_event_copy(StreamEvent *event)
+{
+	StreamEvent *copy = palloc(sizeof(StreamEvent));
+
+	*copy = *event;
+	copy->tuple = heap_copytuple(stream_event_tuple(event));
+	copy->values = NULL;
+	copy->isnull = NULL;
+	return copy;
+}

@@ -35,6 +35,13 @@ extern HeapTuple stream_event_tuple(StreamEvent *event);
 extern DeadLetter *stream_event_dead_letter(StreamEvent *event,
 											const char *error);
 
+/*
+ * A copy of the event that lives on without the batch's rows, in
+ * CurrentMemoryContext: its row as a tuple of its own (its descriptor is
+ * the batch's still).
+ */
+extern StreamEvent *stream_event_copy(StreamEvent *event);
+
 /* A copy of a dead letter, in CurrentMemoryContext. */
 extern DeadLetter *stream_event_dead_letter_copy(const DeadLetter *dl);
 

@@ -107,7 +107,18 @@ typedef struct WorkerState
 	TimestampTz last_hold_check;
 	uint64		seen_sync_requests;
 	XLogRecPtr	published;
+	bool		folds_pay;		/* as the last flush's batch says */
 } WorkerState;
+
+/*
+ * Folding pays when the views' groups of a batch are fewer than this
+ * fraction of the events they took: then a flush writes each group once
+ * for more events.  Views that make a group of nearly every event (a
+ * window per key) write as many groups either way, and would pay for an
+ * extra combine of each at the flush.  Every flush judges by its batch
+ * whether the next may fold.
+ */
+#define FOLD_PAYS_FRACTION 0.5
 
 static WorkerState ws;
 
@@ -135,6 +146,7 @@ static Size worker_memory_budget(void);
 static Size worker_batch_memory(void);
 static bool worker_fold_due(void);
 static void worker_fold(void);
+static void worker_judge_folds(void);
 static void worker_write_kafka_state(void);
 
 void
@@ -580,7 +592,8 @@ worker_batch_memory(void)
 static bool
 worker_fold_due(void)
 {
-	if (decoder_batch->nevents == decoder_batch->folded_events ||
+	if (!ws.folds_pay ||
+		decoder_batch->nevents == decoder_batch->folded_events ||
 		decoder_batch->catalog_changed ||
 		decoder_batch->streamed_commits != NIL ||
 		decoder_batch->nevents >= continuous_batch_events ||
@@ -607,6 +620,7 @@ worker_fold(void)
 	HASH_SEQ_STATUS seq;
 	StreamEvents *stream;
 	int64		events = 0;
+	Size		freed = decoder_batch_bytes();
 
 	worker_begin(InvalidTransactionId);
 	if (!worker_extension_exists())
@@ -623,9 +637,45 @@ worker_fold(void)
 	}
 	worker_commit();
 	decoder_batch_fold();
+
+	freed -= Min(freed, decoder_batch_bytes());
 	ereport(DEBUG1,
-			(errmsg_internal("pg_continuous: folded %lld events before the flush; the views keep %zu bytes of them",
-							 (long long) events, worker_folded_memory(ws.views))));
+			(errmsg_internal("pg_continuous: folded %lld events before the flush, giving back %zu bytes; the views keep %zu bytes of such events",
+							 (long long) events, freed,
+							 worker_folded_memory(ws.views))));
+}
+
+/*
+ * In a flush, once every view processed its batch: would folding pay for
+ * such batches (FOLD_PAYS_FRACTION)?  Judged by the views that can fold,
+ * whether this batch was folded or not.
+ */
+static void
+worker_judge_folds(void)
+{
+	ListCell   *lc;
+	int64		groups = 0;
+	int64		events = 0;
+	bool		pays;
+
+	foreach(lc, ws.views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->failed || vr->events == 0 || !view_folds_between_flushes(vr))
+			continue;
+		groups += view_batch_groups(vr);
+		events += vr->events;
+	}
+	if (events == 0)
+		return;
+	pays = groups <= events * FOLD_PAYS_FRACTION;
+	if (pays != ws.folds_pay)
+		ereport(DEBUG1,
+				(errmsg_internal("pg_continuous: folding %s: the views made %lld groups of %lld events",
+								 pays ? "pays" : "does not pay",
+								 (long long) groups, (long long) events)));
+	ws.folds_pay = pays;
 }
 
 static bool
@@ -986,6 +1036,8 @@ worker_flush(void)
 	}
 
 	worker_write_views(ws.views, batches);
+	if (ws.decoding)
+		worker_judge_folds();
 
 	flush_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	latency_ms = (double) (GetCurrentTimestamp() - oldest) / 1000.0;
