@@ -609,10 +609,11 @@ worker_fold_due(void)
 
 /*
  * The decoded events through every view over their streams, in a
- * transaction that writes nothing (as early aggregation's), and their rows
- * given back.  Exactly once holds as it did: what the views keep is
- * memory, written by the flush with the decoder position, and lost with
- * the batch's rows if the worker dies before.
+ * transaction that writes nothing of their state (as early aggregation's;
+ * only a view that fails there is recorded failed, quarantine.c), and
+ * their rows given back.  Exactly once holds as it did: what the views
+ * keep is memory, written by the flush with the decoder position, and
+ * lost with the batch's rows if the worker dies before.
  */
 static void
 worker_fold(void)
