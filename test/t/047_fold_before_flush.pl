@@ -20,7 +20,9 @@
 #   - with a tumbling window, whose late events' rows the worker keeps;
 #   - when a flush after folds fails for one view (its combine function
 #     raises against its stored state): the others are written again from
-#     what they folded, and that view alone fails.
+#     what they folded, and that view alone fails; a view whose combine
+#     function always raises fails as its runs are combined;
+#   - with views of a group per event, for which folding does not pay.
 
 use strict;
 use warnings;
@@ -229,15 +231,28 @@ is( $node->safe_psql('postgres', 'SELECT s FROM fragile'),
 	$node->safe_psql('postgres',
 		"SELECT sum(v) FROM $admitted AND i >= 600000"),
 	'the fragile view counts what committed after it');
-# its stored sum is the limit: only a combine with it goes over
-$node->safe_psql('postgres', 'UPDATE fragile_limit SET lim = (SELECT s FROM fragile)');
+# its stored sum is the limit: only a combine with it goes over; and a
+# view whose combine function always raises fails as its runs are folded
+$node->safe_psql('postgres', q{
+UPDATE fragile_limit SET lim = (SELECT s FROM fragile);
+CREATE FUNCTION refuse_combine(a bigint, b bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'refusing to combine % and %', a, b;
+END $$;
+CREATE AGGREGATE never_combined(int) (sfunc = int84pl, stype = bigint,
+                                      combinefunc = refuse_combine, initcond = '0');
+CREATE VIEW fold_fails WITH (continuous, backfill = false) AS
+    SELECT never_combined(v) AS s FROM events});
 $offset = -s $node->logfile;
 load_behind(800_000, 900_000);
-check('after a write that failed after folds', 'fragile');
+check('after a write that failed after folds', 'fold_fails', 'fragile');
 ok(folds_since($offset) >= 1, 'the worker folded before that flush');
 like( $node->safe_psql('postgres',
 		"SELECT last_error FROM continuous.views WHERE view = 'fragile'::regclass"),
 	qr/over the limit/, 'the fragile view failed with its own error');
+like( $node->safe_psql('postgres',
+		"SELECT last_error FROM continuous.views WHERE view = 'fold_fails'::regclass"),
+	qr/refusing to combine/, 'the view whose combine function raises failed with its error');
 
 # --- views of a group per event: folding does not pay -------------------------
 # The other views, of few groups, would make up for them: they go.
