@@ -102,7 +102,8 @@ struct EarlyBatch
 static void view_stages_step(ViewRuntime *vr, StageStep step);
 static void view_run_stages(ViewRuntime *vr, StageBatch *batch);
 static void view_batch_forget(ViewRuntime *vr, bool committed);
-static void view_judge_by(ViewRuntime *vr, StreamClock *clock);
+static void view_run_batch(ViewRuntime *vr, StreamEvents *events, int first,
+						   StreamClock *clock, List *early, EarlyBatch *folded);
 static bool view_process_all(ViewRuntime *vr, StreamEvents *events, int first,
 							 List *early, EarlyBatch *folded);
 static void view_take_folded(ViewRuntime *vr, EarlyBatch *folded);
@@ -275,19 +276,14 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 	SavedPrivileges saved;
 	int			first = view_first_event(vr, events);
 
-	view_judge_by(vr, clock);
-
 	/* its owner may still read all its events (view_access.c) */
 	view_access_check(vr->plan, vr->owner, vr->name);
 
 	/* the view's expressions run with its owner's privileges */
 	privileges_become(vr->owner, vr->search_path, &saved);
+	view_run_batch(vr, events, first, clock, early, vr->folded);
+	privileges_restore(&saved);
 
-	view_stages_step(vr, STAGE_BATCH_BEGIN);
-	early = view_early_usable(vr, early, first);
-	if (!view_process_all(vr, events, first, early, vr->folded))
-		view_process_carefully(vr, events, first, vr->folded);
-	list_free(early);
 	/* whatever the stages passed over, the view read them all */
 	vr->events = events->nevents - first + vr->folded_events;
 	if (vr->folded != NULL)
@@ -301,14 +297,17 @@ view_process_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 		vr->late_events += vr->folded->late_events;
 		MemoryContextSwitchTo(oldcxt);
 	}
-	view_stages_step(vr, STAGE_BATCH_END);
-
-	privileges_restore(&saved);
 }
 
-/* Lateness, and what expires by the watermark, by the clock's before the batch. */
+/*
+ * The events from first on into the view's batch state, judged by the
+ * clock's watermark before the batch; the runs of early it can take
+ * (view_early_usable) and folded as view_process_all takes them.  As the
+ * view's owner.
+ */
 static void
-view_judge_by(ViewRuntime *vr, StreamClock *clock)
+view_run_batch(ViewRuntime *vr, StreamEvents *events, int first,
+			   StreamClock *clock, List *early, EarlyBatch *folded)
 {
 	vr->judge_lateness = vr->plan->window != NULL && clock != NULL &&
 		clock->had_watermark_before;
@@ -317,6 +316,13 @@ view_judge_by(ViewRuntime *vr, StreamClock *clock)
 	vr->had_stream_watermark = clock != NULL && clock->had_watermark_before;
 	vr->stream_watermark = vr->had_stream_watermark ?
 		clock->watermark_before : 0;
+
+	view_stages_step(vr, STAGE_BATCH_BEGIN);
+	early = view_early_usable(vr, early, first);
+	if (!view_process_all(vr, events, first, early, folded))
+		view_process_carefully(vr, events, first, folded);
+	list_free(early);
+	view_stages_step(vr, STAGE_BATCH_END);
 }
 
 /* The first event that is the view's: events are in commit order. */
@@ -728,11 +734,7 @@ view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 	privileges_become(vr->owner, vr->search_path, &saved);
 
 	early_batch_swap(vr, round);
-	view_judge_by(vr, clock);
-	view_stages_step(vr, STAGE_BATCH_BEGIN);
-	if (!view_process_all(vr, events, first, NIL, NULL))
-		view_process_carefully(vr, events, first, NULL);
-	view_stages_step(vr, STAGE_BATCH_END);
+	view_run_batch(vr, events, first, clock, NIL, NULL);
 	early_batch_swap(vr, round);
 	vr->folded_events += events->nevents - first;
 

@@ -310,7 +310,10 @@ row_context(ReorderBufferChange *change, PartitionRoute *route)
 {
 	if (HeapTupleHasExternal(&change->data.tp.newtuple->tuple) ||
 		(route != NULL && route->map != NULL))
+	{
+		decoder_batch->rows_elsewhere++;
 		return decoder_batch->cxt;
+	}
 	return decoder_batch->rows_cxt;
 }
 
@@ -1138,14 +1141,14 @@ decoder_batch_fold(void)
 		int			i;
 
 		/* rows made with a temporary copy are in the batch's own context */
-		for (i = 0; i < stream->nevents; i++)
-		{
-			HeapTuple	tuple = stream->events[i].tuple;
+		if (decoder_batch->rows_elsewhere > 0)
+			for (i = 0; i < stream->nevents; i++)
+			{
+				HeapTuple	tuple = stream->events[i].tuple;
 
-			if (tuple != NULL &&
-				GetMemoryChunkContext(tuple) != decoder_batch->rows_cxt)
-				heap_freetuple(tuple);
-		}
+				if (GetMemoryChunkContext(tuple) != decoder_batch->rows_cxt)
+					heap_freetuple(tuple);
+			}
 		if (stream->nevents > 0)
 			stream->folded_last_commit_time =
 				stream->events[stream->nevents - 1].commit_time;
@@ -1159,6 +1162,7 @@ decoder_batch_fold(void)
 	}
 	/* dead letters of the clock's included */
 	decoder_batch->folded_events = decoder_batch->nevents;
+	decoder_batch->rows_elsewhere = 0;
 	MemoryContextReset(decoder_batch->rows_cxt);
 }
 
@@ -1247,6 +1251,7 @@ batch_init(void)
 	decoder_batch->streamed_bytes = 0;
 	decoder_batch->nevents = 0;
 	decoder_batch->folded_events = 0;
+	decoder_batch->rows_elsewhere = 0;
 	decoder_batch->nchanges = 0;
 	decoder_batch->last_stream = NULL;
 	decoder_batch->oldest_commit_time = 0;

@@ -113,6 +113,7 @@ typedef struct DecodedBatch
 	MemoryContext cxt;			/* holds everything below; reset per flush */
 	MemoryContext rows_cxt;		/* the rows themselves: a child of cxt,
 								 * deleted with its reset */
+	int64		rows_elsewhere; /* rows in cxt itself (row_context()) */
 	Size		streamed_bytes; /* of streamed transactions' rows that
 								 * committed into the batch (their contexts
 								 * are children of cxt too) */

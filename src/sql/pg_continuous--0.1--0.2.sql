@@ -588,15 +588,13 @@ DROP FUNCTION continuous._views_add_columns(text);
 CREATE OR REPLACE FUNCTION continuous._on_sql_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    dropped oid[] := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                            WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
 BEGIN
     DELETE FROM continuous.view_catalog v
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
-       AND (v.view = d.objid OR v.stream = d.objid);
-    DELETE FROM continuous.stream_catalog s
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
-       AND s.stream = d.objid;
+     WHERE v.view = ANY (dropped) OR v.stream = ANY (dropped);
+    DELETE FROM continuous.stream_catalog s WHERE s.stream = ANY (dropped);
     DELETE FROM continuous.view_stats s
      WHERE NOT EXISTS (SELECT 1 FROM continuous.view_catalog v WHERE v.view = s.view);
     -- a Kafka stream lives as long as its views: a new first view starts
@@ -609,13 +607,8 @@ BEGIN
     DELETE FROM continuous.kafka_offsets o
      WHERE NOT EXISTS (SELECT 1 FROM continuous.stream_catalog c WHERE c.stream = o.stream);
     DELETE FROM continuous.view_emissions e
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
-       AND (e.view = d.objid OR e.emission = d.objid);
-    DELETE FROM continuous.restore_loaded l
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
-       AND l.relation = d.objid;
+     WHERE e.view = ANY (dropped) OR e.emission = ANY (dropped);
+    DELETE FROM continuous.restore_loaded l WHERE l.relation = ANY (dropped);
 END
 $$;
 -- as the extension's table triggers, whatever session_replication_role says

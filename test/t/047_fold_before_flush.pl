@@ -10,9 +10,11 @@
 # flush, whose own events then hold dead letters too.  Views of 10,000
 # groups, a text key, a numeric average, a global one, a filter that
 # makes dead letters, and events too far ahead that the stream's clock
-# makes dead letters of.  Each view must equal its batch query, the dead
-# letters and the stream's counters must be exact, and the log must show
-# that the worker folded:
+# makes dead letters of, and every thousandth event with a payload
+# stored out of line (the decoder copies such a row into memory of its
+# own, which a fold frees too).  Each view must equal its batch query,
+# the dead letters and the stream's counters must be exact, and the log
+# must show that the worker folded:
 #   - after a load;
 #   - after kill -9 of the worker while it folds;
 #   - with a count window over the stream, which the worker does not fold
@@ -41,7 +43,7 @@ my $node = continuous_node('fold_before_flush',
 my $future = q{i % 40000 = 11};
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION pg_continuous;
-CREATE TABLE events (i bigint, k int, v int, ts timestamptz NOT NULL);
+CREATE TABLE events (i bigint, k int, v int, ts timestamptz NOT NULL, payload text);
 SELECT continuous.create_stream('events', event_time => 'ts', max_future => '1 day');
 CREATE VIEW per_key WITH (continuous) AS
     SELECT k, count(*) AS c, sum(v) AS s, max(v) AS mx FROM events GROUP BY k;
@@ -53,6 +55,9 @@ CREATE VIEW by_text WITH (continuous) AS
       FROM events GROUP BY 1;
 CREATE VIEW total WITH (continuous) AS
     SELECT count(*) AS c, sum(v) AS s FROM events;
+CREATE VIEW payloads WITH (continuous) AS
+    SELECT k % 10 AS d, count(payload) AS n, sum(length(payload)) AS len,
+           max(md5(payload)) AS h FROM events GROUP BY 1;
 CREATE TABLE other (j bigint);
 SELECT continuous.create_stream('other');
 CREATE VIEW other_sums WITH (continuous) AS
@@ -80,7 +85,10 @@ BEGIN
         SELECT i, ((i * 7919) % 10000)::int, (i % 97)::int,
                CASE WHEN $future THEN timestamptz '2100-01-01 00:00:00+00'
                     WHEN i % 1000 = 500 THEN timestamptz '2026-01-01 00:00:00+00'
-                    ELSE timestamptz '2026-01-01 00:00:00+00' + i * interval '1 ms' END
+                    ELSE timestamptz '2026-01-01 00:00:00+00' + i * interval '1 ms' END,
+               CASE WHEN i % 1000 = 250 THEN
+                   (SELECT string_agg(md5(i::text || g), '') FROM generate_series(1, 300) g)
+               END
           FROM generate_series(s, least(s + 999, hi - 1)) i;
         COMMIT;
         s := s + 1000;
@@ -98,6 +106,8 @@ my %batch = (
 	by_text => "SELECT (k % 997)::text AS t, count(*) AS c, max(v::text) AS mx, "
 	  . "avg(v::numeric) AS a FROM $admitted GROUP BY 1",
 	total => "SELECT count(*) AS c, sum(v) AS s FROM $admitted",
+	payloads => "SELECT k % 10 AS d, count(payload) AS n, sum(length(payload)) AS len, "
+	  . "max(md5(payload)) AS h FROM $admitted GROUP BY 1",
 	gated => "SELECT count(*) AS c FROM $admitted",
 	other_sums => "SELECT j % 10 AS d, count(*) AS c, sum(j) AS s FROM other GROUP BY 1");
 
@@ -257,7 +267,7 @@ like( $node->safe_psql('postgres',
 # --- views of a group per event: folding does not pay -------------------------
 # The other views, of few groups, would make up for them: they go.
 $node->safe_psql('postgres', q{
-DROP VIEW per_key, filtered, by_text, total, per_minute, other_sums;
+DROP VIEW per_key, filtered, by_text, total, payloads, per_minute, other_sums;
 CREATE VIEW per_event WITH (continuous, backfill = false) AS
     SELECT i, count(*) AS c, sum(v) AS s FROM events GROUP BY i;
 CREATE VIEW per_event_key WITH (continuous, backfill = false) AS
