@@ -33,18 +33,31 @@ typedef enum DatabaseSlotState
 } DatabaseSlotState;
 
 /*
- * Views whose steps failed a worker's flushes with an error that looks like
- * nobody's view's fault, how many times, and since when (quarantine.c):
- * kept here, across the worker's restarts, since a view owner's code can
- * raise such errors on purpose.  Written by that worker only.
+ * What a worker keeps across its restarts about its owners' code
+ * (quarantine.c), written by that worker only:
+ *
+ * the views whose steps failed its flushes with an error that looks like
+ * nobody's view's fault, how many times, and since when, since a view
+ * owner's code can raise such errors on purpose;
+ *
+ * the view whose code ran past continuous.view_time_limit and went on
+ * after its cancel (the worker exits then, and its successor fails the
+ * view before anything else);
+ *
+ * the Kafka streams whose messages took longer than the limit to decode
+ * (a column's input function or domain CHECK): not consumed again until
+ * the catalog changes.
  */
 #define CONTINUOUS_STRIKE_VIEWS 8
+#define CONTINUOUS_STALLED_STREAMS 4
 
 typedef struct TransientStrikes
 {
 	Oid			view[CONTINUOUS_STRIKE_VIEWS];	/* InvalidOid: free */
 	uint32		failures[CONTINUOUS_STRIKE_VIEWS];
 	TimestampTz since[CONTINUOUS_STRIKE_VIEWS];
+	Oid			overran_view;	/* InvalidOid: none */
+	Oid			stalled_stream[CONTINUOUS_STALLED_STREAMS];	/* InvalidOid: free */
 } TransientStrikes;
 
 /*

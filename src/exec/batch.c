@@ -584,13 +584,32 @@ early_batch_swap(ViewRuntime *vr, EarlyBatch *early)
 	vr->seen_desc = NULL;
 }
 
+/* early_batch_process(): a run of events, and whether each was processed */
+typedef struct EarlyRun
+{
+	StreamEvents *events;
+	bool		ok;
+} EarlyRun;
+
+static void
+early_batch_step(ViewRuntime *vr, void *arg)
+{
+	EarlyRun   *early_run = arg;
+	SavedPrivileges saved;
+
+	privileges_become(vr->owner, vr->search_path, &saved);
+	view_stages_step(vr, STAGE_BATCH_BEGIN);
+	early_run->ok = view_process_all(vr, early_run->events, 0, NIL, NULL);
+	view_stages_step(vr, STAGE_BATCH_END);
+	privileges_restore(&saved);
+}
+
 bool
 early_batch_process(ViewRuntime *vr, EarlyBatch *early, StreamEvent *events,
 					int nevents, StreamClock *clock)
 {
-	SavedPrivileges saved;
 	StreamEvents run;
-	bool		ok;
+	EarlyRun	early_run;
 
 	if (early->failed)
 		return false;
@@ -612,14 +631,18 @@ early_batch_process(ViewRuntime *vr, EarlyBatch *early, StreamEvent *events,
 	vr->judge_lateness = vr->plan->window != NULL && vr->had_stream_watermark;
 	vr->watermark_before = vr->stream_watermark;
 
-	privileges_become(vr->owner, vr->search_path, &saved);
-	view_stages_step(vr, STAGE_BATCH_BEGIN);
-	ok = view_process_all(vr, &run, 0, NIL, NULL);
-	view_stages_step(vr, STAGE_BATCH_END);
-	privileges_restore(&saved);
+	/*
+	 * Under continuous.view_time_limit, as every step of a view: a view
+	 * that runs out of time here takes its rows at the commit, where it
+	 * runs out of time again and fails.
+	 */
+	early_run.events = &run;
+	early_run.ok = false;
+	if (quarantine_attempt(early_batch_step, vr, &early_run) != NULL)
+		early_run.ok = false;
 
 	/* a late event or a dead letter is the commit's to judge, as a row */
-	if (!ok || vr->late_events > 0 || vr->dead_letters != NIL)
+	if (!early_run.ok || vr->late_events > 0 || vr->dead_letters != NIL)
 		early->failed = true;
 	early_batch_swap(vr, early);
 

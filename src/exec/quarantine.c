@@ -27,6 +27,13 @@
  * lack of memory or disk, a cancel and an I/O error are not counted
  * (error_may_be_owners()).
  *
+ * Owner code that runs too long -- a view's step or set-up, or the input
+ * functions and domain checks that decode a Kafka stream's messages -- is
+ * cancelled after continuous.view_time_limit: the view fails, the stream
+ * is no longer consumed until the catalog changes.  Code that catches the
+ * cancel and goes on gets the worker terminated; its successor fails the
+ * view, or leaves the stream alone, first.
+ *
  * Errors of single events never come here: batch.c turns those into dead
  * letters.
  *
@@ -40,6 +47,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "storage/latch.h"
 #include "utils/resowner.h"
@@ -66,17 +74,29 @@ static TransientStrikes *strikes = NULL;
 
 /*
  * continuous.view_time_limit, in the worker only (a backend's backfill has
- * its session's statement_timeout): a timeout armed around each step, which
- * cancels what runs when it fires.  time_up stays set until the step's
- * error reaches quarantine_attempt(), so that batch.c, which turns the
- * errors of single events into dead letters, throws it on instead.
+ * its session's statement_timeout): a timeout armed around each stretch of
+ * an owner's code (a view's step or set-up, the decoding of a Kafka
+ * stream's messages), which cancels what runs when it fires.  time_up
+ * stays set until the cancel's error reaches the code that armed it, so
+ * that batch.c, which turns the errors of single events into dead
+ * letters, throws it on instead.
+ *
+ * Code can catch a cancel (plpgsql's EXCEPTION WHEN query_canceled) and go
+ * on.  So a second timeout, QUARANTINE_OVERRUN_GRACE_MS later, notes the
+ * culprit in shared memory and terminates the worker; its successor fails
+ * that view, or leaves that stream unconsumed, before it runs anything.
  */
+#define QUARANTINE_OVERRUN_GRACE_MS (5 * 1000)
+
 static TimeoutId view_timeout = MAX_TIMEOUTS;	/* registered at first use */
+static TimeoutId overrun_timeout = MAX_TIMEOUTS;
 static volatile sig_atomic_t time_up = false;
+static Oid	culprit = InvalidOid;	/* whose code runs under the limit */
+static bool culprit_is_stream = false;
 
 static void time_limit_reached(void);
-static bool time_limit_arm(void);
-static bool time_limit_disarm(bool armed);
+static void time_limit_overrun(void);
+static void stall_stream(Oid stream);
 
 /* how a failed view comes back, in the worker's log and in sync() */
 #define FAILED_VIEW_HINT \
@@ -185,7 +205,7 @@ quarantine_use_strikes(TransientStrikes *worker_strikes)
 	strikes = worker_strikes;
 }
 
-/* SIGALRM: the step has run out of time; cancel what runs */
+/* SIGALRM: the owner's code has run out of time; cancel it */
 static void
 time_limit_reached(void)
 {
@@ -195,27 +215,71 @@ time_limit_reached(void)
 	SetLatch(MyLatch);
 }
 
-static bool
-time_limit_arm(void)
+/*
+ * SIGALRM: the code went on after its cancel.  Only shared memory that
+ * this worker alone writes is touched here; the worker exits at its next
+ * check for interrupts, which the code cannot catch.
+ */
+static void
+time_limit_overrun(void)
 {
+	if (culprit_is_stream)
+		stall_stream(culprit);
+	else
+		strikes->overran_view = culprit;
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+bool
+quarantine_limit_begin(Oid what, bool is_stream)
+{
+	EnableTimeoutParams timeouts[2];
+
 	if (strikes == NULL || continuous_view_time_limit_ms <= 0)
 		return false;
 	if (view_timeout == MAX_TIMEOUTS)
+	{
 		view_timeout = RegisterTimeout(USER_TIMEOUT, time_limit_reached);
+		overrun_timeout = RegisterTimeout(USER_TIMEOUT, time_limit_overrun);
+	}
 	time_up = false;
-	enable_timeout_after(view_timeout, continuous_view_time_limit_ms);
+	culprit = what;
+	culprit_is_stream = is_stream;
+	timeouts[0].id = view_timeout;
+	timeouts[0].type = TMPARAM_AFTER;
+	timeouts[0].delay_ms = continuous_view_time_limit_ms;
+	timeouts[1].id = overrun_timeout;
+	timeouts[1].type = TMPARAM_AFTER;
+	timeouts[1].delay_ms = continuous_view_time_limit_ms +
+		Min(QUARANTINE_OVERRUN_GRACE_MS, INT_MAX - continuous_view_time_limit_ms);
+	enable_timeouts(timeouts, 2);
 	return true;
 }
 
-/* Did the step run out of time?  Its cancel is then spent. */
-static bool
-time_limit_disarm(bool armed)
+void
+quarantine_limit_blame(Oid view)
 {
+	culprit = view;
+	culprit_is_stream = false;
+}
+
+/* Did the code run out of time?  Its cancel is then spent. */
+bool
+quarantine_limit_end(bool armed)
+{
+	DisableTimeoutParams timeouts[2];
 	bool		was_up;
 
 	if (!armed)
 		return false;
-	disable_timeout(view_timeout, false);
+	timeouts[0].id = view_timeout;
+	timeouts[0].keep_indicator = false;
+	timeouts[1].id = overrun_timeout;
+	timeouts[1].keep_indicator = false;
+	disable_timeouts(timeouts, 2);
+	culprit = InvalidOid;
 	was_up = time_up;
 	if (was_up)
 	{
@@ -231,13 +295,87 @@ quarantine_time_is_up(void)
 	return time_up;
 }
 
+char *
+quarantine_time_limit_message(const char *what)
+{
+	return psprintf("%s took longer than continuous.view_time_limit (%d ms)",
+					what, continuous_view_time_limit_ms);
+}
+
+Oid
+quarantine_fail_overran_view(void)
+{
+	Oid			view;
+	char	   *name;
+
+	if (strikes == NULL || !OidIsValid(strikes->overran_view))
+		return InvalidOid;
+	view = strikes->overran_view;
+	name = get_rel_name(view);
+	/* a view dropped meanwhile gets no row */
+	quarantine_view(view, name,
+					psprintf("continuous view \"%s\" went on for %d ms after continuous.view_time_limit (%d ms) cancelled it; the worker was restarted to stop it",
+							 name ? name : "?", QUARANTINE_OVERRUN_GRACE_MS,
+							 continuous_view_time_limit_ms));
+	strikes->overran_view = InvalidOid;
+	return view;
+}
+
+/* in the signal handler too: a free slot, or else the first */
+static void
+stall_stream(Oid stream)
+{
+	int			i;
+
+	for (i = 0; i < CONTINUOUS_STALLED_STREAMS; i++)
+	{
+		if (strikes->stalled_stream[i] == stream)
+			return;
+	}
+	for (i = 0; i < CONTINUOUS_STALLED_STREAMS - 1; i++)
+	{
+		if (!OidIsValid(strikes->stalled_stream[i]))
+			break;
+	}
+	strikes->stalled_stream[i] = stream;
+}
+
+void
+quarantine_stall_stream(Oid stream)
+{
+	if (strikes != NULL)
+		stall_stream(stream);
+}
+
+bool
+quarantine_stream_stalled(Oid stream)
+{
+	int			i;
+
+	if (strikes == NULL)
+		return false;
+	for (i = 0; i < CONTINUOUS_STALLED_STREAMS; i++)
+	{
+		if (strikes->stalled_stream[i] == stream)
+			return true;
+	}
+	return false;
+}
+
+void
+quarantine_forget_stalled_streams(void)
+{
+	if (strikes != NULL)
+		memset(strikes->stalled_stream, 0, sizeof(strikes->stalled_stream));
+}
+
 ErrorData *
 quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
-	bool		armed = time_limit_arm();
+	bool		armed = quarantine_limit_begin(vr ? vr->view : InvalidOid, false);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -245,12 +383,12 @@ quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
 	{
 		step(vr, arg);
 		/* a limit reached just as the step ended: it ended in time */
-		(void) time_limit_disarm(armed);
+		(void) quarantine_limit_end(armed);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
-		bool		out_of_time = time_limit_disarm(armed);
+		bool		out_of_time = quarantine_limit_end(armed);
 
 		edata = continuous_abort_subtransaction(cxt);
 		CurrentResourceOwner = owner;
@@ -261,8 +399,7 @@ quarantine_attempt(QuarantineStep step, ViewRuntime *vr, void *arg)
 			edata->message = vr ?
 				psprintf("continuous view \"%s\" took longer than continuous.view_time_limit (%d ms) to process or write its batch",
 						 vr->name, continuous_view_time_limit_ms) :
-				psprintf("the views' writes took longer than continuous.view_time_limit (%d ms)",
-						 continuous_view_time_limit_ms);
+				quarantine_time_limit_message("the views' writes");
 		}
 		else if (quarantine_rethrow(edata, vr ? vr->view : InvalidOid))
 			ReThrowError(edata);

@@ -33,6 +33,40 @@ extern ErrorData *quarantine_attempt(QuarantineStep step, ViewRuntime *vr,
  */
 extern bool quarantine_time_is_up(void);
 
+/*
+ * An owner's code runs from quarantine_limit_begin() to
+ * quarantine_limit_end() under continuous.view_time_limit (in the worker
+ * only; begin returns whether it armed the limit, to be passed to end).
+ * what: the view, or the Kafka stream (is_stream) whose messages are
+ * decoded, that fails if the code goes on after its cancel.  End returns
+ * whether the time ran out (the cancel's error is the code's, not an
+ * event's).  quarantine_attempt() does this around each view's step;
+ * quarantine_limit_blame() names the view that the step of every view's
+ * writes writes now.
+ */
+extern bool quarantine_limit_begin(Oid what, bool is_stream);
+extern bool quarantine_limit_end(bool armed);
+extern void quarantine_limit_blame(Oid view);
+
+/* "<what> took longer than continuous.view_time_limit (N ms)" */
+extern char *quarantine_time_limit_message(const char *what);
+
+/*
+ * After the worker was terminated for code that went on after its cancel:
+ * mark that view failed (in a transaction, before views are set up), and
+ * return it (InvalidOid: none).
+ */
+extern Oid	quarantine_fail_overran_view(void);
+
+/*
+ * Kafka streams whose decoding ran out of time: not consumed until the
+ * catalog changes (quarantine_forget_stalled_streams()); kept across the
+ * worker's restarts.
+ */
+extern void quarantine_stall_stream(Oid stream);
+extern bool quarantine_stream_stalled(Oid stream);
+extern void quarantine_forget_stalled_streams(void);
+
 /* Could the error go away by itself (cancel, deadlock, resources, I/O)? */
 extern bool quarantine_error_is_transient(ErrorData *edata);
 

@@ -161,6 +161,8 @@ rebuild_table_stream_views(const char *why, bool unstarted_only,
 	oldcxt = MemoryContextSwitchTo(keep);
 	tally.why = pstrdup(why);
 	MemoryContextSwitchTo(oldcxt);
+	/* one whose code went on after its cancel last time fails instead */
+	views = list_delete_oid(views, quarantine_fail_overran_view());
 
 	while (views != NIL)
 	{
@@ -240,6 +242,8 @@ rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
 		char	   *name = get_rel_name(view);
 		MemoryContext cxt = CurrentMemoryContext;
 		ResourceOwner owner = CurrentResourceOwner;
+		/* the view's code runs over its stream's rows, as at its flushes */
+		bool		armed = quarantine_limit_begin(view, false);
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
@@ -247,15 +251,19 @@ rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
 		{
 			tally->rows += rebuild_view(view, ddl_catalog_storage_of_view(view),
 										active_from, BACKFILL_REBUILD);
+			(void) quarantine_limit_end(armed);
 			ReleaseCurrentSubTransaction();
 			tally->rebuilt++;
 		}
 		PG_CATCH();
 		{
+			bool		out_of_time = quarantine_limit_end(armed);
 			ErrorData  *edata = continuous_abort_subtransaction(cxt);
 
 			CurrentResourceOwner = owner;
-			if (quarantine_error_is_transient(edata))
+			if (out_of_time)
+				edata->message = quarantine_time_limit_message("computing it");
+			else if (quarantine_error_is_transient(edata))
 				ReThrowError(edata);
 			quarantine_view(view, name,
 							psprintf("it could not be computed again from its stream table after %s: %s",

@@ -405,7 +405,7 @@ sync_check_kafka_consumers(void)
 				 errmsg("%d Kafka streams are not consumed, among them %s",
 						broken, name),
 				 errdetail("%s: %s.", name, error),
-				 errhint("Correct the settings of the stream's foreign server or user mapping (continuous.streams.last_error says what is wrong); the stream is set up again when they change.")));
+				 errhint("Correct what continuous.streams.last_error names; the stream is set up again when its foreign table, foreign server or user mapping changes.")));
 	}
 }
 

@@ -523,6 +523,8 @@ worker_loop(void)
 				worker_commit();
 				worker_exit_without_extension();
 			}
+			/* a stream whose decoding ran out of time is tried again */
+			quarantine_forget_stalled_streams();
 			ws.views = worker_catalog_load(ws.views, false, false, false);
 			worker_commit();
 			/* the next turn writes where new views begin */
@@ -963,6 +965,7 @@ worker_flush(void)
 	double		latency_ms;
 	List	   *batches = NIL;	/* StreamEvents: every stream's batch */
 	List	   *kafka_batches = NIL;	/* and each Kafka source's */
+	List	   *stalled = NIL;	/* Kafka sources out of time decoding */
 	bool		replaying;		/* decoded again for views held back */
 	bool		rewind_due = false;
 
@@ -1016,11 +1019,21 @@ worker_flush(void)
 		if (kafka_source_batch_messages(src) > 0)
 			oldest = Min(oldest, kafka_source_batch_first_taken(src));
 		stream = kafka_source_decode(src, &dead_letters);
+		if (stream == NULL)
+		{
+			stalled = lappend(stalled, src);
+			continue;
+		}
 
 		worker_process_stream(ws.views, stream, dead_letters);
 		batches = lappend(batches, stream);
 		kafka_batches = lappend(kafka_batches, stream);
 	}
+	/* a stream whose messages took too long to decode is left alone */
+	foreach(lc, stalled)
+		worker_kafka_stall_source(lfirst(lc));
+	if (stalled != NIL)
+		sources = worker_kafka_sources();
 
 	/* the batch is processed; from here on, the flush writes */
 	if (continuous_workers > 1 && sources != NIL)

@@ -241,6 +241,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 {
 	List	   *views = NIL;
 	uint64		i;
+	Oid			overran = quarantine_fail_overran_view();
 
 	/*
 	 * Last, the tables of its lookup joins: the tables its definition
@@ -294,6 +295,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		bool		no_lookups;
 		Datum		lookups = SPI_getbinval(row, desc, 13, &no_lookups);
 		ResourceOwner oldowner = CurrentResourceOwner;
+		bool		armed;
 		ViewActivation *act;
 		ViewActivation *before = NULL;
 		XLogRecPtr	counts_from;
@@ -304,6 +306,12 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		/* the further workers serve only views over Kafka streams */
 		if (wc.index > 0 && !kafka)
 			continue;
+		/* failed just now: its code did not stop when cancelled */
+		if (view == overran)
+		{
+			view_progress_forget(view);
+			continue;
+		}
 
 		act = hash_search(wc.activations, &view, HASH_ENTER, NULL);
 		if (previous)
@@ -380,6 +388,8 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(spicxt);
 		continuous_memory_setup_begin();
+		/* planning may run its owner's functions (constants folded) */
+		armed = quarantine_limit_begin(view, false);
 		PG_TRY();
 		{
 			SavedPrivileges saved;
@@ -401,6 +411,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 				*vr->retention = *DatumGetIntervalP(retention);
 			}
 			privileges_restore(&saved);
+			(void) quarantine_limit_end(armed);
 			ReleaseCurrentSubTransaction();
 			continuous_memory_setup_end(true);
 			MemoryContextSwitchTo(continuous_memory_context());
@@ -408,12 +419,17 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		}
 		PG_CATCH();
 		{
+			bool		out_of_time = quarantine_limit_end(armed);
 			ErrorData  *edata = continuous_abort_subtransaction(spicxt);
 
 			continuous_memory_setup_end(false);
 
 			CurrentResourceOwner = oldowner;
-			if (quarantine_rethrow(edata, view))
+			if (out_of_time)
+				edata->message =
+					quarantine_time_limit_message(psprintf("setting up continuous view \"%s\"",
+														   SPI_getvalue(row, desc, 10)));
+			else if (quarantine_rethrow(edata, view))
 				ReThrowError(edata);
 			quarantine_view(view, SPI_getvalue(row, desc, 10), edata->message);
 			/* not maintained: nothing of it may hold back the slot */

@@ -52,7 +52,10 @@ worker_step_write_all(ViewRuntime *unused, void *arg)
 		ViewRuntime *vr = lfirst(lc);
 
 		if (!vr->failed)
+		{
+			quarantine_limit_blame(vr->view);
 			worker_step_write(vr, NULL);
+		}
 	}
 }
 

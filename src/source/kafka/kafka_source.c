@@ -70,6 +70,7 @@
 #include "base/memory.h"
 #include "base/privileges.h"
 #include "base/subxact.h"
+#include "exec/quarantine.h"
 #include "source/kafka/kafka_decode.h"
 #include "source/kafka/kafka_options.h"
 #include "source/kafka/kafka_source.h"
@@ -826,10 +827,16 @@ kafka_source_decode(KafkaSource *src, List **dead_letters)
 	StreamEvents *events = palloc0(sizeof(StreamEvents));
 	SavedPrivileges saved;
 	char	   *error;
+	bool		armed;
+	bool		out_of_time = false;
 	int			i;
 
-	/* a domain's CHECK of a column may call its owner's functions */
+	/*
+	 * A domain's CHECK of a column may call its owner's functions, which
+	 * get continuous.view_time_limit, as a view's code does.
+	 */
 	privileges_become(src->owner, NULL, &saved);
+	armed = quarantine_limit_begin(src->relid, true);
 
 	events->relid = src->relid;
 	events->kafka = true;
@@ -840,17 +847,31 @@ kafka_source_decode(KafkaSource *src, List **dead_letters)
 											sizeof(StreamEvent) * events->capacity);
 	*dead_letters = NIL;
 
-	if (!decode_range(src, 0, src->nmsgs, events, dead_letters, &error))
+	if (!decode_range(src, 0, src->nmsgs, events, dead_letters, &error) &&
+		!(out_of_time = quarantine_time_is_up()))
 	{
 		/* a type's input function threw: find out for which messages */
 		events->nevents = 0;
 		*dead_letters = NIL;
 		for (i = 0; i < src->nmsgs; i++)
-			if (!decode_range(src, i, i + 1, events, dead_letters, &error))
-				*dead_letters = lappend(*dead_letters,
-										message_dead_letter(src->msgs[i], error));
+		{
+			if (decode_range(src, i, i + 1, events, dead_letters, &error))
+				continue;
+			/* the time ran out: no message's fault */
+			if ((out_of_time = quarantine_time_is_up()))
+				break;
+			*dead_letters = lappend(*dead_letters,
+									message_dead_letter(src->msgs[i], error));
+		}
 	}
+	(void) quarantine_limit_end(armed);
 	privileges_restore(&saved);
+	if (out_of_time)
+	{
+		*dead_letters = NIL;
+		MemoryContextSwitchTo(oldcxt);
+		return NULL;
+	}
 
 	/*
 	 * Messages before the frontier are read again for views behind it: they

@@ -68,6 +68,10 @@ extern bool kafka_source_error_changed(KafkaSource *src);
  * In the flush transaction: decode the batch into rows of the stream.
  * Messages that do not decode become dead letters (with their partition
  * and offset), returned in *dead_letters.  Allocated in the batch's memory.
+ * NULL if the decoding took longer than continuous.view_time_limit (the
+ * input functions and domain checks of the stream's columns are its
+ * owner's code): no message is the worse for it, and the caller stops
+ * consuming the stream (worker_kafka_stall_source()).
  */
 extern StreamEvents *kafka_source_decode(KafkaSource *src, List **dead_letters);
 

@@ -35,6 +35,7 @@
 #include "base/shmem.h"
 #include "base/subxact.h"
 #include "exec/batch.h"
+#include "exec/quarantine.h"
 #include "source/kafka/kafka_source.h"
 #include "source/kafka/worker_kafka.h"
 #include "window/window_registry.h"
@@ -67,6 +68,7 @@ static struct
 static void wakeup_init(void);
 static void worker_kafka_note_consumer(Oid relid, bool failed,
 									   const char *error);
+static char *stalled_message(void);
 
 void
 worker_kafka_init(int worker, pg_atomic_uint64 *synced,
@@ -166,6 +168,11 @@ worker_kafka_create_sources(List *relids, List *views)
 		}
 		if (wk.worker >= nworkers)
 			continue;
+		if (quarantine_stream_stalled(relid))
+		{
+			worker_kafka_note_consumer(relid, true, stalled_message());
+			continue;
+		}
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
@@ -191,7 +198,7 @@ worker_kafka_create_sources(List *relids, List *views)
 							get_rel_name(relid), edata->message),
 					 errhint("Correct the settings of its foreign server or user mapping; the stream is set up again when they change.")));
 			consumer_failed = true;
-			error = edata->message;
+			error = psprintf("could not create a consumer: %s", edata->message);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
@@ -214,7 +221,7 @@ worker_kafka_note_consumer(Oid relid, bool failed, const char *error)
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = BoolGetDatum(failed);
-	values[2] = error ? CStringGetTextDatum(psprintf("could not create a consumer: %s", error)) : (Datum) 0;
+	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	if (error == NULL)
 		nulls[2] = 'n';
 	if (SPI_execute_with_args("UPDATE continuous.stream_stats SET consumer_failed = $2, "
@@ -223,6 +230,29 @@ worker_kafka_note_consumer(Oid relid, bool failed, const char *error)
 							  "AND ($2 OR consumer_failed)",
 							  3, argtypes, values, nulls, false, 0) < 0)
 		elog(ERROR, "pg_continuous: could not write continuous.stream_stats");
+}
+
+static char *
+stalled_message(void)
+{
+	return quarantine_time_limit_message("decoding its messages (its columns' input functions and domain checks)");
+}
+
+void
+worker_kafka_stall_source(KafkaSource *src)
+{
+	Oid			relid = kafka_source_relid(src);
+
+	ereport(WARNING,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("pg_continuous: Kafka stream \"%s\" is no longer consumed: %s",
+					get_rel_name(relid), stalled_message()),
+			 errdetail("Its messages stay in the topic, from the offsets stored with its views' state."),
+			 errhint("Once its columns' types decode in time, change the catalog (for example ALTER FOREIGN TABLE ... OPTIONS) to have it consumed again.")));
+	quarantine_stall_stream(relid);
+	worker_kafka_note_consumer(relid, true, stalled_message());
+	wk.sources = list_delete_ptr(wk.sources, src);
+	kafka_source_destroy(src);
 }
 
 int

@@ -48,6 +48,14 @@ extern StreamEvents *worker_kafka_view_events(Oid view, StreamEvents *stream);
 extern List *worker_kafka_sources(void);
 
 /*
+ * In the flush transaction: kafka_source_decode() ran out of time for src.
+ * Its stream is no longer consumed (continuous.streams says why) until the
+ * catalog changes; its messages are read again from the stored offsets
+ * then.
+ */
+extern void worker_kafka_stall_source(KafkaSource *src);
+
+/*
  * Take what the consumers have received, up to the batch's limits; the
  * number of messages taken.  Then, if worker_kafka_state_due(), write in a
  * transaction worker_kafka_write_state() and after its commit call
