@@ -120,6 +120,97 @@ static FlushGroup *groups_in_flush_order(ViewRuntime *vr,
 static int	compare_in_index_order(const void *a, const void *b, void *arg);
 
 /*
+ * The same order where every index column compares as a signed integer
+ * (integers, dates, timestamps: their operator classes' sort support is
+ * PostgreSQL's ssup_datum_int32_cmp or ssup_datum_signed_cmp), compared
+ * inline, without a call per key: most views group by such keys, and a
+ * flush of many groups spent a tenth of its time in the comparisons.
+ */
+typedef struct IntegerOrder
+{
+	int			nkeys;
+	int		   *index_key;		/* as StorageLayout's */
+	bool		is32[INDEX_MAX_KEYS];	/* an int32 in the Datum, else int64 */
+} IntegerOrder;
+
+static bool integer_order(GroupOrder *order, IntegerOrder *integers);
+
+static inline int
+compare_integer_keys(const FlushGroup *a, const FlushGroup *b,
+					 IntegerOrder *order)
+{
+	int			i;
+
+	for (i = 0; i < order->nkeys; i++)
+	{
+		int			k = order->index_key[i];
+
+		/* NULLs last, as ApplySortComparator puts them without nulls_first */
+		if (a->isnull[k] || b->isnull[k])
+		{
+			if (a->isnull[k] != b->isnull[k])
+				return a->isnull[k] ? 1 : -1;
+			continue;
+		}
+		if (order->is32[i])
+		{
+			int32		x = DatumGetInt32(a->values[k]);
+			int32		y = DatumGetInt32(b->values[k]);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		}
+		else
+		{
+			int64		x = DatumGetInt64(a->values[k]);
+			int64		y = DatumGetInt64(b->values[k]);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+#define ST_SORT sort_groups_by_integers
+#define ST_ELEMENT_TYPE FlushGroup
+#define ST_COMPARE(a, b, arg) compare_integer_keys(a, b, arg)
+#define ST_COMPARE_ARG_TYPE IntegerOrder
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * With at most two such keys and no NULL among them, the keys are copied
+ * beside each group: the sort then reads no key through a pointer, which
+ * in a large batch was a cache miss at nearly every comparison.
+ */
+typedef struct IntegerSortItem
+{
+	int64		keys[2];
+	FlushGroup *group;
+} IntegerSortItem;
+
+static inline int
+compare_integer_items(const IntegerSortItem *a, const IntegerSortItem *b)
+{
+	if (a->keys[0] != b->keys[0])
+		return a->keys[0] < b->keys[0] ? -1 : 1;
+	if (a->keys[1] != b->keys[1])
+		return a->keys[1] < b->keys[1] ? -1 : 1;
+	return 0;
+}
+
+#define ST_SORT sort_integer_items
+#define ST_ELEMENT_TYPE IntegerSortItem
+#define ST_COMPARE(a, b) compare_integer_items(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static void sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order);
+
+/*
  * New groups wait here to be inserted together: the heap rows with one
  * call (table_multi_insert, which fills a page at a time), then their
  * index entries.
@@ -387,6 +478,7 @@ groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 	if (layout->index != NULL && n > 1)
 	{
 		GroupOrder	order;
+		IntegerOrder integers;
 		int			i;
 
 		order.layout = layout;
@@ -403,12 +495,81 @@ groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 			PrepareSortSupportFromIndexRel(layout->index, BTLessStrategyNumber,
 										   sort);
 		}
-		qsort_arg(groups, n, sizeof(FlushGroup), compare_in_index_order,
-				  &order);
+		if (integer_order(&order, &integers))
+			sort_by_integers(groups, n, &integers);
+		else
+			qsort_arg(groups, n, sizeof(FlushGroup), compare_in_index_order,
+					  &order);
 		pfree(order.sort);
 	}
 	*ngroups = n;
 	return groups;
+}
+
+/* Does every column of order compare as a signed integer, ascending? */
+static bool
+integer_order(GroupOrder *order, IntegerOrder *integers)
+{
+	int			i;
+
+	integers->nkeys = order->nkeys;
+	integers->index_key = order->layout->index_key;
+	for (i = 0; i < order->nkeys; i++)
+	{
+		SortSupport sort = &order->sort[i];
+
+		if (sort->ssup_reverse || sort->abbreviate)
+			return false;
+		if (sort->comparator == ssup_datum_int32_cmp)
+			integers->is32[i] = true;
+		else if (sort->comparator == ssup_datum_signed_cmp)
+			integers->is32[i] = false;
+		else
+			return false;
+	}
+	return true;
+}
+
+static void
+sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order)
+{
+	IntegerSortItem *items;
+	FlushGroup *sorted;
+	int			g;
+	int			i;
+
+	if (order->nkeys > 2)
+	{
+		sort_groups_by_integers(groups, n, order);
+		return;
+	}
+	items = palloc(sizeof(IntegerSortItem) * n);
+	for (g = 0; g < n; g++)
+	{
+		items[g].keys[1] = 0;
+		items[g].group = &groups[g];
+		for (i = 0; i < order->nkeys; i++)
+		{
+			int			k = order->index_key[i];
+
+			if (groups[g].isnull[k])
+			{
+				pfree(items);
+				sort_groups_by_integers(groups, n, order);
+				return;
+			}
+			items[g].keys[i] = order->is32[i] ?
+				(int64) DatumGetInt32(groups[g].values[k]) :
+				DatumGetInt64(groups[g].values[k]);
+		}
+	}
+	sort_integer_items(items, n);
+	sorted = palloc(sizeof(FlushGroup) * n);
+	for (g = 0; g < n; g++)
+		sorted[g] = *items[g].group;
+	memcpy(groups, sorted, sizeof(FlushGroup) * n);
+	pfree(sorted);
+	pfree(items);
 }
 
 static int

@@ -24,6 +24,8 @@
 #     raises against its stored state): the others are written again from
 #     what they folded, and that view alone fails; a view whose combine
 #     function always raises fails as its runs are combined;
+#   - when a column is added to the stream halfway through the events the
+#     worker folds;
 #   - with views of a group per event, for which folding does not pay.
 
 use strict;
@@ -263,6 +265,30 @@ like( $node->safe_psql('postgres',
 like( $node->safe_psql('postgres',
 		"SELECT last_error FROM continuous.views WHERE view = 'fold_fails'::regclass"),
 	qr/refusing to combine/, 'the view whose combine function raises failed with its error');
+
+# --- a column added to the stream while the worker folds -------------------
+# Halfway through a load the worker is behind on, the stream gets a
+# column (with a default, so no rewrite): the runs it folds, and the late
+# rows per_minute keeps until the flush (events dated before its closed
+# windows), hold rows of both shapes.
+$offset = -s $node->logfile;
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('SELECT pg_advisory_lock(4711)');
+$node->safe_psql('postgres', 'CALL load(100000, 150000)');
+$node->safe_psql('postgres', 'ALTER TABLE events ADD COLUMN extra int DEFAULT 7');
+$node->safe_psql('postgres', 'CALL load(150000, 200000)');
+$locker->query_safe('SELECT pg_advisory_unlock(4711)');
+$locker->quit;
+check('after a column was added to the stream as the worker folded',
+	'fold_fails', 'fragile');
+ok(folds_since($offset) >= 1, 'the worker folded across the change');
+is( $node->safe_psql('postgres', q{
+		SELECT count(*) = (SELECT late_events FROM continuous.views
+		                    WHERE view = 'per_minute'::regclass)
+		   AND count(*) FILTER (WHERE i BETWEEN 100000 AND 149999) > 0
+		   AND count(*) FILTER (WHERE i BETWEEN 150000 AND 199999) > 0
+		  FROM late_minute}),
+	't', 'per_minute\'s late events of both shapes are each in late_minute');
 
 # --- views of a group per event: folding does not pay -------------------------
 # The other views, of few groups, would make up for them: they go.
