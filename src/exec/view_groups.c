@@ -27,6 +27,7 @@ static void view_key_eqops(ViewRuntime *vr, Oid *eqops);
 static TupleHashTable view_key_hash_table_in(ViewRuntime *vr,
 											 MemoryContext metacxt,
 											 MemoryContext tablecxt);
+static GroupStates *group_states_new(ViewRuntime *vr);
 static GroupTable *view_groups_table_in(ViewRuntime *vr, MemoryContext metacxt,
 										MemoryContext tablecxt);
 
@@ -74,31 +75,39 @@ view_groups_table_in(ViewRuntime *vr, MemoryContext metacxt,
 GroupStates *
 view_groups_find(ViewRuntime *vr, const Datum *values, const bool *isnull)
 {
-	GroupStates *group;
-	MemoryContext oldcxt;
-	int			i;
+	GroupStates **states;
+	bool		isnew;
 
 	if (vr->groups == NULL)
 	{
-		if (vr->global)
-			return vr->global;
-		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-		group = vr->global = palloc(sizeof(GroupStates));
+		if (vr->global == NULL)
+			vr->global = group_states_new(vr);
+		return vr->global;
 	}
-	else
-	{
-		GroupStates **states;
-		bool		isnew;
+	states = group_table_lookup(vr->groups, values, isnull, &isnew);
+	if (isnew)
+		*states = group_states_new(vr);
+	return *states;
+}
 
-		states = group_table_lookup(vr->groups, values, isnull, &isnew);
-		if (!isnew)
-			return *states;
-		oldcxt = MemoryContextSwitchTo(vr->state_cxt);
-		group = *states = palloc(sizeof(GroupStates));
-	}
+/*
+ * A group with the aggregates' initial states, in the batch's state
+ * memory: one chunk for the group and its arrays, which every event of the
+ * group reads, so that a batch of many groups misses the CPU's caches once
+ * per event rather than at each of them.
+ */
+static GroupStates *
+group_states_new(ViewRuntime *vr)
+{
+	int			naggs = Max(vr->naggs, 1);
+	MemoryContext oldcxt = MemoryContextSwitchTo(vr->state_cxt);
+	GroupStates *group;
+	int			i;
 
-	group->values = palloc(sizeof(Datum) * Max(vr->naggs, 1));
-	group->isnull = palloc(sizeof(bool) * Max(vr->naggs, 1));
+	group = palloc(MAXALIGN(sizeof(GroupStates)) +
+				   (sizeof(Datum) + sizeof(bool)) * naggs);
+	group->values = (Datum *) ((char *) group + MAXALIGN(sizeof(GroupStates)));
+	group->isnull = (bool *) (group->values + naggs);
 	for (i = 0; i < vr->naggs; i++)
 		group->values[i] = agg_initial_state(vr->aggs[i], &group->isnull[i]);
 	MemoryContextSwitchTo(oldcxt);
