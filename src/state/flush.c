@@ -120,76 +120,29 @@ static FlushGroup *groups_in_flush_order(ViewRuntime *vr,
 static int	compare_in_index_order(const void *a, const void *b, void *arg);
 
 /*
- * The same order where every index column compares as a signed integer
- * (integers, dates, timestamps: their operator classes' sort support is
- * PostgreSQL's ssup_datum_int32_cmp or ssup_datum_signed_cmp), compared
- * inline, without a call per key: most views group by such keys, and a
- * flush of many groups spent a tenth of its time in the comparisons.
+ * The same order where there are one or two index columns, each comparing
+ * as a signed integer (integers, dates, timestamps: their operator
+ * classes' sort support is PostgreSQL's ssup_datum_int32_cmp or
+ * ssup_datum_signed_cmp), and no NULL among the keys: most views group by
+ * such keys, a window start and one more.  The keys are copied beside
+ * each group and compared inline, so that the sort neither calls a
+ * comparator per key nor reads a key through a pointer, which in a batch
+ * of many groups was a cache miss at nearly every comparison.
  */
 typedef struct IntegerOrder
 {
-	int			nkeys;
+	int			nkeys;			/* 1 or 2 */
 	int		   *index_key;		/* as StorageLayout's */
-	bool		is32[INDEX_MAX_KEYS];	/* an int32 in the Datum, else int64 */
+	bool		is32[2];		/* an int32 in the Datum, else an int64 */
 } IntegerOrder;
 
-static bool integer_order(GroupOrder *order, IntegerOrder *integers);
-
-static inline int
-compare_integer_keys(const FlushGroup *a, const FlushGroup *b,
-					 IntegerOrder *order)
-{
-	int			i;
-
-	for (i = 0; i < order->nkeys; i++)
-	{
-		int			k = order->index_key[i];
-
-		/* NULLs last, as ApplySortComparator puts them without nulls_first */
-		if (a->isnull[k] || b->isnull[k])
-		{
-			if (a->isnull[k] != b->isnull[k])
-				return a->isnull[k] ? 1 : -1;
-			continue;
-		}
-		if (order->is32[i])
-		{
-			int32		x = DatumGetInt32(a->values[k]);
-			int32		y = DatumGetInt32(b->values[k]);
-
-			if (x != y)
-				return x < y ? -1 : 1;
-		}
-		else
-		{
-			int64		x = DatumGetInt64(a->values[k]);
-			int64		y = DatumGetInt64(b->values[k]);
-
-			if (x != y)
-				return x < y ? -1 : 1;
-		}
-	}
-	return 0;
-}
-
-#define ST_SORT sort_groups_by_integers
-#define ST_ELEMENT_TYPE FlushGroup
-#define ST_COMPARE(a, b, arg) compare_integer_keys(a, b, arg)
-#define ST_COMPARE_ARG_TYPE IntegerOrder
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-/*
- * With at most two such keys and no NULL among them, the keys are copied
- * beside each group: the sort then reads no key through a pointer, which
- * in a large batch was a cache miss at nearly every comparison.
- */
 typedef struct IntegerSortItem
 {
 	int64		keys[2];
 	FlushGroup *group;
 } IntegerSortItem;
+
+static bool integer_order(GroupOrder *order, IntegerOrder *integers);
 
 static inline int
 compare_integer_items(const IntegerSortItem *a, const IntegerSortItem *b)
@@ -208,7 +161,7 @@ compare_integer_items(const IntegerSortItem *a, const IntegerSortItem *b)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-static void sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order);
+static bool sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order);
 
 /*
  * New groups wait here to be inserted together: the heap rows with one
@@ -495,9 +448,8 @@ groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 			PrepareSortSupportFromIndexRel(layout->index, BTLessStrategyNumber,
 										   sort);
 		}
-		if (integer_order(&order, &integers))
-			sort_by_integers(groups, n, &integers);
-		else
+		if (!integer_order(&order, &integers) ||
+			!sort_by_integers(groups, n, &integers))
 			qsort_arg(groups, n, sizeof(FlushGroup), compare_in_index_order,
 					  &order);
 		pfree(order.sort);
@@ -506,12 +458,14 @@ groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 	return groups;
 }
 
-/* Does every column of order compare as a signed integer, ascending? */
+/* One or two columns, each comparing as a signed integer, ascending? */
 static bool
 integer_order(GroupOrder *order, IntegerOrder *integers)
 {
 	int			i;
 
+	if (order->nkeys > 2)
+		return false;
 	integers->nkeys = order->nkeys;
 	integers->index_key = order->layout->index_key;
 	for (i = 0; i < order->nkeys; i++)
@@ -530,20 +484,15 @@ integer_order(GroupOrder *order, IntegerOrder *integers)
 	return true;
 }
 
-static void
+/* Sorted, unless a key is NULL (false: groups are as they were) */
+static bool
 sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order)
 {
-	IntegerSortItem *items;
+	IntegerSortItem *items = palloc(sizeof(IntegerSortItem) * n);
 	FlushGroup *sorted;
 	int			g;
 	int			i;
 
-	if (order->nkeys > 2)
-	{
-		sort_groups_by_integers(groups, n, order);
-		return;
-	}
-	items = palloc(sizeof(IntegerSortItem) * n);
 	for (g = 0; g < n; g++)
 	{
 		items[g].keys[1] = 0;
@@ -555,8 +504,7 @@ sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order)
 			if (groups[g].isnull[k])
 			{
 				pfree(items);
-				sort_groups_by_integers(groups, n, order);
-				return;
+				return false;
 			}
 			items[g].keys[i] = order->is32[i] ?
 				(int64) DatumGetInt32(groups[g].values[k]) :
@@ -570,6 +518,7 @@ sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order)
 	memcpy(groups, sorted, sizeof(FlushGroup) * n);
 	pfree(sorted);
 	pfree(items);
+	return true;
 }
 
 static int
