@@ -47,6 +47,7 @@
 #include "pgstat.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
+#include "replication/origin.h"
 #include "replication/output_plugin.h"
 #include "replication/slot.h"
 #include "storage/ipc.h"
@@ -170,6 +171,8 @@ static void plugin_truncate(LogicalDecodingContext *ctx,
 							Relation relations[], ReorderBufferChange *change);
 static void plugin_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						  XLogRecPtr commit_lsn);
+static bool plugin_filter_by_origin(LogicalDecodingContext *ctx,
+									RepOriginId origin_id);
 
 /* ------------------------------------------------------------------------
  * Output plugin
@@ -190,6 +193,22 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->stream_truncate_cb = plugin_stream_truncate;
 	cb->stream_abort_cb = plugin_stream_abort;
 	cb->stream_commit_cb = plugin_stream_commit;
+	cb->filter_by_origin_cb = plugin_filter_by_origin;
+}
+
+/*
+ * The rows the worker's flushes write into views' storage are marked with
+ * PostgreSQL's do-not-replicate origin (flush.c): they are no stream's, and
+ * skipped here they never enter the reorder buffer, which would otherwise
+ * hold, and at the commit go through, every row of every flush (a windowed
+ * view of many groups writes nearly as many rows as it decodes).  Rows of
+ * any other origin are decoded, a stream filled by a subscription's apply
+ * worker included.
+ */
+static bool
+plugin_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
+{
+	return origin_id == DoNotReplicateId;
 }
 
 static void

@@ -34,6 +34,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
+#include "replication/origin.h"
 #include "access/sysattr.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
@@ -66,6 +67,7 @@ flush_view_state(ViewRuntime *vr, WindowRuntime *windows, int nwindows)
 	StorageTarget target;
 	SavedPrivileges saved;
 	WindowRuntime *merging = NULL;
+	RepOriginId saved_origin = replorigin_session_origin;
 	int			i;
 
 	if (!storage_target_open(vr, &target))
@@ -77,24 +79,39 @@ flush_view_state(ViewRuntime *vr, WindowRuntime *windows, int nwindows)
 	}
 
 	/*
-	 * The aggregates' combine and (de)serialisation functions are the view
-	 * owner's code.  Storage is written through the table AM, which checks
-	 * no privileges, and its index compares keys with operator classes,
-	 * which only superusers create.
+	 * The rows written here are of no stream: marked with the do-not-
+	 * replicate origin, the worker's decoding skips them (decoder.c).
+	 * Whatever else the flush writes (an emission table, a transform's
+	 * target, which may be streams) is written without it.
 	 */
-	privileges_become(vr->owner, vr->search_path, &saved);
-	if (merging != NULL)
-		merging->kind->flush_groups(vr, merging, &target);
-	else
-		flush_groups(vr, &target);
-	privileges_restore(&saved);
-	storage_target_close(&target);
-	/* what the windows keep beside the groups is state too */
-	for (i = 0; i < nwindows; i++)
+	replorigin_session_origin = DoNotReplicateId;
+	PG_TRY();
 	{
-		if (windows[i].kind->flush_side_state != NULL)
-			windows[i].kind->flush_side_state(vr, &windows[i]);
+		/*
+		 * The aggregates' combine and (de)serialisation functions are the
+		 * view owner's code.  Storage is written through the table AM,
+		 * which checks no privileges, and its index compares keys with
+		 * operator classes, which only superusers create.
+		 */
+		privileges_become(vr->owner, vr->search_path, &saved);
+		if (merging != NULL)
+			merging->kind->flush_groups(vr, merging, &target);
+		else
+			flush_groups(vr, &target);
+		privileges_restore(&saved);
+		storage_target_close(&target);
+		/* what the windows keep beside the groups is state too */
+		for (i = 0; i < nwindows; i++)
+		{
+			if (windows[i].kind->flush_side_state != NULL)
+				windows[i].kind->flush_side_state(vr, &windows[i]);
+		}
 	}
+	PG_FINALLY();
+	{
+		replorigin_session_origin = saved_origin;
+	}
+	PG_END_TRY();
 	CommandCounterIncrement();
 }
 
