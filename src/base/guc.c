@@ -23,8 +23,8 @@
 #include "base/guc.h"
 
 int			continuous_flush_interval_ms = 200;
-int			continuous_state_memory_kb = 64 * 1024;
-int			continuous_batch_events = 100000;
+int			continuous_state_memory_kb = 256 * 1024;
+int			continuous_batch_events = 1000000;
 int			continuous_workers = 1;
 bool		continuous_aggregate_before_commit = true;
 int			continuous_view_time_limit_ms = 10 * 60 * 1000;
@@ -42,10 +42,10 @@ continuous_define_settings(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("continuous.state_memory",
-							"Memory for aggregate state not yet flushed to storage, per database worker.",
-							"When it is full, the worker flushes early.",
+							"Memory for a batch not yet flushed to storage, per database worker.",
+							"A batch's decoded rows and the views' states of them together; when it is full, the worker flushes early.",
 							&continuous_state_memory_kb,
-							64 * 1024, 1024, INT_MAX / 2,
+							256 * 1024, 1024, INT_MAX / 2,
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -170,7 +170,16 @@ view_runtime_create(Oid view, Oid stream, Oid storage, Oid owner,
 		 vr->name, stage_registry_describe(vr->stages));
 
 	MemoryContextSwitchTo(oldcxt);
+	vr->setup_memory = MemoryContextMemAllocated(cxt, true);
 	return vr;
+}
+
+Size
+view_batch_memory(ViewRuntime *vr)
+{
+	Size		all = MemoryContextMemAllocated(vr->cxt, true);
+
+	return all > vr->setup_memory ? all - vr->setup_memory : 0;
 }
 
 void

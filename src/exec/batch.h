@@ -86,6 +86,15 @@ extern void view_fold_events(ViewRuntime *vr, StreamEvents *events,
 extern Size view_folded_memory(ViewRuntime *vr);
 
 /*
+ * What the view's memory holds beyond what loading its definition took:
+ * its batch's groups and states, what it keeps of events run before the
+ * flush, its stages' batch state and the buckets of its group table (which
+ * last from batch to batch), the filters of group_locations.c, and the
+ * EarlyBatches of large transactions.
+ */
+extern Size view_batch_memory(ViewRuntime *vr);
+
+/*
  * The stages write their state of the batch (the groups merged into
  * storage, a window's side state), in the flush transaction; nothing if
  * the batch had no events of the view.

@@ -27,6 +27,11 @@
 
 #define BINARY_KEYS_MAX 4
 
+/* A table is made for this many groups at least, */
+#define GROUP_TABLE_MIN_SIZE 1024
+/* and made anew when it has this many times the buckets a batch needed. */
+#define GROUP_TABLE_SHRINK_FACTOR 8
+
 /* Keys as bits: canonical Datums, 0 where NULL or unused. */
 typedef struct BinaryKey
 {
@@ -174,7 +179,7 @@ group_table_create(TupleDesc keydesc, TupleHashTable tuples, MemoryContext cxt)
 			table->typlen[i] = attr->attlen;
 			table->isbool[i] = attr->atttypid == BOOLOID;
 		}
-		table->binary = binary_groups_create(cxt, 1024, table);
+		table->binary = binary_groups_create(cxt, GROUP_TABLE_MIN_SIZE, table);
 		table->out = MakeSingleTupleTableSlot(keydesc, &TTSOpsVirtual);
 	}
 	return table;
@@ -191,11 +196,28 @@ group_table_destroy(GroupTable *table)
 	pfree(table);
 }
 
+/*
+ * Emptied for the next batch.  The buckets stay, as the next batch is
+ * likely to need as many; but a table that grew for a batch with eight
+ * times the groups of this one is made anew at this one's size, so that a
+ * burst does not keep its memory (counted against continuous.state_memory,
+ * worker_memory.c) for good.  PostgreSQL's TupleHashTable, for keys not
+ * compared as bits, keeps its buckets.
+ */
 void
 group_table_reset(GroupTable *table)
 {
 	if (table->tuples)
 		ResetTupleHashTable(table->tuples);
+	else if (table->binary->size > GROUP_TABLE_SHRINK_FACTOR *
+			 Max((uint64) table->binary->members, GROUP_TABLE_MIN_SIZE))
+	{
+		MemoryContext cxt = table->binary->ctx;
+		uint32		members = Max(table->binary->members, GROUP_TABLE_MIN_SIZE);
+
+		binary_groups_destroy(table->binary);
+		table->binary = binary_groups_create(cxt, members, table);
+	}
 	else
 		binary_groups_reset(table->binary);
 }

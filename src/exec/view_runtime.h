@@ -53,6 +53,7 @@ typedef struct ViewRuntime
 
 	MemoryContext cxt;			/* lives as long as the definition */
 	MemoryContext state_cxt;	/* partial states of the current batch */
+	Size		setup_memory;	/* of cxt, once the view was loaded */
 
 	/* the stages events pass through, in order (Stage, stage.h) */
 	List	   *stages;

@@ -1098,7 +1098,7 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 	while (reader->EndRecPtr < end_of_wal &&
 		   !decoder_batch->catalog_changed &&
 		   decoder_batch->nevents < max_events &&
-		   decoder_batch_bytes() < max_bytes)
+		   (decoder_batch->nevents == 0 || decoder_batch_bytes() < max_bytes))
 	{
 		char	   *errm = NULL;
 		XLogRecord *record = XLogReadRecord(reader, &errm);

@@ -182,7 +182,9 @@ extern void decoder_set_streams(Oid *relids, int nrelids,
 
 /*
  * Decode until end_of_wal, until a transaction that changed the continuous
- * catalog has been decoded, or until max_events or max_bytes are gathered.
+ * catalog has been decoded, or until max_events or max_bytes are gathered;
+ * an empty batch takes its first transaction's events whatever max_bytes
+ * says (what an empty batch keeps allocated may be as much).
  */
 extern void decoder_read(XLogRecPtr end_of_wal, int64 max_events,
 						 Size max_bytes);

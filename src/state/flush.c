@@ -134,6 +134,10 @@ typedef struct GroupOrder
 static FlushGroup *groups_in_flush_order(ViewRuntime *vr,
 										 StorageLayout *layout,
 										 int *ngroups);
+static int64 groups_windows(ViewRuntime *vr, FlushGroup *groups, int n);
+
+/* what groups_in_flush_order() allocated at most, since it was taken */
+static Size sort_memory_peak = 0;
 static int	compare_in_index_order(const void *a, const void *b, void *arg);
 
 /*
@@ -158,6 +162,10 @@ typedef struct IntegerSortItem
 	int64		keys[2];
 	FlushGroup *group;
 } IntegerSortItem;
+
+/* sorted, the items become the groups in their order, in place */
+StaticAssertDecl(sizeof(IntegerSortItem) >= sizeof(FlushGroup),
+				 "a FlushGroup fits where its IntegerSortItem was");
 
 static bool integer_order(GroupOrder *order, IntegerOrder *integers);
 
@@ -241,8 +249,9 @@ flush_groups(ViewRuntime *vr, StorageTarget *target)
 									  "pg_continuous flush group",
 									  ALLOCSET_DEFAULT_SIZES);
 	groups = groups_in_flush_order(vr, &layout, &ngroups);
-	locations = layout.index ?
-		group_locations_begin(vr, rel, &layout, ngroups) : NULL;
+	locations = layout.index && vr->locations != NULL ?
+		group_locations_begin(vr, rel, &layout, ngroups,
+							  groups_windows(vr, groups, ngroups)) : NULL;
 	for (g = 0; g < ngroups; g++)
 	{
 		bool		found;
@@ -422,10 +431,11 @@ groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 	TupleTableSlot *keys;
 	GroupStates *states;
 	int			n = 0;
+	Size		bytes = MAXALIGN(sizeof(FlushGroup) * capacity) +
+		MAXALIGN(sizeof(Datum) * vr->nkeys * capacity) +
+		sizeof(bool) * vr->nkeys * capacity;
 
-	groups = palloc(MAXALIGN(sizeof(FlushGroup) * capacity) +
-					MAXALIGN(sizeof(Datum) * vr->nkeys * capacity) +
-					sizeof(bool) * vr->nkeys * capacity);
+	groups = palloc(bytes);
 	values = (Datum *) ((char *) groups + MAXALIGN(sizeof(FlushGroup) * capacity));
 	isnull = (bool *) ((char *) values + MAXALIGN(sizeof(Datum) * vr->nkeys * capacity));
 	view_groups_begin(vr, &iter);
@@ -465,14 +475,43 @@ groups_in_flush_order(ViewRuntime *vr, StorageLayout *layout, int *ngroups)
 			PrepareSortSupportFromIndexRel(layout->index, BTLessStrategyNumber,
 										   sort);
 		}
-		if (!integer_order(&order, &integers) ||
-			!sort_by_integers(groups, n, &integers))
+		if (integer_order(&order, &integers) &&
+			sort_by_integers(groups, n, &integers))
+			bytes += sizeof(IntegerSortItem) * n;
+		else
 			qsort_arg(groups, n, sizeof(FlushGroup), compare_in_index_order,
 					  &order);
 		pfree(order.sort);
 	}
+	sort_memory_peak = Max(sort_memory_peak, bytes);
 	*ngroups = n;
 	return groups;
+}
+
+/*
+ * How many windows the groups, in flush order, are in: a window's groups
+ * are next to each other when the window leads the index, as it does
+ * where group_locations.c keeps its filters (a window start is compared
+ * as its bits there); otherwise each change of window counts, too many
+ * rather than too few.  0 without a window.
+ */
+static int64
+groups_windows(ViewRuntime *vr, FlushGroup *groups, int n)
+{
+	int			k = vr->plan->window != NULL ? vr->plan->window->key : -1;
+	int64		windows = 0;
+	int			g;
+
+	if (k < 0)
+		return 0;
+	for (g = 0; g < n; g++)
+	{
+		if (g == 0 ||
+			groups[g].isnull[k] != groups[g - 1].isnull[k] ||
+			groups[g].values[k] != groups[g - 1].values[k])
+			windows++;
+	}
+	return windows;
 }
 
 /* One or two columns, each comparing as a signed integer, ascending? */
@@ -529,13 +568,26 @@ sort_by_integers(FlushGroup *groups, int n, IntegerOrder *order)
 		}
 	}
 	sort_integer_items(items, n);
-	sorted = palloc(sizeof(FlushGroup) * n);
+	/* item g is read before the group takes its place */
+	sorted = (FlushGroup *) items;
 	for (g = 0; g < n; g++)
-		sorted[g] = *items[g].group;
+	{
+		FlushGroup	group = *items[g].group;
+
+		sorted[g] = group;
+	}
 	memcpy(groups, sorted, sizeof(FlushGroup) * n);
-	pfree(sorted);
 	pfree(items);
 	return true;
+}
+
+Size
+flush_memory_peak_take(void)
+{
+	Size		peak = sort_memory_peak;
+
+	sort_memory_peak = 0;
+	return peak;
 }
 
 static int

@@ -28,6 +28,12 @@ extern void flush_view_state(ViewRuntime *vr, WindowRuntime *windows,
 							 int nwindows);
 
 /*
+ * The most that the arrays a view's groups were sorted in took, in any
+ * flush_view_state() since the last call (worker_memory.c counts it).
+ */
+extern Size flush_memory_peak_take(void);
+
+/*
  * The one row of a view without GROUP BY, with every aggregate's initial
  * state: its storage holds it from the start.
  */

@@ -32,7 +32,10 @@
  * CPU's caches, and a lookup in a table of a million keys, a cache miss
  * each, cost as much as the search it saved (measured).  A filter takes
  * two bytes per key, and a window's filters stay in the caches.  Each
- * window's first filter is sized by the flush that makes it; when one is
+ * window's first filter is sized by the flush that makes it, for the
+ * groups of a window of that flush on average (sized for all of the
+ * flush's groups, a flush of events spread over a thousand windows made
+ * a thousand filters each as large as all of them needed); when one is
  * full, a filter twice as large follows.
  *
  * What else writes a view's storage runs with the view's runtime thrown
@@ -99,7 +102,8 @@ struct GroupLocations
 	Oid		   *collations;
 	bool		loaded;			/* floor read from storage */
 	int64		floor;			/* windows up to here: searched for */
-	int64		batch_groups;	/* of the flush under way: a first size */
+	int64		window_groups;	/* a window's in the flush under way, on
+								 * average: a first filter's size */
 	Size		bytes;			/* of the filters */
 	Size		counted;		/* of it in locations_memory */
 	MemoryContextCallback on_delete;
@@ -179,7 +183,7 @@ locations_new_windows(GroupLocations *gl)
 
 GroupLocations *
 group_locations_begin(ViewRuntime *vr, Relation storage, StorageLayout *layout,
-					  int64 ngroups)
+					  int64 ngroups, int64 nwindows)
 {
 	GroupLocations *gl = vr->locations;
 
@@ -187,7 +191,7 @@ group_locations_begin(ViewRuntime *vr, Relation storage, StorageLayout *layout,
 		return NULL;
 	if (!gl->loaded)
 		locations_load(gl, storage, layout);
-	gl->batch_groups = ngroups;
+	gl->window_groups = ngroups / Max(nwindows, 1);
 	return gl;
 }
 
@@ -369,7 +373,7 @@ filter_add(GroupLocations *gl, WindowKeys *wk, uint64 hash)
 
 	if (filter == NULL || filter->nkeys >= filter->capacity)
 	{
-		int64		capacity = Max(FILTER_MIN_KEYS, gl->batch_groups);
+		int64		capacity = Max(FILTER_MIN_KEYS, gl->window_groups);
 		uint64		nbits;
 		Size		size;
 

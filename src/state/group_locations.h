@@ -31,14 +31,14 @@ typedef enum GroupWhere
 extern void group_locations_enable(ViewRuntime *vr);
 
 /*
- * At the start of a flush of the view's ngroups groups, in the flush
- * transaction: the knowledge is loaded from storage the first time.
- * NULL: none.
+ * At the start of a flush of the view's ngroups groups, in nwindows
+ * windows, in the flush transaction: the knowledge is loaded from storage
+ * the first time.  NULL: none.
  */
 extern GroupLocations *group_locations_begin(ViewRuntime *vr,
 											 Relation storage,
 											 StorageLayout *layout,
-											 int64 ngroups);
+											 int64 ngroups, int64 nwindows);
 
 /*
  * Where the group of these keys (plan order) stands; a group found absent

@@ -82,12 +82,12 @@
 #include "source/watermark.h"
 #include "state/chain_emit.h"
 #include "state/flush.h"
-#include "state/group_locations.h"
 #include "state/rebuild.h"
 #include "worker/early_aggregation.h"
 #include "worker/view_progress.h"
 #include "worker/worker.h"
 #include "worker/worker_catalog.h"
+#include "worker/worker_memory.h"
 #include "worker/worker_process.h"
 #include "worker/worker_write.h"
 
@@ -142,8 +142,6 @@ static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
-static Size worker_memory_budget(void);
-static Size worker_batch_memory(void);
 static bool worker_fold_due(void);
 static void worker_fold(void);
 static void worker_judge_folds(void);
@@ -428,7 +426,8 @@ worker_loop(void)
 
 			if (decoder_read_position() < end_of_wal)
 				decoder_read(end_of_wal, continuous_batch_events,
-							 worker_batch_memory());
+							 ws.folds_pay ? worker_memory_fold_run(ws.views) :
+							 worker_memory_for_events(ws.views));
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
 
@@ -447,7 +446,7 @@ worker_loop(void)
 				continue;
 			}
 		}
-		if (worker_kafka_poll() > 0)
+		if (worker_kafka_poll(worker_memory_for_events(ws.views)) > 0)
 			timeout = 0;		/* more may be waiting */
 		worker_write_kafka_state();
 
@@ -559,37 +558,14 @@ worker_loop(void)
 }
 
 /*
- * continuous.state_memory for the batch: what the flush keeps of storage
- * (group_locations.c) takes up to half of it, the large transactions
- * aggregated before their commit (early_aggregation.c) up to a quarter.
- */
-static Size
-worker_memory_budget(void)
-{
-	Size		limit = (Size) continuous_state_memory_kb * 1024;
-
-	return limit - Min(group_locations_memory(), limit / 2) -
-		Min(early_aggregation_memory(), limit / 4);
-}
-
-/* Of it, the decoded events': what the views keep of folded ones is not. */
-static Size
-worker_batch_memory(void)
-{
-	Size		budget = worker_memory_budget();
-
-	return budget - Min(worker_folded_memory(ws.views), budget / 2);
-}
-
-/*
- * Fold rather than flush?  When the decoded events fill their memory, the
- * flush is not due otherwise (more WAL waits, fewer than
- * continuous.batch_events decoded), the groups kept of folds so far take
- * under half of the budget, and every view over the decoded streams
- * can take the events before the flush.  Not with a catalog change or a
- * streamed transaction in the batch (their rows are the batch's until the
- * flush), nor while views are held back or decoded again (view_progress.c):
- * those batches are flushed as they are.
+ * Fold rather than flush?  When the decoded events fill a fold's run
+ * (worker_memory.c), the flush is not due otherwise (more WAL waits, fewer
+ * than continuous.batch_events decoded), the groups kept of folds so far
+ * take under half of the batch's memory, and every view over the decoded
+ * streams can take the events before the flush.  Not with a catalog change
+ * or a streamed transaction in the batch (their rows are the batch's until
+ * the flush), nor while views are held back or decoded again
+ * (view_progress.c): those batches are flushed as they are.
  */
 static bool
 worker_fold_due(void)
@@ -603,8 +579,8 @@ worker_fold_due(void)
 		view_progress_holding() ||
 		view_progress_replaying(decoder_read_position()))
 		return false;
-	if (decoder_batch_bytes() < worker_batch_memory() ||
-		worker_folded_memory(ws.views) >= worker_memory_budget() / 2)
+	if (decoder_batch_bytes() < worker_memory_fold_run(ws.views) ||
+		worker_folded_memory(ws.views) >= worker_memory_for_batch(ws.views) / 2)
 		return false;
 	return worker_can_fold(ws.views);
 }
@@ -697,7 +673,7 @@ worker_flush_due(bool sync_requested)
 	}
 	return sync_requested ||
 		events >= continuous_batch_events ||
-		bytes >= worker_batch_memory() ||
+		bytes >= worker_memory_for_events(ws.views) ||
 		TimestampDifferenceExceeds(ws.last_flush, GetCurrentTimestamp(),
 								   continuous_flush_interval_ms);
 }
@@ -968,6 +944,9 @@ worker_flush(void)
 	List	   *stalled = NIL;	/* Kafka sources out of time decoding */
 	bool		replaying;		/* decoded again for views held back */
 	bool		rewind_due = false;
+	Size		batch_bytes = 0;	/* what the batch's events take */
+	int64		kafka_messages;
+	Size		kafka_bytes;
 
 	/*
 	 * A batch that ends at a catalog change is flushed for the table
@@ -1036,6 +1015,10 @@ worker_flush(void)
 		sources = worker_kafka_sources();
 
 	/* the batch is processed; from here on, the flush writes */
+	if (ws.decoding)
+		batch_bytes += decoder_batch_bytes();
+	(void) worker_kafka_pending(&kafka_messages, &kafka_bytes);
+	batch_bytes += kafka_bytes;
 	if (continuous_workers > 1 && sources != NIL)
 		worker_take_turn(kafka_batches);
 	foreach(lc, batches)
@@ -1049,7 +1032,9 @@ worker_flush(void)
 		flush_stream_stats(stream, worker_catalog_clock(stream->relid));
 	}
 
+	worker_memory_processed(ws.views, batch_bytes);
 	worker_write_views(ws.views, batches);
+	worker_memory_written();
 	if (ws.decoding)
 		worker_judge_folds();
 

@@ -20,7 +20,9 @@
 # "txn copy", picks the loads).  For the stream cases the
 # clock stops when continuous.sync('10 minutes') returns, i.e. when the views
 # show every event; the worker's CPU seconds over the run are shown too,
-# being less moved than the wall clock by the machine's other load.  Each
+# being less moved than the wall clock by the machine's other load, and
+# its peak private memory (RssAnon, sampled every 20 ms: its heap, not
+# the shared buffers it touched), against continuous.state_memory.  Each
 # measurement runs BENCH_REPEAT times (default 3); the table shows medians.  BENCH_EVENTS (default 2000000) sets the event count;
 # BENCH_CASES (default "plain stream1 stream5 window1 transform trigger
 # join1") picks cases, and BENCH_KEYS (default 1000) the number of distinct
@@ -151,7 +153,7 @@ case_teardown()
 	esac
 }
 
-declare -A RATE CATCHUP WORKER_CPU TIMED_OUT
+declare -A RATE CATCHUP WORKER_CPU WORKER_MEMORY TIMED_OUT
 read -r -a CASES <<<"${BENCH_CASES:-plain stream1 stream5 window1 transform trigger join1}"
 read -r -a MODES <<<"${BENCH_MODES:-txn copy}"
 
@@ -179,15 +181,36 @@ worker_cpu()
 	echo "$pid $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')"
 }
 
-# measure CASE MODE: one run; appends events/s (and sync wait, and the
-# worker's CPU seconds) to the lists, or marks the case as over the time
-# limit.
+# watch_worker_memory PID FILE: until FILE.stop exists, the largest
+# private resident size (RssAnon, kB: its heap, not the shared buffers it
+# touched) the process had, sampled every 20 ms, into FILE.
+watch_worker_memory()
+{
+	local pid=$1 file=$2 peak=0 now
+	while [ ! -e "$file.stop" ] && [ -r "/proc/$pid/status" ]; do
+		now=$(awk '$1 == "RssAnon:" { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		if [ -n "$now" ] && [ "$now" -gt "$peak" ]; then
+			peak=$now
+			echo "$peak" >"$file"
+		fi
+		sleep 0.02
+	done
+}
+
+# measure CASE MODE: one run; appends events/s (and sync wait, the
+# worker's CPU seconds and its peak private memory) to the lists, or marks
+# the case as over the time limit.
 measure()
 {
-	local c=$1 m=$2 t0 t1 t2 check left ok=1 cpu0 cpu1
+	local c=$1 m=$2 t0 t1 t2 check left ok=1 cpu0 cpu1 watcher=""
 	case_setup "$c" | bpsql -d bench -f - >/dev/null
 	bpsql -d bench -c CHECKPOINT
 	cpu0=$(worker_cpu)
+	rm -f "$SCRATCH/worker_memory" "$SCRATCH/worker_memory.stop"
+	if [ -n "$cpu0" ]; then
+		watch_worker_memory "${cpu0%% *}" "$SCRATCH/worker_memory" &
+		watcher=$!
+	fi
 	t0=$(now_ns)
 	PGAPPNAME=bench_load PGOPTIONS="-c statement_timeout=${TIMEOUT}s" \
 		timeout "$TIMEOUT" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
@@ -201,6 +224,10 @@ measure()
 	[ $left -gt 0 ] || ok=0
 	t2=$(now_ns)
 	cpu1=$(worker_cpu)
+	if [ -n "$watcher" ]; then
+		touch "$SCRATCH/worker_memory.stop"
+		wait "$watcher" || true
+	fi
 	if [ $ok -eq 0 ]; then
 		stop_load
 		TIMED_OUT[$c/$m]=1
@@ -223,6 +250,8 @@ measure()
 	if [ -n "$cpu0" ] && [ "${cpu0%% *}" = "${cpu1%% *}" ]; then
 		WORKER_CPU[$c/$m]+="$(awk -v a="${cpu0#* }" -v b="${cpu1#* }" -v hz="$(getconf CLK_TCK)" \
 			'BEGIN { printf "%.2f", (b - a) / hz }') "
+		[ ! -s "$SCRATCH/worker_memory" ] ||
+			WORKER_MEMORY[$c/$m]+="$(($(cat "$SCRATCH/worker_memory") / 1024)) "
 	fi
 	log "$c/$m run: $(awk -v n="$EVENTS" -v ns=$((t2 - t0)) 'BEGIN { printf "%.0f events/s", n / (ns / 1e9) }')"
 }
@@ -245,10 +274,11 @@ echo
 echo "pg_continuous table streams: $EVENTS events, $KEYS keys${SPREAD:+ (event times spread over $SPREAD)}, median of $REPEAT runs"
 echo "(stream cases: until continuous.sync() returned; 'sync wait' = time from end of load to that;"
 echo " 'worker CPU' = CPU seconds the database's worker used in the run;"
+echo " 'worker peak' = the most private memory (RssAnon) the worker had in the run;"
 echo " '< N': a run took longer than BENCH_TIMEOUT = ${TIMEOUT}s)"
 echo
-printf '%-10s %-10s %14s %9s %11s %11s\n' mode case "events/s" ratio "sync wait" "worker CPU"
-printf '%-10s %-10s %14s %9s %11s %11s\n' ---------- ---------- -------------- --------- ----------- -----------
+printf '%-10s %-10s %14s %9s %11s %11s %12s\n' mode case "events/s" ratio "sync wait" "worker CPU" "worker peak"
+printf '%-10s %-10s %14s %9s %11s %11s %12s\n' ---------- ---------- -------------- --------- ----------- ----------- ------------
 for m in "${MODES[@]}"; do
 	base=$(median "${RATE[plain/$m]:-}")
 	for c in "${CASES[@]}"; do
@@ -267,8 +297,10 @@ for m in "${MODES[@]}"; do
 		u=""
 		case $c in plain | trigger) ;; *) w="$(median "${CATCHUP[$c/$m]}") s" ;; esac
 		[ -z "${WORKER_CPU[$c/$m]:-}" ] || u="$(median "${WORKER_CPU[$c/$m]}") s"
-		printf '%-10s %-10s %14s %9s %11s %11s\n' "$label" "$c" "$r" \
-			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w" "$u"
+		p=""
+		[ -z "${WORKER_MEMORY[$c/$m]:-}" ] || p="$(median "${WORKER_MEMORY[$c/$m]}") MB"
+		printf '%-10s %-10s %14s %9s %11s %11s %12s\n' "$label" "$c" "$r" \
+			"$(awk -v a="$r" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$w" "$u" "$p"
 	done
 done
 # join1 against stream1, run by run within each repetition

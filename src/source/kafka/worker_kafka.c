@@ -256,7 +256,7 @@ worker_kafka_stall_source(KafkaSource *src)
 }
 
 int
-worker_kafka_poll(void)
+worker_kafka_poll(Size max_bytes)
 {
 	int64		messages;
 	Size		bytes;
@@ -268,7 +268,7 @@ worker_kafka_poll(void)
 	{
 		int64		room = continuous_batch_events - messages - taken;
 
-		if (bytes >= (Size) continuous_state_memory_kb * 1024)
+		if (bytes >= max_bytes)
 			room = 0;
 		taken += kafka_source_poll(lfirst(lc), (int) Max(room, 0));
 	}

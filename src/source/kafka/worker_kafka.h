@@ -56,12 +56,13 @@ extern List *worker_kafka_sources(void);
 extern void worker_kafka_stall_source(KafkaSource *src);
 
 /*
- * Take what the consumers have received, up to the batch's limits; the
- * number of messages taken.  Then, if worker_kafka_state_due(), write in a
+ * Take what the consumers have received, up to the batch's limits
+ * (continuous.batch_events, and max_bytes of messages); the number of
+ * messages taken.  Then, if worker_kafka_state_due(), write in a
  * transaction worker_kafka_write_state() and after its commit call
  * worker_kafka_state_committed().
  */
-extern int	worker_kafka_poll(void);
+extern int	worker_kafka_poll(Size max_bytes);
 extern bool worker_kafka_state_due(void);
 extern void worker_kafka_write_state(void);
 extern void worker_kafka_state_committed(void);
