@@ -33,7 +33,10 @@ my $n_writers    = 4;
 my $batch        = $total_events >= 100_000 ? 100 : int($total_events / 100) || 1;
 
 # A small continuous.state_memory: the rows of a transform's batch pass it
-# (fanned: 200 windows per event), and go to a temporary file.
+# (fanned: 200 windows per event), and go to a temporary file.  The worker
+# sizes its batches so that their rows fit (worker_memory.c), but a batch
+# holds a transaction whole: the one of 20,000 events at the end of phase
+# C takes the fanned transform's rows past the bound.
 my $node = continuous_node('transforms', "continuous.state_memory = '1MB'\nlog_temp_files = 0\n");
 
 # The transforms under test, each with its defining query: the batch oracle.
@@ -81,6 +84,15 @@ sub check_views
 my $next_k  = 1;
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
 
+# the events of keys $lo to $hi, as an INSERT
+sub insert_events
+{
+	my ($lo, $hi) = @_;
+	return "INSERT INTO events SELECT g, (g::bigint * 7919) % 10007, 'e' || (g % 13), "
+	  . "'2026-03-01 00:00:00+00'::timestamptz + (g % 600) * interval '1 second' "
+	  . "FROM generate_series($lo, $hi) g";
+}
+
 sub writer_script
 {
 	my ($name, $events) = @_;
@@ -95,9 +107,7 @@ sub writer_script
 		$txn++;
 		my $rollback = $txn % 7 == 0;
 		print $fh "BEGIN;\n"
-		  . "INSERT INTO events SELECT g, (g::bigint * 7919) % 10007, 'e' || (g % 13), "
-		  . "'2026-03-01 00:00:00+00'::timestamptz + (g % 600) * interval '1 second' "
-		  . "FROM generate_series($lo, $hi) g;\n"
+		  . insert_events($lo, $hi) . ";\n"
 		  . ($rollback ? "ROLLBACK;\n" : "COMMIT;\n");
 		$events -= $n unless $rollback;
 	}
@@ -158,6 +168,9 @@ foreach my $i (0 .. $#$writers)
 	ok($ok, "phase C: writer $i completed");
 	diag ${ $writers->[$i]{err} } unless $ok;
 }
+my ($lo, $hi) = ($next_k, $next_k + 19_999);
+$next_k += 20_000;
+$node->safe_psql('postgres', insert_events($lo, $hi));
 my $rows = check_views('at the end');
 # the worker's own temporary files, as log_temp_files reports them
 my $worker = worker_pid($node);
