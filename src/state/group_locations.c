@@ -187,8 +187,7 @@ group_locations_begin(ViewRuntime *vr, Relation storage, StorageLayout *layout,
 {
 	GroupLocations *gl = vr->locations;
 
-	if (gl == NULL)
-		return NULL;
+	Assert(gl != NULL);
 	if (!gl->loaded)
 		locations_load(gl, storage, layout);
 	gl->window_groups = ngroups / Max(nwindows, 1);

@@ -32,8 +32,8 @@ extern void group_locations_enable(ViewRuntime *vr);
 
 /*
  * At the start of a flush of the view's ngroups groups, in nwindows
- * windows, in the flush transaction: the knowledge is loaded from storage
- * the first time.  NULL: none.
+ * windows, in the flush transaction, for a view that keeps knowledge
+ * (vr->locations): it is loaded from storage the first time.
  */
 extern GroupLocations *group_locations_begin(ViewRuntime *vr,
 											 Relation storage,

@@ -66,7 +66,6 @@
 
 static double event_share = 1.0;
 static int	share_views = 0;	/* the views it is for */
-static Size events_cap = 0;		/* what the batch was gathered under */
 
 /* the flush in progress */
 static Size flush_events = 0;
@@ -97,8 +96,7 @@ worker_memory_for_batch(List *views)
 	}
 	else if (nviews < share_views)
 		share_views = nviews;
-	events_cap = (Size) (worker_memory_budget() * event_share);
-	return events_cap;
+	return (Size) (worker_memory_budget() * event_share);
 }
 
 Size
@@ -160,7 +158,7 @@ worker_memory_written(void)
 	if (took > budget)
 		share = Max(EVENT_SHARE_MIN, share * rate);
 	else if (rate > 1.0 &&
-			 (flush_folded || flush_events >= events_cap * 3 / 4))
+			 (flush_folded || flush_events >= budget * event_share * 3 / 4))
 		share = Min(1.0, share * Min(rate, 2.0));
 	if (share != event_share)
 		ereport(DEBUG1,
