@@ -96,6 +96,7 @@ typedef struct PendingTxn
 {
 	StreamedTxn txn;			/* first: txn.xid is the hash key */
 	MemoryContext cxt;
+	MemoryContext rows_cxt;		/* the rows themselves, as the batch's */
 	int			capacity;
 	TupleDesc	desc;			/* last descriptor copied, and its source */
 	TupleDesc	desc_source;
@@ -133,6 +134,10 @@ static bool view_catalog_written(ReorderBufferChange *change);
 static void batch_view_created(Relation view_catalog, HeapTuple row);
 static MemoryContext row_context(ReorderBufferChange *change,
 								 PartitionRoute *route);
+static bool row_made_by_copy(ReorderBufferChange *change,
+							 PartitionRoute *route);
+static MemoryContext rows_context_create(MemoryContext parent,
+										 const char *name);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
 static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
@@ -327,13 +332,36 @@ batch_view_created(Relation view_catalog, HeapTuple row)
 static MemoryContext
 row_context(ReorderBufferChange *change, PartitionRoute *route)
 {
-	if (HeapTupleHasExternal(&change->data.tp.newtuple->tuple) ||
-		(route != NULL && route->map != NULL))
+	if (row_made_by_copy(change, route))
 	{
 		decoder_batch->rows_elsewhere++;
 		return decoder_batch->cxt;
 	}
 	return decoder_batch->rows_cxt;
+}
+
+/*
+ * Where rows are copied to, a batch's or a streamed transaction's.  They
+ * are allocated one after another and freed all at once, when the batch is
+ * flushed or the transaction aborts: a Generation context, as
+ * reorderbuffer.c keeps its tuples, packs them without rounding each up to
+ * a power of two (a row of four columns takes 96 bytes instead of 144).
+ * Its blocks grow from 64 kB to 8 MB, so that a batch of one row does not
+ * take 8 MB.
+ */
+static MemoryContext
+rows_context_create(MemoryContext parent, const char *name)
+{
+	return GenerationContextCreate(parent, name, 0, 64 * 1024,
+								   SLAB_LARGE_BLOCK_SIZE);
+}
+
+/* Is the row made with a temporary copy, freed once the row is made? */
+static bool
+row_made_by_copy(ReorderBufferChange *change, PartitionRoute *route)
+{
+	return HeapTupleHasExternal(&change->data.tp.newtuple->tuple) ||
+		(route != NULL && route->map != NULL);
 }
 
 /* The inserted row, in CurrentMemoryContext. */
@@ -511,6 +539,8 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->cxt = AllocSetContextCreate(continuous_memory_context(),
 											 "pg_continuous streamed transaction",
 											 ALLOCSET_DEFAULT_SIZES);
+		pending->rows_cxt = rows_context_create(pending->cxt,
+												"pg_continuous streamed rows");
 		pending->txn.generation = next_generation++;
 		pending->txn.rows = NULL;
 		pending->txn.nrows = pending->capacity = 0;
@@ -627,13 +657,15 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	oldcxt = MemoryContextSwitchTo(pending->cxt);
 	if (change->action == REORDER_BUFFER_CHANGE_INSERT)
 	{
+		MemoryContextSwitchTo(row_made_by_copy(change, route) ?
+							  pending->cxt : pending->rows_cxt);
 		tuple = copy_row(relation, change);
 		if (route)
-		{
+			tuple = partition_route_convert(route, tuple);
+		MemoryContextSwitchTo(pending->cxt);
+		if (route)
 			desc = route_desc(&pending->route_desc, &pending->route_layout,
 							  route);
-			tuple = partition_route_convert(route, tuple);
-		}
 		else
 			desc = keep_desc(&pending->desc, &pending->desc_source, relation);
 	}
@@ -735,8 +767,13 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			lappend(decoder_batch->streamed_commits, commit);
 		MemoryContextSwitchTo(oldcxt);
 	}
-	/* the rows now belong to the batch, and go when it is flushed */
+	/*
+	 * The rows now belong to the batch, and go when it is flushed; their
+	 * list, read no more, goes now (24 bytes a row).
+	 */
 	pending_forget(pending);
+	if (pending->txn.rows != NULL)
+		pfree(pending->txn.rows);
 	decoder_batch->streamed_bytes += MemoryContextMemAllocated(pending->cxt, true);
 	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
 	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
@@ -1253,20 +1290,10 @@ batch_init(void)
 												   "pg_continuous decoded batch",
 												   ALLOCSET_DEFAULT_SIZES);
 	}
-	/*
-	 * The rows are allocated one after another and freed all at once when
-	 * the batch is flushed: a Generation context, as reorderbuffer.c keeps
-	 * its tuples, packs them without rounding each up to a power of two (a
-	 * row of four columns takes 96 bytes instead of 144).  Its blocks grow
-	 * from 64 kB to 8 MB, so that a batch of one row does not take 8 MB.
-	 * Resetting the batch's context deletes it, so it is made again here.
-	 */
+	/* resetting the batch's context deletes it, so it is made again here */
 	if (decoder_batch->rows_cxt == NULL)
-		decoder_batch->rows_cxt = GenerationContextCreate(decoder_batch->cxt,
-														  "pg_continuous decoded rows",
-														  0,
-														  64 * 1024,
-														  SLAB_LARGE_BLOCK_SIZE);
+		decoder_batch->rows_cxt = rows_context_create(decoder_batch->cxt,
+													  "pg_continuous decoded rows");
 	decoder_batch->streamed_bytes = 0;
 	decoder_batch->nevents = 0;
 	decoder_batch->folded_events = 0;

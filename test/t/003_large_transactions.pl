@@ -48,6 +48,33 @@ COMMIT;
 });
 view_equals_batch('large transaction with savepoints: view equals its batch query');
 
+# rows with a value stored out of line (TOAST) are made from a temporary
+# copy, and kept apart from the other rows while they stream: both kinds in
+# one transaction, a savepoint of each rolled back in between
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO t (k, v, note) SELECT g, g, 'b' FROM generate_series(1, 20000) g;
+SAVEPOINT s1;
+INSERT INTO t (k, v, note)
+    SELECT g, 5, 'z' || (SELECT string_agg(md5(g::text || i), '') FROM generate_series(1, 200) i)
+      FROM generate_series(1, 300) g;
+ROLLBACK TO s1;
+INSERT INTO t (k, v, note)
+    SELECT g, 6, 'y' || (SELECT string_agg(md5(g::text || i), '') FROM generate_series(1, 200) i)
+      FROM generate_series(1, 300) g;
+SAVEPOINT s2;
+INSERT INTO t (k, v, note) SELECT g, -7, 'a' FROM generate_series(1, 20000) g;
+ROLLBACK TO s2;
+INSERT INTO t (k, v, note) SELECT g, g, 'c' FROM generate_series(1, 20000) g;
+COMMIT;
+});
+is($node->safe_psql('postgres',
+		"SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE oid = 't'::regclass"),
+	't', 'the long notes were stored out of line');
+view_equals_batch('large transaction with out-of-line values: view equals its batch query');
+is($node->safe_psql('postgres', "SELECT count(*) FROM per_k WHERE m LIKE 'y%'"),
+	'13', 'every group shows its longest note, read from the streamed rows');
+
 # aborted as a whole
 $node->safe_psql('postgres', q{
 BEGIN;
