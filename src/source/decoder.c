@@ -12,8 +12,10 @@
  *
  * Large transactions are streamed to the plugin before they commit (the
  * reorder buffer's streaming mode, instead of spilling them to disk and
- * reading them back change by change): their rows wait in a PendingTxn and
- * join the batch at commit, or vanish at abort.  Between reads, the worker
+ * reading them back change by change): their rows wait in a PendingTxn,
+ * already in the form of the batch's events, and join the batch at commit
+ * (as a whole, where the batch has no events of their stream yet), or
+ * vanish at abort.  Between reads, the worker
  * may read them (StreamedTxn, decoder.h) to aggregate them before the
  * commit (early_aggregation.c); the batch lists the streamed transactions
  * that committed into it, so that it can find them again.
@@ -97,7 +99,12 @@ typedef struct PendingTxn
 	StreamedTxn txn;			/* first: txn.xid is the hash key */
 	MemoryContext cxt;
 	MemoryContext rows_cxt;		/* the rows themselves, as the batch's */
-	int			capacity;
+	int			capacity;		/* of txn.rows and txn.subxids */
+	Oid			only_stream;	/* the one stream every row is of and has a
+								 * tuple, or InvalidOid (see mixed) */
+	bool		mixed;			/* rows of two streams, of the catalog, or
+								 * without a tuple */
+	int64		tuple_bytes;	/* of the rows' tuples */
 	TupleDesc	desc;			/* last descriptor copied, and its source */
 	TupleDesc	desc_source;
 	TupleDesc	catalog_desc;	/* the same for view_catalog's rows */
@@ -145,6 +152,9 @@ static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
 static void count_ignored(Oid stream);
 static void release_desc(TupleDesc *source);
 static void pending_forget(PendingTxn *pending);
+static bool batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn);
+static void batch_append_streamed(PendingTxn *pending, ReorderBufferTXN *txn);
+static void batch_count_events(int n, ReorderBufferTXN *txn);
 static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 						 ReorderBufferTXN *txn);
 static void pending_init(void);
@@ -457,11 +467,17 @@ batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 	stream->events[stream->nevents].offset = 0;
 	stream->nevents++;
 	stream->bytes += tuple->t_len;
+	batch_count_events(1, txn);
+}
 
+/* n more events of a committed transaction in the batch */
+static void
+batch_count_events(int n, ReorderBufferTXN *txn)
+{
 	if (decoder_batch->nevents == 0 ||
 		txn->xact_time.commit_time < decoder_batch->oldest_commit_time)
 		decoder_batch->oldest_commit_time = txn->xact_time.commit_time;
-	decoder_batch->nevents++;
+	decoder_batch->nevents += n;
 }
 
 /*
@@ -543,7 +559,11 @@ pending_txn(ReorderBufferTXN *txn)
 												"pg_continuous streamed rows");
 		pending->txn.generation = next_generation++;
 		pending->txn.rows = NULL;
+		pending->txn.subxids = NULL;
 		pending->txn.nrows = pending->capacity = 0;
+		pending->only_stream = InvalidOid;
+		pending->mixed = false;
+		pending->tuple_bytes = 0;
 		pending->txn.changed_catalog = false;
 		pending->desc = pending->desc_source = NULL;
 		pending->catalog_desc = pending->catalog_desc_source = NULL;
@@ -559,14 +579,45 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 			HeapTuple tuple, TupleDesc desc)
 {
 	StreamedTxn *txn = &pending->txn;
+	StreamEvent *row;
 
-	txn->rows = continuous_room_for_one_more(txn->rows, txn->nrows, &pending->capacity,
-								  sizeof(StreamedRow), pending->cxt);
-	txn->rows[txn->nrows].relid = relid;
-	txn->rows[txn->nrows].subxid = subxid;
-	txn->rows[txn->nrows].tuple = tuple;
-	txn->rows[txn->nrows].desc = desc;
+	if (txn->nrows == pending->capacity)
+	{
+		int			capacity = pending->capacity;
+
+		txn->rows = continuous_room_for_one_more(txn->rows, txn->nrows,
+												 &pending->capacity,
+												 sizeof(StreamEvent),
+												 pending->cxt);
+		txn->subxids = continuous_room_for_one_more(txn->subxids, txn->nrows,
+													&capacity,
+													sizeof(TransactionId),
+													pending->cxt);
+		Assert(capacity == pending->capacity);
+	}
+	row = &txn->rows[txn->nrows];
+	row->tuple = tuple;
+	row->values = NULL;
+	row->isnull = NULL;
+	row->desc = desc;
+	row->commit_lsn = InvalidXLogRecPtr;
+	row->commit_time = 0;
+	row->partition = -1;
+	row->relid = relid;
+	row->offset = 0;
+	txn->subxids[txn->nrows] = subxid;
 	txn->nrows++;
+
+	if (tuple == NULL || relid == view_catalog_relid)
+		pending->mixed = true;
+	else
+	{
+		pending->tuple_bytes += tuple->t_len;
+		if (!OidIsValid(pending->only_stream))
+			pending->only_stream = relid;
+		else if (pending->only_stream != relid)
+			pending->mixed = true;
+	}
 }
 
 /* The transaction has ended: its descriptors are no longer recognised. */
@@ -707,8 +758,17 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 	for (i = 0; i < pending->txn.nrows; i++)
-		if (pending->txn.rows[i].subxid != txn->xid)
-			pending->txn.rows[kept++] = pending->txn.rows[i];
+	{
+		StreamEvent *row = &pending->txn.rows[i];
+
+		if (pending->txn.subxids[i] != txn->xid)
+		{
+			pending->txn.subxids[kept] = pending->txn.subxids[i];
+			pending->txn.rows[kept++] = *row;
+		}
+		else if (row->tuple != NULL && row->relid != view_catalog_relid)
+			pending->tuple_bytes -= row->tuple->t_len;
+	}
 	/* what was read of the rows before no longer holds */
 	if (kept < pending->txn.nrows)
 		pending->txn.generation = next_generation++;
@@ -720,13 +780,95 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					 XLogRecPtr commit_lsn)
 {
 	PendingTxn *pending = hash_search(pending_txns, &txn->xid, HASH_FIND, NULL);
-	int			i;
 
 	if (pending == NULL)
 		return;
+	if (!batch_take_streamed(pending, txn))
+		batch_append_streamed(pending, txn);
+	if (pending->txn.changed_catalog)
+	{
+		decoder_batch->catalog_changed = true;
+		decoder_batch->catalog_xid = txn->xid;
+	}
+	else
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+		StreamedCommit *commit = palloc(sizeof(StreamedCommit));
+
+		commit->xid = txn->xid;
+		commit->generation = pending->txn.generation;
+		commit->commit_lsn = txn->final_lsn;
+		decoder_batch->streamed_commits =
+			lappend(decoder_batch->streamed_commits, commit);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	/*
+	 * The rows now belong to the batch, and go when it is flushed; what
+	 * listed them, unless the batch took it, goes now.
+	 */
+	pending_forget(pending);
+	if (pending->txn.rows != NULL)
+		pfree(pending->txn.rows);
+	if (pending->txn.subxids != NULL)
+		pfree(pending->txn.subxids);
+	decoder_batch->streamed_bytes += MemoryContextMemAllocated(pending->cxt, true);
+	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
+	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
+}
+
+/*
+ * The rows of a committed transaction that wrote one stream, and nothing
+ * else it keeps, become the batch's events of that stream as they are,
+ * where the batch has none of them yet (a large transaction alone in its
+ * batch, as a COPY usually is): the commit then writes two fields of each
+ * row, where it would make each into an event of an array of its own, in
+ * memory touched for the first time, after the commit.  True if taken
+ * (txn.rows is the batch's then, and NULL here).
+ *
+ * The array stays in the transaction's context, which the batch adopts;
+ * should the batch append to it later, what it grows by is not counted
+ * against the batch's memory (decoder_batch_bytes()), as the context was
+ * counted at the commit.
+ */
+static bool
+batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
+{
+	StreamEvent *rows = pending->txn.rows;
+	int			n = pending->txn.nrows;
+	StreamEvents *stream;
+	int			i;
+
+	if (pending->mixed || n == 0)
+		return false;
+	stream = batch_stream(pending->only_stream);
+	if (stream->nevents > 0)
+		return false;
+	if (stream->events != NULL)
+		pfree(stream->events);
+	for (i = 0; i < n; i++)
+	{
+		rows[i].commit_lsn = txn->final_lsn;
+		rows[i].commit_time = txn->xact_time.commit_time;
+		rows[i].relid = InvalidOid;
+	}
+	stream->events = rows;
+	stream->capacity = pending->capacity;
+	stream->nevents = n;
+	stream->bytes += pending->tuple_bytes;
+	batch_count_events(n, txn);
+	pending->txn.rows = NULL;
+	return true;
+}
+
+/* Each row of a committed transaction into the batch, one by one. */
+static void
+batch_append_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
+{
+	int			i;
+
 	for (i = 0; i < pending->txn.nrows; i++)
 	{
-		StreamedRow *row = &pending->txn.rows[i];
+		StreamEvent *row = &pending->txn.rows[i];
 		StreamEvents *stream;
 
 		if (row->relid == view_catalog_relid)
@@ -750,33 +892,6 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		else
 			batch_append(stream, row->tuple, row->desc, txn);
 	}
-	if (pending->txn.changed_catalog)
-	{
-		decoder_batch->catalog_changed = true;
-		decoder_batch->catalog_xid = txn->xid;
-	}
-	else
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
-		StreamedCommit *commit = palloc(sizeof(StreamedCommit));
-
-		commit->xid = txn->xid;
-		commit->generation = pending->txn.generation;
-		commit->commit_lsn = txn->final_lsn;
-		decoder_batch->streamed_commits =
-			lappend(decoder_batch->streamed_commits, commit);
-		MemoryContextSwitchTo(oldcxt);
-	}
-	/*
-	 * The rows now belong to the batch, and go when it is flushed; their
-	 * list, read no more, goes now (24 bytes a row).
-	 */
-	pending_forget(pending);
-	if (pending->txn.rows != NULL)
-		pfree(pending->txn.rows);
-	decoder_batch->streamed_bytes += MemoryContextMemAllocated(pending->cxt, true);
-	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
-	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
 }
 
 /* ------------------------------------------------------------------------

@@ -72,20 +72,11 @@ typedef struct StreamEvents
 } StreamEvents;
 
 /*
- * A row of a transaction streamed before its commit (logical decoding's
- * streaming mode): a row of a stream (tuple NULL: an ignored change), or a
- * row of the view catalog.
- */
-typedef struct StreamedRow
-{
-	Oid			relid;			/* the stream, or the view catalog */
-	TransactionId subxid;		/* the (sub)transaction that wrote it */
-	HeapTuple	tuple;
-	TupleDesc	desc;
-} StreamedRow;
-
-/*
- * A transaction being streamed, as far as it has been.  Its rows keep their
+ * A transaction being streamed, as far as it has been (logical decoding's
+ * streaming mode).  Its rows are events as a batch holds them, so that the
+ * batch can take them whole at the commit, with relid set: a row of a
+ * stream (tuple NULL: an ignored change), or a row of the view catalog;
+ * their commit_lsn and commit_time are set at the commit.  They keep their
  * order and grow at the end, but a subtransaction's abort removes rows from
  * the middle: it then takes a new generation, and what was read of the rows
  * before no longer holds.
@@ -94,7 +85,8 @@ typedef struct StreamedTxn
 {
 	TransactionId xid;			/* top level */
 	uint64		generation;		/* unique among every streamed transaction */
-	StreamedRow *rows;
+	StreamEvent *rows;
+	TransactionId *subxids;		/* the (sub)transaction that wrote each row */
 	int			nrows;
 	bool		changed_catalog;
 } StreamedTxn;

@@ -306,7 +306,7 @@ early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 
 		while (ev->next_row < streamed->nrows && n < EARLY_RUN_EVENTS)
 		{
-			StreamedRow *row = &streamed->rows[ev->next_row++];
+			StreamEvent *row = &streamed->rows[ev->next_row++];
 			StreamEvent *event;
 
 			if (row->relid != vr->stream || row->tuple == NULL)
