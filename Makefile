@@ -15,7 +15,8 @@
 #                     memory of windowed views (make bench-windows),
 #                     backfill and rebuild (make bench-backfill), many
 #                     groups (make bench-groups: 100k and 1M users, 18 h
-#                     of windows, a 5M-row COPY);
+#                     of windows, each also written by batch SQL, and a
+#                     5M-row COPY);
 #   make bench-nexmark  the Nexmark queries continuous views express
 #
 # The harness scripts live in test/harness/; see README.md.
