@@ -100,10 +100,6 @@ typedef struct PendingTxn
 	MemoryContext cxt;
 	MemoryContext rows_cxt;		/* the rows themselves, as the batch's */
 	int			capacity;		/* of txn.rows and txn.subxids */
-	Oid			only_stream;	/* the one stream every row is of and has a
-								 * tuple, or InvalidOid (see mixed) */
-	bool		mixed;			/* rows of two streams, of the catalog, or
-								 * without a tuple */
 	int64		tuple_bytes;	/* of the rows' tuples */
 	TupleDesc	desc;			/* last descriptor copied, and its source */
 	TupleDesc	desc_source;
@@ -561,8 +557,6 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->txn.rows = NULL;
 		pending->txn.subxids = NULL;
 		pending->txn.nrows = pending->capacity = 0;
-		pending->only_stream = InvalidOid;
-		pending->mixed = false;
 		pending->tuple_bytes = 0;
 		pending->txn.changed_catalog = false;
 		pending->desc = pending->desc_source = NULL;
@@ -608,16 +602,8 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 	txn->subxids[txn->nrows] = subxid;
 	txn->nrows++;
 
-	if (tuple == NULL || relid == view_catalog_relid)
-		pending->mixed = true;
-	else
-	{
+	if (tuple != NULL && relid != view_catalog_relid)
 		pending->tuple_bytes += tuple->t_len;
-		if (!OidIsValid(pending->only_stream))
-			pending->only_stream = relid;
-		else if (pending->only_stream != relid)
-			pending->mixed = true;
-	}
 }
 
 /* The transaction has ended: its descriptors are no longer recognised. */
@@ -835,14 +821,19 @@ batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
 {
 	StreamEvent *rows = pending->txn.rows;
 	int			n = pending->txn.nrows;
+	Oid			relid;
 	StreamEvents *stream;
 	int			i;
 
-	if (pending->mixed || n == 0)
+	if (n == 0 || rows[0].relid == view_catalog_relid)
 		return false;
-	stream = batch_stream(pending->only_stream);
+	relid = rows[0].relid;
+	stream = batch_stream(relid);
 	if (stream->nevents > 0)
 		return false;
+	for (i = 0; i < n; i++)
+		if (rows[i].relid != relid || rows[i].tuple == NULL)
+			return false;
 	if (stream->events != NULL)
 		pfree(stream->events);
 	for (i = 0; i < n; i++)
