@@ -16,8 +16,8 @@
 # database target, item by item.  The restore begins with a storage table;
 # meanwhile a superuser COPYs into table old_load (noted) and drops it
 # (oid X).  The oid counter is set back to X (pg_resetwal -o, as after the
-# counter wrapped around; the workers' old replication slots are dropped),
-# and the restore goes on: the stream table (which gets oid X), the rest of
+# counter wrapped around; the workers' old replication slots are dropped,
+# and no worker runs until the stream table has X), and the restore goes on: the stream table (which gets oid X), the rest of
 # the schema, then the data as --data-only restores it: the catalog's rows,
 # the storage's, and last each partition of the stream, the worker
 # flushing in between.  A note left for X would count impressions as
@@ -167,25 +167,32 @@ is( $node->safe_psql('target',
 # The oid counter wraps around to the dropped table's oid.  Its file goes
 # at the checkpoint after the one that follows the DROP, then its oid is
 # free.  pg_resetwal -o sets the counter, and starts the WAL anew: the
-# workers' replication slots cannot decode any more, and are dropped as
-# soon as the workers let go of them (they then make new ones).
+# workers' replication slots cannot decode any more.  Until the stream
+# table has taken the oid, the server runs with no worker slot but the
+# launcher's: workers started now would drop their slots, make new ones and
+# rebuild their views, taking oids (new relfilenodes) before the restore
+# does.  The old slots, inactive, are dropped meanwhile.
 $node->safe_psql('target', 'CHECKPOINT') foreach 1 .. 2;
 my $slots = $node->safe_psql('postgres',
 	q{SELECT string_agg(quote_literal(slot_name), ',') FROM pg_replication_slots});
+my $worker_slots = $node->safe_psql('postgres', 'SHOW max_worker_processes');
 $node->stop;
 $node->command_ok([ 'pg_resetwal', '-o', $old, $node->data_dir ],
 	'pg_resetwal -o sets the oid counter to the dropped table\'s oid');
+$node->adjust_conf('postgresql.conf', 'max_worker_processes', '1');
 $node->start;
-ok( poll_until(
-		$node, 'postgres',
-		"SELECT count(pg_drop_replication_slot(slot_name)) FILTER (WHERE NOT active) = 0 "
-		  . "AND count(*) = 0 FROM pg_replication_slots WHERE slot_name IN ($slots)"),
-	'the old replication slots are dropped');
+$node->safe_psql('postgres',
+	"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+	  . "WHERE slot_name IN ($slots)");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'),
+	'0', 'the old replication slots are dropped, no worker having made new ones');
 
 my $table = qr/ TABLE public impressions /;
 restore_items('the stream table', grep { $_ =~ $table } toc('pre-data'));
 is($node->safe_psql('target', q{SELECT 'impressions'::regclass::oid}),
 	$old, 'the restored stream table has the dropped table\'s oid');
+$node->adjust_conf('postgresql.conf', 'max_worker_processes', $worker_slots);
+$node->restart;
 # schema continuous is there already, with the extension
 restore_items('the rest of the schema',
 	grep { $_ !~ $table && $_ !~ $storage && $_ !~ / SCHEMA - continuous / }
