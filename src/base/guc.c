@@ -6,8 +6,9 @@
  * Pipeline position: none of its own.  The flush interval and batch size
  * decide when the worker flushes (worker.c), the state memory how much a
  * batch may hold, the number of workers how the Kafka partitions are
- * spread (launcher.c, worker_kafka.c), and whether large transactions are
- * aggregated as they stream (early_aggregation.c).  They are defined only when the
+ * spread (launcher.c, worker_kafka.c), whether large transactions are
+ * aggregated as they stream (early_aggregation.c), and whether the memory a
+ * batch fills asks for huge pages (memory.c).  They are defined only when the
  * library is preloaded (pg_continuous.c): continuous.state_memory and
  * continuous.workers are the postmaster's, and without preloading there
  * are no workers for them to configure.
@@ -27,6 +28,7 @@ int			continuous_state_memory_kb = 256 * 1024;
 int			continuous_batch_events = 1000000;
 int			continuous_workers = 1;
 bool		continuous_aggregate_before_commit = true;
+bool		continuous_transparent_huge_pages = true;
 int			continuous_view_time_limit_ms = 10 * 60 * 1000;
 
 void
@@ -72,6 +74,15 @@ continuous_define_settings(void)
 							 "Aggregates the rows of large transactions as they stream, before they commit.",
 							 "Their views then only combine the result at commit.",
 							 &continuous_aggregate_before_commit,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("continuous.transparent_huge_pages",
+							 "Asks the kernel for transparent huge pages for the large blocks a batch fills.",
+							 "The blocks of a batch's rows and the buckets of large group tables; it takes effect where the kernel's transparent_hugepage setting is \"madvise\" or \"always\".",
+							 &continuous_transparent_huge_pages,
 							 true,
 							 PGC_SIGHUP,
 							 0,

@@ -14,6 +14,7 @@ extern int	continuous_batch_events;
 extern int	continuous_workers;
 extern int	continuous_view_time_limit_ms;
 extern bool continuous_aggregate_before_commit;
+extern bool continuous_transparent_huge_pages;
 
 /* the most worker processes per database (continuous.workers) */
 #define CONTINUOUS_MAX_WORKERS	16

@@ -21,4 +21,9 @@ extern void continuous_memory_setup_end(bool keep);
 extern void *continuous_room_for_one_more(void *array, int n, int *capacity,
 										  Size elemsize, MemoryContext cxt);
 
+/* The size of a transparent huge page on x86-64 and most arm64 kernels. */
+#define HUGE_PAGE_BYTES ((Size) 2 * 1024 * 1024)
+
+extern void continuous_advise_huge_pages(void *start, Size size);
+
 #endif							/* CONTINUOUS_MEMORY_H */

@@ -23,6 +23,7 @@
 #include "common/hashfn.h"
 #include "utils/typcache.h"
 
+#include "base/memory.h"
 #include "exec/group_table.h"
 
 #define BINARY_KEYS_MAX 4
@@ -73,9 +74,32 @@ static inline uint32 binary_key_hash(const BinaryKey *key, int nkeys);
 #define SH_STORE_HASH
 #define SH_GET_HASH(tb, a) ((a)->hash)
 #define SH_SCOPE static inline
+#define SH_USE_NONDEFAULT_ALLOCATOR
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/*
+ * A table's buckets, zeroed, as simplehash's own allocator makes them, but
+ * advised for huge pages first (base/memory.h): the table of a million
+ * groups takes over 100 MB, every page of which the zeroing touches.
+ */
+static inline void *
+binary_groups_allocate(binary_groups_hash *table, Size size)
+{
+	void	   *buckets = MemoryContextAllocExtended(table->ctx, size,
+													 MCXT_ALLOC_HUGE);
+
+	continuous_advise_huge_pages(buckets, size);
+	memset(buckets, 0, size);
+	return buckets;
+}
+
+static inline void
+binary_groups_free(binary_groups_hash *table, void *buckets)
+{
+	pfree(buckets);
+}
 
 /* The finalizer of splitmix64: every input bit moves every output bit. */
 static inline uint64

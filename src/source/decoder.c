@@ -370,16 +370,27 @@ row_made_by_copy(ReorderBufferChange *change, PartitionRoute *route)
 		(route != NULL && route->map != NULL);
 }
 
-/* The inserted row, in CurrentMemoryContext. */
+/*
+ * The inserted row, in CurrentMemoryContext.  A copy that took a new block
+ * of its context is the block's first chunk; a large block, which the rows
+ * that follow fill (rows_context_create()), is advised for huge pages.
+ */
 static HeapTuple
 copy_row(Relation relation, ReorderBufferChange *change)
 {
 	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
+	Size		allocated = CurrentMemoryContext->mem_allocated;
+	HeapTuple	copy;
 
 	/* toasted values point into the reorder buffer: take them inline */
 	if (HeapTupleHasExternal(tuple))
 		return toast_flatten_tuple(tuple, RelationGetDescr(relation));
-	return heap_copytuple(tuple);
+	copy = heap_copytuple(tuple);
+	if (CurrentMemoryContext->mem_allocated > allocated + HUGE_PAGE_BYTES)
+		continuous_advise_huge_pages(copy,
+									 CurrentMemoryContext->mem_allocated -
+									 allocated - BLCKSZ);
+	return copy;
 }
 
 /*
