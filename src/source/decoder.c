@@ -134,7 +134,7 @@ static Oid	change_stream(Relation relation, PartitionRoute **route);
 static StreamEvents *batch_stream(Oid relid);
 static List *truncated_streams(int nrelations, Relation relations[]);
 static bool view_catalog_written(ReorderBufferChange *change);
-static void batch_view_created(Relation view_catalog, HeapTuple row);
+static void batch_view_created(HeapTuple row, TupleDesc desc);
 static MemoryContext row_context(ReorderBufferChange *change,
 								 PartitionRoute *route);
 static bool row_made_by_copy(ReorderBufferChange *change,
@@ -155,6 +155,7 @@ static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 						 ReorderBufferTXN *txn);
 static void pending_init(void);
 static PendingTxn *pending_txn(ReorderBufferTXN *txn);
+static inline int64 stream_row_bytes(const StreamEvent *row);
 static void pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 						HeapTuple tuple, TupleDesc desc);
 static void plugin_stream_start(LogicalDecodingContext *ctx,
@@ -259,7 +260,8 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		txn_changed_catalog = true;
 		/* only committed transactions come here */
 		if (relid == view_catalog_relid && view_catalog_written(change))
-			batch_view_created(relation, &change->data.tp.newtuple->tuple);
+			batch_view_created(&change->data.tp.newtuple->tuple,
+							   RelationGetDescr(relation));
 		return;
 	}
 	stream_relid = change_stream(relation, &route);
@@ -314,11 +316,10 @@ view_catalog_written(ReorderBufferChange *change)
 }
 
 static void
-batch_view_created(Relation view_catalog, HeapTuple row)
+batch_view_created(HeapTuple row, TupleDesc desc)
 {
 	bool		isnull;
-	Datum		view = heap_getattr(row, 1, RelationGetDescr(view_catalog),
-									&isnull);
+	Datum		view = heap_getattr(row, 1, desc, &isnull);
 	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
 
 	decoder_batch->created_views = lappend_oid(decoder_batch->created_views,
@@ -455,24 +456,45 @@ release_desc(TupleDesc *source)
 	*source = NULL;
 }
 
+/*
+ * A table's row as an event: of no transaction yet (event_committed() says
+ * which), relid as the caller keeps it.
+ */
+static inline void
+row_event_init(StreamEvent *event, HeapTuple tuple, TupleDesc desc, Oid relid)
+{
+	event->tuple = tuple;
+	event->values = NULL;
+	event->isnull = NULL;
+	event->desc = desc;
+	event->commit_lsn = InvalidXLogRecPtr;
+	event->commit_time = 0;
+	event->partition = -1;
+	event->relid = relid;
+	event->offset = 0;
+}
+
+/* The event is of the committed transaction txn. */
+static inline void
+event_committed(StreamEvent *event, ReorderBufferTXN *txn)
+{
+	event->commit_lsn = txn->final_lsn;
+	event->commit_time = txn->xact_time.commit_time;
+}
+
 /* Add a committed row to the batch; in the batch's memory context. */
 static void
 batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 			 ReorderBufferTXN *txn)
 {
+	StreamEvent *event;
+
 	stream->events = continuous_room_for_one_more(stream->events, stream->nevents,
 									   &stream->capacity, sizeof(StreamEvent),
 									   decoder_batch->cxt);
-	stream->events[stream->nevents].tuple = tuple;
-	stream->events[stream->nevents].values = NULL;
-	stream->events[stream->nevents].isnull = NULL;
-	stream->events[stream->nevents].desc = desc;
-	stream->events[stream->nevents].commit_lsn = txn->final_lsn;
-	stream->events[stream->nevents].commit_time = txn->xact_time.commit_time;
-	stream->events[stream->nevents].partition = -1;
-	stream->events[stream->nevents].relid = InvalidOid;
-	stream->events[stream->nevents].offset = 0;
-	stream->nevents++;
+	event = &stream->events[stream->nevents++];
+	row_event_init(event, tuple, desc, InvalidOid);
+	event_committed(event, txn);
 	stream->bytes += tuple->t_len;
 	batch_count_events(1, txn);
 }
@@ -601,20 +623,19 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 		Assert(capacity == pending->capacity);
 	}
 	row = &txn->rows[txn->nrows];
-	row->tuple = tuple;
-	row->values = NULL;
-	row->isnull = NULL;
-	row->desc = desc;
-	row->commit_lsn = InvalidXLogRecPtr;
-	row->commit_time = 0;
-	row->partition = -1;
-	row->relid = relid;
-	row->offset = 0;
+	row_event_init(row, tuple, desc, relid);
 	txn->subxids[txn->nrows] = subxid;
 	txn->nrows++;
+	pending->tuple_bytes += stream_row_bytes(row);
+}
 
-	if (tuple != NULL && relid != view_catalog_relid)
-		pending->tuple_bytes += tuple->t_len;
+/* What a streamed transaction's row adds to its stream's bytes. */
+static inline int64
+stream_row_bytes(const StreamEvent *row)
+{
+	if (row->tuple == NULL || row->relid == view_catalog_relid)
+		return 0;
+	return row->tuple->t_len;
 }
 
 /* The transaction has ended: its descriptors are no longer recognised. */
@@ -763,8 +784,8 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			pending->txn.subxids[kept] = pending->txn.subxids[i];
 			pending->txn.rows[kept++] = *row;
 		}
-		else if (row->tuple != NULL && row->relid != view_catalog_relid)
-			pending->tuple_bytes -= row->tuple->t_len;
+		else
+			pending->tuple_bytes -= stream_row_bytes(row);
 	}
 	/* what was read of the rows before no longer holds */
 	if (kept < pending->txn.nrows)
@@ -849,8 +870,7 @@ batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
 		pfree(stream->events);
 	for (i = 0; i < n; i++)
 	{
-		rows[i].commit_lsn = txn->final_lsn;
-		rows[i].commit_time = txn->xact_time.commit_time;
+		event_committed(&rows[i], txn);
 		rows[i].relid = InvalidOid;
 	}
 	stream->events = rows;
@@ -871,28 +891,13 @@ batch_append_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
 	for (i = 0; i < pending->txn.nrows; i++)
 	{
 		StreamEvent *row = &pending->txn.rows[i];
-		StreamEvents *stream;
 
 		if (row->relid == view_catalog_relid)
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
-			bool		isnull;
-
-			decoder_batch->created_views =
-				lappend_oid(decoder_batch->created_views,
-							DatumGetObjectId(heap_getattr(row->tuple, 1,
-														  row->desc, &isnull)));
-			MemoryContextSwitchTo(oldcxt);
-			continue;
-		}
-		stream = batch_stream(row->relid);
-		if (row->tuple == NULL)
-		{
-			stream->ignored_changes++;
-			decoder_batch->nchanges++;
-		}
+			batch_view_created(row->tuple, row->desc);
+		else if (row->tuple == NULL)
+			count_ignored(row->relid);
 		else
-			batch_append(stream, row->tuple, row->desc, txn);
+			batch_append(batch_stream(row->relid), row->tuple, row->desc, txn);
 	}
 }
 

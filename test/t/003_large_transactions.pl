@@ -2,8 +2,9 @@
 # Large transactions reach the worker before they commit (logical decoding's
 # streaming mode, forced here by a tiny logical_decoding_work_mem).  Their
 # rows must count only at commit: not when the transaction aborts, not the
-# rows of a subtransaction rolled back to a savepoint, and exactly once when
-# the worker is killed while such a transaction is still open.
+# rows of a subtransaction rolled back to a savepoint, exactly once when
+# the worker is killed while such a transaction is still open, and once
+# for a view created in the middle of one.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -112,6 +113,21 @@ $s1->query_safe('COMMIT');
 view_equals_batch('large transaction open across a worker restart counts once');
 $s1->quit;
 $s2->quit;
+
+# a view created inside a large transaction, between its rows: it takes
+# the rows before it from its backfill and those after it from the stream,
+# once each (the streamed view_catalog row says where it begins)
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO t (k, v, note) SELECT g, 21, 'around a view' FROM generate_series(1, 30000) g;
+CREATE VIEW per_k7 WITH (continuous) AS
+    SELECT k % 7 AS g, count(*) AS n, sum(v) AS s FROM t GROUP BY g;
+INSERT INTO t (k, v, note) SELECT g, 22, 'around a view' FROM generate_series(1, 30000) g;
+COMMIT;
+});
+view_equals_batch('a view created inside a large transaction: the older view equals its batch query');
+is_same_rows($node, 'per_k7', 'SELECT k % 7, count(*), sum(v) FROM t GROUP BY 1',
+	'a view created inside a large transaction equals its batch query');
 
 # pgstat may publish the slot's counters a moment later
 ok( poll_until($node, 'postgres',
