@@ -25,6 +25,7 @@
 
 int			continuous_flush_interval_ms = 200;
 int			continuous_state_memory_kb = 256 * 1024;
+int			continuous_large_transaction_memory_kb = 256 * 1024;
 int			continuous_batch_events = 1000000;
 int			continuous_workers = 1;
 bool		continuous_aggregate_before_commit = true;
@@ -49,6 +50,15 @@ continuous_define_settings(void)
 							&continuous_state_memory_kb,
 							256 * 1024, 1024, INT_MAX / 2,
 							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("continuous.large_transaction_memory",
+							"Memory for the rows of transactions not yet flushed, per database worker, before they spill to a temporary file.",
+							"Rows of a transaction that come once the rows held take this much wait on disk; the worker folds them into the views in runs after the commit.",
+							&continuous_large_transaction_memory_kb,
+							256 * 1024, 1024, INT_MAX / 2,
+							PGC_SIGHUP,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

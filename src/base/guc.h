@@ -13,6 +13,7 @@ extern int	continuous_state_memory_kb;
 extern int	continuous_batch_events;
 extern int	continuous_workers;
 extern int	continuous_view_time_limit_ms;
+extern int	continuous_large_transaction_memory_kb;
 extern bool continuous_aggregate_before_commit;
 extern bool continuous_transparent_huge_pages;
 

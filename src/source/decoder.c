@@ -20,6 +20,15 @@
  * commit (early_aggregation.c); the batch lists the streamed transactions
  * that committed into it, so that it can find them again.
  *
+ * Memory: once the rows held (the batch's and the streamed transactions')
+ * take continuous.large_transaction_memory, the rest of the rows of the
+ * transaction being decoded go to a temporary file instead (row_spill.c),
+ * streamed or handed over at its commit; the batch ends with it, and the
+ * worker reads them back in runs that it folds into the views
+ * (decoder_batch_read_spilled(), worker.c).  Rows of streams with a view
+ * that cannot take events before the flush stay in memory
+ * (decoder_keep_in_memory()).
+ *
  * Rows of a partition count for the partitioned stream above it, if
  * there is one, converted to its row type; an UPDATE that moves a row to
  * another partition is no new event (partition_route.c).
@@ -65,10 +74,12 @@
 #include "utils/resowner.h"
 
 #include "base/extension_catalog.h"
+#include "base/guc.h"
 #include "base/memory.h"
 #include "base/shmem.h"
 #include "source/decoder.h"
 #include "source/partition_route.h"
+#include "source/row_spill.h"
 
 DecodedBatch *decoder_batch = NULL;
 
@@ -84,11 +95,19 @@ static Oid	stream_catalog_relid = InvalidOid;
 static Oid	view_catalog_relid = InvalidOid;
 /* is one of them a partitioned table? */
 static bool partitioned_streams = false;
+/* streams whose rows never go to disk, sorted for bsearch */
+static Oid *in_memory_relids = NULL;
+static int	in_memory_nrelids = 0;
 
 /* set while a transaction that touched the catalog is being replayed */
 static bool txn_changed_catalog = false;
 /* a row move of the transaction being replayed, half decoded */
 static RowMove txn_move;
+/* its rows past continuous.large_transaction_memory, if it has such */
+static RowSpill *txn_spill = NULL;
+
+/* where a row to be spilled is made, when it takes a copy */
+static MemoryContext spill_scratch_cxt = NULL;
 
 /*
  * A transaction being streamed: its rows (StreamedTxn, decoder.h, which
@@ -108,10 +127,15 @@ typedef struct PendingTxn
 	TupleDesc	route_desc;		/* the same for rows of partitions */
 	uint64		route_layout;
 	RowMove		move;			/* a row move, half decoded */
+	Size		memory;			/* about what its rows take */
+	RowSpill   *spill;			/* its rows from the first that did not fit */
 } PendingTxn;
 
 /* the next StreamedTxn.generation */
 static uint64 next_generation = 1;
+
+/* what the rows of every PendingTxn take, about */
+static Size pending_memory = 0;
 
 static HTAB *pending_txns = NULL;
 
@@ -142,6 +166,14 @@ static bool row_made_by_copy(ReorderBufferChange *change,
 static MemoryContext rows_context_create(MemoryContext parent,
 										 const char *name);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
+static bool rows_fill_memory(void);
+static bool stream_spills(Oid relid);
+static void spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
+					  Relation relation, ReorderBufferChange *change,
+					  PartitionRoute *route, TupleDesc desc);
+static void batch_spill_row(ReorderBufferTXN *txn, StreamEvents *stream,
+							Relation relation, ReorderBufferChange *change,
+							PartitionRoute *route);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
 static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
 							PartitionRoute *route);
@@ -150,14 +182,20 @@ static void release_desc(TupleDesc *source);
 static void pending_forget(PendingTxn *pending);
 static bool batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn);
 static void batch_append_streamed(PendingTxn *pending, ReorderBufferTXN *txn);
-static void batch_count_events(int n, ReorderBufferTXN *txn);
+static void batch_take_spill(RowSpill *spill, ReorderBufferTXN *txn);
+static void batch_count_events(int n, TimestampTz commit_time);
 static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
-						 ReorderBufferTXN *txn);
+						 XLogRecPtr commit_lsn, TimestampTz commit_time);
 static void pending_init(void);
 static PendingTxn *pending_txn(ReorderBufferTXN *txn);
 static inline int64 stream_row_bytes(const StreamEvent *row);
+static inline Size pending_row_memory(const StreamEvent *row);
 static void pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 						HeapTuple tuple, TupleDesc desc);
+static bool pending_spills(PendingTxn *pending, Oid relid);
+static void pending_add_ignored(PendingTxn *pending, Oid relid,
+								TransactionId subxid);
+static void pending_release(PendingTxn *pending);
 static void plugin_stream_start(LogicalDecodingContext *ctx,
 								ReorderBufferTXN *txn);
 static void plugin_stream_stop(LogicalDecodingContext *ctx,
@@ -240,6 +278,7 @@ plugin_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	txn_changed_catalog = false;
 	txn_move.xid = InvalidTransactionId;
+	txn_spill = NULL;
 }
 
 static void
@@ -283,6 +322,12 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	stream = batch_stream(stream_relid);
+	if ((txn_spill != NULL || rows_fill_memory()) &&
+		stream_spills(stream_relid))
+	{
+		batch_spill_row(txn, stream, relation, change, route);
+		return;
+	}
 	oldcxt = MemoryContextSwitchTo(row_context(change, route));
 	tuple = copy_row(relation, change);
 	if (route)
@@ -292,8 +337,103 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
 	else
 		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
-	batch_append(stream, tuple, desc, txn);
+	batch_append(stream, tuple, desc, txn->final_lsn,
+				 txn->xact_time.commit_time);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Do the rows held, of the batch and of transactions still streaming, take
+ * continuous.large_transaction_memory?  Then the rows that come next of
+ * the transaction being decoded go to disk (row_spill.c), and so do all
+ * its rows after them.
+ */
+static bool
+rows_fill_memory(void)
+{
+	return pending_memory + decoder_batch_bytes() >=
+		(Size) continuous_large_transaction_memory_kb * 1024;
+}
+
+/* May the stream's rows go to disk (decoder_keep_in_memory())? */
+static bool
+stream_spills(Oid relid)
+{
+	return in_memory_nrelids == 0 ||
+		bsearch(&relid, in_memory_relids, in_memory_nrelids, sizeof(Oid),
+				oid_cmp) == NULL;
+}
+
+void
+decoder_keep_in_memory(Oid *relids, int nrelids)
+{
+	if (in_memory_relids)
+		pfree(in_memory_relids);
+	in_memory_relids = MemoryContextAlloc(continuous_memory_context(),
+										  sizeof(Oid) * Max(nrelids, 1));
+	memcpy(in_memory_relids, relids, sizeof(Oid) * nrelids);
+	in_memory_nrelids = nrelids;
+}
+
+/*
+ * A committed row past continuous.large_transaction_memory, to its
+ * transaction's spill: the batch ends with the transaction, and reads the
+ * rows back after every event it holds (decoder_batch_read_spilled()).
+ */
+static void
+batch_spill_row(ReorderBufferTXN *txn, StreamEvents *stream,
+				Relation relation, ReorderBufferChange *change,
+				PartitionRoute *route)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+	TupleDesc	desc;
+
+	if (txn_spill == NULL)
+	{
+		txn_spill = row_spill_create(decoder_batch->cxt);
+		row_spill_committed(txn_spill, txn->final_lsn,
+							txn->xact_time.commit_time);
+		decoder_batch->spills = lappend(decoder_batch->spills, txn_spill);
+	}
+	if (route)
+		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
+	else
+		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
+	spill_row(txn_spill, stream->relid, InvalidTransactionId, relation,
+			  change, route, desc);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The inserted row, as its stream's, written by the (sub)transaction subxid
+ * to spill: made from a copy only where it is not the decoded tuple as it
+ * stands (row_made_by_copy()).
+ */
+static void
+spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
+		  Relation relation, ReorderBufferChange *change,
+		  PartitionRoute *route, TupleDesc desc)
+{
+	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
+	bool		copied = row_made_by_copy(change, route);
+
+	if (copied)
+	{
+		MemoryContext oldcxt;
+
+		if (spill_scratch_cxt == NULL)
+			spill_scratch_cxt = AllocSetContextCreate(continuous_memory_context(),
+													  "pg_continuous row to spill",
+													  ALLOCSET_DEFAULT_SIZES);
+		oldcxt = MemoryContextSwitchTo(spill_scratch_cxt);
+		tuple = copy_row(relation, change);
+		if (route)
+			tuple = partition_route_convert(route, tuple);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	row_spill_write(spill, stream_relid, subxid, tuple, desc);
+	if (copied)
+		MemoryContextReset(spill_scratch_cxt);
 }
 
 /* UPDATE, DELETE, TRUNCATE of a stream */
@@ -474,18 +614,19 @@ row_event_init(StreamEvent *event, HeapTuple tuple, TupleDesc desc, Oid relid)
 	event->offset = 0;
 }
 
-/* The event is of the committed transaction txn. */
+/* The event is of the transaction that committed at commit_lsn. */
 static inline void
-event_committed(StreamEvent *event, ReorderBufferTXN *txn)
+event_committed(StreamEvent *event, XLogRecPtr commit_lsn,
+				TimestampTz commit_time)
 {
-	event->commit_lsn = txn->final_lsn;
-	event->commit_time = txn->xact_time.commit_time;
+	event->commit_lsn = commit_lsn;
+	event->commit_time = commit_time;
 }
 
 /* Add a committed row to the batch; in the batch's memory context. */
 static void
 batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
-			 ReorderBufferTXN *txn)
+			 XLogRecPtr commit_lsn, TimestampTz commit_time)
 {
 	StreamEvent *event;
 
@@ -494,18 +635,18 @@ batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 									   decoder_batch->cxt);
 	event = &stream->events[stream->nevents++];
 	row_event_init(event, tuple, desc, InvalidOid);
-	event_committed(event, txn);
+	event_committed(event, commit_lsn, commit_time);
 	stream->bytes += tuple->t_len;
-	batch_count_events(1, txn);
+	batch_count_events(1, commit_time);
 }
 
-/* n more events of a committed transaction in the batch */
+/* n more events of a transaction committed at commit_time in the batch */
 static void
-batch_count_events(int n, ReorderBufferTXN *txn)
+batch_count_events(int n, TimestampTz commit_time)
 {
 	if (decoder_batch->nevents == 0 ||
-		txn->xact_time.commit_time < decoder_batch->oldest_commit_time)
-		decoder_batch->oldest_commit_time = txn->xact_time.commit_time;
+		commit_time < decoder_batch->oldest_commit_time)
+		decoder_batch->oldest_commit_time = commit_time;
 	decoder_batch->nevents += n;
 }
 
@@ -592,6 +733,9 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->txn.nrows = pending->capacity = 0;
 		pending->tuple_bytes = 0;
 		pending->txn.changed_catalog = false;
+		pending->txn.spilled = false;
+		pending->memory = 0;
+		pending->spill = NULL;
 		pending->desc = pending->desc_source = NULL;
 		pending->catalog_desc = pending->catalog_desc_source = NULL;
 		pending->route_desc = NULL;
@@ -627,6 +771,47 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 	txn->subxids[txn->nrows] = subxid;
 	txn->nrows++;
 	pending->tuple_bytes += stream_row_bytes(row);
+	pending->memory += pending_row_memory(row);
+	pending_memory += pending_row_memory(row);
+}
+
+/*
+ * Is the transaction's next row, of the stream relid, to go to disk?  Once
+ * one has, every row after it of a stream that may spill does, so that
+ * they are read back in their order; the rows held until then stay.  Early
+ * aggregation, which reads only the rows held, leaves the transaction to
+ * its commit.
+ */
+static bool
+pending_spills(PendingTxn *pending, Oid relid)
+{
+	if (!stream_spills(relid))
+		return false;
+	if (pending->spill == NULL && rows_fill_memory())
+	{
+		pending->spill = row_spill_create(pending->cxt);
+		pending->txn.spilled = true;
+	}
+	return pending->spill != NULL;
+}
+
+/* An UPDATE, DELETE or TRUNCATE of a stream, counted at the commit. */
+static void
+pending_add_ignored(PendingTxn *pending, Oid relid, TransactionId subxid)
+{
+	if (pending_spills(pending, relid))
+		row_spill_write(pending->spill, relid, subxid, NULL, NULL);
+	else
+		pending_add(pending, relid, subxid, NULL, NULL);
+}
+
+/* The transaction has ended: its rows are no longer counted here. */
+static void
+pending_release(PendingTxn *pending)
+{
+	pending_memory -= Min(pending_memory, pending->memory);
+	pending->memory = 0;
+	pending_forget(pending);
 }
 
 /* What a streamed transaction's row adds to its stream's bytes. */
@@ -636,6 +821,21 @@ stream_row_bytes(const StreamEvent *row)
 	if (row->tuple == NULL || row->relid == view_catalog_relid)
 		return 0;
 	return row->tuple->t_len;
+}
+
+/*
+ * What a streamed transaction's row takes in memory, about: its event, its
+ * subtransaction's xid, and its tuple with the Generation context's chunk
+ * header.
+ */
+static inline Size
+pending_row_memory(const StreamEvent *row)
+{
+	Size		bytes = sizeof(StreamEvent) + sizeof(TransactionId);
+
+	if (row->tuple != NULL)
+		bytes += MAXALIGN(HEAPTUPLESIZE + row->tuple->t_len) + 16;
+	return bytes;
 }
 
 /* The transaction has ended: its descriptors are no longer recognised. */
@@ -717,14 +917,26 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 								  stream_relid, &moved_from))
 	{
 		if (OidIsValid(stream_relid) && stream_relid != moved_from)
-			pending_add(pending, stream_relid, change->txn->xid, NULL, NULL);
+			pending_add_ignored(pending, stream_relid, change->txn->xid);
 		return;
 	}
 	if (!OidIsValid(stream_relid))
 		return;
 
+	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
+	{
+		pending_add_ignored(pending, stream_relid, change->txn->xid);
+		return;
+	}
 	oldcxt = MemoryContextSwitchTo(pending->cxt);
-	if (change->action == REORDER_BUFFER_CHANGE_INSERT)
+	if (route)
+		desc = route_desc(&pending->route_desc, &pending->route_layout, route);
+	else
+		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
+	if (pending_spills(pending, stream_relid))
+		spill_row(pending->spill, stream_relid, change->txn->xid, relation,
+				  change, route, desc);
+	else
 	{
 		MemoryContextSwitchTo(row_made_by_copy(change, route) ?
 							  pending->cxt : pending->rows_cxt);
@@ -732,13 +944,8 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (route)
 			tuple = partition_route_convert(route, tuple);
 		MemoryContextSwitchTo(pending->cxt);
-		if (route)
-			desc = route_desc(&pending->route_desc, &pending->route_layout,
-							  route);
-		else
-			desc = keep_desc(&pending->desc, &pending->desc_source, relation);
+		pending_add(pending, stream_relid, change->txn->xid, tuple, desc);
 	}
-	pending_add(pending, stream_relid, change->txn->xid, tuple, desc);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -751,8 +958,8 @@ plugin_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	ListCell   *lc;
 
 	foreach(lc, streams)
-		pending_add(pending_txn(txn), lfirst_oid(lc), change->txn->xid,
-					NULL, NULL);
+		pending_add_ignored(pending_txn(txn), lfirst_oid(lc),
+							change->txn->xid);
 	list_free(streams);
 }
 
@@ -770,11 +977,15 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	if (txn->toptxn == NULL)
 	{
-		pending_forget(pending);
+		pending_release(pending);
+		if (pending->spill != NULL)
+			row_spill_close(pending->spill);
 		MemoryContextDelete(pending->cxt);
 		hash_search(pending_txns, &topxid, HASH_REMOVE, NULL);
 		return;
 	}
+	if (pending->spill != NULL)
+		row_spill_forget_subxact(pending->spill, txn->xid);
 	for (i = 0; i < pending->txn.nrows; i++)
 	{
 		StreamEvent *row = &pending->txn.rows[i];
@@ -785,7 +996,11 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			pending->txn.rows[kept++] = *row;
 		}
 		else
+		{
 			pending->tuple_bytes -= stream_row_bytes(row);
+			pending->memory -= pending_row_memory(row);
+			pending_memory -= pending_row_memory(row);
+		}
 	}
 	/* what was read of the rows before no longer holds */
 	if (kept < pending->txn.nrows)
@@ -803,12 +1018,14 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	if (!batch_take_streamed(pending, txn))
 		batch_append_streamed(pending, txn);
+	if (pending->spill != NULL)
+		batch_take_spill(pending->spill, txn);
 	if (pending->txn.changed_catalog)
 	{
 		decoder_batch->catalog_changed = true;
 		decoder_batch->catalog_xid = txn->xid;
 	}
-	else
+	else if (pending->spill == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
 		StreamedCommit *commit = palloc(sizeof(StreamedCommit));
@@ -824,14 +1041,39 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	 * The rows now belong to the batch, and go when it is flushed; what
 	 * listed them, unless the batch took it, goes now.
 	 */
-	pending_forget(pending);
+	pending_release(pending);
 	if (pending->txn.rows != NULL)
 		pfree(pending->txn.rows);
 	if (pending->txn.subxids != NULL)
 		pfree(pending->txn.subxids);
 	decoder_batch->streamed_bytes += MemoryContextMemAllocated(pending->cxt, true);
 	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+
+		decoder_batch->streamed_cxts = lappend(decoder_batch->streamed_cxts,
+											   pending->cxt);
+		MemoryContextSwitchTo(oldcxt);
+	}
 	hash_search(pending_txns, &txn->xid, HASH_REMOVE, NULL);
+}
+
+/*
+ * A committed transaction's rows on disk join the batch, after every event
+ * it holds; each of their streams has its entry, as though it had events,
+ * so that the worker sees which views they are for.
+ */
+static void
+batch_take_spill(RowSpill *spill, ReorderBufferTXN *txn)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
+	ListCell   *lc;
+
+	row_spill_committed(spill, txn->final_lsn, txn->xact_time.commit_time);
+	decoder_batch->spills = lappend(decoder_batch->spills, spill);
+	foreach(lc, row_spill_streams(spill))
+		(void) batch_stream(lfirst_oid(lc));
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -870,14 +1112,14 @@ batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
 		pfree(stream->events);
 	for (i = 0; i < n; i++)
 	{
-		event_committed(&rows[i], txn);
+		event_committed(&rows[i], txn->final_lsn, txn->xact_time.commit_time);
 		rows[i].relid = InvalidOid;
 	}
 	stream->events = rows;
 	stream->capacity = pending->capacity;
 	stream->nevents = n;
 	stream->bytes += pending->tuple_bytes;
-	batch_count_events(n, txn);
+	batch_count_events(n, txn->xact_time.commit_time);
 	pending->txn.rows = NULL;
 	return true;
 }
@@ -897,7 +1139,8 @@ batch_append_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
 		else if (row->tuple == NULL)
 			count_ignored(row->relid);
 		else
-			batch_append(batch_stream(row->relid), row->tuple, row->desc, txn);
+			batch_append(batch_stream(row->relid), row->tuple, row->desc,
+						 txn->final_lsn, txn->xact_time.commit_time);
 	}
 }
 
@@ -1018,7 +1261,9 @@ decoder_rewind(XLogRecPtr start_lsn)
 	hash_seq_init(&seq, pending_txns);
 	while ((pending = hash_seq_search(&seq)) != NULL)
 	{
-		pending_forget(pending);
+		pending_release(pending);
+		if (pending->spill != NULL)
+			row_spill_close(pending->spill);
 		MemoryContextDelete(pending->cxt);
 	}
 	hash_destroy(pending_txns);
@@ -1256,6 +1501,7 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 
 	while (reader->EndRecPtr < end_of_wal &&
 		   !decoder_batch->catalog_changed &&
+		   decoder_batch->spills == NIL &&
 		   decoder_batch->nevents < max_events &&
 		   (decoder_batch->nevents == 0 || decoder_batch_bytes() < max_bytes))
 	{
@@ -1311,6 +1557,7 @@ decoder_batch_fold(void)
 {
 	HASH_SEQ_STATUS seq;
 	StreamEvents *stream;
+	ListCell   *lc;
 
 	Assert(decoder_batch->streamed_commits == NIL);
 	hash_seq_init(&seq, decoder_batch->streams);
@@ -1342,6 +1589,59 @@ decoder_batch_fold(void)
 	decoder_batch->folded_events = decoder_batch->nevents;
 	decoder_batch->rows_elsewhere = 0;
 	MemoryContextReset(decoder_batch->rows_cxt);
+
+	/*
+	 * The rows that streamed transactions held when they committed (that
+	 * of a transaction whose later rows went to disk): their contexts'
+	 * only child holds them.
+	 */
+	decoder_batch->streamed_bytes = 0;
+	foreach(lc, decoder_batch->streamed_cxts)
+	{
+		MemoryContextResetChildren(lfirst(lc));
+		decoder_batch->streamed_bytes +=
+			MemoryContextMemAllocated(lfirst(lc), true);
+	}
+}
+
+bool
+decoder_batch_spilled(void)
+{
+	return decoder_batch->spills != NIL;
+}
+
+bool
+decoder_batch_read_spilled(Size max_bytes)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	int64		nread = 0;
+
+	while (decoder_batch->spills != NIL &&
+		   (nread == 0 || decoder_batch_bytes() < max_bytes))
+	{
+		RowSpill   *spill = linitial(decoder_batch->spills);
+		SpilledRow	row;
+		bool		more;
+
+		MemoryContextSwitchTo(decoder_batch->rows_cxt);
+		more = row_spill_read(spill, &row);
+		MemoryContextSwitchTo(decoder_batch->cxt);
+		if (!more)
+		{
+			row_spill_close(spill);
+			decoder_batch->spills = list_delete_first(decoder_batch->spills);
+			continue;
+		}
+		if (row.tuple == NULL)
+			count_ignored(row.relid);
+		else
+			batch_append(batch_stream(row.relid), row.tuple, row.desc,
+						 row_spill_commit_lsn(spill),
+						 row_spill_commit_time(spill));
+		nread++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return decoder_batch->spills != NIL;
 }
 
 void
@@ -1390,9 +1690,14 @@ batch_discard(void)
 		HASH_SEQ_STATUS seq;
 		StreamEvents *stream;
 
+		ListCell   *lc;
+
 		hash_seq_init(&seq, decoder_batch->streams);
 		while ((stream = hash_seq_search(&seq)) != NULL)
 			release_desc(&stream->desc_source);
+		/* files first: their handles are in the context */
+		foreach(lc, decoder_batch->spills)
+			row_spill_close(lfirst(lc));
 		MemoryContextReset(decoder_batch->cxt);
 		decoder_batch->rows_cxt = NULL;	/* deleted with the reset */
 		batch_init();
@@ -1427,6 +1732,8 @@ batch_init(void)
 	decoder_batch->catalog_xid = InvalidTransactionId;
 	decoder_batch->created_views = NIL;
 	decoder_batch->streamed_commits = NIL;
+	decoder_batch->streamed_cxts = NIL;
+	decoder_batch->spills = NIL;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(StreamEvents);

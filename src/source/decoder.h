@@ -89,6 +89,9 @@ typedef struct StreamedTxn
 	TransactionId *subxids;		/* the (sub)transaction that wrote each row */
 	int			nrows;
 	bool		changed_catalog;
+	bool		spilled;		/* its rows from some point on are on disk
+								 * (row_spill.c), where nothing before the
+								 * commit reads them */
 } StreamedTxn;
 
 /* A streamed transaction that committed into the batch. */
@@ -126,6 +129,15 @@ typedef struct DecodedBatch
 	List	   *created_views;	/* Oid */
 	/* streamed transactions that committed into the batch */
 	List	   *streamed_commits;	/* StreamedCommit */
+	/* the contexts of their rows, which the batch adopted */
+	List	   *streamed_cxts;	/* MemoryContext */
+
+	/*
+	 * Transactions whose rows past continuous.large_transaction_memory wait
+	 * on disk (RowSpill, row_spill.h), in commit order: their rows come
+	 * after every event the batch holds (decoder_batch_read_spilled()).
+	 */
+	List	   *spills;
 } DecodedBatch;
 
 extern DecodedBatch *decoder_batch;
@@ -173,6 +185,14 @@ extern void decoder_set_streams(Oid *relids, int nrelids,
 								Oid stream_catalog, Oid view_catalog);
 
 /*
+ * The table streams whose rows stay in memory whatever their transaction's
+ * size (continuous.large_transaction_memory): a view over them cannot take
+ * events before the flush, so rows written to disk would only be read back
+ * whole.  Sorted.
+ */
+extern void decoder_keep_in_memory(Oid *relids, int nrelids);
+
+/*
  * Decode until end_of_wal, until a transaction that changed the continuous
  * catalog has been decoded, or until max_events or max_bytes are gathered;
  * an empty batch takes its first transaction's events whatever max_bytes
@@ -191,9 +211,22 @@ extern XLogRecPtr decoder_read_position(void);
  * The batch's events have run through every view before the flush
  * (worker.c): give their rows back.  The batch goes on, its events still
  * counted in nevents, what the flush writes of them kept in each
- * StreamEvents.  Not for a batch with streamed transactions' rows.
+ * StreamEvents.  Not for a batch with streamed transactions' rows that
+ * early aggregation may have run (DecodedBatch.streamed_commits).
  */
 extern void decoder_batch_fold(void);
+
+/*
+ * Has a transaction committed into the batch with rows on disk?  Then the
+ * batch ends with it, and no more WAL is read until they are read back.
+ */
+extern bool decoder_batch_spilled(void);
+
+/*
+ * Read rows that wait on disk into the batch, as its events, until it
+ * takes max_bytes (at least one row); true while more wait.
+ */
+extern bool decoder_batch_read_spilled(Size max_bytes);
 
 /* The batch has been flushed: forget it, and let the slot move on. */
 extern void decoder_batch_flushed(XLogRecPtr flushed_lsn);

@@ -18,7 +18,9 @@
  * through the views that can take them early, which keep only their
  * groups, and decodes on (worker_fold): a view of many groups is then
  * written once per continuous.batch_events rather than once per memory's
- * worth of events.
+ * worth of events.  A transaction too large for memory, whose later rows
+ * the decoder wrote to disk, is read back in runs folded the same way
+ * (worker_read_spilled), so that only its groups take memory.
  *
  * A worker whose library is of another version than its database's
  * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
@@ -144,6 +146,7 @@ static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static bool worker_fold_due(void);
 static void worker_fold(void);
+static void worker_read_spilled(void);
 static void worker_judge_folds(void);
 static void worker_write_kafka_state(void);
 
@@ -431,6 +434,10 @@ worker_loop(void)
 			catalog_changed = decoder_batch->catalog_changed;
 			catalog_xid = decoder_batch->catalog_xid;
 
+			/* a large transaction's rows on disk: back, in folded runs */
+			if (decoder_batch_spilled())
+				worker_read_spilled();
+
 			/* large transactions still open: aggregate what they sent */
 			if (early_aggregation_due(ws.views))
 			{
@@ -622,6 +629,44 @@ worker_fold(void)
 			(errmsg_internal("pg_continuous: folded %lld events before the flush, giving back %zu bytes; the views keep %zu bytes of such events",
 							 (long long) events, freed,
 							 worker_folded_memory(ws.views))));
+}
+
+/*
+ * The batch ends with a transaction whose rows past continuous.
+ * large_transaction_memory are on disk (decoder.c, row_spill.c).  Where
+ * every view over its streams can take events before the flush, and
+ * nothing else keeps the batch from folding (worker_fold_due()), the batch
+ * is folded, and the rows are read back in runs of a fold's size, each
+ * folded in turn but the last, which the flush takes: only the views'
+ * groups stay in memory, whatever the transaction's size.  Otherwise the
+ * rows are read back whole, as though they had not been written out, and
+ * the log says so: the memory then is the transaction's.
+ *
+ * Whether folding pays (ws.folds_pay) is not asked: here it is what keeps
+ * the memory bounded.
+ */
+static void
+worker_read_spilled(void)
+{
+	if (decoder_batch->catalog_changed ||
+		decoder_batch->streamed_commits != NIL ||
+		view_progress_holding() ||
+		view_progress_replaying(decoder_read_position()) ||
+		!worker_can_fold(ws.views))
+	{
+		ereport(LOG,
+				(errmsg("pg_continuous: reading a large transaction's rows back into memory whole"),
+				 errdetail("Its rows past continuous.large_transaction_memory were written to a temporary file, but a view of its streams cannot take them before the flush, or the batch changes the continuous catalog, or a view is held back.")));
+		(void) decoder_batch_read_spilled(SIZE_MAX);
+		return;
+	}
+	for (;;)
+	{
+		if (decoder_batch->nevents > decoder_batch->folded_events)
+			worker_fold();
+		if (!decoder_batch_read_spilled(worker_memory_fold_run(ws.views)))
+			break;
+	}
 }
 
 /*

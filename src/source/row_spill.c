@@ -1,0 +1,272 @@
+/*-------------------------------------------------------------------------
+ *
+ * row_spill.c
+ *	  The rows of a large transaction beyond the memory they may take, in a
+ *	  temporary file until the worker reads them back.
+ *
+ * Pipeline position: source.  The decoder keeps a transaction's rows in
+ * memory until the batch they join is flushed; once the rows held so far
+ * take continuous.large_transaction_memory, the rest of the transaction's
+ * rows come here instead (decoder.c), in the order they come, and the
+ * worker reads them back in runs that it folds into the views one after the
+ * other (worker.c).  So a COPY of a hundred million rows takes
+ * disk, not memory.
+ *
+ * A row is written as it is: its stream, the subtransaction that wrote it,
+ * its descriptor (a pointer: the file lives no longer than the process, and
+ * the decoder keeps the descriptor with the batch), and the tuple's bytes.
+ * A streamed transaction's subtransaction may abort after its rows were
+ * written: its xid is kept, and its rows are passed over when read.
+ *
+ * Exactly once is not this file's to keep: it is a temporary file of the
+ * worker, gone with it (fd.c deletes it at exit, and the postmaster's
+ * restart the files of a worker killed), and the transaction's rows are
+ * decoded again from the WAL after a crash, as rows held in memory are.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "storage/buffile.h"
+#include "storage/fd.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "source/row_spill.h"
+
+struct RowSpill
+{
+	MemoryContext cxt;
+	BufFile    *file;			/* made at the first row */
+	bool		reading;
+	int64		nrows;
+	int64		bytes;
+	TransactionId *aborted;		/* subtransactions whose rows are passed over */
+	int			naborted;
+	int			aborted_capacity;
+	XLogRecPtr	commit_lsn;
+	TimestampTz commit_time;
+	List	   *streams;		/* Oid */
+	Oid			last_stream;
+};
+
+/* What precedes each row's tuple in the file. */
+typedef struct SpilledRowHeader
+{
+	Oid			relid;
+	TransactionId subxid;
+	TupleDesc	desc;
+	uint32		len;			/* of the tuple's data; 0: an ignored change */
+} SpilledRowHeader;
+
+static bool row_spill_aborted(RowSpill *spill, TransactionId subxid);
+static void row_spill_seek(RowSpill *spill, off_t offset, int whence);
+static void row_spill_read_exactly(RowSpill *spill, void *ptr, size_t size);
+
+RowSpill *
+row_spill_create(MemoryContext cxt)
+{
+	RowSpill   *spill = MemoryContextAllocZero(cxt, sizeof(RowSpill));
+
+	spill->cxt = cxt;
+	spill->last_stream = InvalidOid;
+	return spill;
+}
+
+void
+row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
+				HeapTuple tuple, TupleDesc desc)
+{
+	SpilledRowHeader header;
+	int			limit;
+
+	Assert(!spill->reading);
+	if (spill->file == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(spill->cxt);
+
+		/*
+		 * The file outlives the transaction it is made in (the decoder's,
+		 * with a historic snapshot): it takes the database's tablespace,
+		 * and temp_tablespaces, whose names would be looked up in the
+		 * catalog now, is not read.
+		 */
+		SetTempTablespaces(NULL, 0);
+		spill->file = BufFileCreateTemp(true);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	if (relid != spill->last_stream)
+	{
+		if (!list_member_oid(spill->streams, relid))
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(spill->cxt);
+
+			spill->streams = lappend_oid(spill->streams, relid);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		spill->last_stream = relid;
+	}
+	header.relid = relid;
+	header.subxid = subxid;
+	header.desc = desc;
+	header.len = tuple ? tuple->t_len : 0;
+
+	/*
+	 * The file stands in for the reorder buffer's own files of a large
+	 * transaction (pg_replslot), which temp_file_limit, a bound on what a
+	 * query writes, does not count: counted, a transaction larger than it
+	 * would stop the worker at every start.  An error here ends the
+	 * process, so the setting is not restored then.
+	 */
+	limit = temp_file_limit;
+	temp_file_limit = -1;
+	BufFileWrite(spill->file, &header, sizeof(header));
+	if (tuple)
+	{
+		BufFileWrite(spill->file, tuple->t_data, tuple->t_len);
+		spill->bytes += tuple->t_len;
+	}
+	temp_file_limit = limit;
+	spill->nrows++;
+}
+
+void
+row_spill_forget_subxact(RowSpill *spill, TransactionId subxid)
+{
+	if (spill->nrows == 0 || row_spill_aborted(spill, subxid))
+		return;
+	if (spill->naborted == spill->aborted_capacity)
+	{
+		spill->aborted_capacity = Max(8, spill->aborted_capacity * 2);
+		spill->aborted = spill->aborted == NULL ?
+			MemoryContextAlloc(spill->cxt,
+							   sizeof(TransactionId) * spill->aborted_capacity) :
+			repalloc(spill->aborted,
+					 sizeof(TransactionId) * spill->aborted_capacity);
+	}
+	spill->aborted[spill->naborted++] = subxid;
+}
+
+static bool
+row_spill_aborted(RowSpill *spill, TransactionId subxid)
+{
+	int			i;
+
+	for (i = 0; i < spill->naborted; i++)
+		if (spill->aborted[i] == subxid)
+			return true;
+	return false;
+}
+
+void
+row_spill_committed(RowSpill *spill, XLogRecPtr commit_lsn,
+					TimestampTz commit_time)
+{
+	spill->commit_lsn = commit_lsn;
+	spill->commit_time = commit_time;
+}
+
+XLogRecPtr
+row_spill_commit_lsn(RowSpill *spill)
+{
+	return spill->commit_lsn;
+}
+
+TimestampTz
+row_spill_commit_time(RowSpill *spill)
+{
+	return spill->commit_time;
+}
+
+List *
+row_spill_streams(RowSpill *spill)
+{
+	return spill->streams;
+}
+
+bool
+row_spill_read(RowSpill *spill, SpilledRow *row)
+{
+	SpilledRowHeader header;
+
+	if (spill->file == NULL)
+		return false;
+	if (!spill->reading)
+	{
+		row_spill_seek(spill, 0, SEEK_SET);
+		spill->reading = true;
+	}
+	for (;;)
+	{
+		size_t		got = BufFileRead(spill->file, &header, sizeof(header));
+
+		if (got == 0)
+			return false;
+		if (got != sizeof(header))
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("pg_continuous could not read the temporary file of a large transaction: read only %zu of %zu bytes",
+							got, sizeof(header))));
+		if (!row_spill_aborted(spill, header.subxid))
+			break;
+		if (header.len > 0)
+			row_spill_seek(spill, header.len, SEEK_CUR);
+	}
+	row->relid = header.relid;
+	row->desc = header.desc;
+	row->tuple = NULL;
+	if (header.len > 0)
+	{
+		HeapTuple	tuple = palloc(HEAPTUPLESIZE + header.len);
+
+		tuple->t_len = header.len;
+		ItemPointerSetInvalid(&tuple->t_self);
+		tuple->t_tableOid = header.relid;
+		tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
+		row_spill_read_exactly(spill, tuple->t_data, header.len);
+		row->tuple = tuple;
+	}
+	return true;
+}
+
+static void
+row_spill_seek(RowSpill *spill, off_t offset, int whence)
+{
+	if (BufFileSeek(spill->file, 0, offset, whence) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("pg_continuous could not seek in the temporary file of a large transaction: %m")));
+}
+
+static void
+row_spill_read_exactly(RowSpill *spill, void *ptr, size_t size)
+{
+	size_t		got = BufFileRead(spill->file, ptr, size);
+
+	if (got != size)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("pg_continuous could not read the temporary file of a large transaction: read only %zu of %zu bytes",
+						got, size)));
+}
+
+int64
+row_spill_rows(RowSpill *spill)
+{
+	return spill->nrows;
+}
+
+int64
+row_spill_bytes(RowSpill *spill)
+{
+	return spill->bytes;
+}
+
+void
+row_spill_close(RowSpill *spill)
+{
+	if (spill->file != NULL)
+		BufFileClose(spill->file);
+	spill->file = NULL;
+}

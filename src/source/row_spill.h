@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * row_spill.h
+ *	  The rows of a large transaction beyond the memory they may take, in a
+ *	  temporary file until the worker reads them back.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONTINUOUS_ROW_SPILL_H
+#define CONTINUOUS_ROW_SPILL_H
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+typedef struct RowSpill RowSpill;
+
+/* A row read back: tuple is NULL for an ignored change (UPDATE, DELETE, TRUNCATE). */
+typedef struct SpilledRow
+{
+	Oid			relid;			/* its stream */
+	HeapTuple	tuple;			/* in the caller's memory context */
+	TupleDesc	desc;			/* as written: the writer keeps it alive */
+} SpilledRow;
+
+/* A spill of one transaction, its bookkeeping in cxt; no file until a row comes. */
+extern RowSpill *row_spill_create(MemoryContext cxt);
+
+/*
+ * Write a row of the (sub)transaction subxid; tuple NULL for an ignored
+ * change.  desc must outlive the spill.
+ */
+extern void row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
+							HeapTuple tuple, TupleDesc desc);
+
+/* The subtransaction aborted: its rows are passed over when read. */
+extern void row_spill_forget_subxact(RowSpill *spill, TransactionId subxid);
+
+/* The transaction committed: its rows' commit, which the reader stamps. */
+extern void row_spill_committed(RowSpill *spill, XLogRecPtr commit_lsn,
+								TimestampTz commit_time);
+extern XLogRecPtr row_spill_commit_lsn(RowSpill *spill);
+extern TimestampTz row_spill_commit_time(RowSpill *spill);
+
+/* The streams of the rows written, each once. */
+extern List *row_spill_streams(RowSpill *spill);
+
+/*
+ * The next row not of an aborted subtransaction, in the order written;
+ * false once there is none.  Writing ends at the first read.
+ */
+extern bool row_spill_read(RowSpill *spill, SpilledRow *row);
+
+/* Rows written and their tuples' bytes, aborted subtransactions' included. */
+extern int64 row_spill_rows(RowSpill *spill);
+extern int64 row_spill_bytes(RowSpill *spill);
+
+/* Close and delete the file. */
+extern void row_spill_close(RowSpill *spill);
+
+#endif							/* CONTINUOUS_ROW_SPILL_H */

@@ -1,0 +1,165 @@
+# Copyright (c) pg_continuous contributors
+
+# A transaction larger than continuous.large_transaction_memory (here 1 MB)
+# keeps the rows that fit in memory, writes the rest to a temporary file
+# (src/source/row_spill.c), and the worker reads them back after the
+# commit in runs that it folds into the views one by one (worker.c,
+# worker_read_spilled()).  Checked each time: the views equal their
+# SELECTs over the same rows, and the worker wrote a temporary file
+# (log_temp_files = 0 logs each, named after the process).
+#
+#   1. A transaction streamed before its commit (past logical_decoding_work_mem),
+#      with externally toasted values in some rows, and a savepoint rolled
+#      back after its rows went to disk: the rolled back rows are passed
+#      over when read.
+#   2. A large transaction that aborts: nothing of it counts.
+#   3. A transaction not streamed (logical_decoding_work_mem large), whose
+#      rows the commit hands to the decoder all at once.
+#   4. A view that cannot take events before the flush (a session window)
+#      over the stream: its rows stay in memory.  Then a transaction that
+#      creates a view among its rows: the batch changes the catalog, so
+#      the rows on disk are read back whole, and the log says so.
+#   5. kill -9 of the worker once the transaction committed, before the
+#      views caught up: after the restart, every row counts once.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+use PgContinuous::Crash qw(worker_pid kill9_worker_and_wait);
+
+my $node = continuous_node('large_transaction_spill',
+	"logical_decoding_work_mem = '64kB'\ncontinuous.large_transaction_memory = '1MB'\n"
+	  . "log_temp_files = 0\n");
+
+my %views = (
+	per_user_minute => q{SELECT continuous.tumble(ts, '1 minute') AS m, user_id,
+	    count(*) AS n, sum(amount) AS total FROM events GROUP BY 1, 2},
+	per_user => q{SELECT user_id, count(*) AS n, sum(amount) AS total,
+	    sum(length(note)) AS note_bytes, max(note) AS last_note FROM events GROUP BY 1},
+	per_hop => q{SELECT w.window_start, count(*) AS n, sum(amount) AS total FROM events
+	    CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '1 minute') AS w GROUP BY 1});
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_continuous;
+CREATE TABLE events (user_id int, amount int, ts timestamptz NOT NULL, note text);
+ALTER TABLE events ALTER COLUMN note SET STORAGE EXTERNAL;
+SELECT continuous.create_stream('events', event_time => 'ts', watermark_delay => '1 day');
+} . join('', map { "CREATE VIEW $_ WITH (continuous) AS $views{$_};" } sort keys %views));
+
+# rows $from .. $to, of 1,000 users, a second apart; every 500th with a
+# note of 8 kB, stored out of line
+sub insert_sql
+{
+	my ($from, $to) = @_;
+	return "INSERT INTO events SELECT i % 1000, i % 97, "
+	  . "'2026-03-01 10:00+00'::timestamptz + i * interval '1 second', "
+	  . "CASE WHEN i % 500 = 0 THEN repeat(md5(i::text), 250) END "
+	  . "FROM generate_series($from, $to) i;";
+}
+
+# the temporary files the worker $pid logged since the log was $offset long
+sub temp_files_since
+{
+	my ($offset, $pid) = @_;
+	my $log = slurp_file($node->logfile, $offset);
+	my @files = $log =~ /temporary file: path "[^"]*pgsql_tmp${pid}\.\d+"/g;
+	return scalar @files;
+}
+
+sub sync
+{
+	$node->safe_psql('postgres', "SELECT continuous.sync('2 minutes')");
+	return;
+}
+
+# --- 1. streamed, with toasted rows and a savepoint rolled back -------------
+my $pid = worker_pid($node);
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(0, 99999)
+	  . 'SAVEPOINT s;' . insert_sql(100000, 149999)
+	  . 'ROLLBACK TO SAVEPOINT s;' . insert_sql(150000, 249999) . 'COMMIT;');
+sync();
+ok(temp_files_since($offset, $pid) > 0,
+	'the rows of a streamed transaction past 1 MB went to a temporary file of the worker');
+unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
+	'they were read back in folded runs, not whole');
+views_equal_definitions($node, \%views, 'a streamed transaction on disk, a savepoint rolled back');
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'), '200000',
+	'the 50,000 rows rolled back to the savepoint are not counted');
+
+# --- 2. a large transaction that aborts --------------------------------------
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(300000, 499999) . 'ROLLBACK;');
+$node->safe_psql('postgres', insert_sql(500000, 500009));
+sync();
+views_equal_definitions($node, \%views, 'after a large transaction aborted');
+
+# --- 3. not streamed: the commit hands every row over at once --------------
+$node->safe_psql('postgres', "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'");
+$node->reload;
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', insert_sql(600000, 799999));
+sync();
+ok(temp_files_since($offset, $pid) > 0,
+	'the rows of a transaction decoded at its commit past 1 MB went to a temporary file');
+unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
+	'they were read back in folded runs, not whole');
+views_equal_definitions($node, \%views, 'a transaction decoded at its commit, on disk');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET logical_decoding_work_mem');
+$node->reload;
+
+# --- 4. a view that cannot take events before the flush ---------------------
+# A stream with a session window keeps its rows in memory: read back, they
+# would only be read whole.
+my %all = (%views, per_session => q{SELECT user_id, continuous.session(ts, '30 minutes') AS s,
+    count(*) AS n FROM events GROUP BY 1, 2});
+my $session_batch = q{WITH marked AS (
+      SELECT user_id, ts, CASE WHEN ts - lag(ts) OVER w < '30 minutes' THEN 0 ELSE 1 END AS begins
+        FROM events WINDOW w AS (PARTITION BY user_id ORDER BY ts)
+  ), numbered AS (
+      SELECT user_id, ts, sum(begins) OVER (PARTITION BY user_id ORDER BY ts
+                                            ROWS UNBOUNDED PRECEDING) AS k
+        FROM marked)
+  SELECT user_id, min(ts) AS s, count(*) AS n FROM numbered GROUP BY user_id, k};
+$node->safe_psql('postgres',
+	"CREATE VIEW per_session WITH (continuous) AS $all{per_session}");
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', insert_sql(800000, 999999));
+sync();
+is(temp_files_since($offset, $pid), 0,
+	'with a session window over the stream, its rows stay in memory');
+views_equal_definitions($node, \%views, 'a view that cannot fold beside them');
+is_same_rows($node, 'per_session', $session_batch, 'the session view of a large transaction');
+$node->safe_psql('postgres', 'DROP VIEW per_session');
+
+# --- 4b. a transaction that creates a view among its rows -----------------
+# The batch changes the continuous catalog, so it is not folded: the rows
+# on disk are read back whole, and the log says so.
+$views{per_minute} = q{SELECT continuous.tumble(ts, '1 minute') AS m,
+    count(*) AS n, sum(amount) AS total FROM events GROUP BY 1};
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(1000000, 1099999)
+	  . "CREATE VIEW per_minute WITH (continuous) AS $views{per_minute};"
+	  . insert_sql(1100000, 1199999) . 'COMMIT;');
+sync();
+my $log = slurp_file($node->logfile, $offset);
+ok(temp_files_since($offset, $pid) > 0 && $log =~ /reading a large transaction's rows back into memory whole/,
+	'a transaction that creates a view has its rows on disk read back whole, and the log says so');
+views_equal_definitions($node, \%views, 'a view created among a large transaction\'s rows');
+
+# --- 5. kill -9 after the commit, before the views caught up ----------------
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+$node->safe_psql('postgres', insert_sql(2000000, 2299999));
+kill9_worker_and_wait($node);
+sync();
+views_equal_definitions($node, \%views, 'kill -9 of the worker after a large transaction committed');
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'),
+	$node->safe_psql('postgres', 'SELECT count(*) FROM events'),
+	'every row of the table counts once in per_user');
+
+$node->stop;
+done_testing();
