@@ -1559,7 +1559,8 @@ decoder_batch_fold(void)
 	StreamEvents *stream;
 	ListCell   *lc;
 
-	Assert(decoder_batch->streamed_commits == NIL);
+	/* their rows are folded as any others (early_aggregation_forget_ended()) */
+	decoder_batch->streamed_commits = NIL;
 	hash_seq_init(&seq, decoder_batch->streams);
 	while ((stream = hash_seq_search(&seq)) != NULL)
 	{

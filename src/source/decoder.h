@@ -211,8 +211,9 @@ extern XLogRecPtr decoder_read_position(void);
  * The batch's events have run through every view before the flush
  * (worker.c): give their rows back.  The batch goes on, its events still
  * counted in nevents, what the flush writes of them kept in each
- * StreamEvents.  Not for a batch with streamed transactions' rows that
- * early aggregation may have run (DecodedBatch.streamed_commits).
+ * StreamEvents.  The streamed transactions that committed into the batch
+ * are no longer listed: what early aggregation ran of them is not used
+ * (early_aggregation_forget_ended()).
  */
 extern void decoder_batch_fold(void);
 

@@ -465,7 +465,7 @@ early_aggregation_events(ViewRuntime *vr, StreamEvents *stream)
  * the transactions still streaming keep their EarlyBatches.
  */
 void
-early_aggregation_flushed(void)
+early_aggregation_forget_ended(void)
 {
 	HASH_SEQ_STATUS status;
 	StreamedTxn *streamed;

@@ -35,10 +35,11 @@ extern List *early_aggregation_events(ViewRuntime *vr, StreamEvents *stream);
 extern Size early_aggregation_memory(void);
 
 /*
- * The batch has been flushed: what its transactions ran goes, and so does
- * what transactions that aborted meanwhile ran.
+ * What the transactions that are no longer streaming ran goes: those that
+ * committed into the batch, once it is flushed, or folded before the flush
+ * (their rows then run as any others), and those that aborted meanwhile.
  */
-extern void early_aggregation_flushed(void);
+extern void early_aggregation_forget_ended(void);
 
 /* The view is going (before view_runtime_destroy), or all views are. */
 extern void early_aggregation_forget_view(ViewRuntime *vr);

@@ -509,7 +509,7 @@ worker_loop(void)
 			if (ws.decoding)
 			{
 				view_progress_flushed(decoder_read_position());
-				early_aggregation_flushed();
+				early_aggregation_forget_ended();
 				decoder_batch_flushed(view_progress_confirmable(decoder_read_position()));
 				worker_publish(decoder_read_position());
 			}
@@ -635,7 +635,8 @@ worker_fold(void)
  * The batch ends with a transaction whose rows past continuous.
  * large_transaction_memory are on disk (decoder.c, row_spill.c).  Where
  * every view over its streams can take events before the flush, and
- * nothing else keeps the batch from folding (worker_fold_due()), the batch
+ * nothing else keeps the batch from folding (worker_fold_due(), but for
+ * large transactions aggregated before their commit), the batch
  * is folded, and the rows are read back in runs of a fold's size, each
  * folded in turn but the last, which the flush takes: only the views'
  * groups stay in memory, whatever the transaction's size.  Otherwise the
@@ -649,7 +650,6 @@ static void
 worker_read_spilled(void)
 {
 	if (decoder_batch->catalog_changed ||
-		decoder_batch->streamed_commits != NIL ||
 		view_progress_holding() ||
 		view_progress_replaying(decoder_read_position()) ||
 		!worker_can_fold(ws.views))
@@ -660,6 +660,14 @@ worker_read_spilled(void)
 		(void) decoder_batch_read_spilled(SIZE_MAX);
 		return;
 	}
+
+	/*
+	 * A large transaction that committed into the batch before, aggregated
+	 * while it streamed, has its rows folded as any others: what its views
+	 * ran before the commit is not used.
+	 */
+	if (decoder_batch->streamed_commits != NIL)
+		early_aggregation_forget_ended();
 	for (;;)
 	{
 		if (decoder_batch->nevents > decoder_batch->folded_events)
@@ -1121,7 +1129,7 @@ worker_flush(void)
 	if (ws.decoding)
 	{
 		view_progress_flushed(position);
-		early_aggregation_flushed();
+		early_aggregation_forget_ended();
 		decoder_batch_flushed(view_progress_confirmable(position));
 	}
 	ws.last_flush = GetCurrentTimestamp();

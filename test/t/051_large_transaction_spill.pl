@@ -12,6 +12,8 @@
 #      with externally toasted values in some rows, and a savepoint rolled
 #      back after its rows went to disk: the rolled back rows are passed
 #      over when read.
+#   1b. A transaction aggregated before its commit, then a large one on
+#      disk, committed into one batch: both are folded.
 #   2. A large transaction that aborts: nothing of it counts.
 #   3. A transaction not streamed (logical_decoding_work_mem large), whose
 #      rows the commit hands to the decoder all at once.
@@ -80,6 +82,7 @@ sub sync
 # --- 1. streamed, with toasted rows and a savepoint rolled back -------------
 my $pid = worker_pid($node);
 my $offset = -s $node->logfile;
+my $log;
 $node->safe_psql('postgres', 'BEGIN;' . insert_sql(0, 99999)
 	  . 'SAVEPOINT s;' . insert_sql(100000, 149999)
 	  . 'ROLLBACK TO SAVEPOINT s;' . insert_sql(150000, 249999) . 'COMMIT;');
@@ -91,6 +94,25 @@ unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
 views_equal_definitions($node, \%views, 'a streamed transaction on disk, a savepoint rolled back');
 is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'), '200000',
 	'the 50,000 rows rolled back to the savepoint are not counted');
+
+# --- 1b. after a large transaction aggregated before its commit ------------
+# With the flush a minute away, a transaction small enough to stay in
+# memory streams, is aggregated before its commit and commits into the
+# batch; a large one then commits into the same batch with rows on disk.
+# Both are folded: the first one's early aggregation is not used.
+$node->safe_psql('postgres', "ALTER SYSTEM SET continuous.flush_interval = '60s'");
+$node->reload;
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', insert_sql(250000, 252999));
+$node->safe_psql('postgres', insert_sql(253000, 299999));
+sync();
+$log = slurp_file($node->logfile, $offset);
+ok(temp_files_since($offset, $pid) > 0 && $log !~ /back into memory whole/,
+	'a large transaction after one aggregated before its commit, in one batch, is read back in folded runs');
+views_equal_definitions($node, \%views, 'two large transactions in one batch, one on disk');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.flush_interval');
+$node->reload;
 
 # --- 2. a large transaction that aborts --------------------------------------
 $node->safe_psql('postgres', 'BEGIN;' . insert_sql(300000, 499999) . 'ROLLBACK;');
@@ -146,7 +168,7 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(1000000, 1099999)
 	  . "CREATE VIEW per_minute WITH (continuous) AS $views{per_minute};"
 	  . insert_sql(1100000, 1199999) . 'COMMIT;');
 sync();
-my $log = slurp_file($node->logfile, $offset);
+$log = slurp_file($node->logfile, $offset);
 ok(temp_files_since($offset, $pid) > 0 && $log =~ /reading a large transaction's rows back into memory whole/,
 	'a transaction that creates a view has its rows on disk read back whole, and the log says so');
 views_equal_definitions($node, \%views, 'a view created among a large transaction\'s rows');
