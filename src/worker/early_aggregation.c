@@ -460,9 +460,10 @@ early_aggregation_events(ViewRuntime *vr, StreamEvents *stream)
 }
 
 /*
- * What committed into the batch has been used, and a transaction that is
- * no longer streaming without having committed into it has aborted: only
- * the transactions still streaming keep their EarlyBatches.
+ * What committed into the batch has been used, or will not be (the batch
+ * was folded), and a transaction that is no longer streaming without
+ * having committed into it has aborted: only the transactions still
+ * streaming keep their EarlyBatches.
  */
 void
 early_aggregation_forget_ended(void)

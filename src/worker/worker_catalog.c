@@ -167,7 +167,7 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 	worker_kafka_create_sources(kafka_streams, views);
 	if (wc.decoding)
 		worker_catalog_keep_in_memory(views);
-	if (!wc.decoding)
+	else
 		worker_watch_catalog();
 	return views;
 }
