@@ -23,6 +23,8 @@
 #      the rows on disk are read back whole, and the log says so.
 #   5. kill -9 of the worker once the transaction committed, before the
 #      views caught up: after the restart, every row counts once.
+#   6. A partitioned stream, one partition of another column order: its
+#      rows are converted before they go to disk.
 
 use strict;
 use warnings;
@@ -182,6 +184,34 @@ views_equal_definitions($node, \%views, 'kill -9 of the worker after a large tra
 is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'),
 	$node->safe_psql('postgres', 'SELECT count(*) FROM events'),
 	'every row of the table counts once in per_user');
+
+# --- 6. a partitioned stream: rows of a partition of another layout --------
+# Rows of events_p1, whose columns are in another order with one dropped,
+# are converted to the stream's row type before they go to disk.
+my %parted = (by_key => q{SELECT k, count(*) AS n, sum(v) AS total, max(ts) AS last
+    FROM pevents GROUP BY k});
+$node->safe_psql('postgres', q{
+CREATE TABLE pevents (k int, v int, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+CREATE TABLE pevents_p0 PARTITION OF pevents
+    FOR VALUES FROM ('2026-03-01 00:00+00') TO ('2026-03-02 00:00+00');
+CREATE TABLE pevents_p1 (ts timestamptz NOT NULL, gone int, v int, k int);
+ALTER TABLE pevents_p1 DROP COLUMN gone;
+ALTER TABLE pevents ATTACH PARTITION pevents_p1
+    FOR VALUES FROM ('2026-03-02 00:00+00') TO ('2026-03-03 00:00+00');
+SELECT continuous.create_stream('pevents', event_time => 'ts', watermark_delay => '2 days');
+} . "CREATE VIEW by_key WITH (continuous) AS $parted{by_key};");
+$pid = worker_pid($node);
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{INSERT INTO pevents SELECT i % 1000, i % 89,
+    '2026-03-01 00:00+00'::timestamptz + i * interval '1 second'
+    FROM generate_series(1, 150000) i});
+sync();
+ok(temp_files_since($offset, $pid) > 0,
+	'the rows of a large transaction into a partitioned stream went to a temporary file');
+views_equal_definitions($node, \%parted, 'a partitioned stream, partly on disk');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pevents_p1"), '63601',
+	'the transaction wrote rows of both partitions');
 
 $node->stop;
 done_testing();
