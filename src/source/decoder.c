@@ -171,9 +171,9 @@ static bool stream_spills(Oid relid);
 static void spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
 					  Relation relation, ReorderBufferChange *change,
 					  PartitionRoute *route, TupleDesc desc);
-static void batch_spill_row(ReorderBufferTXN *txn, StreamEvents *stream,
+static void batch_spill_row(ReorderBufferTXN *txn, Oid stream_relid,
 							Relation relation, ReorderBufferChange *change,
-							PartitionRoute *route);
+							PartitionRoute *route, TupleDesc desc);
 static TupleDesc keep_desc(TupleDesc *copy, TupleDesc *source, Relation relation);
 static TupleDesc route_desc(TupleDesc *copy, uint64 *layout,
 							PartitionRoute *route);
@@ -322,23 +322,24 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	stream = batch_stream(stream_relid);
-	if ((txn_spill != NULL || rows_fill_memory()) &&
-		stream_spills(stream_relid))
-	{
-		batch_spill_row(txn, stream, relation, change, route);
-		return;
-	}
-	oldcxt = MemoryContextSwitchTo(row_context(change, route));
-	tuple = copy_row(relation, change);
-	if (route)
-		tuple = partition_route_convert(route, tuple);
-	MemoryContextSwitchTo(decoder_batch->cxt);
+	oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
 	if (route)
 		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
 	else
 		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
-	batch_append(stream, tuple, desc, txn->final_lsn,
-				 txn->xact_time.commit_time);
+	if ((txn_spill != NULL || rows_fill_memory()) &&
+		stream_spills(stream_relid))
+		batch_spill_row(txn, stream_relid, relation, change, route, desc);
+	else
+	{
+		MemoryContextSwitchTo(row_context(change, route));
+		tuple = copy_row(relation, change);
+		if (route)
+			tuple = partition_route_convert(route, tuple);
+		MemoryContextSwitchTo(decoder_batch->cxt);
+		batch_append(stream, tuple, desc, txn->final_lsn,
+					 txn->xact_time.commit_time);
+	}
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -381,13 +382,10 @@ decoder_keep_in_memory(Oid *relids, int nrelids)
  * rows back after every event it holds (decoder_batch_read_spilled()).
  */
 static void
-batch_spill_row(ReorderBufferTXN *txn, StreamEvents *stream,
-				Relation relation, ReorderBufferChange *change,
-				PartitionRoute *route)
+batch_spill_row(ReorderBufferTXN *txn, Oid stream_relid, Relation relation,
+				ReorderBufferChange *change, PartitionRoute *route,
+				TupleDesc desc)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
-	TupleDesc	desc;
-
 	if (txn_spill == NULL)
 	{
 		txn_spill = row_spill_create(decoder_batch->cxt);
@@ -395,13 +393,8 @@ batch_spill_row(ReorderBufferTXN *txn, StreamEvents *stream,
 							txn->xact_time.commit_time);
 		decoder_batch->spills = lappend(decoder_batch->spills, txn_spill);
 	}
-	if (route)
-		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
-	else
-		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
-	spill_row(txn_spill, stream->relid, InvalidTransactionId, relation,
+	spill_row(txn_spill, stream_relid, InvalidTransactionId, relation,
 			  change, route, desc);
-	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -751,6 +744,7 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 {
 	StreamedTxn *txn = &pending->txn;
 	StreamEvent *row;
+	Size		memory;
 
 	if (txn->nrows == pending->capacity)
 	{
@@ -771,8 +765,9 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 	txn->subxids[txn->nrows] = subxid;
 	txn->nrows++;
 	pending->tuple_bytes += stream_row_bytes(row);
-	pending->memory += pending_row_memory(row);
-	pending_memory += pending_row_memory(row);
+	memory = pending_row_memory(row);
+	pending->memory += memory;
+	pending_memory += memory;
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "access/htup_details.h"
 #include "storage/buffile.h"
 #include "storage/fd.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -41,8 +42,8 @@ struct RowSpill
 	BufFile    *file;			/* made at the first row */
 	bool		reading;
 	int64		nrows;
-	int64		bytes;
-	TransactionId *aborted;		/* subtransactions whose rows are passed over */
+	TransactionId *aborted;		/* subtransactions whose rows are passed
+								 * over: sorted once reading begins */
 	int			naborted;
 	int			aborted_capacity;
 	XLogRecPtr	commit_lsn;
@@ -123,10 +124,7 @@ row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 	temp_file_limit = -1;
 	BufFileWrite(spill->file, &header, sizeof(header));
 	if (tuple)
-	{
 		BufFileWrite(spill->file, tuple->t_data, tuple->t_len);
-		spill->bytes += tuple->t_len;
-	}
 	temp_file_limit = limit;
 	spill->nrows++;
 }
@@ -134,7 +132,8 @@ row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 void
 row_spill_forget_subxact(RowSpill *spill, TransactionId subxid)
 {
-	if (spill->nrows == 0 || row_spill_aborted(spill, subxid))
+	Assert(!spill->reading);
+	if (spill->nrows == 0)
 		return;
 	if (spill->naborted == spill->aborted_capacity)
 	{
@@ -148,15 +147,13 @@ row_spill_forget_subxact(RowSpill *spill, TransactionId subxid)
 	spill->aborted[spill->naborted++] = subxid;
 }
 
+/* Once reading: the subtransactions no longer change. */
 static bool
 row_spill_aborted(RowSpill *spill, TransactionId subxid)
 {
-	int			i;
-
-	for (i = 0; i < spill->naborted; i++)
-		if (spill->aborted[i] == subxid)
-			return true;
-	return false;
+	return spill->naborted > 0 &&
+		bsearch(&subxid, spill->aborted, spill->naborted,
+				sizeof(TransactionId), xidComparator) != NULL;
 }
 
 void
@@ -195,6 +192,9 @@ row_spill_read(RowSpill *spill, SpilledRow *row)
 	if (!spill->reading)
 	{
 		row_spill_seek(spill, 0, SEEK_SET);
+		if (spill->naborted > 1)
+			qsort(spill->aborted, spill->naborted, sizeof(TransactionId),
+				  xidComparator);
 		spill->reading = true;
 	}
 	for (;;)
@@ -249,18 +249,6 @@ row_spill_read_exactly(RowSpill *spill, void *ptr, size_t size)
 				(errcode_for_file_access(),
 				 errmsg("pg_continuous could not read the temporary file of a large transaction: read only %zu of %zu bytes",
 						got, size)));
-}
-
-int64
-row_spill_rows(RowSpill *spill)
-{
-	return spill->nrows;
-}
-
-int64
-row_spill_bytes(RowSpill *spill)
-{
-	return spill->bytes;
 }
 
 void

@@ -53,10 +53,6 @@ extern List *row_spill_streams(RowSpill *spill);
  */
 extern bool row_spill_read(RowSpill *spill, SpilledRow *row);
 
-/* Rows written and their tuples' bytes, aborted subtransactions' included. */
-extern int64 row_spill_rows(RowSpill *spill);
-extern int64 row_spill_bytes(RowSpill *spill);
-
 /* Close and delete the file. */
 extern void row_spill_close(RowSpill *spill);
 

@@ -145,6 +145,7 @@ static void worker_flush(void);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static bool worker_fold_due(void);
+static bool worker_batch_may_fold(void);
 static void worker_fold(void);
 static void worker_read_spilled(void);
 static void worker_judge_folds(void);
@@ -579,17 +580,29 @@ worker_fold_due(void)
 {
 	if (!ws.folds_pay ||
 		decoder_batch->nevents == decoder_batch->folded_events ||
-		decoder_batch->catalog_changed ||
 		decoder_batch->streamed_commits != NIL ||
 		decoder_batch->nevents >= continuous_batch_events ||
-		decoder_read_position() >= GetFlushRecPtr(NULL) ||
-		view_progress_holding() ||
-		view_progress_replaying(decoder_read_position()))
+		decoder_read_position() >= GetFlushRecPtr(NULL))
 		return false;
 	if (decoder_batch_bytes() < worker_memory_fold_run(ws.views) ||
 		worker_folded_memory(ws.views) >= worker_memory_for_batch(ws.views) / 2)
 		return false;
-	return worker_can_fold(ws.views);
+	return worker_batch_may_fold();
+}
+
+/*
+ * May the decoded batch be folded at all?  Not with a catalog change in it
+ * (its views are loaded again after it), nor while views are held back or
+ * decoded again (view_progress.c), nor unless every view over its streams
+ * can take events before the flush.
+ */
+static bool
+worker_batch_may_fold(void)
+{
+	return !decoder_batch->catalog_changed &&
+		!view_progress_holding() &&
+		!view_progress_replaying(decoder_read_position()) &&
+		worker_can_fold(ws.views);
 }
 
 /*
@@ -649,10 +662,7 @@ worker_fold(void)
 static void
 worker_read_spilled(void)
 {
-	if (decoder_batch->catalog_changed ||
-		view_progress_holding() ||
-		view_progress_replaying(decoder_read_position()) ||
-		!worker_can_fold(ws.views))
+	if (!worker_batch_may_fold())
 	{
 		ereport(LOG,
 				(errmsg("pg_continuous: reading a large transaction's rows back into memory whole"),
