@@ -25,9 +25,10 @@
  * transaction being decoded go to a temporary file instead (row_spill.c),
  * streamed or handed over at its commit; the batch ends with it, and the
  * worker reads them back in runs that it folds into the views
- * (decoder_batch_read_spilled(), worker.c).  Rows of streams with a view
- * that cannot take events before the flush stay in memory
- * (decoder_keep_in_memory()).
+ * (decoder_batch_read_spilled(), worker.c), or flushes in parts.  A part
+ * ends at the end of a WAL record, and a transaction decoded again after a
+ * crash passes over the rows of the records its flushed parts held
+ * (decoder_resume_within()).
  *
  * Rows of a partition count for the partitioned stream above it, if
  * there is one, converted to its row type; an UPDATE that moves a row to
@@ -95,9 +96,17 @@ static Oid	stream_catalog_relid = InvalidOid;
 static Oid	view_catalog_relid = InvalidOid;
 /* is one of them a partitioned table? */
 static bool partitioned_streams = false;
-/* streams whose rows never go to disk, sorted for bsearch */
-static Oid *in_memory_relids = NULL;
-static int	in_memory_nrelids = 0;
+/*
+ * A transaction flushed in parts before a restart: the rows of the one
+ * whose top-level xid is resume_xid, from WAL records up to
+ * resume_change_lsn, are applied already (decoder_resume_within()).
+ */
+static TransactionId resume_xid = InvalidTransactionId;
+static XLogRecPtr resume_change_lsn = InvalidXLogRecPtr;
+
+/* the WAL record of the last row read back of a spill, and its commit */
+static XLogRecPtr spill_read_lsn = InvalidXLogRecPtr;
+static XLogRecPtr spill_read_commit = InvalidXLogRecPtr;
 
 /* set while a transaction that touched the catalog is being replayed */
 static bool txn_changed_catalog = false;
@@ -167,7 +176,10 @@ static MemoryContext rows_context_create(MemoryContext parent,
 										 const char *name);
 static HeapTuple copy_row(Relation relation, ReorderBufferChange *change);
 static bool rows_fill_memory(void);
-static bool stream_spills(Oid relid);
+static bool applied_before(ReorderBufferTXN *txn, ReorderBufferChange *change);
+static void resume_done(ReorderBufferTXN *txn);
+static void batch_ignored(ReorderBufferTXN *txn, Oid stream_relid,
+						  XLogRecPtr lsn);
 static void spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
 					  Relation relation, ReorderBufferChange *change,
 					  PartitionRoute *route, TupleDesc desc);
@@ -183,6 +195,7 @@ static void pending_forget(PendingTxn *pending);
 static bool batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn);
 static void batch_append_streamed(PendingTxn *pending, ReorderBufferTXN *txn);
 static void batch_take_spill(RowSpill *spill, ReorderBufferTXN *txn);
+static void batch_add_spill(RowSpill *spill);
 static void batch_count_events(int n, TimestampTz commit_time);
 static void batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 						 XLogRecPtr commit_lsn, TimestampTz commit_time);
@@ -192,9 +205,9 @@ static inline int64 stream_row_bytes(const StreamEvent *row);
 static inline Size pending_row_memory(const StreamEvent *row);
 static void pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 						HeapTuple tuple, TupleDesc desc);
-static bool pending_spills(PendingTxn *pending, Oid relid);
+static bool pending_spills(PendingTxn *pending);
 static void pending_add_ignored(PendingTxn *pending, Oid relid,
-								TransactionId subxid);
+								TransactionId subxid, XLogRecPtr lsn);
 static void pending_release(PendingTxn *pending);
 static void plugin_stream_start(LogicalDecodingContext *ctx,
 								ReorderBufferTXN *txn);
@@ -308,16 +321,17 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 								  &moved_from))
 	{
 		/* the UPDATE was counted at the DELETE, if that was of this stream */
-		if (OidIsValid(stream_relid) && stream_relid != moved_from)
-			count_ignored(stream_relid);
+		if (OidIsValid(stream_relid) && stream_relid != moved_from &&
+			!applied_before(txn, change))
+			batch_ignored(txn, stream_relid, change->lsn);
 		return;
 	}
-	if (!OidIsValid(stream_relid))
+	if (!OidIsValid(stream_relid) || applied_before(txn, change))
 		return;
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
 	{
-		count_ignored(stream_relid);
+		batch_ignored(txn, stream_relid, change->lsn);
 		return;
 	}
 
@@ -327,8 +341,7 @@ plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		desc = route_desc(&stream->route_desc, &stream->route_layout, route);
 	else
 		desc = keep_desc(&stream->desc, &stream->desc_source, relation);
-	if ((txn_spill != NULL || rows_fill_memory()) &&
-		stream_spills(stream_relid))
+	if (txn_spill != NULL || rows_fill_memory())
 		batch_spill_row(txn, stream_relid, relation, change, route, desc);
 	else
 	{
@@ -356,24 +369,54 @@ rows_fill_memory(void)
 		(Size) continuous_large_transaction_memory_kb * 1024;
 }
 
-/* May the stream's rows go to disk (decoder_keep_in_memory())? */
+/*
+ * Was the change applied by a flush of part of its transaction before the
+ * worker restarted?  Decoded again, the transaction's rows come in the
+ * order they had, at its commit or streamed before it (the reorder buffer
+ * may stream it once it has read the record just before its commit, where
+ * decoding begins), and are told apart by the WAL record each was decoded
+ * from.
+ */
 static bool
-stream_spills(Oid relid)
+applied_before(ReorderBufferTXN *txn, ReorderBufferChange *change)
 {
-	return in_memory_nrelids == 0 ||
-		bsearch(&relid, in_memory_relids, in_memory_nrelids, sizeof(Oid),
-				oid_cmp) == NULL;
+	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+
+	return TransactionIdIsValid(resume_xid) && topxid == resume_xid &&
+		change->lsn <= resume_change_lsn;
+}
+
+/* The transaction flushed in parts is in whole: nothing is owed any more. */
+static void
+resume_done(ReorderBufferTXN *txn)
+{
+	if (txn->xid == resume_xid)
+	{
+		resume_xid = InvalidTransactionId;
+		resume_change_lsn = InvalidXLogRecPtr;
+	}
 }
 
 void
-decoder_keep_in_memory(Oid *relids, int nrelids)
+decoder_resume_within(TransactionId xid, XLogRecPtr change_lsn)
 {
-	if (in_memory_relids)
-		pfree(in_memory_relids);
-	in_memory_relids = MemoryContextAlloc(continuous_memory_context(),
-										  sizeof(Oid) * Max(nrelids, 1));
-	memcpy(in_memory_relids, relids, sizeof(Oid) * nrelids);
-	in_memory_nrelids = nrelids;
+	resume_xid = xid;
+	resume_change_lsn = change_lsn;
+}
+
+/*
+ * A committed UPDATE, DELETE or TRUNCATE of a stream: counted, or to the
+ * transaction's spill once it has one, so that it is counted with the part
+ * of the transaction it belongs to.
+ */
+static void
+batch_ignored(ReorderBufferTXN *txn, Oid stream_relid, XLogRecPtr lsn)
+{
+	if (txn_spill != NULL)
+		row_spill_write(txn_spill, stream_relid, InvalidTransactionId, lsn,
+						NULL, NULL);
+	else
+		count_ignored(stream_relid);
 }
 
 /*
@@ -389,7 +432,7 @@ batch_spill_row(ReorderBufferTXN *txn, Oid stream_relid, Relation relation,
 	if (txn_spill == NULL)
 	{
 		txn_spill = row_spill_create(decoder_batch->cxt);
-		row_spill_committed(txn_spill, txn->final_lsn,
+		row_spill_committed(txn_spill, txn->xid, txn->final_lsn,
 							txn->xact_time.commit_time);
 		decoder_batch->spills = lappend(decoder_batch->spills, txn_spill);
 	}
@@ -424,7 +467,7 @@ spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
 			tuple = partition_route_convert(route, tuple);
 		MemoryContextSwitchTo(oldcxt);
 	}
-	row_spill_write(spill, stream_relid, subxid, tuple, desc);
+	row_spill_write(spill, stream_relid, subxid, change->lsn, tuple, desc);
 	if (copied)
 		MemoryContextReset(spill_scratch_cxt);
 }
@@ -672,8 +715,9 @@ plugin_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	List	   *streams = truncated_streams(nrelations, relations);
 	ListCell   *lc;
 
-	foreach(lc, streams)
-		count_ignored(lfirst_oid(lc));
+	if (!applied_before(txn, change))
+		foreach(lc, streams)
+			batch_ignored(txn, lfirst_oid(lc), change->lsn);
 	list_free(streams);
 }
 
@@ -681,6 +725,7 @@ static void
 plugin_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			  XLogRecPtr commit_lsn)
 {
+	resume_done(txn);
 	if (txn_changed_catalog)
 	{
 		decoder_batch->catalog_changed = true;
@@ -778,10 +823,8 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
  * its commit.
  */
 static bool
-pending_spills(PendingTxn *pending, Oid relid)
+pending_spills(PendingTxn *pending)
 {
-	if (!stream_spills(relid))
-		return false;
 	if (pending->spill == NULL && rows_fill_memory())
 	{
 		pending->spill = row_spill_create(pending->cxt);
@@ -792,10 +835,11 @@ pending_spills(PendingTxn *pending, Oid relid)
 
 /* An UPDATE, DELETE or TRUNCATE of a stream, counted at the commit. */
 static void
-pending_add_ignored(PendingTxn *pending, Oid relid, TransactionId subxid)
+pending_add_ignored(PendingTxn *pending, Oid relid, TransactionId subxid,
+					XLogRecPtr lsn)
 {
-	if (pending_spills(pending, relid))
-		row_spill_write(pending->spill, relid, subxid, NULL, NULL);
+	if (pending_spills(pending))
+		row_spill_write(pending->spill, relid, subxid, lsn, NULL, NULL);
 	else
 		pending_add(pending, relid, subxid, NULL, NULL);
 }
@@ -911,16 +955,19 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (partition_route_moved_row(&pending->move, relation, change,
 								  stream_relid, &moved_from))
 	{
-		if (OidIsValid(stream_relid) && stream_relid != moved_from)
-			pending_add_ignored(pending, stream_relid, change->txn->xid);
+		if (OidIsValid(stream_relid) && stream_relid != moved_from &&
+			!applied_before(txn, change))
+			pending_add_ignored(pending, stream_relid, change->txn->xid,
+								change->lsn);
 		return;
 	}
-	if (!OidIsValid(stream_relid))
+	if (!OidIsValid(stream_relid) || applied_before(txn, change))
 		return;
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
 	{
-		pending_add_ignored(pending, stream_relid, change->txn->xid);
+		pending_add_ignored(pending, stream_relid, change->txn->xid,
+							change->lsn);
 		return;
 	}
 	oldcxt = MemoryContextSwitchTo(pending->cxt);
@@ -928,7 +975,7 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		desc = route_desc(&pending->route_desc, &pending->route_layout, route);
 	else
 		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
-	if (pending_spills(pending, stream_relid))
+	if (pending_spills(pending))
 		spill_row(pending->spill, stream_relid, change->txn->xid, relation,
 				  change, route, desc);
 	else
@@ -952,9 +999,10 @@ plugin_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	List	   *streams = truncated_streams(nrelations, relations);
 	ListCell   *lc;
 
-	foreach(lc, streams)
-		pending_add_ignored(pending_txn(txn), lfirst_oid(lc),
-							change->txn->xid);
+	if (!applied_before(txn, change))
+		foreach(lc, streams)
+			pending_add_ignored(pending_txn(txn), lfirst_oid(lc),
+								change->txn->xid, change->lsn);
 	list_free(streams);
 }
 
@@ -1009,6 +1057,7 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	PendingTxn *pending = hash_search(pending_txns, &txn->xid, HASH_FIND, NULL);
 
+	resume_done(txn);
 	if (pending == NULL)
 		return;
 	if (!batch_take_streamed(pending, txn))
@@ -1055,16 +1104,28 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 /*
  * A committed transaction's rows on disk join the batch, after every event
- * it holds; each of their streams has its entry, as though it had events,
- * so that the worker sees which views they are for.
+ * it holds.
  */
 static void
 batch_take_spill(RowSpill *spill, ReorderBufferTXN *txn)
 {
+	row_spill_committed(spill, txn->xid, txn->final_lsn,
+						txn->xact_time.commit_time);
+	batch_add_spill(spill);
+}
+
+/*
+ * The batch reads the spill's rows after every event it holds, and owns its
+ * memory; each of its streams has its entry, as though it had events, so
+ * that the worker sees which views they are for.
+ */
+static void
+batch_add_spill(RowSpill *spill)
+{
 	MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
 	ListCell   *lc;
 
-	row_spill_committed(spill, txn->final_lsn, txn->xact_time.commit_time);
+	row_spill_adopt(spill, decoder_batch->cxt);
 	decoder_batch->spills = lappend(decoder_batch->spills, spill);
 	foreach(lc, row_spill_streams(spill))
 		(void) batch_stream(lfirst_oid(lc));
@@ -1612,8 +1673,14 @@ decoder_batch_read_spilled(Size max_bytes)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	int64		nread = 0;
 
+	/*
+	 * The rows of one WAL record (a COPY's multi-insert holds many) are
+	 * read together, so that a flush of part of the transaction holds all
+	 * of them or none.
+	 */
 	while (decoder_batch->spills != NIL &&
-		   (nread == 0 || decoder_batch_bytes() < max_bytes))
+		   (nread == 0 || decoder_batch_bytes() < max_bytes ||
+			row_spill_next_lsn(linitial(decoder_batch->spills)) == spill_read_lsn))
 	{
 		RowSpill   *spill = linitial(decoder_batch->spills);
 		SpilledRow	row;
@@ -1626,8 +1693,11 @@ decoder_batch_read_spilled(Size max_bytes)
 		{
 			row_spill_close(spill);
 			decoder_batch->spills = list_delete_first(decoder_batch->spills);
+			spill_read_lsn = spill_read_commit = InvalidXLogRecPtr;
 			continue;
 		}
+		spill_read_lsn = row.lsn;
+		spill_read_commit = row_spill_commit_lsn(spill);
 		if (row.tuple == NULL)
 			count_ignored(row.relid);
 		else
@@ -1638,6 +1708,37 @@ decoder_batch_read_spilled(Size max_bytes)
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return decoder_batch->spills != NIL;
+}
+
+bool
+decoder_batch_part(DecodedPart *part)
+{
+	RowSpill   *spill;
+
+	if (list_length(decoder_batch->spills) != 1 ||
+		XLogRecPtrIsInvalid(spill_read_lsn))
+		return false;
+	spill = linitial(decoder_batch->spills);
+	if (spill_read_commit != row_spill_commit_lsn(spill))
+		return false;
+	part->commit_lsn = spill_read_commit;
+	part->xid = row_spill_xid(spill);
+	part->change_lsn = spill_read_lsn;
+	return true;
+}
+
+void
+decoder_batch_flushed_part(XLogRecPtr commit_lsn)
+{
+	RowSpill   *spill = linitial(decoder_batch->spills);
+
+	Assert(list_length(decoder_batch->spills) == 1);
+
+	/* the spill outlives the batch's memory, and joins the next batch */
+	row_spill_adopt(spill, continuous_memory_context());
+	decoder_batch->spills = NIL;
+	decoder_batch_flushed(commit_lsn);
+	batch_add_spill(spill);
 }
 
 void

@@ -185,12 +185,11 @@ extern void decoder_set_streams(Oid *relids, int nrelids,
 								Oid stream_catalog, Oid view_catalog);
 
 /*
- * The table streams whose rows stay in memory whatever their transaction's
- * size (continuous.large_transaction_memory): a view over them cannot take
- * events before the flush, so rows written to disk would only be read back
- * whole.  Sorted.
+ * The rows of the transaction xid (top level), from WAL records up to
+ * change_lsn, were applied by flushes of its parts before the worker
+ * restarted: they are passed over when it is decoded again.
  */
-extern void decoder_keep_in_memory(Oid *relids, int nrelids);
+extern void decoder_resume_within(TransactionId xid, XLogRecPtr change_lsn);
 
 /*
  * Decode until end_of_wal, until a transaction that changed the continuous
@@ -225,9 +224,35 @@ extern bool decoder_batch_spilled(void);
 
 /*
  * Read rows that wait on disk into the batch, as its events, until it
- * takes max_bytes (at least one row); true while more wait.
+ * takes max_bytes (at least one WAL record's rows); true while more wait.
  */
 extern bool decoder_batch_read_spilled(Size max_bytes);
+
+/*
+ * How far a batch that ends with rows read back goes: the transaction xid,
+ * which commits at commit_lsn, up to the rows of its WAL record at
+ * change_lsn, and every transaction that commits before it whole.
+ */
+typedef struct DecodedPart
+{
+	XLogRecPtr	commit_lsn;
+	TransactionId xid;
+	XLogRecPtr	change_lsn;
+} DecodedPart;
+
+/*
+ * Where the batch ends, while rows still wait on disk; false if it cannot
+ * be flushed there (the rows of more than one transaction wait, or none was
+ * read back yet).
+ */
+extern bool decoder_batch_part(DecodedPart *part);
+
+/*
+ * The batch has been flushed up to decoder_batch_part()'s position: forget
+ * it but the rows on disk still to be read, and let the slot move on to
+ * commit_lsn, which the flush wrote as where decoding resumes.
+ */
+extern void decoder_batch_flushed_part(XLogRecPtr commit_lsn);
 
 /* The batch has been flushed: forget it, and let the slot move on. */
 extern void decoder_batch_flushed(XLogRecPtr flushed_lsn);

@@ -13,10 +13,19 @@
  * disk, not memory.
  *
  * A row is written as it is: its stream, the subtransaction that wrote it,
- * its descriptor (a pointer: the file lives no longer than the process, and
- * the decoder keeps the descriptor with the batch), and the tuple's bytes.
- * A streamed transaction's subtransaction may abort after its rows were
- * written: its xid is kept, and its rows are passed over when read.
+ * the WAL record it was decoded from, its descriptor (a pointer to a copy
+ * the spill keeps: the file lives no longer than the process), and the
+ * tuple's bytes.  A streamed transaction's subtransaction may abort after
+ * its rows were written: its xid is kept, and its rows are passed over when
+ * read.  Rows are read back a WAL record at a time at least
+ * (row_spill_next_lsn()), so that a flush of part of a transaction ends
+ * where decoding it again can tell what that part held (worker.c).
+ *
+ * The spill's memory is a context of its own, whose parent is whoever owns
+ * the spill at the time (a streamed transaction, then the decoded batch):
+ * it moves from one batch to the next when a transaction is flushed in
+ * parts (row_spill_adopt()), and the descriptors of the rows read back live
+ * as long as the batch that read the last of them.
  *
  * Exactly once is not this file's to keep: it is a temporary file of the
  * worker, gone with it (fd.c deletes it at exit, and the postmaster's
@@ -36,38 +45,48 @@
 
 #include "source/row_spill.h"
 
-struct RowSpill
-{
-	MemoryContext cxt;
-	BufFile    *file;			/* made at the first row */
-	bool		reading;
-	int64		nrows;
-	TransactionId *aborted;		/* subtransactions whose rows are passed
-								 * over: sorted once reading begins */
-	int			naborted;
-	int			aborted_capacity;
-	XLogRecPtr	commit_lsn;
-	TimestampTz commit_time;
-	List	   *streams;		/* Oid */
-	Oid			last_stream;
-};
-
 /* What precedes each row's tuple in the file. */
 typedef struct SpilledRowHeader
 {
 	Oid			relid;
 	TransactionId subxid;
 	TupleDesc	desc;
+	XLogRecPtr	lsn;			/* of its WAL record */
 	uint32		len;			/* of the tuple's data; 0: an ignored change */
 } SpilledRowHeader;
 
+struct RowSpill
+{
+	MemoryContext cxt;			/* holds the spill, and is its own */
+	BufFile    *file;			/* made at the first row */
+	bool		reading;
+	bool		peeked;			/* header holds the next row's */
+	SpilledRowHeader header;
+	TupleDesc	desc_source;	/* the last descriptor written, */
+	TupleDesc	desc;			/* and the copy the rows point to */
+	int64		nrows;
+	TransactionId *aborted;		/* subtransactions whose rows are passed
+								 * over: sorted once reading begins */
+	int			naborted;
+	int			aborted_capacity;
+	TransactionId xid;			/* top level, once committed */
+	XLogRecPtr	commit_lsn;
+	TimestampTz commit_time;
+	List	   *streams;		/* Oid */
+	Oid			last_stream;
+};
+
 static bool row_spill_aborted(RowSpill *spill, TransactionId subxid);
+static bool row_spill_peek(RowSpill *spill);
 static void row_spill_seek(RowSpill *spill, off_t offset, int whence);
 static void row_spill_read_exactly(RowSpill *spill, void *ptr, size_t size);
 
 RowSpill *
-row_spill_create(MemoryContext cxt)
+row_spill_create(MemoryContext parent)
 {
+	MemoryContext cxt = AllocSetContextCreate(parent,
+											  "pg_continuous spilled rows",
+											  ALLOCSET_SMALL_SIZES);
 	RowSpill   *spill = MemoryContextAllocZero(cxt, sizeof(RowSpill));
 
 	spill->cxt = cxt;
@@ -76,8 +95,14 @@ row_spill_create(MemoryContext cxt)
 }
 
 void
+row_spill_adopt(RowSpill *spill, MemoryContext parent)
+{
+	MemoryContextSetParent(spill->cxt, parent);
+}
+
+void
 row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
-				HeapTuple tuple, TupleDesc desc)
+				XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc)
 {
 	SpilledRowHeader header;
 	int			limit;
@@ -108,9 +133,24 @@ row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 		}
 		spill->last_stream = relid;
 	}
+
+	/*
+	 * The writer's descriptors are alive while it writes (decoder.c keeps
+	 * every one it made until the transaction ends), so a pointer seen
+	 * before is the same descriptor.
+	 */
+	if (desc != NULL && desc != spill->desc_source)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(spill->cxt);
+
+		spill->desc = CreateTupleDescCopy(desc);
+		spill->desc_source = desc;
+		MemoryContextSwitchTo(oldcxt);
+	}
 	header.relid = relid;
 	header.subxid = subxid;
-	header.desc = desc;
+	header.desc = desc ? spill->desc : NULL;
+	header.lsn = lsn;
 	header.len = tuple ? tuple->t_len : 0;
 
 	/*
@@ -157,11 +197,18 @@ row_spill_aborted(RowSpill *spill, TransactionId subxid)
 }
 
 void
-row_spill_committed(RowSpill *spill, XLogRecPtr commit_lsn,
-					TimestampTz commit_time)
+row_spill_committed(RowSpill *spill, TransactionId xid,
+					XLogRecPtr commit_lsn, TimestampTz commit_time)
 {
+	spill->xid = xid;
 	spill->commit_lsn = commit_lsn;
 	spill->commit_time = commit_time;
+}
+
+TransactionId
+row_spill_xid(RowSpill *spill)
+{
+	return spill->xid;
 }
 
 XLogRecPtr
@@ -182,11 +229,15 @@ row_spill_streams(RowSpill *spill)
 	return spill->streams;
 }
 
-bool
-row_spill_read(RowSpill *spill, SpilledRow *row)
+/*
+ * Read the next row's header not of an aborted subtransaction into
+ * spill->header, unless it is there already; false at the end.
+ */
+static bool
+row_spill_peek(RowSpill *spill)
 {
-	SpilledRowHeader header;
-
+	if (spill->peeked)
+		return true;
 	if (spill->file == NULL)
 		return false;
 	if (!spill->reading)
@@ -199,32 +250,52 @@ row_spill_read(RowSpill *spill, SpilledRow *row)
 	}
 	for (;;)
 	{
-		size_t		got = BufFileRead(spill->file, &header, sizeof(header));
+		size_t		got = BufFileRead(spill->file, &spill->header,
+									  sizeof(SpilledRowHeader));
 
 		if (got == 0)
 			return false;
-		if (got != sizeof(header))
+		if (got != sizeof(SpilledRowHeader))
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("pg_continuous could not read the temporary file of a large transaction: read only %zu of %zu bytes",
-							got, sizeof(header))));
-		if (!row_spill_aborted(spill, header.subxid))
+							got, sizeof(SpilledRowHeader))));
+		if (!row_spill_aborted(spill, spill->header.subxid))
 			break;
-		if (header.len > 0)
-			row_spill_seek(spill, header.len, SEEK_CUR);
+		if (spill->header.len > 0)
+			row_spill_seek(spill, spill->header.len, SEEK_CUR);
 	}
-	row->relid = header.relid;
-	row->desc = header.desc;
-	row->tuple = NULL;
-	if (header.len > 0)
-	{
-		HeapTuple	tuple = palloc(HEAPTUPLESIZE + header.len);
+	spill->peeked = true;
+	return true;
+}
 
-		tuple->t_len = header.len;
+XLogRecPtr
+row_spill_next_lsn(RowSpill *spill)
+{
+	return row_spill_peek(spill) ? spill->header.lsn : InvalidXLogRecPtr;
+}
+
+bool
+row_spill_read(RowSpill *spill, SpilledRow *row)
+{
+	SpilledRowHeader *header = &spill->header;
+
+	if (!row_spill_peek(spill))
+		return false;
+	spill->peeked = false;
+	row->relid = header->relid;
+	row->desc = header->desc;
+	row->lsn = header->lsn;
+	row->tuple = NULL;
+	if (header->len > 0)
+	{
+		HeapTuple	tuple = palloc(HEAPTUPLESIZE + header->len);
+
+		tuple->t_len = header->len;
 		ItemPointerSetInvalid(&tuple->t_self);
-		tuple->t_tableOid = header.relid;
+		tuple->t_tableOid = header->relid;
 		tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
-		row_spill_read_exactly(spill, tuple->t_data, header.len);
+		row_spill_read_exactly(spill, tuple->t_data, header->len);
 		row->tuple = tuple;
 	}
 	return true;
@@ -257,4 +328,5 @@ row_spill_close(RowSpill *spill)
 	if (spill->file != NULL)
 		BufFileClose(spill->file);
 	spill->file = NULL;
+	spill->peeked = false;
 }

@@ -22,25 +22,34 @@ typedef struct SpilledRow
 {
 	Oid			relid;			/* its stream */
 	HeapTuple	tuple;			/* in the caller's memory context */
-	TupleDesc	desc;			/* as written: the writer keeps it alive */
+	TupleDesc	desc;			/* the spill's copy: lives as its memory does */
+	XLogRecPtr	lsn;			/* the WAL record it was decoded from */
 } SpilledRow;
 
-/* A spill of one transaction, its bookkeeping in cxt; no file until a row comes. */
-extern RowSpill *row_spill_create(MemoryContext cxt);
+/*
+ * A spill of one transaction, in a memory context of its own under parent;
+ * no file until a row comes.
+ */
+extern RowSpill *row_spill_create(MemoryContext parent);
+
+/* Its memory (and the descriptors of rows read back) now lives under parent. */
+extern void row_spill_adopt(RowSpill *spill, MemoryContext parent);
 
 /*
- * Write a row of the (sub)transaction subxid; tuple NULL for an ignored
- * change.  desc must outlive the spill.
+ * Write a row of the (sub)transaction subxid, decoded from the WAL record
+ * at lsn; tuple NULL for an ignored change.  desc need live only while
+ * the spill is written: the spill keeps a copy.
  */
 extern void row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
-							HeapTuple tuple, TupleDesc desc);
+							XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc);
 
 /* The subtransaction aborted: its rows are passed over when read. */
 extern void row_spill_forget_subxact(RowSpill *spill, TransactionId subxid);
 
-/* The transaction committed: its rows' commit, which the reader stamps. */
-extern void row_spill_committed(RowSpill *spill, XLogRecPtr commit_lsn,
-								TimestampTz commit_time);
+/* The transaction xid committed: its rows' commit, which the reader stamps. */
+extern void row_spill_committed(RowSpill *spill, TransactionId xid,
+								XLogRecPtr commit_lsn, TimestampTz commit_time);
+extern TransactionId row_spill_xid(RowSpill *spill);
 extern XLogRecPtr row_spill_commit_lsn(RowSpill *spill);
 extern TimestampTz row_spill_commit_time(RowSpill *spill);
 
@@ -53,7 +62,10 @@ extern List *row_spill_streams(RowSpill *spill);
  */
 extern bool row_spill_read(RowSpill *spill, SpilledRow *row);
 
-/* Close and delete the file. */
+/* The WAL record of the row row_spill_read() would return next; 0 at the end. */
+extern XLogRecPtr row_spill_next_lsn(RowSpill *spill);
+
+/* Close and delete the file; its memory goes with its parent's. */
 extern void row_spill_close(RowSpill *spill);
 
 #endif							/* CONTINUOUS_ROW_SPILL_H */

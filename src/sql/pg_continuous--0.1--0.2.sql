@@ -626,3 +626,21 @@ ALTER EVENT TRIGGER continuous_on_sql_drop ENABLE ALWAYS;
 ALTER POLICY dead_letters_read ON continuous.dead_letters
     USING (coalesce(pg_catalog.has_table_privilege(stream, 'SELECT')
                     AND NOT pg_catalog.row_security_active(stream), false));
+
+/* ------------------------------------------------------------------------
+ * A large transaction flushed in parts (src/worker/worker.c,
+ * src/source/decoder.c)
+ *
+ * Rows of a transaction past continuous.large_transaction_memory wait on
+ * disk, and are read back after its commit a part at a time, each part
+ * flushed: the views' memory stays bounded whatever the transaction's
+ * size.  part_lsn says how far the transaction that commits at frontier,
+ * part_xid, is
+ * applied: the rows of part_xid's WAL records up to part_lsn.  After a
+ * crash it is decoded again from frontier, passing over those rows.  NULL:
+ * no transaction is part applied.
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE continuous.decoder_position
+    ADD COLUMN part_xid xid,
+    ADD COLUMN part_lsn pg_lsn;

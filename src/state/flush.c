@@ -878,8 +878,10 @@ flush_write_view_starts(List *views, XLogRecPtr lsn)
 void
 flush_write_progress(DecoderProgress *progress)
 {
-	Oid			types[4] = {PG_LSNOID, PG_LSNOID, OIDARRAYOID, PG_LSNARRAYOID};
-	Datum		values[4];
+	Oid			types[6] = {PG_LSNOID, PG_LSNOID, OIDARRAYOID, PG_LSNARRAYOID,
+	XIDOID, PG_LSNOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	Datum	   *views = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
 	Datum	   *lsns = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
 	int			i;
@@ -896,9 +898,14 @@ flush_write_progress(DecoderProgress *progress)
 	values[3] = PointerGetDatum(construct_array(lsns, progress->nbehind, PG_LSNOID,
 												sizeof(XLogRecPtr), FLOAT8PASSBYVAL,
 												TYPALIGN_DOUBLE));
+	values[4] = TransactionIdGetDatum(progress->part_xid);
+	values[5] = LSNGetDatum(progress->part_lsn);
+	if (!TransactionIdIsValid(progress->part_xid))
+		nulls[4] = nulls[5] = 'n';
 	spi_exec("UPDATE continuous.decoder_position "
-			 "SET lsn = $1, frontier = $2, behind_views = $3, behind_lsns = $4",
-			 4, types, values, NULL);
+			 "SET lsn = $1, frontier = $2, behind_views = $3, behind_lsns = $4, "
+			 "part_xid = $5, part_lsn = $6",
+			 6, types, values, nulls);
 }
 
 void
@@ -936,7 +943,7 @@ flush_read_progress(DecoderProgress *progress)
 	Datum		d;
 
 	memset(progress, 0, sizeof(DecoderProgress));
-	if (SPI_execute("SELECT lsn, frontier, behind_views, behind_lsns "
+	if (SPI_execute("SELECT lsn, frontier, behind_views, behind_lsns, part_xid, part_lsn "
 					"FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read the decoder position");
 	if (SPI_processed != 1)
@@ -949,6 +956,13 @@ flush_read_progress(DecoderProgress *progress)
 	d = SPI_getbinval(row, desc, 2, &isnull);
 	progress->frontier = isnull ? progress->restart :
 		Max(progress->restart, DatumGetLSN(d));
+	d = SPI_getbinval(row, desc, 5, &isnull);
+	if (!isnull)
+	{
+		progress->part_xid = DatumGetTransactionId(d);
+		d = SPI_getbinval(row, desc, 6, &isnull);
+		progress->part_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+	}
 	d = SPI_getbinval(row, desc, 3, &isnull);
 	if (!isnull)
 	{

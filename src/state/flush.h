@@ -65,6 +65,15 @@ typedef struct DecoderProgress
 	int			nbehind;
 	Oid		   *behind_views;
 	XLogRecPtr *behind_lsns;
+
+	/*
+	 * A large transaction flushed in parts: part_xid (top level), which
+	 * commits at frontier, is applied up to the rows of its WAL record at
+	 * part_lsn (every view then stands at frontier); InvalidTransactionId:
+	 * none.
+	 */
+	TransactionId part_xid;
+	XLogRecPtr	part_lsn;
 } DecoderProgress;
 
 /* Written with the flush; after it commits, decoding resumes there. */

@@ -78,6 +78,23 @@ static HTAB *previous = NULL;
 
 /* where the lists of the entries of progress and previous are kept */
 static MemoryContext progress_cxt = NULL;
+
+/* locks are waited for (view_progress_wait_for_locks()) */
+static bool wait_for_locks = false;
+
+/*
+ * A large transaction applied in parts (worker.c): the top-level xid of
+ * the one that commits at frontier, and the WAL record whose rows end what
+ * is applied of it, as the last flush committed them; InvalidTransactionId:
+ * none.  Every flush until one passes frontier writes them again.
+ */
+static TransactionId part_xid = InvalidTransactionId;
+static XLogRecPtr part_lsn = InvalidXLogRecPtr;
+
+/* as the flush being committed wrote them (view_progress_write()) */
+static bool part_written = false;
+static TransactionId written_part_xid = InvalidTransactionId;
+static XLogRecPtr written_part_lsn = InvalidXLogRecPtr;
 static MemoryContext previous_cxt = NULL;
 static bool load_restarted = false;
 
@@ -113,6 +130,8 @@ view_progress_start(DecoderProgress *stored)
 	frontier = stored->frontier;
 	replay_end = stored->frontier > stored->restart ? stored->frontier :
 		InvalidXLogRecPtr;
+	part_xid = stored->part_xid;
+	part_lsn = stored->part_lsn;
 	behind_at_start = progress_table("pg_continuous views behind at start");
 	for (i = 0; i < stored->nbehind; i++)
 	{
@@ -128,6 +147,8 @@ view_progress_forget_all(void)
 {
 	frontier = InvalidXLogRecPtr;
 	replay_end = InvalidXLogRecPtr;
+	part_xid = InvalidTransactionId;
+	part_lsn = InvalidXLogRecPtr;
 	if (behind_at_start)
 		hash_destroy(behind_at_start);
 	behind_at_start = NULL;
@@ -271,6 +292,22 @@ view_progress_held(Oid view)
  * or the worker's last load saw it, is out of date, and the worker learns
  * of the DROP when it decodes it.
  */
+void
+view_progress_wait_for_locks(bool wait)
+{
+	wait_for_locks = wait;
+}
+
+/* Lock the relation as the flush does: at once, or waiting while told to. */
+static bool
+progress_lock_relation(Oid relid, LOCKMODE mode)
+{
+	if (!wait_for_locks)
+		return ConditionalLockRelationOid(relid, mode);
+	LockRelationOid(relid, mode);
+	return true;
+}
+
 ViewRelationsState
 view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 {
@@ -286,7 +323,7 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		if (!OidIsValid(relids[i]))
 			continue;
 		*locked = relids[i];
-		if (!ConditionalLockRelationOid(relids[i], modes[i]))
+		if (!progress_lock_relation(relids[i], modes[i]))
 			return VIEW_RELATIONS_LOCKED;
 		/* the storage table goes with the view only */
 		if (i == 0 && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
@@ -303,7 +340,7 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		foreach(tc, tables)
 		{
 			*locked = lfirst_oid(tc);
-			if (!ConditionalLockRelationOid(*locked, AccessShareLock))
+			if (!progress_lock_relation(*locked, AccessShareLock))
 				return VIEW_RELATIONS_LOCKED;
 		}
 		list_free(tables);
@@ -397,7 +434,8 @@ progress_behind(ViewProgress *p)
 }
 
 void
-view_progress_write(XLogRecPtr position)
+view_progress_write(XLogRecPtr position, TransactionId new_part_xid,
+					XLogRecPtr new_part_lsn)
 {
 	DecoderProgress out;
 	XLogRecPtr	new_frontier = Max(frontier, position);
@@ -407,6 +445,19 @@ view_progress_write(XLogRecPtr position)
 
 	out.restart = new_frontier;
 	out.frontier = new_frontier;
+
+	/* the transaction applied in parts is not through yet */
+	if (!TransactionIdIsValid(new_part_xid) &&
+		TransactionIdIsValid(part_xid) && new_frontier == frontier)
+	{
+		new_part_xid = part_xid;
+		new_part_lsn = part_lsn;
+	}
+	out.part_xid = new_part_xid;
+	out.part_lsn = new_part_lsn;
+	part_written = true;
+	written_part_xid = new_part_xid;
+	written_part_lsn = new_part_lsn;
 	out.nbehind = 0;
 	out.behind_views = palloc(sizeof(Oid) * Max(n, 1));
 	out.behind_lsns = palloc(sizeof(XLogRecPtr) * Max(n, 1));
@@ -426,6 +477,9 @@ view_progress_write(XLogRecPtr position)
 			}
 		}
 	}
+	/* a part is flushed only with every view at the same place */
+	Assert(!TransactionIdIsValid(out.part_xid) ||
+		   (out.nbehind == 0 && position == new_frontier));
 	flush_write_progress(&out);
 	view_progress_write_status();
 }
@@ -443,9 +497,26 @@ view_progress_flushed(XLogRecPtr position)
 			if (!p->held)
 				p->applied = Max(p->applied, position);
 	}
+	if (part_written)
+	{
+		part_xid = written_part_xid;
+		part_lsn = written_part_lsn;
+		part_written = false;
+	}
+	else if (position > frontier)
+	{
+		part_xid = InvalidTransactionId;
+		part_lsn = InvalidXLogRecPtr;
+	}
 	frontier = Max(frontier, position);
 	if (!XLogRecPtrIsInvalid(replay_end) && position >= replay_end)
 		replay_end = InvalidXLogRecPtr;
+}
+
+bool
+view_progress_in_part(void)
+{
+	return TransactionIdIsValid(part_xid);
 }
 
 XLogRecPtr

@@ -79,6 +79,19 @@ extern List *view_progress_held_views(Oid kafka_stream);
 /* Is any view held back? */
 extern bool view_progress_holding(void);
 
+/*
+ * While set, the locks on views' relations are waited for rather than
+ * holding the views back: a transaction flushed in parts is applied by
+ * every view alike (worker.c).
+ */
+extern void view_progress_wait_for_locks(bool wait);
+
+/*
+ * Is a large transaction applied in part, its rest still to be flushed?
+ * (The flush that writes the rest waits for locks too.)
+ */
+extern bool view_progress_in_part(void);
+
 /* Is this batch, ending at position, one decoded again for views behind? */
 extern bool view_progress_replaying(XLogRecPtr position);
 
@@ -87,9 +100,14 @@ extern XLogRecPtr view_progress_replay_end(void);
 
 /*
  * Written in the flush transaction that ends at position (the decoding
- * worker); the status of the views held back (every worker).
+ * worker), and, for a flush of part of the transaction part_xid that
+ * commits at position, the WAL record part_lsn whose rows end the part
+ * (part_xid invalid: the flush ends between transactions, or within the
+ * transaction last flushed in part, whose part is written again); the
+ * status of the views held back (every worker).
  */
-extern void view_progress_write(XLogRecPtr position);
+extern void view_progress_write(XLogRecPtr position, TransactionId part_xid,
+								XLogRecPtr part_lsn);
 extern void view_progress_write_status(void);
 
 /*

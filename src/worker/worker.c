@@ -110,6 +110,7 @@ typedef struct WorkerState
 	uint64		seen_sync_requests;
 	XLogRecPtr	published;
 	bool		folds_pay;		/* as the last flush's batch says */
+	XLogRecPtr	parts_of;		/* the last transaction flushed in parts */
 } WorkerState;
 
 /*
@@ -128,7 +129,7 @@ static WorkerState ws;
 static bool rebuild_owed_written = false;
 
 static void worker_start_further(Oid dboid) pg_attribute_noreturn();
-static void worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new);
+static void worker_start_decoder(DecoderProgress *stored, bool *slot_is_new);
 static void worker_rebuild_next_transaction(void);
 static void worker_take_turn(List *kafka_batches);
 static void worker_loop(void) pg_attribute_noreturn();
@@ -142,6 +143,9 @@ static void worker_release_held_views(void);
 static void worker_rewind(void);
 static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
+static void worker_flush_upto(DecodedPart *part);
+static void worker_flush_part(void);
+static Size worker_spilled_run(bool fold);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static bool worker_fold_due(void);
@@ -213,7 +217,7 @@ continuous_worker_main(Datum arg)
 	ws.decoding = decoder_available();
 	worker_catalog_init(0, ws.decoding);
 	if (ws.decoding)
-		worker_start_decoder(stored.restart, &slot_is_new);
+		worker_start_decoder(&stored, &slot_is_new);
 
 	/* after the slot exists, so no catalog change can fall in between */
 	worker_begin(InvalidTransactionId);
@@ -237,8 +241,9 @@ continuous_worker_main(Datum arg)
  * crash in between cannot leave a slot behind that hides the gap.
  */
 static void
-worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
+worker_start_decoder(DecoderProgress *stored, bool *slot_is_new)
 {
+	XLogRecPtr	start_lsn = stored->restart;
 	XLogRecPtr	lost_from = InvalidXLogRecPtr;
 	DecoderStart how;
 	bool		owed;
@@ -257,6 +262,9 @@ worker_start_decoder(XLogRecPtr start_lsn, bool *slot_is_new)
 	/* a new slot starts now: no view is behind another */
 	if (*slot_is_new)
 		view_progress_forget_all();
+	/* a large transaction was flushed in parts: the rest of it is owed */
+	else if (TransactionIdIsValid(stored->part_xid))
+		decoder_resume_within(stored->part_xid, stored->part_lsn);
 
 	worker_begin(InvalidTransactionId);
 
@@ -646,15 +654,22 @@ worker_fold(void)
 
 /*
  * The batch ends with a transaction whose rows past continuous.
- * large_transaction_memory are on disk (decoder.c, row_spill.c).  Where
- * every view over its streams can take events before the flush, and
- * nothing else keeps the batch from folding (worker_fold_due(), but for
- * large transactions aggregated before their commit), the batch
- * is folded, and the rows are read back in runs of a fold's size, each
- * folded in turn but the last, which the flush takes: only the views'
- * groups stay in memory, whatever the transaction's size.  Otherwise the
- * rows are read back whole, as though they had not been written out, and
- * the log says so: the memory then is the transaction's.
+ * large_transaction_memory are on disk (decoder.c, row_spill.c).  They are
+ * read back a run at a time.  Where every view over its streams can take
+ * events before the flush, each run is folded (worker_fold()), so that
+ * only the views' groups stay in memory; once those take half of the
+ * batch's memory, or where a view cannot take events before the flush
+ * (deduplication, joins, transforms, session and count windows), the
+ * batch is flushed instead, up to the run's last WAL record
+ * (worker_flush_part()).  The last run is left for the flush that comes
+ * when it is due.  So the worker's memory is bounded whatever the
+ * transaction's size, and every view's too.
+ *
+ * A batch that changes the continuous catalog (its views are loaded again
+ * after it), or one with views held back or decoded again (they stand
+ * elsewhere than the others, view_progress.c), reads the rows back whole,
+ * as though they had not been written out, and the log says so: the memory
+ * then is the transaction's.
  *
  * Whether folding pays (ws.folds_pay) is not asked: here it is what keeps
  * the memory bounded.
@@ -662,29 +677,84 @@ worker_fold(void)
 static void
 worker_read_spilled(void)
 {
-	if (!worker_batch_may_fold())
+	if (decoder_batch->catalog_changed || view_progress_holding() ||
+		view_progress_replaying(decoder_read_position()))
 	{
 		ereport(LOG,
 				(errmsg("pg_continuous: reading a large transaction's rows back into memory whole"),
-				 errdetail("Its rows past continuous.large_transaction_memory were written to a temporary file, but a view of its streams cannot take them before the flush, or the batch changes the continuous catalog, or a view is held back.")));
+				 errdetail("Its rows past continuous.large_transaction_memory were written to a temporary file, but the batch changes the continuous catalog, or a view is held back.")));
 		(void) decoder_batch_read_spilled(SIZE_MAX);
 		return;
 	}
-
-	/*
-	 * A large transaction that committed into the batch before, aggregated
-	 * while it streamed, has its rows folded as any others: what its views
-	 * ran before the commit is not used.
-	 */
-	if (decoder_batch->streamed_commits != NIL)
-		early_aggregation_forget_ended();
 	for (;;)
 	{
-		if (decoder_batch->nevents > decoder_batch->folded_events)
-			worker_fold();
-		if (!decoder_batch_read_spilled(worker_memory_fold_run(ws.views)))
+		bool		fold = worker_can_fold(ws.views) &&
+			worker_folded_memory(ws.views) < worker_memory_for_batch(ws.views) / 2;
+
+		CHECK_FOR_INTERRUPTS();
+		if (fold)
+		{
+			/*
+			 * A large transaction that committed into the batch before,
+			 * aggregated while it streamed, has its rows folded as any
+			 * others: what its views ran before the commit is not used.
+			 */
+			if (decoder_batch->streamed_commits != NIL)
+				early_aggregation_forget_ended();
+			if (decoder_batch->nevents > decoder_batch->folded_events)
+				worker_fold();
+		}
+		if (!decoder_batch_read_spilled(worker_spilled_run(fold)))
 			break;
+		if (!fold)
+			worker_flush_part();
 	}
+}
+
+/*
+ * Up to what the batch may take with the next run of rows read back: a
+ * fold's run, or the batch's memory for a flush; and at least a quarter of
+ * continuous.large_transaction_memory more than it takes, so that a run is
+ * never a handful of rows, however many views share continuous.
+ * state_memory.
+ */
+static Size
+worker_spilled_run(bool fold)
+{
+	Size		run = fold ? worker_memory_fold_run(ws.views) :
+		worker_memory_for_events(ws.views);
+
+	return Max(run, decoder_batch_bytes() +
+			   (Size) continuous_large_transaction_memory_kb * 1024 / 4);
+}
+
+/*
+ * Flush the batch up to the last WAL record of the large transaction's rows
+ * read back so far (decoder_batch_part()): the views, the streams'
+ * counters and watermarks, and the decoder position with how far into the
+ * transaction they go (part_lsn), in one transaction as any flush.  Every
+ * view applies the part: one whose relations another transaction has
+ * locked is waited for, not held back, for a view cannot stand inside a
+ * transaction the others have passed.  A sync() that waits is not served
+ * until the last part.
+ */
+static void
+worker_flush_part(void)
+{
+	DecodedPart part;
+
+	if (!decoder_batch_part(&part))
+		return;
+	if (part.commit_lsn != ws.parts_of)
+		ereport(LOG,
+				(errmsg("pg_continuous: applying the large transaction %u, which committed at %X/%X, in parts",
+						part.xid, LSN_FORMAT_ARGS(part.commit_lsn)),
+				 errdetail("Its rows do not fit in continuous.state_memory at once; readers see the views with part of it until the last part is flushed.")));
+	ws.parts_of = part.commit_lsn;
+	ereport(DEBUG1,
+			(errmsg_internal("pg_continuous: flushing part of transaction %u, up to its WAL record at %X/%X",
+							 part.xid, LSN_FORMAT_ARGS(part.change_lsn))));
+	worker_flush_upto(&part);
 }
 
 /*
@@ -995,8 +1065,18 @@ worker_take_turn(List *kafka_batches)
 static void
 worker_flush(void)
 {
-	XLogRecPtr	position = ws.decoding ? decoder_read_position() :
-		GetXLogInsertRecPtr();
+	worker_flush_upto(NULL);
+}
+
+/*
+ * The flush, of the whole batch (part NULL), or up to a part of a large
+ * transaction (worker_flush_part()).
+ */
+static void
+worker_flush_upto(DecodedPart *part)
+{
+	XLogRecPtr	position = part ? part->commit_lsn :
+		ws.decoding ? decoder_read_position() : GetXLogInsertRecPtr();
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz oldest = started;
 	ListCell   *lc;
@@ -1030,7 +1110,9 @@ worker_flush(void)
 		worker_exit_without_extension();
 	}
 	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
+	view_progress_wait_for_locks(part != NULL || view_progress_in_part());
 	worker_hold_locked_views();
+	view_progress_wait_for_locks(false);
 	replaying = ws.decoding && view_progress_replaying(position);
 	sources = (ws.decoding && decoder_batch->catalog_changed) ?
 		NIL : worker_kafka_sources();
@@ -1122,7 +1204,9 @@ worker_flush(void)
 	if (ws.decoding)
 	{
 		flush_write_view_starts(decoder_batch->created_views, position);
-		view_progress_write(position);
+		view_progress_write(position,
+							part ? part->xid : InvalidTransactionId,
+							part ? part->change_lsn : InvalidXLogRecPtr);
 	}
 	else
 		view_progress_write_status();
@@ -1140,7 +1224,10 @@ worker_flush(void)
 	{
 		view_progress_flushed(position);
 		early_aggregation_forget_ended();
-		decoder_batch_flushed(view_progress_confirmable(position));
+		if (part)
+			decoder_batch_flushed_part(position);
+		else
+			decoder_batch_flushed(view_progress_confirmable(position));
 	}
 	ws.last_flush = GetCurrentTimestamp();
 	if (rewind_due)

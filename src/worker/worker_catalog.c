@@ -101,7 +101,6 @@ static List *worker_catalog_load_views(MemoryContext spicxt,
 									   List *kafka_streams, HTAB *previous,
 									   bool at_startup, bool slot_is_new,
 									   bool decoder_restarted);
-static void worker_catalog_keep_in_memory(List *views);
 static void worker_watch_catalog(void);
 static void worker_catalog_invalidated(Datum arg, Oid relid);
 
@@ -165,39 +164,9 @@ worker_catalog_load(List *views, bool at_startup, bool slot_is_new,
 									  at_startup, slot_is_new,
 									  decoder_restarted);
 	worker_kafka_create_sources(kafka_streams, views);
-	if (wc.decoding)
-		worker_catalog_keep_in_memory(views);
-	else
+	if (!wc.decoding)
 		worker_watch_catalog();
 	return views;
-}
-
-/*
- * The table streams that a view cannot take events of before the flush:
- * their rows stay in memory however large their transaction (decoder.c),
- * since rows written to disk would be read back whole for it.
- */
-static void
-worker_catalog_keep_in_memory(List *views)
-{
-	Oid		   *relids = palloc(sizeof(Oid) * Max(2 * list_length(views), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, views)
-	{
-		ViewRuntime *vr = lfirst(lc);
-
-		if (vr->failed || view_folds_between_flushes(vr))
-			continue;
-		relids[n++] = vr->stream;
-		if (OidIsValid(vr->join_stream))
-			relids[n++] = vr->join_stream;
-	}
-	qsort(relids, n, sizeof(Oid), oid_cmp);
-	n = qunique(relids, n, sizeof(Oid), oid_cmp);
-	decoder_keep_in_memory(relids, n);
-	pfree(relids);
 }
 
 /*

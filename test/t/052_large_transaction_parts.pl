@@ -1,0 +1,222 @@
+# Copyright (c) pg_continuous contributors
+
+# A transaction whose rows do not fit in the worker's memory is applied in
+# parts: its rows past continuous.large_transaction_memory (here 1 MB) wait
+# on disk, and after its commit the worker reads them back a run at a time
+# and flushes each run (worker.c, worker_flush_part()), with how far into
+# the transaction the views are (continuous.decoder_position.part_lsn).
+# With continuous.state_memory at 4 MB, a transaction of 200,000 rows takes
+# several parts.  Views of every kind over the stream (tumbling, hopping,
+# session and count windows, emit = 'window_close', transforms, a lookup
+# join), and a stream with deduplication whose copies fall on both sides of
+# part boundaries.  Each time every view equals its batch query.
+#
+#   1. A transaction streamed before its commit, with a savepoint rolled
+#      back after its rows went to disk, and UPDATEs of the stream among its
+#      rows (ignored changes, counted once).
+#   2. kill -9 of the worker between two parts of a COPY (many rows to a WAL
+#      record): the worker is held at the
+#      end of its second flush by a lock on the decoder position's row, and
+#      killed there; after the restart it decodes the transaction again and
+#      passes over the rows of the parts flushed.  Nothing counts twice.
+#   3. A transaction not streamed (logical_decoding_work_mem large), whose
+#      rows the commit hands over at once.
+#   4. A lock on a view's table during the parts: the flush waits for it,
+#      rather than holding the view back inside the transaction.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgContinuous::Node;
+use PgContinuous::Oracle;
+use PgContinuous::EveryKind;
+use PgContinuous::Crash qw(worker_pid kill9_worker_and_wait);
+
+my $node = continuous_node('large_transaction_parts',
+	"logical_decoding_work_mem = '64kB'\ncontinuous.large_transaction_memory = '1MB'\n"
+	  . "continuous.state_memory = '4MB'\nlog_temp_files = 0\n");
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_continuous');
+create_every_kind($node, transforms => 1);
+
+my %joined = (
+	per_zone => q{SELECT r.zone, continuous.tumble(e.ts, '10 minutes') AS w,
+	    count(*) AS c, sum(e.v) AS s
+	    FROM events e JOIN regions r ON r.name = e.region GROUP BY 1, 2});
+my %deduplicated = (
+	clicks_per_user => [
+		q{SELECT user_id, count(*) AS c, max(ts) AS last FROM clicks GROUP BY user_id},
+		q{SELECT user_id, count(*) AS c, max(ts) AS last
+		    FROM (SELECT DISTINCT ON (event_id) * FROM clicks) d GROUP BY user_id}
+	]);
+$node->safe_psql('postgres', q{
+CREATE TABLE regions (name text PRIMARY KEY, zone text NOT NULL);
+INSERT INTO regions SELECT 'region ' || i, 'zone ' || (i % 2) FROM generate_series(0, 3) i;
+CREATE TABLE clicks (event_id bigint, user_id int, ts timestamptz NOT NULL);
+SELECT continuous.create_stream('clicks', event_time => 'ts',
+                                unique_key => 'event_id', dedup_within => '1 day');
+} . "CREATE VIEW per_zone WITH (continuous) AS $joined{per_zone};"
+	  . "CREATE VIEW clicks_per_user WITH (continuous) AS $deduplicated{clicks_per_user}[0];");
+
+# events k = $from .. $to, as EveryKind's load makes them (in event-time
+# order: none is late)
+sub events_sql
+{
+	my ($from, $to) = @_;
+	return "INSERT INTO events (k, v, user_id, region, ts) "
+	  . "SELECT k, (k % 13)::int, ((k / 1000) % 5)::int, 'region ' || (k % 4), "
+	  . "timestamptz '2026-01-01 00:00:00+00' + k * interval '100 ms' "
+	  . "FROM generate_series($from, $to) k;";
+}
+
+# the same events by COPY, whose rows the WAL holds many to a record: a
+# part ends at the end of a record, never inside one
+sub events_copy_sql
+{
+	my ($from, $to) = @_;
+	my $rows = join('', map {
+			my ($whole, $tenths) = (int($_ / 10), $_ % 10);
+			my @t = gmtime(1767225600 + $whole);
+			sprintf("%d\t%d\t%d\tregion %d\t%04d-%02d-%02d %02d:%02d:%02d.%d+00\n",
+				$_, $_ % 13, int($_ / 1000) % 5, $_ % 4,
+				$t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1], $t[0], $tenths)
+		} $from .. $to);
+	return "COPY events (k, v, user_id, region, ts) FROM stdin;\n$rows\\.\n";
+}
+
+# clicks $from .. $to, each sent twice in a row
+sub clicks_sql
+{
+	my ($from, $to) = @_;
+	return "INSERT INTO clicks SELECT i / 2, (i / 2) % 50, "
+	  . "timestamptz '2026-01-01 00:00:00+00' + (i / 2) * interval '100 ms' "
+	  . "FROM generate_series(2 * $from, 2 * $to + 1) i;";
+}
+
+sub temp_files_since
+{
+	my ($offset, $pid) = @_;
+	my $log = slurp_file($node->logfile, $offset);
+	my @files = $log =~ /temporary file: path "[^"]*pgsql_tmp${pid}\.\d+"/g;
+	return scalar @files;
+}
+
+sub check_all
+{
+	my ($when) = @_;
+	check_every_kind($node, $when);
+	views_equal_definitions($node, \%joined, $when);
+	is_same_rows($node, 'clicks_per_user', $deduplicated{clicks_per_user}[1],
+		"$when: clicks_per_user equals its SELECT over the clicks without their copies");
+	is($node->safe_psql('postgres',
+			"SELECT duplicates FROM continuous.streams WHERE stream = 'clicks'::regclass"),
+		$node->safe_psql('postgres',
+			'SELECT count(*) - count(DISTINCT event_id) FROM clicks'),
+		"$when: every copy counted once as a duplicate");
+	return;
+}
+
+sub ignored_changes
+{
+	return $node->safe_psql('postgres',
+		"SELECT ignored_changes FROM continuous.streams WHERE stream = 'events'::regclass");
+}
+
+# --- 1. streamed, a savepoint rolled back, UPDATEs among the rows ------------
+my $pid = worker_pid($node);
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', 'BEGIN;' . events_sql(0, 99999) . clicks_sql(0, 24999)
+	  . 'SAVEPOINT s;' . events_sql(100000, 129999)
+	  . 'ROLLBACK TO SAVEPOINT s;'
+	  . 'UPDATE events SET v = v WHERE k % 10000 = 7;'
+	  . events_sql(100000, 199999) . clicks_sql(25000, 49999)
+	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 100000;'
+	  . 'COMMIT;');
+check_all('a streamed transaction applied in parts');
+my $log = slurp_file($node->logfile, $offset);
+ok(temp_files_since($offset, $pid) > 0,
+	'the rows past 1 MB went to a temporary file of the worker');
+like($log, qr/applying the large transaction \d+, which committed at \S+, in parts/,
+	'the transaction was applied in parts, and the log says so');
+unlike($log, qr/back into memory whole/, 'nothing was read back whole');
+is(ignored_changes(), '20', 'the UPDATEs among its rows are counted once each');
+is($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_position'),
+	'', 'once the transaction is applied, no part is owed');
+
+# --- 2. kill -9 between two parts -------------------------------------------
+# The worker's flush ends by writing the decoder position: holder locks its
+# row, so that the first part's flush waits; second then queues for the
+# row behind the worker, and gets it once the first part has committed, so
+# that the next flush waits in turn.  The worker is killed there.
+my $worker_waits = q{SELECT count(*) FROM pg_stat_activity
+    WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
+      AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL};
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', "BEGIN;\n" . events_copy_sql(200000, 399999)
+	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 200000;'
+	  . clicks_sql(50000, 99999) . 'COMMIT;');
+ok(poll_until($node, 'postgres', $worker_waits, '1'),
+	'the first part\'s flush waits for the lock on the decoder position');
+my $second = $node->background_psql('postgres');
+my $second_pid = $second->query_safe('SELECT pg_backend_pid()');
+$second->query_until(qr/queued/,
+	"\\echo queued\nBEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n");
+ok( poll_until($node, 'postgres',
+		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $second_pid", 'Lock'),
+	'a second session queues for the row behind the worker');
+$holder->query_safe('COMMIT');
+ok( poll_until($node, 'postgres',
+		"SELECT state = 'idle in transaction' FROM pg_stat_activity WHERE pid = $second_pid"
+		  . " AND ($worker_waits) = 1"),
+	'the first part committed, and the next flush waits for the second session');
+isnt($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_position'),
+	'', 'the decoder position says how far into the transaction the views are');
+kill9_worker_and_wait($node);
+$holder->quit;
+eval { $second->quit; };
+check_all('kill -9 between two parts');
+is(ignored_changes(), '40', 'the UPDATEs are counted once across the crash');
+like(slurp_file($node->logfile, $offset), qr/applying the large transaction .* in parts/,
+	'the transaction was applied in parts after the restart too');
+
+# --- 3. not streamed: the commit hands every row over at once ---------------
+$node->safe_psql('postgres', "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'");
+$node->reload;
+$pid = worker_pid($node);
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', 'BEGIN;' . events_sql(400000, 599999)
+	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 400000;'
+	  . clicks_sql(100000, 149999) . 'COMMIT;');
+check_all('a transaction decoded at its commit, applied in parts');
+ok(temp_files_since($offset, $pid) > 0
+	  && slurp_file($node->logfile, $offset) =~ /in parts/,
+	'decoded at its commit, it went to disk and was applied in parts');
+is(ignored_changes(), '60', 'its UPDATEs are counted once each');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET logical_decoding_work_mem');
+$node->reload;
+
+# --- 4. a lock on a view's table during the parts ----------------------------
+# The late_events table of closed_minutes is locked before the transaction
+# commits: its first part waits for it, and no view is held back inside the
+# transaction.
+$offset = -s $node->logfile;
+$holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE late_events IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('postgres', events_sql(600000, 799999));
+ok( poll_until($node, 'postgres', q{SELECT count(*) FROM pg_stat_activity
+    WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
+      AND wait_event_type = 'Lock' AND wait_event = 'relation'}, '1'),
+	'the flush of a part waits for the lock on a view\'s table');
+$holder->query_safe('COMMIT');
+$holder->quit;
+check_all('a lock on a view\'s table during the parts');
+unlike(slurp_file($node->logfile, $offset), qr/held back by a lock/,
+	'no view was held back inside the transaction');
+
+$node->stop;
+done_testing();
