@@ -20,7 +20,8 @@
 #      killed there; after the restart it decodes the transaction again and
 #      passes over the rows of the parts flushed.  Nothing counts twice.
 #   3. A transaction not streamed (logical_decoding_work_mem large), whose
-#      rows the commit hands over at once.
+#      rows the commit hands over at once, killed between two parts the
+#      same way.
 #   4. A lock on a view's table during the parts: the flush waits for it,
 #      rather than holding the view back inside the transaction.
 
@@ -153,50 +154,62 @@ is($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_positio
 my $worker_waits = q{SELECT count(*) FROM pg_stat_activity
     WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
       AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL};
-$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
-my $holder = $node->background_psql('postgres');
-$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
+
+sub kill_between_parts
+{
+	my ($sql, $when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+	my $holder = $node->background_psql('postgres');
+	$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
+	$node->safe_psql('postgres', $sql);
+	ok(poll_until($node, 'postgres', $worker_waits, '1'),
+		"$when: the first part's flush waits for the lock on the decoder position");
+	my $second = $node->background_psql('postgres');
+	my $second_pid = $second->query_safe('SELECT pg_backend_pid()');
+	$second->query_until(qr/queued/,
+		"\\echo queued\nBEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n");
+	ok( poll_until($node, 'postgres',
+			"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $second_pid", 'Lock'),
+		"$when: a second session queues for the row behind the worker");
+	$holder->query_safe('COMMIT');
+	ok( poll_until($node, 'postgres',
+			"SELECT state = 'idle in transaction' FROM pg_stat_activity WHERE pid = $second_pid"
+			  . " AND ($worker_waits) = 1"),
+		"$when: the first part committed, and the next flush waits for the second session");
+	isnt($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_position'),
+		'', "$when: the decoder position says how far into the transaction the views are");
+	kill9_worker_and_wait($node);
+	$holder->quit;
+	eval { $second->quit; };
+	return;
+}
+
 $offset = -s $node->logfile;
-$node->safe_psql('postgres', "BEGIN;\n" . events_copy_sql(200000, 399999)
+kill_between_parts("BEGIN;\n" . events_copy_sql(200000, 399999)
 	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 200000;'
-	  . clicks_sql(50000, 99999) . 'COMMIT;');
-ok(poll_until($node, 'postgres', $worker_waits, '1'),
-	'the first part\'s flush waits for the lock on the decoder position');
-my $second = $node->background_psql('postgres');
-my $second_pid = $second->query_safe('SELECT pg_backend_pid()');
-$second->query_until(qr/queued/,
-	"\\echo queued\nBEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n");
-ok( poll_until($node, 'postgres',
-		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $second_pid", 'Lock'),
-	'a second session queues for the row behind the worker');
-$holder->query_safe('COMMIT');
-ok( poll_until($node, 'postgres',
-		"SELECT state = 'idle in transaction' FROM pg_stat_activity WHERE pid = $second_pid"
-		  . " AND ($worker_waits) = 1"),
-	'the first part committed, and the next flush waits for the second session');
-isnt($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_position'),
-	'', 'the decoder position says how far into the transaction the views are');
-kill9_worker_and_wait($node);
-$holder->quit;
-eval { $second->quit; };
+	  . clicks_sql(50000, 99999) . 'COMMIT;', 'streamed');
 check_all('kill -9 between two parts');
 is(ignored_changes(), '40', 'the UPDATEs are counted once across the crash');
 like(slurp_file($node->logfile, $offset), qr/applying the large transaction .* in parts/,
 	'the transaction was applied in parts after the restart too');
 
 # --- 3. not streamed: the commit hands every row over at once ---------------
+# The UPDATEs among its rows past the first part are counted with the part
+# they are in, not with the first: killed between two parts, each counts once.
 $node->safe_psql('postgres', "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'");
 $node->reload;
-$pid = worker_pid($node);
 $offset = -s $node->logfile;
-$node->safe_psql('postgres', 'BEGIN;' . events_sql(400000, 599999)
+kill_between_parts('BEGIN;' . events_sql(400000, 599999)
 	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 400000;'
-	  . clicks_sql(100000, 149999) . 'COMMIT;');
-check_all('a transaction decoded at its commit, applied in parts');
+	  . clicks_sql(100000, 149999) . 'COMMIT;', 'decoded at its commit');
+# a killed worker's file is removed unlogged: the one of the next worker,
+# which decodes the rest of the transaction again, is logged
+$pid = worker_pid($node);
+check_all('a transaction decoded at its commit, killed between two parts');
 ok(temp_files_since($offset, $pid) > 0
 	  && slurp_file($node->logfile, $offset) =~ /in parts/,
-	'decoded at its commit, it went to disk and was applied in parts');
-is(ignored_changes(), '60', 'its UPDATEs are counted once each');
+	'decoded at its commit, its rest went to disk again and was applied in parts');
+is(ignored_changes(), '60', 'its UPDATEs are counted once each across the crash');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET logical_decoding_work_mem');
 $node->reload;
 
@@ -205,7 +218,7 @@ $node->reload;
 # commits: its first part waits for it, and no view is held back inside the
 # transaction.
 $offset = -s $node->logfile;
-$holder = $node->background_psql('postgres');
+my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN; LOCK TABLE late_events IN ACCESS EXCLUSIVE MODE');
 $node->safe_psql('postgres', events_sql(600000, 799999));
 ok( poll_until($node, 'postgres', q{SELECT count(*) FROM pg_stat_activity
