@@ -1795,6 +1795,7 @@ batch_discard(void)
 		/* files first: their handles are in the context */
 		foreach(lc, decoder_batch->spills)
 			row_spill_close(lfirst(lc));
+		spill_read_lsn = spill_read_commit = InvalidXLogRecPtr;
 		MemoryContextReset(decoder_batch->cxt);
 		decoder_batch->rows_cxt = NULL;	/* deleted with the reset */
 		batch_init();

@@ -25,7 +25,14 @@
  *                 counters, dead letters and watermarks are as of here,
  *   behind_views  except these views, each applied up to its entry of
  *   behind_lsns,
- *   lsn           the least of them (or frontier): where decoding resumes.
+ *   lsn           the least of them (or frontier): where decoding resumes,
+ *   part_xid      a large transaction applied in parts (worker.c), which
+ *   part_lsn      commits at frontier, is applied up to the rows of its WAL
+ *                 record at part_lsn; decoded again, it passes over them
+ *                 (decoder_resume_within()).  No view is held back then:
+ *                 until the flush that passes frontier, the flushes wait
+ *                 for locks on views' relations instead
+ *                 (view_progress_wait_for_locks()).
  *
  * Once a held view's locks are free, the worker decodes again from lsn
  * (decoder_rewind).  Each view counts only the transactions that commit

@@ -33,9 +33,9 @@ typedef enum ViewRelationsState
 } ViewRelationsState;
 
 /*
- * Lock a view's relations as a flush locks them, without waiting; the
- * locks taken are kept to the end of the transaction.  *locked: the
- * relation found locked or gone.
+ * Lock a view's relations as a flush locks them, without waiting (unless
+ * view_progress_wait_for_locks() says to); the locks taken are kept to the
+ * end of the transaction.  *locked: the relation found locked or gone.
  */
 extern ViewRelationsState view_progress_lock_relations(ViewRelations *relations,
 													   bool kafka, Oid *locked);

@@ -20,7 +20,10 @@
  * written once per continuous.batch_events rather than once per memory's
  * worth of events.  A transaction too large for memory, whose later rows
  * the decoder wrote to disk, is read back in runs folded the same way
- * (worker_read_spilled), so that only its groups take memory.
+ * (worker_read_spilled), so that only its groups take memory, or where
+ * its views cannot fold, or their groups fill memory, flushed a run at a
+ * time: it is applied in parts (worker_flush_part), each flush recording
+ * how far into it the views are.
  *
  * A worker whose library is of another version than its database's
  * catalog waits, before it reads anything, for ALTER EXTENSION pg_continuous
