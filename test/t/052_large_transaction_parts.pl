@@ -24,6 +24,8 @@
 #      same way.
 #   4. A lock on a view's table during the parts: the flush waits for it,
 #      rather than holding the view back inside the transaction.
+#   5. A view that folds, whose groups (one per row) fill memory: applied
+#      in parts too.
 
 use strict;
 use warnings;
@@ -230,6 +232,22 @@ $holder->quit;
 check_all('a lock on a view\'s table during the parts');
 unlike(slurp_file($node->logfile, $offset), qr/held back by a lock/,
 	'no view was held back inside the transaction');
+
+# --- 5. a group per row, where every view can fold --------------------------
+# Folding keeps only the groups, but a transaction that makes a new group
+# of each row fills memory with them: once they take half of the batch's,
+# the transaction is applied in parts too.
+my %per_id = (per_id => q{SELECT id, count(*) AS n, sum(v) AS total FROM readings GROUP BY id});
+$node->safe_psql('postgres', q{
+CREATE TABLE readings (id bigint, v int);
+SELECT continuous.create_stream('readings');
+} . "CREATE VIEW per_id WITH (continuous) AS $per_id{per_id};");
+$offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	'INSERT INTO readings SELECT i, i % 7 FROM generate_series(1, 200000) i');
+views_equal_definitions($node, \%per_id, 'a group per row of a large transaction');
+like(slurp_file($node->logfile, $offset), qr/applying the large transaction \d+, .* in parts/,
+	'its groups filled memory, and it was applied in parts');
 
 $node->stop;
 done_testing();
