@@ -104,9 +104,11 @@ static bool partitioned_streams = false;
 static TransactionId resume_xid = InvalidTransactionId;
 static XLogRecPtr resume_change_lsn = InvalidXLogRecPtr;
 
-/* the WAL record of the last row read back of a spill, and its commit */
+/*
+ * The WAL record of the last row read back of the first spill of the batch
+ * (forgotten when that spill has been read, or the batch is gone).
+ */
 static XLogRecPtr spill_read_lsn = InvalidXLogRecPtr;
-static XLogRecPtr spill_read_commit = InvalidXLogRecPtr;
 
 /* set while a transaction that touched the catalog is being replayed */
 static bool txn_changed_catalog = false;
@@ -380,9 +382,9 @@ rows_fill_memory(void)
 static bool
 applied_before(ReorderBufferTXN *txn, ReorderBufferChange *change)
 {
-	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
-
-	return TransactionIdIsValid(resume_xid) && topxid == resume_xid &&
+	if (!TransactionIdIsValid(resume_xid))
+		return false;
+	return (txn->toptxn ? txn->toptxn->xid : txn->xid) == resume_xid &&
 		change->lsn <= resume_change_lsn;
 }
 
@@ -1693,11 +1695,10 @@ decoder_batch_read_spilled(Size max_bytes)
 		{
 			row_spill_close(spill);
 			decoder_batch->spills = list_delete_first(decoder_batch->spills);
-			spill_read_lsn = spill_read_commit = InvalidXLogRecPtr;
+			spill_read_lsn = InvalidXLogRecPtr;
 			continue;
 		}
 		spill_read_lsn = row.lsn;
-		spill_read_commit = row_spill_commit_lsn(spill);
 		if (row.tuple == NULL)
 			count_ignored(row.relid);
 		else
@@ -1719,9 +1720,7 @@ decoder_batch_part(DecodedPart *part)
 		XLogRecPtrIsInvalid(spill_read_lsn))
 		return false;
 	spill = linitial(decoder_batch->spills);
-	if (spill_read_commit != row_spill_commit_lsn(spill))
-		return false;
-	part->commit_lsn = spill_read_commit;
+	part->commit_lsn = row_spill_commit_lsn(spill);
 	part->xid = row_spill_xid(spill);
 	part->change_lsn = spill_read_lsn;
 	return true;
@@ -1795,7 +1794,7 @@ batch_discard(void)
 		/* files first: their handles are in the context */
 		foreach(lc, decoder_batch->spills)
 			row_spill_close(lfirst(lc));
-		spill_read_lsn = spill_read_commit = InvalidXLogRecPtr;
+		spill_read_lsn = InvalidXLogRecPtr;
 		MemoryContextReset(decoder_batch->cxt);
 		decoder_batch->rows_cxt = NULL;	/* deleted with the reset */
 		batch_init();

@@ -32,7 +32,7 @@
  *                 (decoder_resume_within()).  No view is held back then:
  *                 until the flush that passes frontier, the flushes wait
  *                 for locks on views' relations instead
- *                 (view_progress_wait_for_locks()).
+ *                 (view_progress_hold_if_locked()'s wait).
  *
  * Once a held view's locks are free, the worker decodes again from lsn
  * (decoder_rewind).  Each view counts only the transactions that commit
@@ -86,9 +86,6 @@ static HTAB *previous = NULL;
 /* where the lists of the entries of progress and previous are kept */
 static MemoryContext progress_cxt = NULL;
 
-/* locks are waited for (view_progress_wait_for_locks()) */
-static bool wait_for_locks = false;
-
 /*
  * A large transaction applied in parts (worker.c): the top-level xid of
  * the one that commits at frontier, and the WAL record whose rows end what
@@ -97,11 +94,6 @@ static bool wait_for_locks = false;
  */
 static TransactionId part_xid = InvalidTransactionId;
 static XLogRecPtr part_lsn = InvalidXLogRecPtr;
-
-/* as the flush being committed wrote them (view_progress_write()) */
-static bool part_written = false;
-static TransactionId written_part_xid = InvalidTransactionId;
-static XLogRecPtr written_part_lsn = InvalidXLogRecPtr;
 static MemoryContext previous_cxt = NULL;
 static bool load_restarted = false;
 
@@ -112,7 +104,9 @@ static XLogRecPtr frontier = InvalidXLogRecPtr;
 static XLogRecPtr replay_end = InvalidXLogRecPtr;
 
 static HTAB *progress_table(const char *name);
-static ViewRelationsState progress_lock(ViewProgress *p);
+static ViewRelationsState progress_lock(ViewProgress *p, bool wait);
+static void progress_part_after(XLogRecPtr position, TransactionId *xid,
+								XLogRecPtr *lsn);
 static bool progress_locks_free(ViewProgress *p);
 static bool progress_behind(ViewProgress *p);
 static bool progress_find_held(bool locks_free);
@@ -217,7 +211,7 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 	}
 	else
 	{
-		switch (progress_lock(p))
+		switch (progress_lock(p, false))
 		{
 			case VIEW_RELATIONS_FREE:
 				break;
@@ -256,7 +250,7 @@ view_progress_end_load(void)
 }
 
 ViewRelationsState
-view_progress_hold_if_locked(Oid view)
+view_progress_hold_if_locked(Oid view, bool wait)
 {
 	ViewProgress *p;
 
@@ -265,7 +259,7 @@ view_progress_hold_if_locked(Oid view)
 	p = hash_search(progress, &view, HASH_FIND, NULL);
 	if (p == NULL || p->held)
 		return VIEW_RELATIONS_FREE;
-	switch (progress_lock(p))
+	switch (progress_lock(p, wait))
 	{
 		case VIEW_RELATIONS_FREE:
 			return VIEW_RELATIONS_FREE;
@@ -299,24 +293,19 @@ view_progress_held(Oid view)
  * or the worker's last load saw it, is out of date, and the worker learns
  * of the DROP when it decodes it.
  */
-void
-view_progress_wait_for_locks(bool wait)
-{
-	wait_for_locks = wait;
-}
-
-/* Lock the relation as the flush does: at once, or waiting while told to. */
+/* Lock the relation as the flush does: at once, or waiting. */
 static bool
-progress_lock_relation(Oid relid, LOCKMODE mode)
+progress_lock_relation(Oid relid, LOCKMODE mode, bool wait)
 {
-	if (!wait_for_locks)
+	if (!wait)
 		return ConditionalLockRelationOid(relid, mode);
 	LockRelationOid(relid, mode);
 	return true;
 }
 
 ViewRelationsState
-view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
+view_progress_lock_relations(ViewRelations *relations, bool kafka, bool wait,
+							 Oid *locked)
 {
 	Oid			relids[4] = {relations->storage, relations->counts,
 	relations->late_table, relations->query_view};
@@ -330,7 +319,7 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		if (!OidIsValid(relids[i]))
 			continue;
 		*locked = relids[i];
-		if (!progress_lock_relation(relids[i], modes[i]))
+		if (!progress_lock_relation(relids[i], modes[i], wait))
 			return VIEW_RELATIONS_LOCKED;
 		/* the storage table goes with the view only */
 		if (i == 0 && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
@@ -347,7 +336,7 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 		foreach(tc, tables)
 		{
 			*locked = lfirst_oid(tc);
-			if (!progress_lock_relation(*locked, AccessShareLock))
+			if (!progress_lock_relation(*locked, AccessShareLock, wait))
 				return VIEW_RELATIONS_LOCKED;
 		}
 		list_free(tables);
@@ -357,13 +346,14 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, Oid *locked)
 }
 
 static ViewRelationsState
-progress_lock(ViewProgress *p)
+progress_lock(ViewProgress *p, bool wait)
 {
 	Oid			locked;
 	ViewRelationsState state;
 
 	state = view_progress_lock_relations(&p->relations,
-										 OidIsValid(p->kafka_stream), &locked);
+										 OidIsValid(p->kafka_stream), wait,
+										 &locked);
 	if (state == VIEW_RELATIONS_LOCKED)
 		p->locked = locked;
 	return state;
@@ -373,7 +363,7 @@ progress_lock(ViewProgress *p)
 static bool
 progress_locks_free(ViewProgress *p)
 {
-	return progress_lock(p) != VIEW_RELATIONS_LOCKED;
+	return progress_lock(p, false) != VIEW_RELATIONS_LOCKED;
 }
 
 /*
@@ -452,19 +442,9 @@ view_progress_write(XLogRecPtr position, TransactionId new_part_xid,
 
 	out.restart = new_frontier;
 	out.frontier = new_frontier;
-
-	/* the transaction applied in parts is not through yet */
-	if (!TransactionIdIsValid(new_part_xid) &&
-		TransactionIdIsValid(part_xid) && new_frontier == frontier)
-	{
-		new_part_xid = part_xid;
-		new_part_lsn = part_lsn;
-	}
 	out.part_xid = new_part_xid;
 	out.part_lsn = new_part_lsn;
-	part_written = true;
-	written_part_xid = new_part_xid;
-	written_part_lsn = new_part_lsn;
+	progress_part_after(position, &out.part_xid, &out.part_lsn);
 	out.nbehind = 0;
 	out.behind_views = palloc(sizeof(Oid) * Max(n, 1));
 	out.behind_lsns = palloc(sizeof(XLogRecPtr) * Max(n, 1));
@@ -491,8 +471,29 @@ view_progress_write(XLogRecPtr position, TransactionId new_part_xid,
 	view_progress_write_status();
 }
 
+/*
+ * The part applied once the flush up to position (*xid and *lsn: the part
+ * it ends with, if any) is in: that part; or, for a flush that does not
+ * pass frontier, the transaction applied in parts is not through yet, and
+ * its part stays; otherwise none.
+ */
+static void
+progress_part_after(XLogRecPtr position, TransactionId *xid, XLogRecPtr *lsn)
+{
+	if (TransactionIdIsValid(*xid))
+		return;
+	if (position <= frontier)
+	{
+		*xid = part_xid;
+		*lsn = part_lsn;
+	}
+	else
+		*lsn = InvalidXLogRecPtr;
+}
+
 void
-view_progress_flushed(XLogRecPtr position)
+view_progress_flushed(XLogRecPtr position, TransactionId new_part_xid,
+					  XLogRecPtr new_part_lsn)
 {
 	HASH_SEQ_STATUS seq;
 	ViewProgress *p;
@@ -504,17 +505,9 @@ view_progress_flushed(XLogRecPtr position)
 			if (!p->held)
 				p->applied = Max(p->applied, position);
 	}
-	if (part_written)
-	{
-		part_xid = written_part_xid;
-		part_lsn = written_part_lsn;
-		part_written = false;
-	}
-	else if (position > frontier)
-	{
-		part_xid = InvalidTransactionId;
-		part_lsn = InvalidXLogRecPtr;
-	}
+	progress_part_after(position, &new_part_xid, &new_part_lsn);
+	part_xid = new_part_xid;
+	part_lsn = new_part_lsn;
 	frontier = Max(frontier, position);
 	if (!XLogRecPtrIsInvalid(replay_end) && position >= replay_end)
 		replay_end = InvalidXLogRecPtr;

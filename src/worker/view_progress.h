@@ -33,12 +33,13 @@ typedef enum ViewRelationsState
 } ViewRelationsState;
 
 /*
- * Lock a view's relations as a flush locks them, without waiting (unless
- * view_progress_wait_for_locks() says to); the locks taken are kept to the
- * end of the transaction.  *locked: the relation found locked or gone.
+ * Lock a view's relations as a flush locks them, without waiting unless
+ * wait; the locks taken are kept to the end of the transaction.  *locked:
+ * the relation found locked or gone.
  */
 extern ViewRelationsState view_progress_lock_relations(ViewRelations *relations,
-													   bool kafka, Oid *locked);
+													   bool kafka, bool wait,
+													   Oid *locked);
 
 /* At worker start: where the last flush left every view. */
 extern void view_progress_start(DecoderProgress *stored);
@@ -68,9 +69,11 @@ extern void view_progress_end_load(void);
  * a lock on one of its relations (LOCKED), or is it a view of a table
  * stream whose DROP has committed since the catalog was read, which the
  * worker leaves out until it decodes the DROP (DROPPED, and forgotten)?
- * The locks it could take are kept.
+ * The locks it could take are kept.  With wait, the locks are waited for
+ * and the view is never held back: a transaction applied in parts is
+ * applied by every view alike (worker.c).
  */
-extern ViewRelationsState view_progress_hold_if_locked(Oid view);
+extern ViewRelationsState view_progress_hold_if_locked(Oid view, bool wait);
 
 /* Is a view held?  The views of a Kafka stream held back (a List of Oid). */
 extern bool view_progress_held(Oid view);
@@ -78,13 +81,6 @@ extern List *view_progress_held_views(Oid kafka_stream);
 
 /* Is any view held back? */
 extern bool view_progress_holding(void);
-
-/*
- * While set, the locks on views' relations are waited for rather than
- * holding the views back: a transaction flushed in parts is applied by
- * every view alike (worker.c).
- */
-extern void view_progress_wait_for_locks(bool wait);
 
 /*
  * Is a large transaction applied in part, its rest still to be flushed?
@@ -111,10 +107,12 @@ extern void view_progress_write(XLogRecPtr position, TransactionId part_xid,
 extern void view_progress_write_status(void);
 
 /*
- * After that flush has committed, or when a batch up to position held no
- * events: every view not held is there.
+ * After that flush has committed (with the part it wrote, as for
+ * view_progress_write()), or when a batch up to position held no events:
+ * every view not held is there.
  */
-extern void view_progress_flushed(XLogRecPtr position);
+extern void view_progress_flushed(XLogRecPtr position, TransactionId part_xid,
+								  XLogRecPtr part_lsn);
 
 /* How far the slot may confirm, with the decoder at position. */
 extern XLogRecPtr view_progress_confirmable(XLogRecPtr position);

@@ -141,7 +141,7 @@ static void worker_begin(TransactionId wait_for);
 static void worker_commit(void);
 static bool worker_extension_exists(void);
 static void worker_exit_without_extension(void);
-static void worker_hold_locked_views(void);
+static void worker_hold_locked_views(bool wait);
 static void worker_release_held_views(void);
 static void worker_rewind(void);
 static bool worker_stream_dropped(Oid stream);
@@ -152,7 +152,7 @@ static Size worker_spilled_run(bool fold);
 static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static bool worker_fold_due(void);
-static bool worker_batch_may_fold(void);
+static bool worker_batch_whole(void);
 static void worker_fold(void);
 static void worker_read_spilled(void);
 static void worker_judge_folds(void);
@@ -520,7 +520,8 @@ worker_loop(void)
 			ws.seen_sync_requests = sync_requests;
 			if (ws.decoding)
 			{
-				view_progress_flushed(decoder_read_position());
+				view_progress_flushed(decoder_read_position(),
+									  InvalidTransactionId, InvalidXLogRecPtr);
 				early_aggregation_forget_ended();
 				decoder_batch_flushed(view_progress_confirmable(decoder_read_position()));
 				worker_publish(decoder_read_position());
@@ -598,22 +599,21 @@ worker_fold_due(void)
 	if (decoder_batch_bytes() < worker_memory_fold_run(ws.views) ||
 		worker_folded_memory(ws.views) >= worker_memory_for_batch(ws.views) / 2)
 		return false;
-	return worker_batch_may_fold();
+	return !worker_batch_whole() && worker_can_fold(ws.views);
 }
 
 /*
- * May the decoded batch be folded at all?  Not with a catalog change in it
- * (its views are loaded again after it), nor while views are held back or
- * decoded again (view_progress.c), nor unless every view over its streams
- * can take events before the flush.
+ * Must the decoded batch be taken whole, by one flush?  With a catalog
+ * change in it (its views are loaded again after it), or while views are
+ * held back or decoded again (they stand elsewhere than the others,
+ * view_progress.c): it can be neither folded nor flushed in parts.
  */
 static bool
-worker_batch_may_fold(void)
+worker_batch_whole(void)
 {
-	return !decoder_batch->catalog_changed &&
-		!view_progress_holding() &&
-		!view_progress_replaying(decoder_read_position()) &&
-		worker_can_fold(ws.views);
+	return decoder_batch->catalog_changed ||
+		view_progress_holding() ||
+		view_progress_replaying(decoder_read_position());
 }
 
 /*
@@ -668,9 +668,8 @@ worker_fold(void)
  * when it is due.  So the worker's memory is bounded whatever the
  * transaction's size, and every view's too.
  *
- * A batch that changes the continuous catalog (its views are loaded again
- * after it), or one with views held back or decoded again (they stand
- * elsewhere than the others, view_progress.c), reads the rows back whole,
+ * A batch that must be taken whole (worker_batch_whole(): it changes the
+ * continuous catalog, or has views held back) reads the rows back whole,
  * as though they had not been written out, and the log says so: the memory
  * then is the transaction's.
  *
@@ -680,8 +679,7 @@ worker_fold(void)
 static void
 worker_read_spilled(void)
 {
-	if (decoder_batch->catalog_changed || view_progress_holding() ||
-		view_progress_replaying(decoder_read_position()))
+	if (worker_batch_whole())
 	{
 		ereport(LOG,
 				(errmsg("pg_continuous: reading a large transaction's rows back into memory whole"),
@@ -938,10 +936,11 @@ worker_stream_dropped(Oid stream)
  * (view_progress.c) and leave this batch: the others do not wait.  A view
  * of a table stream whose DROP has committed since the catalog was read
  * leaves it too: the worker has not decoded the DROP yet, and writing the
- * view's statistics would make a row for a view that is gone.
+ * view's statistics would make a row for a view that is gone.  With wait
+ * (a transaction applied in parts), the locks are waited for instead.
  */
 static void
-worker_hold_locked_views(void)
+worker_hold_locked_views(bool wait)
 {
 	ListCell   *lc;
 
@@ -949,7 +948,7 @@ worker_hold_locked_views(void)
 	{
 		ViewRuntime *vr = lfirst(lc);
 
-		switch (view_progress_hold_if_locked(vr->view))
+		switch (view_progress_hold_if_locked(vr->view, wait))
 		{
 			case VIEW_RELATIONS_FREE:
 				continue;
@@ -1113,9 +1112,7 @@ worker_flush_upto(DecodedPart *part)
 		worker_exit_without_extension();
 	}
 	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
-	view_progress_wait_for_locks(part != NULL || view_progress_in_part());
-	worker_hold_locked_views();
-	view_progress_wait_for_locks(false);
+	worker_hold_locked_views(part != NULL || view_progress_in_part());
 	replaying = ws.decoding && view_progress_replaying(position);
 	sources = (ws.decoding && decoder_batch->catalog_changed) ?
 		NIL : worker_kafka_sources();
@@ -1225,7 +1222,9 @@ worker_flush_upto(DecodedPart *part)
 		kafka_source_flushed(lfirst(lc));
 	if (ws.decoding)
 	{
-		view_progress_flushed(position);
+		view_progress_flushed(position,
+							  part ? part->xid : InvalidTransactionId,
+							  part ? part->change_lsn : InvalidXLogRecPtr);
 		early_aggregation_forget_ended();
 		if (part)
 			decoder_batch_flushed_part(position);

@@ -378,7 +378,7 @@ worker_catalog_load_views(MemoryContext spicxt, List *kafka_streams,
 		 * be.  Setting it up now would wait for the lock, and every view
 		 * with it.
 		 */
-		else if (view_progress_lock_relations(&relations, false, &locked) !=
+		else if (view_progress_lock_relations(&relations, false, false, &locked) !=
 				 VIEW_RELATIONS_FREE)
 			continue;
 

@@ -69,14 +69,6 @@ sub insert_sql
 	  . "FROM generate_series($from, $to) i;";
 }
 
-# the temporary files the worker $pid logged since the log was $offset long
-sub temp_files_since
-{
-	my ($offset, $pid) = @_;
-	my $log = slurp_file($node->logfile, $offset);
-	my @files = $log =~ /temporary file: path "[^"]*pgsql_tmp${pid}\.\d+"/g;
-	return scalar @files;
-}
 
 sub sync
 {
@@ -92,7 +84,7 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(0, 99999)
 	  . 'SAVEPOINT s;' . insert_sql(100000, 149999)
 	  . 'ROLLBACK TO SAVEPOINT s;' . insert_sql(150000, 249999) . 'COMMIT;');
 sync();
-ok(temp_files_since($offset, $pid) > 0,
+ok(temp_files_logged($node, $offset, $pid) > 0,
 	'the rows of a streamed transaction past 1 MB went to a temporary file of the worker');
 unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
 	'they were read back in folded runs, not whole');
@@ -113,7 +105,7 @@ $node->safe_psql('postgres', insert_sql(250000, 252999));
 $node->safe_psql('postgres', insert_sql(253000, 299999));
 sync();
 $log = slurp_file($node->logfile, $offset);
-ok(temp_files_since($offset, $pid) > 0 && $log !~ /back into memory whole/,
+ok(temp_files_logged($node, $offset, $pid) > 0 && $log !~ /back into memory whole/,
 	'a large transaction after one aggregated before its commit, in one batch, is read back in folded runs');
 views_equal_definitions($node, \%views, 'two large transactions in one batch, one on disk');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.flush_interval');
@@ -131,7 +123,7 @@ $node->reload;
 $offset = -s $node->logfile;
 $node->safe_psql('postgres', insert_sql(600000, 799999));
 sync();
-ok(temp_files_since($offset, $pid) > 0,
+ok(temp_files_logged($node, $offset, $pid) > 0,
 	'the rows of a transaction decoded at its commit past 1 MB went to a temporary file');
 unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
 	'they were read back in folded runs, not whole');
@@ -158,7 +150,7 @@ $offset = -s $node->logfile;
 $node->safe_psql('postgres', insert_sql(800000, 999999));
 sync();
 $log = slurp_file($node->logfile, $offset);
-ok(temp_files_since($offset, $pid) > 0,
+ok(temp_files_logged($node, $offset, $pid) > 0,
 	'with a session window over the stream, its rows go to disk too');
 unlike($log, qr/back into memory whole/, 'nothing is read back whole');
 views_equal_definitions($node, \%views, 'a view that cannot fold beside them');
@@ -176,7 +168,7 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(1000000, 1099999)
 	  . insert_sql(1100000, 1199999) . 'COMMIT;');
 sync();
 $log = slurp_file($node->logfile, $offset);
-ok(temp_files_since($offset, $pid) > 0 && $log =~ /reading a large transaction's rows back into memory whole/,
+ok(temp_files_logged($node, $offset, $pid) > 0 && $log =~ /reading a large transaction's rows back into memory whole/,
 	'a transaction that creates a view has its rows on disk read back whole, and the log says so');
 views_equal_definitions($node, \%views, 'a view created among a large transaction\'s rows');
 
@@ -211,7 +203,7 @@ $node->safe_psql('postgres', q{INSERT INTO pevents SELECT i % 1000, i % 89,
     '2026-03-01 00:00+00'::timestamptz + i * interval '1 second'
     FROM generate_series(1, 150000) i});
 sync();
-ok(temp_files_since($offset, $pid) > 0,
+ok(temp_files_logged($node, $offset, $pid) > 0,
 	'the rows of a large transaction into a partitioned stream went to a temporary file');
 views_equal_definitions($node, \%parted, 'a partitioned stream, partly on disk');
 is($node->safe_psql('postgres',

@@ -98,13 +98,6 @@ sub clicks_sql
 	  . "FROM generate_series(2 * $from, 2 * $to + 1) i;";
 }
 
-sub temp_files_since
-{
-	my ($offset, $pid) = @_;
-	my $log = slurp_file($node->logfile, $offset);
-	my @files = $log =~ /temporary file: path "[^"]*pgsql_tmp${pid}\.\d+"/g;
-	return scalar @files;
-}
 
 sub check_all
 {
@@ -139,7 +132,7 @@ $node->safe_psql('postgres', 'BEGIN;' . events_sql(0, 99999) . clicks_sql(0, 249
 	  . 'COMMIT;');
 check_all('a streamed transaction applied in parts');
 my $log = slurp_file($node->logfile, $offset);
-ok(temp_files_since($offset, $pid) > 0,
+ok(temp_files_logged($node, $offset, $pid) > 0,
 	'the rows past 1 MB went to a temporary file of the worker');
 like($log, qr/applying the large transaction \d+, which committed at \S+, in parts/,
 	'the transaction was applied in parts, and the log says so');
@@ -180,20 +173,20 @@ sub kill_between_parts
 		"$when: the first part committed, and the next flush waits for the second session");
 	isnt($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_position'),
 		'', "$when: the decoder position says how far into the transaction the views are");
+	my $killed_at = -s $node->logfile;
 	kill9_worker_and_wait($node);
 	$holder->quit;
 	eval { $second->quit; };
-	return;
+	return $killed_at;
 }
 
-$offset = -s $node->logfile;
-kill_between_parts("BEGIN;\n" . events_copy_sql(200000, 399999)
+$offset = kill_between_parts("BEGIN;\n" . events_copy_sql(200000, 399999)
 	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 200000;'
 	  . clicks_sql(50000, 99999) . 'COMMIT;', 'streamed');
 check_all('kill -9 between two parts');
 is(ignored_changes(), '40', 'the UPDATEs are counted once across the crash');
 like(slurp_file($node->logfile, $offset), qr/applying the large transaction .* in parts/,
-	'the transaction was applied in parts after the restart too');
+	'the rest of the transaction was applied in parts after the restart too');
 
 # --- 3. not streamed: the commit hands every row over at once ---------------
 # The UPDATEs among its rows past the first part are counted with the part
@@ -208,7 +201,7 @@ kill_between_parts('BEGIN;' . events_sql(400000, 599999)
 # which decodes the rest of the transaction again, is logged
 $pid = worker_pid($node);
 check_all('a transaction decoded at its commit, killed between two parts');
-ok(temp_files_since($offset, $pid) > 0
+ok(temp_files_logged($node, $offset, $pid) > 0
 	  && slurp_file($node->logfile, $offset) =~ /in parts/,
 	'decoded at its commit, its rest went to disk again and was applied in parts');
 is(ignored_changes(), '60', 'its UPDATEs are counted once each across the crash');

@@ -17,6 +17,11 @@
 #       query goes to psql with -c: PostgreSQL 15's version writes it to
 #       psql's standard input, and dies of the broken pipe when psql exits
 #       at once because the server is resetting after a kill -9.
+#
+#   temp_files_logged($node, $offset, $pid);
+#       how many temporary files of the process $pid the server log shows
+#       since it was $offset bytes long (log_temp_files = 0 logs each when
+#       it is deleted; a process killed leaves its files unlogged).
 
 package PgContinuous::Node;
 
@@ -30,7 +35,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(continuous_node poll_until);
+our @EXPORT = qw(continuous_node poll_until temp_files_logged);
 
 sub continuous_node
 {
@@ -70,6 +75,14 @@ sub poll_until
 	diag "poll_until timed out: $query\nexpected: $expected\n"
 	  . "last output: $stdout\nlast error: $stderr";
 	return 0;
+}
+
+sub temp_files_logged
+{
+	my ($node, $offset, $pid) = @_;
+	my $log = slurp_file($node->logfile, $offset);
+	my @files = $log =~ /temporary file: path "[^"]*pgsql_tmp${pid}\.\d+"/g;
+	return scalar @files;
 }
 
 1;
