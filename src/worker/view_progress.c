@@ -29,10 +29,17 @@
  *   part_xid      a large transaction applied in parts (worker.c), which
  *   part_lsn      commits at frontier, is applied up to the rows of its WAL
  *                 record at part_lsn; decoded again, it passes over them
- *                 (decoder_resume_within()).  No view is held back then:
- *                 until the flush that passes frontier, the flushes wait
- *                 for locks on views' relations instead
- *                 (view_progress_hold_if_locked()'s wait).
+ *                 (decoder_resume_within()).
+ *
+ * No view of a table stream is held back inside a transaction applied in
+ * parts, for its position would be inside it.  Before the first part, the
+ * worker takes the locks of every view whose relations are free, and keeps
+ * them across the parts' transactions (view_progress_pin()): a lock that
+ * another transaction asks for meanwhile waits for the worker.  A lock
+ * held from before, or taken while the worker restarted between parts, is
+ * waited for instead (view_progress_hold_if_locked()'s wait, and the load),
+ * for as long as continuous.view_time_limit allows, as for a view owner's
+ * code; then the view fails, and the other views go on.
  *
  * Once a held view's locks are free, the worker decodes again from lsn
  * (decoder_rewind).  Each view counts only the transactions that commit
@@ -55,19 +62,30 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "base/guc.h"
 #include "base/memory.h"
+#include "exec/quarantine.h"
 #include "worker/view_progress.h"
+
+/* how often a lock waited for is tried again */
+#define LOCK_RETRY_MS	100
 
 typedef struct ViewProgress
 {
@@ -78,6 +96,13 @@ typedef struct ViewProgress
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
 } ViewProgress;
+
+/* A relation a flush writes or reads for a view, and the lock it takes. */
+typedef struct RelationLock
+{
+	Oid			relid;
+	LOCKMODE	mode;
+} RelationLock;
 
 /* the views read from the catalog, and those read before (while loading) */
 static HTAB *progress = NULL;
@@ -94,6 +119,20 @@ static MemoryContext progress_cxt = NULL;
  */
 static TransactionId part_xid = InvalidTransactionId;
 static XLogRecPtr part_lsn = InvalidXLogRecPtr;
+
+/* A lock held across transactions. */
+typedef struct Pin
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode;
+} Pin;
+
+/*
+ * The locks (Pin) held from before the first part of a large transaction
+ * until its last is flushed: a lock asked for meanwhile waits for the
+ * worker, not the worker for it.
+ */
+static List *pins = NIL;
 static MemoryContext previous_cxt = NULL;
 static bool load_restarted = false;
 
@@ -105,6 +144,13 @@ static XLogRecPtr replay_end = InvalidXLogRecPtr;
 
 static HTAB *progress_table(const char *name);
 static ViewRelationsState progress_lock(ViewProgress *p, bool wait);
+static List *progress_relation_locks(ViewRelations *relations, bool kafka);
+static ViewRelationsState progress_lock_each(ViewRelations *relations,
+											 List *locks, bool wait,
+											 Oid *locked);
+static void progress_fail_overdue(ViewProgress *p);
+static void progress_pin(LOCKTAG *tag, LOCKMODE mode);
+static void progress_unpin(void);
 static void progress_part_after(XLogRecPtr position, TransactionId *xid,
 								XLogRecPtr *lsn);
 static bool progress_locks_free(ViewProgress *p);
@@ -150,6 +196,7 @@ view_progress_forget_all(void)
 	replay_end = InvalidXLogRecPtr;
 	part_xid = InvalidTransactionId;
 	part_lsn = InvalidXLogRecPtr;
+	progress_unpin();
 	if (behind_at_start)
 		hash_destroy(behind_at_start);
 	behind_at_start = NULL;
@@ -179,6 +226,8 @@ bool
 view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 						ViewRelations *relations, XLogRecPtr *counts_from)
 {
+	/* inside a transaction applied in parts, a view cannot be held back */
+	bool		wait = TransactionIdIsValid(part_xid) && !OidIsValid(kafka_stream);
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
 	ViewProgress *before = NULL;
 	ViewProgress *at_start = NULL;
@@ -211,13 +260,17 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 	}
 	else
 	{
-		switch (progress_lock(p, false))
+		switch (progress_lock(p, wait))
 		{
 			case VIEW_RELATIONS_FREE:
 				break;
 			case VIEW_RELATIONS_LOCKED:
 				p->held = true;
 				break;
+			case VIEW_RELATIONS_OVERDUE:
+				progress_fail_overdue(p);
+				*counts_from = InvalidXLogRecPtr;
+				return false;
 			case VIEW_RELATIONS_DROPPED:
 
 				/*
@@ -259,13 +312,17 @@ view_progress_hold_if_locked(Oid view, bool wait)
 	p = hash_search(progress, &view, HASH_FIND, NULL);
 	if (p == NULL || p->held)
 		return VIEW_RELATIONS_FREE;
-	switch (progress_lock(p, wait))
+	/* a Kafka stream's view may be held back anywhere (kafka_source.c) */
+	switch (progress_lock(p, wait && !OidIsValid(p->kafka_stream)))
 	{
 		case VIEW_RELATIONS_FREE:
 			return VIEW_RELATIONS_FREE;
 		case VIEW_RELATIONS_LOCKED:
 			p->held = true;
 			return VIEW_RELATIONS_LOCKED;
+		case VIEW_RELATIONS_OVERDUE:
+			progress_fail_overdue(p);
+			return VIEW_RELATIONS_OVERDUE;
 		case VIEW_RELATIONS_DROPPED:
 			/* a Kafka stream's consumer keeps its views until they go */
 			if (OidIsValid(p->kafka_stream))
@@ -285,47 +342,33 @@ view_progress_held(Oid view)
 }
 
 /*
- * Each relation the flush writes, locked as the flush locks it, without
- * waiting.  The locks taken are kept to the end of the transaction.  A
- * storage table that is gone once locked was dropped, with its view, by a
- * transaction that has committed (taking the lock has read its
- * invalidations): the view's catalog row, as this transaction's snapshot
- * or the worker's last load saw it, is out of date, and the worker learns
- * of the DROP when it decodes it.
+ * Each relation the flush writes or reads for a view, in the order it
+ * locks them, with the lock it takes: the storage table first, the table
+ * of counts, the late_events table, the view itself, and the tables its
+ * lookup joins read, partitions too.
  */
-/* Lock the relation as the flush does: at once, or waiting. */
-static bool
-progress_lock_relation(Oid relid, LOCKMODE mode, bool wait)
-{
-	if (!wait)
-		return ConditionalLockRelationOid(relid, mode);
-	LockRelationOid(relid, mode);
-	return true;
-}
-
-ViewRelationsState
-view_progress_lock_relations(ViewRelations *relations, bool kafka, bool wait,
-							 Oid *locked)
+static List *
+progress_relation_locks(ViewRelations *relations, bool kafka)
 {
 	Oid			relids[4] = {relations->storage, relations->counts,
 	relations->late_table, relations->query_view};
 	LOCKMODE	modes[4] = {kafka ? AccessShareLock : RowExclusiveLock,
 		RowExclusiveLock, RowExclusiveLock, AccessShareLock};
+	List	   *locks = NIL;
 	ListCell   *lc;
 	int			i;
 
 	for (i = 0; i < lengthof(relids); i++)
 	{
+		RelationLock *rl;
+
 		if (!OidIsValid(relids[i]))
 			continue;
-		*locked = relids[i];
-		if (!progress_lock_relation(relids[i], modes[i], wait))
-			return VIEW_RELATIONS_LOCKED;
-		/* the storage table goes with the view only */
-		if (i == 0 && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
-			return VIEW_RELATIONS_DROPPED;
+		rl = palloc(sizeof(RelationLock));
+		rl->relid = relids[i];
+		rl->mode = modes[i];
+		locks = lappend(locks, rl);
 	}
-	/* the lookup joins read their tables in the flush, partitions too */
 	foreach(lc, relations->lookups)
 	{
 		List	   *tables = list_make1_oid(lfirst_oid(lc));
@@ -335,14 +378,91 @@ view_progress_lock_relations(ViewRelations *relations, bool kafka, bool wait,
 			tables = find_all_inheritors(lfirst_oid(lc), NoLock, NULL);
 		foreach(tc, tables)
 		{
-			*locked = lfirst_oid(tc);
-			if (!progress_lock_relation(*locked, AccessShareLock, wait))
-				return VIEW_RELATIONS_LOCKED;
+			RelationLock *rl = palloc(sizeof(RelationLock));
+
+			rl->relid = lfirst_oid(tc);
+			rl->mode = AccessShareLock;
+			locks = lappend(locks, rl);
 		}
 		list_free(tables);
 	}
+	return locks;
+}
+
+/*
+ * Lock the relation as the flush does: at once, or (wait) for as long as
+ * continuous.view_time_limit allows (without end at 0).  The worker tries
+ * again every LOCK_RETRY_MS rather than queue, so that its wait can end.
+ */
+static bool
+progress_lock_relation(Oid relid, LOCKMODE mode, bool wait)
+{
+	TimestampTz started;
+	bool		woken = false;
+	bool		got = false;
+
+	if (ConditionalLockRelationOid(relid, mode))
+		return true;
+	if (!wait)
+		return false;
+	started = GetCurrentTimestamp();
+	while (!got && (continuous_view_time_limit_ms <= 0 ||
+					!TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+												continuous_view_time_limit_ms)))
+	{
+		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					  LOCK_RETRY_MS, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			woken = true;
+		}
+		CHECK_FOR_INTERRUPTS();
+		got = ConditionalLockRelationOid(relid, mode);
+	}
+	/* what woke the worker meanwhile is for its loop */
+	if (woken)
+		SetLatch(MyLatch);
+	return got;
+}
+
+/*
+ * Lock each of locks (progress_relation_locks() of relations); the locks
+ * taken are kept to the end of the transaction.  *locked: the relation
+ * found locked or gone.  A storage table that is gone once locked was
+ * dropped, with its view, by a transaction that has committed (taking the
+ * lock has read its invalidations): the view's catalog row, as this
+ * transaction's snapshot or the worker's last load saw it, is out of date,
+ * and the worker learns of the DROP when it decodes it.
+ */
+static ViewRelationsState
+progress_lock_each(ViewRelations *relations, List *locks, bool wait,
+				   Oid *locked)
+{
+	ListCell   *lc;
+
+	foreach(lc, locks)
+	{
+		RelationLock *rl = lfirst(lc);
+
+		*locked = rl->relid;
+		if (!progress_lock_relation(rl->relid, rl->mode, wait))
+			return wait ? VIEW_RELATIONS_OVERDUE : VIEW_RELATIONS_LOCKED;
+		/* the storage table goes with the view only */
+		if (rl->relid == relations->storage &&
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rl->relid)))
+			return VIEW_RELATIONS_DROPPED;
+	}
 	*locked = InvalidOid;
 	return VIEW_RELATIONS_FREE;
+}
+
+ViewRelationsState
+view_progress_lock_relations(ViewRelations *relations, bool kafka, bool wait,
+							 Oid *locked)
+{
+	return progress_lock_each(relations,
+							  progress_relation_locks(relations, kafka),
+							  wait, locked);
 }
 
 static ViewRelationsState
@@ -354,9 +474,97 @@ progress_lock(ViewProgress *p, bool wait)
 	state = view_progress_lock_relations(&p->relations,
 										 OidIsValid(p->kafka_stream), wait,
 										 &locked);
-	if (state == VIEW_RELATIONS_LOCKED)
+	if (state == VIEW_RELATIONS_LOCKED || state == VIEW_RELATIONS_OVERDUE)
 		p->locked = locked;
 	return state;
+}
+
+/*
+ * A view of a table stream whose relation another transaction kept locked
+ * past continuous.view_time_limit, while the worker waited for it inside a
+ * transaction applied in parts: the view cannot be held back there, and
+ * the other views must not wait longer, so it fails, as a view whose
+ * owner's code runs too long does; continuous.rebuild() brings it back.
+ */
+static void
+progress_fail_overdue(ViewProgress *p)
+{
+	Oid			view = p->view;
+
+	quarantine_view(view, get_rel_name(view),
+					psprintf("another transaction held a lock on %s for longer than continuous.view_time_limit (%d ms) while a large transaction was applied in parts",
+							 DatumGetCString(DirectFunctionCall1(regclassout,
+																 ObjectIdGetDatum(p->locked))),
+							 continuous_view_time_limit_ms));
+	(void) hash_search(progress, &view, HASH_REMOVE, NULL);
+}
+
+void
+view_progress_pin(Oid extension)
+{
+	HASH_SEQ_STATUS seq;
+	ViewProgress *p;
+	LOCKTAG		tag;
+
+	if (progress == NULL || pins != NIL)
+		return;
+	/* the lock every transaction of the worker takes first (worker.c) */
+	if (OidIsValid(extension))
+	{
+		SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId, extension, 0);
+		progress_pin(&tag, AccessShareLock);
+	}
+	hash_seq_init(&seq, progress);
+	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		List	   *locks;
+		ListCell   *lc;
+		Oid			locked;
+
+		if (p->held || OidIsValid(p->kafka_stream))
+			continue;
+		locks = progress_relation_locks(&p->relations, false);
+		if (progress_lock_each(&p->relations, locks, false, &locked) !=
+			VIEW_RELATIONS_FREE)
+			continue;
+		foreach(lc, locks)
+		{
+			RelationLock *rl = lfirst(lc);
+
+			SET_LOCKTAG_RELATION(tag, MyDatabaseId, rl->relid);
+			progress_pin(&tag, rl->mode);
+		}
+	}
+}
+
+/* Hold a lock this transaction holds already across transactions too. */
+static void
+progress_pin(LOCKTAG *tag, LOCKMODE mode)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(continuous_memory_context());
+	Pin		   *pin = palloc(sizeof(Pin));
+
+	pin->tag = *tag;
+	pin->mode = mode;
+	pins = lappend(pins, pin);
+	MemoryContextSwitchTo(oldcxt);
+	/* granted at once, as this transaction holds it */
+	(void) LockAcquire(&pin->tag, mode, true, false);
+}
+
+static void
+progress_unpin(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, pins)
+	{
+		Pin		   *pin = lfirst(lc);
+
+		LockRelease(&pin->tag, pin->mode, true);
+	}
+	list_free_deep(pins);
+	pins = NIL;
 }
 
 /* Free, or gone: either way nothing holds the view back any more. */
@@ -508,6 +716,8 @@ view_progress_flushed(XLogRecPtr position, TransactionId new_part_xid,
 	progress_part_after(position, &new_part_xid, &new_part_lsn);
 	part_xid = new_part_xid;
 	part_lsn = new_part_lsn;
+	if (!TransactionIdIsValid(part_xid))
+		progress_unpin();
 	frontier = Max(frontier, position);
 	if (!XLogRecPtrIsInvalid(replay_end) && position >= replay_end)
 		replay_end = InvalidXLogRecPtr;

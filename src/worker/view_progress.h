@@ -24,18 +24,20 @@ typedef struct ViewRelations
 	List	   *lookups;		/* Oid: the tables its lookup joins read */
 } ViewRelations;
 
-/* What a view's relations were found to be, locked without waiting. */
+/* What a view's relations were found to be, once locked. */
 typedef enum ViewRelationsState
 {
 	VIEW_RELATIONS_FREE,		/* locked now, for this transaction */
 	VIEW_RELATIONS_LOCKED,		/* another transaction holds a lock on one */
+	VIEW_RELATIONS_OVERDUE,		/* waited for past continuous.view_time_limit */
 	VIEW_RELATIONS_DROPPED		/* gone: the view's DROP has committed */
 } ViewRelationsState;
 
 /*
  * Lock a view's relations as a flush locks them, without waiting unless
- * wait; the locks taken are kept to the end of the transaction.  *locked:
- * the relation found locked or gone.
+ * wait (then for as long as continuous.view_time_limit allows); the locks
+ * taken are kept to the end of the transaction.  *locked: the relation
+ * found locked or gone.
  */
 extern ViewRelationsState view_progress_lock_relations(ViewRelations *relations,
 													   bool kafka, bool wait,
@@ -69,9 +71,12 @@ extern void view_progress_end_load(void);
  * a lock on one of its relations (LOCKED), or is it a view of a table
  * stream whose DROP has committed since the catalog was read, which the
  * worker leaves out until it decodes the DROP (DROPPED, and forgotten)?
- * The locks it could take are kept.  With wait, the locks are waited for
- * and the view is never held back: a transaction applied in parts is
- * applied by every view alike (worker.c).
+ * The locks it could take are kept.  With wait, a view of a table stream
+ * is never held back: a transaction applied in parts is applied by every
+ * view alike (worker.c).  Its locks are waited for instead, for as long as
+ * continuous.view_time_limit allows; past it, the view fails (OVERDUE,
+ * and forgotten).  The load of a view fails it the same way inside such a
+ * transaction.
  */
 extern ViewRelationsState view_progress_hold_if_locked(Oid view, bool wait);
 
@@ -81,6 +86,18 @@ extern List *view_progress_held_views(Oid kafka_stream);
 
 /* Is any view held back? */
 extern bool view_progress_holding(void);
+
+/*
+ * In a transaction, before the first part of a large transaction is read
+ * back: lock the relations of every view of a table stream that is free,
+ * and the extension (as every transaction of the worker locks it first),
+ * for as long as the transaction's parts take, across their flushes, so
+ * that another transaction's lock asked for meanwhile waits for the worker
+ * rather than the worker, and every view, for it.  The locks go once a
+ * flush passes the transaction (view_progress_flushed()), or with the
+ * worker.
+ */
+extern void view_progress_pin(Oid extension);
 
 /*
  * Is a large transaction applied in part, its rest still to be flushed?

@@ -687,6 +687,9 @@ worker_read_spilled(void)
 		(void) decoder_batch_read_spilled(SIZE_MAX);
 		return;
 	}
+	worker_begin(InvalidTransactionId);
+	view_progress_pin(ws.extension);
+	worker_commit();
 	for (;;)
 	{
 		bool		fold = worker_can_fold(ws.views) &&
@@ -937,7 +940,8 @@ worker_stream_dropped(Oid stream)
  * of a table stream whose DROP has committed since the catalog was read
  * leaves it too: the worker has not decoded the DROP yet, and writing the
  * view's statistics would make a row for a view that is gone.  With wait
- * (a transaction applied in parts), the locks are waited for instead.
+ * (a transaction applied in parts), the locks are waited for instead, up
+ * to continuous.view_time_limit, past which the view fails and leaves.
  */
 static void
 worker_hold_locked_views(bool wait)
@@ -957,6 +961,9 @@ worker_hold_locked_views(bool wait)
 						(errmsg("pg_continuous: continuous view \"%s\" is held back by a lock that another transaction holds on its relations; the other views go on",
 								vr->name)));
 				worker_kafka_hold_view(vr->stream, vr->view);
+				break;
+			case VIEW_RELATIONS_OVERDUE:
+				/* failed, with its reason (view_progress.c) */
 				break;
 			case VIEW_RELATIONS_DROPPED:
 				ereport(DEBUG1,

@@ -22,8 +22,13 @@
 #   3. A transaction not streamed (logical_decoding_work_mem large), whose
 #      rows the commit hands over at once, killed between two parts the
 #      same way.
-#   4. A lock on a view's table during the parts: the flush waits for it,
-#      rather than holding the view back inside the transaction.
+#   4. Locks on a view's relations during the parts.  The worker holds its
+#      views' locks from before the first part until the last, so that a
+#      LOCK asked for meanwhile waits for it; a lock kept from before the
+#      transaction, or taken while the worker restarts between parts, is
+#      waited for up to continuous.view_time_limit, and then its view fails
+#      (a view cannot be held back inside the transaction); the others go
+#      on, and continuous.rebuild() brings it back.
 #   5. A view that folds, whose groups (one per row) fill memory: applied
 #      in parts too.
 
@@ -208,23 +213,111 @@ is(ignored_changes(), '60', 'its UPDATEs are counted once each across the crash'
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET logical_decoding_work_mem');
 $node->reload;
 
-# --- 4. a lock on a view's table during the parts ----------------------------
-# The late_events table of closed_minutes is locked before the transaction
-# commits: its first part waits for it, and no view is held back inside the
-# transaction.
-$offset = -s $node->logfile;
+# --- 4. locks on a view's relations during the parts ------------------------
+# 4a. A lock asked for once the parts have begun waits for the worker, which
+# holds its views' locks from before the first part until the last: not the
+# worker, and every view with it, for the lock.  The first part's flush is
+# held by a lock on the decoder position's row meanwhile.
+$node->safe_psql('postgres', "CREATE TABLE lock_granted (parts_owed bool)");
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 my $holder = $node->background_psql('postgres');
-$holder->query_safe('BEGIN; LOCK TABLE late_events IN ACCESS EXCLUSIVE MODE');
+$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
 $node->safe_psql('postgres', events_sql(600000, 799999));
-ok( poll_until($node, 'postgres', q{SELECT count(*) FROM pg_stat_activity
-    WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
-      AND wait_event_type = 'Lock' AND wait_event = 'relation'}, '1'),
-	'the flush of a part waits for the lock on a view\'s table');
+ok(poll_until($node, 'postgres', $worker_waits, '1'),
+	'locks asked for during the parts: the first part waits for the decoder position');
+my $locker = $node->background_psql('postgres');
+my $locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
+$locker->query_until(qr/asked/,
+	"\\echo asked\nBEGIN;\nLOCK TABLE late_events IN ACCESS EXCLUSIVE MODE;\n"
+	  . "INSERT INTO lock_granted SELECT part_lsn IS NOT NULL FROM continuous.decoder_position;\n"
+	  . "COMMIT;\n");
+ok( poll_until($node, 'postgres',
+		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $locker_pid", 'Lock'),
+	'a LOCK of a view\'s late_events table asked for during the parts waits');
 $holder->query_safe('COMMIT');
 $holder->quit;
-check_all('a lock on a view\'s table during the parts');
-unlike(slurp_file($node->logfile, $offset), qr/held back by a lock/,
-	'no view was held back inside the transaction');
+ok(poll_until($node, 'postgres', 'SELECT count(*) FROM lock_granted', '1'),
+	'the LOCK is granted once the transaction is applied');
+is($node->safe_psql('postgres', 'SELECT parts_owed FROM lock_granted'), 'f',
+	'the LOCK waited for the last part: the worker did not wait for it between parts');
+$locker->quit;
+check_all('a lock asked for during the parts');
+
+# The lookup table of per_zone, locked by its owner before the transaction
+# commits, and kept: the worker waits for it up to continuous.view_time_limit
+# and then fails per_zone (it cannot be held back inside the transaction);
+# every other view goes on, and continuous.rebuild() brings it back.
+$node->safe_psql('postgres', "ALTER SYSTEM SET continuous.view_time_limit = '3s'");
+$node->reload;
+
+sub per_zone_failed_by_lock
+{
+	my ($when) = @_;
+	ok( poll_until($node, 'postgres',
+			"SELECT status FROM continuous.views WHERE view = 'per_zone'::regclass", 'failed'),
+		"$when: per_zone failed once the lock was kept past the time limit");
+	like( $node->safe_psql('postgres',
+			"SELECT last_error FROM continuous.views WHERE view = 'per_zone'::regclass"),
+		qr/another transaction held a lock on (public\.)?regions for longer than continuous.view_time_limit/,
+		"$when: its last_error says why");
+	my ($rc, $out, $err) = $node->psql('postgres', "SELECT continuous.sync('1 minute')");
+	is($rc, 0, "$when: the other views caught up while the lock was still held");
+	return;
+}
+
+sub per_zone_rebuilt
+{
+	my ($when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.rebuild('per_zone')");
+	check_all("$when, per_zone rebuilt");
+	return;
+}
+
+# 4b. kept from before the transaction
+$holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('postgres', events_sql(800000, 999999));
+per_zone_failed_by_lock('a lock kept from before the transaction');
+check_every_kind_views($node, 'a lock kept from before the transaction, per_zone failed');
+$holder->query_safe('COMMIT');
+$holder->quit;
+per_zone_rebuilt('a lock kept from before the transaction');
+
+# 4c. The worker stopped between two parts, and the lock taken before it
+# starts again: it waits for the lock and fails the view, rather than hold
+# it back at the transaction's commit, whose first part it has counted.
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+$holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
+$node->safe_psql('postgres', events_copy_sql(1000000, 1199999));
+ok(poll_until($node, 'postgres', $worker_waits, '1'),
+	'stopped between parts: the first part waits for the decoder position');
+my $second = $node->background_psql('postgres');
+$second->query_until(qr/queued/,
+	"\\echo queued\nBEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n");
+$holder->query_safe('COMMIT');
+ok( poll_until($node, 'postgres',
+		"SELECT ($worker_waits) = 1 AND (SELECT part_lsn IS NOT NULL FROM continuous.decoder_position)"),
+	'stopped between parts: the first part is in, and the next waits');
+$locker = $node->background_psql('postgres');
+$locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
+$locker->query_until(qr/asked/,
+	"\\echo asked\nBEGIN;\nLOCK TABLE regions IN ACCESS EXCLUSIVE MODE;\n");
+ok( poll_until($node, 'postgres',
+		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $locker_pid", 'Lock'),
+	'stopped between parts: the LOCK waits for the worker');
+$node->safe_psql('postgres', 'SELECT pg_terminate_backend(' . worker_pid($node) . ')');
+ok( poll_until($node, 'postgres',
+		"SELECT state FROM pg_stat_activity WHERE pid = $locker_pid", 'idle in transaction'),
+	'stopped between parts: the LOCK is granted once the worker is gone');
+$second->query_safe('COMMIT');
+$second->quit;
+per_zone_failed_by_lock('stopped between parts, the lock taken before the restart');
+$locker->query_safe('COMMIT');
+$locker->quit;
+per_zone_rebuilt('stopped between parts, the lock taken before the restart');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.view_time_limit');
+$node->reload;
 
 # --- 5. a group per row, where every view can fold --------------------------
 # Folding keeps only the groups, but a transaction that makes a new group
