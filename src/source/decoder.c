@@ -1727,7 +1727,7 @@ decoder_batch_part(DecodedPart *part)
 }
 
 void
-decoder_batch_flushed_part(XLogRecPtr commit_lsn)
+decoder_batch_flushed_part(XLogRecPtr confirmed_lsn)
 {
 	RowSpill   *spill = linitial(decoder_batch->spills);
 
@@ -1736,7 +1736,7 @@ decoder_batch_flushed_part(XLogRecPtr commit_lsn)
 	/* the spill outlives the batch's memory, and joins the next batch */
 	row_spill_adopt(spill, continuous_memory_context());
 	decoder_batch->spills = NIL;
-	decoder_batch_flushed(commit_lsn);
+	decoder_batch_flushed(confirmed_lsn);
 	batch_add_spill(spill);
 }
 

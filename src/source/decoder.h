@@ -250,9 +250,9 @@ extern bool decoder_batch_part(DecodedPart *part);
 /*
  * The batch has been flushed up to decoder_batch_part()'s position: forget
  * it but the rows on disk still to be read, and let the slot move on to
- * commit_lsn, which the flush wrote as where decoding resumes.
+ * confirmed_lsn (at most the transaction's commit, where decoding resumes).
  */
-extern void decoder_batch_flushed_part(XLogRecPtr commit_lsn);
+extern void decoder_batch_flushed_part(XLogRecPtr confirmed_lsn);
 
 /* The batch has been flushed: forget it, and let the slot move on. */
 extern void decoder_batch_flushed(XLogRecPtr flushed_lsn);

@@ -634,13 +634,18 @@ ALTER POLICY dead_letters_read ON continuous.dead_letters
  * Rows of a transaction past continuous.large_transaction_memory wait on
  * disk, and are read back after its commit a part at a time, each part
  * flushed: the views' memory stays bounded whatever the transaction's
- * size.  part_lsn says how far the transaction that commits at frontier,
- * part_xid, is
- * applied: the rows of part_xid's WAL records up to part_lsn.  After a
- * crash it is decoded again from frontier, passing over those rows.  NULL:
- * no transaction is part applied.
+ * size.  part_lsn says how far the transaction part_xid is applied: the
+ * rows of its WAL records up to part_lsn, by the views that stand in it.
+ * Those are the views behind whose behind_parts entry is part_lsn (they
+ * stand at its commit: it is decoded again for views held back before it);
+ * or, if there are none, every view at frontier, where it commits.  After
+ * a crash it is decoded again from its commit, passing over those rows,
+ * and a view that stands before it waits until it is through.  NULL: no
+ * transaction is part applied; a behind_parts entry of 0/0: that view
+ * stands between transactions.
  * ------------------------------------------------------------------------ */
 
 ALTER TABLE continuous.decoder_position
     ADD COLUMN part_xid xid,
-    ADD COLUMN part_lsn pg_lsn;
+    ADD COLUMN part_lsn pg_lsn,
+    ADD COLUMN behind_parts pg_lsn[];

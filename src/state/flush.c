@@ -878,18 +878,20 @@ flush_write_view_starts(List *views, XLogRecPtr lsn)
 void
 flush_write_progress(DecoderProgress *progress)
 {
-	Oid			types[6] = {PG_LSNOID, PG_LSNOID, OIDARRAYOID, PG_LSNARRAYOID,
-	XIDOID, PG_LSNOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[7] = {PG_LSNOID, PG_LSNOID, OIDARRAYOID, PG_LSNARRAYOID,
+	XIDOID, PG_LSNOID, PG_LSNARRAYOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Datum	   *views = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
 	Datum	   *lsns = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
+	Datum	   *parts = palloc(sizeof(Datum) * Max(progress->nbehind, 1));
 	int			i;
 
 	for (i = 0; i < progress->nbehind; i++)
 	{
 		views[i] = ObjectIdGetDatum(progress->behind_views[i]);
 		lsns[i] = LSNGetDatum(progress->behind_lsns[i]);
+		parts[i] = LSNGetDatum(progress->behind_parts[i]);
 	}
 	values[0] = LSNGetDatum(progress->restart);
 	values[1] = LSNGetDatum(progress->frontier);
@@ -900,12 +902,15 @@ flush_write_progress(DecoderProgress *progress)
 												TYPALIGN_DOUBLE));
 	values[4] = TransactionIdGetDatum(progress->part_xid);
 	values[5] = LSNGetDatum(progress->part_lsn);
+	values[6] = PointerGetDatum(construct_array(parts, progress->nbehind, PG_LSNOID,
+												sizeof(XLogRecPtr), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
 	if (!TransactionIdIsValid(progress->part_xid))
 		nulls[4] = nulls[5] = 'n';
 	spi_exec("UPDATE continuous.decoder_position "
 			 "SET lsn = $1, frontier = $2, behind_views = $3, behind_lsns = $4, "
-			 "part_xid = $5, part_lsn = $6",
-			 6, types, values, nulls);
+			 "part_xid = $5, part_lsn = $6, behind_parts = $7",
+			 7, types, values, nulls);
 }
 
 void
@@ -943,8 +948,8 @@ flush_read_progress(DecoderProgress *progress)
 	Datum		d;
 
 	memset(progress, 0, sizeof(DecoderProgress));
-	if (SPI_execute("SELECT lsn, frontier, behind_views, behind_lsns, part_xid, part_lsn "
-					"FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT lsn, frontier, behind_views, behind_lsns, part_xid, part_lsn, "
+					"behind_parts FROM continuous.decoder_position", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_continuous: could not read the decoder position");
 	if (SPI_processed != 1)
 		return;
@@ -968,8 +973,10 @@ flush_read_progress(DecoderProgress *progress)
 	{
 		Datum	   *views;
 		Datum	   *lsns;
+		Datum	   *parts = NULL;
 		int			nviews;
 		int			nlsns;
+		int			nparts = 0;
 		int			i;
 
 		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
@@ -979,13 +986,20 @@ flush_read_progress(DecoderProgress *progress)
 			return;
 		deconstruct_array(DatumGetArrayTypeP(d), PG_LSNOID, sizeof(XLogRecPtr),
 						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &lsns, NULL, &nlsns);
+		d = SPI_getbinval(row, desc, 7, &isnull);
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypeP(d), PG_LSNOID, sizeof(XLogRecPtr),
+							  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &parts, NULL, &nparts);
 		progress->nbehind = Min(nviews, nlsns);
 		progress->behind_views = palloc(sizeof(Oid) * Max(nviews, 1));
 		progress->behind_lsns = palloc(sizeof(XLogRecPtr) * Max(nviews, 1));
+		progress->behind_parts = palloc(sizeof(XLogRecPtr) * Max(nviews, 1));
 		for (i = 0; i < progress->nbehind; i++)
 		{
 			progress->behind_views[i] = DatumGetObjectId(views[i]);
 			progress->behind_lsns[i] = DatumGetLSN(lsns[i]);
+			progress->behind_parts[i] = i < nparts ? DatumGetLSN(parts[i]) :
+				InvalidXLogRecPtr;
 		}
 	}
 }

@@ -65,12 +65,14 @@ typedef struct DecoderProgress
 	int			nbehind;
 	Oid		   *behind_views;
 	XLogRecPtr *behind_lsns;
+	XLogRecPtr *behind_parts;	/* InvalidXLogRecPtr: none (below) */
 
 	/*
-	 * A large transaction flushed in parts: part_xid (top level), which
-	 * commits at frontier, is applied up to the rows of its WAL record at
-	 * part_lsn (every view then stands at frontier); InvalidTransactionId:
-	 * none.
+	 * A large transaction flushed in parts: part_xid (top level) is applied
+	 * up to the rows of its WAL record at part_lsn by the views that stand
+	 * in it: those behind whose behind_parts entry is part_lsn, and which
+	 * stand at its commit; or, if there are none, every view at frontier,
+	 * where it commits.  InvalidTransactionId: none.
 	 */
 	TransactionId part_xid;
 	XLogRecPtr	part_lsn;

@@ -91,7 +91,15 @@ typedef struct ViewProgress
 {
 	Oid			view;			/* hash key */
 	XLogRecPtr	applied;		/* counts what commits from here on */
-	bool		held;			/* by a lock on one of its relations */
+	bool		in_part;		/* but of the transaction applied in parts,
+								 * which commits at applied, only the rows
+								 * after its WAL record at part_lsn */
+	bool		held;			/* by a lock on one of its relations, or
+								 * kept */
+	bool		kept;			/* held until the transaction applied in
+								 * parts is through: it stands before it,
+								 * and the worker, started again, decodes
+								 * from its commit */
 	Oid			kafka_stream;	/* of a Kafka stream: no position here */
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
@@ -113,12 +121,14 @@ static MemoryContext progress_cxt = NULL;
 
 /*
  * A large transaction applied in parts (worker.c): the top-level xid of
- * the one that commits at frontier, and the WAL record whose rows end what
- * is applied of it, as the last flush committed them; InvalidTransactionId:
- * none.  Every flush until one passes frontier writes them again.
+ * the one that commits at part_commit, and the WAL record whose rows end
+ * what is applied of it by the views in_part, as the last flush committed
+ * them; InvalidTransactionId: none.  Every flush until one passes
+ * part_commit writes them again.
  */
 static TransactionId part_xid = InvalidTransactionId;
 static XLogRecPtr part_lsn = InvalidXLogRecPtr;
+static XLogRecPtr part_commit = InvalidXLogRecPtr;
 
 /* A lock held across transactions. */
 typedef struct Pin
@@ -149,10 +159,12 @@ static ViewRelationsState progress_lock_each(ViewRelations *relations,
 											 List *locks, bool wait,
 											 Oid *locked);
 static void progress_fail_overdue(ViewProgress *p);
+static bool progress_cannot_hold(ViewProgress *p);
 static void progress_pin(LOCKTAG *tag, LOCKMODE mode);
-static void progress_unpin(void);
 static void progress_part_after(XLogRecPtr position, TransactionId *xid,
 								XLogRecPtr *lsn);
+static void progress_after_flush(ViewProgress *p, XLogRecPtr position,
+								 bool part, XLogRecPtr *applied, bool *in_part);
 static bool progress_locks_free(ViewProgress *p);
 static bool progress_behind(ViewProgress *p);
 static bool progress_find_held(bool locks_free);
@@ -175,10 +187,21 @@ view_progress_start(DecoderProgress *stored)
 	int			i;
 
 	frontier = stored->frontier;
-	replay_end = stored->frontier > stored->restart ? stored->frontier :
-		InvalidXLogRecPtr;
 	part_xid = stored->part_xid;
 	part_lsn = stored->part_lsn;
+
+	/*
+	 * The transaction applied in parts commits where the views that stand
+	 * in it are: at frontier, or where those behind it stand (decoded again
+	 * for views that were held back).
+	 */
+	part_commit = frontier;
+	for (i = 0; i < stored->nbehind; i++)
+		if (stored->behind_parts[i] != InvalidXLogRecPtr)
+			part_commit = stored->behind_lsns[i];
+	if (!TransactionIdIsValid(part_xid))
+		part_commit = InvalidXLogRecPtr;
+
 	behind_at_start = progress_table("pg_continuous views behind at start");
 	for (i = 0; i < stored->nbehind; i++)
 	{
@@ -186,7 +209,23 @@ view_progress_start(DecoderProgress *stored)
 									  HASH_ENTER, NULL);
 
 		p->applied = stored->behind_lsns[i];
+		p->in_part = stored->behind_parts[i] != InvalidXLogRecPtr;
+
+		/*
+		 * A view that stands before the transaction, or at its commit
+		 * without any of it, needs the rows decoding now passes over: it
+		 * waits until the transaction is through, and is then decoded
+		 * again for (view_progress_release_due()).
+		 */
+		p->kept = TransactionIdIsValid(part_xid) && !p->in_part &&
+			p->applied <= part_commit;
 	}
+
+	/* decoding resumes at the transaction's commit, before the views kept */
+	if (TransactionIdIsValid(part_xid))
+		stored->restart = part_commit;
+	replay_end = stored->frontier > stored->restart ? stored->frontier :
+		InvalidXLogRecPtr;
 }
 
 void
@@ -196,7 +235,8 @@ view_progress_forget_all(void)
 	replay_end = InvalidXLogRecPtr;
 	part_xid = InvalidTransactionId;
 	part_lsn = InvalidXLogRecPtr;
-	progress_unpin();
+	part_commit = InvalidXLogRecPtr;
+	view_progress_unpin();
 	if (behind_at_start)
 		hash_destroy(behind_at_start);
 	behind_at_start = NULL;
@@ -226,8 +266,6 @@ bool
 view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 						ViewRelations *relations, XLogRecPtr *counts_from)
 {
-	/* inside a transaction applied in parts, a view cannot be held back */
-	bool		wait = TransactionIdIsValid(part_xid) && !OidIsValid(kafka_stream);
 	ViewProgress *p = hash_search(progress, &view, HASH_ENTER, NULL);
 	ViewProgress *before = NULL;
 	ViewProgress *at_start = NULL;
@@ -240,7 +278,15 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 
 	p->applied = before ? before->applied :
 		at_start ? at_start->applied : frontier;
-	p->applied = Max(p->applied, active_from);
+	p->in_part = before ? before->in_part :
+		at_start ? at_start->in_part :
+		TransactionIdIsValid(part_xid) && frontier == part_commit;
+	p->kept = before ? before->kept : at_start && at_start->kept;
+	if (active_from > p->applied)
+	{
+		p->applied = active_from;
+		p->in_part = false;
+	}
 	p->relations = *relations;
 	oldcxt = MemoryContextSwitchTo(progress_cxt);
 	p->relations.lookups = list_copy(relations->lookups);
@@ -258,9 +304,15 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 		p->held = true;
 		p->locked = before->locked;
 	}
+	else if (p->kept && TransactionIdIsValid(part_xid))
+	{
+		p->held = true;
+		p->locked = InvalidOid;
+	}
 	else
 	{
-		switch (progress_lock(p, wait))
+		p->kept = false;
+		switch (progress_lock(p, progress_cannot_hold(p)))
 		{
 			case VIEW_RELATIONS_FREE:
 				break;
@@ -303,7 +355,7 @@ view_progress_end_load(void)
 }
 
 ViewRelationsState
-view_progress_hold_if_locked(Oid view, bool wait)
+view_progress_hold_if_locked(Oid view)
 {
 	ViewProgress *p;
 
@@ -312,8 +364,7 @@ view_progress_hold_if_locked(Oid view, bool wait)
 	p = hash_search(progress, &view, HASH_FIND, NULL);
 	if (p == NULL || p->held)
 		return VIEW_RELATIONS_FREE;
-	/* a Kafka stream's view may be held back anywhere (kafka_source.c) */
-	switch (progress_lock(p, wait && !OidIsValid(p->kafka_stream)))
+	switch (progress_lock(p, progress_cannot_hold(p)))
 	{
 		case VIEW_RELATIONS_FREE:
 			return VIEW_RELATIONS_FREE;
@@ -331,6 +382,18 @@ view_progress_hold_if_locked(Oid view, bool wait)
 			return VIEW_RELATIONS_DROPPED;
 	}
 	return VIEW_RELATIONS_FREE;		/* keep the compiler quiet */
+}
+
+/*
+ * A view that stands inside the transaction applied in parts cannot be
+ * held back there: its locks are waited for (view_progress_hold_if_locked).
+ * A view of a Kafka stream may be held back anywhere (kafka_source.c).
+ */
+static bool
+progress_cannot_hold(ViewProgress *p)
+{
+	return p->in_part && TransactionIdIsValid(part_xid) &&
+		!OidIsValid(p->kafka_stream);
 }
 
 bool
@@ -552,8 +615,8 @@ progress_pin(LOCKTAG *tag, LOCKMODE mode)
 	(void) LockAcquire(&pin->tag, mode, true, false);
 }
 
-static void
-progress_unpin(void)
+void
+view_progress_unpin(void)
 {
 	ListCell   *lc;
 
@@ -647,6 +710,7 @@ view_progress_write(XLogRecPtr position, TransactionId new_part_xid,
 	long		n = progress ? hash_get_num_entries(progress) : 0;
 	HASH_SEQ_STATUS seq;
 	ViewProgress *p;
+	bool		part = TransactionIdIsValid(new_part_xid);
 
 	out.restart = new_frontier;
 	out.frontier = new_frontier;
@@ -656,25 +720,36 @@ view_progress_write(XLogRecPtr position, TransactionId new_part_xid,
 	out.nbehind = 0;
 	out.behind_views = palloc(sizeof(Oid) * Max(n, 1));
 	out.behind_lsns = palloc(sizeof(XLogRecPtr) * Max(n, 1));
+	out.behind_parts = palloc(sizeof(XLogRecPtr) * Max(n, 1));
 	if (progress)
 	{
 		hash_seq_init(&seq, progress);
 		while ((p = hash_seq_search(&seq)) != NULL)
 		{
-			XLogRecPtr	applied = p->held ? p->applied : Max(p->applied, position);
+			XLogRecPtr	applied;
+			bool		in_part;
 
-			if (!OidIsValid(p->kafka_stream) && applied < new_frontier)
+			if (OidIsValid(p->kafka_stream))
+				continue;
+			progress_after_flush(p, position, part, &applied, &in_part);
+
+			/*
+			 * A view held back is written even at frontier: it may stand
+			 * at the commit of the transaction applied in parts without
+			 * any of it, where the others are inside it.
+			 */
+			if (p->held || applied < new_frontier)
 			{
 				out.behind_views[out.nbehind] = p->view;
 				out.behind_lsns[out.nbehind] = applied;
+				out.behind_parts[out.nbehind] =
+					in_part && TransactionIdIsValid(out.part_xid) ?
+					out.part_lsn : InvalidXLogRecPtr;
 				out.nbehind++;
 				out.restart = Min(out.restart, applied);
 			}
 		}
 	}
-	/* a part is flushed only with every view at the same place */
-	Assert(!TransactionIdIsValid(out.part_xid) ||
-		   (out.nbehind == 0 && position == new_frontier));
 	flush_write_progress(&out);
 	view_progress_write_status();
 }
@@ -682,15 +757,15 @@ view_progress_write(XLogRecPtr position, TransactionId new_part_xid,
 /*
  * The part applied once the flush up to position (*xid and *lsn: the part
  * it ends with, if any) is in: that part; or, for a flush that does not
- * pass frontier, the transaction applied in parts is not through yet, and
- * its part stays; otherwise none.
+ * pass the commit of the transaction applied in parts, the transaction is
+ * not through yet, and its part stays; otherwise none.
  */
 static void
 progress_part_after(XLogRecPtr position, TransactionId *xid, XLogRecPtr *lsn)
 {
 	if (TransactionIdIsValid(*xid))
 		return;
-	if (position <= frontier)
+	if (TransactionIdIsValid(part_xid) && position <= part_commit)
 	{
 		*xid = part_xid;
 		*lsn = part_lsn;
@@ -699,25 +774,63 @@ progress_part_after(XLogRecPtr position, TransactionId *xid, XLogRecPtr *lsn)
 		*lsn = InvalidXLogRecPtr;
 }
 
+/*
+ * Where the view stands once the flush up to position, which ends with a
+ * part of a large transaction (part) or not, is in: a view not held that
+ * stands at or before position moves there, and inside the transaction
+ * for a part.  (A flush of other work up to where the view stands leaves
+ * it where it is, inside the transaction or not.)
+ */
+static void
+progress_after_flush(ViewProgress *p, XLogRecPtr position, bool part,
+					 XLogRecPtr *applied, bool *in_part)
+{
+	*applied = p->applied;
+	*in_part = p->in_part;
+	if (p->held || p->applied > position)
+		return;
+	if (part)
+	{
+		*applied = position;
+		*in_part = true;
+	}
+	else if (p->applied < position)
+	{
+		*applied = position;
+		*in_part = false;
+	}
+}
+
 void
 view_progress_flushed(XLogRecPtr position, TransactionId new_part_xid,
 					  XLogRecPtr new_part_lsn)
 {
 	HASH_SEQ_STATUS seq;
 	ViewProgress *p;
+	bool		part = TransactionIdIsValid(new_part_xid);
 
 	if (progress)
 	{
 		hash_seq_init(&seq, progress);
 		while ((p = hash_seq_search(&seq)) != NULL)
-			if (!p->held)
-				p->applied = Max(p->applied, position);
+			progress_after_flush(p, position, part, &p->applied, &p->in_part);
 	}
+	if (part)
+		part_commit = position;
 	progress_part_after(position, &new_part_xid, &new_part_lsn);
 	part_xid = new_part_xid;
 	part_lsn = new_part_lsn;
 	if (!TransactionIdIsValid(part_xid))
-		progress_unpin();
+	{
+		/* through: the views kept before it may be decoded again for */
+		part_commit = InvalidXLogRecPtr;
+		if (progress)
+		{
+			hash_seq_init(&seq, progress);
+			while ((p = hash_seq_search(&seq)) != NULL)
+				p->in_part = p->kept = false;
+		}
+	}
 	frontier = Max(frontier, position);
 	if (!XLogRecPtrIsInvalid(replay_end) && position >= replay_end)
 		replay_end = InvalidXLogRecPtr;
@@ -747,6 +860,9 @@ view_progress_confirmable(XLogRecPtr position)
 bool
 view_progress_release_due(void)
 {
+	/* decoding again inside the transaction would apply its parts twice */
+	if (TransactionIdIsValid(part_xid))
+		return false;
 	return progress_find_held(true);
 }
 
@@ -796,10 +912,14 @@ view_progress_write_status(void)
 		if (!p->held)
 			continue;
 		views = lappend_oid(views, p->view);
-		whys = lappend(whys,
-					   psprintf("another transaction holds a lock on %s; the view catches up once it is released",
-								DatumGetCString(DirectFunctionCall1(regclassout,
-																	ObjectIdGetDatum(p->locked)))));
+		if (!OidIsValid(p->locked))
+			whys = lappend(whys,
+						   pstrdup("the view stands before a large transaction that the worker is applying in parts since it started again; the view catches up once that is through"));
+		else
+			whys = lappend(whys,
+						   psprintf("another transaction holds a lock on %s; the view catches up once it is released",
+									DatumGetCString(DirectFunctionCall1(regclassout,
+																		ObjectIdGetDatum(p->locked)))));
 	}
 	if (views == NIL)
 		return;

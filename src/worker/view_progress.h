@@ -71,14 +71,13 @@ extern void view_progress_end_load(void);
  * a lock on one of its relations (LOCKED), or is it a view of a table
  * stream whose DROP has committed since the catalog was read, which the
  * worker leaves out until it decodes the DROP (DROPPED, and forgotten)?
- * The locks it could take are kept.  With wait, a view of a table stream
- * is never held back: a transaction applied in parts is applied by every
- * view alike (worker.c).  Its locks are waited for instead, for as long as
- * continuous.view_time_limit allows; past it, the view fails (OVERDUE,
- * and forgotten).  The load of a view fails it the same way inside such a
- * transaction.
+ * The locks it could take are kept.  A view of a table stream that stands
+ * inside a transaction applied in parts (worker.c) cannot be held back
+ * there: its locks are waited for instead, for as long as
+ * continuous.view_time_limit allows; past it, the view fails (OVERDUE, and
+ * forgotten).  The load of such a view fails it the same way.
  */
-extern ViewRelationsState view_progress_hold_if_locked(Oid view, bool wait);
+extern ViewRelationsState view_progress_hold_if_locked(Oid view);
 
 /* Is a view held?  The views of a Kafka stream held back (a List of Oid). */
 extern bool view_progress_held(Oid view);
@@ -91,13 +90,15 @@ extern bool view_progress_holding(void);
  * In a transaction, before the first part of a large transaction is read
  * back: lock the relations of every view of a table stream that is free,
  * and the extension (as every transaction of the worker locks it first),
- * for as long as the transaction's parts take, across their flushes, so
- * that another transaction's lock asked for meanwhile waits for the worker
- * rather than the worker, and every view, for it.  The locks go once a
- * flush passes the transaction (view_progress_flushed()), or with the
- * worker.
+ * across the transactions of its parts' flushes, so that another
+ * transaction's lock asked for meanwhile waits for the worker rather than
+ * the worker, and every view, for it.  Unpin once the last part is
+ * flushed, before anything is decoded: decoding runs each transaction it
+ * decodes in a transaction that it aborts, and an abort releases such
+ * locks.
  */
 extern void view_progress_pin(Oid extension);
+extern void view_progress_unpin(void);
 
 /*
  * Is a large transaction applied in part, its rest still to be flushed?

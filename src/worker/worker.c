@@ -141,7 +141,7 @@ static void worker_begin(TransactionId wait_for);
 static void worker_commit(void);
 static bool worker_extension_exists(void);
 static void worker_exit_without_extension(void);
-static void worker_hold_locked_views(bool wait);
+static void worker_hold_locked_views(void);
 static void worker_release_held_views(void);
 static void worker_rewind(void);
 static bool worker_stream_dropped(Oid stream);
@@ -153,6 +153,7 @@ static void worker_publish(XLogRecPtr lsn);
 static bool worker_flush_due(bool sync_requested);
 static bool worker_fold_due(void);
 static bool worker_batch_whole(void);
+static bool worker_may_fold(void);
 static void worker_fold(void);
 static void worker_read_spilled(void);
 static void worker_judge_folds(void);
@@ -599,21 +600,32 @@ worker_fold_due(void)
 	if (decoder_batch_bytes() < worker_memory_fold_run(ws.views) ||
 		worker_folded_memory(ws.views) >= worker_memory_for_batch(ws.views) / 2)
 		return false;
-	return !worker_batch_whole() && worker_can_fold(ws.views);
+	return worker_may_fold() && worker_can_fold(ws.views);
 }
 
 /*
  * Must the decoded batch be taken whole, by one flush?  With a catalog
- * change in it (its views are loaded again after it), or while views are
- * held back or decoded again (they stand elsewhere than the others,
- * view_progress.c): it can be neither folded nor flushed in parts.
+ * change in it: its views are loaded again after it, so it can be neither
+ * folded nor flushed in parts.
  */
 static bool
 worker_batch_whole(void)
 {
-	return decoder_batch->catalog_changed ||
-		view_progress_holding() ||
-		view_progress_replaying(decoder_read_position());
+	return decoder_batch->catalog_changed;
+}
+
+/*
+ * May the batch's events run through the views before the flush?  Not
+ * while views are held back or decoded again: the groups the views keep
+ * would outlive a decoding again for them (worker_rewind()), which reads
+ * those events again.  A transaction too large for memory is then flushed
+ * in parts instead (worker_read_spilled()).
+ */
+static bool
+worker_may_fold(void)
+{
+	return !worker_batch_whole() && !view_progress_holding() &&
+		!view_progress_replaying(decoder_read_position());
 }
 
 /*
@@ -664,14 +676,20 @@ worker_fold(void)
  * batch's memory, or where a view cannot take events before the flush
  * (deduplication, joins, transforms, session and count windows), the
  * batch is flushed instead, up to the run's last WAL record
- * (worker_flush_part()).  The last run is left for the flush that comes
- * when it is due.  So the worker's memory is bounded whatever the
- * transaction's size, and every view's too.
+ * (worker_flush_part()), and the last run is flushed right after; a last
+ * run folded is left for the flush that comes when it is due.  So the
+ * worker's memory is bounded whatever the transaction's size, and every
+ * view's too.
  *
- * A batch that must be taken whole (worker_batch_whole(): it changes the
- * continuous catalog, or has views held back) reads the rows back whole,
- * as though they had not been written out, and the log says so: the memory
- * then is the transaction's.
+ * Views held back, or decoded again for, stand elsewhere than the others:
+ * the transaction is flushed in parts then, never folded, and each view
+ * stands in it, or before it, on its own (view_progress.c).  Before the
+ * first part, the views whose relations are locked are held back, before
+ * the transaction, and the others' locks are kept until the last part
+ * (view_progress_pin()).  A batch that must be taken whole
+ * (worker_batch_whole(): it changes the continuous catalog) reads the
+ * rows back whole, as though they had not been written out, and the log
+ * says so: the memory then is the transaction's.
  *
  * Whether folding pays (ws.folds_pay) is not asked: here it is what keeps
  * the memory bounded.
@@ -679,20 +697,23 @@ worker_fold(void)
 static void
 worker_read_spilled(void)
 {
+	bool		parted = false;
+
 	if (worker_batch_whole())
 	{
 		ereport(LOG,
 				(errmsg("pg_continuous: reading a large transaction's rows back into memory whole"),
-				 errdetail("Its rows past continuous.large_transaction_memory were written to a temporary file, but the batch changes the continuous catalog, or a view is held back.")));
+				 errdetail("Its rows past continuous.large_transaction_memory were written to a temporary file, but the batch changes the continuous catalog.")));
 		(void) decoder_batch_read_spilled(SIZE_MAX);
 		return;
 	}
 	worker_begin(InvalidTransactionId);
+	worker_hold_locked_views();
 	view_progress_pin(ws.extension);
 	worker_commit();
 	for (;;)
 	{
-		bool		fold = worker_can_fold(ws.views) &&
+		bool		fold = worker_may_fold() && worker_can_fold(ws.views) &&
 			worker_folded_memory(ws.views) < worker_memory_for_batch(ws.views) / 2;
 
 		CHECK_FOR_INTERRUPTS();
@@ -711,8 +732,19 @@ worker_read_spilled(void)
 		if (!decoder_batch_read_spilled(worker_spilled_run(fold)))
 			break;
 		if (!fold)
+		{
 			worker_flush_part();
+			parted = true;
+		}
 	}
+
+	/*
+	 * Applied in parts: the rest too, before anything is decoded, while the
+	 * views' locks are held (view_progress_pin()).
+	 */
+	if (parted)
+		worker_flush();
+	view_progress_unpin();
 }
 
 /*
@@ -939,12 +971,13 @@ worker_stream_dropped(Oid stream)
  * (view_progress.c) and leave this batch: the others do not wait.  A view
  * of a table stream whose DROP has committed since the catalog was read
  * leaves it too: the worker has not decoded the DROP yet, and writing the
- * view's statistics would make a row for a view that is gone.  With wait
- * (a transaction applied in parts), the locks are waited for instead, up
- * to continuous.view_time_limit, past which the view fails and leaves.
+ * view's statistics would make a row for a view that is gone.  A view
+ * that stands inside a transaction applied in parts cannot be held back:
+ * its locks are waited for instead, up to continuous.view_time_limit, past
+ * which the view fails and leaves.
  */
 static void
-worker_hold_locked_views(bool wait)
+worker_hold_locked_views(void)
 {
 	ListCell   *lc;
 
@@ -952,7 +985,7 @@ worker_hold_locked_views(bool wait)
 	{
 		ViewRuntime *vr = lfirst(lc);
 
-		switch (view_progress_hold_if_locked(vr->view, wait))
+		switch (view_progress_hold_if_locked(vr->view))
 		{
 			case VIEW_RELATIONS_FREE:
 				continue;
@@ -1119,7 +1152,7 @@ worker_flush_upto(DecodedPart *part)
 		worker_exit_without_extension();
 	}
 	pgstat_report_activity(STATE_RUNNING, "pg_continuous flush");
-	worker_hold_locked_views(part != NULL || view_progress_in_part());
+	worker_hold_locked_views();
 	replaying = ws.decoding && view_progress_replaying(position);
 	sources = (ws.decoding && decoder_batch->catalog_changed) ?
 		NIL : worker_kafka_sources();
@@ -1217,8 +1250,11 @@ worker_flush_upto(DecodedPart *part)
 	}
 	else
 		view_progress_write_status();
-	/* a lock gone before a sync() asked is seen by its flush */
-	rewind_due = view_progress_release_due();
+	/*
+	 * A lock gone before a sync() asked is seen by its flush; not by a
+	 * part's, whose transaction is not through.
+	 */
+	rewind_due = part == NULL && view_progress_release_due();
 	worker_commit();
 
 	worker_catalog_activations_written(ws.views);
@@ -1234,7 +1270,7 @@ worker_flush_upto(DecodedPart *part)
 							  part ? part->change_lsn : InvalidXLogRecPtr);
 		early_aggregation_forget_ended();
 		if (part)
-			decoder_batch_flushed_part(position);
+			decoder_batch_flushed_part(view_progress_confirmable(position));
 		else
 			decoder_batch_flushed(view_progress_confirmable(position));
 	}

@@ -24,11 +24,14 @@
 #      same way.
 #   4. Locks on a view's relations during the parts.  The worker holds its
 #      views' locks from before the first part until the last, so that a
-#      LOCK asked for meanwhile waits for it; a lock kept from before the
-#      transaction, or taken while the worker restarts between parts, is
-#      waited for up to continuous.view_time_limit, and then its view fails
-#      (a view cannot be held back inside the transaction); the others go
-#      on, and continuous.rebuild() brings it back.
+#      LOCK asked for meanwhile waits for it.  A view locked from before the
+#      transaction is held back before it, and decoded again for once the
+#      lock is gone, in parts too; killed between two of those, or between
+#      two parts of the others, nothing counts twice or is lost.  A lock
+#      taken while the worker restarts between parts, on a view that
+#      stands inside the transaction, is waited for up to continuous.
+#      view_time_limit, and then that view fails; the others go on, and
+#      continuous.rebuild() brings it back.
 #   5. A view that folds, whose groups (one per row) fill memory: applied
 #      in parts too.
 
@@ -49,6 +52,9 @@ my $node = continuous_node('large_transaction_parts',
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_continuous');
 create_every_kind($node, transforms => 1);
 
+# per_zone is held back in phase 4; its windows stay open, so that it then
+# counts the rows the others applied meanwhile, rather than judge them late
+# by the watermark they moved
 my %joined = (
 	per_zone => q{SELECT r.zone, continuous.tumble(e.ts, '10 minutes') AS w,
 	    count(*) AS c, sum(e.v) AS s
@@ -65,7 +71,7 @@ INSERT INTO regions SELECT 'region ' || i, 'zone ' || (i % 2) FROM generate_seri
 CREATE TABLE clicks (event_id bigint, user_id int, ts timestamptz NOT NULL);
 SELECT continuous.create_stream('clicks', event_time => 'ts',
                                 unique_key => 'event_id', dedup_within => '1 day');
-} . "CREATE VIEW per_zone WITH (continuous) AS $joined{per_zone};"
+} . "CREATE VIEW per_zone WITH (continuous, allowed_lateness = '1000 days') AS $joined{per_zone};"
 	  . "CREATE VIEW clicks_per_user WITH (continuous) AS $deduplicated{clicks_per_user}[0];");
 
 # events k = $from .. $to, as EveryKind's load makes them (in event-time
@@ -155,13 +161,15 @@ my $worker_waits = q{SELECT count(*) FROM pg_stat_activity
     WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
       AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL};
 
-sub kill_between_parts
+# Holds the worker between two parts of the transaction that $start brings
+# about (a large transaction's commit, or a view's lock gone, for which the
+# worker decodes again); returns the session that holds it.
+sub hold_between_parts
 {
-	my ($sql, $when) = @_;
-	$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+	my ($start, $when) = @_;
 	my $holder = $node->background_psql('postgres');
 	$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
-	$node->safe_psql('postgres', $sql);
+	$start->();
 	ok(poll_until($node, 'postgres', $worker_waits, '1'),
 		"$when: the first part's flush waits for the lock on the decoder position");
 	my $second = $node->background_psql('postgres');
@@ -172,15 +180,23 @@ sub kill_between_parts
 			"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $second_pid", 'Lock'),
 		"$when: a second session queues for the row behind the worker");
 	$holder->query_safe('COMMIT');
+	$holder->quit;
 	ok( poll_until($node, 'postgres',
 			"SELECT state = 'idle in transaction' FROM pg_stat_activity WHERE pid = $second_pid"
 			  . " AND ($worker_waits) = 1"),
 		"$when: the first part committed, and the next flush waits for the second session");
 	isnt($node->safe_psql('postgres', 'SELECT part_lsn FROM continuous.decoder_position'),
 		'', "$when: the decoder position says how far into the transaction the views are");
+	return $second;
+}
+
+sub kill_between_parts
+{
+	my ($sql, $when) = @_;
+	$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
+	my $second = hold_between_parts(sub { $node->safe_psql('postgres', $sql) }, $when);
 	my $killed_at = -s $node->logfile;
 	kill9_worker_and_wait($node);
-	$holder->quit;
 	eval { $second->quit; };
 	return $killed_at;
 }
@@ -243,62 +259,54 @@ is($node->safe_psql('postgres', 'SELECT parts_owed FROM lock_granted'), 'f',
 $locker->quit;
 check_all('a lock asked for during the parts');
 
-# The lookup table of per_zone, locked by its owner before the transaction
-# commits, and kept: the worker waits for it up to continuous.view_time_limit
-# and then fails per_zone (it cannot be held back inside the transaction);
-# every other view goes on, and continuous.rebuild() brings it back.
+# 4b. The lookup table of per_zone, locked before the transaction commits
+# and kept: per_zone is held back before the transaction, and the other
+# views apply it in parts.  Once the lock is gone, the worker decodes the
+# transaction again for per_zone, in parts too, and is killed between two
+# of them: per_zone stands inside the transaction while the others are
+# past it.
+$offset = -s $node->logfile;
+my $regions = $node->background_psql('postgres');
+$regions->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('postgres', events_copy_sql(800000, 999999));
+ok( poll_until($node, 'postgres',
+		"SELECT status FROM continuous.views WHERE view = 'per_zone'::regclass", 'waiting'),
+	'a lock kept from before the transaction: per_zone is held back');
+check_every_kind_views($node, 'per_zone held back before a transaction applied in parts');
+my $second = hold_between_parts(sub { $regions->query_safe('COMMIT'); $regions->quit; },
+	'decoded again for per_zone');
+kill9_worker_and_wait($node);
+eval { $second->quit; };
+check_all('killed between two parts decoded again for a view held back');
+$log = slurp_file($node->logfile, $offset);
+like($log, qr/held back by a lock/, 'per_zone was held back before the transaction');
+unlike($log, qr/back into memory whole/, 'nothing was read back whole');
+
+# 4c. The same lock, and the worker killed between two parts of the
+# transaction the others apply: started again, it resumes inside the
+# transaction, and keeps per_zone, which stands before it (and whose lock
+# went with the crash), back until the transaction is through.
+$offset = -s $node->logfile;
+$regions = $node->background_psql('postgres');
+$regions->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
+kill_between_parts("BEGIN;\n" . events_copy_sql(1000000, 1199999) . 'COMMIT;',
+	'per_zone held back before the transaction');
+eval { $regions->quit; };
+check_all('killed between two parts, with a view held back before the transaction');
+unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
+	'nothing was read back whole');
+
+# 4d. The worker stopped between two parts, and a lock taken before it
+# starts again on the lookup table of per_zone, which stands inside the
+# transaction: it cannot be held back there, so the worker waits for the
+# lock up to continuous.view_time_limit and then fails per_zone; every
+# other view goes on, and continuous.rebuild() brings it back.
 $node->safe_psql('postgres', "ALTER SYSTEM SET continuous.view_time_limit = '3s'");
 $node->reload;
-
-sub per_zone_failed_by_lock
-{
-	my ($when) = @_;
-	ok( poll_until($node, 'postgres',
-			"SELECT status FROM continuous.views WHERE view = 'per_zone'::regclass", 'failed'),
-		"$when: per_zone failed once the lock was kept past the time limit");
-	like( $node->safe_psql('postgres',
-			"SELECT last_error FROM continuous.views WHERE view = 'per_zone'::regclass"),
-		qr/another transaction held a lock on (public\.)?regions for longer than continuous.view_time_limit/,
-		"$when: its last_error says why");
-	my ($rc, $out, $err) = $node->psql('postgres', "SELECT continuous.sync('1 minute')");
-	is($rc, 0, "$when: the other views caught up while the lock was still held");
-	return;
-}
-
-sub per_zone_rebuilt
-{
-	my ($when) = @_;
-	$node->safe_psql('postgres', "SELECT continuous.rebuild('per_zone')");
-	check_all("$when, per_zone rebuilt");
-	return;
-}
-
-# 4b. kept from before the transaction
-$holder = $node->background_psql('postgres');
-$holder->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
-$node->safe_psql('postgres', events_sql(800000, 999999));
-per_zone_failed_by_lock('a lock kept from before the transaction');
-check_every_kind_views($node, 'a lock kept from before the transaction, per_zone failed');
-$holder->query_safe('COMMIT');
-$holder->quit;
-per_zone_rebuilt('a lock kept from before the transaction');
-
-# 4c. The worker stopped between two parts, and the lock taken before it
-# starts again: it waits for the lock and fails the view, rather than hold
-# it back at the transaction's commit, whose first part it has counted.
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
-$holder = $node->background_psql('postgres');
-$holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
-$node->safe_psql('postgres', events_copy_sql(1000000, 1199999));
-ok(poll_until($node, 'postgres', $worker_waits, '1'),
-	'stopped between parts: the first part waits for the decoder position');
-my $second = $node->background_psql('postgres');
-$second->query_until(qr/queued/,
-	"\\echo queued\nBEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n");
-$holder->query_safe('COMMIT');
-ok( poll_until($node, 'postgres',
-		"SELECT ($worker_waits) = 1 AND (SELECT part_lsn IS NOT NULL FROM continuous.decoder_position)"),
-	'stopped between parts: the first part is in, and the next waits');
+$second = hold_between_parts(
+	sub { $node->safe_psql('postgres', events_copy_sql(1200000, 1399999)) },
+	'stopped between parts');
 $locker = $node->background_psql('postgres');
 $locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
 $locker->query_until(qr/asked/,
@@ -312,10 +320,18 @@ ok( poll_until($node, 'postgres',
 	'stopped between parts: the LOCK is granted once the worker is gone');
 $second->query_safe('COMMIT');
 $second->quit;
-per_zone_failed_by_lock('stopped between parts, the lock taken before the restart');
+ok( poll_until($node, 'postgres',
+		"SELECT status FROM continuous.views WHERE view = 'per_zone'::regclass", 'failed'),
+	'per_zone failed once the lock was kept past the time limit');
+like( $node->safe_psql('postgres',
+		"SELECT last_error FROM continuous.views WHERE view = 'per_zone'::regclass"),
+	qr/another transaction held a lock on (public\.)?regions for longer than continuous.view_time_limit/,
+	'its last_error says why');
+check_every_kind_views($node, 'per_zone failed inside a transaction applied in parts');
 $locker->query_safe('COMMIT');
 $locker->quit;
-per_zone_rebuilt('stopped between parts, the lock taken before the restart');
+$node->safe_psql('postgres', "SELECT continuous.rebuild('per_zone')");
+check_all('per_zone rebuilt');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.view_time_limit');
 $node->reload;
 
