@@ -1329,6 +1329,14 @@ decoder_rewind(XLogRecPtr start_lsn)
 	partition_route_forget_moves(PG_UINT64_MAX);
 	batch_discard();
 
+	/*
+	 * What a restart found applied of a transaction is passed over only by
+	 * the decoding that resumed inside it: decoded again now, it is for
+	 * views that stand before it.
+	 */
+	resume_xid = InvalidTransactionId;
+	resume_change_lsn = InvalidXLogRecPtr;
+
 	decoder_open(start_lsn);
 }
 

@@ -26,20 +26,29 @@
  *   behind_views  except these views, each applied up to its entry of
  *   behind_lsns,
  *   lsn           the least of them (or frontier): where decoding resumes,
- *   part_xid      a large transaction applied in parts (worker.c), which
- *   part_lsn      commits at frontier, is applied up to the rows of its WAL
- *                 record at part_lsn; decoded again, it passes over them
- *                 (decoder_resume_within()).
+ *   part_xid      a large transaction applied in parts (worker.c) is
+ *   part_lsn      applied up to the rows of its WAL record at part_lsn by
+ *   behind_parts  the views that stand in it: those behind whose entry of
+ *                 behind_parts is part_lsn, at its commit (it is decoded
+ *                 again for views held back before it), or, if none is,
+ *                 every view at frontier, where it commits.  Decoded again,
+ *                 it passes over those rows (decoder_resume_within()).
  *
- * No view of a table stream is held back inside a transaction applied in
- * parts, for its position would be inside it.  Before the first part, the
- * worker takes the locks of every view whose relations are free, and keeps
- * them across the parts' transactions (view_progress_pin()): a lock that
- * another transaction asks for meanwhile waits for the worker.  A lock
- * held from before, or taken while the worker restarted between parts, is
- * waited for instead (view_progress_hold_if_locked()'s wait, and the load),
- * for as long as continuous.view_time_limit allows, as for a view owner's
- * code; then the view fails, and the other views go on.
+ * A view that stands inside a transaction applied in parts (in_part) is
+ * not held back there: its position would be inside it.  Before the first
+ * part, a view whose relations are locked is held back, before it; the
+ * worker takes the locks of every other view and keeps them across the
+ * parts' transactions (view_progress_pin()), so that a lock another
+ * transaction asks for meanwhile waits for the worker.  A view held back
+ * before the transaction is decoded again for once its lock is gone
+ * (never while a part is open), and applies the transaction in parts in
+ * its turn.  A worker started again inside a transaction decodes from its
+ * commit, passing over what the views in it applied, and keeps the views
+ * that stand before it back (kept) until it is through; their locks may
+ * be free.  A lock taken on a view in_part while the worker restarted is
+ * waited for (view_progress_hold_if_locked(), and the load), for as long
+ * as continuous.view_time_limit allows, as for a view owner's code; then
+ * the view fails, and the other views go on.
  *
  * Once a held view's locks are free, the worker decodes again from lsn
  * (decoder_rewind).  Each view counts only the transactions that commit
@@ -834,12 +843,6 @@ view_progress_flushed(XLogRecPtr position, TransactionId new_part_xid,
 	frontier = Max(frontier, position);
 	if (!XLogRecPtrIsInvalid(replay_end) && position >= replay_end)
 		replay_end = InvalidXLogRecPtr;
-}
-
-bool
-view_progress_in_part(void)
-{
-	return TransactionIdIsValid(part_xid);
 }
 
 XLogRecPtr

@@ -100,12 +100,6 @@ extern bool view_progress_holding(void);
 extern void view_progress_pin(Oid extension);
 extern void view_progress_unpin(void);
 
-/*
- * Is a large transaction applied in part, its rest still to be flushed?
- * (The flush that writes the rest waits for locks too.)
- */
-extern bool view_progress_in_part(void);
-
 /* Is this batch, ending at position, one decoded again for views behind? */
 extern bool view_progress_replaying(XLogRecPtr position);
 
