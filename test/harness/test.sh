@@ -24,7 +24,8 @@
 # The last line of output is "N passed, N failed"; the exit status is non-zero
 # if anything failed.  REGRESS, ISOLATION and PROVE_TESTS (e.g.
 # PROVE_TESTS=t/000_lifecycle.pl) pick tests, and PROVE_FLAGS passes options
-# to prove, as in PGXS; "none" skips a suite, and FUZZ=none skips the fuzzers.
+# to prove, as in PGXS (by default the TAP tests run one per core, up to
+# four at a time); "none" skips a suite, and FUZZ=none skips the fuzzers.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -204,9 +205,16 @@ if suite_args PROVE_TESTS; then
 	fi
 	export CONTINUOUS_RELEASED_DIR=$released
 
+	# Several tests at a time, one per core up to four: a test spends most
+	# of its time waiting (for its worker, a restart, a crash's recovery),
+	# and one at a time the suite took over 20 minutes on two cores.
+	# --timer prints each test's time.  PROVE_FLAGS, if set, says instead.
+	jobs=$(nproc 2>/dev/null || echo 1)
+	[ "$jobs" -le 4 ] || jobs=4
 	log "tap: ${PROVE_TESTS:-every test}"
 	rc=0
-	installcheck REGRESS= ISOLATION= "${args[@]}" PROVE_FLAGS="${PROVE_FLAGS:-}" || rc=$?
+	installcheck REGRESS= ISOLATION= "${args[@]}" \
+		PROVE_FLAGS="${PROVE_FLAGS-"-j$jobs --timer"}" || rc=$?
 	# "Files=N, Tests=M, ..." then, after "Test Summary Report", a line
 	# "test/t/NAME.pl (Wstat: ...)" per failed test
 	awk '
