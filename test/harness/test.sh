@@ -209,8 +209,22 @@ if suite_args PROVE_TESTS; then
 	# of its time waiting (for its worker, a restart, a crash's recovery),
 	# and one at a time the suite took over 20 minutes on two cores.
 	# --timer prints each test's time.  PROVE_FLAGS, if set, says instead.
+	# The whole suite starts with its longest tests, so that it does not
+	# end with one of them running alone.
 	jobs=$(nproc 2>/dev/null || echo 1)
 	[ "$jobs" -le 4 ] || jobs=4
+	if [ -z "${PROVE_TESTS+set}" ]; then
+		ordered=
+		for t in 052_large_transaction_parts 025_backfill 036_flush_locations \
+			051_large_transaction_spill 028_dump_restore 040_early_aggregation; do
+			[ ! -f "$TESTROOT/test/t/$t.pl" ] || ordered="$ordered test/t/$t.pl"
+		done
+		for f in "$TESTROOT"/test/t/*.pl; do
+			t=test/t/$(basename "$f")
+			case "$ordered " in *" $t "*) ;; *) ordered="$ordered $t" ;; esac
+		done
+		args=("PROVE_TESTS=${ordered# }")
+	fi
 	log "tap: ${PROVE_TESTS:-every test}"
 	rc=0
 	installcheck REGRESS= ISOLATION= "${args[@]}" \

@@ -233,12 +233,15 @@ $node->reload;
 # 4a. A lock asked for once the parts have begun waits for the worker, which
 # holds its views' locks from before the first part until the last: not the
 # worker, and every view with it, for the lock.  The first part's flush is
-# held by a lock on the decoder position's row meanwhile.
+# held by a lock on the decoder position's row meanwhile.  A DROP VIEW
+# asked for meanwhile waits the same way, and then drops its view.
 $node->safe_psql('postgres', "CREATE TABLE lock_granted (parts_owed bool)");
+$node->safe_psql('postgres',
+	"CREATE VIEW dropped_meanwhile WITH (continuous) AS SELECT region, count(*) AS c FROM events GROUP BY region");
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
-$node->safe_psql('postgres', events_sql(600000, 799999));
+$node->safe_psql('postgres', events_sql(600000, 699999));
 ok(poll_until($node, 'postgres', $worker_waits, '1'),
 	'locks asked for during the parts: the first part waits for the decoder position');
 my $locker = $node->background_psql('postgres');
@@ -250,6 +253,12 @@ $locker->query_until(qr/asked/,
 ok( poll_until($node, 'postgres',
 		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $locker_pid", 'Lock'),
 	'a LOCK of a view\'s late_events table asked for during the parts waits');
+my $dropper = $node->background_psql('postgres');
+my $dropper_pid = $dropper->query_safe('SELECT pg_backend_pid()');
+$dropper->query_until(qr/asked/, "\\echo asked\nDROP VIEW dropped_meanwhile;\n");
+ok( poll_until($node, 'postgres',
+		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $dropper_pid", 'Lock'),
+	'a DROP VIEW asked for during the parts waits');
 $holder->query_safe('COMMIT');
 $holder->quit;
 ok(poll_until($node, 'postgres', 'SELECT count(*) FROM lock_granted', '1'),
@@ -257,6 +266,10 @@ ok(poll_until($node, 'postgres', 'SELECT count(*) FROM lock_granted', '1'),
 is($node->safe_psql('postgres', 'SELECT parts_owed FROM lock_granted'), 'f',
 	'the LOCK waited for the last part: the worker did not wait for it between parts');
 $locker->quit;
+ok( poll_until($node, 'postgres',
+		"SELECT count(*) FROM pg_class WHERE relname = 'dropped_meanwhile'", '0'),
+	'the DROP VIEW went through once the transaction was applied');
+$dropper->quit;
 check_all('a lock asked for during the parts');
 
 # 4b. The lookup table of per_zone, locked before the transaction commits
@@ -268,7 +281,7 @@ check_all('a lock asked for during the parts');
 $offset = -s $node->logfile;
 my $regions = $node->background_psql('postgres');
 $regions->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
-$node->safe_psql('postgres', events_copy_sql(800000, 999999));
+$node->safe_psql('postgres', events_copy_sql(700000, 799999));
 ok( poll_until($node, 'postgres',
 		"SELECT status FROM continuous.views WHERE view = 'per_zone'::regclass", 'waiting'),
 	'a lock kept from before the transaction: per_zone is held back');
@@ -289,7 +302,7 @@ unlike($log, qr/back into memory whole/, 'nothing was read back whole');
 $offset = -s $node->logfile;
 $regions = $node->background_psql('postgres');
 $regions->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
-kill_between_parts("BEGIN;\n" . events_copy_sql(1000000, 1199999) . 'COMMIT;',
+kill_between_parts("BEGIN;\n" . events_copy_sql(800000, 899999) . 'COMMIT;',
 	'per_zone held back before the transaction');
 eval { $regions->quit; };
 check_all('killed between two parts, with a view held back before the transaction');
@@ -305,7 +318,7 @@ $node->safe_psql('postgres', "ALTER SYSTEM SET continuous.view_time_limit = '3s'
 $node->reload;
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 $second = hold_between_parts(
-	sub { $node->safe_psql('postgres', events_copy_sql(1200000, 1399999)) },
+	sub { $node->safe_psql('postgres', events_copy_sql(900000, 999999)) },
 	'stopped between parts');
 $locker = $node->background_psql('postgres');
 $locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
