@@ -213,7 +213,7 @@ if suite_args PROVE_TESTS; then
 	# end with one of them running alone.
 	jobs=$(nproc 2>/dev/null || echo 1)
 	[ "$jobs" -le 4 ] || jobs=4
-	if [ -z "${PROVE_TESTS+set}" ]; then
+	if [ "${PROVE_TESTS:-test/t/*.pl}" = "test/t/*.pl" ]; then
 		ordered=
 		for t in 052_large_transaction_parts 025_backfill 036_flush_locations \
 			051_large_transaction_spill 028_dump_restore 040_early_aggregation; do
