@@ -44,8 +44,8 @@
  * (never while a part is open), and applies the transaction in parts in
  * its turn.  A worker started again inside a transaction decodes from its
  * commit, passing over what the views in it applied, and keeps the views
- * that stand before it back (kept) until it is through; their locks may
- * be free.  A lock taken on a view in_part while the worker restarted is
+ * that stand before it back until it is through; their locks may be
+ * free.  A lock taken on a view in_part while the worker restarted is
  * waited for (view_progress_hold_if_locked(), and the load), for as long
  * as continuous.view_time_limit allows, as for a view owner's code; then
  * the view fails, and the other views go on.
@@ -104,11 +104,8 @@ typedef struct ViewProgress
 								 * which commits at applied, only the rows
 								 * after its WAL record at part_lsn */
 	bool		held;			/* by a lock on one of its relations, or
-								 * kept */
-	bool		kept;			/* held until the transaction applied in
-								 * parts is through: it stands before it,
-								 * and the worker, started again, decodes
-								 * from its commit */
+								 * (locked invalid) until the transaction
+								 * applied in parts is through */
 	Oid			kafka_stream;	/* of a Kafka stream: no position here */
 	Oid			locked;			/* the relation found locked */
 	ViewRelations relations;
@@ -219,15 +216,6 @@ view_progress_start(DecoderProgress *stored)
 
 		p->applied = stored->behind_lsns[i];
 		p->in_part = stored->behind_parts[i] != InvalidXLogRecPtr;
-
-		/*
-		 * A view that stands before the transaction, or at its commit
-		 * without any of it, needs the rows decoding now passes over: it
-		 * waits until the transaction is through, and is then decoded
-		 * again for (view_progress_release_due()).
-		 */
-		p->kept = TransactionIdIsValid(part_xid) && !p->in_part &&
-			p->applied <= part_commit;
 	}
 
 	/* decoding resumes at the transaction's commit, before the views kept */
@@ -290,7 +278,6 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 	p->in_part = before ? before->in_part :
 		at_start ? at_start->in_part :
 		TransactionIdIsValid(part_xid) && frontier == part_commit;
-	p->kept = before ? before->kept : at_start && at_start->kept;
 	if (active_from > p->applied)
 	{
 		p->applied = active_from;
@@ -313,14 +300,21 @@ view_progress_load_view(Oid view, Oid kafka_stream, XLogRecPtr active_from,
 		p->held = true;
 		p->locked = before->locked;
 	}
-	else if (p->kept && TransactionIdIsValid(part_xid))
+	else if (TransactionIdIsValid(part_xid) && !p->in_part &&
+			 p->applied <= part_commit)
 	{
+		/*
+		 * It stands before the transaction applied in parts, or at its
+		 * commit without any of it, and needs the rows that decoding,
+		 * resumed inside the transaction, passes over: it waits until the
+		 * transaction is through, and is then decoded again for
+		 * (view_progress_release_due()).
+		 */
 		p->held = true;
 		p->locked = InvalidOid;
 	}
 	else
 	{
-		p->kept = false;
 		switch (progress_lock(p, progress_cannot_hold(p)))
 		{
 			case VIEW_RELATIONS_FREE:
@@ -837,7 +831,7 @@ view_progress_flushed(XLogRecPtr position, TransactionId new_part_xid,
 		{
 			hash_seq_init(&seq, progress);
 			while ((p = hash_seq_search(&seq)) != NULL)
-				p->in_part = p->kept = false;
+				p->in_part = false;
 		}
 	}
 	frontier = Max(frontier, position);

@@ -161,6 +161,20 @@ my $worker_waits = q{SELECT count(*) FROM pg_stat_activity
     WHERE backend_type = 'pg_continuous worker' AND datname = current_database()
       AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL};
 
+# A session that runs $sql and waits for a lock there, as $what says; and
+# its pid
+sub queued_session
+{
+	my ($sql, $what) = @_;
+	my $session = $node->background_psql('postgres');
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	$session->query_until(qr/asked/, "\\echo asked\n$sql");
+	ok( poll_until($node, 'postgres',
+			"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $pid", 'Lock'),
+		$what);
+	return ($session, $pid);
+}
+
 # Holds the worker between two parts of the transaction that $start brings
 # about (a large transaction's commit, or a view's lock gone, for which the
 # worker decodes again); returns the session that holds it.
@@ -172,12 +186,8 @@ sub hold_between_parts
 	$start->();
 	ok(poll_until($node, 'postgres', $worker_waits, '1'),
 		"$when: the first part's flush waits for the lock on the decoder position");
-	my $second = $node->background_psql('postgres');
-	my $second_pid = $second->query_safe('SELECT pg_backend_pid()');
-	$second->query_until(qr/queued/,
-		"\\echo queued\nBEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n");
-	ok( poll_until($node, 'postgres',
-			"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $second_pid", 'Lock'),
+	my ($second, $second_pid) = queued_session(
+		"BEGIN;\nSELECT 1 FROM continuous.decoder_position FOR UPDATE;\n",
 		"$when: a second session queues for the row behind the worker");
 	$holder->query_safe('COMMIT');
 	$holder->quit;
@@ -244,20 +254,12 @@ $holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDA
 $node->safe_psql('postgres', events_sql(600000, 699999));
 ok(poll_until($node, 'postgres', $worker_waits, '1'),
 	'locks asked for during the parts: the first part waits for the decoder position');
-my $locker = $node->background_psql('postgres');
-my $locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
-$locker->query_until(qr/asked/,
-	"\\echo asked\nBEGIN;\nLOCK TABLE late_events IN ACCESS EXCLUSIVE MODE;\n"
+my ($locker, $locker_pid) = queued_session(
+	"BEGIN;\nLOCK TABLE late_events IN ACCESS EXCLUSIVE MODE;\n"
 	  . "INSERT INTO lock_granted SELECT part_lsn IS NOT NULL FROM continuous.decoder_position;\n"
-	  . "COMMIT;\n");
-ok( poll_until($node, 'postgres',
-		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $locker_pid", 'Lock'),
+	  . "COMMIT;\n",
 	'a LOCK of a view\'s late_events table asked for during the parts waits');
-my $dropper = $node->background_psql('postgres');
-my $dropper_pid = $dropper->query_safe('SELECT pg_backend_pid()');
-$dropper->query_until(qr/asked/, "\\echo asked\nDROP VIEW dropped_meanwhile;\n");
-ok( poll_until($node, 'postgres',
-		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $dropper_pid", 'Lock'),
+my ($dropper) = queued_session("DROP VIEW dropped_meanwhile;\n",
 	'a DROP VIEW asked for during the parts waits');
 $holder->query_safe('COMMIT');
 $holder->quit;
@@ -320,12 +322,8 @@ $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 $second = hold_between_parts(
 	sub { $node->safe_psql('postgres', events_copy_sql(900000, 999999)) },
 	'stopped between parts');
-$locker = $node->background_psql('postgres');
-$locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
-$locker->query_until(qr/asked/,
-	"\\echo asked\nBEGIN;\nLOCK TABLE regions IN ACCESS EXCLUSIVE MODE;\n");
-ok( poll_until($node, 'postgres',
-		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $locker_pid", 'Lock'),
+($locker, $locker_pid) = queued_session(
+	"BEGIN;\nLOCK TABLE regions IN ACCESS EXCLUSIVE MODE;\n",
 	'stopped between parts: the LOCK waits for the worker');
 $node->safe_psql('postgres', 'SELECT pg_terminate_backend(' . worker_pid($node) . ')');
 ok( poll_until($node, 'postgres',
