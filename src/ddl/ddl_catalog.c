@@ -70,6 +70,18 @@ ddl_catalog_stream_of_view(Oid relid)
 	return stream ? linitial_oid(stream) : InvalidOid;
 }
 
+/*
+ * Whether a continuous view is a transform, whose storage other continuous
+ * views may read as their stream.
+ */
+bool
+ddl_catalog_view_is_transform(Oid view)
+{
+	return catalog_select("SELECT 'yes' FROM continuous.view_catalog"
+						  " WHERE view OPERATOR(pg_catalog.=) $1"
+						  " AND kind OPERATOR(pg_catalog.=) 'transform'", view) != NIL;
+}
+
 /* The continuous view whose storage table this is, or InvalidOid. */
 Oid
 ddl_catalog_view_of_storage(Oid storage)
@@ -132,9 +144,9 @@ ddl_catalog_set_join_stream(Oid view, Oid stream)
 }
 
 /*
- * The same, but for views a restore has not brought back yet (restore.c);
- * unstarted_only: and for views whose beginning the worker has written
- * (view_stats.active_from).
+ * The same (a view that reads the stream, or joins it), but not the views
+ * a restore has not brought back yet (restore.c); unstarted_only: nor
+ * those whose beginning the worker has written (view_stats.active_from).
  */
 List *
 ddl_catalog_restored_views_of_stream(Oid stream, bool unstarted_only)
@@ -142,11 +154,14 @@ ddl_catalog_restored_views_of_stream(Oid stream, bool unstarted_only)
 	return catalog_select_oids(unstarted_only ?
 							   "SELECT v.view FROM continuous.view_catalog v"
 							   " LEFT JOIN continuous.view_stats s ON s.view OPERATOR(pg_catalog.=) v.view"
-							   " WHERE v.stream OPERATOR(pg_catalog.=) $1 AND NOT v.restore_pending"
+							   " WHERE (v.stream OPERATOR(pg_catalog.=) $1"
+							   "        OR v.join_stream OPERATOR(pg_catalog.=) $1)"
+							   " AND NOT v.restore_pending"
 							   " AND s.active_from IS NULL ORDER BY v.view" :
 							   "SELECT view FROM continuous.view_catalog"
-							   " WHERE stream OPERATOR(pg_catalog.=) $1 AND NOT restore_pending"
-							   " ORDER BY view",
+							   " WHERE (stream OPERATOR(pg_catalog.=) $1"
+							   "        OR join_stream OPERATOR(pg_catalog.=) $1)"
+							   " AND NOT restore_pending ORDER BY view",
 							   stream);
 }
 

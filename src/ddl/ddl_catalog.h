@@ -48,6 +48,7 @@ extern Oid	ddl_catalog_view_of_storage(Oid storage);	/* InvalidOid: none */
 extern Oid	ddl_catalog_view_of_query_view(Oid relid);	/* InvalidOid: none */
 extern List *ddl_catalog_views_of_stream(Oid stream);	/* view OIDs */
 extern List *ddl_catalog_restored_views_of_stream(Oid stream, bool unstarted_only);
+extern bool ddl_catalog_view_is_transform(Oid view);
 extern List *ddl_catalog_all_views(void);	/* view OIDs */
 extern char *ddl_catalog_stream_event_time(Oid stream);	/* NULL: none */
 extern List *ddl_catalog_all_streams(void);	/* StreamCatalogEntry */

@@ -54,11 +54,15 @@ typedef struct RebuildTally
 	char	   *why;
 	int			rebuilt;
 	int			failed;
+	int			late_readers;	/* rebuild_add_readers() found them */
 	int64		rows;
 } RebuildTally;
 
 static List *rebuild_views_not_reading(List *views, RebuildTally *tally,
-									   MemoryContext keep);
+									   MemoryContext keep, List **transforms);
+static List *rebuild_add_readers(List *later, List *transforms,
+								 bool unstarted_only, RebuildTally *tally,
+								 MemoryContext keep);
 static void empty_table(Oid relid);
 static void restart_view_bookkeeping(Oid view, XLogRecPtr active_from);
 
@@ -131,6 +135,14 @@ rebuild_view(Oid view, Oid storage, XLogRecPtr active_from,
  * that reader, if it is a transform too, one transaction later again.
  * next_transaction makes sure that a crash in between computes every view
  * again when the worker starts.
+ *
+ * The readers of a transform are looked for again once its new rows have
+ * committed: a restore may bring one back, or a CREATE VIEW make one,
+ * after the views to compute were read and before those rows commit (the
+ * transform's rebuild waits for the reader's lock on its storage).  Such
+ * a reader was computed from the rows the transform had, and begins at
+ * its own commit, before the new rows: it would count them on top.  So it
+ * is computed again with the others, after the new rows.
  */
 void
 rebuild_table_stream_views(const char *why, bool unstarted_only,
@@ -155,7 +167,8 @@ rebuild_table_stream_views(const char *why, bool unstarted_only,
 			continue;
 		of_stream = ddl_catalog_restored_views_of_stream(entry->stream, unstarted_only);
 		oldcxt = MemoryContextSwitchTo(keep);
-		views = list_concat(views, of_stream);
+		/* an interval join reads two streams */
+		views = list_concat_unique_oid(views, of_stream);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	oldcxt = MemoryContextSwitchTo(keep);
@@ -166,29 +179,46 @@ rebuild_table_stream_views(const char *why, bool unstarted_only,
 
 	while (views != NIL)
 	{
-		List	   *later = rebuild_views_not_reading(views, &tally, keep);
+		List	   *transforms = NIL;
+		List	   *later = rebuild_views_not_reading(views, &tally, keep,
+													  &transforms);
 
-		if (later != NIL)
+		if (later != NIL || transforms != NIL)
+		{
 			next_transaction();
+			later = rebuild_add_readers(later, transforms, unstarted_only,
+										&tally, keep);
+		}
 		views = later;
 	}
 	if (tally.rebuilt + tally.failed > 0)
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		if (tally.failed > 0)
+			appendStringInfo(&detail, "%d views could not be computed again and are marked failed (continuous.views.last_error).",
+							 tally.failed);
+		if (tally.late_readers > 0)
+			appendStringInfo(&detail, "%sOf them, %d read a transform and came back, or were created, while it was computed; they were computed after it.",
+							 detail.len > 0 ? " " : "", tally.late_readers);
 		ereport(LOG,
 				(errmsg("pg_continuous: computed %d continuous views again from their stream tables (%lld rows) after %s",
 						tally.rebuilt, (long long) tally.rows, tally.why),
-				 tally.failed > 0 ?
-				 errdetail("%d views could not be computed again and are marked failed (continuous.views.last_error).",
-						   tally.failed) : 0));
+				 detail.len > 0 ? errdetail_internal("%s", detail.data) : 0));
+	}
 	MemoryContextDelete(keep);
 }
 
 /*
  * One transaction's share of rebuild_table_stream_views(): of views, those
  * that do not read the storage of a transform among them are computed
- * again; the others are returned, in keep, for the next transaction.
+ * again; the others are returned, in keep, for the next transaction.  The
+ * storages of the transforms computed go to *transforms, in keep.
  */
 static List *
-rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
+rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep,
+						  List **transforms)
 {
 	List	   *now = NIL;
 	List	   *later = NIL;
@@ -205,7 +235,8 @@ rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
 		Oid			view = lfirst_oid(lc);
 		Oid			stream = ddl_catalog_stream_of_view(view);
 
-		if (list_member_oid(storages, stream))
+		if (list_member_oid(storages, stream) ||
+			list_member_oid(storages, ddl_catalog_join_stream_of_view(view)))
 		{
 			MemoryContext oldcxt = MemoryContextSwitchTo(keep);
 
@@ -249,11 +280,19 @@ rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
 		{
-			tally->rows += rebuild_view(view, ddl_catalog_storage_of_view(view),
-										active_from, BACKFILL_REBUILD);
+			Oid			storage = ddl_catalog_storage_of_view(view);
+
+			tally->rows += rebuild_view(view, storage, active_from, BACKFILL_REBUILD);
 			(void) quarantine_limit_end(armed);
 			ReleaseCurrentSubTransaction();
 			tally->rebuilt++;
+			if (ddl_catalog_view_is_transform(view))
+			{
+				MemoryContext oldcxt = MemoryContextSwitchTo(keep);
+
+				*transforms = lappend_oid(*transforms, storage);
+				MemoryContextSwitchTo(oldcxt);
+			}
 		}
 		PG_CATCH();
 		{
@@ -273,6 +312,38 @@ rebuild_views_not_reading(List *views, RebuildTally *tally, MemoryContext keep)
 		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+	}
+	return later;
+}
+
+/*
+ * In the transaction after the one that computed transforms (their
+ * storages), with their new rows committed: later, with the readers of
+ * those storages not in it yet, those that came back or were made while
+ * the transforms were computed (see rebuild_table_stream_views()).  One
+ * computed in an earlier transaction, from the rows a transform that came
+ * back late had before, is computed again.
+ */
+static List *
+rebuild_add_readers(List *later, List *transforms, bool unstarted_only,
+					RebuildTally *tally, MemoryContext keep)
+{
+	ListCell   *lc;
+	ListCell   *lr;
+
+	foreach(lc, transforms)
+	{
+		foreach(lr, ddl_catalog_restored_views_of_stream(lfirst_oid(lc), unstarted_only))
+		{
+			MemoryContext oldcxt;
+
+			if (list_member_oid(later, lfirst_oid(lr)))
+				continue;
+			oldcxt = MemoryContextSwitchTo(keep);
+			later = lappend_oid(later, lfirst_oid(lr));
+			MemoryContextSwitchTo(oldcxt);
+			tally->late_readers++;
+		}
 	}
 	return later;
 }

@@ -38,6 +38,9 @@
 # stopped and its case reported as slower than that bound, not repeated.
 # BENCH_CONF adds a line to the server's postgresql.conf (to compare a
 # setting: BENCH_CONF='continuous.aggregate_before_commit = off').
+# BENCH_PROFILE=DIR records the worker of each stream case's run with
+# `perf record` (BENCH_PROFILE_HZ samples a second, default 499) into
+# DIR/CASE-MODE-REP.data, from the start of the load until sync() returns.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
@@ -47,6 +50,7 @@ EVENTS=${BENCH_EVENTS:-2000000}
 REPEAT=${BENCH_REPEAT:-3}
 TXN_ROWS=${BENCH_TXN_ROWS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
+PROFILE=${BENCH_PROFILE:-}
 KEYS=${BENCH_KEYS:-1000}
 SPREAD=${BENCH_SPREAD:-}
 
@@ -222,7 +226,7 @@ watch_worker_memory()
 # the case as over the time limit.
 measure()
 {
-	local c=$1 m=$2 t0 t1 t2 check left ok=1 cpu0 cpu1 watcher=""
+	local c=$1 m=$2 t0 t1 t2 check left ok=1 cpu0 cpu1 watcher="" perf_pid=""
 	case_setup "$c" | bpsql -d bench -f - >/dev/null
 	bpsql -d bench -c CHECKPOINT
 	cpu0=$(worker_cpu)
@@ -230,6 +234,19 @@ measure()
 	if [ -n "$cpu0" ]; then
 		watch_worker_memory "${cpu0%% *}" "$SCRATCH/worker_memory" &
 		watcher=$!
+		if [ -n "$PROFILE" ]; then
+			# perf starts with its events off; once it acknowledges
+			# "enable", it records
+			mkdir -p "$PROFILE"
+			rm -f "$SCRATCH/perf.ctl" "$SCRATCH/perf.ack"
+			mkfifo "$SCRATCH/perf.ctl" "$SCRATCH/perf.ack"
+			perf record -q --call-graph dwarf -F "${BENCH_PROFILE_HZ:-499}" -D -1 \
+				--control "fifo:$SCRATCH/perf.ctl,$SCRATCH/perf.ack" \
+				-o "$PROFILE/$c-$m-$rep.data" -p "${cpu0%% *}" 2>/dev/null &
+			perf_pid=$!
+			echo enable >"$SCRATCH/perf.ctl"
+			read -r _ <"$SCRATCH/perf.ack"
+		fi
 	fi
 	t0=$(now_ns)
 	PGAPPNAME=bench_load PGOPTIONS="-c statement_timeout=${TIMEOUT}s" \
@@ -248,6 +265,10 @@ measure()
 	fi
 	[ $left -gt 0 ] || ok=0
 	t2=$(now_ns)
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+	fi
 	cpu1=$(worker_cpu)
 	if [ -n "$watcher" ]; then
 		touch "$SCRATCH/worker_memory.stop"

@@ -6,8 +6,10 @@
 # events that four sessions write concurrently, with a transaction in five
 # rolled back, across kill -9 of the postmaster while they load, a CREATE
 # VIEW at the end of the chain while they load (its emission table filled
-# while the worker flushes), kill -9 of the worker, and a restart.  After
-# each, with continuous.sync():
+# while the worker flushes), kill -9 of the worker, a restart, a dump
+# restored, and a restore whose view over the transform comes back while
+# the new worker computes the transform again.  After each, with
+# continuous.sync():
 #   - the first view's closed windows are the batch windows over the events
 #     that the watermark has closed (no event is late: sessions write in
 #     event-time order, and none begins a transaction more than one ahead
@@ -209,6 +211,20 @@ check('phase C, after a restart', 1);
 is( $node->safe_psql('postgres', 'SELECT count(*) > 1 FROM five_minutes'),
 	't', 'phase C: (five-minute windows have counts)');
 
+# 3,000 more events of each session, in database $db
+sub more_events
+{
+	my ($db) = @_;
+	foreach my $s (1 .. $sessions)
+	{
+		$node->safe_psql($db, qq{
+INSERT INTO events
+SELECT k, $s, (k % 100)::int, timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
+  FROM (SELECT nextval('ks') AS k FROM generate_series(1, 3000)) g});
+	}
+	return;
+}
+
 # --- phase D: dump and restore into another database, then more events --
 my $dump = PostgreSQL::Test::Utils::tempdir . '/chains.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc');
@@ -221,14 +237,55 @@ is( $node->safe_psql('restored',
 	'five_minutes reads minutes_closed, minutes_closed reads tens_closed, tens_closed reads events, '
 	  . 'tenth_events reads events, tenth_per_session reads tenth_events',
 	'phase D: the restored chain reads what it read');
-foreach my $s (1 .. $sessions)
-{
-	$node->safe_psql('restored', qq{
-INSERT INTO events
-SELECT k, $s, (k % 100)::int, timestamptz '2026-01-01 00:00:00+00' + k * interval '10 ms'
-  FROM (SELECT nextval('ks') AS k FROM generate_series(1, 3000)) g});
-}
+more_events('restored');
 check('phase D, restored, after more events', 1, 'restored');
+
+# --- phase E: the view over the transform comes back while the worker
+# computes the transform again ----------------------------------------------
+# The restore brings everything but tenth_per_session's read view, while
+# the new worker's replication slot waits for a transaction that holds an
+# xid; the worker then owes its views a rebuild.  It reads which views to
+# compute, and waits for a lock on events held meanwhile.  tenth_per_session
+# comes back then, computed by its restore from the transform's rows, and
+# the transform's rows are written anew after it: it must not count them
+# on top of those it was computed from.
+my ($toc) = run_command([ 'pg_restore', '-l', $dump ]);
+my @items = grep { /^\d+;/ } split /\n/, $toc;
+my @reader = grep { / RULE public tenth_per_session / } @items;
+is(scalar(@reader), 1, 'phase E: one item of the dump brings tenth_per_session back');
+sub restore_raced
+{
+	my ($what, @lines) = @_;
+	my $list = PostgreSQL::Test::Utils::tempdir . '/raced.list';
+	open(my $fh, '>', $list) or die "could not write $list: $!";
+	print $fh "$_\n" foreach @lines;
+	close($fh);
+	$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'raced', '-L', $list, $dump ],
+		"phase E: pg_restore of $what");
+}
+my $xid_holder = $node->background_psql('postgres');
+$xid_holder->query_safe('BEGIN; SELECT pg_current_xact_id()');
+$node->safe_psql('postgres', 'CREATE DATABASE raced');
+restore_raced('all but the read view of tenth_per_session',
+	grep { $_ ne $reader[0] } @items);
+is( $node->safe_psql('raced',
+		"SELECT status FROM continuous.views WHERE view = 'tenth_per_session'::regclass"),
+	'restoring', 'phase E: tenth_per_session waits for its read view');
+my $locker = $node->background_psql('raced');
+$locker->query_safe('BEGIN; LOCK TABLE events IN EXCLUSIVE MODE');
+$xid_holder->query_safe('COMMIT');
+$xid_holder->quit;
+ok( poll_until($node, 'raced',
+		q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		   WHERE a.backend_type = 'pg_continuous worker' AND a.datname = 'raced'
+		     AND l.relation = 'events'::regclass AND NOT l.granted}, '1'),
+	'phase E: the worker has read which views to compute, and waits for events');
+restore_raced('the read view of tenth_per_session', @reader);
+$locker->query_safe('COMMIT');
+$locker->quit;
+check('phase E, restored while the transform was computed again', 1, 'raced');
+more_events('raced');
+check('phase E, after more events', 1, 'raced');
 
 $node->stop;
 done_testing();
