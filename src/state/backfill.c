@@ -10,9 +10,16 @@
  * chunks, into the view's storage, in the caller's transaction: readers
  * see the view's old contents (none, for a new view) until it commits.  A
  * chunk holds at most continuous.batch_events rows and maintenance_work_mem
- * of them, as CREATE INDEX bounds its sort: each group a chunk changes is
- * written once per chunk, so a session that raises maintenance_work_mem
- * backfills a view of many groups in fewer writes.
+ * of them, as CREATE INDEX bounds its sort.  Where the view can take events
+ * before its flush (a filter, the partial aggregate, tumbling or hopping
+ * windows: batch.c, view_folds_between_flushes()), a chunk is folded into
+ * the groups the view keeps, as a worker that is behind folds, and the
+ * groups are written once, at the end or whenever they take half of
+ * maintenance_work_mem.  Otherwise each chunk is written, and each group a
+ * chunk changes is written once per chunk.  Writing the same groups once
+ * per chunk, in the one transaction, left a version of each stored row per
+ * chunk that no one could prune, and each write searched through them all:
+ * 630,000 rows over 97 groups, in chunks of 500, took 90 s.
  *
  * Meeting the decoder exactly.  The worker gives a view the transactions
  * that commit after a point; the backfill must count exactly the rows of
@@ -144,6 +151,8 @@ typedef struct Backfill
 	XLogRecPtr	position;		/* rows committed before this (dead letters) */
 	TimestampTz read_at;
 	TupleDesc	desc;			/* the stream's row type */
+	List	   *kept_dead_letters;	/* the clock's, of chunks folded, in
+									 * events_cxt */
 	int64		rows;
 	uint64		blocks_before;	/* of the tables read already */
 } Backfill;
@@ -169,7 +178,9 @@ static void backfill_read_target(Oid view, BackfillTarget *target);
 static void backfill_read_stream(Oid stream, BackfillStream *read);
 static void backfill_table(Backfill *bf, Oid relid, Oid stream,
 						   Snapshot snapshot);
-static void backfill_chunk(Backfill *bf);
+static void backfill_chunk(Backfill *bf, bool last);
+static bool backfill_may_fold(Backfill *bf);
+static void backfill_chunk_done(Backfill *bf, MemoryContext oldcxt);
 static Size backfill_chunk_bytes(Backfill *bf);
 static void backfill_finish(Backfill *bf);
 static void backfill_join_trim(Backfill *bf);
@@ -386,8 +397,8 @@ backfill_view(Oid view, BackfillKind kind)
 							heap_blocks(list_concat_copy(tables, join_tables)));
 	foreach(lc, tables)
 		backfill_table(&bf, lfirst_oid(lc), bf.target.stream, snapshot);
-	if (bf.chunk.nevents > 0)
-		backfill_chunk(&bf);
+	if (bf.chunk.nevents > 0 || bf.vr->folded != NULL)
+		backfill_chunk(&bf, true);
 
 	/*
 	 * An interval join: the second stream's rows after all of the first's.
@@ -406,7 +417,7 @@ backfill_view(Oid view, BackfillKind kind)
 			backfill_table(&bf, lfirst_oid(lc), bf.target.join_stream,
 						   snapshot);
 		if (bf.chunk.nevents > 0)
-			backfill_chunk(&bf);
+			backfill_chunk(&bf, true);
 		bf.clock = bf.clocks[0];
 		backfill_join_trim(&bf);
 	}
@@ -592,7 +603,7 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 		if (bf->chunk.nevents >= continuous_batch_events ||
 			backfill_chunk_bytes(bf) >= (Size) maintenance_work_mem * 1024)
 		{
-			backfill_chunk(bf);
+			backfill_chunk(bf, false);
 			if (scan->rs_rd->rd_tableam == GetHeapamTableAmRoutine())
 				backfill_progress_report(bf->rows, bf->blocks_before +
 										 ((HeapScanDesc) scan)->rs_cblock + 1);
@@ -616,21 +627,38 @@ backfill_chunk_bytes(Backfill *bf)
 		sizeof(StreamEvent) * bf->chunk.capacity;
 }
 
-/* Process and write the rows read so far, as a flush does for a batch. */
+/*
+ * Process the rows read so far: fold them into the groups the view keeps
+ * (not the last chunk, where the view can), or write them, with what was
+ * folded before, as a flush does for a batch.
+ */
 static void
-backfill_chunk(Backfill *bf)
+backfill_chunk(Backfill *bf, bool last)
 {
 	ViewRuntime *vr = bf->vr;
 	StreamClock *clock = bf->clock;
 	ExtensionPrivileges saved;
-	MemoryContext oldcxt = MemoryContextSwitchTo(bf->chunk_cxt);
+	bool		fold = !last && backfill_may_fold(bf);
+	MemoryContext oldcxt;
 
+	/* the dead letters of a fold outlive its chunk, until the write */
+	oldcxt = MemoryContextSwitchTo(fold ? bf->events_cxt : bf->chunk_cxt);
 	stream_clock_advance(clock, &bf->chunk);
 	clock->had_watermark_before = false;
-	view_process_events(vr, &bf->chunk, clock, NIL);
 	/* rows ahead of the clock are the view's loss here, not the stream's */
-	vr->dead_letters = list_concat(vr->dead_letters, clock->dead_letters);
+	bf->kept_dead_letters = list_concat(bf->kept_dead_letters,
+										clock->dead_letters);
 	clock->dead_letters = NIL;
+	MemoryContextSwitchTo(bf->chunk_cxt);
+	if (fold)
+	{
+		view_fold_events(vr, &bf->chunk, clock);
+		backfill_chunk_done(bf, oldcxt);
+		return;
+	}
+	view_process_events(vr, &bf->chunk, clock, NIL);
+	vr->dead_letters = list_concat(vr->dead_letters, bf->kept_dead_letters);
+	bf->kept_dead_letters = NIL;
 
 	privileges_become_extension(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -643,7 +671,25 @@ backfill_chunk(Backfill *bf)
 	view_batch_committed(vr);
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
+	backfill_chunk_done(bf, oldcxt);
+}
 
+/*
+ * Fold the next chunk?  While the groups kept take under half of
+ * maintenance_work_mem: with its chunk's rows, a backfill then holds at
+ * most one and a half times maintenance_work_mem, and one chunk's groups.
+ */
+static bool
+backfill_may_fold(Backfill *bf)
+{
+	return view_folds_between_flushes(bf->vr) &&
+		view_folded_memory(bf->vr) < (Size) maintenance_work_mem * 1024 / 2;
+}
+
+/* The chunk's rows and its processing's memory go, for the next chunk. */
+static void
+backfill_chunk_done(Backfill *bf, MemoryContext oldcxt)
+{
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(bf->chunk_cxt);
 	MemoryContextReset(bf->rows_cxt);
