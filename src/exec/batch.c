@@ -752,7 +752,8 @@ view_folds_between_flushes(ViewRuntime *vr)
  * events run before with it.  The first run's state is kept as it is.
  */
 void
-view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
+view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
+				 List *early)
 {
 	SavedPrivileges saved;
 	int			first = view_first_event(vr, events);
@@ -766,7 +767,7 @@ view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock)
 	privileges_become(vr->owner, vr->search_path, &saved);
 
 	early_batch_swap(vr, round);
-	view_run_batch(vr, events, first, clock, NIL, NULL);
+	view_run_batch(vr, events, first, clock, early, NULL);
 	early_batch_swap(vr, round);
 	vr->folded_events += events->nevents - first;
 

@@ -79,10 +79,12 @@ extern void early_batch_destroy(EarlyBatch *early);
  * view_process_events takes into the batch at the flush, as often as it
  * runs; a flush that commits forgets them.  Only for a view that
  * view_folds_between_flushes.  Runs in a transaction, as the view's owner.
+ * early: runs of the events aggregated while their transaction streamed
+ * (EarlyEvents), taken as view_process_events takes them.
  */
 extern bool view_folds_between_flushes(ViewRuntime *vr);
 extern void view_fold_events(ViewRuntime *vr, StreamEvents *events,
-							 StreamClock *clock);
+							 StreamClock *clock, List *early);
 extern Size view_folded_memory(ViewRuntime *vr);
 
 /*

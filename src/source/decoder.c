@@ -1071,8 +1071,9 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		decoder_batch->catalog_changed = true;
 		decoder_batch->catalog_xid = txn->xid;
 	}
-	else if (pending->spill == NULL)
+	else
 	{
+		/* its rows held in memory may have run early, spilled or not */
 		MemoryContext oldcxt = MemoryContextSwitchTo(decoder_batch->cxt);
 		StreamedCommit *commit = palloc(sizeof(StreamedCommit));
 

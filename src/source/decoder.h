@@ -91,7 +91,8 @@ typedef struct StreamedTxn
 	bool		changed_catalog;
 	bool		spilled;		/* its rows from some point on are on disk
 								 * (row_spill.c), where nothing before the
-								 * commit reads them */
+								 * commit reads them; those held before are
+								 * here */
 } StreamedTxn;
 
 /* A streamed transaction that committed into the batch. */

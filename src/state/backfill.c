@@ -652,7 +652,7 @@ backfill_chunk(Backfill *bf, bool last)
 	MemoryContextSwitchTo(bf->chunk_cxt);
 	if (fold)
 	{
-		view_fold_events(vr, &bf->chunk, clock);
+		view_fold_events(vr, &bf->chunk, clock, NIL);
 		backfill_chunk_done(bf, oldcxt);
 		return;
 	}

@@ -37,9 +37,12 @@
  * Memory: the EarlyBatches together may take a quarter of
  * continuous.state_memory (worker.c gives the decoded batch that much
  * less); one that would take more is given up, and its transaction's rows
- * run at commit.  So is a transaction whose rows outgrew continuous.
- * large_transaction_memory: its later rows are on disk (row_spill.c),
- * where nothing reads them before the commit.
+ * run at commit.  A transaction whose rows outgrew continuous.
+ * large_transaction_memory has its later rows on disk (row_spill.c), where
+ * nothing reads them before the commit: the rows held in memory are run
+ * here all the same, and the fold of the batch that the worker makes before
+ * it reads the others back takes their EarlyBatches (worker.c,
+ * worker_read_spilled()).
  *
  *-------------------------------------------------------------------------
  */
@@ -115,7 +118,7 @@ early_txn_takes(EarlyTxn *txn, StreamedTxn *streamed)
 {
 	ListCell   *lc;
 
-	if (streamed->changed_catalog || streamed->spilled || streamed->nrows == 0)
+	if (streamed->changed_catalog || streamed->nrows == 0)
 		return false;
 	if (txn == NULL || txn->generation != streamed->generation)
 		return txn == NULL || txn->restarts < EARLY_RESTARTS;
@@ -186,8 +189,6 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 
 		if (streamed->changed_catalog)
 			continue;			/* its views are loaded again after it */
-		if (streamed->spilled)
-			continue;			/* its later rows are on disk: run at commit */
 		txn = hash_search(early_txns, &streamed->xid, HASH_ENTER, &found);
 		if (!found)
 		{

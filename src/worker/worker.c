@@ -720,14 +720,16 @@ worker_read_spilled(void)
 		if (fold)
 		{
 			/*
-			 * A large transaction that committed into the batch before,
-			 * aggregated while it streamed, has its rows folded as any
-			 * others: what its views ran before the commit is not used.
+			 * What the views ran of the batch's large transactions while
+			 * they streamed (their rows held in memory, this one's too) is
+			 * taken by the fold, and then no longer needed.
 			 */
-			if (decoder_batch->streamed_commits != NIL)
-				early_aggregation_forget_ended();
+			bool		streamed = decoder_batch->streamed_commits != NIL;
+
 			if (decoder_batch->nevents > decoder_batch->folded_events)
 				worker_fold();
+			if (streamed)
+				early_aggregation_forget_ended();
 		}
 		if (!decoder_batch_read_spilled(worker_spilled_run(fold)))
 			break;

@@ -153,7 +153,9 @@ worker_step_fold(ViewRuntime *vr, void *arg)
 {
 	ViewBatch  *batch = arg;
 
-	view_fold_events(vr, batch->stream, batch->clock);
+	/* a large transaction's rows aggregated while it streamed, if any */
+	view_fold_events(vr, batch->stream, batch->clock,
+					 early_aggregation_events(vr, batch->stream));
 }
 
 /* What the views keep of events run before the flush. */

@@ -13,8 +13,13 @@
 #      back after its rows went to disk: the rolled back rows are passed
 #      over when read.
 #   1b. A transaction aggregated before its commit, then a large one on
-#      disk, committed into one batch: both are folded.
+#      disk, committed into one batch: what the views ran of both before
+#      their commits is taken, and the rest folded.
 #   2. A large transaction that aborts: nothing of it counts.
+#   2b. A large transaction whose first rows the views ran while it was
+#      open (a sync() between its statements waits for that), and whose
+#      later rows went to disk: the fold before they are read back takes
+#      what was run (continuous.views.events_before_commit).
 #   3. A transaction not streamed (logical_decoding_work_mem large), whose
 #      rows the commit hands to the decoder all at once.
 #   4. A view that cannot take events before the flush (a session window)
@@ -76,6 +81,13 @@ sub sync
 	return;
 }
 
+# events the views took as aggregated before their commit, so far
+sub before_commit
+{
+	return $node->safe_psql('postgres',
+		"SELECT events_before_commit FROM continuous.views WHERE view = 'per_user'::regclass");
+}
+
 # --- 1. streamed, with toasted rows and a savepoint rolled back -------------
 my $pid = worker_pid($node);
 my $offset = -s $node->logfile;
@@ -96,7 +108,8 @@ is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'), '200000',
 # With the flush a minute away, a transaction small enough to stay in
 # memory streams, is aggregated before its commit and commits into the
 # batch; a large one then commits into the same batch with rows on disk.
-# Both are folded: the first one's early aggregation is not used.
+# The fold before the rows on disk are read back takes what both views ran
+# before their commits.
 $node->safe_psql('postgres', "ALTER SYSTEM SET continuous.flush_interval = '60s'");
 $node->reload;
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
@@ -116,6 +129,23 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(300000, 499999) . 'ROLLBACK;'
 $node->safe_psql('postgres', insert_sql(500000, 500009));
 sync();
 views_equal_definitions($node, \%views, 'after a large transaction aborted');
+
+# --- 2b. rows run while the transaction is open, then rows on disk ----------
+my $early = before_commit();
+my $open = $node->background_psql('postgres');
+$open->query_safe('BEGIN');
+$open->query_safe(insert_sql(550000, 552999));
+sync();
+$offset = -s $node->logfile;
+$open->query_safe(insert_sql(553000, 599999));
+$open->query_safe('COMMIT');
+$open->quit;
+sync();
+ok(temp_files_logged($node, $offset, $pid) > 0,
+	'a transaction open across a sync() went to a temporary file past 1 MB');
+views_equal_definitions($node, \%views, 'rows run while their transaction was open, then rows on disk');
+cmp_ok(before_commit() - $early, '>', 0,
+	'the rows the views ran while it was open were taken by the fold, not run again');
 
 # --- 3. not streamed: the commit hands every row over at once --------------
 $node->safe_psql('postgres', "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'");
