@@ -795,17 +795,14 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 
 	if (txn->nrows == pending->capacity)
 	{
-		int			capacity = pending->capacity;
-
-		txn->rows = continuous_room_for_one_more(txn->rows, txn->nrows,
-												 &pending->capacity,
-												 sizeof(StreamEvent),
-												 pending->cxt);
-		txn->subxids = continuous_room_for_one_more(txn->subxids, txn->nrows,
-													&capacity,
-													sizeof(TransactionId),
-													pending->cxt);
-		Assert(capacity == pending->capacity);
+		/* counted row by row (pending_row_memory()): it may be mapped */
+		pending->capacity = continuous_grown_capacity(pending->capacity,
+													  sizeof(StreamEvent),
+													  true);
+		txn->rows = continuous_resize(txn->rows, pending->capacity,
+									  sizeof(StreamEvent), pending->cxt);
+		txn->subxids = continuous_resize(txn->subxids, pending->capacity,
+										 sizeof(TransactionId), pending->cxt);
 	}
 	row = &txn->rows[txn->nrows];
 	row_event_init(row, tuple, desc, relid);

@@ -74,6 +74,7 @@
 
 #include "base/extension_catalog.h"
 #include "base/guc.h"
+#include "base/memory.h"
 #include "base/privileges.h"
 #include "base/shmem.h"
 #include "ddl/upgrade.h"
@@ -178,7 +179,7 @@ continuous_worker_main(Datum arg)
 	 * and faulting it in again at the next flush (a fifth of the worker's
 	 * time when consuming Kafka, by perf).
 	 */
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, CONTINUOUS_MMAP_THRESHOLD);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 	pgstat_report_appname("pg_continuous worker");
 
