@@ -397,7 +397,8 @@ backfill_view(Oid view, BackfillKind kind)
 							heap_blocks(list_concat_copy(tables, join_tables)));
 	foreach(lc, tables)
 		backfill_table(&bf, lfirst_oid(lc), bf.target.stream, snapshot);
-	if (bf.chunk.nevents > 0 || bf.vr->folded != NULL)
+	/* the last chunk writes what the chunks before it folded */
+	if (bf.chunk.nevents > 0 || view_folded_memory(bf.vr) > 0)
 		backfill_chunk(&bf, true);
 
 	/*
