@@ -16,7 +16,7 @@
 # a kill -9 of the worker; and a dump restored into another cluster: the
 # table stream's views computed again, the Kafka view keeping its seen keys.
 #
-# CONTINUOUS_DEDUP_EVENTS sets the number of events (default 300000); not
+# CONTINUOUS_DEDUP_EVENTS sets the number of events (default 150000); not
 # CONTINUOUS_TEST_EVENTS, which .ci/run sets to the crash test's million.
 
 use strict;
@@ -31,7 +31,7 @@ use PgContinuous::MockKafka;
 use PgContinuous::Node;
 use PgContinuous::Oracle;
 
-my $total_events = $ENV{CONTINUOUS_DEDUP_EVENTS} // 300_000;
+my $total_events = $ENV{CONTINUOUS_DEDUP_EVENTS} // 150_000;
 my $n_writers    = 4;
 my $batch        = 500;
 # distinct keys: about two copies of each event overall

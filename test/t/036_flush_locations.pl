@@ -146,7 +146,7 @@ sub check
 	}
 	# retention deletes closed windows older than 2 minutes; the others
 	# are the batch's (no event is late for it: a load's two loaders write
-	# 120,000 events 3 ms apart, 6 minutes of event time, so that however
+	# 60,000 events 3 ms apart, 3 minutes of event time, so that however
 	# far one runs ahead of the other it stays inside the 10 minutes of
 	# allowed_lateness; and it leaves out the late events below, v = -1)
 	is_same_rows($node, 'recent',
@@ -165,7 +165,7 @@ sub check
 		'', "$when: no view has failed");
 }
 
-my $phase = 120_000;
+my $phase = 60_000;
 
 # --- a first load ------------------------------------------------------------
 finish_loaders(start_loaders(0, $phase));
@@ -179,7 +179,7 @@ ok( $node->log_contains(qr/continuous view "key_first" inserts groups of windows
 # --- kill -9 of the worker while loading -------------------------------------
 my @loaders = start_loaders($phase, 2 * $phase);
 ok(poll_until($node, 'postgres', 'SELECT coalesce(sum(c), 0) > '
-		  . ($phase + 30_000) . ' FROM per_key_minute'),
+		  . ($phase + 15_000) . ' FROM per_key_minute'),
 	'second load: views filling');
 kill9_worker_and_wait($node);
 $_->kill_kill foreach @loaders;
@@ -191,19 +191,19 @@ $node->restart;
 $node->safe_psql('postgres', q{
 INSERT INTO events
 SELECT 1000000000 + j, (j * 7) % 20000, -1,
-       timestamptz '2026-01-01 00:00:00+00' + 20000 * interval '3 ms' + (j % 600) * interval '1 s'
+       timestamptz '2026-01-01 00:00:00+00' + 20000 * interval '3 ms' + (j % 300) * interval '1 s'
   FROM generate_series(0, 2999) j});
 @loaders = start_loaders(2 * $phase, 3 * $phase);
 finish_loaders(@loaders);
 check('after a restart and late events into windows stored before it');
 is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM events WHERE ts < timestamptz '2026-01-01 00:11:00+00' AND v = -1"),
+		"SELECT count(*) FROM events WHERE ts < timestamptz '2026-01-01 00:06:00+00' AND v = -1"),
 	'3000', '(the late events are in windows stored before the restart)');
 
 # --- continuous.rebuild() in the middle of a load ----------------------------
 @loaders = start_loaders(3 * $phase, 4 * $phase);
 ok(poll_until($node, 'postgres', 'SELECT coalesce(sum(c), 0) > '
-		  . (3 * $phase + 3000 + 20_000) . ' FROM per_key_minute'),
+		  . (3 * $phase + 3000 + 10_000) . ' FROM per_key_minute'),
 	'fourth load: views filling');
 $node->safe_psql('postgres', q{SELECT continuous.rebuild('per_key_minute')});
 $node->safe_psql('postgres', q{SELECT continuous.rebuild('hops')});
@@ -213,7 +213,7 @@ check('after continuous.rebuild() in the middle of a load');
 # --- and kill -9 of the postmaster while loading after the rebuild -----------
 @loaders = start_loaders(4 * $phase, 5 * $phase);
 ok(poll_until($node, 'postgres', 'SELECT coalesce(sum(c), 0) > '
-		  . (4 * $phase + 3000 + 30_000) . ' FROM per_key_minute'),
+		  . (4 * $phase + 3000 + 15_000) . ' FROM per_key_minute'),
 	'fifth load: views filling');
 kill9_postmaster_and_restart($node, sub { $_->kill_kill foreach @loaders });
 finish_loaders(start_loaders(4 * $phase, 5 * $phase));

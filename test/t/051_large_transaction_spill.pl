@@ -92,17 +92,17 @@ sub before_commit
 my $pid = worker_pid($node);
 my $offset = -s $node->logfile;
 my $log;
-$node->safe_psql('postgres', 'BEGIN;' . insert_sql(0, 99999)
-	  . 'SAVEPOINT s;' . insert_sql(100000, 149999)
-	  . 'ROLLBACK TO SAVEPOINT s;' . insert_sql(150000, 249999) . 'COMMIT;');
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(0, 49999)
+	  . 'SAVEPOINT s;' . insert_sql(50000, 74999)
+	  . 'ROLLBACK TO SAVEPOINT s;' . insert_sql(150000, 199999) . 'COMMIT;');
 sync();
 ok(temp_files_logged($node, $offset, $pid) > 0,
 	'the rows of a streamed transaction past 1 MB went to a temporary file of the worker');
 unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
 	'they were read back in folded runs, not whole');
 views_equal_definitions($node, \%views, 'a streamed transaction on disk, a savepoint rolled back');
-is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'), '200000',
-	'the 50,000 rows rolled back to the savepoint are not counted');
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'), '100000',
+	'the 25,000 rows rolled back to the savepoint are not counted');
 
 # --- 1b. after a large transaction aggregated before its commit ------------
 # With the flush a minute away, a transaction small enough to stay in
@@ -125,7 +125,7 @@ $node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.flush_interval');
 $node->reload;
 
 # --- 2. a large transaction that aborts --------------------------------------
-$node->safe_psql('postgres', 'BEGIN;' . insert_sql(300000, 499999) . 'ROLLBACK;');
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(300000, 399999) . 'ROLLBACK;');
 $node->safe_psql('postgres', insert_sql(500000, 500009));
 sync();
 views_equal_definitions($node, \%views, 'after a large transaction aborted');
@@ -151,7 +151,7 @@ cmp_ok(before_commit() - $early, '>', 0,
 $node->safe_psql('postgres', "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'");
 $node->reload;
 $offset = -s $node->logfile;
-$node->safe_psql('postgres', insert_sql(600000, 799999));
+$node->safe_psql('postgres', insert_sql(600000, 699999));
 sync();
 ok(temp_files_logged($node, $offset, $pid) > 0,
 	'the rows of a transaction decoded at its commit past 1 MB went to a temporary file');
@@ -177,7 +177,7 @@ my $session_batch = q{WITH marked AS (
 $node->safe_psql('postgres',
 	"CREATE VIEW per_session WITH (continuous) AS $all{per_session}");
 $offset = -s $node->logfile;
-$node->safe_psql('postgres', insert_sql(800000, 999999));
+$node->safe_psql('postgres', insert_sql(800000, 899999));
 sync();
 $log = slurp_file($node->logfile, $offset);
 ok(temp_files_logged($node, $offset, $pid) > 0,
@@ -193,9 +193,9 @@ $node->safe_psql('postgres', 'DROP VIEW per_session');
 $views{per_minute} = q{SELECT continuous.tumble(ts, '1 minute') AS m,
     count(*) AS n, sum(amount) AS total FROM events GROUP BY 1};
 $offset = -s $node->logfile;
-$node->safe_psql('postgres', 'BEGIN;' . insert_sql(1000000, 1099999)
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(1000000, 1049999)
 	  . "CREATE VIEW per_minute WITH (continuous) AS $views{per_minute};"
-	  . insert_sql(1100000, 1199999) . 'COMMIT;');
+	  . insert_sql(1100000, 1149999) . 'COMMIT;');
 sync();
 $log = slurp_file($node->logfile, $offset);
 ok(temp_files_logged($node, $offset, $pid) > 0 && $log =~ /reading a large transaction's rows back into memory whole/,

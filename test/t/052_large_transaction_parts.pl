@@ -5,7 +5,7 @@
 # on disk, and after its commit the worker reads them back a run at a time
 # and flushes each run (worker.c, worker_flush_part()), with how far into
 # the transaction the views are (continuous.decoder_position.part_lsn).
-# With continuous.state_memory at 4 MB, a transaction of 200,000 rows takes
+# With continuous.state_memory at 2 MB, a transaction of 100,000 rows takes
 # several parts.  Views of every kind over the stream (tumbling, hopping,
 # session and count windows, emit = 'window_close', transforms, a lookup
 # join), and a stream with deduplication whose copies fall on both sides of
@@ -48,7 +48,7 @@ use PgContinuous::Crash qw(worker_pid kill9_worker_and_wait);
 
 my $node = continuous_node('large_transaction_parts',
 	"logical_decoding_work_mem = '64kB'\ncontinuous.large_transaction_memory = '1MB'\n"
-	  . "continuous.state_memory = '4MB'\nlog_temp_files = 0\n");
+	  . "continuous.state_memory = '2MB'\nlog_temp_files = 0\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_continuous');
 create_every_kind($node, transforms => 1);
 
@@ -134,12 +134,12 @@ sub ignored_changes
 # --- 1. streamed, a savepoint rolled back, UPDATEs among the rows ------------
 my $pid = worker_pid($node);
 my $offset = -s $node->logfile;
-$node->safe_psql('postgres', 'BEGIN;' . events_sql(0, 99999) . clicks_sql(0, 24999)
-	  . 'SAVEPOINT s;' . events_sql(100000, 129999)
+$node->safe_psql('postgres', 'BEGIN;' . events_sql(0, 49999) . clicks_sql(0, 12499)
+	  . 'SAVEPOINT s;' . events_sql(50000, 64999)
 	  . 'ROLLBACK TO SAVEPOINT s;'
-	  . 'UPDATE events SET v = v WHERE k % 10000 = 7;'
-	  . events_sql(100000, 199999) . clicks_sql(25000, 49999)
-	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 100000;'
+	  . 'UPDATE events SET v = v WHERE k % 5000 = 7;'
+	  . events_sql(50000, 99999) . clicks_sql(12500, 24999)
+	  . 'UPDATE events SET v = v WHERE k % 5000 = 7 AND k > 50000;'
 	  . 'COMMIT;');
 check_all('a streamed transaction applied in parts');
 my $log = slurp_file($node->logfile, $offset);
@@ -211,9 +211,9 @@ sub kill_between_parts
 	return $killed_at;
 }
 
-$offset = kill_between_parts("BEGIN;\n" . events_copy_sql(200000, 399999)
-	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 200000;'
-	  . clicks_sql(50000, 99999) . 'COMMIT;', 'streamed');
+$offset = kill_between_parts("BEGIN;\n" . events_copy_sql(100000, 199999)
+	  . 'UPDATE events SET v = v WHERE k % 5000 = 7 AND k > 100000;'
+	  . clicks_sql(25000, 49999) . 'COMMIT;', 'streamed');
 check_all('kill -9 between two parts');
 is(ignored_changes(), '40', 'the UPDATEs are counted once across the crash');
 like(slurp_file($node->logfile, $offset), qr/applying the large transaction .* in parts/,
@@ -225,9 +225,9 @@ like(slurp_file($node->logfile, $offset), qr/applying the large transaction .* i
 $node->safe_psql('postgres', "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'");
 $node->reload;
 $offset = -s $node->logfile;
-kill_between_parts('BEGIN;' . events_sql(400000, 599999)
-	  . 'UPDATE events SET v = v WHERE k % 10000 = 7 AND k > 400000;'
-	  . clicks_sql(100000, 149999) . 'COMMIT;', 'decoded at its commit');
+kill_between_parts('BEGIN;' . events_sql(200000, 299999)
+	  . 'UPDATE events SET v = v WHERE k % 5000 = 7 AND k > 200000;'
+	  . clicks_sql(50000, 74999) . 'COMMIT;', 'decoded at its commit');
 # a killed worker's file is removed unlogged: the one of the next worker,
 # which decodes the rest of the transaction again, is logged
 $pid = worker_pid($node);
@@ -251,7 +251,7 @@ $node->safe_psql('postgres',
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN; SELECT lsn FROM continuous.decoder_position FOR UPDATE');
-$node->safe_psql('postgres', events_sql(600000, 699999));
+$node->safe_psql('postgres', events_sql(300000, 349999));
 ok(poll_until($node, 'postgres', $worker_waits, '1'),
 	'locks asked for during the parts: the first part waits for the decoder position');
 my ($locker, $locker_pid) = queued_session(
@@ -283,7 +283,7 @@ check_all('a lock asked for during the parts');
 $offset = -s $node->logfile;
 my $regions = $node->background_psql('postgres');
 $regions->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
-$node->safe_psql('postgres', events_copy_sql(700000, 799999));
+$node->safe_psql('postgres', events_copy_sql(350000, 399999));
 ok( poll_until($node, 'postgres',
 		"SELECT status FROM continuous.views WHERE view = 'per_zone'::regclass", 'waiting'),
 	'a lock kept from before the transaction: per_zone is held back');
@@ -304,7 +304,7 @@ unlike($log, qr/back into memory whole/, 'nothing was read back whole');
 $offset = -s $node->logfile;
 $regions = $node->background_psql('postgres');
 $regions->query_safe('BEGIN; LOCK TABLE regions IN ACCESS EXCLUSIVE MODE');
-kill_between_parts("BEGIN;\n" . events_copy_sql(800000, 899999) . 'COMMIT;',
+kill_between_parts("BEGIN;\n" . events_copy_sql(400000, 449999) . 'COMMIT;',
 	'per_zone held back before the transaction');
 eval { $regions->quit; };
 check_all('killed between two parts, with a view held back before the transaction');
@@ -320,7 +320,7 @@ $node->safe_psql('postgres', "ALTER SYSTEM SET continuous.view_time_limit = '3s'
 $node->reload;
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 $second = hold_between_parts(
-	sub { $node->safe_psql('postgres', events_copy_sql(900000, 999999)) },
+	sub { $node->safe_psql('postgres', events_copy_sql(450000, 499999)) },
 	'stopped between parts');
 ($locker, $locker_pid) = queued_session(
 	"BEGIN;\nLOCK TABLE regions IN ACCESS EXCLUSIVE MODE;\n",
@@ -357,7 +357,7 @@ SELECT continuous.create_stream('readings');
 } . "CREATE VIEW per_id WITH (continuous) AS $per_id{per_id};");
 $offset = -s $node->logfile;
 $node->safe_psql('postgres',
-	'INSERT INTO readings SELECT i, i % 7 FROM generate_series(1, 200000) i');
+	'INSERT INTO readings SELECT i, i % 7 FROM generate_series(1, 100000) i');
 views_equal_definitions($node, \%per_id, 'a group per row of a large transaction');
 like(slurp_file($node->logfile, $offset), qr/applying the large transaction \d+, .* in parts/,
 	'its groups filled memory, and it was applied in parts');
