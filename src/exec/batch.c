@@ -346,12 +346,18 @@ view_first_event(ViewRuntime *vr, StreamEvents *events)
 	 */
 	if (events->kafka || events->backfill)
 		return 0;
-	if (vr->active_from == InvalidXLogRecPtr)
-		return events->nevents;
 	for (i = 0; i < events->nevents; i++)
-		if (events->events[i].commit_lsn >= vr->active_from)
+		if (view_takes_commit(vr, events->events[i].commit_lsn))
 			return i;
 	return events->nevents;
+}
+
+/* Does the view count the events of the transaction that committed there? */
+bool
+view_takes_commit(ViewRuntime *vr, XLogRecPtr commit_lsn)
+{
+	return vr->active_from != InvalidXLogRecPtr &&
+		commit_lsn >= vr->active_from;
 }
 
 /* The events through each stage in turn, as far as each passes them on. */
@@ -785,6 +791,48 @@ view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 		early_batch_destroy(round);
 	}
 	privileges_restore(&saved);
+}
+
+/*
+ * Could the view take early (run before its events' commit, with none late
+ * or failed) as a run of the batch that begins now, by the clock as it
+ * stands before it: are its windows all still open?
+ */
+bool
+view_early_open_now(ViewRuntime *vr, EarlyBatch *early, StreamClock *clock)
+{
+	bool		has = clock != NULL && clock->has_watermark;
+
+	vr->judge_lateness = vr->plan->window != NULL && has;
+	vr->watermark_before = has ? clock->watermark : 0;
+	return !early->failed && early_batch_open(vr, early);
+}
+
+/*
+ * early (NULL: none), which view_early_open_now() found the view could
+ * take for nevents events, folded as view_fold_events() folds a run: it is
+ * the view's now.
+ */
+void
+view_fold_early(ViewRuntime *vr, EarlyBatch *early, int64 nevents)
+{
+	SavedPrivileges saved;
+
+	Assert(view_folds_between_flushes(vr));
+	view_access_check(vr->plan, vr->owner, vr->name);
+	if (early != NULL && vr->folded == NULL)
+		vr->folded = early;
+	else if (early != NULL)
+	{
+		privileges_become(vr->owner, vr->search_path, &saved);
+		early_batch_swap(vr, vr->folded);
+		view_groups_combine(vr, early->groups, early->global);
+		early_batch_swap(vr, vr->folded);
+		privileges_restore(&saved);
+		early_batch_destroy(early);
+	}
+	vr->folded_events += nevents;
+	vr->events_before_commit += nevents;
 }
 
 /*

@@ -83,9 +83,25 @@ extern void early_batch_destroy(EarlyBatch *early);
  * (EarlyEvents), taken as view_process_events takes them.
  */
 extern bool view_folds_between_flushes(ViewRuntime *vr);
+
 extern void view_fold_events(ViewRuntime *vr, StreamEvents *events,
 							 StreamClock *clock, List *early);
 extern Size view_folded_memory(ViewRuntime *vr);
+
+/* Does the view count the events of the transaction that committed there? */
+extern bool view_takes_commit(ViewRuntime *vr, XLogRecPtr commit_lsn);
+
+/*
+ * Events that ran before their commit into early, not in the batch (a
+ * large transaction's rows on disk, early_aggregation.c): could the view
+ * take them as a run of the batch beginning now (its windows all open by
+ * the clock as it stands), and then take them, as view_fold_events()
+ * takes a run.  As the view's owner, in a transaction.
+ */
+extern bool view_early_open_now(ViewRuntime *vr, EarlyBatch *early,
+								StreamClock *clock);
+extern void view_fold_early(ViewRuntime *vr, EarlyBatch *early,
+							int64 nevents);
 
 /*
  * What the view's memory holds beyond what loading its definition took:

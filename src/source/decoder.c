@@ -25,7 +25,11 @@
  * transaction being decoded go to a temporary file instead (row_spill.c),
  * streamed or handed over at its commit; the batch ends with it, and the
  * worker reads them back in runs that it folds into the views
- * (decoder_batch_read_spilled(), worker.c), or flushes in parts.  A part
+ * (decoder_batch_read_spilled(), worker.c), or flushes in parts.  A
+ * streamed transaction's rows on disk are also kept in memory from one
+ * turn of the worker to the next (StreamedTxn.tail), for the views to run
+ * before the commit; the worker then reads back only the rows after those
+ * (decoder_batch_pass_spilled_early()).  A part
  * ends at the end of a WAL record, and a transaction decoded again after a
  * crash passes over the rows of the records its flushed parts held
  * (decoder_resume_within()).
@@ -131,6 +135,7 @@ typedef struct PendingTxn
 	MemoryContext rows_cxt;		/* the rows themselves, as the batch's */
 	int			capacity;		/* of txn.rows and txn.subxids */
 	int64		tuple_bytes;	/* of the rows' tuples */
+	bool		one_stream;		/* every row inserted into rows[0].relid */
 	TupleDesc	desc;			/* last descriptor copied, and its source */
 	TupleDesc	desc_source;
 	TupleDesc	catalog_desc;	/* the same for view_catalog's rows */
@@ -140,6 +145,9 @@ typedef struct PendingTxn
 	RowMove		move;			/* a row move, half decoded */
 	Size		memory;			/* about what its rows take */
 	RowSpill   *spill;			/* its rows from the first that did not fit */
+	MemoryContext tail_cxt;		/* txn.tail's rows, once it spills */
+	int			tail_capacity;	/* of txn.tail, kept from turn to turn */
+	Size		tail_memory;
 } PendingTxn;
 
 /* the next StreamedTxn.generation */
@@ -149,6 +157,15 @@ static uint64 next_generation = 1;
 static Size pending_memory = 0;
 
 static HTAB *pending_txns = NULL;
+
+/*
+ * What the tails of every PendingTxn take (StreamedTxn.tail): rows on disk
+ * kept until the worker's next turn.  The decoder gives the worker a turn
+ * once they take an eighth of continuous.large_transaction_memory, and one
+ * hand-over of the reorder buffer (logical_decoding_work_mem) may add to
+ * that; past twice both, a tail is given up.
+ */
+static Size spill_tail_memory = 0;
 
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
@@ -182,7 +199,8 @@ static bool applied_before(ReorderBufferTXN *txn, ReorderBufferChange *change);
 static void resume_done(ReorderBufferTXN *txn);
 static void batch_ignored(ReorderBufferTXN *txn, Oid stream_relid,
 						  XLogRecPtr lsn);
-static void spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
+static void spill_row(RowSpill *spill, PendingTxn *pending,
+					  Oid stream_relid, TransactionId subxid,
 					  Relation relation, ReorderBufferChange *change,
 					  PartitionRoute *route, TupleDesc desc);
 static void batch_spill_row(ReorderBufferTXN *txn, Oid stream_relid,
@@ -211,6 +229,10 @@ static bool pending_spills(PendingTxn *pending);
 static void pending_add_ignored(PendingTxn *pending, Oid relid,
 								TransactionId subxid, XLogRecPtr lsn);
 static void pending_release(PendingTxn *pending);
+static void pending_keep_spilled(PendingTxn *pending, Oid relid,
+								 HeapTuple tuple, TupleDesc desc);
+static void pending_drop_tail(PendingTxn *pending, bool lose);
+static Size spill_tail_turn(void);
 static void plugin_stream_start(LogicalDecodingContext *ctx,
 								ReorderBufferTXN *txn);
 static void plugin_stream_stop(LogicalDecodingContext *ctx,
@@ -438,18 +460,19 @@ batch_spill_row(ReorderBufferTXN *txn, Oid stream_relid, Relation relation,
 							txn->xact_time.commit_time);
 		decoder_batch->spills = lappend(decoder_batch->spills, txn_spill);
 	}
-	spill_row(txn_spill, stream_relid, InvalidTransactionId, relation,
+	spill_row(txn_spill, NULL, stream_relid, InvalidTransactionId, relation,
 			  change, route, desc);
 }
 
 /*
  * The inserted row, as its stream's, written by the (sub)transaction subxid
  * to spill: made from a copy only where it is not the decoded tuple as it
- * stands (row_made_by_copy()).
+ * stands (row_made_by_copy()).  A streamed transaction's (pending) keeps
+ * it in its tail too.
  */
 static void
-spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
-		  Relation relation, ReorderBufferChange *change,
+spill_row(RowSpill *spill, PendingTxn *pending, Oid stream_relid,
+		  TransactionId subxid, Relation relation, ReorderBufferChange *change,
 		  PartitionRoute *route, TupleDesc desc)
 {
 	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
@@ -470,6 +493,8 @@ spill_row(RowSpill *spill, Oid stream_relid, TransactionId subxid,
 		MemoryContextSwitchTo(oldcxt);
 	}
 	row_spill_write(spill, stream_relid, subxid, change->lsn, tuple, desc);
+	if (pending != NULL)
+		pending_keep_spilled(pending, stream_relid, tuple, desc);
 	if (copied)
 		MemoryContextReset(spill_scratch_cxt);
 }
@@ -772,10 +797,17 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->txn.subxids = NULL;
 		pending->txn.nrows = pending->capacity = 0;
 		pending->tuple_bytes = 0;
+		pending->one_stream = true;
 		pending->txn.changed_catalog = false;
 		pending->txn.spilled = false;
 		pending->memory = 0;
 		pending->spill = NULL;
+		pending->txn.tail = NULL;
+		pending->txn.ntail = 0;
+		pending->txn.tail_first = 0;
+		pending->tail_cxt = NULL;
+		pending->tail_capacity = 0;
+		pending->tail_memory = 0;
 		pending->desc = pending->desc_source = NULL;
 		pending->catalog_desc = pending->catalog_desc_source = NULL;
 		pending->route_desc = NULL;
@@ -806,6 +838,8 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 	}
 	row = &txn->rows[txn->nrows];
 	row_event_init(row, tuple, desc, relid);
+	if (tuple == NULL || (txn->nrows > 0 && relid != txn->rows[0].relid))
+		pending->one_stream = false;
 	txn->subxids[txn->nrows] = subxid;
 	txn->nrows++;
 	pending->tuple_bytes += stream_row_bytes(row);
@@ -838,7 +872,10 @@ pending_add_ignored(PendingTxn *pending, Oid relid, TransactionId subxid,
 					XLogRecPtr lsn)
 {
 	if (pending_spills(pending))
+	{
 		row_spill_write(pending->spill, relid, subxid, lsn, NULL, NULL);
+		pending_keep_spilled(pending, relid, NULL, NULL);
+	}
 	else
 		pending_add(pending, relid, subxid, NULL, NULL);
 }
@@ -849,7 +886,102 @@ pending_release(PendingTxn *pending)
 {
 	pending_memory -= Min(pending_memory, pending->memory);
 	pending->memory = 0;
+	pending_drop_tail(pending, false);
 	pending_forget(pending);
+}
+
+/*
+ * A row just written to the transaction's spill, kept for the views to run
+ * before the commit (StreamedTxn.tail), while none of its rows on disk has
+ * been missed.
+ */
+static void
+pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
+					 TupleDesc desc)
+{
+	StreamedTxn *txn = &pending->txn;
+	StreamEvent *row;
+	Size		memory;
+
+	if (row_spill_early_lost(pending->spill))
+		return;
+	if (!continuous_aggregate_before_commit ||
+		spill_tail_memory >= 2 * spill_tail_turn() +
+		(Size) logical_decoding_work_mem * 1024 * 2)
+	{
+		pending_drop_tail(pending, true);
+		return;
+	}
+	/*
+	 * Its first block, which a reset keeps, holds a turn's rows, or the
+	 * first 8 MB of them: they go into memory touched already at the turns
+	 * after the first.
+	 */
+	if (pending->tail_cxt == NULL)
+		pending->tail_cxt = AllocSetContextCreate(pending->cxt,
+												  "pg_continuous spilled rows kept",
+												  MAXALIGN(Min(spill_tail_turn(),
+																ALLOCSET_DEFAULT_MAXSIZE)),
+												  ALLOCSET_DEFAULT_INITSIZE,
+												  ALLOCSET_DEFAULT_MAXSIZE);
+	if (txn->ntail == 0)
+		txn->tail_first = row_spill_rows(pending->spill) - 1;
+	if (txn->ntail == pending->tail_capacity)
+	{
+		/* counted row by row: it may be mapped, and grow without a copy */
+		pending->tail_capacity = continuous_grown_capacity(pending->tail_capacity,
+														   sizeof(StreamEvent),
+														   true);
+		txn->tail = continuous_resize(txn->tail, pending->tail_capacity,
+									  sizeof(StreamEvent), pending->cxt);
+	}
+	row = &txn->tail[txn->ntail++];
+	if (tuple != NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(pending->tail_cxt);
+
+		tuple = heap_copytuple(tuple);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	row_event_init(row, tuple, desc, relid);
+	memory = pending_row_memory(row);
+	pending->tail_memory += memory;
+	spill_tail_memory += memory;
+}
+
+/*
+ * The transaction's tail goes: taken by the worker, or with lose, given up
+ * (its rows on disk are all read back at the commit).
+ */
+static void
+pending_drop_tail(PendingTxn *pending, bool lose)
+{
+	if (lose && pending->spill != NULL)
+		row_spill_lose_early(pending->spill);
+	if (pending->tail_cxt != NULL)
+		MemoryContextReset(pending->tail_cxt);
+	pending->txn.ntail = 0;
+	spill_tail_memory -= Min(spill_tail_memory, pending->tail_memory);
+	pending->tail_memory = 0;
+}
+
+/* The tails' memory at which the decoder gives the worker a turn. */
+static Size
+spill_tail_turn(void)
+{
+	return (Size) continuous_large_transaction_memory_kb * 1024 / 8;
+}
+
+void
+decoder_streamed_tail_taken(StreamedTxn *txn, bool ran)
+{
+	PendingTxn *pending = (PendingTxn *) txn;
+
+	if (pending->spill == NULL)
+		return;
+	if (ran && txn->ntail > 0)
+		row_spill_mark_early(pending->spill);
+	pending_drop_tail(pending, !ran);
 }
 
 /* What a streamed transaction's row adds to its stream's bytes. */
@@ -975,8 +1107,8 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	else
 		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
 	if (pending_spills(pending))
-		spill_row(pending->spill, stream_relid, change->txn->xid, relation,
-				  change, route, desc);
+		spill_row(pending->spill, pending, stream_relid, change->txn->xid,
+				  relation, change, route, desc);
 	else
 	{
 		MemoryContextSwitchTo(row_made_by_copy(change, route) ?
@@ -1027,7 +1159,11 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 	if (pending->spill != NULL)
+	{
 		row_spill_forget_subxact(pending->spill, txn->xid);
+		if (row_spill_early_lost(pending->spill))
+			pending_drop_tail(pending, true);
+	}
 	for (i = 0; i < pending->txn.nrows; i++)
 	{
 		StreamEvent *row = &pending->txn.rows[i];
@@ -1090,6 +1226,12 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pfree(pending->txn.rows);
 	if (pending->txn.subxids != NULL)
 		pfree(pending->txn.subxids);
+	if (pending->txn.tail != NULL)
+		pfree(pending->txn.tail);
+	pending->txn.tail = NULL;
+	if (pending->tail_cxt != NULL)
+		MemoryContextDelete(pending->tail_cxt);
+	pending->tail_cxt = NULL;
 	decoder_batch->streamed_bytes += MemoryContextMemAllocated(pending->cxt, true);
 	MemoryContextSetParent(pending->cxt, decoder_batch->cxt);
 	{
@@ -1155,15 +1297,13 @@ batch_take_streamed(PendingTxn *pending, ReorderBufferTXN *txn)
 	StreamEvents *stream;
 	int			i;
 
-	if (n == 0 || rows[0].relid == view_catalog_relid)
+	/* kept as rows were added: a commit looks at none of them twice */
+	if (n == 0 || !pending->one_stream || rows[0].relid == view_catalog_relid)
 		return false;
 	relid = rows[0].relid;
 	stream = batch_stream(relid);
 	if (stream->nevents > 0)
 		return false;
-	for (i = 0; i < n; i++)
-		if (rows[i].relid != relid || rows[i].tuple == NULL)
-			return false;
 	if (stream->events != NULL)
 		pfree(stream->events);
 	for (i = 0; i < n; i++)
@@ -1559,11 +1699,24 @@ decoder_read(XLogRecPtr end_of_wal, int64 max_events, Size max_bytes)
 	XLogReaderState *reader = decoding_ctx->reader;
 	ReorderBufferTXN *oldest;
 
+	/* rows kept on disk that the worker did not take since: not wanted */
+	if (spill_tail_memory > 0)
+	{
+		HASH_SEQ_STATUS seq;
+		PendingTxn *pending;
+
+		hash_seq_init(&seq, pending_txns);
+		while ((pending = hash_seq_search(&seq)) != NULL)
+			if (pending->txn.ntail > 0)
+				pending_drop_tail(pending, true);
+	}
+
 	/* entries cached under current snapshots must not leak into decoding */
 	InvalidateSystemCaches();
 	decoder_hide_from_snapshots(true);
 
 	while (reader->EndRecPtr < end_of_wal &&
+		   spill_tail_memory < spill_tail_turn() &&
 		   !decoder_batch->catalog_changed &&
 		   decoder_batch->spills == NIL &&
 		   decoder_batch->nevents < max_events &&
@@ -1715,6 +1868,33 @@ decoder_batch_read_spilled(Size max_bytes)
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return decoder_batch->spills != NIL;
+}
+
+bool
+decoder_batch_spill_early(RowSpillEarly *early)
+{
+	return decoder_batch->spills != NIL &&
+		XLogRecPtrIsInvalid(spill_read_lsn) &&
+		row_spill_early(linitial(decoder_batch->spills), early);
+}
+
+void
+decoder_batch_pass_spilled_early(const RowSpillEarly *early)
+{
+	StreamEvents *stream = batch_stream(early->relid);
+
+	row_spill_pass_early(linitial(decoder_batch->spills));
+	spill_read_lsn = early->last_lsn;
+	stream->bytes += early->bytes;
+	stream->ignored_changes += early->ignored;
+	decoder_batch->nchanges += early->ignored;
+	if (early->events > 0)
+	{
+		batch_count_events(early->events, early->commit_time);
+		stream->folded_events += early->events;
+		stream->folded_last_commit_time = early->commit_time;
+		decoder_batch->folded_events += early->events;
+	}
 }
 
 bool

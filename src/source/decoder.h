@@ -15,6 +15,8 @@
 #include "datatype/timestamp.h"
 #include "utils/hsearch.h"
 
+#include "source/row_spill.h"
+
 /*
  * One event of a stream: a committed row of a stream table, or a decoded
  * Kafka message (kafka_source.c).
@@ -90,9 +92,16 @@ typedef struct StreamedTxn
 	int			nrows;
 	bool		changed_catalog;
 	bool		spilled;		/* its rows from some point on are on disk
-								 * (row_spill.c), where nothing before the
-								 * commit reads them; those held before are
+								 * (row_spill.c); those held before are
 								 * here */
+	/*
+	 * The rows written to disk since the worker's last turn, kept in
+	 * memory for the views to run then (decoder_streamed_tail_taken()),
+	 * as rows are: tail_first rows of the file come before them.
+	 */
+	StreamEvent *tail;
+	int			ntail;
+	int64		tail_first;
 } StreamedTxn;
 
 /* A streamed transaction that committed into the batch. */
@@ -230,6 +239,19 @@ extern bool decoder_batch_spilled(void);
 extern bool decoder_batch_read_spilled(Size max_bytes);
 
 /*
+ * The first spill of the batch, not read yet, whose first rows ran through
+ * the views before their commit (RowSpillEarly); false if none did.
+ */
+extern bool decoder_batch_spill_early(RowSpillEarly *early);
+
+/*
+ * The worker took what the views made of those rows: they count in the
+ * batch as events folded (decoder_batch_fold()), and only the rows after
+ * them are read back.
+ */
+extern void decoder_batch_pass_spilled_early(const RowSpillEarly *early);
+
+/*
  * How far a batch that ends with rows read back goes: the transaction xid,
  * which commits at commit_lsn, up to the rows of its WAL record at
  * change_lsn, and every transaction that commits before it whole.
@@ -267,5 +289,12 @@ extern void decoder_drop_slot(void);
  */
 extern void decoder_streamed_begin(HASH_SEQ_STATUS *status);
 extern StreamedTxn *decoder_streamed_next(HASH_SEQ_STATUS *status);
+
+/*
+ * The worker's turn is over for txn's tail: the views ran it (ran), and
+ * the rows on disk so far may be passed over at the commit; or not, and
+ * every row on disk is read back then.
+ */
+extern void decoder_streamed_tail_taken(StreamedTxn *txn, bool ran);
 
 #endif							/* CONTINUOUS_DECODER_H */

@@ -27,6 +27,16 @@
  * parts (row_spill_adopt()), and the descriptors of the rows read back live
  * as long as the batch that read the last of them.
  *
+ * Rows of a streamed transaction may run through the views before its
+ * commit as they are written (early_aggregation.c): the decoder marks how
+ * many had run at each turn of the worker (row_spill_mark_early()), with
+ * where the next row begins in the file and what the rows up to there
+ * count for their stream, and the worker, if it can take what the views
+ * made of them at the commit, reads only the rows after the mark
+ * (row_spill_pass_early()).  A subtransaction's abort once rows were
+ * written, or rows of a second stream, or a row that did not run
+ * (row_spill_lose_early()), leaves every row to be read back.
+ *
  * Exactly once is not this file's to keep: it is a temporary file of the
  * worker, gone with it (fd.c deletes it at exit, and the postmaster's
  * restart the files of a worker killed), and the transaction's rows are
@@ -74,11 +84,26 @@ struct RowSpill
 	TimestampTz commit_time;
 	List	   *streams;		/* Oid */
 	Oid			last_stream;
+	XLogRecPtr	last_lsn;		/* of the last row written */
+
+	/* what the rows written so far count for their stream (or streams) */
+	int64		events;
+	int64		bytes;
+	int64		ignored;
+
+	/* the rows that ran before the commit (RowSpillEarly), and where the
+	 * row after them begins */
+	RowSpillEarly early;
+	int			early_fileno;
+	off_t		early_offset;
+	bool		early_lost;
 };
 
 static bool row_spill_aborted(RowSpill *spill, TransactionId subxid);
 static bool row_spill_peek(RowSpill *spill);
-static void row_spill_seek(RowSpill *spill, off_t offset, int whence);
+static void row_spill_start_reading(RowSpill *spill, int fileno, off_t offset);
+static void row_spill_seek(RowSpill *spill, int fileno, off_t offset,
+						   int whence);
 static void row_spill_read_exactly(RowSpill *spill, void *ptr, size_t size);
 
 RowSpill *
@@ -167,6 +192,14 @@ row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 		BufFileWrite(spill->file, tuple->t_data, tuple->t_len);
 	temp_file_limit = limit;
 	spill->nrows++;
+	spill->last_lsn = lsn;
+	if (tuple)
+	{
+		spill->events++;
+		spill->bytes += tuple->t_len;
+	}
+	else
+		spill->ignored++;
 }
 
 void
@@ -175,6 +208,8 @@ row_spill_forget_subxact(RowSpill *spill, TransactionId subxid)
 	Assert(!spill->reading);
 	if (spill->nrows == 0)
 		return;
+	/* its rows may be among those that ran: all are read back */
+	spill->early_lost = true;
 	if (spill->naborted == spill->aborted_capacity)
 	{
 		spill->aborted_capacity = Max(8, spill->aborted_capacity * 2);
@@ -229,6 +264,70 @@ row_spill_streams(RowSpill *spill)
 	return spill->streams;
 }
 
+int64
+row_spill_rows(RowSpill *spill)
+{
+	return spill->nrows;
+}
+
+void
+row_spill_mark_early(RowSpill *spill)
+{
+	Assert(!spill->reading);
+	if (spill->early_lost || spill->file == NULL)
+		return;
+	spill->early.rows = spill->nrows;
+	spill->early.events = spill->events;
+	spill->early.bytes = spill->bytes;
+	spill->early.ignored = spill->ignored;
+	spill->early.last_lsn = spill->last_lsn;
+	BufFileTell(spill->file, &spill->early_fileno, &spill->early_offset);
+}
+
+void
+row_spill_lose_early(RowSpill *spill)
+{
+	spill->early_lost = true;
+}
+
+bool
+row_spill_early_lost(RowSpill *spill)
+{
+	return spill->early_lost;
+}
+
+bool
+row_spill_early(RowSpill *spill, RowSpillEarly *early)
+{
+	if (spill->early_lost || spill->reading || spill->early.rows == 0 ||
+		list_length(spill->streams) != 1)
+		return false;
+	*early = spill->early;
+	early->relid = linitial_oid(spill->streams);
+	early->xid = spill->xid;
+	early->commit_lsn = spill->commit_lsn;
+	early->commit_time = spill->commit_time;
+	return true;
+}
+
+void
+row_spill_pass_early(RowSpill *spill)
+{
+	Assert(!spill->early_lost && !spill->reading && spill->naborted == 0);
+	row_spill_start_reading(spill, spill->early_fileno, spill->early_offset);
+}
+
+/* Reading begins at fileno, offset; nothing is written after. */
+static void
+row_spill_start_reading(RowSpill *spill, int fileno, off_t offset)
+{
+	row_spill_seek(spill, fileno, offset, SEEK_SET);
+	if (spill->naborted > 1)
+		qsort(spill->aborted, spill->naborted, sizeof(TransactionId),
+			  xidComparator);
+	spill->reading = true;
+}
+
 /*
  * Read the next row's header not of an aborted subtransaction into
  * spill->header, unless it is there already; false at the end.
@@ -241,13 +340,7 @@ row_spill_peek(RowSpill *spill)
 	if (spill->file == NULL)
 		return false;
 	if (!spill->reading)
-	{
-		row_spill_seek(spill, 0, SEEK_SET);
-		if (spill->naborted > 1)
-			qsort(spill->aborted, spill->naborted, sizeof(TransactionId),
-				  xidComparator);
-		spill->reading = true;
-	}
+		row_spill_start_reading(spill, 0, 0);
 	for (;;)
 	{
 		size_t		got = BufFileRead(spill->file, &spill->header,
@@ -263,7 +356,7 @@ row_spill_peek(RowSpill *spill)
 		if (!row_spill_aborted(spill, spill->header.subxid))
 			break;
 		if (spill->header.len > 0)
-			row_spill_seek(spill, spill->header.len, SEEK_CUR);
+			row_spill_seek(spill, 0, spill->header.len, SEEK_CUR);
 	}
 	spill->peeked = true;
 	return true;
@@ -302,9 +395,9 @@ row_spill_read(RowSpill *spill, SpilledRow *row)
 }
 
 static void
-row_spill_seek(RowSpill *spill, off_t offset, int whence)
+row_spill_seek(RowSpill *spill, int fileno, off_t offset, int whence)
 {
-	if (BufFileSeek(spill->file, 0, offset, whence) != 0)
+	if (BufFileSeek(spill->file, fileno, offset, whence) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("pg_continuous could not seek in the temporary file of a large transaction: %m")));

@@ -30,6 +30,24 @@ typedef struct SpilledRow
  * A spill of one transaction, in a memory context of its own under parent;
  * no file until a row comes.
  */
+/*
+ * The first rows of a streamed transaction's spill, which ran through the
+ * views before its commit as they were written (early_aggregation.c), and
+ * what they count for their one stream.
+ */
+typedef struct RowSpillEarly
+{
+	int64		rows;			/* the first rows of the file */
+	int64		events;			/* of them, rows inserted */
+	int64		bytes;			/* their tuples' */
+	int64		ignored;		/* of them, UPDATE, DELETE, TRUNCATE */
+	XLogRecPtr	last_lsn;		/* the WAL record of the last */
+	Oid			relid;			/* their stream */
+	TransactionId xid;			/* and transaction, once committed */
+	XLogRecPtr	commit_lsn;
+	TimestampTz commit_time;
+} RowSpillEarly;
+
 extern RowSpill *row_spill_create(MemoryContext parent);
 
 /* Its memory (and the descriptors of rows read back) now lives under parent. */
@@ -56,10 +74,25 @@ extern TimestampTz row_spill_commit_time(RowSpill *spill);
 /* The streams of the rows written, each once. */
 extern List *row_spill_streams(RowSpill *spill);
 
+/* The rows written so far. */
+extern int64 row_spill_rows(RowSpill *spill);
+
 /*
  * The next row not of an aborted subtransaction, in the order written;
  * false once there is none.  Writing ends at the first read.
  */
+/*
+ * The rows written so far ran before the commit (mark), or one did not
+ * (lose: every row is read back); row_spill_early() says which rows, false
+ * if none or lost, or if the spill holds rows of two streams, or is being
+ * read; row_spill_pass_early() has reading begin after them.
+ */
+extern void row_spill_mark_early(RowSpill *spill);
+extern void row_spill_lose_early(RowSpill *spill);
+extern bool row_spill_early_lost(RowSpill *spill);
+extern bool row_spill_early(RowSpill *spill, RowSpillEarly *early);
+extern void row_spill_pass_early(RowSpill *spill);
+
 extern bool row_spill_read(RowSpill *spill, SpilledRow *row);
 
 /* The WAL record of the row row_spill_read() would return next; 0 at the end. */

@@ -38,6 +38,19 @@
 #include "source/stream_event.h"
 #include "source/watermark.h"
 
+/* What the clock makes of one event (stream_clock_event_time_of) */
+typedef enum ClockEventTime
+{
+	CLOCK_NO_TIME,				/* NULL, or decoded before the column existed */
+	CLOCK_TIME,
+	CLOCK_AHEAD					/* further ahead of now than max_future */
+} ClockEventTime;
+
+static ClockEventTime stream_clock_event_time_of(StreamClock *clock,
+												 StreamEvent *event,
+												 TimestampTz now,
+												 TimestampTz *ts);
+static void stream_clock_begin_batch(StreamClock *clock);
 static DeadLetter *ahead_of_clock(StreamEvent *event, TimestampTz ts,
 								  TimestampTz now);
 
@@ -117,6 +130,93 @@ stream_clock_move(StreamClock *clock, TimestampTz event_time)
 	}
 }
 
+/*
+ * The views judge lateness by the watermark before this batch: the windows
+ * it had closed were visible with their final state, and only events for
+ * those are too late.
+ */
+static void
+stream_clock_begin_batch(StreamClock *clock)
+{
+	clock->had_watermark_before = clock->has_watermark;
+	clock->watermark_before = clock->watermark;
+	clock->dead_letters = NIL;
+}
+
+/*
+ * The event's time as the clock reads it (*ts): none, or one, or one too
+ * far ahead of now.  A timestamp without time zone is read as UTC: the
+ * same number, and a watermark that does not depend on any session's
+ * TimeZone.
+ */
+static ClockEventTime
+stream_clock_event_time_of(StreamClock *clock, StreamEvent *event,
+						   TimestampTz now, TimestampTz *ts)
+{
+	bool		isnull = true;
+	Datum		value = (Datum) 0;
+
+	/* a row decoded before the column existed has no event time */
+	if (clock->event_time <= event->desc->natts)
+		value = stream_event_getattr(event, clock->event_time, &isnull);
+	if (isnull)
+		return CLOCK_NO_TIME;
+	*ts = DatumGetTimestampTz(value);
+	if (clock->max_future_us != PG_INT64_MAX)
+	{
+		int64		ahead;
+
+		if (TIMESTAMP_IS_NOEND(*ts) ||
+			(!TIMESTAMP_NOT_FINITE(*ts) &&
+			 (pg_sub_s64_overflow(*ts, now, &ahead) ||
+			  ahead > clock->max_future_us)))
+			return CLOCK_AHEAD;
+	}
+	return CLOCK_TIME;
+}
+
+bool
+stream_clock_scan(StreamClock *clock, StreamEvent *events, int nevents,
+				  StreamClockScan *scan)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int			i;
+
+	if (clock->event_time == InvalidAttrNumber)
+		return true;
+	if (clock->parts != NULL)
+		return false;
+	for (i = 0; i < nevents; i++)
+	{
+		TimestampTz ts;
+
+		if (events[i].tuple == NULL && events[i].values == NULL)
+			continue;
+		switch (stream_clock_event_time_of(clock, &events[i], now, &ts))
+		{
+			case CLOCK_NO_TIME:
+				break;
+			case CLOCK_AHEAD:
+				return false;
+			case CLOCK_TIME:
+				if (!scan->seen || ts > scan->latest)
+					scan->latest = ts;
+				scan->seen = true;
+				break;
+		}
+	}
+	return true;
+}
+
+void
+stream_clock_advance_scanned(StreamClock *clock, const StreamClockScan *scan)
+{
+	Assert(clock->parts == NULL);
+	stream_clock_begin_batch(clock);
+	if (clock->event_time != InvalidAttrNumber && scan->seen)
+		stream_clock_move(clock, scan->latest);
+}
+
 void
 stream_clock_advance(StreamClock *clock, StreamEvents *events)
 {
@@ -126,14 +226,7 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 	int			kept = 0;
 	int			i;
 
-	/*
-	 * The views judge lateness by the watermark before this batch: the
-	 * windows it had closed were visible with their final state, and only
-	 * events for those are too late.
-	 */
-	clock->had_watermark_before = clock->has_watermark;
-	clock->watermark_before = clock->watermark;
-	clock->dead_letters = NIL;
+	stream_clock_begin_batch(clock);
 	if (clock->event_time == InvalidAttrNumber)
 		return;
 
@@ -150,38 +243,19 @@ stream_clock_advance(StreamClock *clock, StreamEvents *events)
 	for (i = 0; i < events->nevents; i++)
 	{
 		StreamEvent *event = &events->events[i];
-		bool		isnull = true;
-		Datum		value = (Datum) 0;
-		TimestampTz ts;
-		DeadLetter *dead;
+		TimestampTz ts = 0;
 
-		/* a row decoded before the column existed has no event time */
-		if (clock->event_time <= event->desc->natts)
-			value = stream_event_getattr(event, clock->event_time, &isnull);
-		if (isnull)
+		switch (stream_clock_event_time_of(clock, event, now, &ts))
 		{
-			events->events[kept++] = *event;
-			continue;
-		}
-
-		/*
-		 * A timestamp without time zone is read as UTC: the same number, and
-		 * a watermark that does not depend on any session's TimeZone.
-		 */
-		ts = DatumGetTimestampTz(value);
-		if (clock->max_future_us != PG_INT64_MAX)
-		{
-			int64		ahead;
-
-			if (TIMESTAMP_IS_NOEND(ts) ||
-				(!TIMESTAMP_NOT_FINITE(ts) &&
-				 (pg_sub_s64_overflow(ts, now, &ahead) ||
-				  ahead > clock->max_future_us)))
-			{
-				dead = ahead_of_clock(event, ts, now);
-				clock->dead_letters = lappend(clock->dead_letters, dead);
+			case CLOCK_NO_TIME:
+				events->events[kept++] = *event;
 				continue;
-			}
+			case CLOCK_AHEAD:
+				clock->dead_letters = lappend(clock->dead_letters,
+											  ahead_of_clock(event, ts, now));
+				continue;
+			case CLOCK_TIME:
+				break;
 		}
 		if (event->partition >= 0 && event->partition < clock->nparts)
 		{

@@ -63,6 +63,27 @@ extern StreamClock *stream_clock_create(Oid stream, const char *event_time,
 extern void stream_clock_advance(StreamClock *clock, StreamEvents *events);
 
 /*
+ * What stream_clock_advance() would make of events, gathered run after run
+ * before they are a batch (the rows on disk of a large transaction that
+ * ran before its commit, early_aggregation.c): the latest event time.
+ * False if one is too far ahead of the clock now (and so at any later
+ * flush), or the clock is a Kafka stream's, whose partitions it cannot
+ * tell.  In a transaction.
+ */
+typedef struct StreamClockScan
+{
+	bool		seen;
+	TimestampTz latest;
+} StreamClockScan;
+
+extern bool stream_clock_scan(StreamClock *clock, StreamEvent *events,
+							  int nevents, StreamClockScan *scan);
+
+/* As stream_clock_advance() over the events scan looked at, all kept. */
+extern void stream_clock_advance_scanned(StreamClock *clock,
+										 const StreamClockScan *scan);
+
+/*
  * Kafka streams: the clock has nparts partitions (more than before: the new
  * ones start now, without event time).  Allocates in the clock's context.
  */

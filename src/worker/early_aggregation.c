@@ -37,12 +37,22 @@
  * Memory: the EarlyBatches together may take a quarter of
  * continuous.state_memory (worker.c gives the decoded batch that much
  * less); one that would take more is given up, and its transaction's rows
- * run at commit.  A transaction whose rows outgrew continuous.
- * large_transaction_memory has its later rows on disk (row_spill.c), where
- * nothing reads them before the commit: the rows held in memory are run
- * here all the same, and the fold of the batch that the worker makes before
- * it reads the others back takes their EarlyBatches (worker.c,
- * worker_read_spilled()).
+ * run at commit.
+ *
+ * A transaction whose rows outgrew continuous.large_transaction_memory
+ * has its later rows on disk (row_spill.c).  The rows held in memory are
+ * run as above, and the fold of the batch that the worker makes before it
+ * reads the others back takes their EarlyBatches (worker.c,
+ * worker_read_spilled()).  The rows on disk are run too, as they are
+ * written: the decoder keeps those written since the last turn
+ * (StreamedTxn.tail), and each view runs them into an EarlyBatch of its
+ * own (EarlyView.spilled), while the clock is asked what it would make of
+ * them (none too far ahead, the latest event time).  At the commit, after
+ * that fold, early_aggregation_take_spill() takes those EarlyBatches for
+ * the rows on disk that ran, if every view over their stream has one whose
+ * windows are all still open, and the worker reads back only the rows
+ * written after the last turn; otherwise every row on disk is read back
+ * and run as before.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,6 +64,7 @@
 
 #include "base/guc.h"
 #include "base/memory.h"
+#include "exec/quarantine.h"
 #include "worker/early_aggregation.h"
 
 /* A transaction whose rows lose their order this often runs at commit. */
@@ -72,6 +83,12 @@ typedef struct EarlyView
 	int			nevents;		/* the view's stream's events among them, */
 	HeapTuple	first_tuple;	/* the first */
 	HeapTuple	last_tuple;		/* and the last */
+
+	/* the transaction's rows on disk */
+	EarlyBatch *spilled;		/* made at the first row of its stream */
+	bool		spill_given_up; /* read back at commit */
+	int64		spill_next;		/* rows of the file run so far, */
+	int64		spill_events;	/* of them the view's stream's */
 } EarlyView;
 
 /* A streamed transaction, as the views ran it. */
@@ -83,6 +100,11 @@ typedef struct EarlyTxn
 	bool		given_up;		/* runs at commit */
 	bool		seen;			/* still streaming at the last turn */
 	List	   *views;			/* EarlyView */
+
+	/* what the clock makes of the rows on disk that ran */
+	int64		spill_scanned;	/* rows of the file looked at */
+	bool		spill_unusable; /* one too far ahead, or of another stream */
+	StreamClockScan spill_times;
 } EarlyTxn;
 
 static HTAB *early_txns = NULL;
@@ -93,7 +115,17 @@ static void early_txn_start(EarlyTxn *txn, StreamedTxn *streamed, List *views);
 static void early_txn_clear(EarlyTxn *txn);
 static void early_view_run(EarlyView *ev, StreamedTxn *streamed,
 						   StreamClock *clock);
+static bool early_view_run_tail(EarlyView *ev, StreamedTxn *streamed,
+								StreamClock *clock);
+static bool early_run_rows(EarlyView *ev, EarlyBatch **into,
+						   StreamEvent *rows, int nrows, StreamClock *clock,
+						   TransactionId xid, int64 *nevents,
+						   HeapTuple *first, HeapTuple *last);
+static void early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
+							   EarlyClockLookup clock_of);
 static void early_view_give_up(EarlyView *ev);
+static void early_view_give_up_spill(EarlyView *ev);
+static void early_take_spill_step(ViewRuntime *vr, void *arg);
 
 static StreamedCommit *early_committed(TransactionId xid);
 static void early_forget_unseen(bool keep_committed);
@@ -118,6 +150,9 @@ early_txn_takes(EarlyTxn *txn, StreamedTxn *streamed)
 {
 	ListCell   *lc;
 
+	/* rows on disk since the last turn: taken, or given up */
+	if (streamed->ntail > 0)
+		return true;
 	if (streamed->changed_catalog || streamed->nrows == 0)
 		return false;
 	if (txn == NULL || txn->generation != streamed->generation)
@@ -188,13 +223,20 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 		ListCell   *lc;
 
 		if (streamed->changed_catalog)
-			continue;			/* its views are loaded again after it */
+		{
+			/* its views are loaded again after it */
+			decoder_streamed_tail_taken(streamed, false);
+			continue;
+		}
 		txn = hash_search(early_txns, &streamed->xid, HASH_ENTER, &found);
 		if (!found)
 		{
 			txn->restarts = 0;
 			txn->views = NIL;
 			txn->given_up = false;
+			txn->spill_scanned = 0;
+			txn->spill_unusable = false;
+			memset(&txn->spill_times, 0, sizeof(StreamClockScan));
 			early_txn_start(txn, streamed, views);
 		}
 		else if (txn->generation != streamed->generation)
@@ -212,9 +254,50 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 
 			early_view_run(ev, streamed, clock_of(ev->vr->stream));
 		}
+		early_txn_run_tail(txn, streamed, clock_of);
 	}
 
 	early_forget_unseen(true);
+}
+
+/*
+ * The rows the transaction wrote to disk since the last turn, through each
+ * view that has run all those before, and the clock's look at them; then
+ * the decoder may let them go.
+ */
+static void
+early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
+				   EarlyClockLookup clock_of)
+{
+	bool		ran = false;
+	ListCell   *lc;
+
+	if (streamed->ntail == 0)
+		return;
+	foreach(lc, txn->views)
+	{
+		EarlyView  *ev = lfirst(lc);
+
+		if (early_view_run_tail(ev, streamed, clock_of(ev->vr->stream)))
+			ran = true;
+	}
+	if (ran && !txn->spill_unusable)
+	{
+		Oid			relid = streamed->tail[0].relid;
+		StreamClock *clock = clock_of(relid);
+		int			i;
+
+		for (i = 0; i < streamed->ntail; i++)
+			if (streamed->tail[i].relid != relid)
+				txn->spill_unusable = true;
+		if (txn->spill_scanned != streamed->tail_first ||
+			(clock != NULL &&
+			 !stream_clock_scan(clock, streamed->tail, streamed->ntail,
+								&txn->spill_times)))
+			txn->spill_unusable = true;
+		txn->spill_scanned = streamed->tail_first + streamed->ntail;
+	}
+	decoder_streamed_tail_taken(streamed, ran && !txn->spill_unusable);
 }
 
 /*
@@ -292,26 +375,77 @@ early_txn_clear(EarlyTxn *txn)
 static void
 early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 {
+	int64		nevents;
+
+	if (ev->given_up || ev->next_row >= streamed->nrows)
+		return;
+	nevents = ev->nevents;
+	if (!early_run_rows(ev, &ev->early, &streamed->rows[ev->next_row],
+						streamed->nrows - ev->next_row, clock, streamed->xid,
+						&nevents, &ev->first_tuple, &ev->last_tuple))
+		early_view_give_up(ev);
+	ev->nevents = (int) nevents;	/* rows of an array: an int's worth */
+	ev->next_row = streamed->nrows;
+}
+
+/*
+ * The transaction's rows on disk since the last turn (its tail), through
+ * the view into its EarlyBatch of them, if it ran all those before; true
+ * if it has run every row on disk so far.
+ */
+static bool
+early_view_run_tail(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
+{
+	if (ev->spill_given_up)
+		return false;
+	if (ev->spill_next != streamed->tail_first)
+	{
+		/* rows on disk went by before it began, or while it was given up */
+		early_view_give_up_spill(ev);
+		return false;
+	}
+	if (!early_run_rows(ev, &ev->spilled, streamed->tail, streamed->ntail,
+						clock, streamed->xid, &ev->spill_events, NULL, NULL))
+	{
+		early_view_give_up_spill(ev);
+		return false;
+	}
+	ev->spill_next += streamed->ntail;
+	return true;
+}
+
+/*
+ * The rows of the view's stream among rows (of a streamed transaction,
+ * xid) through the view into *into, made at the first; *nevents counts
+ * them, and *first and *last (unless NULL) say which tuples they begin and
+ * end with.  False if one was late or failed, or the EarlyBatches would
+ * take too much memory: *into is of no use then.
+ */
+static bool
+early_run_rows(EarlyView *ev, EarlyBatch **into, StreamEvent *rows,
+			   int nrows, StreamClock *clock, TransactionId xid,
+			   int64 *nevents, HeapTuple *first, HeapTuple *last)
+{
 	ViewRuntime *vr = ev->vr;
 	Size		limit = (Size) continuous_state_memory_kb * 1024 / 4;
 	StreamEvent *events;
 	MemoryContext run_cxt;
 	MemoryContext oldcxt;
+	bool		ok = true;
+	int			next = 0;
 
-	if (ev->given_up || ev->next_row >= streamed->nrows)
-		return;
 	run_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									"pg_continuous early run",
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(run_cxt);
 	events = palloc0(sizeof(StreamEvent) * EARLY_RUN_EVENTS);
-	while (!ev->given_up && ev->next_row < streamed->nrows)
+	while (ok && next < nrows)
 	{
 		int			n = 0;
 
-		while (ev->next_row < streamed->nrows && n < EARLY_RUN_EVENTS)
+		while (next < nrows && n < EARLY_RUN_EVENTS)
 		{
-			StreamEvent *row = &streamed->rows[ev->next_row++];
+			StreamEvent *row = &rows[next++];
 			StreamEvent *event;
 
 			if (row->relid != vr->stream || row->tuple == NULL)
@@ -322,30 +456,32 @@ early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 			/* not known before the commit; nothing early reads them */
 			event->commit_lsn = InvalidXLogRecPtr;
 			event->partition = -1;
-			if (ev->nevents == 0)
-				ev->first_tuple = row->tuple;
-			ev->last_tuple = row->tuple;
-			ev->nevents++;
+			if (first != NULL && *nevents == 0)
+				*first = row->tuple;
+			if (last != NULL)
+				*last = row->tuple;
+			(*nevents)++;
 		}
 		if (n == 0)
 			continue;
-		if (ev->early == NULL)
-			ev->early = early_batch_create(vr);
-		if (!early_batch_process(vr, ev->early, events, n, clock))
+		if (*into == NULL)
+			*into = early_batch_create(vr);
+		if (!early_batch_process(vr, *into, events, n, clock))
 		{
 			elog(DEBUG1, "pg_continuous: continuous view \"%s\" takes the rows of transaction %u at its commit: one was late or failed",
-				 vr->name, streamed->xid);
-			early_view_give_up(ev);
+				 vr->name, xid);
+			ok = false;
 		}
 		else if (early_aggregation_memory() > limit)
 		{
 			elog(DEBUG1, "pg_continuous: continuous view \"%s\" takes the rows of transaction %u at its commit: its states before the commit would take more than a quarter of continuous.state_memory",
-				 vr->name, streamed->xid);
-			early_view_give_up(ev);
+				 vr->name, xid);
+			ok = false;
 		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(run_cxt);
+	return ok;
 }
 
 static void
@@ -355,6 +491,16 @@ early_view_give_up(EarlyView *ev)
 		early_batch_destroy(ev->early);
 	ev->early = NULL;
 	ev->given_up = true;
+	early_view_give_up_spill(ev);
+}
+
+static void
+early_view_give_up_spill(EarlyView *ev)
+{
+	if (ev->spilled != NULL)
+		early_batch_destroy(ev->spilled);
+	ev->spilled = NULL;
+	ev->spill_given_up = true;
 }
 
 Size
@@ -377,6 +523,8 @@ early_aggregation_memory(void)
 
 			if (ev->early != NULL)
 				memory += early_batch_memory(ev->early);
+			if (ev->spilled != NULL)
+				memory += early_batch_memory(ev->spilled);
 		}
 	}
 	return memory;
@@ -458,6 +606,77 @@ early_aggregation_events(ViewRuntime *vr, StreamEvents *stream)
 		}
 	}
 	return runs;
+}
+
+bool
+early_aggregation_take_spill(List *views, List *commits,
+							 const RowSpillEarly *spill,
+							 EarlyClockLookup clock_of)
+{
+	StreamClock *clock = clock_of(spill->relid);
+	StreamedCommit *commit = NULL;
+	EarlyTxn   *txn;
+	List	   *taking = NIL;
+	ListCell   *lc;
+
+	if (early_txns == NULL)
+		return false;
+	foreach(lc, commits)
+		if (((StreamedCommit *) lfirst(lc))->xid == spill->xid)
+			commit = lfirst(lc);
+	txn = hash_search(early_txns, &spill->xid, HASH_FIND, NULL);
+	if (commit == NULL || txn == NULL || txn->given_up ||
+		txn->generation != commit->generation || txn->spill_unusable ||
+		txn->spill_scanned != spill->rows)
+		return false;
+
+	/* every view that counts them, or none */
+	foreach(lc, views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+		EarlyView  *ev = NULL;
+		ListCell   *vc;
+
+		if (vr->failed ||
+			(vr->stream != spill->relid && vr->join_stream != spill->relid) ||
+			!view_takes_commit(vr, spill->commit_lsn))
+			continue;
+		foreach(vc, txn->views)
+			if (((EarlyView *) lfirst(vc))->vr == vr)
+				ev = lfirst(vc);
+		if (ev == NULL || ev->spill_given_up || vr->stream != spill->relid ||
+			ev->spill_next != spill->rows ||
+			ev->spill_events != spill->events ||
+			(ev->spilled != NULL && !view_early_open_now(vr, ev->spilled, clock)))
+		{
+			list_free(taking);
+			return false;
+		}
+		taking = lappend(taking, ev);
+	}
+
+	if (clock != NULL)
+		stream_clock_advance_scanned(clock, &txn->spill_times);
+	foreach(lc, taking)
+	{
+		EarlyView  *ev = lfirst(lc);
+
+		(void) quarantine_run(ev->vr, early_take_spill_step, ev);
+	}
+	list_free(taking);
+	return true;
+}
+
+/* One view takes what it ran of the rows on disk (quarantine_run()). */
+static void
+early_take_spill_step(ViewRuntime *vr, void *arg)
+{
+	EarlyView  *ev = arg;
+	EarlyBatch *spilled = ev->spilled;
+
+	/* the view's now, or gone with it should it fail */
+	ev->spilled = NULL;
+	view_fold_early(vr, spilled, ev->spill_events);
 }
 
 /*

@@ -31,6 +31,19 @@ extern bool early_aggregation_due(List *views);
  */
 extern List *early_aggregation_events(ViewRuntime *vr, StreamEvents *stream);
 
+/*
+ * After the fold that takes the batch's rows held in memory, before
+ * early_aggregation_forget_ended(): the views take what they ran of the
+ * first rows on disk of a transaction that committed into the batch
+ * (spill; commits: the batch's StreamedCommits before that fold), and the
+ * stream's clock advances over them, as a fold of those rows would.  True
+ * if taken; false if any view that counts them cannot, and nothing moved.
+ * In a transaction.
+ */
+extern bool early_aggregation_take_spill(List *views, List *commits,
+										 const RowSpillEarly *spill,
+										 EarlyClockLookup clock_of);
+
 /* What the EarlyBatches take together. */
 extern Size early_aggregation_memory(void);
 

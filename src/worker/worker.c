@@ -157,6 +157,7 @@ static bool worker_batch_whole(void);
 static bool worker_may_fold(void);
 static void worker_fold(void);
 static void worker_read_spilled(void);
+static void worker_take_spill_early(List *commits);
 static void worker_judge_folds(void);
 static void worker_write_kafka_state(void);
 
@@ -725,12 +726,15 @@ worker_read_spilled(void)
 			 * they streamed (their rows held in memory, this one's too) is
 			 * taken by the fold, and then no longer needed.
 			 */
-			bool		streamed = decoder_batch->streamed_commits != NIL;
+			List	   *commits = decoder_batch->streamed_commits;
 
 			if (decoder_batch->nevents > decoder_batch->folded_events)
 				worker_fold();
-			if (streamed)
+			if (commits != NIL)
+			{
+				worker_take_spill_early(commits);
 				early_aggregation_forget_ended();
+			}
 		}
 		if (!decoder_batch_read_spilled(worker_spilled_run(fold)))
 			break;
@@ -748,6 +752,36 @@ worker_read_spilled(void)
 	if (parted)
 		worker_flush();
 	view_progress_unpin();
+}
+
+/*
+ * The first rows on disk of the transaction that the batch reads back next
+ * ran through the views as they were written (early_aggregation.c): if
+ * every view over their stream can take what it made of them, it does,
+ * and only the rows after them are read back.  commits: the batch's
+ * streamed transactions, as they were before the fold.
+ */
+static void
+worker_take_spill_early(List *commits)
+{
+	RowSpillEarly early;
+
+	if (!decoder_batch_spill_early(&early))
+		return;
+	worker_begin(InvalidTransactionId);
+	if (early_aggregation_take_spill(ws.views, commits, &early,
+									 worker_catalog_clock))
+	{
+		decoder_batch_pass_spilled_early(&early);
+		ereport(DEBUG1,
+				(errmsg_internal("pg_continuous: the views took %lld rows on disk of transaction %u as they ran them before its commit",
+								 (long long) early.rows, early.xid)));
+	}
+	else
+		ereport(DEBUG1,
+				(errmsg_internal("pg_continuous: reading back every row on disk of transaction %u: not every view ran them before its commit",
+								 early.xid)));
+	worker_commit();
 }
 
 /*

@@ -33,6 +33,17 @@
 #      views caught up: after the restart, every row counts once.
 #   6. A partitioned stream, one partition of another column order: its
 #      rows are converted before they go to disk.
+#   7. Rows on disk run before the commit, as they are written: a streamed
+#      transaction with UPDATEs of the stream among its rows on disk; the
+#      views take what they ran of the rows on disk at the commit, and
+#      read back only the rest (continuous.views.events_before_commit
+#      counts them); the UPDATEs are counted once.
+#   8. The same, and then another session's events close the windows of
+#      its rows before it commits: they are late at the commit, so the
+#      rows on disk are read back and run again, for every view.
+#   9. A row on disk dated further ahead of the clock than max_future: the
+#      stream's dead letter, so the rows on disk are read back, and it is
+#      taken out of them.
 
 use strict;
 use warnings;
@@ -82,10 +93,16 @@ sub sync
 }
 
 # events the views took as aggregated before their commit, so far
+sub before_commit_of
+{
+	my ($view) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT events_before_commit FROM continuous.views WHERE view = '$view'::regclass");
+}
+
 sub before_commit
 {
-	return $node->safe_psql('postgres',
-		"SELECT events_before_commit FROM continuous.views WHERE view = 'per_user'::regclass");
+	return before_commit_of('per_user');
 }
 
 # --- 1. streamed, with toasted rows and a savepoint rolled back -------------
@@ -239,6 +256,99 @@ views_equal_definitions($node, \%parted, 'a partitioned stream, partly on disk')
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pevents_p1"), '63601',
 	'the transaction wrote rows of both partitions');
+
+# --- 7. rows on disk run before the commit, as they are written --------------
+sub ignored_changes
+{
+	return $node->safe_psql('postgres',
+		"SELECT ignored_changes FROM continuous.streams WHERE stream = 'events'::regclass");
+}
+my %early = map { $_ => before_commit_of($_) } sort keys %views;
+my $ignored = ignored_changes();
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', 'BEGIN;' . insert_sql(2300000, 2329999)
+	  . "UPDATE events SET amount = amount WHERE ts >= '2026-03-01 10:00+00'::timestamptz + 2320000 * interval '1 second' AND user_id = 7;"
+	  . insert_sql(2330000, 2359999) . 'COMMIT;');
+sync();
+ok(temp_files_logged($node, $offset, $pid) > 0,
+	'rows on disk run before the commit: the transaction went to a temporary file past 1 MB');
+views_equal_definitions($node, \%views, 'rows on disk run before the commit');
+foreach my $view (sort keys %views)
+{
+	cmp_ok(before_commit_of($view) - $early{$view}, '>', 40000,
+		"$view took most of the 60,000 rows, most of them on disk, as it ran them before the commit");
+}
+is(ignored_changes() - $ignored, '10',
+	'the UPDATEs among the rows on disk are counted once each');
+
+# --- 8. their windows closed by another session before the commit ------------
+# Rows at event times a day before the stream's latest, marked amount -1;
+# while their transaction is open, another session's event moves the
+# watermark five days ahead, closing their windows.  At the commit they are
+# late for the windowed views, whatever ran before: every view reads the
+# rows on disk back (per_user, without windows, takes only those held in
+# memory from before the commit).
+%early = map { $_ => before_commit_of($_) } sort keys %views;
+my $late_rows = q{INSERT INTO events SELECT i % 1000, -1,
+    '2026-03-01 10:00+00'::timestamptz + 2300000 * interval '1 second' + i * interval '1 ms', NULL
+    FROM generate_series(1, 40000) i;};
+my $closing = $node->background_psql('postgres');
+$closing->query_safe("BEGIN; $late_rows");
+sync();
+$node->safe_psql('postgres', q{INSERT INTO events VALUES
+    (1, 1, '2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '5 days', NULL)});
+sync();
+$closing->query_safe('COMMIT');
+$closing->quit;
+sync();
+my %on_time = (
+	per_minute => q{SELECT continuous.tumble(ts, '1 minute') AS m,
+	    count(*) AS n, sum(amount) AS total FROM events WHERE amount >= 0 GROUP BY 1},
+	per_user_minute => q{SELECT continuous.tumble(ts, '1 minute') AS m, user_id,
+	    count(*) AS n, sum(amount) AS total FROM events WHERE amount >= 0 GROUP BY 1, 2},
+	per_hop => q{SELECT w.window_start, count(*) AS n, sum(amount) AS total FROM events
+	    CROSS JOIN LATERAL continuous.hop(ts, '10 minutes', '1 minute') AS w
+	    WHERE amount >= 0 GROUP BY 1});
+foreach my $view (sort keys %on_time)
+{
+	is_same_rows($node, $view, $on_time{$view},
+		"windows closed before the commit: $view left out the rows late at it");
+	is(before_commit_of($view), $early{$view},
+		"windows closed before the commit: $view took nothing that ran before it");
+}
+is_same_rows($node, 'per_user', $views{per_user},
+	'windows closed before the commit: per_user counted every row');
+cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
+	'windows closed before the commit: per_user took only the rows held in memory, and read those on disk back');
+
+# --- 9. a row on disk ahead of the clock ---------------------------------------
+# After the watermark phase 8 moved; the row ahead is marked amount -2.
+%early = map { $_ => before_commit_of($_) } sort keys %views;
+my $dead_before = $node->safe_psql('postgres',
+	'SELECT count(*) FROM continuous.dead_letters WHERE view IS NULL');
+my $after_8 = q{'2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '5 days'};
+$node->safe_psql('postgres', "BEGIN;
+INSERT INTO events SELECT i % 1000, i % 97, $after_8 + i * interval '1 ms', NULL
+    FROM generate_series(1, 30000) i;
+INSERT INTO events VALUES (3, -2, now() + interval '10 days', NULL);
+INSERT INTO events SELECT i % 1000, i % 97, $after_8 + i * interval '1 ms', NULL
+    FROM generate_series(30001, 40000) i;
+COMMIT;");
+sync();
+is( $node->safe_psql('postgres',
+		'SELECT count(*) FROM continuous.dead_letters WHERE view IS NULL') - $dead_before,
+	1, 'a row on disk ahead of the clock: the stream\'s dead letter');
+is_same_rows($node, 'per_user',
+	q{SELECT user_id, count(*) AS n, sum(amount) AS total, sum(length(note)) AS note_bytes,
+	    max(note) AS last_note FROM events WHERE amount <> -2 GROUP BY 1},
+	'a row on disk ahead of the clock: per_user counted every row but it');
+foreach my $view (sort keys %on_time)
+{
+	is_same_rows($node, $view, $on_time{$view},
+		"a row on disk ahead of the clock: $view counted every row but it, and the late ones");
+}
+cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
+	'a row on disk ahead of the clock: per_user read the rows on disk back');
 
 $node->stop;
 done_testing();
