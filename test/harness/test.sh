@@ -215,8 +215,8 @@ if suite_args PROVE_TESTS; then
 	[ "$jobs" -le 4 ] || jobs=4
 	if [ "${PROVE_TESTS:-test/t/*.pl}" = "test/t/*.pl" ]; then
 		ordered=
-		for t in 052_large_transaction_parts 036_flush_locations 028_dump_restore \
-			051_large_transaction_spill 040_early_aggregation 032_dedup; do
+		for t in 052_large_transaction_parts 028_dump_restore 051_large_transaction_spill \
+			040_early_aggregation 036_flush_locations 034_transforms; do
 			[ ! -f "$TESTROOT/test/t/$t.pl" ] || ordered="$ordered test/t/$t.pl"
 		done
 		for f in "$TESTROOT"/test/t/*.pl; do
