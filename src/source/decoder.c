@@ -163,7 +163,9 @@ static HTAB *pending_txns = NULL;
  * kept until the worker's next turn.  The decoder gives the worker a turn
  * once they take an eighth of continuous.large_transaction_memory, and one
  * hand-over of the reorder buffer (logical_decoding_work_mem) may add to
- * that; past twice both, a tail is given up.
+ * that; past twice the first and once the second, a tail is given up:
+ * what the worker holds for it stays under what the reorder buffer itself
+ * may hold, and two turns.
  */
 static Size spill_tail_memory = 0;
 
@@ -907,7 +909,7 @@ pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
 		return;
 	if (!continuous_aggregate_before_commit ||
 		spill_tail_memory >= 2 * spill_tail_turn() +
-		(Size) logical_decoding_work_mem * 1024 * 2)
+		(Size) logical_decoding_work_mem * 1024)
 	{
 		pending_drop_tail(pending, true);
 		return;

@@ -283,6 +283,10 @@ foreach my $view (sort keys %views)
 }
 is(ignored_changes() - $ignored, '10',
 	'the UPDATEs among the rows on disk are counted once each');
+is( $node->safe_psql('postgres',
+		"SELECT events FROM continuous.stream_stats WHERE stream = 'events'::regclass"),
+	$node->safe_psql('postgres', 'SELECT count(*) FROM events'),
+	'the stream counts every row once, those the views took as they ran them too');
 
 # --- 7b. kill -9 once an open transaction's rows on disk have run ------------
 %early = map { $_ => before_commit_of($_) } sort keys %views;
