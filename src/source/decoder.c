@@ -1215,6 +1215,26 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		commit->xid = txn->xid;
 		commit->generation = pending->txn.generation;
 		commit->commit_lsn = txn->final_lsn;
+		commit->tail = NULL;
+		commit->ntail = 0;
+		commit->tail_first = 0;
+
+		/*
+		 * The rows it wrote to disk after the worker's last turn go with
+		 * it, in its context, which the batch adopts: the worker may run
+		 * them before it reads the others back (worker_read_spilled()).
+		 */
+		if (pending->txn.ntail > 0 && !row_spill_early_lost(pending->spill))
+		{
+			commit->tail = pending->txn.tail;
+			commit->ntail = pending->txn.ntail;
+			commit->tail_first = pending->txn.tail_first;
+			pending->txn.tail = NULL;
+			pending->txn.ntail = 0;
+			pending->tail_cxt = NULL;
+			spill_tail_memory -= Min(spill_tail_memory, pending->tail_memory);
+			pending->tail_memory = 0;
+		}
 		decoder_batch->streamed_commits =
 			lappend(decoder_batch->streamed_commits, commit);
 		MemoryContextSwitchTo(oldcxt);
@@ -1878,6 +1898,24 @@ decoder_batch_spill_early(RowSpillEarly *early)
 	return decoder_batch->spills != NIL &&
 		XLogRecPtrIsInvalid(spill_read_lsn) &&
 		row_spill_early(linitial(decoder_batch->spills), early);
+}
+
+void
+decoder_batch_spill_tail_taken(TransactionId xid, bool ran)
+{
+	ListCell   *lc;
+
+	foreach(lc, decoder_batch->spills)
+	{
+		RowSpill   *spill = lfirst(lc);
+
+		if (row_spill_xid(spill) != xid)
+			continue;
+		if (ran)
+			row_spill_mark_early(spill);
+		else
+			row_spill_lose_early(spill);
+	}
 }
 
 void

@@ -110,6 +110,13 @@ typedef struct StreamedCommit
 	TransactionId xid;
 	uint64		generation;		/* of its rows as they committed */
 	XLogRecPtr	commit_lsn;		/* its events' StreamEvent.commit_lsn */
+	/*
+	 * Its rows written to disk after the worker's last turn (StreamedTxn.
+	 * tail), still in memory until the batch is folded: none if ntail is 0
+	 */
+	StreamEvent *tail;
+	int			ntail;
+	int64		tail_first;
 } StreamedCommit;
 
 /* What the decoder has gathered since the last flush. */
@@ -243,6 +250,13 @@ extern bool decoder_batch_read_spilled(Size max_bytes);
  * the views before their commit (RowSpillEarly); false if none did.
  */
 extern bool decoder_batch_spill_early(RowSpillEarly *early);
+
+/*
+ * The rows on disk of the transaction xid that committed into the batch
+ * after the worker's last turn (StreamedCommit.tail) ran through the views
+ * (ran), or not: as decoder_streamed_tail_taken() for one still streaming.
+ */
+extern void decoder_batch_spill_tail_taken(TransactionId xid, bool ran);
 
 /*
  * The worker took what the views made of those rows: they count in the

@@ -47,12 +47,14 @@
  * written: the decoder keeps those written since the last turn
  * (StreamedTxn.tail), and each view runs them into an EarlyBatch of its
  * own (EarlyView.spilled), while the clock is asked what it would make of
- * them (none too far ahead, the latest event time).  At the commit, after
- * that fold, early_aggregation_take_spill() takes those EarlyBatches for
- * the rows on disk that ran, if every view over their stream has one whose
- * windows are all still open, and the worker reads back only the rows
- * written after the last turn; otherwise every row on disk is read back
- * and run as before.
+ * them (none too far ahead, the latest event time).  The rows written
+ * after the last turn come with the commit (StreamedCommit.tail), and are
+ * run the same way before the batch is folded
+ * (early_aggregation_run_committed_tails()).  After that fold,
+ * early_aggregation_take_spill() takes those EarlyBatches for the rows on
+ * disk that ran, if every view over their stream has one whose windows are
+ * all still open, and the worker reads back only the rows that did not
+ * run; otherwise every row on disk is read back and run as before.
  *
  *-------------------------------------------------------------------------
  */
@@ -121,7 +123,7 @@ static bool early_run_rows(EarlyView *ev, EarlyBatch **into,
 						   StreamEvent *rows, int nrows, StreamClock *clock,
 						   TransactionId xid, int64 *nevents,
 						   HeapTuple *first, HeapTuple *last);
-static void early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
+static bool early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
 							   EarlyClockLookup clock_of);
 static void early_view_give_up(EarlyView *ev);
 static void early_view_give_up_spill(EarlyView *ev);
@@ -254,7 +256,9 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 
 			early_view_run(ev, streamed, clock_of(ev->vr->stream));
 		}
-		early_txn_run_tail(txn, streamed, clock_of);
+		if (streamed->ntail > 0)
+			decoder_streamed_tail_taken(streamed,
+										early_txn_run_tail(txn, streamed, clock_of));
 	}
 
 	early_forget_unseen(true);
@@ -262,18 +266,16 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 
 /*
  * The rows the transaction wrote to disk since the last turn, through each
- * view that has run all those before, and the clock's look at them; then
- * the decoder may let them go.
+ * view that has run all those before, and the clock's look at them; true
+ * if what they made may be taken at the commit.
  */
-static void
+static bool
 early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
 				   EarlyClockLookup clock_of)
 {
 	bool		ran = false;
 	ListCell   *lc;
 
-	if (streamed->ntail == 0)
-		return;
 	foreach(lc, txn->views)
 	{
 		EarlyView  *ev = lfirst(lc);
@@ -297,7 +299,42 @@ early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
 			txn->spill_unusable = true;
 		txn->spill_scanned = streamed->tail_first + streamed->ntail;
 	}
-	decoder_streamed_tail_taken(streamed, ran && !txn->spill_unusable);
+	return ran && !txn->spill_unusable;
+}
+
+void
+early_aggregation_run_committed_tails(List *commits, EarlyClockLookup clock_of)
+{
+	ListCell   *lc;
+
+	/* as while they streamed: nothing done here may outlive the rows */
+	XactReadOnly = true;
+	foreach(lc, commits)
+	{
+		StreamedCommit *commit = lfirst(lc);
+		EarlyTxn   *txn = NULL;
+		bool		ran = false;
+
+		if (commit->ntail == 0)
+			continue;
+		if (early_txns != NULL)
+			txn = hash_search(early_txns, &commit->xid, HASH_FIND, NULL);
+		if (txn != NULL && !txn->given_up &&
+			txn->generation == commit->generation)
+		{
+			StreamedTxn streamed;
+
+			memset(&streamed, 0, sizeof(streamed));
+			streamed.xid = commit->xid;
+			streamed.generation = commit->generation;
+			streamed.tail = commit->tail;
+			streamed.ntail = commit->ntail;
+			streamed.tail_first = commit->tail_first;
+			ran = early_txn_run_tail(txn, &streamed, clock_of);
+		}
+		decoder_batch_spill_tail_taken(commit->xid, ran);
+		commit->ntail = 0;
+	}
 }
 
 /*

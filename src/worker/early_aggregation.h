@@ -32,6 +32,15 @@ extern bool early_aggregation_due(List *views);
 extern List *early_aggregation_events(ViewRuntime *vr, StreamEvents *stream);
 
 /*
+ * Before the batch is folded (which frees them), in a transaction: the
+ * rows on disk that the batch's streamed transactions wrote after the
+ * worker's last turn (StreamedCommit.tail), through the views that ran
+ * those before, as while they streamed.
+ */
+extern void early_aggregation_run_committed_tails(List *commits,
+												  EarlyClockLookup clock_of);
+
+/*
  * After the fold that takes the batch's rows held in memory, before
  * early_aggregation_forget_ended(): the views take what they ran of the
  * first rows on disk of a transaction that committed into the batch

@@ -157,6 +157,7 @@ static bool worker_batch_whole(void);
 static bool worker_may_fold(void);
 static void worker_fold(void);
 static void worker_read_spilled(void);
+static void worker_run_committed_tails(List *commits);
 static void worker_take_spill_early(List *commits);
 static void worker_judge_folds(void);
 static void worker_write_kafka_state(void);
@@ -728,6 +729,8 @@ worker_read_spilled(void)
 			 */
 			List	   *commits = decoder_batch->streamed_commits;
 
+			if (commits != NIL)
+				worker_run_committed_tails(commits);
 			if (decoder_batch->nevents > decoder_batch->folded_events)
 				worker_fold();
 			if (commits != NIL)
@@ -752,6 +755,29 @@ worker_read_spilled(void)
 	if (parted)
 		worker_flush();
 	view_progress_unpin();
+}
+
+/*
+ * The rows on disk that the batch's streamed transactions wrote after the
+ * worker's last turn, through the views as the rows before them were
+ * (early_aggregation.c), while the batch still holds them: so that at
+ * best none of a transaction's rows on disk is read back.
+ */
+static void
+worker_run_committed_tails(List *commits)
+{
+	ListCell   *lc;
+
+	foreach(lc, commits)
+	{
+		if (((StreamedCommit *) lfirst(lc))->ntail > 0)
+		{
+			worker_begin(InvalidTransactionId);
+			early_aggregation_run_committed_tails(commits, worker_catalog_clock);
+			worker_commit();
+			return;
+		}
+	}
 }
 
 /*
