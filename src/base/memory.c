@@ -76,11 +76,11 @@ continuous_memory_setup_end(bool keep)
 
 void *
 continuous_room_for_one_more(void *array, int n, int *capacity, Size elemsize,
-							 MemoryContext cxt)
+							 bool mapped, MemoryContext cxt)
 {
 	if (n < *capacity)
 		return array;
-	*capacity = continuous_grown_capacity(*capacity, elemsize, false);
+	*capacity = continuous_grown_capacity(*capacity, elemsize, mapped);
 	return continuous_resize(array, *capacity, elemsize, cxt);
 }
 

@@ -16,10 +16,12 @@ extern void continuous_memory_setup_end(bool keep);
 
 /*
  * An array with room for element n (an array of *capacity elements of
- * elemsize bytes, or NULL), grown if it is full; may be huge.
+ * elemsize bytes, or NULL), grown if it is full; may be huge.  mapped: as
+ * continuous_grown_capacity() says.
  */
 extern void *continuous_room_for_one_more(void *array, int n, int *capacity,
-										  Size elemsize, MemoryContext cxt);
+										  Size elemsize, bool mapped,
+										  MemoryContext cxt);
 
 /*
  * Allocations from this size on are mapped by glibc in the worker rather

@@ -112,6 +112,7 @@ static void view_run_events(ViewRuntime *vr, StreamEvents *events, int from,
 static List *view_early_usable(ViewRuntime *vr, List *early, int first);
 static void early_batch_swap(ViewRuntime *vr, EarlyBatch *early);
 static void fold_keep_rows(EarlyBatch *into, EarlyBatch *run);
+static void fold_take_round(ViewRuntime *vr, EarlyBatch *round);
 static void view_process_carefully(ViewRuntime *vr, StreamEvents *events,
 								   int first, EarlyBatch *folded);
 static int	view_first_event(ViewRuntime *vr, StreamEvents *events);
@@ -776,7 +777,18 @@ view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 	view_run_batch(vr, events, first, clock, early, NULL);
 	early_batch_swap(vr, round);
 	vr->folded_events += events->nevents - first;
+	fold_take_round(vr, round);
+	privileges_restore(&saved);
+}
 
+/*
+ * A run's batch state (round) into what the view keeps of its folds: the
+ * first is kept as it is, the others combined into it and destroyed.  As
+ * the view's owner.
+ */
+static void
+fold_take_round(ViewRuntime *vr, EarlyBatch *round)
+{
 	if (vr->folded == NULL)
 	{
 		vr->folded = round;
@@ -790,7 +802,6 @@ view_fold_events(ViewRuntime *vr, StreamEvents *events, StreamClock *clock,
 		fold_keep_rows(vr->folded, round);
 		early_batch_destroy(round);
 	}
-	privileges_restore(&saved);
 }
 
 /*
@@ -820,16 +831,11 @@ view_fold_early(ViewRuntime *vr, EarlyBatch *early, int64 nevents)
 
 	Assert(view_folds_between_flushes(vr));
 	view_access_check(vr->plan, vr->owner, vr->name);
-	if (early != NULL && vr->folded == NULL)
-		vr->folded = early;
-	else if (early != NULL)
+	if (early != NULL)
 	{
 		privileges_become(vr->owner, vr->search_path, &saved);
-		early_batch_swap(vr, vr->folded);
-		view_groups_combine(vr, early->groups, early->global);
-		early_batch_swap(vr, vr->folded);
+		fold_take_round(vr, early);
 		privileges_restore(&saved);
-		early_batch_destroy(early);
 	}
 	vr->folded_events += nevents;
 	vr->events_before_commit += nevents;

@@ -697,7 +697,7 @@ batch_append(StreamEvents *stream, HeapTuple tuple, TupleDesc desc,
 
 	stream->events = continuous_room_for_one_more(stream->events, stream->nevents,
 									   &stream->capacity, sizeof(StreamEvent),
-									   decoder_batch->cxt);
+									   false, decoder_batch->cxt);
 	event = &stream->events[stream->nevents++];
 	row_event_init(event, tuple, desc, InvalidOid);
 	event_committed(event, commit_lsn, commit_time);
@@ -907,7 +907,9 @@ pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
 
 	if (row_spill_early_lost(pending->spill))
 		return;
+	/* the views take what they ran only of a spill of one stream */
 	if (!continuous_aggregate_before_commit ||
+		list_length(row_spill_streams(pending->spill)) > 1 ||
 		spill_tail_memory >= 2 * spill_tail_turn() +
 		(Size) logical_decoding_work_mem * 1024)
 	{
@@ -928,15 +930,11 @@ pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
 												  ALLOCSET_DEFAULT_MAXSIZE);
 	if (txn->ntail == 0)
 		txn->tail_first = row_spill_rows(pending->spill) - 1;
-	if (txn->ntail == pending->tail_capacity)
-	{
-		/* counted row by row: it may be mapped, and grow without a copy */
-		pending->tail_capacity = continuous_grown_capacity(pending->tail_capacity,
-														   sizeof(StreamEvent),
-														   true);
-		txn->tail = continuous_resize(txn->tail, pending->tail_capacity,
-									  sizeof(StreamEvent), pending->cxt);
-	}
+	/* counted row by row: it may be mapped, and grow without a copy */
+	txn->tail = continuous_room_for_one_more(txn->tail, txn->ntail,
+											 &pending->tail_capacity,
+											 sizeof(StreamEvent), true,
+											 pending->cxt);
 	row = &txn->tail[txn->ntail++];
 	if (tuple != NULL)
 	{

@@ -582,7 +582,7 @@ backfill_table(Backfill *bf, Oid relid, Oid stream, Snapshot snapshot)
 		bf->chunk.events = continuous_room_for_one_more(bf->chunk.events,
 														bf->chunk.nevents,
 														&bf->chunk.capacity,
-														sizeof(StreamEvent),
+														sizeof(StreamEvent), false,
 														bf->events_cxt);
 		event = &bf->chunk.events[bf->chunk.nevents++];
 		if (map)

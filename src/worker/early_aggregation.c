@@ -82,7 +82,7 @@ typedef struct EarlyView
 	EarlyBatch *early;			/* made at the first row of its stream */
 	bool		given_up;		/* its rows run at commit */
 	int			next_row;		/* the transaction's rows read so far */
-	int			nevents;		/* the view's stream's events among them, */
+	int64		nevents;		/* the view's stream's events among them, */
 	HeapTuple	first_tuple;	/* the first */
 	HeapTuple	last_tuple;		/* and the last */
 
@@ -103,9 +103,12 @@ typedef struct EarlyTxn
 	bool		seen;			/* still streaming at the last turn */
 	List	   *views;			/* EarlyView */
 
-	/* what the clock makes of the rows on disk that ran */
-	int64		spill_scanned;	/* rows of the file looked at */
-	bool		spill_unusable; /* one too far ahead, or of another stream */
+	/*
+	 * What the clock makes of the rows on disk that ran, each turn's: the
+	 * decoder gives the rows up at a turn that did not run them (nor look
+	 * at them), so this covers all that may be taken.
+	 */
+	bool		spill_unusable; /* one too far ahead of the clock */
 	StreamClockScan spill_times;
 } EarlyTxn;
 
@@ -129,7 +132,7 @@ static void early_view_give_up(EarlyView *ev);
 static void early_view_give_up_spill(EarlyView *ev);
 static void early_take_spill_step(ViewRuntime *vr, void *arg);
 
-static StreamedCommit *early_committed(TransactionId xid);
+static StreamedCommit *early_committed(List *commits, TransactionId xid);
 static void early_forget_unseen(bool keep_committed);
 
 static void
@@ -236,7 +239,6 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 			txn->restarts = 0;
 			txn->views = NIL;
 			txn->given_up = false;
-			txn->spill_scanned = 0;
 			txn->spill_unusable = false;
 			memset(&txn->spill_times, 0, sizeof(StreamClockScan));
 			early_txn_start(txn, streamed, views);
@@ -283,21 +285,15 @@ early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
 		if (early_view_run_tail(ev, streamed, clock_of(ev->vr->stream)))
 			ran = true;
 	}
+	/* a tail is of one stream (decoder.c gives up a spill of two) */
 	if (ran && !txn->spill_unusable)
 	{
-		Oid			relid = streamed->tail[0].relid;
-		StreamClock *clock = clock_of(relid);
-		int			i;
+		StreamClock *clock = clock_of(streamed->tail[0].relid);
 
-		for (i = 0; i < streamed->ntail; i++)
-			if (streamed->tail[i].relid != relid)
-				txn->spill_unusable = true;
-		if (txn->spill_scanned != streamed->tail_first ||
-			(clock != NULL &&
-			 !stream_clock_scan(clock, streamed->tail, streamed->ntail,
-								&txn->spill_times)))
+		if (clock != NULL &&
+			!stream_clock_scan(clock, streamed->tail, streamed->ntail,
+							   &txn->spill_times))
 			txn->spill_unusable = true;
-		txn->spill_scanned = streamed->tail_first + streamed->ntail;
 	}
 	return ran && !txn->spill_unusable;
 }
@@ -355,7 +351,8 @@ early_forget_unseen(bool keep_committed)
 
 		if (txn->seen)
 			continue;
-		commit = keep_committed ? early_committed(txn->xid) : NULL;
+		commit = keep_committed ?
+			early_committed(decoder_batch->streamed_commits, txn->xid) : NULL;
 		if (commit == NULL || commit->generation != txn->generation)
 		{
 			early_txn_clear(txn);
@@ -412,16 +409,12 @@ early_txn_clear(EarlyTxn *txn)
 static void
 early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 {
-	int64		nevents;
-
 	if (ev->given_up || ev->next_row >= streamed->nrows)
 		return;
-	nevents = ev->nevents;
 	if (!early_run_rows(ev, &ev->early, &streamed->rows[ev->next_row],
 						streamed->nrows - ev->next_row, clock, streamed->xid,
-						&nevents, &ev->first_tuple, &ev->last_tuple))
+						&ev->nevents, &ev->first_tuple, &ev->last_tuple))
 		early_view_give_up(ev);
-	ev->nevents = (int) nevents;	/* rows of an array: an int's worth */
 	ev->next_row = streamed->nrows;
 }
 
@@ -567,13 +560,13 @@ early_aggregation_memory(void)
 	return memory;
 }
 
-/* The transaction's commit into the decoded batch, or NULL. */
+/* The transaction's commit among commits (StreamedCommit), or NULL. */
 static StreamedCommit *
-early_committed(TransactionId xid)
+early_committed(List *commits, TransactionId xid)
 {
 	ListCell   *lc;
 
-	foreach(lc, decoder_batch->streamed_commits)
+	foreach(lc, commits)
 	{
 		StreamedCommit *commit = lfirst(lc);
 
@@ -637,7 +630,7 @@ early_aggregation_events(ViewRuntime *vr, StreamEvents *stream)
 				continue;
 			run = palloc(sizeof(EarlyEvents));
 			run->first = first;
-			run->count = ev->nevents;
+			run->count = (int) ev->nevents;	/* rows of one array */
 			run->early = ev->early;
 			runs = lappend(runs, run);
 		}
@@ -651,20 +644,16 @@ early_aggregation_take_spill(List *views, List *commits,
 							 EarlyClockLookup clock_of)
 {
 	StreamClock *clock = clock_of(spill->relid);
-	StreamedCommit *commit = NULL;
+	StreamedCommit *commit = early_committed(commits, spill->xid);
 	EarlyTxn   *txn;
 	List	   *taking = NIL;
 	ListCell   *lc;
 
 	if (early_txns == NULL)
 		return false;
-	foreach(lc, commits)
-		if (((StreamedCommit *) lfirst(lc))->xid == spill->xid)
-			commit = lfirst(lc);
 	txn = hash_search(early_txns, &spill->xid, HASH_FIND, NULL);
 	if (commit == NULL || txn == NULL || txn->given_up ||
-		txn->generation != commit->generation || txn->spill_unusable ||
-		txn->spill_scanned != spill->rows)
+		txn->generation != commit->generation || txn->spill_unusable)
 		return false;
 
 	/* every view that counts them, or none */
