@@ -48,6 +48,9 @@
 #   9. A row on disk dated further ahead of the clock than max_future: the
 #      stream's dead letter, so the rows on disk are read back, and it is
 #      taken out of them.
+#  10. A poison event among the rows on disk (a division by zero in one
+#      view): that view's dead letter at the commit, so the rows on disk
+#      are read back, for every view.
 
 use strict;
 use warnings;
@@ -372,6 +375,37 @@ foreach my $view (sort keys %on_time)
 }
 cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
 	'a row on disk ahead of the clock: per_user read the rows on disk back');
+
+# --- 10. a poison event among the rows on disk ---------------------------------
+# A view of the rows from here on that divides by amount; one row has 0.
+my $from_10 = q{'2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '6 days'};
+$node->safe_psql('postgres', "CREATE VIEW ratios WITH (continuous) AS
+    SELECT user_id % 5 AS g, count(*) AS n, sum(1000 / amount) AS q
+      FROM events WHERE ts >= $from_10 AND ts < $from_10 + interval '1 day' GROUP BY 1");
+%early = map { $_ => before_commit_of($_) } sort keys %views;
+$node->safe_psql('postgres', "BEGIN;
+INSERT INTO events SELECT i % 1000, i % 97 + 1, $from_10 + i * interval '1 ms', NULL
+    FROM generate_series(1, 30000) i;
+INSERT INTO events VALUES (4, 0, $from_10 + interval '31 seconds', NULL);
+INSERT INTO events SELECT i % 1000, i % 97 + 1, $from_10 + i * interval '1 ms', NULL
+    FROM generate_series(31000, 40000) i;
+COMMIT;");
+sync();
+# (its backfill also made a dead letter of phase 9's row ahead of the clock)
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM continuous.dead_letters WHERE view = 'ratios'::regclass"
+		  . " AND error LIKE '%division by zero%'"),
+	'1', 'a poison event on disk: the dead letter of the view it fails in');
+is_same_rows($node, 'ratios',
+	"SELECT user_id % 5 AS g, count(*) AS n, sum(1000 / amount) AS q FROM events
+      WHERE ts >= $from_10 AND ts < $from_10 + interval '1 day' AND amount <> 0 GROUP BY 1",
+	'a poison event on disk: ratios counted every other row');
+is_same_rows($node, 'per_user',
+	q{SELECT user_id, count(*) AS n, sum(amount) AS total, sum(length(note)) AS note_bytes,
+	    max(note) AS last_note FROM events WHERE amount <> -2 GROUP BY 1},
+	'a poison event on disk: per_user counted every row');
+cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
+	'a poison event on disk: per_user read the rows on disk back too');
 
 $node->stop;
 done_testing();
