@@ -63,7 +63,7 @@ TAP_TESTS = 1
 # t/NAME.pl, as PostgreSQL's own trees name a test, means test/t/NAME.pl.
 PROVE_TESTS ?= test/t/*.pl
 override PROVE_TESTS := $(patsubst t/%,test/t/%,$(PROVE_TESTS))
-EXTRA_CLEAN = results log regression.diffs regression.out tmp_check tmp_check_iso output_iso
+EXTRA_CLEAN = results log regression.diffs regression.out tmp_check tmp_check_regress tmp_check_iso output_iso
 
 # PostgreSQL 15's own pg_config when present: /usr/bin/pg_config follows the
 # newest installed server, which need not be 15.

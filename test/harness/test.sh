@@ -1,15 +1,17 @@
 #!/bin/bash
 # test/harness/test.sh: `make test`.  Installs missing packages, builds and
 # installs the extension, then runs the Makefile's test suites with PGXS's
-# own installcheck target, one suite at a time:
+# own installcheck target, each suite a make of its own:
 #   - REGRESS: pg_regress over sql/*.sql against expected/*.out (sql/readme.sql
 #     is the README's examples: test/harness/readme_sql.sh checks it is current),
 #   - ISOLATION: pg_isolation_regress over test/isolation/specs/*.spec,
 #   - TAP_TESTS: prove over test/t/*.pl (with the libraries of released
 #     versions, test/harness/released.sh, for the tests that use them),
-# and then the Kafka message decoders' fuzzers (test/fuzz), briefly.  Before
+# and the Kafka message decoders' fuzzers (test/fuzz), briefly.  Before
 # them, test/harness/header_deps.sh checks that a changed header rebuilds
-# every object that includes it.
+# every object that includes it.  The TAP tests keep both cores busy; the
+# other suites each run on one core, so they run beside the TAP tests, one
+# after another, and their output is shown once the TAP tests are done.
 #
 # This script does what PGXS cannot.  installcheck expects a running server:
 # here pg_regress starts a temporary one for its suite, configured by
@@ -42,9 +44,14 @@ pg_locate
 SCRATCH=$(pg_scratch_dir test)
 trap 'rm -rf "$SCRATCH"' EXIT
 
-passed=0
-failed=0
 shopt -s nullglob
+
+# tally PASSED FAILED: counted for the last line; the suites that run in
+# the background count here too.
+tally()
+{
+	echo "$1 $2" >>"$SCRATCH/tally"
+}
 
 # The copy: the Makefile, which names the tests, and the tests.  Not the
 # build products: installcheck tests the installed extension; but the Kafka
@@ -74,17 +81,18 @@ add_missing_expected "$TESTROOT" sql sql
 add_missing_expected "$TESTROOT/test/isolation" specs spec
 [ "$(id -u)" -ne 0 ] || chown -R "$PG_OS_USER": "$TESTROOT"
 
-# installcheck VAR=VALUE...: PGXS's installcheck in the copy, as the server
-# user; its output is also left in $SCRATCH/make.stdout.  The variables of
+# installcheck SUITE VAR=VALUE...: PGXS's installcheck in the copy, as the
+# server user; its output is also left in $SCRATCH/SUITE.stdout.  The variables of
 # the `make test` that runs this script stay out (MAKEFLAGS): the arguments
 # say which suite runs.
 installcheck()
 {
-	local rc=0
+	local rc=0 suite=$1
+	shift
 	(cd "$TESTROOT" && as_pg env -u TEMP_CONFIG -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 		PATH="$PG_BINDIR:$PATH" \
 		"$MAKE" -s installcheck PG_CONFIG="$PG_CONFIG" "$@") 2>&1 |
-		tee "$SCRATCH/make.stdout" || rc=$?
+		tee "$SCRATCH/$suite.stdout" || rc=$?
 	return "$rc"
 }
 
@@ -116,20 +124,19 @@ run_regress()
 	local kind=$1 rc=0 p f out tmp others
 	shift
 	if [ "$kind" = regress ]; then
-		out=$TESTROOT tmp=tmp_check others=ISOLATION=
+		out=$TESTROOT tmp=tmp_check_regress others=ISOLATION=
 	else
 		out=$TESTROOT/output_iso tmp=tmp_check_iso others=REGRESS=
 	fi
 	log "$kind: ${*:-every test}"
-	installcheck "$others" TAP_TESTS= "$@" \
+	installcheck "$kind" "$others" TAP_TESTS= "$@" \
 		EXTRA_REGRESS_OPTS="--temp-instance=$TESTROOT/$tmp --temp-config=$TESTROOT/test/regress.conf" ||
 		rc=$?
-	read -r p f < <(count_results "$SCRATCH/make.stdout")
+	read -r p f < <(count_results "$SCRATCH/$kind.stdout")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1						# the driver itself failed
 	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	tally "$p" "$f"
 
 	# Keep what a developer needs: results/ to update expected files, the
 	# diffs, and the server log.
@@ -159,31 +166,52 @@ run_regress()
 # layout of its structs
 log "build: a changed header rebuilds every object that includes it"
 if "$REPO/test/harness/header_deps.sh"; then
-	passed=$((passed + 1))
+	tally 1 0
 else
-	failed=$((failed + 1))
+	tally 0 1
 fi
 
-# --- pg_regress ------------------------------------------------------------
-if suite_args REGRESS; then
-	# sql/readme.sql runs the README's examples: it must be the README's
-	log "regress: sql/readme.sql matches README.md"
-	if "$REPO/test/harness/readme_sql.sh" --check; then
-		passed=$((passed + 1))
+# --- the suites of one core each: beside the TAP tests ---------------------
+one_core_suites()
+{
+	# --- pg_regress --------------------------------------------------------
+	if suite_args REGRESS; then
+		# sql/readme.sql runs the README's examples: it must be the README's
+		log "regress: sql/readme.sql matches README.md"
+		if "$REPO/test/harness/readme_sql.sh" --check; then
+			tally 1 0
+		else
+			tally 0 1
+		fi
+		run_regress regress "${args[@]}"
 	else
-		failed=$((failed + 1))
+		log "regress: no tests, skipped"
 	fi
-	run_regress regress "${args[@]}"
-else
-	log "regress: no tests, skipped"
-fi
 
-# --- isolation -------------------------------------------------------------
-if suite_args ISOLATION; then
-	run_regress isolation "${args[@]}"
-else
-	log "isolation: no tests, skipped"
-fi
+	# --- isolation ---------------------------------------------------------
+	if suite_args ISOLATION; then
+		run_regress isolation "${args[@]}"
+	else
+		log "isolation: no tests, skipped"
+	fi
+
+	# --- fuzzers -----------------------------------------------------------
+	# The Kafka message decoders under libFuzzer (test/fuzz/run.sh), each for
+	# FUZZ_SECONDS (default 15) from its seed corpus; FUZZ=none skips them.
+	if [ "${FUZZ:-}" != none ]; then
+		local fuzz_seconds=${FUZZ_SECONDS:-15} p f
+		log "fuzz: $fuzz_seconds s per decoder"
+		FUZZ_SECONDS=$fuzz_seconds "$REPO/test/fuzz/run.sh" 2>&1 |
+			tee "$SCRATCH/fuzz.stdout" || true
+		p=$(grep -c '^fuzz_[a-z]* ok$' "$SCRATCH/fuzz.stdout" || true)
+		f=$(grep -c '^fuzz_[a-z]* FAILED' "$SCRATCH/fuzz.stdout" || true)
+		[ "$p" -gt 0 ] || [ "$f" -gt 0 ] || f=1	# the harness itself failed
+		tally "$p" "$f"
+	fi
+}
+log "regress, isolation and the fuzzers run beside the TAP tests: their output follows the TAP tests'"
+one_core_suites >"$SCRATCH/one_core.out" 2>&1 &
+one_core_pid=$!
 
 # --- TAP -------------------------------------------------------------------
 # One prove over the suite, as PGXS's prove_installcheck runs it; its
@@ -201,7 +229,7 @@ if suite_args PROVE_TESTS; then
 	done
 	if [ -n "$released" ] && ! "$REPO/test/harness/released.sh" "$released"; then
 		log "the libraries of released versions could not be built"
-		failed=$((failed + 1))
+		tally 0 1
 	fi
 	export CONTINUOUS_RELEASED_DIR=$released
 
@@ -227,21 +255,20 @@ if suite_args PROVE_TESTS; then
 	fi
 	log "tap: ${PROVE_TESTS:-every test}"
 	rc=0
-	installcheck REGRESS= ISOLATION= "${args[@]}" \
+	installcheck tap REGRESS= ISOLATION= "${args[@]}" \
 		PROVE_FLAGS="${PROVE_FLAGS-"-j$jobs --timer"}" || rc=$?
 	# "Files=N, Tests=M, ..." then, after "Test Summary Report", a line
 	# "test/t/NAME.pl (Wstat: ...)" per failed test
 	awk '
 		/^Test Summary Report/ { report = 1 }
-		report && /^[^ ].*\.pl \(Wstat: / { print $1 }' "$SCRATCH/make.stdout" >"$SCRATCH/tap.failed"
-	files=$(sed -n 's/^Files=\([0-9]*\),.*/\1/p' "$SCRATCH/make.stdout")
+		report && /^[^ ].*\.pl \(Wstat: / { print $1 }' "$SCRATCH/tap.stdout" >"$SCRATCH/tap.failed"
+	files=$(sed -n 's/^Files=\([0-9]*\),.*/\1/p' "$SCRATCH/tap.stdout")
 	f=$(wc -l <"$SCRATCH/tap.failed")
 	p=$((${files:-0} - f))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1						# prove itself failed
 	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	tally "$p" "$f"
 	while read -r t; do
 		name=$(basename "$t" .pl)
 		rlog=$TESTROOT/tmp_check/log/regress_log_$name
@@ -260,20 +287,10 @@ else
 	log "tap: no tests, skipped"
 fi
 
-# --- fuzzers ---------------------------------------------------------------
-# The Kafka message decoders under libFuzzer (test/fuzz/run.sh), each for
-# FUZZ_SECONDS (default 15) from its seed corpus; FUZZ=none skips them.
-if [ "${FUZZ:-}" != none ]; then
-	fuzz_seconds=${FUZZ_SECONDS:-15}
-	log "fuzz: $fuzz_seconds s per decoder"
-	FUZZ_SECONDS=$fuzz_seconds "$REPO/test/fuzz/run.sh" 2>&1 |
-		tee "$SCRATCH/fuzz.stdout" || true
-	p=$(grep -c '^fuzz_[a-z]* ok$' "$SCRATCH/fuzz.stdout" || true)
-	f=$(grep -c '^fuzz_[a-z]* FAILED' "$SCRATCH/fuzz.stdout" || true)
-	[ "$p" -gt 0 ] || [ "$f" -gt 0 ] || f=1	# the harness itself failed
-	passed=$((passed + p))
-	failed=$((failed + f))
-fi
+# --- the suites that ran beside ---------------------------------------------
+wait "$one_core_pid" || tally 0 1
+cat "$SCRATCH/one_core.out"
 
+read -r passed failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$SCRATCH/tally")
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -283,7 +283,7 @@ $n9->stop;
 
 # --- a server without the preload ---------------------------------------------
 my $bare = PostgreSQL::Test::Cluster->new('bare');
-$bare->init(allows_streaming => 'logical');
+continuous_init($bare, allows_streaming => 'logical');
 $bare->start;
 my ($rc, $stdout, $stderr) = $bare->psql('postgres', undef,
 	extra_params => [ '-v', 'ON_ERROR_STOP=1', '-f', $plain ]);
