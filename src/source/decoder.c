@@ -21,7 +21,8 @@
  * that committed into it, so that it can find them again.
  *
  * Memory: once the rows held (the batch's and the streamed transactions')
- * take continuous.large_transaction_memory, the rest of the rows of the
+ * take continuous.large_transaction_memory, or those of the streamed
+ * transactions an eighth of it, the rest of the rows of the
  * transaction being decoded go to a temporary file instead (row_spill.c),
  * streamed or handed over at its commit; the batch ends with it, and the
  * worker reads them back in runs that it folds into the views
@@ -853,14 +854,22 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 /*
  * Is the transaction's next row, of the stream relid, to go to disk?  Once
  * one has, every row after it of a stream that may spill does, so that
- * they are read back in their order; the rows held until then stay.  Early
- * aggregation, which reads only the rows held, leaves the transaction to
- * its commit.
+ * they are read back in their order; the rows held until then stay.
+ *
+ * Rows go to disk once the rows held take continuous.
+ * large_transaction_memory (rows_fill_memory()), or once the rows held of
+ * transactions still streaming take an eighth of it, as much as the rows
+ * on disk kept from one turn of the worker to the next: though the batch
+ * has room, a large transaction's rows held are memory touched for the
+ * first time, row after row, until its commit, where its rows on disk pass
+ * through memory the worker reuses from turn to turn (StreamedTxn.tail)
+ * and are run through the views before the commit just the same.
  */
 static bool
 pending_spills(PendingTxn *pending)
 {
-	if (pending->spill == NULL && rows_fill_memory())
+	if (pending->spill == NULL &&
+		(rows_fill_memory() || pending_memory >= spill_tail_turn()))
 	{
 		pending->spill = row_spill_create(pending->cxt);
 		pending->txn.spilled = true;
@@ -965,7 +974,12 @@ pending_drop_tail(PendingTxn *pending, bool lose)
 	pending->tail_memory = 0;
 }
 
-/* The tails' memory at which the decoder gives the worker a turn. */
+/*
+ * An eighth of continuous.large_transaction_memory: the tails' memory at
+ * which the decoder gives the worker a turn, and what the rows held of
+ * transactions still streaming take before their further rows go to disk
+ * (pending_spills()).
+ */
 static Size
 spill_tail_turn(void)
 {
