@@ -42,7 +42,10 @@ fi
 pg_locate
 
 SCRATCH=$(pg_scratch_dir test)
-trap 'rm -rf "$SCRATCH"' EXIT
+# the suites run beside the TAP tests are a process group of their own
+# (below): if this script ends early, they end with it
+one_core_pid=
+trap '[ -z "$one_core_pid" ] || kill -- -"$one_core_pid" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 
 shopt -s nullglob
 
@@ -210,8 +213,10 @@ one_core_suites()
 	fi
 }
 log "regress, isolation and the fuzzers run beside the TAP tests: their output follows the TAP tests'"
+set -m							# a process group of its own
 one_core_suites >"$SCRATCH/one_core.out" 2>&1 &
 one_core_pid=$!
+set +m
 
 # --- TAP -------------------------------------------------------------------
 # One prove over the suite, as PGXS's prove_installcheck runs it; its
@@ -289,6 +294,7 @@ fi
 
 # --- the suites that ran beside ---------------------------------------------
 wait "$one_core_pid" || tally 0 1
+one_core_pid=
 cat "$SCRATCH/one_core.out"
 
 read -r passed failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$SCRATCH/tally")
