@@ -130,6 +130,8 @@ static bool early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
 							   EarlyClockLookup clock_of);
 static void early_view_give_up(EarlyView *ev);
 static void early_view_give_up_spill(EarlyView *ev);
+static void early_batch_drop(EarlyBatch **batch);
+static EarlyView *early_txn_view(EarlyTxn *txn, ViewRuntime *vr);
 static void early_take_spill_step(ViewRuntime *vr, void *arg);
 
 static StreamedCommit *early_committed(List *commits, TransactionId xid);
@@ -517,9 +519,7 @@ early_run_rows(EarlyView *ev, EarlyBatch **into, StreamEvent *rows,
 static void
 early_view_give_up(EarlyView *ev)
 {
-	if (ev->early != NULL)
-		early_batch_destroy(ev->early);
-	ev->early = NULL;
+	early_batch_drop(&ev->early);
 	ev->given_up = true;
 	early_view_give_up_spill(ev);
 }
@@ -527,10 +527,33 @@ early_view_give_up(EarlyView *ev)
 static void
 early_view_give_up_spill(EarlyView *ev)
 {
-	if (ev->spilled != NULL)
-		early_batch_destroy(ev->spilled);
-	ev->spilled = NULL;
+	early_batch_drop(&ev->spilled);
 	ev->spill_given_up = true;
+}
+
+/* *batch (NULL: none) destroyed */
+static void
+early_batch_drop(EarlyBatch **batch)
+{
+	if (*batch != NULL)
+		early_batch_destroy(*batch);
+	*batch = NULL;
+}
+
+/* The view's EarlyView of the transaction, or NULL. */
+static EarlyView *
+early_txn_view(EarlyTxn *txn, ViewRuntime *vr)
+{
+	ListCell   *lc;
+
+	foreach(lc, txn->views)
+	{
+		EarlyView  *ev = lfirst(lc);
+
+		if (ev->vr == vr)
+			return ev;
+	}
+	return NULL;
 }
 
 Size
@@ -660,16 +683,13 @@ early_aggregation_take_spill(List *views, List *commits,
 	foreach(lc, views)
 	{
 		ViewRuntime *vr = lfirst(lc);
-		EarlyView  *ev = NULL;
-		ListCell   *vc;
+		EarlyView  *ev;
 
 		if (vr->failed ||
 			(vr->stream != spill->relid && vr->join_stream != spill->relid) ||
 			!view_takes_commit(vr, spill->commit_lsn))
 			continue;
-		foreach(vc, txn->views)
-			if (((EarlyView *) lfirst(vc))->vr == vr)
-				ev = lfirst(vc);
+		ev = early_txn_view(txn, vr);
 		if (ev == NULL || ev->spill_given_up || vr->stream != spill->relid ||
 			ev->spill_next != spill->rows ||
 			ev->spill_events != spill->events ||
