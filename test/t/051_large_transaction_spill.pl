@@ -54,6 +54,8 @@
 #  10. A poison event among the rows on disk (a division by zero in one
 #      view): that view's dead letter at the commit, so the rows on disk
 #      are read back, for every view.
+#  11. A column added to the stream in the middle of a transaction whose
+#      rows go to disk before and after it: every row counts once.
 
 use strict;
 use warnings;
@@ -373,15 +375,25 @@ sync();
 is( $node->safe_psql('postgres',
 		'SELECT count(*) FROM continuous.dead_letters WHERE view IS NULL') - $dead_before,
 	1, 'a row on disk ahead of the clock: the stream\'s dead letter');
-is_same_rows($node, 'per_user',
-	q{SELECT user_id, count(*) AS n, sum(amount) AS total, sum(length(note)) AS note_bytes,
-	    max(note) AS last_note FROM events WHERE amount <> -2 GROUP BY 1},
-	'a row on disk ahead of the clock: per_user counted every row but it');
-foreach my $view (sort keys %on_time)
+
+# From here on, per_user counts every row but phase 9's row ahead of the
+# clock (amount -2), the windowed views every row but it and phase 8's
+# late rows (amount -1).
+sub views_count_all_but_dead_and_late
 {
-	is_same_rows($node, $view, $on_time{$view},
-		"a row on disk ahead of the clock: $view counted every row but it, and the late ones");
+	my ($what) = @_;
+	is_same_rows($node, 'per_user',
+		q{SELECT user_id, count(*) AS n, sum(amount) AS total, sum(length(note)) AS note_bytes,
+		    max(note) AS last_note FROM events WHERE amount <> -2 GROUP BY 1},
+		"$what: per_user counted every row but the one ahead of the clock");
+	foreach my $view (sort keys %on_time)
+	{
+		is_same_rows($node, $view, $on_time{$view},
+			"$what: $view counted every row but the one ahead of the clock, and the late ones");
+	}
+	return;
 }
+views_count_all_but_dead_and_late('a row on disk ahead of the clock');
 cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
 	'a row on disk ahead of the clock: per_user read the rows on disk back');
 
@@ -409,12 +421,35 @@ is_same_rows($node, 'ratios',
 	"SELECT user_id % 5 AS g, count(*) AS n, sum(1000 / amount) AS q FROM events
       WHERE ts >= $from_10 AND ts < $from_10 + interval '1 day' AND amount <> 0 GROUP BY 1",
 	'a poison event on disk: ratios counted every other row');
-is_same_rows($node, 'per_user',
-	q{SELECT user_id, count(*) AS n, sum(amount) AS total, sum(length(note)) AS note_bytes,
-	    max(note) AS last_note FROM events WHERE amount <> -2 GROUP BY 1},
-	'a poison event on disk: per_user counted every row');
+views_count_all_but_dead_and_late('a poison event on disk');
 cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
 	'a poison event on disk: per_user read the rows on disk back too');
+
+# --- 11. a column added in the middle of the rows on disk ----------------------
+# The stream gains a column inside a transaction whose rows went to disk
+# before and after it: each row is read with the layout it was written
+# with, and the views, which do not read the new column, count them all.
+my $from_11 = q{'2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '8 days'};
+my $events_before_11 = $node->safe_psql('postgres',
+	"SELECT events FROM continuous.stream_stats WHERE stream = 'events'::regclass");
+$pid = worker_pid($node);
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', "BEGIN;
+INSERT INTO events SELECT i % 1000, i % 97, $from_11 + i * interval '1 ms', NULL
+    FROM generate_series(1, 15000) i;
+ALTER TABLE events ADD COLUMN extra int DEFAULT 7;
+INSERT INTO events (user_id, amount, ts, note, extra)
+    SELECT i % 1000, i % 97, $from_11 + i * interval '1 ms', NULL, i
+    FROM generate_series(15001, 30000) i;
+COMMIT;");
+sync();
+ok(temp_files_logged($node, $offset, $pid) > 0,
+	'a column added among the rows on disk: they went to a temporary file');
+is( $node->safe_psql('postgres',
+		"SELECT events FROM continuous.stream_stats WHERE stream = 'events'::regclass")
+	  - $events_before_11,
+	30000, 'a column added among the rows on disk: the stream counted every row once');
+views_count_all_but_dead_and_late('a column added among the rows on disk');
 
 $node->stop;
 done_testing();
