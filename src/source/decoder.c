@@ -125,6 +125,13 @@ static RowSpill *txn_spill = NULL;
 /* where a row to be spilled is made, when it takes a copy */
 static MemoryContext spill_scratch_cxt = NULL;
 
+/* Where a row of a streamed transaction's tail came from. */
+typedef struct TailOrigin
+{
+	TransactionId subxid;
+	XLogRecPtr	lsn;
+} TailOrigin;
+
 /*
  * A transaction being streamed: its rows (StreamedTxn, decoder.h, which
  * the worker may read between reads of the WAL) until it commits or aborts.
@@ -149,6 +156,9 @@ typedef struct PendingTxn
 	MemoryContext tail_cxt;		/* txn.tail's rows, once it spills */
 	int			tail_capacity;	/* of txn.tail, kept from turn to turn */
 	Size		tail_memory;
+	/* whence each row of txn.tail, while its spill writes none */
+	TailOrigin *tail_origins;
+	int			tail_origins_capacity;
 } PendingTxn;
 
 /* the next StreamedTxn.generation */
@@ -169,6 +179,9 @@ static HTAB *pending_txns = NULL;
  * may hold, and two turns.
  */
 static Size spill_tail_memory = 0;
+
+/* May a streamed transaction's rows on disk go unwritten?  (worker.c) */
+static DecoderSpillUnwritten spill_unwritten = NULL;
 
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
@@ -228,13 +241,21 @@ static inline int64 stream_row_bytes(const StreamEvent *row);
 static inline Size pending_row_memory(const StreamEvent *row);
 static void pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
 						HeapTuple tuple, TupleDesc desc);
-static bool pending_spills(PendingTxn *pending);
+static bool pending_spills(PendingTxn *pending, Oid relid);
 static void pending_add_ignored(PendingTxn *pending, Oid relid,
 								TransactionId subxid, XLogRecPtr lsn);
 static void pending_release(PendingTxn *pending);
 static void pending_keep_spilled(PendingTxn *pending, Oid relid,
+								 TransactionId subxid, XLogRecPtr lsn,
 								 HeapTuple tuple, TupleDesc desc);
 static void pending_drop_tail(PendingTxn *pending, bool lose);
+static void pending_write_tail(PendingTxn *pending);
+static void pending_drop_rows(PendingTxn *pending, const TransactionId *live,
+							  int nlive, TransactionId aborted);
+static void pending_drop_aborted(PendingTxn *pending, ReorderBufferTXN *txn);
+static void spill_write_committed_tail(RowSpill *spill, TransactionId xid);
+static void spill_write_tail(RowSpill *spill, StreamEvent *tail, int ntail,
+							 int64 tail_first, TailOrigin *origins);
 static Size spill_tail_turn(void);
 static void plugin_stream_start(LogicalDecodingContext *ctx,
 								ReorderBufferTXN *txn);
@@ -458,7 +479,7 @@ batch_spill_row(ReorderBufferTXN *txn, Oid stream_relid, Relation relation,
 {
 	if (txn_spill == NULL)
 	{
-		txn_spill = row_spill_create(decoder_batch->cxt);
+		txn_spill = row_spill_create(decoder_batch->cxt, true);
 		row_spill_committed(txn_spill, txn->xid, txn->final_lsn,
 							txn->xact_time.commit_time);
 		decoder_batch->spills = lappend(decoder_batch->spills, txn_spill);
@@ -497,7 +518,8 @@ spill_row(RowSpill *spill, PendingTxn *pending, Oid stream_relid,
 	}
 	row_spill_write(spill, stream_relid, subxid, change->lsn, tuple, desc);
 	if (pending != NULL)
-		pending_keep_spilled(pending, stream_relid, tuple, desc);
+		pending_keep_spilled(pending, stream_relid, subxid, change->lsn,
+							 tuple, desc);
 	if (copied)
 		MemoryContextReset(spill_scratch_cxt);
 }
@@ -811,6 +833,8 @@ pending_txn(ReorderBufferTXN *txn)
 		pending->tail_cxt = NULL;
 		pending->tail_capacity = 0;
 		pending->tail_memory = 0;
+		pending->tail_origins = NULL;
+		pending->tail_origins_capacity = 0;
 		pending->desc = pending->desc_source = NULL;
 		pending->catalog_desc = pending->catalog_desc_source = NULL;
 		pending->route_desc = NULL;
@@ -866,12 +890,18 @@ pending_add(PendingTxn *pending, Oid relid, TransactionId subxid,
  * and are run through the views before the commit just the same.
  */
 static bool
-pending_spills(PendingTxn *pending)
+pending_spills(PendingTxn *pending, Oid relid)
 {
 	if (pending->spill == NULL &&
 		(rows_fill_memory() || pending_memory >= spill_tail_turn()))
 	{
-		pending->spill = row_spill_create(pending->cxt);
+		/* part of a transaction resumed in is applied: its rows are read */
+		bool		write_rows = !(continuous_aggregate_before_commit &&
+								   spill_unwritten != NULL &&
+								   pending->txn.xid != resume_xid &&
+								   spill_unwritten(relid, pending->txn.xid));
+
+		pending->spill = row_spill_create(pending->cxt, write_rows);
 		pending->txn.spilled = true;
 	}
 	return pending->spill != NULL;
@@ -882,10 +912,10 @@ static void
 pending_add_ignored(PendingTxn *pending, Oid relid, TransactionId subxid,
 					XLogRecPtr lsn)
 {
-	if (pending_spills(pending))
+	if (pending_spills(pending, relid))
 	{
 		row_spill_write(pending->spill, relid, subxid, lsn, NULL, NULL);
-		pending_keep_spilled(pending, relid, NULL, NULL);
+		pending_keep_spilled(pending, relid, subxid, lsn, NULL, NULL);
 	}
 	else
 		pending_add(pending, relid, subxid, NULL, NULL);
@@ -902,13 +932,13 @@ pending_release(PendingTxn *pending)
 }
 
 /*
- * A row just written to the transaction's spill, kept for the views to run
- * before the commit (StreamedTxn.tail), while none of its rows on disk has
- * been missed.
+ * A row just given to the transaction's spill (written, or counted by a
+ * spill that writes none), kept for the views to run before the commit
+ * (StreamedTxn.tail), while none of its rows on disk has been missed.
  */
 static void
-pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
-					 TupleDesc desc)
+pending_keep_spilled(PendingTxn *pending, Oid relid, TransactionId subxid,
+					 XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc)
 {
 	StreamedTxn *txn = &pending->txn;
 	StreamEvent *row;
@@ -916,15 +946,6 @@ pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
 
 	if (row_spill_early_lost(pending->spill))
 		return;
-	/* the views take what they ran only of a spill of one stream */
-	if (!continuous_aggregate_before_commit ||
-		list_length(row_spill_streams(pending->spill)) > 1 ||
-		spill_tail_memory >= 2 * spill_tail_turn() +
-		(Size) logical_decoding_work_mem * 1024)
-	{
-		pending_drop_tail(pending, true);
-		return;
-	}
 	/*
 	 * Its first block, which a reset keeps, holds a turn's rows, or the
 	 * first 8 MB of them: they go into memory touched already at the turns
@@ -956,6 +977,23 @@ pending_keep_spilled(PendingTxn *pending, Oid relid, HeapTuple tuple,
 	memory = pending_row_memory(row);
 	pending->tail_memory += memory;
 	spill_tail_memory += memory;
+	if (!row_spill_writes_rows(pending->spill))
+	{
+		pending->tail_origins =
+			continuous_room_for_one_more(pending->tail_origins, txn->ntail - 1,
+										 &pending->tail_origins_capacity,
+										 sizeof(TailOrigin), true,
+										 pending->cxt);
+		pending->tail_origins[txn->ntail - 1].subxid = subxid;
+		pending->tail_origins[txn->ntail - 1].lsn = lsn;
+	}
+
+	/* the views take what they ran only of a spill of one stream */
+	if (!continuous_aggregate_before_commit ||
+		list_length(row_spill_streams(pending->spill)) > 1 ||
+		spill_tail_memory >= 2 * spill_tail_turn() +
+		(Size) logical_decoding_work_mem * 1024)
+		pending_drop_tail(pending, true);
 }
 
 /*
@@ -966,12 +1004,52 @@ static void
 pending_drop_tail(PendingTxn *pending, bool lose)
 {
 	if (lose && pending->spill != NULL)
+	{
 		row_spill_lose_early(pending->spill);
+		if (!row_spill_writes_rows(pending->spill))
+			pending_write_tail(pending);
+	}
 	if (pending->tail_cxt != NULL)
 		MemoryContextReset(pending->tail_cxt);
 	pending->txn.ntail = 0;
 	spill_tail_memory -= Min(spill_tail_memory, pending->tail_memory);
 	pending->tail_memory = 0;
+}
+
+/*
+ * The rows of a spill that writes none do not run before the commit from
+ * here on (pending_drop_tail()): those after the last that ran are all in
+ * the tail, and go to the file now, with every row after them, so that
+ * the views may still take what they ran at the commit and the rest is
+ * read back.  Unless what ran cannot be taken anyway (a subtransaction
+ * that wrote rows aborted): then the rows stay unwritten, and the worker
+ * decodes the transaction again if it commits.
+ */
+static void
+pending_write_tail(PendingTxn *pending)
+{
+	spill_write_tail(pending->spill, pending->txn.tail, pending->txn.ntail,
+					 pending->txn.tail_first, pending->tail_origins);
+}
+
+/*
+ * The spill, which wrote no rows, writes them from the tail's first on
+ * (ntail rows from tail_first, from origins), if the tail holds every row
+ * after those that ran (pending_write_tail()).
+ */
+static void
+spill_write_tail(RowSpill *spill, StreamEvent *tail, int ntail,
+				 int64 tail_first, TailOrigin *origins)
+{
+	int64		first = ntail > 0 ? tail_first : row_spill_rows(spill);
+	int			i;
+
+	if (first + ntail != row_spill_rows(spill) ||
+		!row_spill_begin_writing(spill, first))
+		return;
+	for (i = 0; i < ntail; i++)
+		row_spill_write_counted(spill, tail[i].relid, origins[i].subxid,
+								origins[i].lsn, tail[i].tuple, tail[i].desc);
 }
 
 /*
@@ -984,6 +1062,36 @@ static Size
 spill_tail_turn(void)
 {
 	return (Size) continuous_large_transaction_memory_kb * 1024 / 8;
+}
+
+bool
+decoder_rows_unwritten(TransactionId xid)
+{
+	PendingTxn *pending;
+	ListCell   *lc;
+
+	if (pending_txns == NULL)
+		return false;
+	pending = hash_search(pending_txns, &xid, HASH_FIND, NULL);
+	if (pending != NULL)
+		return pending->spill != NULL && !row_spill_writes_rows(pending->spill);
+	foreach(lc, decoder_batch->spills)
+	{
+		RowSpill   *spill = lfirst(lc);
+
+		if (row_spill_xid(spill) == xid)
+			return !row_spill_writes_rows(spill);
+	}
+	return false;
+}
+
+void
+decoder_streamed_stop_early(StreamedTxn *txn)
+{
+	PendingTxn *pending = (PendingTxn *) txn;
+
+	if (pending->spill != NULL)
+		pending_drop_tail(pending, true);
 }
 
 void
@@ -1120,7 +1228,7 @@ plugin_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		desc = route_desc(&pending->route_desc, &pending->route_layout, route);
 	else
 		desc = keep_desc(&pending->desc, &pending->desc_source, relation);
-	if (pending_spills(pending))
+	if (pending_spills(pending, stream_relid))
 		spill_row(pending->spill, pending, stream_relid, change->txn->xid,
 				  relation, change, route, desc);
 	else
@@ -1158,8 +1266,6 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	TransactionId topxid = txn->toptxn ? txn->toptxn->xid : txn->xid;
 	PendingTxn *pending = hash_search(pending_txns, &topxid, HASH_FIND, NULL);
-	int			kept = 0;
-	int			i;
 
 	if (pending == NULL)
 		return;
@@ -1178,13 +1284,32 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (row_spill_early_lost(pending->spill))
 			pending_drop_tail(pending, true);
 	}
+	pending_drop_rows(pending, NULL, 0, txn->xid);
+}
+
+/*
+ * The rows held of the subtransaction aborted, or (live not NULL) of
+ * every (sub)transaction not among the nlive of live, which is sorted.
+ */
+static void
+pending_drop_rows(PendingTxn *pending, const TransactionId *live, int nlive,
+				  TransactionId aborted)
+{
+	int			kept = 0;
+	int			i;
+
 	for (i = 0; i < pending->txn.nrows; i++)
 	{
 		StreamEvent *row = &pending->txn.rows[i];
+		TransactionId subxid = pending->txn.subxids[i];
+		bool		drop = live != NULL ?
+			bsearch(&subxid, live, nlive, sizeof(TransactionId),
+					xidComparator) == NULL :
+			subxid == aborted;
 
-		if (pending->txn.subxids[i] != txn->xid)
+		if (!drop)
 		{
-			pending->txn.subxids[kept] = pending->txn.subxids[i];
+			pending->txn.subxids[kept] = subxid;
 			pending->txn.rows[kept++] = *row;
 		}
 		else
@@ -1200,6 +1325,37 @@ plugin_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	pending->txn.nrows = kept;
 }
 
+/*
+ * At the commit, the rows of subtransactions that aborted unannounced go.
+ * PostgreSQL 15's reorder buffer marks a subtransaction streamed only if
+ * it held changes in memory when they streamed; one whose changes it had
+ * written to its own files first (decoding resumed inside the
+ * transaction: a restart, or decoding again) is not, and its abort calls
+ * no stream_abort, though its rows came.  The subtransactions that did not
+ * abort are those the transaction still lists: the rows of any other are
+ * dropped here, and those on disk passed over (row_spill_keep_subxacts()).
+ */
+static void
+pending_drop_aborted(PendingTxn *pending, ReorderBufferTXN *txn)
+{
+	TransactionId *live;
+	int			nlive = 0;
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &txn->subtxns)
+		nlive++;
+	live = palloc(sizeof(TransactionId) * (nlive + 1));
+	nlive = 0;
+	live[nlive++] = txn->xid;
+	dlist_foreach(iter, &txn->subtxns)
+		live[nlive++] = dlist_container(ReorderBufferTXN, node, iter.cur)->xid;
+	qsort(live, nlive, sizeof(TransactionId), xidComparator);
+	pending_drop_rows(pending, live, nlive, InvalidTransactionId);
+	if (pending->spill != NULL)
+		row_spill_keep_subxacts(pending->spill, live, nlive);
+	pfree(live);
+}
+
 static void
 plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					 XLogRecPtr commit_lsn)
@@ -1209,6 +1365,7 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	resume_done(txn);
 	if (pending == NULL)
 		return;
+	pending_drop_aborted(pending, txn);
 	if (!batch_take_streamed(pending, txn))
 		batch_append_streamed(pending, txn);
 	if (pending->spill != NULL)
@@ -1230,6 +1387,7 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		commit->tail = NULL;
 		commit->ntail = 0;
 		commit->tail_first = 0;
+		commit->tail_origins = NULL;
 
 		/*
 		 * The rows it wrote to disk after the worker's last turn go with
@@ -1241,6 +1399,9 @@ plugin_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			commit->tail = pending->txn.tail;
 			commit->ntail = pending->txn.ntail;
 			commit->tail_first = pending->txn.tail_first;
+			commit->tail_origins = pending->tail_origins;
+			pending->tail_origins = NULL;
+			pending->tail_origins_capacity = 0;
 			pending->txn.tail = NULL;
 			pending->txn.ntail = 0;
 			pending->tail_cxt = NULL;
@@ -1483,7 +1644,7 @@ decoder_rewind(XLogRecPtr start_lsn)
 	HASH_SEQ_STATUS seq;
 	PendingTxn *pending;
 
-	Assert(start_lsn >= confirmed_lsn || XLogRecPtrIsInvalid(confirmed_lsn));
+	start_lsn = Max(start_lsn, confirmed_lsn);
 	FreeDecodingContext(decoding_ctx);
 	decoding_ctx = NULL;
 	CurrentResourceOwner = decoder_owner;
@@ -1904,6 +2065,27 @@ decoder_batch_read_spilled(Size max_bytes)
 	return decoder_batch->spills != NIL;
 }
 
+void
+decoder_set_spill_unwritten(DecoderSpillUnwritten unwritten)
+{
+	spill_unwritten = unwritten;
+}
+
+TransactionId
+decoder_batch_spill_missing(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, decoder_batch->spills)
+	{
+		RowSpill   *spill = lfirst(lc);
+
+		if (row_spill_rows_missing(spill))
+			return row_spill_xid(spill);
+	}
+	return InvalidTransactionId;
+}
+
 bool
 decoder_batch_spill_early(RowSpillEarly *early)
 {
@@ -1926,7 +2108,30 @@ decoder_batch_spill_tail_taken(TransactionId xid, bool ran)
 		if (ran)
 			row_spill_mark_early(spill);
 		else
+		{
 			row_spill_lose_early(spill);
+			if (!row_spill_writes_rows(spill))
+				spill_write_committed_tail(spill, xid);
+		}
+	}
+}
+
+/* The same as pending_write_tail(), for the tail that came with the commit. */
+static void
+spill_write_committed_tail(RowSpill *spill, TransactionId xid)
+{
+	ListCell   *lc;
+
+	foreach(lc, decoder_batch->streamed_commits)
+	{
+		StreamedCommit *commit = lfirst(lc);
+
+		if (commit->xid == xid)
+		{
+			spill_write_tail(spill, commit->tail, commit->ntail,
+							 commit->tail_first, commit->tail_origins);
+			return;
+		}
 	}
 }
 

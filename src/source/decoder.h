@@ -117,6 +117,8 @@ typedef struct StreamedCommit
 	StreamEvent *tail;
 	int			ntail;
 	int64		tail_first;
+	struct TailOrigin *tail_origins;	/* decoder.c's, for a spill that
+										 * writes no rows: whence each */
 } StreamedCommit;
 
 /* What the decoder has gathered since the last flush. */
@@ -192,10 +194,28 @@ extern bool decoder_slot_usable(void);
 extern DecoderStart decoder_start(XLogRecPtr start_lsn, XLogRecPtr *lost_from);
 
 /*
- * Decode again from start_lsn, which the slot has not confirmed past;
- * what was decoded and not flushed is dropped.
+ * Decode again from start_lsn, or from the slot's confirmed position if
+ * that is later (InvalidXLogRecPtr: from there); what was decoded and not
+ * flushed is dropped.
  */
 extern void decoder_rewind(XLogRecPtr start_lsn);
+
+/*
+ * Asked when a streamed transaction's rows first outgrow the memory they
+ * may hold: may its further rows, of stream, go unwritten (row_spill.c)?
+ * Only if the views will take what they run of them before the commit;
+ * else decoder_batch_spill_missing() says so at the commit, and the
+ * transaction must be decoded again, with the answer false this time.
+ * Never asked while continuous.aggregate_before_commit is off.
+ */
+typedef bool (*DecoderSpillUnwritten) (Oid stream, TransactionId xid);
+extern void decoder_set_spill_unwritten(DecoderSpillUnwritten unwritten);
+
+/*
+ * The transaction of the batch whose rows on disk went unwritten and were
+ * not taken as they ran before its commit, or InvalidTransactionId.
+ */
+extern TransactionId decoder_batch_spill_missing(void);
 
 /* Which relations are streams, and which are the continuous catalog. */
 extern void decoder_set_streams(Oid *relids, int nrelids,
@@ -307,8 +327,21 @@ extern StreamedTxn *decoder_streamed_next(HASH_SEQ_STATUS *status);
 /*
  * The worker's turn is over for txn's tail: the views ran it (ran), and
  * the rows on disk so far may be passed over at the commit; or not, and
- * every row on disk is read back then.
+ * the rows after those that ran are read back then.
  */
 extern void decoder_streamed_tail_taken(StreamedTxn *txn, bool ran);
+
+/*
+ * The views run no more of txn's rows on disk before its commit: those to
+ * come are written, to be read back then, and what ran may still be taken.
+ */
+extern void decoder_streamed_stop_early(StreamedTxn *txn);
+
+/*
+ * Are rows on disk of the transaction xid (streaming, or committed into
+ * the batch) not written (row_spill.c)?  What the views run of them then
+ * is all there is of them until the commit.
+ */
+extern bool decoder_rows_unwritten(TransactionId xid);
 
 #endif							/* CONTINUOUS_DECODER_H */

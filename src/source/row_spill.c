@@ -33,9 +33,27 @@
  * where the next row begins in the file and what the rows up to there
  * count for their stream, and the worker, if it can take what the views
  * made of them at the commit, reads only the rows after the mark
- * (row_spill_pass_early()).  A subtransaction's abort once rows were
- * written, or rows of a second stream, or a row that did not run
- * (row_spill_lose_early()), leaves every row to be read back.
+ * (row_spill_pass_early()).  A turn that did not run the rows after the
+ * mark (row_spill_lose_early()) ends the marks there; rows of a second
+ * stream, or a subtransaction that wrote rows and aborted (what ran may
+ * hold its rows), leave every row to be read back.
+ *
+ * A spill may also be made without writing (row_spill_create()'s
+ * write_rows false), for rows that every view runs before the commit: it
+ * counts the rows as it would written, and keeps no file.  Writing them
+ * cost the worker a fifth of its time in a large COPY, for a file read
+ * only when the views cannot take what they ran.  Should a turn not run
+ * the rows after the mark, the decoder writes them, still held in memory,
+ * and every row after them (row_spill_begin_writing()).  At the commit,
+ * rows neither taken nor written (row_spill_rows_missing()) are nowhere:
+ * the worker decodes the transaction again, writing its rows this time
+ * (worker.c).
+ *
+ * Subtransactions.  The rows of one that aborts are passed over when read
+ * (row_spill_forget_subxact()).  At the commit, every subtransaction
+ * whose rows the spill holds and that the transaction no longer lists
+ * aborted too, though the decoder was not told (decoder.c,
+ * pending_drop_aborted()): row_spill_keep_subxacts().
  *
  * Exactly once is not this file's to keep: it is a temporary file of the
  * worker, gone with it (fd.c deletes it at exit, and the postmaster's
@@ -55,6 +73,9 @@
 
 #include "source/row_spill.h"
 
+/* The (sub)transactions of a spill's rows that it tells apart. */
+#define SPILL_SUBXIDS 64
+
 /* What precedes each row's tuple in the file. */
 typedef struct SpilledRowHeader
 {
@@ -68,7 +89,10 @@ typedef struct SpilledRowHeader
 struct RowSpill
 {
 	MemoryContext cxt;			/* holds the spill, and is its own */
-	BufFile    *file;			/* made at the first row */
+	bool		write_rows;		/* false: rows are counted, not written */
+	int64		written_from;	/* the file holds every row from this one
+								 * on; -1: none */
+	BufFile    *file;			/* made at the first row written */
 	bool		reading;
 	bool		peeked;			/* header holds the next row's */
 	SpilledRowHeader header;
@@ -79,6 +103,12 @@ struct RowSpill
 								 * over: sorted once reading begins */
 	int			naborted;
 	int			aborted_capacity;
+	TransactionId last_subxid;	/* of the last row */
+	TransactionId *subxids;		/* of the rows, each once; */
+	int			nsubxids;
+	bool		subxids_overflow;	/* unless more came than it holds */
+	TransactionId *live;		/* see row_spill_keep_subxacts(), sorted */
+	int			nlive;
 	TransactionId xid;			/* top level, once committed */
 	XLogRecPtr	commit_lsn;
 	TimestampTz commit_time;
@@ -96,10 +126,16 @@ struct RowSpill
 	RowSpillEarly early;
 	int			early_fileno;
 	off_t		early_offset;
-	bool		early_lost;
+	bool		early_stopped;	/* no row after them ran */
+	bool		early_invalid;	/* some of them were rolled back */
+	bool		early_passed;	/* reading begins after them */
 };
 
+static void row_spill_put(RowSpill *spill, Oid relid, TransactionId subxid,
+						  XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc);
 static bool row_spill_aborted(RowSpill *spill, TransactionId subxid);
+static void row_spill_note_subxid(RowSpill *spill, TransactionId subxid);
+static bool row_spill_has_subxid(RowSpill *spill, TransactionId subxid);
 static bool row_spill_peek(RowSpill *spill);
 static void row_spill_start_reading(RowSpill *spill, int fileno, off_t offset);
 static void row_spill_seek(RowSpill *spill, int fileno, off_t offset,
@@ -107,7 +143,7 @@ static void row_spill_seek(RowSpill *spill, int fileno, off_t offset,
 static void row_spill_read_exactly(RowSpill *spill, void *ptr, size_t size);
 
 RowSpill *
-row_spill_create(MemoryContext parent)
+row_spill_create(MemoryContext parent, bool write_rows)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent,
 											  "pg_continuous spilled rows",
@@ -115,6 +151,8 @@ row_spill_create(MemoryContext parent)
 	RowSpill   *spill = MemoryContextAllocZero(cxt, sizeof(RowSpill));
 
 	spill->cxt = cxt;
+	spill->write_rows = write_rows;
+	spill->written_from = write_rows ? 0 : -1;
 	spill->last_stream = InvalidOid;
 	return spill;
 }
@@ -129,10 +167,60 @@ void
 row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 				XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc)
 {
+	Assert(!spill->reading);
+	if (spill->nrows == 0 || subxid != spill->last_subxid)
+		row_spill_note_subxid(spill, subxid);
+	if (relid != spill->last_stream)
+	{
+		if (!list_member_oid(spill->streams, relid))
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(spill->cxt);
+
+			spill->streams = lappend_oid(spill->streams, relid);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		spill->last_stream = relid;
+	}
+	if (spill->write_rows)
+		row_spill_put(spill, relid, subxid, lsn, tuple, desc);
+	spill->nrows++;
+	spill->last_lsn = lsn;
+	if (tuple)
+	{
+		spill->events++;
+		spill->bytes += tuple->t_len;
+	}
+	else
+		spill->ignored++;
+}
+
+bool
+row_spill_begin_writing(RowSpill *spill, int64 first_row)
+{
+	Assert(!spill->write_rows && !spill->reading);
+	if (spill->early_invalid || first_row != spill->early.rows)
+		return false;
+	spill->write_rows = true;
+	spill->written_from = first_row;
+	return true;
+}
+
+void
+row_spill_write_counted(RowSpill *spill, Oid relid, TransactionId subxid,
+						XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc)
+{
+	Assert(spill->write_rows && !spill->reading);
+	row_spill_put(spill, relid, subxid, lsn, tuple, desc);
+}
+
+/* A row's bytes into the file, made at the first. */
+static void
+row_spill_put(RowSpill *spill, Oid relid, TransactionId subxid,
+			  XLogRecPtr lsn, HeapTuple tuple, TupleDesc desc)
+{
 	SpilledRowHeader header;
 	int			limit;
 
-	Assert(!spill->reading);
 	if (spill->file == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(spill->cxt);
@@ -146,17 +234,6 @@ row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 		SetTempTablespaces(NULL, 0);
 		spill->file = BufFileCreateTemp(true);
 		MemoryContextSwitchTo(oldcxt);
-	}
-	if (relid != spill->last_stream)
-	{
-		if (!list_member_oid(spill->streams, relid))
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(spill->cxt);
-
-			spill->streams = lappend_oid(spill->streams, relid);
-			MemoryContextSwitchTo(oldcxt);
-		}
-		spill->last_stream = relid;
 	}
 
 	/*
@@ -191,25 +268,17 @@ row_spill_write(RowSpill *spill, Oid relid, TransactionId subxid,
 	if (tuple)
 		BufFileWrite(spill->file, tuple->t_data, tuple->t_len);
 	temp_file_limit = limit;
-	spill->nrows++;
-	spill->last_lsn = lsn;
-	if (tuple)
-	{
-		spill->events++;
-		spill->bytes += tuple->t_len;
-	}
-	else
-		spill->ignored++;
 }
 
 void
 row_spill_forget_subxact(RowSpill *spill, TransactionId subxid)
 {
 	Assert(!spill->reading);
-	if (spill->nrows == 0)
+	/* none of the spill's rows is its */
+	if (!row_spill_has_subxid(spill, subxid))
 		return;
 	/* its rows may be among those that ran: all are read back */
-	spill->early_lost = true;
+	spill->early_invalid = true;
 	if (spill->naborted == spill->aborted_capacity)
 	{
 		spill->aborted_capacity = Max(8, spill->aborted_capacity * 2);
@@ -226,9 +295,74 @@ row_spill_forget_subxact(RowSpill *spill, TransactionId subxid)
 static bool
 row_spill_aborted(RowSpill *spill, TransactionId subxid)
 {
+	if (spill->live != NULL &&
+		bsearch(&subxid, spill->live, spill->nlive,
+				sizeof(TransactionId), xidComparator) == NULL)
+		return true;
 	return spill->naborted > 0 &&
 		bsearch(&subxid, spill->aborted, spill->naborted,
 				sizeof(TransactionId), xidComparator) != NULL;
+}
+
+/* The (sub)transactions that wrote rows, up to SPILL_SUBXIDS of them. */
+static void
+row_spill_note_subxid(RowSpill *spill, TransactionId subxid)
+{
+	spill->last_subxid = subxid;
+	if (spill->subxids_overflow || row_spill_has_subxid(spill, subxid))
+		return;
+	if (spill->nsubxids == SPILL_SUBXIDS)
+	{
+		spill->subxids_overflow = true;
+		return;
+	}
+	if (spill->subxids == NULL)
+		spill->subxids = MemoryContextAlloc(spill->cxt,
+											sizeof(TransactionId) * SPILL_SUBXIDS);
+	spill->subxids[spill->nsubxids++] = subxid;
+}
+
+/* May rows of subxid be in the spill? */
+static bool
+row_spill_has_subxid(RowSpill *spill, TransactionId subxid)
+{
+	int			i;
+
+	if (spill->subxids_overflow)
+		return true;
+	for (i = 0; i < spill->nsubxids; i++)
+		if (spill->subxids[i] == subxid)
+			return true;
+	return false;
+}
+
+void
+row_spill_keep_subxacts(RowSpill *spill, const TransactionId *live, int nlive)
+{
+	int			i;
+
+	Assert(!spill->reading);
+	if (spill->subxids_overflow)
+	{
+		/* which aborted is not known: every row is checked when read */
+		spill->live = MemoryContextAlloc(spill->cxt,
+										 sizeof(TransactionId) * Max(nlive, 1));
+		memcpy(spill->live, live, sizeof(TransactionId) * nlive);
+		spill->nlive = nlive;
+		qsort(spill->live, nlive, sizeof(TransactionId), xidComparator);
+		spill->early_invalid = true;
+		return;
+	}
+	for (i = 0; i < spill->nsubxids; i++)
+	{
+		int			j;
+
+		for (j = 0; j < nlive; j++)
+			if (live[j] == spill->subxids[i])
+				break;
+		if (j == nlive)
+			row_spill_forget_subxact(spill, spill->subxids[i]);
+	}
 }
 
 void
@@ -274,33 +408,44 @@ void
 row_spill_mark_early(RowSpill *spill)
 {
 	Assert(!spill->reading);
-	if (spill->early_lost || spill->file == NULL)
+	if (row_spill_early_lost(spill) || spill->nrows == 0)
 		return;
 	spill->early.rows = spill->nrows;
 	spill->early.events = spill->events;
 	spill->early.bytes = spill->bytes;
 	spill->early.ignored = spill->ignored;
 	spill->early.last_lsn = spill->last_lsn;
-	BufFileTell(spill->file, &spill->early_fileno, &spill->early_offset);
+	if (spill->file != NULL)
+		BufFileTell(spill->file, &spill->early_fileno, &spill->early_offset);
 }
 
 void
 row_spill_lose_early(RowSpill *spill)
 {
-	spill->early_lost = true;
+	spill->early_stopped = true;
 }
 
 bool
 row_spill_early_lost(RowSpill *spill)
 {
-	return spill->early_lost;
+	return spill->early_stopped || spill->early_invalid;
+}
+
+bool
+row_spill_early_invalid(RowSpill *spill)
+{
+	return spill->early_invalid;
 }
 
 bool
 row_spill_early(RowSpill *spill, RowSpillEarly *early)
 {
-	if (spill->early_lost || spill->reading || spill->early.rows == 0 ||
+	if (spill->early_invalid || spill->reading || spill->early.rows == 0 ||
 		list_length(spill->streams) != 1)
+		return false;
+	/* the rows after them are all in the file */
+	if (spill->early.rows < spill->nrows &&
+		(spill->written_from < 0 || spill->written_from > spill->early.rows))
 		return false;
 	*early = spill->early;
 	early->relid = linitial_oid(spill->streams);
@@ -313,15 +458,30 @@ row_spill_early(RowSpill *spill, RowSpillEarly *early)
 void
 row_spill_pass_early(RowSpill *spill)
 {
-	Assert(!spill->early_lost && !spill->reading && spill->naborted == 0);
+	Assert(!spill->early_invalid && !spill->reading && spill->naborted == 0);
 	row_spill_start_reading(spill, spill->early_fileno, spill->early_offset);
+	spill->early_passed = true;
+}
+
+bool
+row_spill_rows_missing(RowSpill *spill)
+{
+	return spill->written_from != 0 && spill->nrows > 0 &&
+		!spill->early_passed;
+}
+
+bool
+row_spill_writes_rows(RowSpill *spill)
+{
+	return spill->write_rows;
 }
 
 /* Reading begins at fileno, offset; nothing is written after. */
 static void
 row_spill_start_reading(RowSpill *spill, int fileno, off_t offset)
 {
-	row_spill_seek(spill, fileno, offset, SEEK_SET);
+	if (spill->file != NULL)
+		row_spill_seek(spill, fileno, offset, SEEK_SET);
 	if (spill->naborted > 1)
 		qsort(spill->aborted, spill->naborted, sizeof(TransactionId),
 			  xidComparator);

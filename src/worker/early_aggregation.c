@@ -34,10 +34,30 @@
  * the flush).  Otherwise its transaction's rows are run at the flush as
  * before, which is never wrong, only later.
  *
+ * Rows on disk unwritten.  Where every view of the worker runs rows
+ * before their commit and folds them before the flush, a transaction's
+ * rows past its memory need not be written at all: the take at the commit
+ * leaves none to read back.  So the decoder asks
+ * (early_aggregation_spill_unwritten()) when a transaction first outgrows
+ * its memory, and then writes none of its further rows while the worker's
+ * turns run them (decoder.c, row_spill.c).  Rows that a turn does not run
+ * are written, with those after them, and the views take what ran before
+ * them.  Should the views not take what they ran at the commit (a late or
+ * failed event, a window closed meanwhile, a view held by a lock, a
+ * savepoint rolled back among the rows), the rows are nowhere: the worker
+ * decodes the transaction again from the WAL, as a restart would, and
+ * writes its rows this time (worker.c, worker_decode_again_writing()).
+ * That costs a second decoding, so after one the next large transactions
+ * are written, as many as spill_written_next says: twice as many after
+ * each such decoding, up to SPILL_WRITTEN_MOST, half as many after each
+ * take.
+ *
  * Memory: the EarlyBatches together may take a quarter of
  * continuous.state_memory (worker.c gives the decoded batch that much
  * less); one that would take more is given up, and its transaction's rows
- * run at commit.
+ * run at commit.  Rows on disk stop running once they take half of that
+ * (decoder_streamed_stop_early()): the views take what ran, and the rest
+ * is read back, rather than every row (nor, unwritten, decoded again).
  *
  * A transaction whose rows outgrew continuous.large_transaction_memory
  * has its later rows on disk (row_spill.c).  The rows held in memory are
@@ -114,18 +134,34 @@ typedef struct EarlyTxn
 
 static HTAB *early_txns = NULL;
 
+/* After a transaction decoded again, the next large ones are written: */
+#define SPILL_WRITTEN_MOST 64
+static int	spill_written_next = 0; /* so many, each time, */
+static int	spill_written_left = 0; /* of which so many are to come */
+
+/* What the EarlyBatches grew by in the worker's last turn */
+static Size early_turn_growth = 0;
+
+/* the transactions decoded again, the latest few (their rows are written) */
+#define SPILL_DECODED_AGAIN 8
+static TransactionId spill_decoded_again[SPILL_DECODED_AGAIN];
+static int	spill_decoded_again_next = 0;
+
+static Size early_memory_limit(void);
+static bool early_room_for_a_turn(void);
 static void early_txns_init(void);
 static bool early_txn_takes(EarlyTxn *txn, StreamedTxn *streamed);
 static void early_txn_start(EarlyTxn *txn, StreamedTxn *streamed, List *views);
 static void early_txn_clear(EarlyTxn *txn);
-static void early_view_run(EarlyView *ev, StreamedTxn *streamed,
+static bool early_view_run(EarlyView *ev, StreamedTxn *streamed,
 						   StreamClock *clock);
 static bool early_view_run_tail(EarlyView *ev, StreamedTxn *streamed,
 								StreamClock *clock);
 static bool early_run_rows(EarlyView *ev, EarlyBatch **into,
 						   StreamEvent *rows, int nrows, StreamClock *clock,
 						   TransactionId xid, int64 *nevents,
-						   HeapTuple *first, HeapTuple *last);
+						   HeapTuple *first, HeapTuple *last, bool *full,
+						   bool may_exceed);
 static bool early_txn_run_tail(EarlyTxn *txn, StreamedTxn *streamed,
 							   EarlyClockLookup clock_of);
 static void early_view_give_up(EarlyView *ev);
@@ -136,6 +172,13 @@ static void early_take_spill_step(ViewRuntime *vr, void *arg);
 
 static StreamedCommit *early_committed(List *commits, TransactionId xid);
 static void early_forget_unseen(bool keep_committed);
+
+/* What the EarlyBatches may take together: a quarter of state_memory. */
+static Size
+early_memory_limit(void)
+{
+	return (Size) continuous_state_memory_kb * 1024 / 4;
+}
 
 static void
 early_txns_init(void)
@@ -206,6 +249,8 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 	HASH_SEQ_STATUS status;
 	StreamedTxn *streamed;
 	EarlyTxn   *txn;
+	Size		before = early_aggregation_memory();
+	Size		after;
 
 	if (!continuous_aggregate_before_commit)
 		return;
@@ -227,6 +272,7 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 	while ((streamed = decoder_streamed_next(&status)) != NULL)
 	{
 		bool		found;
+		bool		full = false;
 		ListCell   *lc;
 
 		if (streamed->changed_catalog)
@@ -258,14 +304,37 @@ early_aggregation_run(List *views, EarlyClockLookup clock_of)
 		{
 			EarlyView  *ev = lfirst(lc);
 
-			early_view_run(ev, streamed, clock_of(ev->vr->stream));
+			if (early_view_run(ev, streamed, clock_of(ev->vr->stream)))
+				full = true;
 		}
-		if (streamed->ntail > 0)
+
+		/*
+		 * The rows on disk stop running before their states would be given
+		 * up for memory (which would leave every row to be read back, or
+		 * decoded again): what ran is taken at the commit, the rest read
+		 * back.
+		 */
+		if (full || !early_room_for_a_turn())
+			decoder_streamed_stop_early(streamed);
+		else if (streamed->ntail > 0)
 			decoder_streamed_tail_taken(streamed,
 										early_txn_run_tail(txn, streamed, clock_of));
 	}
 
 	early_forget_unseen(true);
+	after = early_aggregation_memory();
+	early_turn_growth = after > before ? after - before : 0;
+}
+
+/*
+ * Would the EarlyBatches have room for another turn as large as the last
+ * one, twice over?
+ */
+static bool
+early_room_for_a_turn(void)
+{
+	return early_aggregation_memory() + 2 * early_turn_growth <
+		early_memory_limit();
 }
 
 /*
@@ -408,16 +477,33 @@ early_txn_clear(EarlyTxn *txn)
  * The transaction's rows that the view has not run yet, those of its
  * stream, through its stages into its EarlyBatch.
  */
-static void
+static bool
 early_view_run(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 {
+	bool		full = false;
+
 	if (ev->given_up || ev->next_row >= streamed->nrows)
-		return;
+		return false;
 	if (!early_run_rows(ev, &ev->early, &streamed->rows[ev->next_row],
 						streamed->nrows - ev->next_row, clock, streamed->xid,
-						&ev->nevents, &ev->first_tuple, &ev->last_tuple))
-		early_view_give_up(ev);
+						&ev->nevents, &ev->first_tuple, &ev->last_tuple,
+						&full, false))
+	{
+		if (full)
+		{
+			/*
+			 * The rows held run at the commit; what ran of those on disk
+			 * may still be taken, and they stop running
+			 * (early_aggregation_run()).
+			 */
+			early_batch_drop(&ev->early);
+			ev->given_up = true;
+		}
+		else
+			early_view_give_up(ev);
+	}
 	ev->next_row = streamed->nrows;
+	return full;
 }
 
 /*
@@ -436,8 +522,14 @@ early_view_run_tail(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
 		early_view_give_up_spill(ev);
 		return false;
 	}
+	/*
+	 * Rows not written are nowhere else: their states may take more than
+	 * the EarlyBatches' memory for this one turn, after which they stop
+	 * running (early_aggregation_run()).
+	 */
 	if (!early_run_rows(ev, &ev->spilled, streamed->tail, streamed->ntail,
-						clock, streamed->xid, &ev->spill_events, NULL, NULL))
+						clock, streamed->xid, &ev->spill_events, NULL, NULL,
+						NULL, decoder_rows_unwritten(streamed->xid)))
 	{
 		early_view_give_up_spill(ev);
 		return false;
@@ -451,15 +543,17 @@ early_view_run_tail(EarlyView *ev, StreamedTxn *streamed, StreamClock *clock)
  * xid) through the view into *into, made at the first; *nevents counts
  * them, and *first and *last (unless NULL) say which tuples they begin and
  * end with.  False if one was late or failed, or the EarlyBatches would
- * take too much memory: *into is of no use then.
+ * take too much memory (then *full, unless NULL, is set), unless
+ * may_exceed: *into is of no use then.
  */
 static bool
 early_run_rows(EarlyView *ev, EarlyBatch **into, StreamEvent *rows,
 			   int nrows, StreamClock *clock, TransactionId xid,
-			   int64 *nevents, HeapTuple *first, HeapTuple *last)
+			   int64 *nevents, HeapTuple *first, HeapTuple *last, bool *full,
+			   bool may_exceed)
 {
 	ViewRuntime *vr = ev->vr;
-	Size		limit = (Size) continuous_state_memory_kb * 1024 / 4;
+	Size		limit = early_memory_limit();
 	StreamEvent *events;
 	MemoryContext run_cxt;
 	MemoryContext oldcxt;
@@ -504,11 +598,13 @@ early_run_rows(EarlyView *ev, EarlyBatch **into, StreamEvent *rows,
 				 vr->name, xid);
 			ok = false;
 		}
-		else if (early_aggregation_memory() > limit)
+		else if (!may_exceed && early_aggregation_memory() > limit)
 		{
 			elog(DEBUG1, "pg_continuous: continuous view \"%s\" takes the rows of transaction %u at its commit: its states before the commit would take more than a quarter of continuous.state_memory",
 				 vr->name, xid);
 			ok = false;
+			if (full != NULL)
+				*full = true;
 		}
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -710,7 +806,52 @@ early_aggregation_take_spill(List *views, List *commits,
 		(void) quarantine_run(ev->vr, early_take_spill_step, ev);
 	}
 	list_free(taking);
+	spill_written_next /= 2;
 	return true;
+}
+
+bool
+early_aggregation_spill_unwritten(List *views, Oid stream, TransactionId xid)
+{
+	bool		counted = false;
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < SPILL_DECODED_AGAIN; i++)
+		if (spill_decoded_again[i] == xid)
+			return false;
+	foreach(lc, views)
+	{
+		ViewRuntime *vr = lfirst(lc);
+
+		if (vr->failed)
+			continue;
+		/* a fold before the take looks at every view (worker_can_fold()) */
+		if (!view_folds_between_flushes(vr))
+			return false;
+		if (vr->stream != stream && vr->join_stream != stream)
+			continue;
+		if (vr->stream != stream || !view_runs_before_commit(vr))
+			return false;
+		counted = true;
+	}
+	if (!counted || !early_room_for_a_turn())
+		return false;
+	if (spill_written_left > 0)
+	{
+		spill_written_left--;
+		return false;
+	}
+	return true;
+}
+
+void
+early_aggregation_spill_decoded_again(TransactionId xid)
+{
+	spill_decoded_again[spill_decoded_again_next] = xid;
+	spill_decoded_again_next = (spill_decoded_again_next + 1) % SPILL_DECODED_AGAIN;
+	spill_written_next = Min(Max(1, spill_written_next * 2), SPILL_WRITTEN_MOST);
+	spill_written_left = spill_written_next;
 }
 
 /* One view takes what it ran of the rows on disk (quarantine_run()). */

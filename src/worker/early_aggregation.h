@@ -53,6 +53,23 @@ extern bool early_aggregation_take_spill(List *views, List *commits,
 										 const RowSpillEarly *spill,
 										 EarlyClockLookup clock_of);
 
+/*
+ * May the rows on disk of the streamed transaction xid, of stream, go
+ * unwritten (decoder.h, DecoderSpillUnwritten)?  Yes if every view over
+ * the stream runs rows before their commit and folds before the flush,
+ * unless xid was decoded again for want of its rows, or such a decoding
+ * came lately.  Reads only memory: asked while the decoder decodes.
+ */
+extern bool early_aggregation_spill_unwritten(List *views, Oid stream,
+											  TransactionId xid);
+
+/*
+ * The rows on disk of xid went unwritten and the views could not take
+ * them: it is decoded again, and its rows are written this time, and those
+ * of the next few large transactions too.
+ */
+extern void early_aggregation_spill_decoded_again(TransactionId xid);
+
 /* What the EarlyBatches take together. */
 extern Size early_aggregation_memory(void);
 

@@ -145,6 +145,8 @@ static void worker_exit_without_extension(void);
 static void worker_hold_locked_views(void);
 static void worker_release_held_views(void);
 static void worker_rewind(void);
+static void worker_decode_from(XLogRecPtr restart);
+static void worker_reload_views(void);
 static bool worker_stream_dropped(Oid stream);
 static void worker_flush(void);
 static void worker_flush_upto(DecodedPart *part);
@@ -156,7 +158,9 @@ static bool worker_fold_due(void);
 static bool worker_batch_whole(void);
 static bool worker_may_fold(void);
 static void worker_fold(void);
-static void worker_read_spilled(void);
+static bool worker_read_spilled(void);
+static bool worker_spill_unwritten(Oid stream, TransactionId xid);
+static void worker_decode_again_writing(TransactionId xid);
 static void worker_run_committed_tails(List *commits);
 static void worker_take_spill_early(List *commits);
 static void worker_judge_folds(void);
@@ -265,6 +269,7 @@ worker_start_decoder(DecoderProgress *stored, bool *slot_is_new)
 	worker_commit();
 
 	how = decoder_start(start_lsn, &lost_from);
+	decoder_set_spill_unwritten(worker_spill_unwritten);
 	*slot_is_new = (how != DECODER_RESUMED);
 	/* a new slot starts now: no view is behind another */
 	if (*slot_is_new)
@@ -451,8 +456,8 @@ worker_loop(void)
 			catalog_xid = decoder_batch->catalog_xid;
 
 			/* a large transaction's rows on disk: back, in folded runs */
-			if (decoder_batch_spilled())
-				worker_read_spilled();
+			if (decoder_batch_spilled() && worker_read_spilled())
+				continue;		/* decoded again */
 
 			/* large transactions still open: aggregate what they sent */
 			if (early_aggregation_due(ws.views))
@@ -697,18 +702,26 @@ worker_fold(void)
  * Whether folding pays (ws.folds_pay) is not asked: here it is what keeps
  * the memory bounded.
  */
-static void
+static bool
 worker_read_spilled(void)
 {
 	bool		parted = false;
+	bool		first = true;
+	TransactionId missing;
 
 	if (worker_batch_whole())
 	{
+		missing = decoder_batch_spill_missing();
+		if (TransactionIdIsValid(missing))
+		{
+			worker_decode_again_writing(missing);
+			return true;
+		}
 		ereport(LOG,
 				(errmsg("pg_continuous: reading a large transaction's rows back into memory whole"),
 				 errdetail("Its rows past continuous.large_transaction_memory were written to a temporary file, but the batch changes the continuous catalog.")));
 		(void) decoder_batch_read_spilled(SIZE_MAX);
-		return;
+		return false;
 	}
 	worker_begin(InvalidTransactionId);
 	worker_hold_locked_views();
@@ -739,6 +752,15 @@ worker_read_spilled(void)
 				early_aggregation_forget_ended();
 			}
 		}
+		/* rows that went unwritten are taken now, or decoded again */
+		missing = first ? decoder_batch_spill_missing() : InvalidTransactionId;
+		if (TransactionIdIsValid(missing))
+		{
+			view_progress_unpin();
+			worker_decode_again_writing(missing);
+			return true;
+		}
+		first = false;
 		if (!decoder_batch_read_spilled(worker_spilled_run(fold)))
 			break;
 		if (!fold)
@@ -755,6 +777,39 @@ worker_read_spilled(void)
 	if (parted)
 		worker_flush();
 	view_progress_unpin();
+	return false;
+}
+
+/*
+ * The decoder's question (DecoderSpillUnwritten): while views are held
+ * back or decoded again for, the transaction may be flushed in parts,
+ * which reads its rows back; otherwise early_aggregation.c answers.
+ */
+static bool
+worker_spill_unwritten(Oid stream, TransactionId xid)
+{
+	return !view_progress_holding() &&
+		!view_progress_replaying(decoder_read_position()) &&
+		early_aggregation_spill_unwritten(ws.views, stream, xid);
+}
+
+/*
+ * The batch's large transaction xid left its rows on disk unwritten, and
+ * the views did not take what they ran of them (worker_read_spilled()):
+ * decode again from where the views stand, as a restart would, with its
+ * rows written this time.  Nothing of the batch was flushed: the views
+ * and their clocks are loaded again, and what they folded of it goes.
+ */
+static void
+worker_decode_again_writing(TransactionId xid)
+{
+	early_aggregation_spill_decoded_again(xid);
+	ereport(LOG,
+			(errmsg("pg_continuous: decoding the large transaction %u again, to write its rows to disk",
+					xid),
+			 errdetail("Its rows past continuous.large_transaction_memory ran through the continuous views before its commit and were not kept, but the views could not take what they made of them (a late or failed event, a window closed meanwhile, a rollback to a savepoint, or a view held by a lock).")));
+	worker_decode_from(view_progress_rewind());
+	worker_reload_views();
 }
 
 /*
@@ -1106,12 +1161,31 @@ worker_rewind(void)
 		ereport(LOG,
 				(errmsg("pg_continuous: decoding again from %X/%X for continuous views that a lock held back",
 						LSN_FORMAT_ARGS(restart))));
-		decoder_rewind(restart);
-		/* a sync() waits until they have caught up */
+		worker_decode_from(restart);
+	}
+	worker_reload_views();
+}
+
+/*
+ * Decode again from restart (InvalidXLogRecPtr: from where the views
+ * stand); what was decoded and not flushed goes, to be decoded again.
+ */
+static void
+worker_decode_from(XLogRecPtr restart)
+{
+	decoder_rewind(restart);
+	/* a sync() waits until the views behind have caught up */
+	if (restart != InvalidXLogRecPtr)
+	{
 		ws.published = Min(ws.published, restart);
 		pg_atomic_write_u64(&ws.slot->applied_lsn, ws.published);
 	}
+}
 
+/* The views and their clocks as the catalog and storage have them. */
+static void
+worker_reload_views(void)
+{
 	worker_begin(InvalidTransactionId);
 	if (!worker_extension_exists())
 	{

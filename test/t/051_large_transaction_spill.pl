@@ -1,53 +1,74 @@
 # Copyright (c) pg_continuous contributors
 
 # A transaction larger than continuous.large_transaction_memory (here 1 MB)
-# keeps the rows that fit in memory, writes the rest to a temporary file
-# (src/source/row_spill.c), and the worker reads them back after the
-# commit in runs that it folds into the views one by one (worker.c,
-# worker_read_spilled()).  Checked each time: the views equal their
-# SELECTs over the same rows, and the worker wrote a temporary file
-# (log_temp_files = 0 logs each, named after the process).
+# keeps the rows that fit in memory, and the rest go to disk
+# (src/source/row_spill.c): written to a temporary file that the worker
+# reads back after the commit in runs that it folds into the views one by
+# one (worker.c, worker_read_spilled()), or, where every view runs them
+# before the commit and takes what it made of them, not written at all.
+# Checked each time: the views equal their SELECTs over the same rows, and
+# whether the worker wrote a temporary file (log_temp_files = 0 logs each,
+# named after the process) or decoded a transaction again to write its
+# rows (the log says so).
 #
 #   1. A transaction streamed before its commit (past logical_decoding_work_mem),
 #      with externally toasted values in some rows, and a savepoint rolled
-#      back after its rows went to disk: the rolled back rows are passed
-#      over when read.
-#   1b. A transaction aggregated before its commit, then a large one on
-#      disk, committed into one batch: what the views ran of both before
-#      their commits is taken, and the rest folded.
+#      back (its rows never reached the worker): the views take every row
+#      they ran, and nothing is written.
+#   1b. A transaction aggregated before its commit, then a large one
+#      past memory, committed into one batch: what the views ran of both
+#      before their commits is taken, and nothing is written.
 #   2. A large transaction that aborts: nothing of it counts.
 #   2b. A large transaction whose first rows the views ran while it was
 #      open (a sync() between its statements waits for that), and whose
-#      later rows went to disk: the fold before they are read back takes
-#      what was run (continuous.views.events_before_commit).
+#      later rows went past memory: the fold takes what was run
+#      (continuous.views.events_before_commit), and nothing is written.
 #   3. A transaction not streamed (logical_decoding_work_mem large), whose
 #      rows the commit hands to the decoder all at once.
 #   4. A view that cannot take events before the flush (a session window)
 #      over the stream: its rows go to disk too, read back in runs that
 #      are flushed, as many as memory needs (here one; test/t/052_large_
 #      transaction_parts.pl has several, with every kind of view, and
-#      kill -9 between them).  Then a transaction that
-#      creates a view among its rows: the batch changes the catalog, so
-#      the rows on disk are read back whole, and the log says so.
+#      kill -9 between them).  The view without windows took the rows held
+#      in memory at the flush: fewer than an eighth of
+#      large_transaction_memory holds, the most a transaction still
+#      streaming keeps before its rows go to disk.  Then a transaction that
+#      creates a view among its rows: its rows past memory ran and went
+#      unwritten, but the batch changes the catalog, so the worker decodes
+#      it again, writing them, and reads them back whole; the log says so.
 #   5. kill -9 of the worker once the transaction committed, before the
-#      views caught up: after the restart, every row counts once.
-#   6. A partitioned stream, one partition of another column order: its
-#      rows are converted before they go to disk.
+#      views caught up: after the restart, every row counts once (the
+#      transaction comes to the worker at once then, and its rows are
+#      written as they come, without decoding it again).
+#   6. A partitioned stream, one partition of another column order, with
+#      continuous.aggregate_before_commit off: its rows are converted
+#      before they go to disk.
 #   7. Rows on disk run before the commit, as they are written (and the
 #      last of them, after the worker's last turn, before the batch is
 #      folded): a streamed transaction with UPDATEs of the stream among its
 #      rows on disk; the views take what they ran of every row at the
-#      commit, and read none back (continuous.views.events_before_commit
+#      commit, and none is written (continuous.views.events_before_commit
 #      counts them); the UPDATEs are counted once.
 #      Then kill -9 of the worker once an open transaction's rows on disk
 #      have run: the crash ends that transaction too, and nothing of what
 #      its rows made outlives it.
-#   8. The same, and then another session's events close the windows of
-#      its rows before it commits: they are late at the commit, so the
-#      rows on disk are read back and run again, for every view.  The view
-#      without windows took the rows held in memory before the commit:
-#      fewer than an eighth of large_transaction_memory holds, the most
-#      a transaction still streaming keeps before its rows go to disk.
+#   7c. The worker ends (pg_terminate_backend()) inside an open
+#      transaction with savepoints, which it decodes again from its start
+#      once back; then the outer savepoint rolls back: its rows do not
+#      count.
+#   7d. A savepoint rolled back after its rows reached the worker and ran
+#      unwritten: what ran cannot be taken, so the worker decodes the
+#      transaction again, writing its rows.  Decoded again, the reorder
+#      buffer does not tell of the rollback (PostgreSQL 15 wrote the
+#      savepoint's changes to its own files before it could stream them);
+#      the commit does, and the rolled back rows are passed over when read
+#      back.  After such a decoding the next large transaction, phase 8's,
+#      is written whatever its views do.
+#   8. Another session's events close the windows of a transaction's rows
+#      before it commits: they are late at the commit, so the rows on disk
+#      are read back and run again, for every view.  The view without
+#      windows took the rows held in memory before the commit, fewer than
+#      an eighth of large_transaction_memory.
 #   9. A row on disk dated further ahead of the clock than max_future: the
 #      stream's dead letter, so the rows on disk are read back, and it is
 #      taken out of them.
@@ -55,7 +76,12 @@
 #      view): that view's dead letter at the commit, so the rows on disk
 #      are read back, for every view.
 #  11. A column added to the stream in the middle of a transaction whose
-#      rows go to disk before and after it: every row counts once.
+#      rows go to disk before and after it (continuous.aggregate_before_commit
+#      off: they are written, and read back): every row counts once.
+#  12. Rows past memory whose states before the commit fill their memory
+#      (continuous.state_memory small, a group per row): they stop running
+#      before the states would be given up; the views take what ran, the
+#      rest is written and read back, and nothing is decoded again.
 
 use strict;
 use warnings;
@@ -125,10 +151,10 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(0, 49999)
 	  . 'SAVEPOINT s;' . insert_sql(50000, 74999)
 	  . 'ROLLBACK TO SAVEPOINT s;' . insert_sql(150000, 199999) . 'COMMIT;');
 sync();
-ok(temp_files_logged($node, $offset, $pid) > 0,
-	'the rows of a streamed transaction past 1 MB went to a temporary file of the worker');
-unlike(slurp_file($node->logfile, $offset), qr/back into memory whole/,
-	'they were read back in folded runs, not whole');
+is(temp_files_logged($node, $offset, $pid), 0,
+	'the rows of a streamed transaction past 1 MB ran before the commit and went unwritten');
+unlike(slurp_file($node->logfile, $offset), qr/back into memory whole|decoding the large transaction/,
+	'the views took them: nothing was read back, nor decoded again');
 views_equal_definitions($node, \%views, 'a streamed transaction on disk, a savepoint rolled back');
 is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'), '100000',
 	'the 25,000 rows rolled back to the savepoint are not counted');
@@ -147,8 +173,8 @@ $node->safe_psql('postgres', insert_sql(250000, 252999));
 $node->safe_psql('postgres', insert_sql(253000, 299999));
 sync();
 $log = slurp_file($node->logfile, $offset);
-ok(temp_files_logged($node, $offset, $pid) > 0 && $log !~ /back into memory whole/,
-	'a large transaction after one aggregated before its commit, in one batch, is read back in folded runs');
+ok(temp_files_logged($node, $offset, $pid) == 0 && $log !~ /back into memory whole|decoding the large transaction/,
+	'a large transaction after one aggregated before its commit, in one batch, is taken as it ran, nothing written');
 views_equal_definitions($node, \%views, 'two large transactions in one batch, one on disk');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.flush_interval');
 $node->reload;
@@ -170,8 +196,8 @@ $open->query_safe(insert_sql(553000, 599999));
 $open->query_safe('COMMIT');
 $open->quit;
 sync();
-ok(temp_files_logged($node, $offset, $pid) > 0,
-	'a transaction open across a sync() went to a temporary file past 1 MB');
+is(temp_files_logged($node, $offset, $pid), 0,
+	'a transaction open across a sync() went past 1 MB unwritten');
 views_equal_definitions($node, \%views, 'rows run while their transaction was open, then rows on disk');
 cmp_ok(before_commit() - $early, '>', 0,
 	'the rows the views ran while it was open were taken by the fold, not run again');
@@ -206,12 +232,20 @@ my $session_batch = q{WITH marked AS (
 $node->safe_psql('postgres',
 	"CREATE VIEW per_session WITH (continuous) AS $all{per_session}");
 $offset = -s $node->logfile;
+$early = before_commit();
 $node->safe_psql('postgres', insert_sql(800000, 899999));
 sync();
 $log = slurp_file($node->logfile, $offset);
 ok(temp_files_logged($node, $offset, $pid) > 0,
-	'with a session window over the stream, its rows go to disk too');
+	'with a session window over the stream, its rows go to a temporary file');
 unlike($log, qr/back into memory whole/, 'nothing is read back whole');
+# a streamed transaction holds rows up to an eighth of
+# large_transaction_memory (128 kB here: about 1,000 of these rows); the
+# rest go to disk
+my $held = before_commit() - $early;
+cmp_ok($held, '>', 0, 'per_user took the rows held in memory before the commit');
+cmp_ok($held, '<', 2000,
+	'per_user took only the rows held in memory, at most an eighth of large_transaction_memory, and read those on disk back');
 views_equal_definitions($node, \%views, 'a view that cannot fold beside them');
 is_same_rows($node, 'per_session', $session_batch, 'the session view of a large transaction');
 $node->safe_psql('postgres', 'DROP VIEW per_session');
@@ -227,15 +261,22 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(1000000, 1049999)
 	  . insert_sql(1100000, 1149999) . 'COMMIT;');
 sync();
 $log = slurp_file($node->logfile, $offset);
+like($log, qr/decoding the large transaction \d+ again, to write its rows to disk/,
+	'a transaction that creates a view among rows that went unwritten is decoded again');
 ok(temp_files_logged($node, $offset, $pid) > 0 && $log =~ /reading a large transaction's rows back into memory whole/,
-	'a transaction that creates a view has its rows on disk read back whole, and the log says so');
+	'then its rows on disk are read back whole, and the log says so');
 views_equal_definitions($node, \%views, 'a view created among a large transaction\'s rows');
 
 # --- 5. kill -9 after the commit, before the views caught up ----------------
 $node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 $node->safe_psql('postgres', insert_sql(2000000, 2149999));
+$offset = -s $node->logfile;
 kill9_worker_and_wait($node);
+$pid = worker_pid($node);
 sync();
+$log = slurp_file($node->logfile, $offset);
+ok(temp_files_logged($node, $offset, $pid) > 0 && $log !~ /decoding the large transaction/,
+	'kill -9 after the commit: the transaction came to the worker at once, and its rows were written as they came');
 views_equal_definitions($node, \%views, 'kill -9 of the worker after a large transaction committed');
 is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'),
 	$node->safe_psql('postgres', 'SELECT count(*) FROM events'),
@@ -243,7 +284,8 @@ is($node->safe_psql('postgres', 'SELECT sum(n) FROM per_user'),
 
 # --- 6. a partitioned stream: rows of a partition of another layout --------
 # Rows of events_p1, whose columns are in another order with one dropped,
-# are converted to the stream's row type before they go to disk.
+# are converted to the stream's row type before they go to disk (written:
+# the views do not run them before the commit).
 my %parted = (by_key => q{SELECT k, count(*) AS n, sum(v) AS total, max(ts) AS last
     FROM pevents GROUP BY k});
 $node->safe_psql('postgres', q{
@@ -256,6 +298,9 @@ ALTER TABLE pevents ATTACH PARTITION pevents_p1
     FOR VALUES FROM ('2026-03-02 00:00+00') TO ('2026-03-03 00:00+00');
 SELECT continuous.create_stream('pevents', event_time => 'ts', watermark_delay => '2 days');
 } . "CREATE VIEW by_key WITH (continuous) AS $parted{by_key};");
+$node->safe_psql('postgres', 'ALTER SYSTEM SET continuous.aggregate_before_commit = off');
+$node->reload;
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 $pid = worker_pid($node);
 $offset = -s $node->logfile;
 $node->safe_psql('postgres', q{INSERT INTO pevents SELECT i % 1000, i % 89,
@@ -268,6 +313,9 @@ views_equal_definitions($node, \%parted, 'a partitioned stream, partly on disk')
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pevents_p1"), '63601',
 	'the transaction wrote rows of both partitions');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.aggregate_before_commit');
+$node->reload;
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 
 # --- 7. rows on disk run before the commit, as they are written --------------
 sub ignored_changes
@@ -282,8 +330,8 @@ $node->safe_psql('postgres', 'BEGIN;' . insert_sql(2300000, 2314999)
 	  . "UPDATE events SET amount = amount WHERE ts >= '2026-03-01 10:00+00'::timestamptz + 2305000 * interval '1 second' AND user_id = 7;"
 	  . insert_sql(2315000, 2329999) . 'COMMIT;');
 sync();
-ok(temp_files_logged($node, $offset, $pid) > 0,
-	'rows on disk run before the commit: the transaction went to a temporary file past 1 MB');
+is(temp_files_logged($node, $offset, $pid), 0,
+	'rows on disk run before the commit: past 1 MB, none was written');
 views_equal_definitions($node, \%views, 'rows on disk run before the commit');
 foreach my $view (sort keys %views)
 {
@@ -311,6 +359,57 @@ views_equal_definitions($node, \%views,
 is($node->safe_psql('postgres', 'SELECT count(*) FROM events WHERE ts >= '
 		  . "'2026-03-01 10:00+00'::timestamptz + 2330000 * interval '1 second'"),
 	'1000', '(the crash ended the open transaction: its rows are not in the table)');
+
+# --- 7c. the worker restarts inside a transaction, then its savepoint rolls back
+# A worker ended by pg_terminate_backend() (the session keeps its open
+# transaction) decodes it again from its start, and its changes up to where
+# the views stand come to the worker only once decoding passes there (the
+# reorder buffer writes them to its own files until then).  A nested
+# savepoint's rows after the restart, then the outer savepoint rolled
+# back.  (Event times among phase 7's: on time, and leaving phase 8's
+# windows open.)
+my $restarted = $node->background_psql('postgres');
+$restarted->query_safe('BEGIN; ' . insert_sql(2310000, 2317999)
+	  . ' SAVEPOINT s; ' . insert_sql(2318000, 2329999));
+sync();
+my $old_pid = worker_pid($node);
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($old_pid)");
+ok( poll_until($node, 'postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_continuous worker' "
+		  . "AND datname = current_database() AND pid <> $old_pid"),
+	'the worker ended inside the open transaction starts again');
+$restarted->query_safe('SAVEPOINT t; ' . insert_sql(2330000, 2332999));
+sync();
+$restarted->query_safe('ROLLBACK TO SAVEPOINT s; ' . insert_sql(2333000, 2335999) . ' COMMIT;');
+$restarted->quit;
+sync();
+views_equal_definitions($node, \%views,
+	'the worker restarted inside a transaction, then its savepoint rolled back');
+
+# --- 7d. a savepoint rolled back after its rows ran unwritten ---------------
+# The rows of the savepoint reach the worker before the rollback (the
+# sync() waits for it to decode them), and run: what ran cannot be taken,
+# and the transaction is decoded again.
+# (Its event times stay more than a day before phase 8's, whose windows
+# its watermark must leave open.)
+$pid = worker_pid($node);
+$offset = -s $node->logfile;
+my $saving = $node->background_psql('postgres');
+$saving->query_safe('BEGIN; ' . insert_sql(2351000, 2360999)
+	  . ' SAVEPOINT s; ' . insert_sql(2361000, 2380999));
+sync();
+$saving->query_safe('ROLLBACK TO SAVEPOINT s; ' . insert_sql(2381000, 2383999) . ' COMMIT;');
+$saving->quit;
+sync();
+$log = slurp_file($node->logfile, $offset);
+like($log, qr/decoding the large transaction \d+ again, to write its rows to disk/,
+	'a savepoint rolled back among rows that ran unwritten: the transaction is decoded again');
+cmp_ok(temp_files_logged($node, $offset, $pid), '>', 0,
+	'a savepoint rolled back among rows that ran unwritten: its rows were written then');
+views_equal_definitions($node, \%views, 'a savepoint rolled back among rows that ran unwritten');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM events WHERE ts >= '
+		  . "'2026-03-01 10:00+00'::timestamptz + 2351000 * interval '1 second'"),
+	'13000', '(the rows rolled back to the savepoint are not in the table)');
 
 # --- 8. their windows closed by another session before the commit ------------
 # Rows at event times a day before the stream's latest, marked amount -1;
@@ -352,7 +451,7 @@ is_same_rows($node, 'per_user', $views{per_user},
 # a streamed transaction holds rows up to an eighth of
 # large_transaction_memory (128 kB here: about 1,000 of these rows); the
 # rest go to disk
-my $held = before_commit_of('per_user') - $early{per_user};
+$held = before_commit_of('per_user') - $early{per_user};
 cmp_ok($held, '>', 0,
 	'windows closed before the commit: per_user took the rows held in memory before the commit');
 cmp_ok($held, '<', 2000,
@@ -432,6 +531,9 @@ cmp_ok(before_commit_of('per_user') - $early{per_user}, '<', 20000,
 my $from_11 = q{'2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '8 days'};
 my $events_before_11 = $node->safe_psql('postgres',
 	"SELECT events FROM continuous.stream_stats WHERE stream = 'events'::regclass");
+$node->safe_psql('postgres', 'ALTER SYSTEM SET continuous.aggregate_before_commit = off');
+$node->reload;
+$node->safe_psql('postgres', "SELECT continuous.sync('1 minute')");
 $pid = worker_pid($node);
 $offset = -s $node->logfile;
 $node->safe_psql('postgres', "BEGIN;
@@ -450,6 +552,32 @@ is( $node->safe_psql('postgres',
 	  - $events_before_11,
 	30000, 'a column added among the rows on disk: the stream counted every row once');
 views_count_all_but_dead_and_late('a column added among the rows on disk');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET continuous.aggregate_before_commit');
+
+# --- 12. rows on disk whose states fill their memory ---------------------------
+# With continuous.state_memory at 16 MB, what the views run before the
+# commit may take 4 MB.  60,000 rows of 50,000 users, a millisecond apart:
+# nearly every row a group of per_user_minute.  The rows on disk stop
+# running before their states would be given up; the views take what ran
+# and read the rest back, and nothing is decoded again.
+$node->append_conf('postgresql.conf', "continuous.state_memory = '16MB'");
+$node->restart;
+my $from_12 = q{'2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '9 days'};
+%early = map { $_ => before_commit_of($_) } sort keys %views;
+$pid = worker_pid($node);
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', "INSERT INTO events SELECT i % 50000, i % 97, $from_12 + i * interval '1 ms', NULL
+    FROM generate_series(1, 60000) i");
+sync();
+$log = slurp_file($node->logfile, $offset);
+unlike($log, qr/decoding the large transaction/,
+	'rows on disk whose states fill their memory: not decoded again');
+cmp_ok(temp_files_logged($node, $offset, $pid), '>', 0,
+	'rows on disk whose states fill their memory: the rows after those that ran were written');
+my $took_12 = before_commit_of('per_user_minute') - $early{per_user_minute};
+ok($took_12 > 0 && $took_12 < 60000,
+	"rows on disk whose states fill their memory: per_user_minute took what ran before the commit ($took_12 rows), and read the rest back");
+views_count_all_but_dead_and_late('rows on disk whose states fill their memory');
 
 $node->stop;
 done_testing();
