@@ -82,6 +82,9 @@
 #      (continuous.state_memory small, a group per row): they stop running
 #      before the states would be given up; the views take what ran, the
 #      rest is written and read back, and nothing is decoded again.
+#  13. A view held by a lock when a transaction whose rows ran unwritten
+#      commits: decoded again, and the held view catches up once the lock
+#      is gone.
 
 use strict;
 use warnings;
@@ -578,6 +581,34 @@ my $took_12 = before_commit_of('per_user_minute') - $early{per_user_minute};
 ok($took_12 > 0 && $took_12 < 60000,
 	"rows on disk whose states fill their memory: per_user_minute took what ran before the commit ($took_12 rows), and read the rest back");
 views_count_all_but_dead_and_late('rows on disk whose states fill their memory');
+
+# --- 13. a view held by a lock at the commit of rows that went unwritten -------
+# The rows ran unwritten while the transaction was open; then another
+# session locks per_minute, and the transaction commits.  The worker holds
+# per_minute back, so the batch is not folded and the views cannot take
+# what they ran: it decodes the transaction again, writing its rows, and
+# per_minute catches up once the lock is gone.
+my $from_13 = q{'2026-03-01 10:00+00'::timestamptz + 2400000 * interval '1 second' + interval '10 days'};
+$pid = worker_pid($node);
+$offset = -s $node->logfile;
+my $big = $node->background_psql('postgres');
+$big->query_safe("BEGIN; INSERT INTO events SELECT i % 1000, i % 97, $from_13 + i * interval '1 ms', NULL
+    FROM generate_series(1, 40000) i;");
+sync();
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE per_minute IN SHARE MODE;');
+$big->query_safe('COMMIT');
+$big->quit;
+ok( poll_until($node, 'postgres',
+		"SELECT status FROM continuous.views WHERE view = 'per_minute'::regclass", 'waiting'),
+	'a view held by a lock at the commit of rows that went unwritten: held back');
+$locker->query_safe('COMMIT');
+$locker->quit;
+sync();
+$log = slurp_file($node->logfile, $offset);
+like($log, qr/decoding the large transaction \d+ again, to write its rows to disk/,
+	'a view held by a lock at the commit of rows that went unwritten: the transaction is decoded again');
+views_count_all_but_dead_and_late('a view held by a lock at the commit of rows that went unwritten');
 
 $node->stop;
 done_testing();
