@@ -432,12 +432,6 @@ row_spill_early_lost(RowSpill *spill)
 }
 
 bool
-row_spill_early_invalid(RowSpill *spill)
-{
-	return spill->early_invalid;
-}
-
-bool
 row_spill_early(RowSpill *spill, RowSpillEarly *early)
 {
 	if (spill->early_invalid || spill->reading || spill->early.rows == 0 ||

@@ -115,15 +115,14 @@ extern int64 row_spill_rows(RowSpill *spill);
  * The rows so far ran before the commit (mark), or those after the last
  * mark did not (lose: no row after it runs, and marks end);
  * row_spill_early() says which rows ran, false if none, or if a
- * subtransaction that wrote rows aborted (what ran cannot be taken:
- * row_spill_early_invalid()), or if the spill holds rows of two streams,
- * or the rows after them are not all in the file, or it is being read;
- * row_spill_pass_early() has reading begin after them.
+ * subtransaction that wrote rows aborted (what ran cannot be taken), or
+ * if the spill holds rows of two streams, or the rows after them are not
+ * all in the file, or it is being read; row_spill_pass_early() has
+ * reading begin after them.
  */
 extern void row_spill_mark_early(RowSpill *spill);
 extern void row_spill_lose_early(RowSpill *spill);
 extern bool row_spill_early_lost(RowSpill *spill);
-extern bool row_spill_early_invalid(RowSpill *spill);
 extern bool row_spill_early(RowSpill *spill, RowSpillEarly *early);
 extern void row_spill_pass_early(RowSpill *spill);
 

@@ -55,10 +55,12 @@ extern bool early_aggregation_take_spill(List *views, List *commits,
 
 /*
  * May the rows on disk of the streamed transaction xid, of stream, go
- * unwritten (decoder.h, DecoderSpillUnwritten)?  Yes if every view over
- * the stream runs rows before their commit and folds before the flush,
- * unless xid was decoded again for want of its rows, or such a decoding
- * came lately.  Reads only memory: asked while the decoder decodes.
+ * unwritten (decoder.h, DecoderSpillUnwritten)?  Yes if every view runs
+ * rows before their commit and folds before the flush, and one reads the
+ * stream, and the EarlyBatches have room for two more turns like the
+ * last; unless xid was decoded again for want of its rows, or such a
+ * decoding came lately.  Reads only memory: asked while the decoder
+ * decodes.
  */
 extern bool early_aggregation_spill_unwritten(List *views, Oid stream,
 											  TransactionId xid);
